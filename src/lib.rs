@@ -1,0 +1,23 @@
+//! OneStatus: a presence-aware SIP B2BUA with the OneVoicemail IVR.
+//!
+//! # Layout
+//! A call arrives as bytes on a socket ([`sip::transport`]), becomes a transaction
+//! ([`sip::transaction`], the four RFC 3261 §17 machines, sans-I/O), and — once the B2BUA has
+//! asked [`routing::decide`] what the user's state means *now* — rings the user's devices,
+//! forwards the call, or hands it to the voicemail IVR, which plays prompts stitched by
+//! [`speech`] over RTP ([`media`]) and stores the message ([`store`]).
+//!
+//! The cores (`sip::transaction`, `routing`, `speech`, `media` codecs) do no I/O and never
+//! read a clock: `now` is a parameter. The drivers ([`runtime`]) own sockets and timers.
+
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod media;
+pub mod pin;
+pub mod routing;
+pub mod runtime;
+pub mod shutdown;
+pub mod sip;
+pub mod speech;
+pub mod store;

@@ -1,0 +1,8 @@
+//! The SIP stack (RFC 3261): message façade over `rsip`, the §17 transaction machines,
+//! transports (§18), digest authentication and the registrar (§10).
+
+pub mod auth;
+pub mod message;
+pub mod registrar;
+pub mod transaction;
+pub mod transport;
