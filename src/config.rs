@@ -1,1 +1,560 @@
-//! (being written)
+//! The configuration tree: compiled-in defaults, then a TOML file, then `ONESTATUS_*`
+//! environment variables (linkerd's `env.rs` style: each default sits beside its key, and
+//! `config/onestatus.toml` documents every key; a test keeps the two identical).
+//!
+//! Errors name the file, the line and the dotted key, so a typo stops the server with one line
+//! that says where to look.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Lang;
+
+/// The documented configuration file, bundled so `onestatus config` can print it.
+pub const DOCUMENTED_DEFAULTS: &str = include_str!("../config/onestatus.toml");
+
+/// Prefix of environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "ONESTATUS_";
+
+/// Everything the server can be told. See `config/onestatus.toml` for the meaning of each key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Folder for the SQLite database and other state.
+    pub data_dir: PathBuf,
+    /// Folder with prompt fragments per language.
+    pub prompt_dir: PathBuf,
+    /// Language used where a user has not chosen one.
+    pub default_language: Lang,
+    /// Where the store lives.
+    pub database: DatabaseConfig,
+    /// The SIP stack.
+    pub sip: SipConfig,
+    /// RTP media.
+    pub rtp: RtpConfig,
+    /// The HTTP side API.
+    pub http: HttpConfig,
+    /// Call handling.
+    pub calls: CallsConfig,
+    /// E-mail notifications.
+    pub smtp: SmtpConfig,
+    /// SMS notifications.
+    pub sms: SmsConfig,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://…` or `postgres://…`; empty for `<data_dir>/onestatus.db`.
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+/// `[sip]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipConfig {
+    /// Listen addresses, each for UDP and TCP.
+    pub listen: Vec<SocketAddr>,
+    /// Serve UDP.
+    pub udp: bool,
+    /// Serve TCP.
+    pub tcp: bool,
+    /// Our domain and digest realm.
+    pub domain: String,
+    /// Timer T1 in ms (RFC 3261 §17.1.1.1).
+    pub t1_ms: u64,
+    /// Timer T2 in ms.
+    pub t2_ms: u64,
+    /// Timer T4 in ms.
+    pub t4_ms: u64,
+    /// Largest message accepted.
+    pub max_message_bytes: usize,
+    /// Most live transactions.
+    pub max_transactions: usize,
+    /// Registrar lower bound for Expires.
+    pub min_expires_secs: u32,
+    /// Registrar upper bound for Expires.
+    pub max_expires_secs: u32,
+    /// Digest nonce lifetime.
+    pub nonce_lifetime_secs: u64,
+    /// Digest algorithms offered in challenges, most preferred first (RFC 8760 §2.4).
+    pub digest_algorithms: Vec<String>,
+    /// Failed authentications before a ban.
+    pub auth_failures_max: u32,
+    /// Window over which failures are counted.
+    pub auth_failures_window_secs: u64,
+    /// Length of a ban.
+    pub ban_secs: u64,
+    /// User-Agent fragments dropped silently.
+    pub scanner_user_agents: Vec<String>,
+    /// SIP URI of the trunk for external numbers; empty for none.
+    pub trunk: String,
+    /// The voicemail access number.
+    pub voicemail_number: String,
+}
+
+/// `[rtp]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RtpConfig {
+    /// Lowest RTP port.
+    pub port_min: u16,
+    /// Highest RTP port.
+    pub port_max: u16,
+    /// Packetisation time in ms.
+    pub ptime_ms: u32,
+}
+
+/// `[http]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Listen address of the side API.
+    pub listen: SocketAddr,
+}
+
+/// `[calls]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallsConfig {
+    /// Default ring time before voicemail.
+    pub no_answer_timeout_secs: u32,
+    /// Longest voicemail message.
+    pub max_message_secs: u32,
+    /// Shortest message kept.
+    pub min_message_ms: u32,
+    /// How long shutdown waits for calls.
+    pub drain_secs: u64,
+}
+
+/// `[smtp]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// Relay host:port; empty for no mail.
+    pub relay: String,
+    /// Sender address.
+    pub from: String,
+    /// Web client link for mails.
+    pub web_url: String,
+}
+
+/// `[sms]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsConfig {
+    /// HTTP gateway; empty for no SMS.
+    pub gateway_url: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            prompt_dir: PathBuf::from("prompts"),
+            default_language: Lang::Da,
+            database: DatabaseConfig::default(),
+            sip: SipConfig::default(),
+            rtp: RtpConfig::default(),
+            http: HttpConfig::default(),
+            calls: CallsConfig::default(),
+            smtp: SmtpConfig::default(),
+            sms: SmsConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: String::new(), max_connections: 8 }
+    }
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        Self {
+            listen: vec![SocketAddr::from(([0, 0, 0, 0], 5060))],
+            udp: true,
+            tcp: true,
+            domain: "onestatus".into(),
+            t1_ms: 500,
+            t2_ms: 4000,
+            t4_ms: 5000,
+            max_message_bytes: 65535,
+            max_transactions: 100_000,
+            min_expires_secs: 60,
+            max_expires_secs: 3600,
+            nonce_lifetime_secs: 300,
+            digest_algorithms: vec!["SHA-256".into(), "MD5".into()],
+            auth_failures_max: 10,
+            auth_failures_window_secs: 60,
+            ban_secs: 600,
+            scanner_user_agents: [
+                "friendly-scanner",
+                "sipvicious",
+                "sipcli",
+                "sip-scan",
+                "sipsak",
+                "iWar",
+                "sundayddr",
+                "VaxSIPUserAgent",
+            ]
+            .map(String::from)
+            .to_vec(),
+            trunk: String::new(),
+            voicemail_number: "8000".into(),
+        }
+    }
+}
+
+impl Default for RtpConfig {
+    fn default() -> Self {
+        Self { port_min: 20000, port_max: 30000, ptime_ms: 20 }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8080)) }
+    }
+}
+
+impl Default for CallsConfig {
+    fn default() -> Self {
+        Self { no_answer_timeout_secs: 20, max_message_secs: 180, min_message_ms: 1000, drain_secs: 30 }
+    }
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            relay: String::new(),
+            from: "OneVoicemail <voicemail@onestatus.invalid>".into(),
+            web_url: "http://127.0.0.1:8080/".into(),
+        }
+    }
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self { gateway_url: String::new() }
+    }
+}
+
+/// Why a configuration could not be loaded. Each variant renders as one line naming the place.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read at all.
+    #[error("{path}: cannot read config file: {source}")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or a key has the wrong type or is unknown.
+    #[error("{path}:{line}: {key}{message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the offending text (0 when unknown).
+        line: usize,
+        /// "key `sip.t1_ms`: " or empty when the error is in the syntax.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An `ONESTATUS_*` variable does not fit its key.
+    #[error("environment variable {var}: {message}")]
+    Env {
+        /// The variable.
+        var: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The values parse but do not make sense together.
+    #[error("{origin}: {message}")]
+    Inconsistent {
+        /// Where the values came from (file or "defaults").
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Loads the defaults, then `file` (if any), then overrides from `env` (name → value pairs,
+    /// normally `std::env::vars()`; tests pass a map).
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let (mut table, origin) = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Unreadable { path: path.into(), source })?;
+                // Deserialise once from the text itself, so errors carry a line.
+                parse_text(path, &text)?;
+                let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+                    invalid(path, &text, String::new(), e.message(), e.span())
+                })?;
+                (table, path.display().to_string())
+            }
+            None => (toml::Table::new(), "defaults".to_owned()),
+        };
+        apply_env(&mut table, env)?;
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                ConfigError::Inconsistent { origin: origin.clone(), message: e.to_string() }
+            })?;
+        config.check().map_err(|message| ConfigError::Inconsistent { origin, message })?;
+        Ok(config)
+    }
+
+    /// The database URL, with the embedded default filled in.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("onestatus.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    /// RFC 3261 timer T1.
+    pub fn t1(&self) -> Duration {
+        Duration::from_millis(self.sip.t1_ms)
+    }
+
+    /// Checks relations between values that types alone cannot express.
+    fn check(&self) -> Result<(), String> {
+        if self.sip.listen.is_empty() {
+            return Err("sip.listen: at least one address is needed".into());
+        }
+        if !self.sip.udp && !self.sip.tcp {
+            return Err("sip.udp and sip.tcp are both false: no SIP transport".into());
+        }
+        if self.rtp.port_min >= self.rtp.port_max {
+            return Err("rtp.port_min must be below rtp.port_max".into());
+        }
+        if self.sip.min_expires_secs > self.sip.max_expires_secs {
+            return Err("sip.min_expires_secs must not exceed sip.max_expires_secs".into());
+        }
+        if self.sip.t1_ms == 0 || self.sip.t2_ms < self.sip.t1_ms {
+            return Err("sip.t1_ms must be > 0 and sip.t2_ms >= sip.t1_ms".into());
+        }
+        if self.sip.digest_algorithms.is_empty()
+            || self.sip.digest_algorithms.iter().any(|a| !matches!(a.as_str(), "SHA-256" | "MD5"))
+        {
+            return Err("sip.digest_algorithms: list of \"SHA-256\" and/or \"MD5\"".into());
+        }
+        if !(10..=60).contains(&self.rtp.ptime_ms) {
+            return Err("rtp.ptime_ms must be between 10 and 60".into());
+        }
+        Ok(())
+    }
+}
+
+/// Deserialises `text` to find type errors and unknown keys with their line and dotted key.
+fn parse_text(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let deserializer = toml::Deserializer::new(text);
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        let key = if key == "." || key.is_empty() { String::new() } else { format!("key `{key}`: ") };
+        invalid(path, text, key, inner.message(), inner.span())
+    })
+}
+
+fn invalid(
+    path: &Path,
+    text: &str,
+    key: String,
+    message: &str,
+    span: Option<std::ops::Range<usize>>,
+) -> ConfigError {
+    // 1-based line of the first offending byte; 0 when toml gave no position.
+    let line = span.map_or(0, |s| {
+        text.get(..s.start.min(text.len())).map_or(0, |t| t.matches('\n').count() + 1)
+    });
+    ConfigError::Invalid {
+        path: path.into(),
+        line,
+        key,
+        message: message.trim().replace('\n', " "),
+    }
+}
+
+/// Every leaf key of the configuration as its dotted path ("sip.t1_ms"), for env mapping.
+fn leaf_keys() -> Vec<Vec<String>> {
+    fn walk(prefix: &mut Vec<String>, value: &toml::Value, out: &mut Vec<Vec<String>>) {
+        match value {
+            toml::Value::Table(table) => {
+                for (k, v) in table {
+                    prefix.push(k.clone());
+                    walk(prefix, v, out);
+                    prefix.pop();
+                }
+            }
+            _ => out.push(prefix.clone()),
+        }
+    }
+    let mut out = Vec::new();
+    // Serialising the defaults cannot fail: every field is a plain value or a table of them.
+    if let Ok(value) = toml::Value::try_from(Config::default()) {
+        walk(&mut Vec::new(), &value, &mut out);
+    }
+    out
+}
+
+/// Applies `ONESTATUS_SECTION_KEY=value` overrides onto the table.
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    let keys: BTreeMap<String, Vec<String>> = leaf_keys()
+        .into_iter()
+        .map(|path| (path.join("_").to_ascii_uppercase(), path))
+        .collect();
+    for (var, raw) in env {
+        let Some(name) = var.strip_prefix(ENV_PREFIX) else { continue };
+        // ONESTATUS_CONFIG names the file itself and ONESTATUS_LOG the log filter.
+        if name == "CONFIG" || name == "LOG" {
+            continue;
+        }
+        let Some(path) = keys.get(name) else {
+            return Err(ConfigError::Env { var, message: "no such configuration key".into() });
+        };
+        let value = parse_env_value(&raw);
+        let mut node = &mut *table;
+        for part in &path[..path.len() - 1] {
+            let entry = node
+                .entry(part.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            node = match entry {
+                toml::Value::Table(t) => t,
+                _ => return Err(ConfigError::Env { var, message: "not a section".into() }),
+            };
+        }
+        node.insert(path[path.len() - 1].clone(), value);
+        // Check this one key now so the error names the variable, not the merged table.
+        let mut probe = toml::Table::new();
+        let mut cursor = &mut probe;
+        for part in &path[..path.len() - 1] {
+            cursor = match cursor
+                .entry(part.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            {
+                toml::Value::Table(t) => t,
+                _ => unreachable!("just inserted a table"),
+            };
+        }
+        cursor.insert(path[path.len() - 1].clone(), parse_env_value(&raw));
+        if let Err(e) = serde_path_to_error::deserialize::<_, Config>(toml::Value::Table(probe)) {
+            return Err(ConfigError::Env { var, message: e.inner().to_string() });
+        }
+    }
+    Ok(())
+}
+
+/// An environment value is TOML if it parses as one (`true`, `5060`, `["a"]`), else a string.
+fn parse_env_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("onestatus.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn documented_file_equals_compiled_defaults() {
+        let parsed: Config = toml::from_str(DOCUMENTED_DEFAULTS).unwrap();
+        assert_eq!(parsed, Config::default());
+        let (_d, path) = write(DOCUMENTED_DEFAULTS);
+        assert_eq!(Config::load(Some(&path), []).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn runs_without_a_file() {
+        let config = Config::load(None, []).unwrap();
+        assert_eq!(config.database_url(), "sqlite://data/onestatus.db");
+    }
+
+    #[test]
+    fn wrong_type_names_file_line_and_key() {
+        let (_d, path) = write("data_dir = \"x\"\n\n[sip]\nt1_ms = \"fast\"\n");
+        let err = Config::load(Some(&path), []).unwrap_err().to_string();
+        assert!(err.contains("onestatus.toml:4: key `sip.t1_ms`"), "{err}");
+        assert!(!err.contains('\n'), "one line: {err}");
+    }
+
+    #[test]
+    fn unknown_key_is_an_error() {
+        let (_d, path) = write("[http]\nlisten = \"127.0.0.1:1\"\nlisen = \"x\"\n");
+        let err = Config::load(Some(&path), []).unwrap_err().to_string();
+        assert!(err.contains(":3:") && err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn syntax_error_has_a_line() {
+        let (_d, path) = write("[sip]\nudp = true\nt1_ms = = 3\n");
+        let err = Config::load(Some(&path), []).unwrap_err().to_string();
+        assert!(err.contains("onestatus.toml:3:"), "{err}");
+    }
+
+    #[test]
+    fn unreadable_file() {
+        let err = Config::load(Some(Path::new("/nonexistent/x.toml")), []).unwrap_err();
+        assert!(matches!(err, ConfigError::Unreadable { .. }));
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let (_d, path) = write("[http]\nlisten = \"127.0.0.1:1\"\n");
+        let env = [
+            ("ONESTATUS_HTTP_LISTEN".to_owned(), "127.0.0.1:2".to_owned()),
+            ("ONESTATUS_SIP_LISTEN".to_owned(), "[\"127.0.0.1:5070\"]".to_owned()),
+            ("ONESTATUS_CALLS_NO_ANSWER_TIMEOUT_SECS".to_owned(), "25".to_owned()),
+            ("ONESTATUS_DATABASE_URL".to_owned(), "postgres://x@127.0.0.1/y".to_owned()),
+            ("PATH".to_owned(), "/bin".to_owned()),
+        ];
+        let config = Config::load(Some(&path), env).unwrap();
+        assert_eq!(config.http.listen, "127.0.0.1:2".parse().unwrap());
+        assert_eq!(config.sip.listen, vec!["127.0.0.1:5070".parse().unwrap()]);
+        assert_eq!(config.calls.no_answer_timeout_secs, 25);
+        assert_eq!(config.database_url(), "postgres://x@127.0.0.1/y");
+    }
+
+    #[test]
+    fn bad_environment_value_names_the_variable() {
+        let env = [("ONESTATUS_SIP_T1_MS".to_owned(), "soon".to_owned())];
+        let err = Config::load(None, env).unwrap_err().to_string();
+        assert!(err.starts_with("environment variable ONESTATUS_SIP_T1_MS"), "{err}");
+        let env = [("ONESTATUS_NO_SUCH".to_owned(), "1".to_owned())];
+        assert!(Config::load(None, env).is_err());
+    }
+
+    #[test]
+    fn inconsistent_values_are_refused() {
+        let (_d, path) = write("[rtp]\nport_min = 30000\nport_max = 20000\n");
+        let err = Config::load(Some(&path), []).unwrap_err().to_string();
+        assert!(err.contains("rtp.port_min"), "{err}");
+    }
+}

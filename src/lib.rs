@@ -10,6 +10,7 @@
 //! The cores (`sip::transaction`, `routing`, `speech`, `media` codecs) do no I/O and never
 //! read a clock: `now` is a parameter. The drivers ([`runtime`]) own sockets and timers.
 
+pub mod api;
 pub mod clock;
 pub mod config;
 pub mod domain;

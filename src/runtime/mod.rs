@@ -1,0 +1,180 @@
+//! The tokio glue: `serve` loads the store, binds the sockets, starts the SIP, media and HTTP
+//! tasks, and on SIGTERM/SIGINT stops accepting, drains calls and exits.
+//!
+//! Everything that can go wrong before the server is up (config, database, an address in use)
+//! is a [`StartupError`], which `main` turns into one line and exit code 2.
+
+pub mod listeners;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::config::{Config, ConfigError};
+use crate::shutdown::Shutdown;
+use crate::sip::transport::framing::FramingLimits;
+use crate::sip::transport::{tcp, udp, Inbound};
+use crate::store::{Store, StoreError};
+use listeners::{BindError, Listeners};
+
+/// Inbound SIP messages queued for the SIP task before UDP reads start shedding load.
+const INBOUND_QUEUE: usize = 16_384;
+
+/// What `serve` was asked to do beyond the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// Seed the demo organisation into an empty database.
+    pub demo: bool,
+}
+
+/// A failure before the server is up. Exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The configuration is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The data directory cannot be created.
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database cannot be opened or migrated.
+    #[error("database {url}: {source}")]
+    Database {
+        /// The URL, without password.
+        url: String,
+        /// Why.
+        source: StoreError,
+    },
+    /// A socket cannot be bound.
+    #[error(transparent)]
+    Bind(#[from] BindError),
+}
+
+/// Opens (and migrates) the store the configuration names, creating the SQLite data directory.
+pub async fn open_store(config: &Config) -> Result<Store, StartupError> {
+    let url = config.database_url();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|source| StartupError::DataDir { path: config.data_dir.clone(), source })?;
+    }
+    Store::connect(&url)
+        .await
+        .map_err(|source| StartupError::Database { url: redact(&url), source })
+}
+
+/// Removes a password from a database URL before it is printed.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A server that has its store and sockets and is ready to run.
+pub struct Server {
+    config: Config,
+    store: Store,
+    listeners: Listeners,
+}
+
+impl Server {
+    /// Everything that can fail at start-up: store, demo data, sockets.
+    pub async fn prepare(config: Config, options: ServeOptions) -> Result<Server, StartupError> {
+        let store = open_store(&config).await?;
+        if options.demo {
+            crate::store::demo::seed(&store).await.map_err(|source| StartupError::Database {
+                url: redact(&config.database_url()),
+                source,
+            })?;
+        }
+        let listeners =
+            Listeners::bind(&config.sip.listen, config.sip.udp, config.sip.tcp, config.http.listen)
+                .await?;
+        Ok(Server { config, store, listeners })
+    }
+
+    /// Runs until SIGTERM/SIGINT, then drains.
+    pub async fn run(self) -> anyhow::Result<()> {
+        self.run_until(crate::shutdown::signal()).await
+    }
+
+    /// Runs until `stop` resolves, then drains running calls (bounded) and returns.
+    pub async fn run_until(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        let Server { config, store, listeners } = self;
+        let shutdown = Shutdown::new();
+        info!(listening = %listeners.describe(), "onestatus is up");
+        let (inbound_tx, inbound_rx) = mpsc::channel::<Inbound>(INBOUND_QUEUE);
+        let limits = FramingLimits {
+            max_header_bytes: config.sip.max_message_bytes.min(16 * 1024),
+            max_body_bytes: config.sip.max_message_bytes,
+        };
+        let connections = tcp::Connections::new(limits, inbound_tx.clone(), shutdown.listener());
+        let mut tasks = Vec::new();
+        for socket in &listeners.sip_udp {
+            tasks.push(tokio::spawn(udp::run_receiver(
+                socket.clone(),
+                config.sip.max_message_bytes,
+                inbound_tx.clone(),
+                shutdown.listener(),
+            )));
+        }
+        for listener in listeners.sip_tcp {
+            tasks.push(tokio::spawn(connections.clone().run_listener(listener)));
+        }
+        drop(inbound_tx);
+        let sip = crate::runtime::sip_service::SipService::new(
+            config.clone(),
+            store.clone(),
+            listeners.sip_udp.clone(),
+            connections,
+        );
+        tasks.push(tokio::spawn(sip.run(inbound_rx, shutdown.listener())));
+
+        let mut http_shutdown = shutdown.listener();
+        let http = axum::serve(listeners.http, crate::api::router())
+            .with_graceful_shutdown(async move { http_shutdown.recv().await });
+        let http_task = tokio::spawn(async move { http.await });
+
+        stop.await;
+        info!("shutting down: no new calls, draining running ones");
+        shutdown.trigger();
+        let left = shutdown.drain(Duration::from_secs(config.calls.drain_secs)).await;
+        if left > 0 {
+            warn!(calls = left, "drain time over: ending remaining calls");
+        }
+        for task in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), http_task)
+            .await
+            .context("HTTP server did not stop")?;
+        store.close().await;
+        info!("stopped");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_not_printed() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}
