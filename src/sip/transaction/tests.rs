@@ -1,0 +1,1 @@
+//! Virtual-time tests of the §17 machines and the layer.
