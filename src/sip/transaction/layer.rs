@@ -439,32 +439,38 @@ impl TransactionLayer {
 
     /// Sends or drops a CANCEL held back while its INVITE was in Calling.
     fn release_deferred_cancel(&mut self, now: Instant, invite: TransactionId) {
-        let state = match self.transactions.get(&invite).map(|e| &e.machine) {
-            Some(Machine::ClientInvite(m)) => Some(m.state().name()),
-            _ => None,
-        };
-        if state == Some("Calling") {
+        if !self.deferred_cancels.contains_key(&invite) {
             return;
         }
+        // Where the INVITE is now: still Calling (keep waiting), Proceeding (send the
+        // CANCEL now, to the INVITE's destination), or anything else (too late: drop it).
+        let proceeding_to = match self.transactions.get(&invite) {
+            Some(Entry {
+                machine: Machine::ClientInvite(m),
+                peer,
+                transport,
+                ..
+            }) => match m.state() {
+                ClientInviteState::Calling { .. } => return,
+                ClientInviteState::Proceeding => Some((*peer, *transport)),
+                _ => None,
+            },
+            _ => None,
+        };
         let Some((cancel_id, cancel)) = self.deferred_cancels.remove(&invite) else {
             return;
         };
-        let target = self
-            .transactions
-            .get(&invite)
-            .map(|e| (e.peer, e.transport));
-        match (state, target) {
-            (Some("Proceeding"), Some((peer, transport))) => {
-                if let Err(error) = self.start_client(now, cancel_id, cancel, peer, transport) {
-                    tracing::debug!(%error, "held-back CANCEL could not be sent");
-                    self.events.push_back(TuEvent::Terminated {
-                        transaction: cancel_id,
-                    });
-                }
-            }
-            _ => self.events.push_back(TuEvent::Terminated {
+        let sent = match proceeding_to {
+            Some((peer, transport)) => self
+                .start_client(now, cancel_id, cancel, peer, transport)
+                .map_err(|error| tracing::debug!(%error, "held-back CANCEL could not be sent"))
+                .is_ok(),
+            None => false,
+        };
+        if !sent {
+            self.events.push_back(TuEvent::Terminated {
                 transaction: cancel_id,
-            }),
+            });
         }
     }
 

@@ -176,9 +176,6 @@ pub enum TransactionError {
         /// What was attempted.
         input: &'static str,
     },
-    /// The message given where a request was needed is a response.
-    #[error("not a request")]
-    NotARequest,
     /// ACK is never sent in a client transaction of its own (§17.1.1.3: the ACK for a 2xx is
     /// the TU's, sent with [`TransactionLayer::send_stateless`]).
     #[error("an ACK does not start a transaction")]

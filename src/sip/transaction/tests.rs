@@ -1109,3 +1109,79 @@ fn missing_via_is_an_error_not_a_panic() {
     );
     assert!(h.transmits().is_empty());
 }
+
+#[test]
+fn held_back_cancel_is_dropped_when_the_invite_completes_first() {
+    let mut h = Harness::new();
+    let invite_id = h
+        .layer
+        .send_request(h.now, invite("z9hG4bKc2"), addr(BOB), TransportKind::Udp)
+        .unwrap();
+    h.transmits();
+    let cancel_id = h.layer.cancel(h.now, invite_id).unwrap();
+    h.receive(
+        response(486, "z9hG4bKc2", "INVITE", Some("b")),
+        BOB,
+        TransportKind::Udp,
+    );
+    let sent = h.transmits();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        as_request(&sent[0]).method,
+        Method::Ack,
+        "no CANCEL after a final"
+    );
+    assert!(terminated(&h.events(), cancel_id));
+}
+
+#[test]
+fn machines_run_without_the_layer() {
+    // The machines are usable on their own: inputs in, actions out.
+    let now = t0();
+    let mut out = Vec::new();
+    let config = TimerConfig::default();
+    let mut tx = ClientNonInvite::new(
+        now,
+        request("OPTIONS", Some("z9hG4bKm"), None),
+        config,
+        TransportKind::Udp,
+        &mut out,
+    );
+    assert!(matches!(
+        out.as_slice(),
+        [Action::Transmit(SipMessage::Request(_))]
+    ));
+    out.clear();
+    tx.handle(
+        now + ms(500),
+        ClientNonInviteInput::TimerFired(Timer::E),
+        &mut out,
+    );
+    assert_eq!(out.len(), 1);
+    assert!(
+        matches!(tx.state(), ClientNonInviteState::Trying { timer_e: Some(e), .. }
+        if e.interval == ms(1000))
+    );
+    out.clear();
+    // A timer of another state is stale and ignored.
+    tx.handle(
+        now + ms(600),
+        ClientNonInviteInput::TimerFired(Timer::K),
+        &mut out,
+    );
+    assert!(out.is_empty());
+    assert_eq!(tx.state().name(), "Trying");
+
+    let inv = invite("z9hG4bKsrv");
+    let mut server = ServerInvite::new(inv.clone(), config, TransportKind::Udp, &mut out);
+    assert_eq!(out.len(), 1, "100 Trying");
+    out.clear();
+    server
+        .respond(now, answer(&inv, 603, "u"), &mut out)
+        .unwrap();
+    assert!(matches!(
+        server.state(),
+        ServerInviteState::Completed { .. }
+    ));
+    assert_eq!(server.poll_timeout(), Some(now + ms(500)), "Timer G first");
+}
