@@ -1,0 +1,149 @@
+//! Cost of one routing decision over a realistic user state: a handful of absences, two weekly
+//! schedules, a fortnight of calendar entries, two devices and a mobile. `decide` runs once per
+//! incoming call, so this is the routing share of call set-up latency.
+//!
+//! Run with `cargo bench --bench routing`. A plain timing loop (no criterion): it reports the
+//! mean per call over many iterations after a warm-up.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveTime, TimeZone, Utc, Weekday};
+use chrono_tz::Europe::Copenhagen;
+use onestatus::domain::{BusyStatus, Origin, Reason};
+use onestatus::routing::{
+    decide, Absence, CalendarEntry, CallContext, Destination, Device, DeviceKind, Schedule, User,
+    UserState, VoicemailSettings, WorkingHours,
+};
+
+fn utc(d: u32, h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, d, h, m, 0)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+fn time(h: u32, m: u32) -> NaiveTime {
+    NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN)
+}
+
+fn realistic_state() -> UserState {
+    let absences = (0..5)
+        .map(|i| Absence {
+            id: i,
+            reason: Reason::Lunch,
+            starts_at: utc(23 + i as u32, 11, 0),
+            ends_at: Some(utc(23 + i as u32, 11, 30)),
+            destination: Destination::Voicemail,
+            free_text: None,
+            origin: Origin::Web,
+            set_at: utc(20, 8, 0),
+        })
+        .collect();
+    let schedules = vec![
+        Schedule {
+            id: 1,
+            weekdays: vec![Weekday::Mon],
+            start: time(9, 0),
+            end: time(10, 0),
+            valid_from: None,
+            valid_until: None,
+            reason: Reason::Meeting,
+            destination: Destination::Voicemail,
+            free_text: Some("Teammøde".into()),
+            origin: Origin::Web,
+            set_at: utc(1, 8, 0),
+        },
+        Schedule {
+            id: 2,
+            weekdays: vec![Weekday::Tue],
+            start: time(14, 0),
+            end: time(16, 0),
+            valid_from: None,
+            valid_until: None,
+            reason: Reason::GoneForToday,
+            destination: Destination::Number("+4533445566".into()),
+            free_text: None,
+            origin: Origin::Receptionist("KB".into()),
+            set_at: utc(1, 8, 0),
+        },
+    ];
+    let calendar = (0..40)
+        .map(|i| {
+            let start = utc(16 + i / 3, 7 + 2 * (i % 3), 0);
+            CalendarEntry {
+                id: i64::from(i),
+                start,
+                end: start + chrono::Duration::minutes(90),
+                busy: BusyStatus::ALL[i as usize % BusyStatus::ALL.len()],
+                subject: "Møde".into(),
+                all_day: false,
+                override_code: None,
+                origin: Origin::Outlook,
+            }
+        })
+        .collect();
+    UserState {
+        user: User {
+            id: 1,
+            name: "Hans Hansen".into(),
+            timezone: Copenhagen,
+            devices: vec![
+                Device {
+                    contact: "sip:hans@10.0.0.7:5060".into(),
+                    kind: DeviceKind::Desk,
+                },
+                Device {
+                    contact: "sip:hans@10.0.0.8:5062;transport=tcp".into(),
+                    kind: DeviceKind::Softphone,
+                },
+            ],
+            mobile: Some("+4520304050".into()),
+            no_answer_timeout: Duration::from_secs(20),
+            allow_second_call: false,
+            working_hours: WorkingHours::weekdays(time(8, 0), time(16, 0)),
+        },
+        absences,
+        schedules,
+        calendar,
+        active_calls: 0,
+        voicemail: VoicemailSettings::default(),
+    }
+}
+
+#[allow(clippy::disallowed_methods)] // a benchmark measures wall time by definition
+fn per_call(
+    state: &UserState,
+    now: DateTime<Utc>,
+    call: &CallContext,
+    iterations: u32,
+) -> Duration {
+    for _ in 0..iterations / 10 {
+        black_box(decide(black_box(state), black_box(now), black_box(call)));
+    }
+    let start = Instant::now();
+    for _ in 0..iterations {
+        black_box(decide(black_box(state), black_box(now), black_box(call)));
+    }
+    start.elapsed() / iterations
+}
+
+fn main() {
+    let state = realistic_state();
+    let call = CallContext {
+        dialled: "+4570202020".into(),
+        ..CallContext::default()
+    };
+    let cases = [
+        ("available (ring)", utc(25, 13, 0)),
+        ("lunch absence (voicemail + back-at chain)", utc(24, 11, 10)),
+        ("weekly meeting on the DST Monday", utc(30, 7, 30)),
+        ("calendar meeting chain", utc(17, 7, 30)),
+    ];
+    for (name, now) in cases {
+        let mean = per_call(&state, now, &call, 20_000);
+        println!(
+            "decide, {name:<45} {:>8.2} µs/call",
+            mean.as_secs_f64() * 1e6
+        );
+    }
+}

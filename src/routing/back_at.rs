@@ -1,0 +1,55 @@
+//! "… and will be back at 14:30": when the user is *really* back (rule 4 of the precedence in
+//! [`routing`](super)).
+//!
+//! Telling the caller the end of the one entry in force would often be a lie: lunch until 12:30
+//! followed by a meeting 12:30–14:00 means the user is back at 14:00. The answer is the end of
+//! the merged chain of overlapping or touching busy periods — absences, schedule occurrences
+//! and routing calendar entries — around the one in force.
+//!
+//! We compute that chain with the same precedence `decide` uses, by walking forward from `now`
+//! over the instants where anything starts or ends and stopping at the first instant at which
+//! the user is no longer away. When every period takes calls away, this is exactly the end of
+//! the merged chain; it differs only where precedence hides a busy period — e.g. the user set
+//! an ad hoc "keep my phone open" absence over a calendar meeting, and is then reachable (and
+//! so back) at the start of that meeting.
+//!
+//! An open-ended period in the chain ("until further notice") gives `None`; so does a chain
+//! longer than [`HORIZON_DAYS`] or [`MAX_STEPS`] boundaries (in practice a schedule that
+//! covers every hour), which the greeting says as "is not available until further notice".
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::precedence::{next_boundary_after, winner, Winner};
+use super::state::UserState;
+
+/// How far ahead a return is still announced as a time; beyond it the user is away "until
+/// further notice". A little over a year covers the longest parental leave entered as dates.
+pub const HORIZON_DAYS: i64 = 400;
+
+/// How many start/end instants the walk may pass before giving up, so a pathological state
+/// cannot make routing slow. A user away for a month with two daily schedules passes ~120.
+pub const MAX_STEPS: usize = 2_000;
+
+/// The first instant after `now` at which `still_away` no longer holds for the winner (or
+/// nothing is in force), or `None` if that is open-ended or beyond the horizon. `still_away`
+/// must hold for the winner at `now`.
+pub(crate) fn back_at(
+    state: &UserState,
+    now: DateTime<Utc>,
+    still_away: impl Fn(&Winner<'_>) -> bool,
+) -> Option<DateTime<Utc>> {
+    let horizon = now.checked_add_signed(Duration::days(HORIZON_DAYS))?;
+    let mut t = now;
+    for _ in 0..MAX_STEPS {
+        // No further boundary: whatever is in force now is open-ended.
+        t = next_boundary_after(state, t)?;
+        if t > horizon {
+            return None;
+        }
+        match winner(state, t) {
+            Some(w) if still_away(&w) => continue,
+            _ => return Some(t),
+        }
+    }
+    None
+}
