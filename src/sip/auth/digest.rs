@@ -239,7 +239,7 @@ pub(super) fn expected_response(
 }
 
 /// Splits `Digest name=value, name="quoted", …` into lower-cased names and unescaped values.
-fn parse_params(input: &str) -> Result<Vec<(String, String)>, AuthError> {
+pub(super) fn parse_params(input: &str) -> Result<Vec<(String, String)>, AuthError> {
     let mut cursor = Cursor {
         text: input,
         position: 0,

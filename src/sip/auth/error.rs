@@ -121,7 +121,8 @@ impl AuthError {
         )
     }
 
-    /// Whether the request is malformed (answer 400 rather than 401, RFC 3261 §21.4.1).
+    /// Whether to answer 400 rather than 401: the credentials are malformed, or (RFC 7616
+    /// §3.4.6) their digest-uri names another resource than the Request-URI.
     pub fn is_malformed(&self) -> bool {
         matches!(
             self,
@@ -132,6 +133,7 @@ impl AuthError {
                 | Self::MissingParam(_)
                 | Self::UnknownQop(_)
                 | Self::InvalidNonceCount(_)
+                | Self::UriMismatch
         )
     }
 }

@@ -30,3 +30,4 @@ mod scanner;
 
 pub use digest::{ha1, DigestAlgorithm, DigestResponse, NonceCount, Qop};
 pub use error::AuthError;
+pub use nonce::{NonceConfig, NonceManager, RequestContext};
