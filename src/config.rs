@@ -173,7 +173,10 @@ impl Default for Config {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: String::new(), max_connections: 8 }
+        Self {
+            url: String::new(),
+            max_connections: 8,
+        }
     }
 }
 
@@ -216,19 +219,30 @@ impl Default for SipConfig {
 
 impl Default for RtpConfig {
     fn default() -> Self {
-        Self { port_min: 20000, port_max: 30000, ptime_ms: 20 }
+        Self {
+            port_min: 20000,
+            port_max: 30000,
+            ptime_ms: 20,
+        }
     }
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8080)) }
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
     }
 }
 
 impl Default for CallsConfig {
     fn default() -> Self {
-        Self { no_answer_timeout_secs: 20, max_message_secs: 180, min_message_ms: 1000, drain_secs: 30 }
+        Self {
+            no_answer_timeout_secs: 20,
+            max_message_secs: 180,
+            min_message_ms: 1000,
+            drain_secs: 30,
+        }
     }
 }
 
@@ -244,7 +258,9 @@ impl Default for SmtpConfig {
 
 impl Default for SmsConfig {
     fn default() -> Self {
-        Self { gateway_url: String::new() }
+        Self {
+            gateway_url: String::new(),
+        }
     }
 }
 
@@ -298,8 +314,11 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let (mut table, origin) = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| ConfigError::Unreadable { path: path.into(), source })?;
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+                        path: path.into(),
+                        source,
+                    })?;
                 // Deserialise once from the text itself, so errors carry a line.
                 parse_text(path, &text)?;
                 let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
@@ -312,9 +331,14 @@ impl Config {
         apply_env(&mut table, env)?;
         let config: Config =
             serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-                ConfigError::Inconsistent { origin: origin.clone(), message: e.to_string() }
+                ConfigError::Inconsistent {
+                    origin: origin.clone(),
+                    message: e.to_string(),
+                }
             })?;
-        config.check().map_err(|message| ConfigError::Inconsistent { origin, message })?;
+        config
+            .check()
+            .map_err(|message| ConfigError::Inconsistent { origin, message })?;
         Ok(config)
     }
 
@@ -350,7 +374,11 @@ impl Config {
             return Err("sip.t1_ms must be > 0 and sip.t2_ms >= sip.t1_ms".into());
         }
         if self.sip.digest_algorithms.is_empty()
-            || self.sip.digest_algorithms.iter().any(|a| !matches!(a.as_str(), "SHA-256" | "MD5"))
+            || self
+                .sip
+                .digest_algorithms
+                .iter()
+                .any(|a| !matches!(a.as_str(), "SHA-256" | "MD5"))
         {
             return Err("sip.digest_algorithms: list of \"SHA-256\" and/or \"MD5\"".into());
         }
@@ -367,7 +395,11 @@ fn parse_text(path: &Path, text: &str) -> Result<Config, ConfigError> {
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let key = e.path().to_string();
         let inner = e.into_inner();
-        let key = if key == "." || key.is_empty() { String::new() } else { format!("key `{key}`: ") };
+        let key = if key == "." || key.is_empty() {
+            String::new()
+        } else {
+            format!("key `{key}`: ")
+        };
         invalid(path, text, key, inner.message(), inner.span())
     })
 }
@@ -381,7 +413,8 @@ fn invalid(
 ) -> ConfigError {
     // 1-based line of the first offending byte; 0 when toml gave no position.
     let line = span.map_or(0, |s| {
-        text.get(..s.start.min(text.len())).map_or(0, |t| t.matches('\n').count() + 1)
+        text.get(..s.start.min(text.len()))
+            .map_or(0, |t| t.matches('\n').count() + 1)
     });
     ConfigError::Invalid {
         path: path.into(),
@@ -423,13 +456,18 @@ fn apply_env(
         .map(|path| (path.join("_").to_ascii_uppercase(), path))
         .collect();
     for (var, raw) in env {
-        let Some(name) = var.strip_prefix(ENV_PREFIX) else { continue };
+        let Some(name) = var.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
         // ONESTATUS_CONFIG names the file itself and ONESTATUS_LOG the log filter.
         if name == "CONFIG" || name == "LOG" {
             continue;
         }
         let Some(path) = keys.get(name) else {
-            return Err(ConfigError::Env { var, message: "no such configuration key".into() });
+            return Err(ConfigError::Env {
+                var,
+                message: "no such configuration key".into(),
+            });
         };
         let value = parse_env_value(&raw);
         let mut node = &mut *table;
@@ -439,7 +477,12 @@ fn apply_env(
                 .or_insert_with(|| toml::Value::Table(toml::Table::new()));
             node = match entry {
                 toml::Value::Table(t) => t,
-                _ => return Err(ConfigError::Env { var, message: "not a section".into() }),
+                _ => {
+                    return Err(ConfigError::Env {
+                        var,
+                        message: "not a section".into(),
+                    })
+                }
             };
         }
         node.insert(path[path.len() - 1].clone(), value);
@@ -457,7 +500,10 @@ fn apply_env(
         }
         cursor.insert(path[path.len() - 1].clone(), parse_env_value(&raw));
         if let Err(e) = serde_path_to_error::deserialize::<_, Config>(toml::Value::Table(probe)) {
-            return Err(ConfigError::Env { var, message: e.inner().to_string() });
+            return Err(ConfigError::Env {
+                var,
+                message: e.inner().to_string(),
+            });
         }
     }
     Ok(())
@@ -530,9 +576,18 @@ mod tests {
         let (_d, path) = write("[http]\nlisten = \"127.0.0.1:1\"\n");
         let env = [
             ("ONESTATUS_HTTP_LISTEN".to_owned(), "127.0.0.1:2".to_owned()),
-            ("ONESTATUS_SIP_LISTEN".to_owned(), "[\"127.0.0.1:5070\"]".to_owned()),
-            ("ONESTATUS_CALLS_NO_ANSWER_TIMEOUT_SECS".to_owned(), "25".to_owned()),
-            ("ONESTATUS_DATABASE_URL".to_owned(), "postgres://x@127.0.0.1/y".to_owned()),
+            (
+                "ONESTATUS_SIP_LISTEN".to_owned(),
+                "[\"127.0.0.1:5070\"]".to_owned(),
+            ),
+            (
+                "ONESTATUS_CALLS_NO_ANSWER_TIMEOUT_SECS".to_owned(),
+                "25".to_owned(),
+            ),
+            (
+                "ONESTATUS_DATABASE_URL".to_owned(),
+                "postgres://x@127.0.0.1/y".to_owned(),
+            ),
             ("PATH".to_owned(), "/bin".to_owned()),
         ];
         let config = Config::load(Some(&path), env).unwrap();
@@ -546,7 +601,10 @@ mod tests {
     fn bad_environment_value_names_the_variable() {
         let env = [("ONESTATUS_SIP_T1_MS".to_owned(), "soon".to_owned())];
         let err = Config::load(None, env).unwrap_err().to_string();
-        assert!(err.starts_with("environment variable ONESTATUS_SIP_T1_MS"), "{err}");
+        assert!(
+            err.starts_with("environment variable ONESTATUS_SIP_T1_MS"),
+            "{err}"
+        );
         let env = [("ONESTATUS_NO_SUCH".to_owned(), "1".to_owned())];
         assert!(Config::load(None, env).is_err());
     }

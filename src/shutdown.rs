@@ -47,12 +47,18 @@ impl Shutdown {
     /// A signal that has not fired.
     pub fn new() -> Self {
         let (sender, _) = watch::channel(false);
-        Self { sender, active: Arc::default() }
+        Self {
+            sender,
+            active: Arc::default(),
+        }
     }
 
     /// A listener for a task.
     pub fn listener(&self) -> ShutdownListener {
-        ShutdownListener { receiver: self.sender.subscribe(), active: self.active.clone() }
+        ShutdownListener {
+            receiver: self.sender.subscribe(),
+            active: self.active.clone(),
+        }
     }
 
     /// Fires the signal (idempotent).
@@ -91,7 +97,9 @@ impl ShutdownListener {
     /// Counts a call as running until the guard drops.
     pub fn call_started(&self) -> CallGuard {
         self.active.count.fetch_add(1, Ordering::SeqCst);
-        CallGuard { active: self.active.clone() }
+        CallGuard {
+            active: self.active.clone(),
+        }
     }
 }
 

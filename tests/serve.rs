@@ -10,13 +10,24 @@ use common::TestServer;
 #[test]
 fn serve_demo_listens_on_sip_and_http_within_two_seconds() {
     let mut server = TestServer::start_demo();
-    assert!(server.startup < Duration::from_secs(2), "took {:?}", server.startup);
-    assert_eq!(server.sip_udp.port(), server.sip_tcp.port(), "UDP and TCP share a port");
+    assert!(
+        server.startup < Duration::from_secs(2),
+        "took {:?}",
+        server.startup
+    );
+    assert_eq!(
+        server.sip_udp.port(),
+        server.sip_tcp.port(),
+        "UDP and TCP share a port"
+    );
     std::net::TcpStream::connect(server.sip_tcp).expect("SIP TCP accepts");
     let (status, body) = server.http_get("/api/v1/health");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"ok\""), "{body}");
-    assert!(server.data_dir.join("onestatus.db").exists(), "SQLite file created");
+    assert!(
+        server.data_dir.join("onestatus.db").exists(),
+        "SQLite file created"
+    );
     let status = server.terminate();
     assert!(status.success(), "SIGTERM exits 0: {status:?}");
 }
@@ -40,8 +51,14 @@ fn corrupt_config_is_one_line_and_exit_2() {
     std::fs::write(&path, "[sip]\nt1_ms = \"fast\"\n").unwrap();
     let (code, stderr) = run_failing(&["serve", "--config", path.to_str().unwrap()], &[]);
     assert_eq!(code, Some(2), "{stderr}");
-    let line = stderr.lines().find(|l| l.starts_with("onestatus:")).expect(&stderr);
-    assert!(line.contains("bad.toml:2") && line.contains("sip.t1_ms"), "{line}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("onestatus:"))
+        .expect(&stderr);
+    assert!(
+        line.contains("bad.toml:2") && line.contains("sip.t1_ms"),
+        "{line}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -54,11 +71,22 @@ fn unreadable_config_is_exit_2() {
 
 #[test]
 fn unreachable_database_is_exit_2() {
-    let (code, stderr) =
-        run_failing(&["serve"], &[("ONESTATUS_DATABASE_URL", "postgres://postgres@127.0.0.1:1/x")]);
+    let (code, stderr) = run_failing(
+        &["serve"],
+        &[(
+            "ONESTATUS_DATABASE_URL",
+            "postgres://postgres@127.0.0.1:1/x",
+        )],
+    );
     assert_eq!(code, Some(2), "{stderr}");
-    let line = stderr.lines().find(|l| l.starts_with("onestatus:")).expect(&stderr);
-    assert!(line.contains("database postgres://postgres@127.0.0.1:1/x"), "{line}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("onestatus:"))
+        .expect(&stderr);
+    assert!(
+        line.contains("database postgres://postgres@127.0.0.1:1/x"),
+        "{line}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -74,7 +102,14 @@ fn address_in_use_is_exit_2() {
 #[test]
 fn migrate_creates_the_database() {
     let temp = tempfile::tempdir().unwrap();
-    let output = common::command(temp.path()).arg("migrate").output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = common::command(temp.path())
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(temp.path().join("onestatus.db").exists());
 }

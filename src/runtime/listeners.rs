@@ -43,25 +43,40 @@ impl Listeners {
         for &addr in sip {
             let mut tcp_addr = addr;
             if udp {
-                let socket = UdpSocket::bind(addr)
-                    .await
-                    .map_err(|source| BindError { protocol: "SIP/UDP", addr, source })?;
-                let bound =
-                    socket.local_addr().map_err(|source| BindError { protocol: "SIP/UDP", addr, source })?;
+                let socket = UdpSocket::bind(addr).await.map_err(|source| BindError {
+                    protocol: "SIP/UDP",
+                    addr,
+                    source,
+                })?;
+                let bound = socket.local_addr().map_err(|source| BindError {
+                    protocol: "SIP/UDP",
+                    addr,
+                    source,
+                })?;
                 tcp_addr.set_port(bound.port());
                 sip_udp.push(Arc::new(socket));
             }
             if tcp {
                 let listener = TcpListener::bind(tcp_addr)
                     .await
-                    .map_err(|source| BindError { protocol: "SIP/TCP", addr: tcp_addr, source })?;
+                    .map_err(|source| BindError {
+                        protocol: "SIP/TCP",
+                        addr: tcp_addr,
+                        source,
+                    })?;
                 sip_tcp.push(listener);
             }
         }
-        let http = TcpListener::bind(http)
-            .await
-            .map_err(|source| BindError { protocol: "HTTP", addr: http, source })?;
-        Ok(Listeners { sip_udp, sip_tcp, http })
+        let http = TcpListener::bind(http).await.map_err(|source| BindError {
+            protocol: "HTTP",
+            addr: http,
+            source,
+        })?;
+        Ok(Listeners {
+            sip_udp,
+            sip_tcp,
+            http,
+        })
     }
 
     /// The addresses actually bound, for the "listening" log line.

@@ -5,6 +5,7 @@
 //! is a [`StartupError`], which `main` turns into one line and exit code 2.
 
 pub mod listeners;
+pub mod sip_service;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -61,12 +62,17 @@ pub enum StartupError {
 pub async fn open_store(config: &Config) -> Result<Store, StartupError> {
     let url = config.database_url();
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|source| StartupError::DataDir { path: config.data_dir.clone(), source })?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartupError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?;
     }
     Store::connect(&url)
         .await
-        .map_err(|source| StartupError::Database { url: redact(&url), source })
+        .map_err(|source| StartupError::Database {
+            url: redact(&url),
+            source,
+        })
 }
 
 /// Removes a password from a database URL before it is printed.
@@ -95,15 +101,25 @@ impl Server {
     pub async fn prepare(config: Config, options: ServeOptions) -> Result<Server, StartupError> {
         let store = open_store(&config).await?;
         if options.demo {
-            crate::store::demo::seed(&store).await.map_err(|source| StartupError::Database {
-                url: redact(&config.database_url()),
-                source,
-            })?;
+            crate::store::demo::seed(&store)
+                .await
+                .map_err(|source| StartupError::Database {
+                    url: redact(&config.database_url()),
+                    source,
+                })?;
         }
-        let listeners =
-            Listeners::bind(&config.sip.listen, config.sip.udp, config.sip.tcp, config.http.listen)
-                .await?;
-        Ok(Server { config, store, listeners })
+        let listeners = Listeners::bind(
+            &config.sip.listen,
+            config.sip.udp,
+            config.sip.tcp,
+            config.http.listen,
+        )
+        .await?;
+        Ok(Server {
+            config,
+            store,
+            listeners,
+        })
     }
 
     /// Runs until SIGTERM/SIGINT, then drains.
@@ -112,8 +128,15 @@ impl Server {
     }
 
     /// Runs until `stop` resolves, then drains running calls (bounded) and returns.
-    pub async fn run_until(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
-        let Server { config, store, listeners } = self;
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        let Server {
+            config,
+            store,
+            listeners,
+        } = self;
         let shutdown = Shutdown::new();
         info!(listening = %listeners.describe(), "onestatus is up");
         let (inbound_tx, inbound_rx) = mpsc::channel::<Inbound>(INBOUND_QUEUE);
@@ -151,7 +174,9 @@ impl Server {
         stop.await;
         info!("shutting down: no new calls, draining running ones");
         shutdown.trigger();
-        let left = shutdown.drain(Duration::from_secs(config.calls.drain_secs)).await;
+        let left = shutdown
+            .drain(Duration::from_secs(config.calls.drain_secs))
+            .await;
         if left > 0 {
             warn!(calls = left, "drain time over: ending remaining calls");
         }

@@ -6,3 +6,4 @@ pub mod message;
 pub mod registrar;
 pub mod transaction;
 pub mod transport;
+pub mod via;

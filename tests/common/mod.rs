@@ -37,7 +37,10 @@ pub fn command(data_dir: &Path) -> Command {
         .env("ONESTATUS_DATA_DIR", data_dir)
         .env("ONESTATUS_SIP_LISTEN", "[\"127.0.0.1:0\"]")
         .env("ONESTATUS_HTTP_LISTEN", "127.0.0.1:0")
-        .env("ONESTATUS_PROMPT_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/prompts"))
+        .env(
+            "ONESTATUS_PROMPT_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/prompts"),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -115,7 +118,10 @@ impl TestServer {
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -132,8 +138,9 @@ impl TestServer {
     /// Waits up to `limit` for a log line containing `needle`.
     pub fn wait_log(&self, needle: &str, limit: Duration) -> Option<String> {
         let deadline = Instant::now() + limit;
-        while let Ok(line) =
-            self.log.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        while let Ok(line) = self
+            .log
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
         {
             if line.contains(needle) {
                 return Some(line);
@@ -147,10 +154,18 @@ impl TestServer {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(self.http).expect("connect http");
         stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
-        let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let status = response
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
         (status, body)
     }

@@ -18,7 +18,10 @@ pub struct FramingLimits {
 
 impl Default for FramingLimits {
     fn default() -> Self {
-        Self { max_header_bytes: 16 * 1024, max_body_bytes: 48 * 1024 }
+        Self {
+            max_header_bytes: 16 * 1024,
+            max_body_bytes: 48 * 1024,
+        }
     }
 }
 
@@ -72,7 +75,10 @@ pub struct StreamFramer {
 impl StreamFramer {
     /// A framer with these limits.
     pub fn new(limits: FramingLimits) -> Self {
-        Self { buffer: BytesMut::new(), limits }
+        Self {
+            buffer: BytesMut::new(),
+            limits,
+        }
     }
 
     /// Appends bytes read from the connection.
@@ -105,13 +111,17 @@ impl StreamFramer {
         }
         let Some(end) = find(&self.buffer, b"\r\n\r\n") else {
             if self.buffer.len() > self.limits.max_header_bytes {
-                return Err(FramingError::HeadersTooLarge { limit: self.limits.max_header_bytes });
+                return Err(FramingError::HeadersTooLarge {
+                    limit: self.limits.max_header_bytes,
+                });
             }
             return Ok(None);
         };
         let header_len = end + 4;
         if header_len > self.limits.max_header_bytes {
-            return Err(FramingError::HeadersTooLarge { limit: self.limits.max_header_bytes });
+            return Err(FramingError::HeadersTooLarge {
+                limit: self.limits.max_header_bytes,
+            });
         }
         let headers = &self.buffer[..header_len];
         let Some(declared) = content_length(headers) else {
@@ -144,7 +154,9 @@ pub fn content_length(headers: &[u8]) -> Option<usize> {
     let text = std::str::from_utf8(headers).ok()?;
     let mut found: Option<usize> = None;
     for line in text.split("\r\n").skip(1) {
-        let Some((name, value)) = line.split_once(':') else { continue };
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
         let name = name.trim();
         if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l") {
             let value = value.trim();
@@ -179,7 +191,10 @@ mod tests {
         for chunk in two.chunks(7) {
             f.push(chunk);
         }
-        assert_eq!(f.next_frame().unwrap(), Some(Frame::Message(Bytes::from_static(OPTIONS))));
+        assert_eq!(
+            f.next_frame().unwrap(),
+            Some(Frame::Message(Bytes::from_static(OPTIONS)))
+        );
         match f.next_frame().unwrap() {
             Some(Frame::Message(m)) => assert!(m.ends_with(b"\r\n\r\nhello")),
             other => panic!("{other:?}"),
@@ -217,7 +232,10 @@ mod tests {
         ] {
             let mut f = framer();
             f.push(bad);
-            assert!(matches!(f.next_frame(), Err(FramingError::BadContentLength { .. })));
+            assert!(matches!(
+                f.next_frame(),
+                Err(FramingError::BadContentLength { .. })
+            ));
         }
     }
 
@@ -225,9 +243,18 @@ mod tests {
     fn limits_bound_the_buffer() {
         let mut f = framer();
         f.push(&vec![b'a'; 17 * 1024]);
-        assert!(matches!(f.next_frame(), Err(FramingError::HeadersTooLarge { .. })));
+        assert!(matches!(
+            f.next_frame(),
+            Err(FramingError::HeadersTooLarge { .. })
+        ));
         let mut f = framer();
         f.push(b"MESSAGE sip:a@b SIP/2.0\r\nContent-Length: 999999\r\n\r\n");
-        assert!(matches!(f.next_frame(), Err(FramingError::BodyTooLarge { declared: 999999, .. })));
+        assert!(matches!(
+            f.next_frame(),
+            Err(FramingError::BodyTooLarge {
+                declared: 999999,
+                ..
+            })
+        ));
     }
 }

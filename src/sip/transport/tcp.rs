@@ -117,7 +117,10 @@ impl Connections {
                 self.adopt(stream, peer)?
             }
         };
-        writer.send(bytes).await.map_err(|_| TcpSendError::Closed { peer })
+        writer
+            .send(bytes)
+            .await
+            .map_err(|_| TcpSendError::Closed { peer })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, mpsc::Sender<Bytes>>> {
@@ -127,10 +130,20 @@ impl Connections {
     }
 
     /// Registers a connected stream and spawns its reader and writer.
-    fn adopt(&self, stream: TcpStream, peer: SocketAddr) -> Result<mpsc::Sender<Bytes>, TcpSendError> {
-        let permit = self.limit.clone().try_acquire_owned().map_err(|_| TcpSendError::TooMany)?;
+    fn adopt(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+    ) -> Result<mpsc::Sender<Bytes>, TcpSendError> {
+        let permit = self
+            .limit
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| TcpSendError::TooMany)?;
         let _ = stream.set_nodelay(true);
-        let local = stream.local_addr().map_err(|source| TcpSendError::Connect { peer, source })?;
+        let local = stream
+            .local_addr()
+            .map_err(|source| TcpSendError::Connect { peer, source })?;
         let (tx, mut rx) = mpsc::channel::<Bytes>(WRITE_QUEUE);
         self.lock().insert(peer, tx.clone());
         let (mut reader, mut writer) = stream.into_split();
@@ -194,7 +207,12 @@ impl Connections {
                         let _ = writer.try_send(Bytes::from_static(PONG));
                     }
                     Ok(Some(Frame::Message(bytes))) => {
-                        let message = Inbound { protocol: Protocol::Tcp, from: peer, local, bytes };
+                        let message = Inbound {
+                            protocol: Protocol::Tcp,
+                            from: peer,
+                            local,
+                            bytes,
+                        };
                         if self.inbound.send(message).await.is_err() {
                             return;
                         }
@@ -219,9 +237,8 @@ impl Connections {
     ) {
         debug!(%peer, %error, "closing TCP connection: unframeable stream");
         let headers = match error {
-            FramingError::BodyTooLarge { headers, .. } | FramingError::BadContentLength { headers } => {
-                headers.clone()
-            }
+            FramingError::BodyTooLarge { headers, .. }
+            | FramingError::BadContentLength { headers } => headers.clone(),
             FramingError::HeadersTooLarge { .. } => return,
         };
         // The header section alone (with Content-Length zeroed by the parser's own rules) is
@@ -229,7 +246,12 @@ impl Connections {
         // stays in the table until the read side returns.
         let _ = self
             .inbound
-            .send(Inbound { protocol: Protocol::Tcp, from: peer, local, bytes: headers })
+            .send(Inbound {
+                protocol: Protocol::Tcp,
+                from: peer,
+                local,
+                bytes: headers,
+            })
             .await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

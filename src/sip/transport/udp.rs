@@ -50,8 +50,12 @@ pub async fn run_receiver(
         if data.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
-        let message =
-            Inbound { protocol: Protocol::Udp, from, local, bytes: Bytes::copy_from_slice(data) };
+        let message = Inbound {
+            protocol: Protocol::Udp,
+            from,
+            local,
+            bytes: Bytes::copy_from_slice(data),
+        };
         // Under overload, shed load at the socket rather than queue without bound.
         if let Err(mpsc::error::TrySendError::Full(_)) = inbound.try_send(message) {
             debug!(%from, "SIP task overloaded: dropping UDP datagram");

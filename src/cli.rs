@@ -1,0 +1,223 @@
+//! Administration subcommands (`org …`, `user …`): thin wrappers over the store, for operators
+//! and for scripts that provision a fresh installation.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use onestatus::clock::{Clock, SystemClock};
+use onestatus::config::Config;
+use onestatus::domain::{Lang, Role};
+use onestatus::pin;
+use onestatus::store::model::{DeviceKind, NewOrganisation, NewUser, Profile};
+use onestatus::store::Store;
+
+/// `onestatus org …`
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organisation.
+    Add {
+        /// Three-digit customer code (first part of every local number).
+        #[arg(long)]
+        code: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// IANA timezone of the organisation.
+        #[arg(long, default_value = "Europe/Copenhagen")]
+        timezone: chrono_tz::Tz,
+        /// Allow users to forward calls to numbers outside the organisation.
+        #[arg(long)]
+        allow_external_forwarding: bool,
+        /// Number of the receptionist group ("press 9").
+        #[arg(long)]
+        receptionist_group: Option<String>,
+    },
+    /// List organisations.
+    List,
+}
+
+/// `onestatus user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. Without --pin the PIN is 0000 and must be changed at first login.
+    Add(UserAdd),
+    /// List users (of one organisation, or all).
+    List {
+        /// Customer code.
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Set a user's PIN (the PIN rules apply).
+    SetPin {
+        /// The user's 7-digit local number.
+        local_number: String,
+        /// The new PIN.
+        pin: String,
+    },
+    /// Add a SIP device (phone) to a user. Only digest HA1 values are stored.
+    AddDevice {
+        /// The user's 7-digit local number.
+        local_number: String,
+        /// Digest username the phone registers with.
+        #[arg(long)]
+        username: String,
+        /// Digest password.
+        #[arg(long)]
+        password: String,
+        /// desk, soft or mobile.
+        #[arg(long, default_value = "desk")]
+        kind: DeviceKind,
+    },
+}
+
+/// Arguments of `user add`.
+#[derive(Debug, Args)]
+pub struct UserAdd {
+    /// Customer code of the user's organisation.
+    #[arg(long)]
+    org: String,
+    /// Full name.
+    #[arg(long)]
+    name: String,
+    /// The OneNumber callers dial (digits).
+    #[arg(long)]
+    one_number: String,
+    /// E-mail for notifications.
+    #[arg(long)]
+    email: Option<String>,
+    /// Mobile number, rung in parallel with the desk phone.
+    #[arg(long)]
+    mobile: Option<String>,
+    /// Department.
+    #[arg(long)]
+    department: Option<String>,
+    /// Make the user a receptionist.
+    #[arg(long)]
+    receptionist: bool,
+    /// Initials (shown as the origin of absences a receptionist sets).
+    #[arg(long)]
+    initials: Option<String>,
+    /// da, sv or en.
+    #[arg(long, default_value = "da")]
+    language: Lang,
+    /// Initial PIN; default 0000, which must be changed at first login.
+    #[arg(long)]
+    pin: Option<String>,
+}
+
+async fn open(config: &Config) -> Result<Store, ExitCode> {
+    onestatus::runtime::open_store(config).await.map_err(|e| {
+        eprintln!("onestatus: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn done<T>(result: Result<T, impl std::fmt::Display>) -> Result<T, ExitCode> {
+    result.map_err(|e| {
+        eprintln!("onestatus: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+/// Runs an `org` subcommand.
+pub async fn org(config: &Config, command: OrgCommand) -> ExitCode {
+    let run = async {
+        let store = open(config).await?;
+        match command {
+            OrgCommand::Add { code, name, timezone, allow_external_forwarding, receptionist_group } => {
+                let new = NewOrganisation {
+                    customer_code: code,
+                    name,
+                    timezone,
+                    allow_external_forwarding,
+                    receptionist_group_number: receptionist_group,
+                };
+                let org = done(store.org_create(&new, SystemClock.now()).await)?;
+                println!("{}\t{}\t{}", org.customer_code, org.name, org.timezone);
+            }
+            OrgCommand::List => {
+                for org in done(store.org_list().await)? {
+                    println!("{}\t{}\t{}", org.customer_code, org.name, org.timezone);
+                }
+            }
+        }
+        store.close().await;
+        Ok::<_, ExitCode>(())
+    };
+    run.await.err().unwrap_or(ExitCode::SUCCESS)
+}
+
+/// Runs a `user` subcommand.
+pub async fn user(config: &Config, command: UserCommand) -> ExitCode {
+    let run = async {
+        let store = open(config).await?;
+        let now = SystemClock.now();
+        match command {
+            UserCommand::Add(add) => {
+                let org = done(store.org_by_code(&add.org).await)?;
+                let mut profile = Profile::new(add.name, add.language);
+                profile.email = add.email;
+                profile.mobile_number = add.mobile;
+                profile.department = add.department;
+                profile.initials = add.initials;
+                let (pin_hash, must_change) = match &add.pin {
+                    Some(p) => {
+                        let local = local_number(&org.customer_code, &add.one_number);
+                        done(pin::validate_new_pin(p, &local))?;
+                        (pin::hash_pin(p), false)
+                    }
+                    None => (pin::hash_pin("0000"), true),
+                };
+                let new = NewUser {
+                    org_id: org.id,
+                    one_number: add.one_number,
+                    role: if add.receptionist { Role::Receptionist } else { Role::User },
+                    profile,
+                    pin_hash,
+                    pin_must_change: must_change,
+                };
+                let user = done(store.user_create(&new, now).await)?;
+                println!("{}\t{}\t{}", user.local_number, user.one_number, user.profile.name);
+            }
+            UserCommand::List { org } => {
+                let orgs = match org {
+                    Some(code) => vec![done(store.org_by_code(&code).await)?],
+                    None => done(store.org_list().await)?,
+                };
+                for org in orgs {
+                    for user in done(store.users_in_org(org.id).await)? {
+                        println!(
+                            "{}\t{}\t{}\t{}",
+                            user.local_number, user.one_number, user.role, user.profile.name
+                        );
+                    }
+                }
+            }
+            UserCommand::SetPin { local_number, pin: new_pin } => {
+                let user = done(store.user_by_local_number(&local_number).await)?;
+                done(pin::validate_new_pin(&new_pin, &user.local_number))?;
+                done(store.user_set_pin_hash(user.id, &pin::hash_pin(&new_pin), false).await)?;
+                println!("PIN changed for {}", user.local_number);
+            }
+            UserCommand::AddDevice { local_number, username, password, kind } => {
+                let user = done(store.user_by_local_number(&local_number).await)?;
+                let device = done(
+                    store
+                        .device_create(user.id, kind, &username, &config.sip.domain, &password, now)
+                        .await,
+                )?;
+                println!("{}\t{}\t{}", user.local_number, device.sip_username, device.kind);
+            }
+        }
+        store.close().await;
+        Ok::<_, ExitCode>(())
+    };
+    run.await.err().unwrap_or(ExitCode::SUCCESS)
+}
+
+/// Customer code + last four digits of the OneNumber (the product's local number).
+fn local_number(customer_code: &str, one_number: &str) -> String {
+    let tail = one_number.get(one_number.len().saturating_sub(4)..).unwrap_or(one_number);
+    format!("{customer_code}{tail}")
+}

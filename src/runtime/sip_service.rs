@@ -1,0 +1,442 @@
+//! The SIP task: one task owns the transaction layer, the nonce manager and the ban list, and
+//! feeds them with datagrams/stream frames from the transports and with answers from the store.
+//!
+//! The layer is sans-I/O (RFC 3261 §17); this file is its driver in quinn's manner: after every
+//! input it drains `poll_transmit`, then `poll_event`, and it keeps one sleep armed at
+//! `poll_timeout`. Store look-ups never block the loop: they run as spawned tasks whose results
+//! come back as [`Completion`]s.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rsip::headers::UntypedHeader;
+use rsip::{Header, Method};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn, Instrument};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::shutdown::ShutdownListener;
+use crate::sip::auth::{AuthFailures, BanConfig, DigestAlgorithm, NonceConfig, NonceManager};
+use crate::sip::message;
+use crate::sip::registrar::RegistrarConfig;
+use crate::sip::transaction::fields::response_to;
+use crate::sip::transaction::{
+    LayerConfig, TimerConfig, TransactionId, TransactionLayer, TransportKind, TuEvent,
+};
+use crate::sip::transport::{tcp, Inbound, Protocol};
+use crate::store::Store;
+
+use super::register::{self, RegisterLookup};
+
+/// Methods we implement, for Allow (RFC 3261 §20.5) and 405 answers.
+pub const ALLOWED: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, NOTIFY, SUBSCRIBE";
+/// Option tags we support (Supported, and what Require may name without a 420).
+pub const SUPPORTED: &[&str] = &["path", "outbound"];
+/// The Server / User-Agent string.
+pub const SERVER: &str = concat!("OneStatus/", env!("CARGO_PKG_VERSION"));
+/// Results of spawned work queued for the loop.
+const COMPLETION_QUEUE: usize = 4096;
+
+/// Answers from spawned work, handled back in the loop that owns the layer.
+#[derive(Debug)]
+pub enum Completion {
+    /// Send this response in this server transaction.
+    Respond {
+        /// The transaction.
+        transaction: TransactionId,
+        /// The response.
+        response: rsip::Response,
+    },
+    /// The store answered a REGISTER's credential and binding look-up.
+    Register(Box<RegisterLookup>),
+}
+
+/// The SIP task's state.
+pub struct SipService {
+    pub(super) config: Config,
+    pub(super) store: Store,
+    udp: Vec<Arc<UdpSocket>>,
+    tcp: tcp::Connections,
+    pub(super) layer: TransactionLayer,
+    pub(super) nonces: NonceManager,
+    pub(super) bans: AuthFailures,
+    pub(super) registrar: RegistrarConfig,
+    scanners: Vec<String>,
+    pub(super) completions: mpsc::Sender<Completion>,
+    completions_rx: Option<mpsc::Receiver<Completion>>,
+    pub(super) clock: SystemClock,
+    accepting_calls: bool,
+}
+
+impl SipService {
+    /// A service over the bound sockets.
+    pub fn new(
+        config: Config,
+        store: Store,
+        udp: Vec<Arc<UdpSocket>>,
+        tcp: tcp::Connections,
+    ) -> Self {
+        let timers = TimerConfig {
+            t1: Duration::from_millis(config.sip.t1_ms),
+            t2: Duration::from_millis(config.sip.t2_ms),
+            t4: Duration::from_millis(config.sip.t4_ms),
+        };
+        let layer = TransactionLayer::new(LayerConfig {
+            timers,
+            max_transactions: config.sip.max_transactions,
+        });
+        let algorithms = config
+            .sip
+            .digest_algorithms
+            .iter()
+            .filter_map(|a| match a.as_str() {
+                "SHA-256" => Some(DigestAlgorithm::Sha256),
+                "MD5" => Some(DigestAlgorithm::Md5),
+                _ => None,
+            })
+            .collect();
+        let nonces = NonceManager::new(NonceConfig {
+            lifetime: chrono::Duration::seconds(config.sip.nonce_lifetime_secs as i64),
+            algorithms,
+            ..NonceConfig::default()
+        });
+        let bans = AuthFailures::new(BanConfig {
+            threshold: config.sip.auth_failures_max,
+            window: Duration::from_secs(config.sip.auth_failures_window_secs),
+            ban_for: Duration::from_secs(config.sip.ban_secs),
+            ..BanConfig::default()
+        });
+        let registrar = RegistrarConfig {
+            min_expires: config.sip.min_expires_secs,
+            max_expires: config.sip.max_expires_secs,
+            default_expires: config.sip.max_expires_secs.min(3600),
+            ..RegistrarConfig::default()
+        };
+        let scanners = config.sip.scanner_user_agents.clone();
+        let (completions, completions_rx) = mpsc::channel(COMPLETION_QUEUE);
+        Self {
+            config,
+            store,
+            udp,
+            tcp,
+            layer,
+            nonces,
+            bans,
+            registrar,
+            scanners,
+            completions,
+            completions_rx: Some(completions_rx),
+            clock: SystemClock,
+            accepting_calls: true,
+        }
+    }
+
+    /// Runs until the inbound channel closes or the task is aborted after the drain.
+    pub async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, mut shutdown: ShutdownListener) {
+        let Some(mut completions) = self.completions_rx.take() else { return };
+        loop {
+            let deadline = self.layer.poll_timeout();
+            let sleep = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                message = inbound.recv() => match message {
+                    Some(message) => self.on_inbound(message),
+                    None => return,
+                },
+                Some(done) = completions.recv() => self.on_completion(done),
+                _ = sleep => {
+                    // Read the clock after waking: the sleep may have returned late (quinn's
+                    // drive_timer note), and the layer must see the real time.
+                    let now = self.clock.instant();
+                    self.layer.handle_timeout(now);
+                }
+                _ = shutdown.recv(), if self.accepting_calls => {
+                    info!("SIP: no new calls from now on");
+                    self.accepting_calls = false;
+                }
+            }
+            self.flush().await;
+        }
+    }
+
+    /// Sends what the layer queued and handles its events, until both are empty.
+    async fn flush(&mut self) {
+        loop {
+            let mut progressed = false;
+            while let Some(transmit) = self.layer.poll_transmit() {
+                progressed = true;
+                let bytes = Bytes::from(transmit.message.to_string());
+                let sent = self.send(transmit.transport, transmit.destination, bytes).await;
+                if !sent {
+                    if let Some(id) = transmit.transaction {
+                        let now = self.clock.instant();
+                        self.layer.handle_transport_error(now, id);
+                    }
+                }
+            }
+            while let Some(event) = self.layer.poll_event() {
+                progressed = true;
+                self.on_event(event);
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    /// Writes bytes to the network; false when they could not be handed to the OS.
+    async fn send(&self, transport: TransportKind, to: SocketAddr, bytes: Bytes) -> bool {
+        match transport {
+            TransportKind::Udp => {
+                let socket = self
+                    .udp
+                    .iter()
+                    .find(|s| s.local_addr().is_ok_and(|a| a.is_ipv4() == to.is_ipv4()))
+                    .or_else(|| self.udp.first());
+                match socket {
+                    Some(socket) => match socket.send_to(&bytes, to).await {
+                        Ok(_) => true,
+                        Err(e) => {
+                            debug!(%to, error = %e, "UDP send failed");
+                            false
+                        }
+                    },
+                    None => false,
+                }
+            }
+            TransportKind::Tcp => match self.tcp.send(to, bytes).await {
+                Ok(()) => true,
+                Err(e) => {
+                    debug!(%to, error = %e, "TCP send failed");
+                    false
+                }
+            },
+        }
+    }
+
+    /// Bytes from a transport: parse, answer what cannot be parsed, feed the layer.
+    fn on_inbound(&mut self, inbound: Inbound) {
+        let now = self.clock.instant();
+        if self.bans.is_banned(now, inbound.from.ip()) {
+            return;
+        }
+        let transport = match inbound.protocol {
+            Protocol::Udp => TransportKind::Udp,
+            Protocol::Tcp => TransportKind::Tcp,
+        };
+        let mut parsed = match message::parse(&inbound.bytes) {
+            Ok(m) => m,
+            Err(error) => {
+                // §21.4.1 / house rule: a request we can read enough of gets a 400 naming the
+                // problem; anything else is dropped.
+                match message::recover_request_basics(&inbound.bytes) {
+                    Some(basics) => {
+                        debug!(from = %inbound.from, %error, "answering unparseable request");
+                        let bytes = message::bad_request_response(&basics, &error);
+                        self.layer_bypass(transport, inbound.from, bytes);
+                    }
+                    None => debug!(from = %inbound.from, %error, "dropping unparseable message"),
+                }
+                return;
+            }
+        };
+        if let rsip::SipMessage::Request(request) = &mut parsed {
+            if let Some(ua) = user_agent(request) {
+                let patterns: Vec<&str> = self.scanners.iter().map(String::as_str).collect();
+                if crate::sip::auth::is_scanner(&ua, &patterns) {
+                    debug!(from = %inbound.from, user_agent = %ua, "dropping scanner");
+                    return;
+                }
+            }
+            crate::sip::via::stamp_received(request, inbound.from);
+        }
+        if let Err(error) = self.layer.handle_message(now, parsed, inbound.from, transport) {
+            debug!(from = %inbound.from, %error, "message not taken by the transaction layer");
+        }
+    }
+
+    /// Sends bytes outside any transaction (a 400 to something the layer could not key).
+    fn layer_bypass(&self, transport: TransportKind, to: SocketAddr, bytes: Vec<u8>) {
+        let udp = self.udp.clone();
+        let tcp = self.tcp.clone();
+        tokio::spawn(async move {
+            match transport {
+                TransportKind::Udp => {
+                    if let Some(s) = udp.iter().find(|s| s.local_addr().is_ok_and(|a| a.is_ipv4() == to.is_ipv4())) {
+                        let _ = s.send_to(&bytes, to).await;
+                    }
+                }
+                TransportKind::Tcp => {
+                    let _ = tcp.send(to, Bytes::from(bytes)).await;
+                }
+            }
+        });
+    }
+
+    fn on_event(&mut self, event: TuEvent) {
+        match event {
+            TuEvent::Request { transaction, request, source, transport } => {
+                let span = tracing::debug_span!("request", call_id = %call_id(&request), method = %request.method);
+                let _enter = span.enter();
+                self.on_request(transaction, request, source, transport);
+            }
+            TuEvent::Ack { .. } => {}
+            TuEvent::Cancelled { invite, .. } => {
+                if let Some(request) = None::<rsip::Request> {
+                    let _ = (invite, request);
+                }
+                debug!(%invite, "INVITE cancelled by the caller");
+            }
+            TuEvent::Timeout { transaction, timer } => {
+                debug!(%transaction, ?timer, "transaction timed out");
+            }
+            TuEvent::TransportError { transaction } => {
+                debug!(%transaction, "transport error");
+            }
+            TuEvent::Response { .. } | TuEvent::StrayResponse { .. } | TuEvent::Terminated { .. } => {}
+        }
+    }
+
+    /// A new request from the layer (retransmissions never get here).
+    fn on_request(
+        &mut self,
+        transaction: TransactionId,
+        request: rsip::Request,
+        source: SocketAddr,
+        transport: TransportKind,
+    ) {
+        if let Err(rejection) = message::validate_request(&request, SUPPORTED, ALLOWED_METHODS) {
+            // §8.2.2: Max-Forwards 0 on OPTIONS is answered by the element itself (§11).
+            let options_hop = request.method == Method::Options && rejection.code == 483;
+            if !options_hop {
+                let mut response = reply(&request, rejection.code, Some(&rejection.reason));
+                for (name, value) in &rejection.headers {
+                    response.headers.push(Header::Other(name.clone(), value.clone()));
+                }
+                self.respond(transaction, response);
+                return;
+            }
+        }
+        match request.method {
+            Method::Options => {
+                let mut response = reply(&request, 200, None);
+                response.headers.push(Header::Allow(rsip::headers::Allow::new(ALLOWED)));
+                response.headers.push(Header::Accept(rsip::headers::Accept::new("application/sdp")));
+                response.headers.push(Header::Other("Accept-Language".into(), "da, sv, en".into()));
+                response.headers.push(Header::Supported(rsip::headers::Supported::new(SUPPORTED.join(", "))));
+                self.respond(transaction, response);
+            }
+            Method::Register => register::on_register(self, transaction, request, source, transport),
+            Method::Invite => {
+                if !self.accepting_calls {
+                    let mut response = reply(&request, 503, Some("Shutting Down"));
+                    response.headers.push(Header::Other("Retry-After".into(), "30".into()));
+                    self.respond(transaction, response);
+                    return;
+                }
+                let store = self.store.clone();
+                let completions = self.completions.clone();
+                let span = tracing::info_span!("call", call_id = %call_id(&request));
+                tokio::spawn(
+                    async move {
+                        let response = route_invite(&store, &request).await;
+                        let _ = completions.send(Completion::Respond { transaction, response }).await;
+                    }
+                    .instrument(span),
+                );
+            }
+            Method::Bye | Method::Info | Method::Update | Method::Prack | Method::Refer => {
+                let response = reply(&request, 481, Some("Call/Transaction Does Not Exist"));
+                self.respond(transaction, response);
+            }
+            _ => {
+                let mut response = reply(&request, 405, None);
+                response.headers.push(Header::Allow(rsip::headers::Allow::new(ALLOWED)));
+                self.respond(transaction, response);
+            }
+        }
+    }
+
+    fn on_completion(&mut self, completion: Completion) {
+        match completion {
+            Completion::Respond { transaction, response } => self.respond(transaction, response),
+            Completion::Register(lookup) => register::on_lookup(self, *lookup),
+        }
+    }
+
+    /// Answers in a server transaction; a transaction that ended meanwhile (CANCEL, timeout)
+    /// is not an error worth more than a debug line.
+    pub(super) fn respond(&mut self, transaction: TransactionId, response: rsip::Response) {
+        let now = self.clock.instant();
+        if let Err(error) = self.layer.respond(now, transaction, response) {
+            debug!(%transaction, %error, "response not sent");
+        }
+    }
+
+    /// The monotonic time, for ban bookkeeping.
+    pub(super) fn instant(&self) -> Instant {
+        self.clock.instant()
+    }
+}
+
+/// Methods whose requests we accept at all (others get 501 from validation).
+pub const ALLOWED_METHODS: &[&str] =
+    &["INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "INFO", "NOTIFY", "SUBSCRIBE", "UPDATE", "PRACK", "REFER", "MESSAGE", "PUBLISH"];
+
+/// A response to `request` with a tag on To for anything but 100, our Server header, and an
+/// optional reason phrase of our own.
+pub fn reply(request: &rsip::Request, code: u16, reason: Option<&str>) -> rsip::Response {
+    let tag = (code > 100).then(message::new_tag);
+    let mut response = response_to(request, code, tag.as_deref());
+    if let Some(reason) = reason {
+        response.status_code = rsip::StatusCode::Other(code, reason.to_owned());
+    }
+    response.headers.push(Header::Server(rsip::headers::Server::new(SERVER)));
+    response
+}
+
+fn user_agent(request: &rsip::Request) -> Option<String> {
+    request.headers.iter().find_map(|h| match h {
+        Header::UserAgent(ua) => Some(ua.value().to_owned()),
+        _ => None,
+    })
+}
+
+fn call_id(request: &rsip::Request) -> String {
+    request
+        .headers
+        .iter()
+        .find_map(|h| match h {
+            Header::CallId(c) => Some(c.value().to_owned()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// Until the B2BUA lands: a number nobody has is 404, a known user is 480.
+async fn route_invite(store: &Store, request: &rsip::Request) -> rsip::Response {
+    let user = request.uri.user().map(str::to_owned).unwrap_or_default();
+    let known = !user.is_empty()
+        && (store.user_by_one_number(&user).await.is_ok()
+            || store.user_by_local_number(&user).await.is_ok());
+    if known {
+        info!(%user, "call to a known user: routing not in place yet");
+        reply(request, 480, Some("Temporarily Unavailable"))
+    } else {
+        info!(%user, "call to an unknown number");
+        reply(request, 404, Some("Not Found"))
+    }
+}
+
+#[allow(dead_code)]
+fn _warn_unused() {
+    warn!("");
+}
