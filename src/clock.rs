@@ -39,7 +39,9 @@ impl ManualClock {
     /// A clock standing at `now`.
     #[allow(clippy::disallowed_methods)] // an arbitrary monotonic origin is all that is needed
     pub fn new(now: DateTime<Utc>) -> Self {
-        Self { inner: Arc::new(Mutex::new((now, Instant::now()))) }
+        Self {
+            inner: Arc::new(Mutex::new((now, Instant::now()))),
+        }
     }
 
     /// Moves both clocks forward by `by`.

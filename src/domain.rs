@@ -195,7 +195,10 @@ impl FromStr for Origin {
             _ if (2..=5).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphabetic()) => {
                 Ok(Origin::Receptionist(s.to_ascii_uppercase()))
             }
-            _ => Err(UnknownVariant { kind: "origin", value: s.to_owned() }),
+            _ => Err(UnknownVariant {
+                kind: "origin",
+                value: s.to_owned(),
+            }),
         }
     }
 }
@@ -234,14 +237,20 @@ mod tests {
     fn origins_parse_initials() {
         assert_eq!("OL".parse::<Origin>().unwrap(), Origin::Outlook);
         assert_eq!("WEB".parse::<Origin>().unwrap(), Origin::Web);
-        assert_eq!("hh".parse::<Origin>().unwrap(), Origin::Receptionist("HH".into()));
+        assert_eq!(
+            "hh".parse::<Origin>().unwrap(),
+            Origin::Receptionist("HH".into())
+        );
         assert!("H".parse::<Origin>().is_err());
         assert!("H1".parse::<Origin>().is_err());
     }
 
     #[test]
     fn serde_uses_the_text_forms() {
-        assert_eq!(serde_json::to_string(&Reason::GoneForToday).unwrap(), "\"gone_for_today\"");
+        assert_eq!(
+            serde_json::to_string(&Reason::GoneForToday).unwrap(),
+            "\"gone_for_today\""
+        );
         assert_eq!(serde_json::to_string(&Origin::Outlook).unwrap(), "\"OL\"");
         let o: Origin = serde_json::from_str("\"KB\"").unwrap();
         assert_eq!(o, Origin::Receptionist("KB".into()));
