@@ -547,7 +547,10 @@ async fn registrations_expire(store: &Store) {
     assert!(
         matches!(dup.await, Err(StoreError::Conflict { what }) if what.contains("sip_username"))
     );
-    assert_eq!(store.devices(user.id).await.unwrap(), [device.clone()]);
+    assert_eq!(
+        store.devices(user.id).await.unwrap(),
+        std::slice::from_ref(&device)
+    );
 
     let binding = |contact: &str, expires_min: i64, q| Binding {
         user_id: user.id,
