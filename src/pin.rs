@@ -47,7 +47,9 @@ pub fn validate_new_pin(pin: &str, local_number: &str) -> Result<(), PinError> {
     if pin == DEFAULT_PIN {
         return Err(PinError::Default);
     }
-    let last_four = local_number.get(local_number.len().saturating_sub(4)..).unwrap_or("");
+    let last_four = local_number
+        .get(local_number.len().saturating_sub(4)..)
+        .unwrap_or("");
     if pin == local_number || (!last_four.is_empty() && pin == last_four) {
         return Err(PinError::LocalNumber);
     }
@@ -71,7 +73,9 @@ pub fn hash_pin(pin: &str) -> String {
 /// corrupted row locks the user out rather than letting anyone in.
 pub fn verify_pin(pin: &str, hash: &str) -> bool {
     match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default().verify_password(pin.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => Argon2::default()
+            .verify_password(pin.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -86,12 +90,27 @@ mod tests {
         assert_eq!(validate_new_pin("12345678", "1000001"), Ok(()));
         assert_eq!(validate_new_pin("0000", "1000001"), Err(PinError::Default));
         assert_eq!(validate_new_pin("123", "1000001"), Err(PinError::Length(3)));
-        assert_eq!(validate_new_pin("123456789", "1000001"), Err(PinError::Length(9)));
-        assert_eq!(validate_new_pin("12a4", "1000001"), Err(PinError::NotDigits));
+        assert_eq!(
+            validate_new_pin("123456789", "1000001"),
+            Err(PinError::Length(9))
+        );
+        assert_eq!(
+            validate_new_pin("12a4", "1000001"),
+            Err(PinError::NotDigits)
+        );
         assert_eq!(validate_new_pin("", "1000001"), Err(PinError::Length(0)));
-        assert_eq!(validate_new_pin("1000001", "1000001"), Err(PinError::LocalNumber));
-        assert_eq!(validate_new_pin("0001", "1000001"), Err(PinError::LocalNumber));
-        assert_eq!(validate_new_pin("١٢٣٤", "1000001"), Err(PinError::NotDigits));
+        assert_eq!(
+            validate_new_pin("1000001", "1000001"),
+            Err(PinError::LocalNumber)
+        );
+        assert_eq!(
+            validate_new_pin("0001", "1000001"),
+            Err(PinError::LocalNumber)
+        );
+        assert_eq!(
+            validate_new_pin("١٢٣٤", "1000001"),
+            Err(PinError::NotDigits)
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! # Two backends, one query text
 //! SQLite (a file, the embedded default) and PostgreSQL (several nodes) share one schema
 //! (`sql/sqlite/0001_init.sql`, `sql/postgres/0001_init.sql`) and one set of query strings.
-//! The pool is an enum over the two native pools, and [`with_pool!`] expands each query once
+//! The pool is an enum over the two native pools, and `with_pool!` expands each query once
 //! per arm. We chose that over sqlx's `Any` driver because:
 //! - the native SQLite options are typed (WAL, `synchronous = FULL`, `foreign_keys`,
 //!   `busy_timeout`), where `Any` takes only a URL and pragmas would have to be run by hand;

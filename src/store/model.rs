@@ -190,7 +190,7 @@ store_enum!(
 store_enum!(
     /// Which personal recording.
     RecordingKind, "recording kind", {
-        /// The user's own name, used in "You have called <name>".
+        /// The user's own name, used in "You have called &lt;name&gt;".
         Name => "name",
         /// The user's own greeting, played after the status.
         Greeting => "greeting",
