@@ -15,3 +15,6 @@ pub mod dtmf;
 pub mod g711;
 pub mod rtp;
 pub mod sdp;
+
+#[cfg(test)]
+mod tests;
