@@ -122,7 +122,8 @@ pub enum ParseError {
     #[error("malformed Request-Line")]
     MalformedRequestLine,
     /// The Request-URI has a sip/sips scheme but does not parse. Also the answer for what rsip 0.4
-    /// cannot represent: IPv6 references (`sip:[2001:db8::1]`) and URI headers (`?Subject=x`).
+    /// cannot represent: IPv6 references (`sip:[2001:db8::1]`), URI headers (`?Subject=x`) and
+    /// a `;` in the user part (`sip:user;par=x@host`, RFC 4475 §3.1.1.6).
     #[error("malformed Request-URI")]
     MalformedRequestUri,
     /// The Status-Line is not `SIP-Version SP Status-Code SP Reason-Phrase CRLF` with a code in

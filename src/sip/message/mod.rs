@@ -16,8 +16,8 @@
 //! A parsed request then goes through [`validate_request`] (§8.2: 505, 400, 483, 405, 420), and
 //! every layer builds its responses with [`make_response`] (§8.2.6).
 //!
-//! Known rsip 0.4 limits, answered rather than misparsed: IPv6 references and URI headers in the
-//! Request-URI (400 Bad Request-URI), non-sip Request-URI schemes (416), methods outside
+//! Known rsip 0.4 limits, answered rather than misparsed: IPv6 references, URI headers and `;`
+//! in the user part of the Request-URI (400 Bad Request-URI), non-sip Request-URI schemes (416), methods outside
 //! [`rsip::Method`] (501). IPv6 in Via/Contact/From/To is accepted (rsip keeps values raw), but
 //! rsip's `.typed()` cannot parse it.
 

@@ -100,7 +100,9 @@ pub(crate) fn split_head(bytes: &[u8]) -> Result<Head<'_>, ParseError> {
             let extra = line.trim_matches([' ', '\t']);
             if !extra.is_empty() {
                 let value = last.value.to_mut();
-                value.push(' ');
+                if !value.is_empty() {
+                    value.push(' ');
+                }
                 value.push_str(extra);
             }
             let length = last.name.len() + 2 + last.value.len();
@@ -254,6 +256,8 @@ mod tests {
         .unwrap();
         assert_eq!(head.headers.len(), 1);
         assert_eq!(head.headers[0].value, "I know you're there");
+        let head = split_head(b"OPTIONS sip:a@b SIP/2.0\r\nMax-Forwards:\r\n\t70\r\n\r\n").unwrap();
+        assert_eq!(head.headers[0].value, "70");
     }
 
     #[test]

@@ -75,7 +75,10 @@ pub(crate) fn request_line(line: &str) -> Result<RequestLine<'_>, ParseError> {
         return Err(ParseError::UnsupportedUriScheme(scheme));
     }
     let uri = format!("{scheme}:{rest}");
-    if rsip::Uri::try_from(uri.as_str()).is_err() {
+    // Ask rsip's own Request-Line tokenizer, not `Uri::try_from`: the standalone URI parser
+    // accepts URIs (`sip:user;par=x@host`) that the Request-Line tokenizer then rejects.
+    let probe = format!("{method} {uri} SIP/2.0\r\n\r\n");
+    if rsip::Request::try_from(probe.as_bytes()).is_err() {
         return Err(ParseError::MalformedRequestUri);
     }
     Ok(RequestLine { method, uri })
