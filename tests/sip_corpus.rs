@@ -97,6 +97,19 @@ fn valid_corpus_parses_and_validates() {
                 rejection.status_code, rejection.reason_phrase
             );
         }
+        // rsip's typed views must work on what we hand over, except where rsip 0.4 cannot
+        // represent the value at all: IPv6 references, tel: URIs (misread as host:port), and a
+        // `<` inside a quoted display name (it splits at the first `<`).
+        let rsip_limit =
+            name.contains("ipv6") || name.contains("tel_") || name == "quoted_display_names.sip";
+        if !rsip_limit {
+            use rsip::prelude::*;
+            let typed_ok = request.from_header().is_ok_and(|h| h.typed().is_ok())
+                && request.to_header().is_ok_and(|h| h.typed().is_ok())
+                && request.cseq_header().is_ok_and(|h| h.typed().is_ok())
+                && request.via_header().is_ok_and(|h| h.typed().is_ok());
+            assert!(typed_ok, "{name}: rsip cannot read its typed headers");
+        }
         // Our own answer to it must be a message we accept.
         let response = make_response(&request, 486, "Busy Here", Some("tag1")).to_string();
         match parse(response.as_bytes()) {

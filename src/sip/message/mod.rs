@@ -147,7 +147,7 @@ fn check_headers<'a>(
     for line in lines {
         let value = line.value.as_ref();
         if line.is("Via") {
-            for element in normalize::split_list(value) {
+            for element in normalize::split_list(value, ',') {
                 // Via values are counted as headers too, so splitting cannot exceed the limit.
                 vias += 1;
                 if headers.len() >= MAX_HEADERS {
@@ -166,7 +166,8 @@ fn check_headers<'a>(
                 EssentialHeader::To
             };
             once(header)?;
-            syntax::name_addr(value, header)?;
+            headers.push((line.name, Cow::Owned(syntax::name_addr(value, header)?)));
+            continue;
         } else if line.is("Call-ID") {
             once(EssentialHeader::CallId)?;
             syntax::call_id(value)?;
@@ -293,8 +294,9 @@ mod tests {
         );
         assert_eq!(
             request.from_header().unwrap().value(),
-            "<sip:alice@example.com> ;tag=x"
+            "<sip:alice@example.com>;tag=x"
         );
+        assert!(request.from_header().unwrap().typed().is_ok());
         assert_eq!(request.call_id_header().unwrap().value(), "abc");
         assert_eq!(request.cseq_header().unwrap().typed().unwrap().seq, 1);
         assert!(request.via_header().unwrap().typed().is_ok());

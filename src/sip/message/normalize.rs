@@ -190,13 +190,13 @@ pub(crate) fn expand_compact_name(name: &str) -> &str {
     }
 }
 
-/// Splits a comma-separated header value into its elements (§7.3.1: several values of a
-/// list header "can be combined into a single header field row [...] separated by a comma").
+/// Splits a header value at `separator` outside quoted strings and `<...>`, trimming each piece.
 ///
-/// Commas inside quoted strings and `<...>` are not separators. Used for Via, because rsip 0.4's
-/// typed Via silently keeps only the first value of `Via: a, b`, and a response must echo every
-/// Via (§8.2.6.2).
-pub(crate) fn split_list(value: &str) -> Vec<&str> {
+/// With `,`: the elements of a list header (§7.3.1: several values "can be combined into a
+/// single header field row [...] separated by a comma"). Used for Via, because rsip 0.4's typed
+/// Via silently keeps only the first value of `Via: a, b`, and a response must echo every Via
+/// (§8.2.6.2). With `;`: the parameters of a From/To value.
+pub(crate) fn split_list(value: &str, separator: char) -> Vec<&str> {
     let mut parts = Vec::new();
     let mut in_quotes = false;
     let mut escaped = false;
@@ -216,7 +216,7 @@ pub(crate) fn split_list(value: &str) -> Vec<&str> {
             '"' => in_quotes = true,
             '<' => angle = true,
             '>' => angle = false,
-            ',' if !angle => {
+            _ if ch == separator && !angle => {
                 parts.push(value[start..index].trim_matches([' ', '\t']));
                 start = index + 1;
             }
@@ -289,14 +289,18 @@ mod tests {
     #[test]
     fn list_split_respects_quotes_and_angles() {
         assert_eq!(
-            split_list("SIP/2.0/UDP a;branch=1 , SIP/2.0/TCP b;x=\"p,q\""),
+            split_list("SIP/2.0/UDP a;branch=1 , SIP/2.0/TCP b;x=\"p,q\"", ','),
             vec!["SIP/2.0/UDP a;branch=1", "SIP/2.0/TCP b;x=\"p,q\""]
         );
         assert_eq!(
-            split_list("<sip:a@b;x=1,2>, c"),
+            split_list("<sip:a@b;x=1,2>, c", ','),
             vec!["<sip:a@b;x=1,2>", "c"]
         );
-        assert_eq!(split_list("\"a\\\",b\" x"), vec!["\"a\\\",b\" x"]);
+        assert_eq!(
+            split_list(" ;tag=1; x=\"a;b\"", ';'),
+            vec!["", "tag=1", "x=\"a;b\""]
+        );
+        assert_eq!(split_list("\"a\\\",b\" x", ','), vec!["\"a\\\",b\" x"]);
     }
 
     #[test]

@@ -25,9 +25,9 @@ pub struct RequestBasics {
     pub method: String,
     /// Every Via value, in order, as received (each one checked). Never empty.
     pub vias: Vec<String>,
-    /// The From value, if present once and well formed.
+    /// The From value, if present once and well formed (LWS around `;`/`=` removed).
     pub from: Option<String>,
-    /// The To value, if present once and well formed.
+    /// The To value, if present once and well formed (LWS around `;`/`=` removed).
     pub to: Option<String>,
     /// The Call-ID, if present once and well formed.
     pub call_id: Option<String>,
@@ -96,7 +96,7 @@ pub fn recover_request_basics(bytes: &[u8]) -> Option<RequestBasics> {
         };
         let name = expand_compact_name(name);
         if name.eq_ignore_ascii_case("Via") {
-            vias.extend(split_list(value).into_iter().map(str::to_owned));
+            vias.extend(split_list(value, ',').into_iter().map(str::to_owned));
         } else if name.eq_ignore_ascii_case("From") {
             from.offer(value);
         } else if name.eq_ignore_ascii_case("To") {
@@ -117,12 +117,10 @@ pub fn recover_request_basics(bytes: &[u8]) -> Option<RequestBasics> {
         vias,
         from: from
             .value()
-            .filter(|v| syntax::name_addr(v, EssentialHeader::From).is_ok())
-            .map(str::to_owned),
+            .and_then(|v| syntax::name_addr(v, EssentialHeader::From).ok()),
         to: to
             .value()
-            .filter(|v| syntax::name_addr(v, EssentialHeader::To).is_ok())
-            .map(str::to_owned),
+            .and_then(|v| syntax::name_addr(v, EssentialHeader::To).ok()),
         call_id: call_id
             .value()
             .filter(|v| syntax::call_id(v).is_ok())

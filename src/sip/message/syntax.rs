@@ -9,7 +9,7 @@
 use std::net::Ipv6Addr;
 
 use super::error::{EssentialHeader, ParseError};
-use super::normalize::is_token_byte;
+use super::normalize::{is_token_byte, split_list};
 
 /// The methods rsip 0.4 can represent ([`rsip::Method`]), spelled as on the wire.
 ///
@@ -266,20 +266,23 @@ pub(crate) fn call_id(value: &str) -> Result<(), ParseError> {
     }
 }
 
-/// Checks that a From/To value is a plausible `name-addr` or `addr-spec` (§20.20, §20.39).
+/// Checks that a From/To value is a plausible `name-addr` or `addr-spec` (§20.20, §20.39) and
+/// returns it spelled canonically: `display-name <uri>;param=value`.
 ///
 /// Not a full URI parse (rsip does that lazily, and accepts more schemes than it understands):
 /// the checks catch what breaks framing and matching: unterminated quoted strings (RFC 4475
-/// §3.1.2.6), a `<` without its `>`, a display name without `<...>`, and no URI at all.
-pub(crate) fn name_addr(value: &str, header: EssentialHeader) -> Result<(), ParseError> {
-    let error = ParseError::MalformedNameAddr(header);
+/// §3.1.2.6), a `<` without its `>`, a display name without `<...>`, junk after the `>`, and no
+/// URI at all. The canonical spelling drops the LWS §25.1 allows around `;` and `=`
+/// (`<sip:a@b> ; tag = 1`), which rsip's typed From/To cannot read, so that the dialog layer
+/// finds its tags.
+pub(crate) fn name_addr(value: &str, header: EssentialHeader) -> Result<String, ParseError> {
+    let error = || ParseError::MalformedNameAddr(header);
     let mut in_quotes = false;
     let mut escaped = false;
     let mut saw_display_name = false;
-    let mut angle_open = false;
-    let mut angle_closed = false;
-    let mut uri_colon = false;
-    for ch in value.chars() {
+    let mut angle_start = None;
+    let mut angle_end = None;
+    for (index, ch) in value.char_indices() {
         if in_quotes {
             match (escaped, ch) {
                 (true, _) => escaped = false,
@@ -290,25 +293,71 @@ pub(crate) fn name_addr(value: &str, header: EssentialHeader) -> Result<(), Pars
             continue;
         }
         match ch {
-            '"' if !angle_open => {
+            '"' if angle_start.is_none() => {
                 in_quotes = true;
                 saw_display_name = true;
             }
-            '<' if !angle_open && !angle_closed => angle_open = true,
-            '<' => return Err(error),
-            '>' if angle_open => {
-                angle_open = false;
-                angle_closed = true;
-            }
-            '>' => return Err(error),
-            ':' if angle_open || !angle_closed => uri_colon = true,
+            '<' if angle_start.is_none() => angle_start = Some(index),
+            '<' => return Err(error()),
+            '>' if angle_start.is_some() && angle_end.is_none() => angle_end = Some(index),
+            '>' => return Err(error()),
             _ => {}
         }
     }
-    if in_quotes || angle_open || !uri_colon || (saw_display_name && !angle_closed) {
-        return Err(error);
+    if in_quotes {
+        return Err(error());
     }
-    Ok(())
+    let (display, uri, params) = match (angle_start, angle_end) {
+        (Some(start), Some(end)) => (
+            value[..start].trim_matches([' ', '\t']),
+            &value[start..=end],
+            &value[end + 1..],
+        ),
+        (None, None) if !saw_display_name => {
+            // addr-spec: §20.10, any `;` after the URI starts header parameters.
+            let (uri, params) = match value.split_once(';') {
+                Some((uri, params)) => (uri, value.get(uri.len()..).unwrap_or(params)),
+                None => (value, ""),
+            };
+            ("", uri.trim_matches([' ', '\t']), params)
+        }
+        _ => return Err(error()),
+    };
+    let uri_body = uri.trim_start_matches('<').trim_end_matches('>');
+    if !uri_body.contains(':') || uri_body.contains([' ', '\t']) {
+        return Err(error());
+    }
+    let mut canonical = String::with_capacity(value.len());
+    if !display.is_empty() {
+        canonical.push_str(display);
+        canonical.push(' ');
+    }
+    canonical.push_str(uri);
+    let mut pieces = split_list(params, ';').into_iter();
+    // Whatever precedes the first `;` after the URI must be nothing (e.g. not `<sip:a@b> junk`).
+    if pieces.next().is_some_and(|first| !first.is_empty()) {
+        return Err(error());
+    }
+    for piece in pieces {
+        let (name, value) = match piece.split_once('=') {
+            Some((name, value)) => (name.trim_matches([' ', '\t']), Some(value)),
+            None => (piece, None),
+        };
+        if name.is_empty() || !name.bytes().all(is_token_byte) {
+            return Err(error());
+        }
+        canonical.push(';');
+        canonical.push_str(name);
+        if let Some(value) = value {
+            let value = value.trim_matches([' ', '\t']);
+            if value.is_empty() {
+                return Err(error());
+            }
+            canonical.push('=');
+            canonical.push_str(value);
+        }
+    }
+    Ok(canonical)
 }
 
 /// `1*DIGIT` as a number, saturating at `u64::MAX` for absurdly long runs (they are still
@@ -520,18 +569,38 @@ mod tests {
 
     #[test]
     fn name_addrs() {
-        let ok = |v| name_addr(v, EssentialHeader::From).is_ok();
-        assert!(ok("<sip:bob@example.com>;tag=1"));
+        let canonical = |v| name_addr(v, EssentialHeader::From).ok();
+        let ok = |v| canonical(v).is_some();
+        assert_eq!(
+            canonical("<sip:bob@example.com>;tag=1").as_deref(),
+            Some("<sip:bob@example.com>;tag=1")
+        );
+        assert_eq!(
+            canonical("  Bob   <sip:bob@example.com> ;  tag = 1 ; x").as_deref(),
+            Some("Bob <sip:bob@example.com>;tag=1;x")
+        );
+        assert_eq!(
+            canonical("sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n").as_deref(),
+            Some("sip:vivekg@chair-dnrc.example.com;tag=1918181833n")
+        );
         assert!(ok("\"Bob \\\"B\\\" <x>\" <sip:bob@example.com>;tag=1"));
-        assert!(ok("Bob <sip:bob@example.com>"));
-        assert!(ok("sip:bob@example.com;tag=1"));
         assert!(ok("<tel:+4512345678>"));
-        assert!(!ok("\"Bob <sip:bob@example.com>;tag=1"));
-        assert!(!ok("Bob <sip:bob@example.com"));
-        assert!(!ok("\"Bob\" sip:bob@example.com"));
-        assert!(!ok(""));
-        assert!(!ok("bob"));
-        assert!(!ok("<sip:a@b> <sip:c@d>"));
+        assert!(ok("<sip:a@b;x=1>;p=\"q;r\""));
+        for bad in [
+            "\"Bob <sip:bob@example.com>;tag=1",
+            "Bob <sip:bob@example.com",
+            "\"Bob\" sip:bob@example.com",
+            "",
+            "bob",
+            "<sip:a@b> <sip:c@d>",
+            "<sip:a@b> junk",
+            "<sip:a@b>;",
+            "<sip:a@b>;tag=",
+            "<sip:a b@c>",
+            "sip:a@b c",
+        ] {
+            assert!(!ok(bad), "{bad:?}");
+        }
     }
 
     #[test]
