@@ -387,6 +387,7 @@ fn random_mutations_never_panic() {
             },
         }
     }
+    println!("mutations: {parsed} parsed, {answered} answered, {dropped} dropped");
     // The loop must exercise all three paths, or it tests nothing.
     assert!(
         parsed > 1_000 && answered > 1_000 && dropped > 100,

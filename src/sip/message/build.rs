@@ -27,7 +27,7 @@ pub const BRANCH_MAGIC_COOKIE: &str = "z9hG4bK";
 ///
 /// Adds `Server` and `Content-Length: 0`; a caller adding a body replaces the latter. The status
 /// is `StatusCode::Other(code, reason)` so that `reason` is what goes on the wire (see
-/// [`status_code`]); compare with `.code()`.
+/// `status_code` below); compare with `.code()`.
 pub fn make_response(
     request: &rsip::Request,
     code: u16,

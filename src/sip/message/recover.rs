@@ -52,11 +52,8 @@ pub fn recover_request_basics(bytes: &[u8]) -> Option<RequestBasics> {
     let start_line = lines.next()?;
     let method_end = start_line.iter().position(|&b| b == b' ')?;
     let method = std::str::from_utf8(&start_line[..method_end]).ok()?;
-    if method.is_empty()
-        || method.eq_ignore_ascii_case("SIP/2.0")
-        || method.starts_with("SIP/")
-        || !method.bytes().all(super::normalize::is_token_byte)
-        || method == "ACK"
+    // A Status-Line starts with `SIP/2.0`, and `/` is not a token character: responses stop here.
+    if method.is_empty() || !method.bytes().all(super::normalize::is_token_byte) || method == "ACK"
     {
         return None;
     }

@@ -46,7 +46,7 @@ impl RequestRejection {
 ///
 /// - SIP-Version other than 2.0 → 505 Version Not Supported (§8.2, §21.5.6). [`super::parse`]
 ///   already refuses those; this catches requests built in code.
-/// - A missing To, From, CSeq, Call-ID, Max-Forwards or Via (§8.1.1) → 400 "Missing <header>".
+/// - A missing To, From, CSeq, Call-ID, Max-Forwards or Via (§8.1.1) → 400 "Missing Via" (etc.).
 /// - A CSeq that rsip cannot read → 400 "Malformed CSeq"; a CSeq method other than the request
 ///   method → 400 "CSeq method mismatch" (§8.1.1.5: "The method MUST match that of the
 ///   request").
