@@ -1,0 +1,97 @@
+//! From an [`Utterance`] to the list of things the media player plays, in one language.
+
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveTime};
+
+use super::fragment::{self as f, FragmentId};
+use super::utterance::{Piece, Utterance, MAX_DIGITS};
+use super::{da, en, sv};
+use crate::domain::Lang;
+
+/// Numbers above this are read digit by digit: no prompt needs "millions", and a bounded
+/// grammar cannot be made to recurse by a large input.
+const MAX_SPOKEN_NUMBER: u32 = 999_999;
+
+/// One thing for the player: a fragment file, a user's name, or silence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// A fragment of `prompts/` in a language ([`super::FragmentLibrary::path`] finds its file;
+    /// language-independent ones such as the beep fall back to `common`).
+    Fragment {
+        /// Which fragment.
+        id: FragmentId,
+        /// In which language.
+        lang: Lang,
+    },
+    /// The user's name: their recording, or the generated name file (the IVR decides).
+    Name(i64),
+    /// Silence of this length.
+    Silence(Duration),
+}
+
+/// Renders `utterance` with `lang`'s grammar. Adjacent pauses are merged; nothing is dropped.
+pub fn render(utterance: &Utterance, lang: Lang) -> Vec<Segment> {
+    let mut out = Vec::with_capacity(utterance.pieces().len() * 2);
+    let mut words = Vec::new();
+    for piece in utterance.pieces() {
+        words.clear();
+        match piece {
+            Piece::Fragment(id) => words.push(id.clone()),
+            Piece::InLanguage(id, other) => {
+                out.push(Segment::Fragment {
+                    id: id.clone(),
+                    lang: *other,
+                });
+            }
+            Piece::Name(user) => out.push(Segment::Name(*user)),
+            Piece::Time(t) => time(lang, *t, &mut words),
+            Piece::Date(d) => date(lang, *d, &mut words),
+            Piece::Number(n) if *n <= MAX_SPOKEN_NUMBER => number(lang, *n, &mut words),
+            Piece::Number(n) => digits(&n.to_string(), &mut words),
+            Piece::Digits(s) => digits(s, &mut words),
+            Piece::Pause(d) => match out.last_mut() {
+                Some(Segment::Silence(previous)) => *previous += *d,
+                _ => out.push(Segment::Silence(*d)),
+            },
+        }
+        out.extend(words.drain(..).map(|id| Segment::Fragment { id, lang }));
+    }
+    out
+}
+
+fn time(lang: Lang, t: NaiveTime, out: &mut Vec<FragmentId>) {
+    match lang {
+        Lang::Da => da::time(t, out),
+        Lang::Sv => sv::time(t, out),
+        Lang::En => en::time(t, out),
+    }
+}
+
+fn date(lang: Lang, d: NaiveDate, out: &mut Vec<FragmentId>) {
+    match lang {
+        Lang::Da => da::date(d, out),
+        Lang::Sv => sv::date(d, out),
+        Lang::En => en::date(d, out),
+    }
+}
+
+fn number(lang: Lang, n: u32, out: &mut Vec<FragmentId>) {
+    match lang {
+        Lang::Da => da::number(n, out),
+        Lang::Sv => sv::number(n, out),
+        Lang::En => en::number(n, out),
+    }
+}
+
+/// Key by key, the same in every language (the words differ only in the recordings).
+fn digits(s: &str, out: &mut Vec<FragmentId>) {
+    let keys = s.chars().filter_map(|c| match c {
+        '0'..='9' => c.to_digit(10).map(FragmentId::digit),
+        '*' => Some(f::STAR),
+        '#' => Some(f::POUND),
+        '+' => Some(f::PLUS),
+        _ => None,
+    });
+    out.extend(keys.take(MAX_DIGITS));
+}

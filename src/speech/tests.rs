@@ -1,0 +1,449 @@
+//! Tables of (language, utterance) → fragment ids, and the check that every id any render can
+//! produce has a recording in `prompts/`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{Datelike, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::{Europe::Copenhagen, Europe::Stockholm, Tz};
+
+use super::fragment::{self as f, FragmentId};
+use super::*;
+use crate::domain::{Lang, Reason};
+
+const HANS: i64 = 7;
+
+/// The rendered ids, space separated; `NAME` for the name, `|` for a pause, `id@lang` for a
+/// fragment in another language than the utterance's.
+fn said(u: &Utterance, lang: Lang) -> String {
+    render(u, lang)
+        .iter()
+        .map(|s| match s {
+            Segment::Fragment { id, lang: l } if *l == lang => id.to_string(),
+            Segment::Fragment { id, lang: l } => format!("{id}@{l}"),
+            Segment::Name(_) => "NAME".to_owned(),
+            Segment::Silence(_) => "|".to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn cph(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> chrono::DateTime<Tz> {
+    Copenhagen
+        .with_ymd_and_hms(y, mo, d, h, mi, 0)
+        .single()
+        .unwrap()
+}
+
+fn time(h: u32, m: u32) -> Utterance {
+    Utterance::from(vec![Piece::Time(NaiveTime::from_hms_opt(h, m, 0).unwrap())])
+}
+
+fn absent(reason: Reason, back_at: chrono::DateTime<Tz>) -> GreetingStatus {
+    GreetingStatus::Absent {
+        reason,
+        back_at: Some(back_at),
+    }
+}
+
+#[test]
+fn times_in_each_language() {
+    let table = [
+        (Lang::Da, 14, 30, "at num_14 num_30"),
+        (Lang::Sv, 14, 30, "at num_14 and num_30"),
+        (Lang::En, 14, 30, "at num_2 num_30 pm"),
+        (Lang::Da, 8, 5, "at num_8 num_0 num_5"),
+        (Lang::Sv, 8, 5, "at num_8 num_0 num_5"),
+        (Lang::En, 8, 5, "at num_8 oh num_5 am"),
+        (Lang::Da, 8, 0, "at num_8"),
+        (Lang::Sv, 8, 0, "at num_8"),
+        (Lang::En, 8, 0, "at num_8 am"),
+        (Lang::Da, 0, 0, "at_midnight"),
+        (Lang::Sv, 0, 0, "at_midnight"),
+        (Lang::En, 0, 0, "at_midnight"),
+        (Lang::Da, 0, 30, "at num_0 num_30"),
+        (Lang::En, 0, 30, "at num_12 num_30 am"),
+        (Lang::Da, 12, 0, "at num_12"),
+        (Lang::En, 12, 0, "at_noon"),
+        (Lang::En, 12, 45, "at num_12 num_45 pm"),
+        (Lang::Da, 23, 59, "at num_23 num_59"),
+        (Lang::Sv, 23, 59, "at num_23 and num_59"),
+        (Lang::En, 23, 59, "at num_11 num_59 pm"),
+    ];
+    for (lang, h, m, expected) in table {
+        assert_eq!(said(&time(h, m), lang), expected, "{lang} {h:02}:{m:02}");
+    }
+}
+
+#[test]
+fn dates_in_each_language() {
+    let d = Utterance::from(vec![Piece::Date(
+        NaiveDate::from_ymd_opt(2025, 11, 24).unwrap(),
+    )]);
+    assert_eq!(
+        said(&d, Lang::Da),
+        "on weekday_monday the ord_24 month_november"
+    );
+    assert_eq!(
+        said(&d, Lang::Sv),
+        "on weekday_monday the ord_24 month_november"
+    );
+    assert_eq!(
+        said(&d, Lang::En),
+        "on weekday_monday the ord_24 of month_november"
+    );
+}
+
+#[test]
+fn back_today_tomorrow_or_on_a_date() {
+    let now = cph(2025, 11, 20, 10, 0); // a Thursday
+    let table = [
+        // Back today at 14:30.
+        (
+            Lang::Da,
+            absent(Reason::Meeting, cph(2025, 11, 20, 14, 30)),
+            "NAME is_in_a_meeting | and_will_be_back today at num_14 num_30 |",
+        ),
+        (
+            Lang::Sv,
+            absent(Reason::Meeting, cph(2025, 11, 20, 14, 30)),
+            "NAME is_in_a_meeting | and_will_be_back today at num_14 and num_30 |",
+        ),
+        (
+            Lang::En,
+            absent(Reason::Meeting, cph(2025, 11, 20, 14, 30)),
+            "NAME is_in_a_meeting | and_will_be_back today at num_2 num_30 pm |",
+        ),
+        // Back tomorrow at 08:05.
+        (
+            Lang::Da,
+            absent(Reason::GoneForToday, cph(2025, 11, 21, 8, 5)),
+            "NAME has_gone_for_today | and_will_be_back tomorrow at num_8 num_0 num_5 |",
+        ),
+        (
+            Lang::En,
+            absent(Reason::GoneForToday, cph(2025, 11, 21, 8, 5)),
+            "NAME has_gone_for_today | and_will_be_back tomorrow at num_8 oh num_5 am |",
+        ),
+        // Back on a date next week, at 08:00.
+        (
+            Lang::Da,
+            absent(Reason::Holiday, cph(2025, 11, 24, 8, 0)),
+            "NAME is_on_holiday | and_will_be_back on weekday_monday the ord_24 month_november \
+          at num_8 |",
+        ),
+        (
+            Lang::En,
+            absent(Reason::Holiday, cph(2025, 11, 24, 8, 0)),
+            "NAME is_on_holiday | and_will_be_back on weekday_monday the ord_24 of month_november \
+          at num_8 am |",
+        ),
+        // Back at midnight: only the day is named.
+        (
+            Lang::Sv,
+            absent(Reason::Sick, cph(2025, 11, 24, 0, 0)),
+            "NAME is_ill | and_will_be_back on weekday_monday the ord_24 month_november |",
+        ),
+        (
+            Lang::Da,
+            absent(Reason::Lunch, cph(2025, 11, 21, 0, 0)),
+            "NAME is_at_lunch | and_will_be_back tomorrow |",
+        ),
+    ];
+    for (lang, status, expected) in table {
+        assert_eq!(
+            said(&greeting_status(HANS, &status, now), lang),
+            expected,
+            "{status:?}"
+        );
+    }
+}
+
+#[test]
+fn statuses_without_a_return_time() {
+    let now = cph(2025, 11, 20, 10, 0);
+    let table = [
+        (GreetingStatus::OnThePhone, "NAME is_on_the_phone |"),
+        (GreetingStatus::NotAvailable, "NAME is_not_available |"),
+        (
+            GreetingStatus::Absent {
+                reason: Reason::Custom,
+                back_at: None,
+            },
+            "NAME is_away |",
+        ),
+        // A return already past is not promised.
+        (
+            absent(Reason::Break, cph(2025, 11, 20, 9, 55)),
+            "NAME is_on_a_break |",
+        ),
+        (absent(Reason::OutOfOffice, now), "NAME is_out_of_office |"),
+    ];
+    for (status, expected) in table {
+        for lang in Lang::ALL {
+            assert_eq!(said(&greeting_status(HANS, &status, now), *lang), expected);
+        }
+    }
+}
+
+#[test]
+fn today_is_judged_in_the_users_timezone() {
+    // 23:30 UTC on the 24th is 00:30 on the 25th in Copenhagen: 08:00 on the 25th is today.
+    let now = Utc
+        .with_ymd_and_hms(2025, 11, 24, 23, 30, 0)
+        .unwrap()
+        .with_timezone(&Tz::UTC);
+    let status = absent(Reason::Meeting, cph(2025, 11, 25, 8, 0));
+    assert_eq!(
+        said(&greeting_status(HANS, &status, now), Lang::Da),
+        "NAME is_in_a_meeting | and_will_be_back today at num_8 |"
+    );
+    // The same instant seen from a Stockholm user is the same (both are CET).
+    let back = Stockholm.with_ymd_and_hms(2025, 11, 25, 8, 0, 0).unwrap();
+    let status = absent(Reason::Meeting, back);
+    assert!(said(&greeting_status(HANS, &status, now), Lang::Sv).contains("today"));
+}
+
+#[test]
+fn message_counts() {
+    let table = [
+        (Lang::Da, 0, 0, "no_messages |"),
+        (Lang::Da, 1, 0, "you_have count_one new_message |"),
+        (Lang::Sv, 1, 0, "you_have count_one new_message |"),
+        (Lang::En, 2, 0, "you_have num_2 new_messages |"),
+        (Lang::En, 0, 1, "you_have count_one saved_message |"),
+        (
+            Lang::Da,
+            1,
+            2,
+            "you_have count_one new_message and num_2 saved_messages |",
+        ),
+        (Lang::Da, 21, 0, "you_have num_21 new_messages |"),
+        (Lang::Da, 65, 0, "you_have num_5 and num_60 new_messages |"),
+        (
+            Lang::Da,
+            61,
+            0,
+            "you_have count_one and num_60 new_messages |",
+        ),
+        (Lang::Sv, 65, 0, "you_have num_60 num_5 new_messages |"),
+        (Lang::En, 100, 0, "you_have num_1 hundred new_messages |"),
+    ];
+    for (lang, new, saved, expected) in table {
+        assert_eq!(
+            said(&message_count(new, saved), lang),
+            expected,
+            "{lang} {new}/{saved}"
+        );
+    }
+}
+
+#[test]
+fn numbers_compose() {
+    let n = |n| Utterance::from(vec![Piece::Number(n)]);
+    assert_eq!(said(&n(105), Lang::Da), "num_1 hundred and num_5");
+    assert_eq!(said(&n(105), Lang::Sv), "num_1 hundred num_5");
+    assert_eq!(said(&n(105), Lang::En), "num_1 hundred and num_5");
+    assert_eq!(said(&n(2003), Lang::En), "num_2 thousand and num_3");
+    assert_eq!(
+        said(&n(1250), Lang::Da),
+        "num_1 thousand num_2 hundred and num_50"
+    );
+    assert_eq!(
+        said(&n(999_999), Lang::Sv),
+        "num_9 hundred num_90 num_9 thousand num_9 hundred num_90 num_9"
+    );
+    // Past the spoken range: digit by digit.
+    assert_eq!(
+        said(&n(1_000_000), Lang::En),
+        "digit_1 digit_0 digit_0 digit_0 digit_0 digit_0 digit_0"
+    );
+}
+
+#[test]
+fn envelopes() {
+    let now = cph(2025, 11, 20, 10, 0);
+    let u = envelope(cph(2025, 11, 19, 16, 45), Some("+45 3312-3456"), now);
+    assert_eq!(
+        said(&u, Lang::Da),
+        "message_received yesterday at num_16 num_45 | from_number plus digit_4 digit_5 digit_3 \
+         digit_3 digit_1 digit_2 digit_3 digit_4 digit_5 digit_6 |"
+    );
+    let u = envelope(cph(2025, 11, 20, 0, 0), Some("anonymous"), now);
+    assert_eq!(
+        said(&u, Lang::En),
+        "message_received today at_midnight | unknown_number |"
+    );
+    let u = envelope(cph(2025, 11, 3, 9, 0), None, now);
+    assert_eq!(
+        said(&u, Lang::Sv),
+        "message_received on weekday_monday the ord_3 month_november at num_9 | unknown_number |"
+    );
+}
+
+#[test]
+fn digits_are_bounded_and_filtered() {
+    let long = "1".repeat(10_000);
+    let segments = render(&Utterance::from(vec![Piece::Digits(long)]), Lang::Da);
+    assert_eq!(segments.len(), MAX_DIGITS);
+    let u = Utterance::from(vec![Piece::Digits("*7#;x".into())]);
+    assert_eq!(said(&u, Lang::En), "star digit_7 pound");
+}
+
+#[test]
+fn language_offer_is_spoken_in_the_offered_language() {
+    let u = language_offer(Lang::En, 5);
+    assert_eq!(
+        said(&u, Lang::Da),
+        "for_information_in_english_press@en digit_5@en |"
+    );
+}
+
+#[test]
+fn welcome_then_status_pauses_merge() {
+    let now = cph(2025, 11, 20, 10, 0);
+    let mut u = welcome(HANS);
+    u.extend(greeting_status(HANS, &GreetingStatus::OnThePhone, now));
+    let segments = render(&u, Lang::Da);
+    assert_eq!(
+        said(&u, Lang::Da),
+        "welcome | you_have_called NAME | NAME is_on_the_phone |"
+    );
+    assert_eq!(segments[1], Segment::Silence(Duration::from_millis(200)));
+}
+
+fn library() -> FragmentLibrary {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
+    FragmentLibrary::load(&dir).expect("prompts/manifest.toml loads and every file exists")
+}
+
+/// Named fragments recorded in one language only (see prompts/README.md).
+fn only_in(id: &FragmentId) -> Option<Lang> {
+    [
+        (f::FOR_INFORMATION_IN_DANISH_PRESS, Lang::Da),
+        (f::FOR_INFORMATION_IN_SWEDISH_PRESS, Lang::Sv),
+        (f::FOR_INFORMATION_IN_ENGLISH_PRESS, Lang::En),
+        (f::AT_NOON, Lang::En),
+        (f::AM, Lang::En),
+        (f::PM, Lang::En),
+        (f::OH, Lang::En),
+        (f::OF, Lang::En),
+    ]
+    .into_iter()
+    .find(|(named, _)| named == id)
+    .map(|(_, lang)| lang)
+}
+
+#[test]
+fn every_named_fragment_is_recorded() {
+    let library = library();
+    for id in f::NAMED {
+        for lang in Lang::ALL {
+            let expected = only_in(id).map_or(true, |only| only == *lang);
+            assert_eq!(library.contains(id, *lang), expected, "{id} in {lang}");
+        }
+    }
+    for lang in Lang::ALL {
+        for d in 0..=9 {
+            assert!(library.contains(&FragmentId::digit(d), *lang));
+        }
+        assert!(library.contains(&f::language_offer(*lang), *lang));
+    }
+}
+
+#[test]
+fn every_rendered_fragment_exists() {
+    let library = library();
+    let now = cph(2024, 1, 1, 9, 0);
+    let mut utterances = Vec::new();
+    for h in 0..24 {
+        for m in 0..60 {
+            utterances.push(time(h, m));
+        }
+    }
+    // 2024 is a leap year: every weekday, day of month and month, 29 February included.
+    let mut day = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+    while day.year() == 2024 {
+        utterances.push(Utterance::from(vec![Piece::Date(day)]));
+        let back = Copenhagen
+            .from_local_datetime(&day.and_hms_opt(8, 0, 0).unwrap())
+            .earliest();
+        if let Some(back) = back {
+            utterances.push(greeting_status(HANS, &absent(Reason::Meeting, back), now));
+            utterances.push(envelope(
+                back,
+                Some("12345678"),
+                now + chrono::Duration::days(400),
+            ));
+        }
+        day = day.succ_opt().unwrap();
+    }
+    for new in 0..=100 {
+        utterances.push(message_count(new, 100 - new));
+        utterances.push(Utterance::from(vec![Piece::Number(new * 9_999)]));
+    }
+    for reason in Reason::ALL {
+        utterances.push(greeting_status(
+            HANS,
+            &absent(*reason, cph(2024, 1, 1, 12, 0)),
+            now,
+        ));
+    }
+    for lang in Lang::ALL {
+        utterances.push(language_offer(*lang, 9));
+    }
+    utterances.push(Utterance::from(vec![Piece::Digits("+0123456789*#".into())]));
+
+    let mut checked = 0;
+    for lang in Lang::ALL {
+        for u in &utterances {
+            for segment in render(u, *lang) {
+                if let Segment::Fragment { id, lang } = &segment {
+                    assert!(library.contains(id, *lang), "{id} missing in {lang}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 50_000, "only {checked} fragments rendered");
+}
+
+#[test]
+fn library_resolves_and_reports() {
+    let library = library();
+    let beep = library.path(&f::BEEP, Lang::Sv).unwrap();
+    assert!(beep.ends_with("common/beep.wav"));
+    assert!(library
+        .path(&f::WELCOME, Lang::Da)
+        .unwrap()
+        .ends_with("da/welcome.wav"));
+    let missing = library.path(&FragmentId::number(61), Lang::Da);
+    assert!(matches!(missing, Err(SpeechError::MissingFragment { .. })));
+    let resolved = library.resolve(&render(&welcome(HANS), Lang::En)).unwrap();
+    assert_eq!(resolved[3], Resolved::Name(HANS));
+    assert!(matches!(&resolved[0], Resolved::File(p) if p.ends_with("en/welcome.wav")));
+}
+
+#[test]
+fn library_rejects_bad_manifests() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |text: &str| std::fs::write(dir.path().join("manifest.toml"), text).unwrap();
+
+    write("[fragments.welcome]\nda = { file = \"da/welcome.wav\", text = \"Velkommen.\" }\n");
+    let err = FragmentLibrary::load(dir.path()).unwrap_err();
+    assert!(matches!(err, SpeechError::MissingFile { .. }), "{err}");
+
+    write("[fragments.welcome]\nda = { file = \"../etc/passwd\", text = \"x\" }\n");
+    let err = FragmentLibrary::load(dir.path()).unwrap_err();
+    assert!(matches!(err, SpeechError::UnsafePath { .. }), "{err}");
+
+    std::fs::create_dir(dir.path().join("de")).unwrap();
+    std::fs::write(dir.path().join("de/welcome.wav"), b"RIFF").unwrap();
+    write("[fragments.welcome]\nde = { file = \"de/welcome.wav\", text = \"Willkommen.\" }\n");
+    let err = FragmentLibrary::load(dir.path()).unwrap_err();
+    assert!(matches!(err, SpeechError::UnknownLanguage { .. }), "{err}");
+
+    write("[fragments.welcome\n");
+    let err = FragmentLibrary::load(dir.path()).unwrap_err();
+    assert!(matches!(err, SpeechError::ParseManifest { .. }), "{err}");
+}
