@@ -125,7 +125,13 @@ pub async fn org(config: &Config, command: OrgCommand) -> ExitCode {
     let run = async {
         let store = open(config).await?;
         match command {
-            OrgCommand::Add { code, name, timezone, allow_external_forwarding, receptionist_group } => {
+            OrgCommand::Add {
+                code,
+                name,
+                timezone,
+                allow_external_forwarding,
+                receptionist_group,
+            } => {
                 let new = NewOrganisation {
                     customer_code: code,
                     name,
@@ -172,13 +178,20 @@ pub async fn user(config: &Config, command: UserCommand) -> ExitCode {
                 let new = NewUser {
                     org_id: org.id,
                     one_number: add.one_number,
-                    role: if add.receptionist { Role::Receptionist } else { Role::User },
+                    role: if add.receptionist {
+                        Role::Receptionist
+                    } else {
+                        Role::User
+                    },
                     profile,
                     pin_hash,
                     pin_must_change: must_change,
                 };
                 let user = done(store.user_create(&new, now).await)?;
-                println!("{}\t{}\t{}", user.local_number, user.one_number, user.profile.name);
+                println!(
+                    "{}\t{}\t{}",
+                    user.local_number, user.one_number, user.profile.name
+                );
             }
             UserCommand::List { org } => {
                 let orgs = match org {
@@ -194,20 +207,35 @@ pub async fn user(config: &Config, command: UserCommand) -> ExitCode {
                     }
                 }
             }
-            UserCommand::SetPin { local_number, pin: new_pin } => {
+            UserCommand::SetPin {
+                local_number,
+                pin: new_pin,
+            } => {
                 let user = done(store.user_by_local_number(&local_number).await)?;
                 done(pin::validate_new_pin(&new_pin, &user.local_number))?;
-                done(store.user_set_pin_hash(user.id, &pin::hash_pin(&new_pin), false).await)?;
+                done(
+                    store
+                        .user_set_pin_hash(user.id, &pin::hash_pin(&new_pin), false)
+                        .await,
+                )?;
                 println!("PIN changed for {}", user.local_number);
             }
-            UserCommand::AddDevice { local_number, username, password, kind } => {
+            UserCommand::AddDevice {
+                local_number,
+                username,
+                password,
+                kind,
+            } => {
                 let user = done(store.user_by_local_number(&local_number).await)?;
                 let device = done(
                     store
                         .device_create(user.id, kind, &username, &config.sip.domain, &password, now)
                         .await,
                 )?;
-                println!("{}\t{}\t{}", user.local_number, device.sip_username, device.kind);
+                println!(
+                    "{}\t{}\t{}",
+                    user.local_number, device.sip_username, device.kind
+                );
             }
         }
         store.close().await;
@@ -218,6 +246,8 @@ pub async fn user(config: &Config, command: UserCommand) -> ExitCode {
 
 /// Customer code + last four digits of the OneNumber (the product's local number).
 fn local_number(customer_code: &str, one_number: &str) -> String {
-    let tail = one_number.get(one_number.len().saturating_sub(4)..).unwrap_or(one_number);
+    let tail = one_number
+        .get(one_number.len().saturating_sub(4)..)
+        .unwrap_or(one_number);
     format!("{customer_code}{tail}")
 }

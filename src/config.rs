@@ -147,7 +147,7 @@ pub struct SmtpConfig {
 }
 
 /// `[sms]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SmsConfig {
     /// HTTP gateway; empty for no SMS.
@@ -256,13 +256,6 @@ impl Default for SmtpConfig {
     }
 }
 
-impl Default for SmsConfig {
-    fn default() -> Self {
-        Self {
-            gateway_url: String::new(),
-        }
-    }
-}
 
 /// Why a configuration could not be loaded. Each variant renders as one line naming the place.
 #[derive(Debug, thiserror::Error)]

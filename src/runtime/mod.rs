@@ -5,6 +5,7 @@
 //! is a [`StartupError`], which `main` turns into one line and exit code 2.
 
 pub mod listeners;
+mod register;
 pub mod sip_service;
 
 use std::path::PathBuf;

@@ -15,7 +15,7 @@ use rsip::headers::UntypedHeader;
 use rsip::{Header, Method};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tracing::{debug, info, warn, Instrument};
+use tracing::{debug, info, Instrument};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -70,6 +70,8 @@ pub struct SipService {
     completions_rx: Option<mpsc::Receiver<Completion>>,
     pub(super) clock: SystemClock,
     accepting_calls: bool,
+    /// INVITEs waiting for their route, so a CANCEL can be answered with 487 (§9.2).
+    pending_invites: std::collections::HashMap<TransactionId, rsip::Request>,
 }
 
 impl SipService {
@@ -100,7 +102,7 @@ impl SipService {
             })
             .collect();
         let nonces = NonceManager::new(NonceConfig {
-            lifetime: chrono::Duration::seconds(config.sip.nonce_lifetime_secs as i64),
+            lifetime: Duration::from_secs(config.sip.nonce_lifetime_secs),
             algorithms,
             ..NonceConfig::default()
         });
@@ -132,12 +134,19 @@ impl SipService {
             completions_rx: Some(completions_rx),
             clock: SystemClock,
             accepting_calls: true,
+            pending_invites: std::collections::HashMap::new(),
         }
     }
 
     /// Runs until the inbound channel closes or the task is aborted after the drain.
-    pub async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, mut shutdown: ShutdownListener) {
-        let Some(mut completions) = self.completions_rx.take() else { return };
+    pub async fn run(
+        mut self,
+        mut inbound: mpsc::Receiver<Inbound>,
+        mut shutdown: ShutdownListener,
+    ) {
+        let Some(mut completions) = self.completions_rx.take() else {
+            return;
+        };
         loop {
             let deadline = self.layer.poll_timeout();
             let sleep = async {
@@ -174,7 +183,9 @@ impl SipService {
             while let Some(transmit) = self.layer.poll_transmit() {
                 progressed = true;
                 let bytes = Bytes::from(transmit.message.to_string());
-                let sent = self.send(transmit.transport, transmit.destination, bytes).await;
+                let sent = self
+                    .send(transmit.transport, transmit.destination, bytes)
+                    .await;
                 if !sent {
                     if let Some(id) = transmit.transaction {
                         let now = self.clock.instant();
@@ -258,7 +269,10 @@ impl SipService {
             }
             crate::sip::via::stamp_received(request, inbound.from);
         }
-        if let Err(error) = self.layer.handle_message(now, parsed, inbound.from, transport) {
+        if let Err(error) = self
+            .layer
+            .handle_message(now, parsed, inbound.from, transport)
+        {
             debug!(from = %inbound.from, %error, "message not taken by the transaction layer");
         }
     }
@@ -270,7 +284,10 @@ impl SipService {
         tokio::spawn(async move {
             match transport {
                 TransportKind::Udp => {
-                    if let Some(s) = udp.iter().find(|s| s.local_addr().is_ok_and(|a| a.is_ipv4() == to.is_ipv4())) {
+                    if let Some(s) = udp
+                        .iter()
+                        .find(|s| s.local_addr().is_ok_and(|a| a.is_ipv4() == to.is_ipv4()))
+                    {
                         let _ = s.send_to(&bytes, to).await;
                     }
                 }
@@ -283,17 +300,28 @@ impl SipService {
 
     fn on_event(&mut self, event: TuEvent) {
         match event {
-            TuEvent::Request { transaction, request, source, transport } => {
+            TuEvent::Request {
+                transaction,
+                request,
+                source,
+                transport,
+            } => {
                 let span = tracing::debug_span!("request", call_id = %call_id(&request), method = %request.method);
                 let _enter = span.enter();
                 self.on_request(transaction, request, source, transport);
             }
             TuEvent::Ack { .. } => {}
             TuEvent::Cancelled { invite, .. } => {
-                if let Some(request) = None::<rsip::Request> {
-                    let _ = (invite, request);
-                }
+                // The INVITE is still waiting for its route; answer 487 now (§9.2). The late
+                // answer from the spawned look-up then finds the transaction completed.
                 debug!(%invite, "INVITE cancelled by the caller");
+                let now = self.clock.instant();
+                if let Some(request) = self.pending_invites.remove(&invite) {
+                    let response = reply(&request, 487, Some("Request Terminated"));
+                    if let Err(error) = self.layer.respond(now, invite, response) {
+                        debug!(%invite, %error, "487 not sent");
+                    }
+                }
             }
             TuEvent::Timeout { transaction, timer } => {
                 debug!(%transaction, ?timer, "transaction timed out");
@@ -301,7 +329,9 @@ impl SipService {
             TuEvent::TransportError { transaction } => {
                 debug!(%transaction, "transport error");
             }
-            TuEvent::Response { .. } | TuEvent::StrayResponse { .. } | TuEvent::Terminated { .. } => {}
+            TuEvent::Response { .. }
+            | TuEvent::StrayResponse { .. }
+            | TuEvent::Terminated { .. } => {}
         }
     }
 
@@ -314,13 +344,14 @@ impl SipService {
         transport: TransportKind,
     ) {
         if let Err(rejection) = message::validate_request(&request, SUPPORTED, ALLOWED_METHODS) {
-            // §8.2.2: Max-Forwards 0 on OPTIONS is answered by the element itself (§11).
-            let options_hop = request.method == Method::Options && rejection.code == 483;
+            // §11: an OPTIONS with Max-Forwards 0 is answered by the element it reached.
+            let options_hop = request.method == Method::Options && rejection.status_code == 483;
             if !options_hop {
-                let mut response = reply(&request, rejection.code, Some(&rejection.reason));
-                for (name, value) in &rejection.headers {
-                    response.headers.push(Header::Other(name.clone(), value.clone()));
-                }
+                let tag = message::new_tag();
+                let mut response = rejection.to_response(&request, Some(&tag));
+                response
+                    .headers
+                    .push(Header::Server(rsip::headers::Server::new(SERVER)));
                 self.respond(transaction, response);
                 return;
             }
@@ -328,38 +359,62 @@ impl SipService {
         match request.method {
             Method::Options => {
                 let mut response = reply(&request, 200, None);
-                response.headers.push(Header::Allow(rsip::headers::Allow::new(ALLOWED)));
-                response.headers.push(Header::Accept(rsip::headers::Accept::new("application/sdp")));
-                response.headers.push(Header::Other("Accept-Language".into(), "da, sv, en".into()));
-                response.headers.push(Header::Supported(rsip::headers::Supported::new(SUPPORTED.join(", "))));
+                response
+                    .headers
+                    .push(Header::Allow(rsip::headers::Allow::new(ALLOWED)));
+                response
+                    .headers
+                    .push(Header::Accept(rsip::headers::Accept::new(
+                        "application/sdp",
+                    )));
+                response
+                    .headers
+                    .push(Header::Other("Accept-Language".into(), "da, sv, en".into()));
+                response
+                    .headers
+                    .push(Header::Supported(rsip::headers::Supported::new(
+                        SUPPORTED.join(", "),
+                    )));
                 self.respond(transaction, response);
             }
-            Method::Register => register::on_register(self, transaction, request, source, transport),
+            Method::Register => {
+                register::on_register(self, transaction, request, source, transport)
+            }
             Method::Invite => {
                 if !self.accepting_calls {
                     let mut response = reply(&request, 503, Some("Shutting Down"));
-                    response.headers.push(Header::Other("Retry-After".into(), "30".into()));
+                    response
+                        .headers
+                        .push(Header::Other("Retry-After".into(), "30".into()));
                     self.respond(transaction, response);
                     return;
                 }
                 let store = self.store.clone();
                 let completions = self.completions.clone();
                 let span = tracing::info_span!("call", call_id = %call_id(&request));
+                self.pending_invites.insert(transaction, request.clone());
                 tokio::spawn(
                     async move {
                         let response = route_invite(&store, &request).await;
-                        let _ = completions.send(Completion::Respond { transaction, response }).await;
+                        let _ = completions
+                            .send(Completion::Respond {
+                                transaction,
+                                response,
+                            })
+                            .await;
                     }
                     .instrument(span),
                 );
             }
-            Method::Bye | Method::Info | Method::Update | Method::Prack | Method::Refer => {
+            Method::Bye | Method::Info | Method::Update | Method::PRack | Method::Refer => {
                 let response = reply(&request, 481, Some("Call/Transaction Does Not Exist"));
                 self.respond(transaction, response);
             }
             _ => {
                 let mut response = reply(&request, 405, None);
-                response.headers.push(Header::Allow(rsip::headers::Allow::new(ALLOWED)));
+                response
+                    .headers
+                    .push(Header::Allow(rsip::headers::Allow::new(ALLOWED)));
                 self.respond(transaction, response);
             }
         }
@@ -367,7 +422,13 @@ impl SipService {
 
     fn on_completion(&mut self, completion: Completion) {
         match completion {
-            Completion::Respond { transaction, response } => self.respond(transaction, response),
+            Completion::Respond {
+                transaction,
+                response,
+            } => {
+                self.pending_invites.remove(&transaction);
+                self.respond(transaction, response)
+            }
             Completion::Register(lookup) => register::on_lookup(self, *lookup),
         }
     }
@@ -387,19 +448,33 @@ impl SipService {
     }
 }
 
-/// Methods whose requests we accept at all (others get 501 from validation).
-pub const ALLOWED_METHODS: &[&str] =
-    &["INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "INFO", "NOTIFY", "SUBSCRIBE", "UPDATE", "PRACK", "REFER", "MESSAGE", "PUBLISH"];
+/// Methods we accept at all; others get 405 with Allow from validation (§8.2.1).
+pub const ALLOWED_METHODS: &[Method] = &[
+    Method::Invite,
+    Method::Ack,
+    Method::Cancel,
+    Method::Bye,
+    Method::Options,
+    Method::Register,
+    Method::Info,
+    Method::Notify,
+    Method::Subscribe,
+    Method::Update,
+    Method::PRack,
+    Method::Refer,
+    Method::Message,
+];
 
 /// A response to `request` with a tag on To for anything but 100, our Server header, and an
 /// optional reason phrase of our own.
 pub fn reply(request: &rsip::Request, code: u16, reason: Option<&str>) -> rsip::Response {
     let tag = (code > 100).then(message::new_tag);
     let mut response = response_to(request, code, tag.as_deref());
-    if let Some(reason) = reason {
-        response.status_code = rsip::StatusCode::Other(code, reason.to_owned());
-    }
-    response.headers.push(Header::Server(rsip::headers::Server::new(SERVER)));
+    let reason = reason.unwrap_or_else(|| message::canonical_reason(code));
+    response.status_code = rsip::StatusCode::Other(code, reason.to_owned());
+    response
+        .headers
+        .push(Header::Server(rsip::headers::Server::new(SERVER)));
     response
 }
 
@@ -434,9 +509,4 @@ async fn route_invite(store: &Store, request: &rsip::Request) -> rsip::Response 
         info!(%user, "call to an unknown number");
         reply(request, 404, Some("Not Found"))
     }
-}
-
-#[allow(dead_code)]
-fn _warn_unused() {
-    warn!("");
 }

@@ -14,11 +14,17 @@ use rsip::Header;
 /// the client asked for `rport`, and fills in `rport=<source port>` when the client asked for
 /// it (§18.2.1, RFC 3581 §4). Only the first Via value is touched.
 pub fn stamp_received(request: &mut rsip::Request, source: SocketAddr) {
-    let Some(index) = request.headers.iter().position(|h| matches!(h, Header::Via(_))) else {
+    let Some(index) = request
+        .headers
+        .iter()
+        .position(|h| matches!(h, Header::Via(_)))
+    else {
         return;
     };
     let mut headers: Vec<Header> = request.headers.iter().cloned().collect();
-    let Header::Via(via) = &headers[index] else { return };
+    let Header::Via(via) = &headers[index] else {
+        return;
+    };
     let stamped = stamp_value(via.value(), source);
     headers[index] = Header::Via(rsip::headers::Via::new(stamped));
     request.headers = headers.into();
@@ -38,7 +44,12 @@ pub fn stamp_value(value: &str, source: SocketAddr) -> String {
     let mut wants_rport = false;
     let mut has_received = false;
     for part in parts.iter_mut().skip(1) {
-        let name = part.split('=').next().unwrap_or("").trim().to_ascii_lowercase();
+        let name = part
+            .split('=')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         if name == "rport" {
             wants_rport = true;
             *part = format!("rport={}", source.port());
@@ -93,19 +104,31 @@ mod tests {
 
     #[test]
     fn rport_is_filled_and_received_added() {
-        let v = stamp_value("SIP/2.0/UDP 10.0.0.2:5060;rport;branch=z9hG4bK1", src("203.0.113.9:40000"));
-        assert_eq!(v, "SIP/2.0/UDP 10.0.0.2:5060;rport=40000;branch=z9hG4bK1;received=203.0.113.9");
+        let v = stamp_value(
+            "SIP/2.0/UDP 10.0.0.2:5060;rport;branch=z9hG4bK1",
+            src("203.0.113.9:40000"),
+        );
+        assert_eq!(
+            v,
+            "SIP/2.0/UDP 10.0.0.2:5060;rport=40000;branch=z9hG4bK1;received=203.0.113.9"
+        );
     }
 
     #[test]
     fn same_host_without_rport_is_untouched() {
-        let v = stamp_value("SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1", src("127.0.0.1:5060"));
+        let v = stamp_value(
+            "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1",
+            src("127.0.0.1:5060"),
+        );
         assert_eq!(v, "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1");
     }
 
     #[test]
     fn hostname_gets_received() {
-        let v = stamp_value("SIP/2.0/TCP pc.example.com;branch=z9hG4bK1", src("192.0.2.1:5060"));
+        let v = stamp_value(
+            "SIP/2.0/TCP pc.example.com;branch=z9hG4bK1",
+            src("192.0.2.1:5060"),
+        );
         assert!(v.ends_with(";received=192.0.2.1"), "{v}");
     }
 

@@ -3,6 +3,8 @@
 //! The server is told to bind port 0 everywhere; the ports it got are read from its
 //! "onestatus is up" log line, so tests can run in parallel without port clashes.
 #![allow(dead_code)]
+// Tests drive a real process over real sockets: wall-clock deadlines are the point here.
+#![allow(clippy::disallowed_methods)]
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -33,7 +35,7 @@ pub fn command(data_dir: &Path) -> Command {
     let mut cmd = Command::new(binary());
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "info,onestatus=debug")
+        .env("RUST_LOG", "info,onestatus=debug,sqlx=warn")
         .env("ONESTATUS_DATA_DIR", data_dir)
         .env("ONESTATUS_SIP_LISTEN", "[\"127.0.0.1:0\"]")
         .env("ONESTATUS_HTTP_LISTEN", "127.0.0.1:0")
@@ -90,13 +92,14 @@ impl TestServer {
                 Ok(l) => l,
                 Err(_) => {
                     let _ = child.kill();
+                    let _ = child.wait();
                     panic!("server did not come up; log:\n{}", seen.join("\n"));
                 }
             };
             if let Some(listening) = line.split("listening=").nth(1) {
                 let field = |key: &str| -> SocketAddr {
                     listening
-                        .split(|c: char| c == ' ' || c == '"')
+                        .split([' ', '"'])
                         .find_map(|part| part.strip_prefix(key))
                         .and_then(|a| a.parse().ok())
                         .unwrap_or_else(|| panic!("no {key} in {line}"))
@@ -176,4 +179,139 @@ impl Drop for TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs `sipp` with a scenario from `testdata/sipp/` against the server; returns whether every
+/// call succeeded, with SIPp's error log on failure. Bounded: `-m` calls and a timeout.
+pub fn sipp(scenario: &str, target: SocketAddr, args: &[&str]) -> Result<(), String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let errors = dir.path().join("errors.log");
+    let messages = dir.path().join("messages.log");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/sipp")
+        .join(scenario);
+    let output = Command::new("timeout")
+        .arg("60")
+        .arg("sipp")
+        .arg("-sf")
+        .arg(&path)
+        .arg(target.to_string())
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "0",
+            "-nostdin",
+            "-timeout",
+            "30s",
+            "-timeout_error",
+        ])
+        .args(["-trace_err", "-error_file"])
+        .arg(&errors)
+        .args(["-trace_msg", "-message_file"])
+        .arg(&messages)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("sipp runs (Debian package sip-tester)");
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "sipp {scenario} exit {:?}\nerrors:\n{}\nmessages:\n{}",
+            output.status.code(),
+            std::fs::read_to_string(&errors).unwrap_or_default(),
+            std::fs::read_to_string(&messages).unwrap_or_default(),
+        ))
+    }
+}
+
+/// A UDP socket on loopback that talks raw SIP to the server.
+pub struct SipClient {
+    pub socket: std::net::UdpSocket,
+    pub server: SocketAddr,
+}
+
+impl SipClient {
+    pub fn new(server: SocketAddr) -> SipClient {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        SipClient { socket, server }
+    }
+
+    pub fn local(&self) -> SocketAddr {
+        self.socket.local_addr().unwrap()
+    }
+
+    pub fn send(&self, bytes: &[u8]) {
+        self.socket.send_to(bytes, self.server).unwrap();
+    }
+
+    /// The next datagram within `limit`, as text.
+    pub fn recv_within(&self, limit: Duration) -> Option<String> {
+        let deadline = Instant::now() + limit;
+        let mut buffer = [0u8; 65536];
+        while Instant::now() < deadline {
+            if let Ok((n, _)) = self.socket.recv_from(&mut buffer) {
+                return Some(String::from_utf8_lossy(&buffer[..n]).into_owned());
+            }
+        }
+        None
+    }
+
+    /// Every datagram that arrives within `window`.
+    pub fn collect(&self, window: Duration) -> Vec<String> {
+        let deadline = Instant::now() + window;
+        let mut out = Vec::new();
+        while Instant::now() < deadline {
+            if let Some(m) = self.recv_within(deadline.saturating_duration_since(Instant::now())) {
+                out.push(m);
+            }
+        }
+        out
+    }
+
+    /// An OPTIONS with a fresh branch; returns the status line of the answer, if any.
+    pub fn options(&self) -> Option<String> {
+        let branch = format!("z9hG4bK-opt-{}", rand_token());
+        let msg = format!(
+            "OPTIONS sip:{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:probe@{local}>;tag=p1\r\nTo: <sip:{server}>\r\n\
+             Call-ID: {branch}@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+            server = self.server,
+            local = self.local(),
+        );
+        self.send(msg.as_bytes());
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            let reply = self.recv_within(Duration::from_millis(500))?;
+            if reply.contains(&branch) {
+                return reply.lines().next().map(str::to_owned);
+            }
+        }
+        None
+    }
+}
+
+/// A random token for branches and tags.
+pub fn rand_token() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{}x{n}", std::process::id())
+}
+
+/// Resident set size of a process in KiB (Linux /proc).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }

@@ -260,3 +260,83 @@ mod tests {
         assert_ne!(new_branch(), new_branch());
     }
 }
+
+/// The RFC 3261 §21 (and RFC 3265/4412/6665/…) reason phrase of a status code, for responses
+/// we build without a phrase of our own. rsip 0.4 prints its named codes as identifiers
+/// ("486 BusyHere"), so every response we send carries `StatusCode::Other(code, phrase)`.
+pub fn canonical_reason(code: u16) -> &'static str {
+    match code {
+        100 => "Trying",
+        180 => "Ringing",
+        181 => "Call Is Being Forwarded",
+        182 => "Queued",
+        183 => "Session Progress",
+        200 => "OK",
+        202 => "Accepted",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Moved Temporarily",
+        305 => "Use Proxy",
+        380 => "Alternative Service",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        410 => "Gone",
+        413 => "Request Entity Too Large",
+        414 => "Request-URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Unsupported URI Scheme",
+        420 => "Bad Extension",
+        421 => "Extension Required",
+        423 => "Interval Too Brief",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        482 => "Loop Detected",
+        483 => "Too Many Hops",
+        484 => "Address Incomplete",
+        485 => "Ambiguous",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        489 => "Bad Event",
+        491 => "Request Pending",
+        493 => "Undecipherable",
+        500 => "Server Internal Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Server Time-out",
+        505 => "Version Not Supported",
+        513 => "Message Too Large",
+        600 => "Busy Everywhere",
+        603 => "Decline",
+        604 => "Does Not Exist Anywhere",
+        606 => "Not Acceptable",
+        _ => match code / 100 {
+            1 => "Progress",
+            2 => "Success",
+            3 => "Redirection",
+            4 => "Client Error",
+            5 => "Server Error",
+            _ => "Global Failure",
+        },
+    }
+}
+
+#[cfg(test)]
+mod canonical_reason_tests {
+    use super::canonical_reason;
+
+    #[test]
+    fn phrases_are_words_not_identifiers() {
+        assert_eq!(canonical_reason(486), "Busy Here");
+        assert_eq!(canonical_reason(503), "Service Unavailable");
+        assert_eq!(canonical_reason(599), "Server Error");
+    }
+}

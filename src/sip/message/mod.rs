@@ -39,8 +39,8 @@ mod validate;
 use std::borrow::Cow;
 
 pub use build::{
-    make_response, new_branch, new_branch_with, new_call_id, new_call_id_with, new_tag,
-    new_tag_with, BRANCH_MAGIC_COOKIE, SERVER,
+    canonical_reason, make_response, new_branch, new_branch_with, new_call_id, new_call_id_with,
+    new_tag, new_tag_with, BRANCH_MAGIC_COOKIE, SERVER,
 };
 pub use error::{EssentialHeader, ParseError};
 pub use recover::{bad_request_response, recover_request_basics, RequestBasics};

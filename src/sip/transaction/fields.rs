@@ -133,7 +133,12 @@ pub fn response_to(request: &Request, code: u16, to_tag: Option<&str>) -> Respon
     }
     out.push(Header::ContentLength(headers::ContentLength::new("0")));
     Response {
-        status_code: code.into(),
+        // rsip prints its named codes as identifiers ("503 ServiceUnavailable"); send the
+        // RFC's phrase instead.
+        status_code: rsip::StatusCode::Other(
+            code,
+            crate::sip::message::canonical_reason(code).to_owned(),
+        ),
         version: rsip::Version::V2,
         headers: out.into(),
         body: Vec::new(),

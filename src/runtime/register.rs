@@ -1,0 +1,308 @@
+//! REGISTER handling in the SIP task (RFC 3261 §10.3 with digest authentication, §22 and
+//! RFC 8760): challenge, look up the device's HA1 and the AOR's bindings in the store, verify,
+//! let the sans-I/O registrar decide, write the bindings, answer 200 with the Contact list.
+//!
+//! The verify step runs back in the loop because the nonce manager and the ban list are owned
+//! by it; only the store work is spawned.
+
+use std::net::SocketAddr;
+
+use chrono::Utc;
+use rsip::headers::UntypedHeader;
+use rsip::Header;
+use tracing::{debug, info, warn};
+
+use super::sip_service::{reply, Completion, SipService};
+use crate::clock::Clock;
+use crate::sip::auth::{DigestAlgorithm, DigestResponse, RequestContext};
+use crate::sip::registrar::{self, Binding, QValue};
+use crate::sip::transaction::{TransactionId, TransportKind};
+use crate::store::model::{self, Device, Registration, User};
+use crate::store::{Store, StoreError};
+
+/// What the store said about a REGISTER's credentials and the AOR's current bindings.
+#[derive(Debug)]
+pub struct RegisterLookup {
+    transaction: TransactionId,
+    request: rsip::Request,
+    source: SocketAddr,
+    transport: TransportKind,
+    aor: String,
+    digest: DigestResponse,
+    found: Result<(Device, User, Vec<Registration>), StoreError>,
+}
+
+/// A new REGISTER: answer a challenge, or start the look-up of the credentials it carries.
+pub fn on_register(
+    service: &mut SipService,
+    transaction: TransactionId,
+    request: rsip::Request,
+    source: SocketAddr,
+    transport: TransportKind,
+) {
+    let aor = match registrar::address_of_record(&request) {
+        Ok(aor) => aor,
+        Err(rejection) => {
+            let response = reply(
+                &request,
+                rejection.status_code(),
+                Some(rejection.reason_phrase()),
+            );
+            service.respond(transaction, response);
+            return;
+        }
+    };
+    let credentials = request.headers.iter().find_map(|h| match h {
+        Header::Authorization(a) => Some(a.value().to_owned()),
+        _ => None,
+    });
+    let Some(credentials) = credentials else {
+        challenge(service, transaction, &request, false);
+        return;
+    };
+    let digest = match DigestResponse::parse(&credentials) {
+        Ok(d) => d,
+        Err(error) => {
+            debug!(%error, "malformed Authorization");
+            let response = reply(&request, 400, Some("Malformed Authorization"));
+            service.respond(transaction, response);
+            return;
+        }
+    };
+    let store = service.store.clone();
+    let completions = service.completions.clone();
+    let now = service.clock.now();
+    tokio::spawn(async move {
+        let found = look_up(&store, &digest.username, now).await;
+        let lookup = RegisterLookup {
+            transaction,
+            request,
+            source,
+            transport,
+            aor,
+            digest,
+            found,
+        };
+        let _ = completions
+            .send(Completion::Register(Box::new(lookup)))
+            .await;
+    });
+}
+
+async fn look_up(
+    store: &Store,
+    username: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<(Device, User, Vec<Registration>), StoreError> {
+    let device = store.device_by_sip_username(username).await?;
+    let user = store.user(device.user_id).await?;
+    let bindings = store.registrations_active(user.id, now).await?;
+    Ok((device, user, bindings))
+}
+
+/// The store answered: verify the digest, apply §10.3, write, answer.
+pub fn on_lookup(service: &mut SipService, lookup: RegisterLookup) {
+    let RegisterLookup {
+        transaction,
+        request,
+        source,
+        transport,
+        aor,
+        digest,
+        found,
+    } = lookup;
+    let now = service.clock.now();
+    let (device, user, stored) = match found {
+        Ok(found) => found,
+        Err(StoreError::NotFound(_)) => {
+            // Unknown username: the same answer as a wrong password, so names cannot be probed.
+            failed(service, source);
+            challenge(service, transaction, &request, false);
+            return;
+        }
+        Err(error) => {
+            warn!(%error, "store failed during REGISTER");
+            service.respond(
+                transaction,
+                reply(&request, 500, Some("Server Internal Error")),
+            );
+            return;
+        }
+    };
+    let ha1 = match digest.algorithm {
+        DigestAlgorithm::Md5 => &device.ha1_md5,
+        DigestAlgorithm::Sha256 => &device.ha1_sha256,
+    };
+    let uri = request.uri.to_string();
+    let context = RequestContext {
+        realm: &service.config.sip.domain,
+        method: "REGISTER",
+        request_uri: &uri,
+    };
+    if let Err(error) = service.nonces.verify(now, &context, &digest, ha1) {
+        if error.is_stale() {
+            challenge(service, transaction, &request, true);
+        } else if error.is_malformed() {
+            service.respond(
+                transaction,
+                reply(&request, 400, Some("Malformed Authorization")),
+            );
+        } else {
+            debug!(%error, username = %digest.username, "REGISTER authentication failed");
+            if error.counts_as_failure() {
+                failed(service, source);
+            }
+            challenge(service, transaction, &request, false);
+        }
+        return;
+    }
+    // The authenticated device may only bind its own user's address (§10.3 step 3).
+    let aor_user = aor_user(&aor);
+    if ![&device.sip_username, &user.local_number, &user.one_number].contains(&&aor_user) {
+        info!(username = %digest.username, %aor, "device may not register this address");
+        service.respond(transaction, reply(&request, 403, Some("Forbidden")));
+        return;
+    }
+    let existing: Vec<Binding> = stored
+        .iter()
+        .filter_map(|r| to_registrar(&aor, r))
+        .collect();
+    let rsip_transport = match transport {
+        TransportKind::Udp => rsip::Transport::Udp,
+        TransportKind::Tcp => rsip::Transport::Tcp,
+    };
+    let outcome = match registrar::process_register(
+        now,
+        &request,
+        &aor,
+        &existing,
+        source,
+        rsip_transport,
+        &service.registrar,
+    ) {
+        Ok(outcome) => outcome,
+        Err(rejection) => {
+            let mut response = reply(
+                &request,
+                rejection.status_code(),
+                Some(rejection.reason_phrase()),
+            );
+            if let registrar::RegisterRejection::IntervalTooBrief { min_expires } = rejection {
+                response
+                    .headers
+                    .push(Header::Other("Min-Expires".into(), min_expires.to_string()));
+            }
+            service.respond(transaction, response);
+            return;
+        }
+    };
+    let store = service.store.clone();
+    let completions = service.completions.clone();
+    let device_id = device.id;
+    tokio::spawn(async move {
+        let write = async {
+            for b in &outcome.remove {
+                store.registration_remove(user.id, &b.contact_uri).await?;
+            }
+            for b in &outcome.upsert {
+                store
+                    .registration_upsert(&to_store(user.id, device_id, b), now)
+                    .await?;
+            }
+            Ok::<_, StoreError>(())
+        };
+        let response = match write.await {
+            Ok(()) => {
+                let mut response = reply(&request, 200, None);
+                for contact in outcome.contact_values(now) {
+                    response
+                        .headers
+                        .push(Header::Contact(rsip::headers::Contact::new(contact)));
+                }
+                response.headers.push(Header::Other(
+                    "Date".into(),
+                    now.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+                ));
+                info!(%aor, bindings = outcome.current.len(), "registered");
+                response
+            }
+            Err(error) => {
+                warn!(%error, "could not store bindings");
+                reply(&request, 500, Some("Server Internal Error"))
+            }
+        };
+        let _ = completions
+            .send(Completion::Respond {
+                transaction,
+                response,
+            })
+            .await;
+    });
+}
+
+/// 401 with one WWW-Authenticate per offered algorithm (RFC 8760 §2.4).
+fn challenge(
+    service: &mut SipService,
+    transaction: TransactionId,
+    request: &rsip::Request,
+    stale: bool,
+) {
+    let now = service.clock.now();
+    let realm = service.config.sip.domain.clone();
+    let mut response = reply(request, 401, Some("Unauthorized"));
+    for value in service.nonces.challenge(now, &realm, stale) {
+        response.headers.push(Header::WwwAuthenticate(
+            rsip::headers::WwwAuthenticate::new(value),
+        ));
+    }
+    service.respond(transaction, response);
+}
+
+/// Counts a failed authentication against the source; logs one line when a ban starts.
+fn failed(service: &mut SipService, source: SocketAddr) {
+    let now = service.instant();
+    if let Some(ban) = service.bans.record_failure(now, source.ip()) {
+        warn!(source = %ban.source, failures = ban.failures, "banning source after failed authentications");
+    }
+}
+
+/// The user part of an AOR URI (`sip:1000001@host` → `1000001`).
+fn aor_user(aor: &str) -> String {
+    let rest = aor.split_once(':').map_or(aor, |(_, r)| r);
+    rest.split('@').next().unwrap_or("").to_owned()
+}
+
+fn to_registrar(aor: &str, r: &Registration) -> Option<Binding> {
+    let b = &r.binding;
+    Some(Binding {
+        aor: aor.to_owned(),
+        contact_uri: b.contact_uri.clone(),
+        expires_at: b.expires_at,
+        call_id: b.call_id.clone(),
+        cseq: b.cseq,
+        q: QValue::parse(&format!("{:.3}", f64::from(b.q_millis) / 1000.0)),
+        received: b.received_addr.parse().ok()?,
+        transport: if b.transport.eq_ignore_ascii_case("tcp") {
+            rsip::Transport::Tcp
+        } else {
+            rsip::Transport::Udp
+        },
+        instance: b.instance_id.clone(),
+    })
+}
+
+fn to_store(user: model::UserId, device: model::DeviceId, b: &Binding) -> model::Binding {
+    model::Binding {
+        user_id: user,
+        device_id: Some(device),
+        contact_uri: b.contact_uri.clone(),
+        expires_at: b.expires_at,
+        call_id: b.call_id.clone(),
+        cseq: b.cseq,
+        q_millis: b.q.map_or(1000, |q| q.thousandths()),
+        received_addr: b.received.to_string(),
+        transport: b.transport.to_string().to_ascii_lowercase(),
+        instance_id: b.instance.clone(),
+        reg_id: None,
+    }
+}
