@@ -256,7 +256,6 @@ impl Default for SmtpConfig {
     }
 }
 
-
 /// Why a configuration could not be loaded. Each variant renders as one line naming the place.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
