@@ -11,11 +11,16 @@
 //! read a clock: `now` is a parameter. The drivers ([`runtime`]) own sockets and timers.
 
 pub mod api;
+pub mod b2bua;
+pub mod calendar;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod ivr;
 pub mod media;
+pub mod notify;
 pub mod pin;
+pub mod presence;
 pub mod routing;
 pub mod runtime;
 pub mod shutdown;
