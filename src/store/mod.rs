@@ -127,8 +127,15 @@ impl Store {
             };
             Backend::Sqlite(pool.connect_with(options).await?)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let pool = PgPoolOptions::new().max_connections(POSTGRES_MAX_CONNECTIONS);
-            Backend::Postgres(pool.connect(url).await?)
+            let options = sqlx::postgres::PgConnectOptions::from_str(url)?;
+            // One direct attempt first: an unreachable server is reported at once, where the
+            // pool would keep retrying for its whole acquire timeout (30 s by default).
+            let probe = sqlx::ConnectOptions::connect(&options).await?;
+            sqlx::Connection::close(probe).await?;
+            let pool = PgPoolOptions::new()
+                .max_connections(POSTGRES_MAX_CONNECTIONS)
+                .acquire_timeout(std::time::Duration::from_secs(10));
+            Backend::Postgres(pool.connect_with(options).await?)
         } else {
             return Err(StoreError::Invalid {
                 what: "database url",
