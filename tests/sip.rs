@@ -316,3 +316,30 @@ fn ten_thousand_hostile_datagrams_leave_the_server_answering() {
     );
     assert!(server.terminate().success());
 }
+
+/// RFC 5626 §4.4.1 keep-alive on TCP, and a body over the limit: 513, then the stream closes
+/// (no way to find the next message boundary).
+#[test]
+fn tcp_keepalive_pong_and_oversized_body_gets_513() {
+    use std::io::{Read, Write};
+    let server = TestServer::start_demo();
+    let mut stream = std::net::TcpStream::connect(server.sip_tcp).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    stream.write_all(b"\r\n\r\n").unwrap();
+    let mut pong = [0u8; 2];
+    stream.read_exact(&mut pong).unwrap();
+    assert_eq!(&pong, b"\r\n");
+
+    let local = stream.local_addr().unwrap();
+    let big = format!(
+        "MESSAGE sip:1000001@onestatus SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch=z9hG4bK-big\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:a@{local}>;tag=1\r\nTo: <sip:1000001@onestatus>\r\n\
+         Call-ID: big@test\r\nCSeq: 1 MESSAGE\r\nContent-Length: 10000000\r\n\r\n"
+    );
+    stream.write_all(big.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("SIP/2.0 513"), "{answer:?}");
+}

@@ -16,6 +16,7 @@ use tracing::{debug, warn};
 use super::framing::{Frame, FramingError, FramingLimits, StreamFramer, PONG};
 use super::{Inbound, Protocol};
 use crate::shutdown::ShutdownListener;
+use crate::sip::message::{self, ParseError};
 
 /// Most simultaneous TCP connections; beyond it new ones are refused (closed at once).
 const MAX_CONNECTIONS: usize = 10_000;
@@ -226,33 +227,36 @@ impl Connections {
         }
     }
 
-    /// The stream cannot be framed any more: let the SIP task answer what it can (a 400 or 513
-    /// built from the header section), then close.
+    /// The stream cannot be framed any more: answer what can be answered from the header
+    /// section (513 for a body over the limit, 400 for a bad Content-Length, §18.3 / §21.5.7),
+    /// then close: there is no way to find the next message boundary.
     async fn reject_stream(
         &self,
         peer: SocketAddr,
-        local: SocketAddr,
+        _local: SocketAddr,
         error: &FramingError,
-        _writer: &mpsc::Sender<Bytes>,
+        writer: &mpsc::Sender<Bytes>,
     ) {
         debug!(%peer, %error, "closing TCP connection: unframeable stream");
-        let headers = match error {
-            FramingError::BodyTooLarge { headers, .. }
-            | FramingError::BadContentLength { headers } => headers.clone(),
+        let (headers, parse_error) = match error {
+            FramingError::BodyTooLarge {
+                headers, declared, ..
+            } => (
+                headers,
+                ParseError::MessageTooLarge {
+                    length: headers.len() + declared,
+                },
+            ),
+            FramingError::BadContentLength { headers } => {
+                (headers, ParseError::MalformedContentLength)
+            }
             FramingError::HeadersTooLarge { .. } => return,
         };
-        // The header section alone (with Content-Length zeroed by the parser's own rules) is
-        // enough for the SIP task to build a 400/513; it replies over this connection, which
-        // stays in the table until the read side returns.
-        let _ = self
-            .inbound
-            .send(Inbound {
-                protocol: Protocol::Tcp,
-                from: peer,
-                local,
-                bytes: headers,
-            })
-            .await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Some(basics) = message::recover_request_basics(headers) {
+            let answer = message::bad_request_response(&basics, &parse_error);
+            let _ = writer.send(Bytes::from(answer)).await;
+            // Give the writer task a moment to flush before the connection is torn down.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
