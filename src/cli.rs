@@ -35,6 +35,17 @@ pub enum OrgCommand {
     },
     /// List organisations.
     List,
+    /// Create an organisation with N generated users, each with one SIP device, for load tests
+    /// and benchmarks: user i has OneNumber 45<code><i, 5 digits>, local number <code><last 4>,
+    /// SIP username = local number, password "bench" + local number, PIN 2580.
+    Populate {
+        /// Three-digit customer code of the new organisation.
+        #[arg(long)]
+        code: String,
+        /// How many users (at most 10,000: local numbers have 4 digits after the code).
+        #[arg(long)]
+        users: u32,
+    },
 }
 
 /// `onestatus user …`
@@ -147,6 +158,13 @@ pub async fn org(config: &Config, command: OrgCommand) -> ExitCode {
                     println!("{}\t{}\t{}", org.customer_code, org.name, org.timezone);
                 }
             }
+            OrgCommand::Populate { code, users } => {
+                if users > 10_000 {
+                    eprintln!("onestatus: --users: at most 10000");
+                    return Err(ExitCode::from(2));
+                }
+                populate(&store, config, &code, users).await?;
+            }
         }
         store.close().await;
         Ok::<_, ExitCode>(())
@@ -242,6 +260,48 @@ pub async fn user(config: &Config, command: UserCommand) -> ExitCode {
         Ok::<_, ExitCode>(())
     };
     run.await.err().unwrap_or(ExitCode::SUCCESS)
+}
+
+/// Creates the load-test organisation (see [`OrgCommand::Populate`]). One PIN hash serves all
+/// users: argon2 is slow on purpose, and these users share one PIN anyway.
+async fn populate(store: &Store, config: &Config, code: &str, users: u32) -> Result<(), ExitCode> {
+    let now = SystemClock.now();
+    let new = NewOrganisation {
+        customer_code: code.to_owned(),
+        name: format!("Load test {code}"),
+        timezone: chrono_tz::Europe::Copenhagen,
+        allow_external_forwarding: false,
+        receptionist_group_number: None,
+    };
+    let org = done(store.org_create(&new, now).await)?;
+    let pin_hash = pin::hash_pin("2580");
+    for i in 0..users {
+        let one_number = format!("45{code}{i:05}");
+        let new = NewUser {
+            org_id: org.id,
+            one_number: one_number.clone(),
+            role: Role::User,
+            profile: Profile::new(format!("Load User {i:05}"), Lang::Da),
+            pin_hash: pin_hash.clone(),
+            pin_must_change: false,
+        };
+        let user = done(store.user_create(&new, now).await)?;
+        let password = format!("bench{}", user.local_number);
+        done(
+            store
+                .device_create(
+                    user.id,
+                    DeviceKind::Soft,
+                    &user.local_number,
+                    &config.sip.domain,
+                    &password,
+                    now,
+                )
+                .await,
+        )?;
+        println!("{};{};{}", user.one_number, user.local_number, password);
+    }
+    Ok(())
 }
 
 /// Customer code + last four digits of the OneNumber (the product's local number).

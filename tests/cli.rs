@@ -1,0 +1,101 @@
+//! The administration commands, through the real binary on a fresh SQLite data directory.
+
+mod common;
+
+use std::process::Output;
+
+fn run(data: &std::path::Path, args: &[&str]) -> Output {
+    common::command(data)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .expect("run onestatus")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn org_and_user_administration() {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path();
+    let o = run(d, &["org", "add", "--code", "321", "--name", "Acme ApS"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(d, &["org", "add", "--code", "321", "--name", "Again"]);
+    assert!(!o.status.success(), "duplicate customer code refused");
+    assert!(stderr(&o).contains("customer_code"), "{}", stderr(&o));
+
+    let o = run(
+        d,
+        &[
+            "user",
+            "add",
+            "--org",
+            "321",
+            "--name",
+            "Hans Hansen",
+            "--one-number",
+            "4533334444",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("3214444\t4533334444\tHans Hansen"),
+        "{}",
+        stdout(&o)
+    );
+
+    // PIN rules: not 0000, not the local number, digits only.
+    for bad in ["0000", "3214444", "12a4"] {
+        let o = run(d, &["user", "set-pin", "3214444", bad]);
+        assert!(!o.status.success(), "PIN {bad} must be refused");
+    }
+    let o = run(d, &["user", "set-pin", "3214444", "4711"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let o = run(
+        d,
+        &[
+            "user",
+            "add-device",
+            "3214444",
+            "--username",
+            "hans-desk",
+            "--password",
+            "s3cret",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(d, &["user", "list", "--org", "321"]);
+    assert!(
+        stdout(&o).contains("3214444\t4533334444\tuser\tHans Hansen"),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = run(d, &["org", "populate", "--code", "777", "--users", "3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<String> = stdout(&o).lines().map(str::to_owned).collect();
+    assert_eq!(
+        lines,
+        [
+            "457770000;7770000;bench7770000",
+            "457770001;7770001;bench7770001",
+            "457770002;7770002;bench7770002"
+        ]
+    );
+}
+
+#[test]
+fn unknown_user_is_a_clear_error() {
+    let data = tempfile::tempdir().unwrap();
+    let o = run(data.path(), &["user", "set-pin", "9999999", "4711"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).starts_with("onestatus: "), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}
