@@ -1,0 +1,78 @@
+# Shared helpers for the benchmark scripts (sourced). Everything runs on 127.0.0.1 and every
+# load is bounded by a call count and a timeout.
+
+set -euo pipefail
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$BENCH_DIR/.." && pwd)"
+RESULTS="$BENCH_DIR/RESULTS.md"
+WORK="$(mktemp -d /tmp/onestatus-bench.XXXXXX)"
+PIDS=()
+
+cleanup() {
+    for pid in "${PIDS[@]:-}"; do
+        [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+    done
+    pkill -f "sipp.*$WORK" 2>/dev/null || true
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+log() { echo "[bench] $*" >&2; }
+
+build_release() {
+    log "building the release binary"
+    (cd "$ROOT" && cargo build --release --locked --quiet)
+    ONESTATUS="$ROOT/target/release/onestatus"
+}
+
+machine() {
+    local cpu
+    cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "$(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, ${cpu:-unknown CPU}"
+}
+
+commit() { (cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null) || echo unknown; }
+
+# Larger socket buffers so loopback bursts are not dropped in the kernel; reported in results.
+raise_udp_buffers() {
+    if sysctl -q -w net.core.rmem_max=26214400 net.core.rmem_default=26214400 \
+        net.core.wmem_max=26214400 >/dev/null 2>&1; then
+        UDP_BUFFERS="rmem_default=rmem_max=25 MiB"
+    else
+        UDP_BUFFERS="kernel default (sysctl not permitted here: $(cat /proc/sys/net/core/rmem_default) bytes)"
+    fi
+    log "UDP buffers: $UDP_BUFFERS"
+}
+
+# wait_udp PORT: until something listens on 127.0.0.1:PORT/udp (bounded).
+wait_udp() {
+    for _ in $(seq 1 100); do
+        if ss -lun | grep -q "127.0.0.1:$1 "; then return 0; fi
+        sleep 0.1
+    done
+    log "nothing listens on udp/$1"
+    return 1
+}
+
+# start_onestatus SIP_PORT HTTP_PORT: serve on a fresh SQLite store in $WORK/data.
+start_onestatus() {
+    ONESTATUS_DATA_DIR="$WORK/data" ONESTATUS_SIP_LISTEN="[\"127.0.0.1:$1\"]" \
+        ONESTATUS_HTTP_LISTEN="127.0.0.1:$2" ONESTATUS_SIP_DIGEST_ALGORITHMS='["MD5"]' \
+        RUST_LOG="${BENCH_LOG:-warn}" "$ONESTATUS" serve >"$WORK/onestatus.log" 2>&1 &
+    PIDS+=($!)
+    ONESTATUS_PID=$!
+    wait_udp "$1"
+}
+
+# percentile FILE P: the P-th percentile (0-100) of the numbers in FILE, one per line.
+percentile() {
+    sort -n "$1" | awk -v p="$2" '{a[NR]=$1} END {if (NR==0) {print "n/a"; exit}
+        i=int((p/100)*NR+0.999999); if (i<1) i=1; if (i>NR) i=NR; print a[i]}'
+}
+
+append_result() {
+    if [ ! -f "$RESULTS" ]; then
+        printf '# Benchmark results\n\nEach run appends a row; see README.md for the commands.\n' >"$RESULTS"
+    fi
+    printf '%s\n' "$1" >>"$RESULTS"
+}
