@@ -152,7 +152,6 @@ impl Server {
                 socket.clone(),
                 config.sip.max_message_bytes,
                 inbound_tx.clone(),
-                shutdown.listener(),
             )));
         }
         for listener in listeners.sip_tcp {
@@ -181,8 +180,12 @@ impl Server {
         if left > 0 {
             warn!(calls = left, "drain time over: ending remaining calls");
         }
+        // The drain is over: stop reading the network and the SIP task.
+        for task in &tasks {
+            task.abort();
+        }
         for task in tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+            let _ = task.await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), http_task)
             .await

@@ -185,13 +185,11 @@ impl Connections {
         writer: mpsc::Sender<Bytes>,
     ) {
         let mut framer = StreamFramer::new(self.limits);
-        let mut shutdown = self.shutdown.clone();
         let mut buffer = vec![0u8; 8192];
+        // No shutdown check here: during the drain, running calls still need their in-dialog
+        // requests; `serve` ends these tasks with the runtime once the drain is over.
         loop {
-            let read = tokio::select! {
-                r = tokio::time::timeout(IDLE_TIMEOUT, reader.read(&mut buffer)) => r,
-                _ = shutdown.recv() => return,
-            };
+            let read = tokio::time::timeout(IDLE_TIMEOUT, reader.read(&mut buffer)).await;
             let n = match read {
                 Ok(Ok(0)) | Ok(Err(_)) => return,
                 Err(_) => {

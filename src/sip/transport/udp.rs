@@ -10,14 +10,14 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::{Inbound, Protocol};
-use crate::shutdown::ShutdownListener;
 
-/// Reads `socket` until shutdown, forwarding datagrams of at most `max_bytes` to `inbound`.
+/// Reads `socket` until the task is aborted, forwarding datagrams of at most `max_bytes` to
+/// `inbound`. It keeps reading during a shutdown's drain, so running calls still get their BYE;
+/// `serve` aborts it once the drain is over.
 pub async fn run_receiver(
     socket: Arc<UdpSocket>,
     max_bytes: usize,
     inbound: mpsc::Sender<Inbound>,
-    mut shutdown: ShutdownListener,
 ) {
     let local = match socket.local_addr() {
         Ok(a) => a,
@@ -29,10 +29,7 @@ pub async fn run_receiver(
     // One byte more than the limit, so an over-long datagram is seen as such, not truncated.
     let mut buffer = vec![0u8; max_bytes.saturating_add(1).min(65536)];
     loop {
-        let received = tokio::select! {
-            r = socket.recv_from(&mut buffer) => r,
-            _ = shutdown.recv() => return,
-        };
+        let received = socket.recv_from(&mut buffer).await;
         let (len, from): (usize, SocketAddr) = match received {
             Ok(v) => v,
             // ICMP port unreachable from an earlier send shows up here on Linux: not fatal.
