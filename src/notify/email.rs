@@ -62,9 +62,21 @@ pub enum MailError {
     Unavailable {
         /// How many attempts were made.
         attempts: u32,
-        /// The last attempt's error.
-        last: smtp::Error,
+        /// The last attempt's failure.
+        last: AttemptFailure,
     },
+}
+
+/// Why one SMTP attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AttemptFailure {
+    /// lettre reported an error (connection refused, a 4xx reply, a broken dialogue).
+    #[error("{0}")]
+    Smtp(smtp::Error),
+    /// The whole attempt did not finish in time. lettre's own timeout only bounds the TCP
+    /// connect on its async transport, so a relay that greets and then stalls is cut here.
+    #[error("no completion within {0:?}")]
+    Timeout(Duration),
 }
 
 /// The mail telling a user about a new voicemail message.
@@ -345,8 +357,7 @@ pub struct SmtpSettings {
     pub host: String,
     /// Relay port (25 for a local MTA, 2525 or 1025 for test relays).
     pub port: u16,
-    /// Bound on each SMTP step (connect, each command's reply). lettre applies it per
-    /// read/write, so a relay that accepts the connection and then stalls is still bounded.
+    /// Bound on one whole attempt: connect, dialogue and the message data.
     pub timeout: Duration,
     /// Attempts in all, the first included.
     pub attempts: u32,
@@ -356,14 +367,15 @@ pub struct SmtpSettings {
 
 impl SmtpSettings {
     /// Settings for `relay` ("host:port", "[v6]:port" or "host" for port 25) with the defaults:
-    /// 10 s per step, 3 attempts, 1 s then 2 s between them. A slow relay thus delays a
-    /// notification by at most about a minute and a half, and a down relay by 3 s.
+    /// 30 s per attempt (a 3-minute WAV is 4 MB in base64: seconds on a LAN), 3 attempts, 1 s
+    /// then 2 s between them. A stalled relay thus delays a notification by at most about a
+    /// minute and a half, and a down relay by 3 s.
     pub fn for_relay(relay: &str) -> Result<Self, MailError> {
         let (host, port) = split_host_port(relay).ok_or_else(|| MailError::Relay(relay.into()))?;
         Ok(SmtpSettings {
             host,
             port,
-            timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
             attempts: 3,
             backoff: Duration::from_secs(1),
         })
@@ -429,8 +441,11 @@ impl SmtpMailer {
         let mut backoff = self.settings.backoff;
         let mut attempt = 1;
         loop {
-            match self.transport.send(message.clone()).await {
-                Ok(response) => {
+            let sent =
+                tokio::time::timeout(self.settings.timeout, self.transport.send(message.clone()))
+                    .await;
+            let failure = match sent {
+                Ok(Ok(response)) => {
                     debug!(
                         relay = %self.settings.host,
                         code = %response.code(),
@@ -440,20 +455,20 @@ impl SmtpMailer {
                     return Ok(());
                 }
                 // RFC 5321 §4.2.1: 5yz is a permanent negative completion reply.
-                Err(error) if error.is_permanent() => return Err(MailError::Rejected(error)),
-                Err(error) if attempt >= attempts => {
-                    return Err(MailError::Unavailable {
-                        attempts,
-                        last: error,
-                    })
-                }
-                Err(error) => {
-                    warn!(relay = %self.settings.host, attempt, %error, "mail relay failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = backoff.saturating_mul(2);
-                    attempt += 1;
-                }
+                Ok(Err(error)) if error.is_permanent() => return Err(MailError::Rejected(error)),
+                Ok(Err(error)) => AttemptFailure::Smtp(error),
+                Err(_elapsed) => AttemptFailure::Timeout(self.settings.timeout),
+            };
+            if attempt >= attempts {
+                return Err(MailError::Unavailable {
+                    attempts,
+                    last: failure,
+                });
             }
+            warn!(relay = %self.settings.host, attempt, error = %failure, "mail relay failed; retrying");
+            tokio::time::sleep(backoff).await;
+            backoff = backoff.saturating_mul(2);
+            attempt += 1;
         }
     }
 }

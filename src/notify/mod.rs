@@ -26,7 +26,8 @@ use lettre::message::Mailbox;
 use tracing::{info, warn};
 
 pub use email::{
-    MailError, Mailer, PinMail, SmtpMailer, SmtpSettings, VoicemailMail, WrittenMessageMail,
+    AttemptFailure as MailAttemptFailure, MailError, Mailer, PinMail, SmtpMailer, SmtpSettings,
+    VoicemailMail, WrittenMessageMail,
 };
 pub use mwi::{MessageSummary, MwiConfig, MwiNotifier, MwiTarget, OutgoingNotify};
 pub use sms::{GatewaySettings, HttpSmsGateway, Sms, SmsError, SmsSender};
