@@ -5,7 +5,7 @@
 //! The message builders ([`VoicemailMail`], [`WrittenMessageMail`], [`PinMail`]) are pure: they
 //! take the send time as a parameter and return a [`lettre::Message`]. The [`Mailer`] trait is
 //! the I/O edge; [`SmtpMailer`] speaks SMTP to `smtp.relay` (plain, no TLS: the relay is local
-//! and does the onward TLS), bounds every step with a timeout and retries transient failures
+//! and does the onward TLS), bounds every attempt with a timeout and retries transient failures
 //! with exponential backoff. Permanent refusals (5xx) are not retried: the relay will not
 //! change its mind.
 

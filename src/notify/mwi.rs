@@ -26,6 +26,7 @@ use rsip::Header;
 use crate::sip::message::{new_branch_with, new_call_id_with, new_tag_with, SERVER};
 use crate::sip::registrar;
 use crate::sip::transaction::TransportKind;
+use crate::store::model;
 
 /// RFC 3842 §6 media type of the body.
 pub const CONTENT_TYPE: &str = "application/simple-message-summary";
@@ -169,6 +170,23 @@ impl From<&registrar::Binding> for MwiTarget {
                 _ => TransportKind::Tcp,
             },
         }
+    }
+}
+
+impl MwiTarget {
+    /// The target for a binding as the store keeps it (`received_addr` as text). `None` when
+    /// the stored address does not parse, which only a hand-edited row can cause.
+    pub fn from_stored(aor: &str, binding: &model::Binding) -> Option<Self> {
+        Some(MwiTarget {
+            aor: aor.to_owned(),
+            contact_uri: binding.contact_uri.clone(),
+            destination: binding.received_addr.parse().ok()?,
+            transport: if binding.transport.eq_ignore_ascii_case("udp") {
+                TransportKind::Udp
+            } else {
+                TransportKind::Tcp
+            },
+        })
     }
 }
 
@@ -430,6 +448,69 @@ mod tests {
         };
         assert_ne!(call_id(&a), call_id(&b));
         assert!(call_id(&a).unwrap().ends_with("@onestatus"));
+    }
+
+    #[test]
+    fn one_call_hands_it_to_the_transaction_layer() {
+        use crate::sip::transaction::{LayerConfig, TransactionLayer, TuEvent};
+
+        let mut n = notifier();
+        let mut rng = StdRng::seed_from_u64(3);
+        let out = n
+            .notify(&mut rng, &target(TransportKind::Udp), &n.summary(1, 0))
+            .unwrap();
+        let mut layer = TransactionLayer::new(LayerConfig::default());
+        // Any instant will do as the origin of the layer's virtual time.
+        #[allow(clippy::disallowed_methods)]
+        let t0 = std::time::Instant::now();
+        let tx = layer
+            .send_request(t0, out.request.clone(), out.destination, out.transport)
+            .unwrap();
+        let sent = layer.poll_transmit().expect("the NOTIFY goes out at once");
+        assert_eq!(sent.destination, out.destination);
+        assert_eq!(sent.transaction, Some(tx));
+        assert_eq!(sent.message, rsip::SipMessage::Request(out.request.clone()));
+        // The phone's 200 OK completes the non-INVITE client transaction (§17.1.2.2).
+        let ok = crate::sip::message::make_response(&out.request, 200, "OK", Some("phone"));
+        layer
+            .handle_message(
+                t0,
+                rsip::SipMessage::Response(ok),
+                out.destination,
+                out.transport,
+            )
+            .unwrap();
+        let event = layer.poll_event().expect("response passed up");
+        assert!(
+            matches!(event, TuEvent::Response { transaction, ref response }
+                if transaction == tx && u16::from(response.status_code.clone()) == 200),
+            "{event:?}"
+        );
+    }
+
+    #[test]
+    fn stored_bindings_become_targets() {
+        let binding = model::Binding {
+            user_id: model::UserId(1),
+            device_id: None,
+            contact_uri: "sip:1000001@10.0.0.5:5062".into(),
+            expires_at: chrono::DateTime::UNIX_EPOCH,
+            call_id: "c".into(),
+            cseq: 1,
+            q_millis: 1000,
+            received_addr: "203.0.113.7:40123".into(),
+            transport: "tcp".into(),
+            instance_id: None,
+            reg_id: None,
+        };
+        let target = MwiTarget::from_stored("sip:1000001@onestatus", &binding).unwrap();
+        assert_eq!(target.transport, TransportKind::Tcp);
+        assert_eq!(target.destination, "203.0.113.7:40123".parse().unwrap());
+        let broken = model::Binding {
+            received_addr: "nowhere".into(),
+            ..binding
+        };
+        assert_eq!(MwiTarget::from_stored("sip:a@b", &broken), None);
     }
 
     #[test]
