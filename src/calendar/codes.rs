@@ -80,9 +80,7 @@ pub fn parse(subject: &str) -> Option<CalendarCode> {
     let mut rest = subject;
     while let Some(open) = rest.find('[') {
         let after = &rest[open + 1..];
-        let Some(close) = after.find(']') else {
-            return None;
-        };
+        let close = after.find(']')?;
         let inner = &after[..close];
         if inner.len() <= MAX_CODE_LEN {
             if let Some(code) = parse_code(inner) {

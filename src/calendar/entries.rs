@@ -80,7 +80,11 @@ async fn resolve_colleague(
         _ => None,
     };
     if chosen.is_none() {
-        debug!(name, matches = candidates.len(), "calendar [fwd] name did not match one colleague");
+        debug!(
+            name,
+            matches = candidates.len(),
+            "calendar [fwd] name did not match one colleague"
+        );
     }
     Ok(chosen)
 }

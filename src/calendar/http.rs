@@ -127,9 +127,12 @@ mod tests {
     #[test]
     fn schemes() {
         assert_eq!(
-            UrlSource::new("webcal://outlook.office365.com/owa/calendar/x/calendar.ics", None)
-                .unwrap()
-                .url(),
+            UrlSource::new(
+                "webcal://outlook.office365.com/owa/calendar/x/calendar.ics",
+                None
+            )
+            .unwrap()
+            .url(),
             "https://outlook.office365.com/owa/calendar/x/calendar.ics"
         );
         assert!(UrlSource::new("HTTPS://example.com/a.ics", None).is_ok());

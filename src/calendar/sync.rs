@@ -244,7 +244,15 @@ pub async fn import_file(
     let url = absolute.display().to_string();
     let row = source_row(store, user, CalendarSourceKind::File, &url, now).await?;
     let mut cache = None;
-    sync_source(store, &row, &FileSource::new(&absolute), tz, &mut cache, now).await
+    sync_source(
+        store,
+        &row,
+        &FileSource::new(&absolute),
+        tz,
+        &mut cache,
+        now,
+    )
+    .await
 }
 
 /// Imports an ICS body pushed to the HTTP API for `user`, recorded under the user's
@@ -257,7 +265,14 @@ pub async fn import_body(
 ) -> Result<ImportReport, CalendarError> {
     let u = store.user(user).await?;
     let tz = store.org(u.org_id).await?.timezone;
-    let row = source_row(store, user, CalendarSourceKind::File, PUSHED_SOURCE_URL, now).await?;
+    let row = source_row(
+        store,
+        user,
+        CalendarSourceKind::File,
+        PUSHED_SOURCE_URL,
+        now,
+    )
+    .await?;
     let mut cache = None;
     sync_source(store, &row, &BodySource::new(body), tz, &mut cache, now).await
 }
