@@ -561,3 +561,68 @@ fn clock_now(clock: &ManualClock) -> DateTime<Utc> {
     use onestatus::clock::Clock;
     clock.now()
 }
+
+#[tokio::test]
+async fn pushed_body_and_the_sync_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = demo_store(&dir).await;
+    let hans = store.user_by_local_number(HANS).await.unwrap();
+    let v1 = std::fs::read_to_string(fixture("outlook-hans-v1.ics")).unwrap();
+    let report = calendar::import_body(&store, hans.id, &v1, now())
+        .await
+        .unwrap();
+    assert_eq!(report.instances, entries(&store).await.len());
+    let bad = std::fs::read_to_string(fixture("malformed-bad-date.ics")).unwrap();
+    assert!(
+        calendar::import_body(&store, hans.id, &bad, now() + chrono::Duration::minutes(1))
+            .await
+            .is_err()
+    );
+    let sources = store.calendar_sources(Some(hans.id)).await.unwrap();
+    assert_eq!(sources.len(), 1);
+    assert_eq!(sources[0].url, calendar::PUSHED_SOURCE_URL);
+    assert!(sources[0].last_error.is_some());
+
+    // The driver runs a round at once and stops on shutdown. A file source added here is
+    // imported by it; the pushed source is not polled (its error stays).
+    let path = install(&dir, "outlook-hans-v2.ics");
+    let karen = store.user_by_local_number("1000002").await.unwrap();
+    store
+        .calendar_source_create(
+            karen.id,
+            CalendarSourceKind::File,
+            &path.display().to_string(),
+            None,
+            now(),
+        )
+        .await
+        .unwrap();
+    let shutdown = onestatus::shutdown::Shutdown::new();
+    let task = tokio::spawn(calendar::run_sync(
+        store.clone(),
+        Arc::new(ManualClock::new(now())),
+        Duration::from_secs(3600),
+        shutdown.listener(),
+    ));
+    let mut imported = Vec::new();
+    for _ in 0..100 {
+        imported = store
+            .calendar_entries(karen.id, now(), now() + chrono::Duration::days(60))
+            .await
+            .unwrap();
+        if !imported.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(imported
+        .iter()
+        .any(|e| e.external_uid.contains("nyt-moede")));
+    shutdown.trigger();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("run_sync stops on shutdown")
+        .unwrap();
+    let pushed = store.calendar_sources(Some(hans.id)).await.unwrap();
+    assert!(pushed[0].last_error.is_some());
+}
