@@ -604,17 +604,18 @@ async fn pushed_body_and_the_sync_driver() {
         Duration::from_secs(3600),
         shutdown.listener(),
     ));
-    let mut imported = Vec::new();
+    // Wait until the round has recorded the sync (it does so after all upserts and the prune).
     for _ in 0..100 {
-        imported = store
-            .calendar_entries(karen.id, now(), now() + chrono::Duration::days(60))
-            .await
-            .unwrap();
-        if !imported.is_empty() {
+        let synced = store.calendar_sources(Some(karen.id)).await.unwrap()[0].last_sync_at;
+        if synced.is_some() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let imported = store
+        .calendar_entries(karen.id, now(), now() + chrono::Duration::days(60))
+        .await
+        .unwrap();
     assert!(imported
         .iter()
         .any(|e| e.external_uid.contains("nyt-moede")));
