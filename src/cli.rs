@@ -82,6 +82,41 @@ pub enum UserCommand {
     },
 }
 
+/// `onestatus calendar …`
+#[derive(Debug, Subcommand)]
+pub enum CalendarCommand {
+    /// Import an ICS file (an Exchange/Outlook export) into a user's calendar, with the same
+    /// one-way rules as the sync: entries the user edited or deleted stay as the user left them.
+    Import {
+        /// The user's 7-digit local number.
+        #[arg(long)]
+        user: String,
+        /// The .ics file.
+        file: std::path::PathBuf,
+    },
+}
+
+/// Runs a `calendar` subcommand.
+pub async fn calendar(config: &Config, command: CalendarCommand) -> ExitCode {
+    let run = async {
+        let store = open(config).await?;
+        match command {
+            CalendarCommand::Import { user, file } => {
+                let report = done(
+                    onestatus::calendar::import_file(&store, &user, &file, SystemClock.now()).await,
+                )?;
+                println!(
+                    "{} events, {} entries in the window, {} kept as the user left them, {} removed",
+                    report.events, report.instances, report.kept_as_user_left, report.removed
+                );
+            }
+        }
+        store.close().await;
+        Ok::<_, ExitCode>(())
+    };
+    run.await.err().unwrap_or(ExitCode::SUCCESS)
+}
+
 /// Arguments of `user add`.
 #[derive(Debug, Args)]
 pub struct UserAdd {

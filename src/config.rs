@@ -44,6 +44,8 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// SMS notifications.
     pub sms: SmsConfig,
+    /// Calendar import.
+    pub calendar: CalendarConfig,
 }
 
 /// `[database]`
@@ -146,6 +148,20 @@ pub struct SmtpConfig {
     pub web_url: String,
 }
 
+/// `[calendar]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CalendarConfig {
+    /// Seconds between polls of the users' calendar feeds; 0 turns polling off.
+    pub sync_interval_secs: u64,
+}
+
+impl Default for CalendarConfig {
+    fn default() -> Self {
+        Self { sync_interval_secs: 300 }
+    }
+}
+
 /// `[sms]`
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -167,6 +183,7 @@ impl Default for Config {
             calls: CallsConfig::default(),
             smtp: SmtpConfig::default(),
             sms: SmsConfig::default(),
+            calendar: CalendarConfig::default(),
         }
     }
 }

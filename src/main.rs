@@ -44,6 +44,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(cli::UserCommand),
+    /// Import calendars.
+    #[command(subcommand)]
+    Calendar(cli::CalendarCommand),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +104,7 @@ async fn run(args: Args) -> ExitCode {
         }
         Command::Org(command) => cli::org(&config, command).await,
         Command::User(command) => cli::user(&config, command).await,
+        Command::Calendar(command) => cli::calendar(&config, command).await,
     }
 }
 

@@ -166,6 +166,15 @@ impl Server {
         );
         tasks.push(tokio::spawn(sip.run(inbound_rx, shutdown.listener())));
 
+        if config.calendar.sync_interval_secs > 0 {
+            tasks.push(tokio::spawn(crate::calendar::run_sync(
+                store.clone(),
+                std::sync::Arc::new(crate::clock::SystemClock),
+                Duration::from_secs(config.calendar.sync_interval_secs),
+                shutdown.listener(),
+            )));
+        }
+
         let mut http_shutdown = shutdown.listener();
         let http = axum::serve(listeners.http, crate::api::router())
             .with_graceful_shutdown(async move { http_shutdown.recv().await });
