@@ -182,6 +182,7 @@ async fn plays_paced_rtp_and_records_and_detects_dtmf_over_real_udp() {
         max_duration: Duration::from_secs(60),
         silence_timeout: Some(Duration::from_secs(1)),
         silence_threshold: 256,
+        progress_interval: Some(Duration::from_millis(500)),
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
     let spoken = speech(16_000);
@@ -202,6 +203,7 @@ async fn plays_paced_rtp_and_records_and_detects_dtmf_over_real_udp() {
     let mut digits = Vec::new();
     let mut playback_done = false;
     let mut recording = None;
+    let mut streamed: Vec<i16> = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     while recording.is_none() || !playback_done || digits.is_empty() {
         let event = tokio::time::timeout_at(deadline, handle.next_event())
@@ -211,6 +213,7 @@ async fn plays_paced_rtp_and_records_and_detects_dtmf_over_real_udp() {
         match event {
             MediaEvent::Digit(d) => digits.push(d),
             MediaEvent::PlaybackDone => playback_done = true,
+            MediaEvent::RecordingAudio(chunk) => streamed.extend(chunk),
             MediaEvent::RecordingDone(r) => recording = Some(r),
             MediaEvent::MediaTimeout => panic!("media timeout"),
         }
@@ -227,6 +230,10 @@ async fn plays_paced_rtp_and_records_and_detects_dtmf_over_real_udp() {
     );
     let expected = G711::Pcma.decode(&G711::Pcma.encode(&spoken));
     assert_eq!(&recording.pcm[..16_000], &expected[..]);
+    // The chunks streamed while recording are a prefix of it, at least 2 s long (the silence
+    // after the speech was streamed too, before the trim).
+    assert!(streamed.len() >= 16_000, "{} streamed", streamed.len());
+    assert_eq!(&streamed[..16_000], &expected[..]);
 
     let packets = tokio::time::timeout(Duration::from_secs(15), receiver)
         .await
@@ -325,4 +332,93 @@ async fn unanswerable_offers_and_shutdown_are_refused() {
         .open_session(&offer(peer), IpAddr::V4(Ipv4Addr::LOCALHOST))
         .unwrap_err();
     assert_eq!(error.sip_status(), 503);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_mid_message_returns_what_was_recorded() {
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let shutdown = Shutdown::new();
+    let config = RtpConfig {
+        port_min: 43_100,
+        port_max: 43_199,
+        ptime_ms: 20,
+    };
+    let engine = MediaEngine::start(&config, shutdown.listener());
+    let (handle, answer) = engine
+        .open_session(
+            &offer(peer.local_addr().unwrap()),
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+        )
+        .unwrap();
+    let engine_addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), answer.media[0].port);
+    handle.record(RecordOptions::default());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut stream = PeerStream { seq: 1, ts: 0 };
+    let spoken = speech(8000);
+    let mut ticker = tokio::time::interval(Duration::from_millis(20));
+    for frame in spoken.chunks(160) {
+        ticker.tick().await;
+        peer.send_to(&stream.audio(frame), engine_addr)
+            .await
+            .unwrap();
+    }
+    // Let the last packets reach the driver, then hang up.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let recording = handle
+        .close()
+        .await
+        .expect("the message survives the hang-up");
+    assert_eq!(recording.reason, RecordStop::Hangup);
+    assert_eq!(recording.pcm.len(), 8000);
+    let wav = recording.to_wav().unwrap();
+    assert_eq!(wav.len(), 44 + 16_000);
+}
+
+/// Sessions opened at once against one peer socket: one driver task and one timer carry them.
+const STREAMS: usize = 200;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_driver_task_carries_hundreds_of_streams() {
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let peer_addr = peer.local_addr().unwrap();
+    let shutdown = Shutdown::new();
+    let config = RtpConfig {
+        port_min: 44_000,
+        port_max: 44_999,
+        ptime_ms: 20,
+    };
+    let engine = MediaEngine::start(&config, shutdown.listener());
+    let handles: Vec<_> = (0..STREAMS)
+        .map(|_| {
+            engine
+                .open_session(&offer(peer_addr), IpAddr::V4(Ipv4Addr::LOCALHOST))
+                .unwrap()
+                .0
+        })
+        .collect();
+    let window = Duration::from_secs(2);
+    let started = now();
+    let mut counts = std::collections::HashMap::<u32, usize>::new();
+    let mut buffer = [0u8; 2048];
+    while now() - started < window {
+        let Ok(Ok((len, _))) =
+            tokio::time::timeout(Duration::from_millis(100), peer.recv_from(&mut buffer)).await
+        else {
+            continue;
+        };
+        let packet = RtpPacket::parse(&buffer[..len]).unwrap();
+        *counts.entry(packet.ssrc).or_default() += 1;
+    }
+    let total: usize = counts.values().sum();
+    let expected = STREAMS * 100;
+    eprintln!(
+        "{STREAMS} streams for {window:?}: {total} packets of ~{expected} expected, {} SSRCs heard",
+        counts.len()
+    );
+    assert_eq!(counts.len(), STREAMS, "every stream is heard");
+    // Loose: a loaded 2-core debug build and the peer's socket buffer may drop some.
+    assert!(total * 10 >= expected * 7, "{total} packets");
+    for handle in handles {
+        handle.close().await;
+    }
 }

@@ -24,6 +24,10 @@ pub const MAX_LATE: usize = 8000;
 /// Largest forward gap filled with silence (2 s at 8 kHz); a larger jump is a new timeline.
 pub const MAX_GAP: usize = 16_000;
 
+/// Audio this close to the end is not yet handed out as progress: a reordered packet may still
+/// land there (60 ms: three packets of reordering, more than a LAN or a sane WAN produces).
+pub const PROGRESS_MARGIN: usize = 480;
+
 /// Silence kept at the end when a recording stops on silence: a message should not end on a
 /// clipped syllable, but five seconds of nothing is not part of it. app_voicemail keeps about
 /// the same.
@@ -40,15 +44,21 @@ pub struct RecordOptions {
     /// −42 dBFS) sits above a G.711 line's idle noise and well below quiet speech (Asterisk's
     /// `silencethreshold` default is 256 on the same scale).
     pub silence_threshold: u16,
+    /// Hand out the audio as it arrives, in chunks of about this length
+    /// (`MediaEvent::RecordingAudio`), so the IVR can append it to a WAV file and a crash
+    /// mid-message loses at most one chunk. `None`: only the final recording.
+    pub progress_interval: Option<Duration>,
 }
 
 impl Default for RecordOptions {
-    /// Three minutes, five seconds of silence, threshold 256: the product's defaults.
+    /// Three minutes, five seconds of silence, threshold 256: the product's defaults; no
+    /// progress chunks unless asked.
     fn default() -> Self {
         Self {
             max_duration: Duration::from_secs(180),
             silence_timeout: Some(Duration::from_secs(5)),
             silence_threshold: 256,
+            progress_interval: None,
         }
     }
 }
@@ -104,6 +114,8 @@ pub struct Recorder {
     base: Option<u32>,
     /// Samples of silence at the end of `pcm`.
     trailing_silence: usize,
+    /// Samples already handed out by [`Self::take_progress`].
+    delivered: usize,
 }
 
 impl Recorder {
@@ -118,7 +130,23 @@ impl Recorder {
             pcm: Vec::with_capacity(max_samples.min(8000 * 60)),
             base: None,
             trailing_silence: 0,
+            delivered: 0,
         }
+    }
+
+    /// The audio settled since the last call, once at least
+    /// [`RecordOptions::progress_interval`] of it has accumulated. Samples within
+    /// [`PROGRESS_MARGIN`] of the end wait, since a late packet may still fill them; one that
+    /// arrives later still is only in the final [`Recording`], which is authoritative.
+    pub fn take_progress(&mut self) -> Option<Vec<i16>> {
+        let interval = duration_samples(self.options.progress_interval?).max(1);
+        let settled = self.pcm.len().saturating_sub(PROGRESS_MARGIN);
+        if settled < self.delivered + interval {
+            return None;
+        }
+        let chunk = self.pcm[self.delivered..settled].to_vec();
+        self.delivered = settled;
+        Some(chunk)
     }
 
     /// The options it runs with.
@@ -264,6 +292,7 @@ mod tests {
             max_duration: Duration::from_millis(max_ms),
             silence_timeout: silence_ms.map(Duration::from_millis),
             silence_threshold: 256,
+            progress_interval: None,
         }
     }
 
@@ -338,6 +367,28 @@ mod tests {
             Some(RecordStop::Silence)
         );
         assert!(recorder.silent_for(0));
+    }
+
+    #[test]
+    fn progress_hands_out_settled_audio_in_chunks() {
+        let mut recorder = Recorder::new(RecordOptions {
+            progress_interval: Some(Duration::from_millis(100)),
+            ..options(None, 60_000)
+        });
+        let mut chunks = Vec::new();
+        let mut ts = 0;
+        for i in 0..50 {
+            recorder.push(ts, &[i; 160]);
+            ts += 160;
+            if let Some(chunk) = recorder.take_progress() {
+                chunks.push(chunk);
+            }
+        }
+        assert!(chunks.iter().all(|c| c.len() >= 800));
+        let streamed: Vec<i16> = chunks.concat();
+        assert_eq!(streamed.len(), 8000 - PROGRESS_MARGIN);
+        let recording = recorder.finish(RecordStop::Hangup);
+        assert_eq!(&recording.pcm[..streamed.len()], &streamed[..]);
     }
 
     #[test]

@@ -88,7 +88,11 @@ pub enum MediaEvent {
     Digit(Digit),
     /// The prompt given to [`MediaSession::play`] has been sent to its last sample.
     PlaybackDone,
-    /// A recording ended.
+    /// Recorded audio so far, in order, since the previous chunk (only with
+    /// `RecordOptions::progress_interval`); for writing the message to disk as it arrives.
+    RecordingAudio(Vec<i16>),
+    /// A recording ended. Its audio is complete and authoritative (late packets included,
+    /// trailing silence trimmed): the stored message is written from it.
     RecordingDone(Recording),
     /// No RTP from the peer for [`SessionConfig::media_timeout`]: the caller is gone, or
     /// their media path is.
@@ -492,7 +496,11 @@ impl MediaSession {
             self.negotiated
                 .codec
                 .decode_into(packet.payload, &mut self.decoded);
-            if let Some(stop) = recorder.push(packet.timestamp, &self.decoded) {
+            let stop = recorder.push(packet.timestamp, &self.decoded);
+            if let Some(chunk) = recorder.take_progress() {
+                self.events.push_back(MediaEvent::RecordingAudio(chunk));
+            }
+            if let Some(stop) = stop {
                 if let Some(recording) = self.take_recording(stop) {
                     self.events.push_back(MediaEvent::RecordingDone(recording));
                 }
@@ -784,6 +792,7 @@ mod tests {
             max_duration: ms(max_ms),
             silence_timeout: silence_ms.map(ms),
             silence_threshold: 256,
+            progress_interval: None,
         }
     }
 
