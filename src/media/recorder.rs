@@ -386,7 +386,9 @@ mod tests {
         }
         assert!(chunks.iter().all(|c| c.len() >= 800));
         let streamed: Vec<i16> = chunks.concat();
-        assert_eq!(streamed.len(), 8000 - PROGRESS_MARGIN);
+        // All but the unsettled margin and the last incomplete chunk.
+        let settled = 8000 - PROGRESS_MARGIN;
+        assert!(streamed.len() <= settled && streamed.len() > settled - 800);
         let recording = recorder.finish(RecordStop::Hangup);
         assert_eq!(&recording.pcm[..streamed.len()], &streamed[..]);
     }
