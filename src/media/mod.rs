@@ -8,13 +8,26 @@
 //! - [`g711`]: G.711 µ-law/A-law, the only audio codecs we negotiate.
 //! - [`dtmf`]: RFC 4733 telephone-events and SIP INFO DTMF bodies, turned into IVR digits.
 //!
-//! Sockets, pacing and the 20 ms timer live in the media driver; everything here takes bytes,
+//! - [`decode`]: any audio file (WAV, FLAC, OGG/Vorbis, MP3) to 8 kHz mono PCM, the prompt
+//!   cache that stitches rendered utterances, and WAV output for recorded messages.
+//! - [`player`] and [`recorder`]: what one call plays (a PCM buffer cut into frames) and
+//!   records (a timestamp-placed buffer with silence detection and a length limit).
+//! - [`session`]: one call's RTP session, sans-I/O: 20 ms pacing from a monotonic start, the
+//!   receive path (symmetric RTP, DTMF, recording) and the events the IVR sees.
+//! - [`engine`]: the tokio driver, one task and one timer for every session.
+//!
+//! Sockets, pacing and the 20 ms timer live in [`engine`]; everything else takes bytes,
 //! timestamps and seeds as parameters, so tests are deterministic.
 
+pub mod decode;
 pub mod dtmf;
+pub mod engine;
 pub mod g711;
+pub mod player;
+pub mod recorder;
 pub mod rtp;
 pub mod sdp;
+pub mod session;
 
 #[cfg(test)]
 mod tests;

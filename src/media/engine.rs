@@ -1,0 +1,659 @@
+//! The media driver: UDP sockets, the clock and one timer for every call's RTP session.
+//!
+//! In the call flow: the SIP side hands an INVITE's SDP offer to [`MediaEngine::open_session`],
+//! which binds an even port from `[rtp]` (RFC 3550 §11: RTP on an even port, RTCP on the odd
+//! one above), answers the offer (RFC 3264) and returns a [`MediaHandle`]; the IVR plays,
+//! records and reads [`MediaEvent`]s through the handle and closes it on hang-up.
+//!
+//! Scaling: one driver task owns every [`MediaSession`] and a binary heap of their next frame
+//! deadlines, and sleeps on a single timer until the earliest. Each wake-up serves every session
+//! that is due, so a thousand calls cost one timer, not a thousand tasks waking every 20 ms.
+//! Each session has a small receive task blocked in `recv_from` on its socket (no timer, no
+//! work between packets) that forwards datagrams to the driver; sends use `try_send_to` from
+//! the driver, which never blocks on a UDP socket in practice and drops the packet when the
+//! kernel buffer is full rather than delay every other call.
+//!
+//! The sessions' pacing is exact (deadline = start + n·ptime, see `session`); the timer only
+//! decides how *late* a packet leaves, which tokio's 1 ms timer resolution bounds.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use thiserror::Error;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::config::RtpConfig;
+use crate::media::recorder::{RecordOptions, RecordStop, Recording};
+use crate::media::sdp::{self, Direction, LocalMedia, SdpError, SessionDescription};
+use crate::media::session::{MediaEvent, MediaSession, SessionConfig, SessionStats};
+use crate::shutdown::ShutdownListener;
+
+/// Largest datagram read; an RTP packet of 20 ms G.711 is 172 bytes, jumbo SIP-side MTUs are
+/// 1500. Larger datagrams are truncated by the kernel and then fail RTP parsing harmlessly.
+const MAX_DATAGRAM: usize = 2048;
+
+/// Datagrams queued from all receive tasks to the driver. When full, receive tasks wait and
+/// the kernel's socket buffers absorb (then drop) the excess: back-pressure, not memory.
+const INBOUND_QUEUE: usize = 8192;
+
+/// Events queued per handle; an IVR that stops reading loses digits past this, not memory.
+const EVENT_QUEUE: usize = 256;
+
+/// Why a session could not be opened.
+#[derive(Debug, Error)]
+pub enum MediaError {
+    /// The offer cannot be answered (the SIP side replies with [`SdpError::sip_status`]).
+    #[error(transparent)]
+    Sdp(#[from] SdpError),
+    /// Every even port of the range is in use (or the range holds none).
+    #[error("no free RTP port in {min}..={max}")]
+    NoFreePort {
+        /// `rtp.port_min`.
+        min: u16,
+        /// `rtp.port_max`.
+        max: u16,
+    },
+    /// A socket operation other than "address in use" failed.
+    #[error("RTP socket: {0}")]
+    Socket(#[source] io::Error),
+    /// Shutdown has begun: no new calls get media.
+    #[error("media engine is shutting down")]
+    ShuttingDown,
+    /// The driver task has ended.
+    #[error("media engine has stopped")]
+    Stopped,
+}
+
+impl MediaError {
+    /// The SIP status an INVITE gets when its media cannot be set up: the SDP error's own
+    /// status, else 503 (RFC 3261 §21.5.4: a temporary overload or a server going down).
+    pub fn sip_status(&self) -> u16 {
+        match self {
+            Self::Sdp(error) => error.sip_status(),
+            _ => 503,
+        }
+    }
+}
+
+/// Identifies a session inside the driver.
+type SessionId = u64;
+
+/// Requests from handles to the driver.
+enum Command {
+    Open {
+        id: SessionId,
+        session: Box<MediaSession>,
+        socket: Arc<UdpSocket>,
+        receive_task: JoinHandle<()>,
+        events: mpsc::Sender<MediaEvent>,
+    },
+    Play {
+        id: SessionId,
+        pcm: Arc<[i16]>,
+    },
+    StopPlayback {
+        id: SessionId,
+    },
+    Record {
+        id: SessionId,
+        options: RecordOptions,
+    },
+    StopRecording {
+        id: SessionId,
+    },
+    Renegotiate {
+        id: SessionId,
+        negotiated: sdp::Negotiated,
+    },
+    Close {
+        id: SessionId,
+        reply: Option<oneshot::Sender<Option<Recording>>>,
+    },
+}
+
+/// One datagram from a receive task.
+struct Inbound {
+    id: SessionId,
+    from: SocketAddr,
+    at: Instant,
+    data: Vec<u8>,
+}
+
+/// The media engine: cheap to clone, one driver task behind it.
+#[derive(Debug, Clone)]
+pub struct MediaEngine {
+    inner: Arc<EngineInner>,
+}
+
+#[derive(Debug)]
+struct EngineInner {
+    commands: mpsc::UnboundedSender<Command>,
+    inbound: mpsc::Sender<Inbound>,
+    ports: PortRange,
+    session_config: SessionConfig,
+    next_id: AtomicU64,
+    shutdown: ShutdownListener,
+    runtime: tokio::runtime::Handle,
+}
+
+/// The even ports of `[rtp]`, handed out round-robin so a port just released is not reused
+/// while the previous call's stray packets may still arrive.
+#[derive(Debug)]
+struct PortRange {
+    min: u16,
+    max: u16,
+    /// Index of the next even port to try.
+    cursor: Mutex<u32>,
+}
+
+impl PortRange {
+    fn new(min: u16, max: u16) -> Self {
+        Self {
+            min,
+            max,
+            cursor: Mutex::new(0),
+        }
+    }
+
+    /// The lowest even port and how many even ports have their odd RTCP neighbour in range.
+    fn evens(&self) -> (u32, u32) {
+        let first = u32::from(self.min) + u32::from(self.min) % 2;
+        let max = u32::from(self.max);
+        if first == 0 || first + 1 > max {
+            return (first, 0);
+        }
+        (first, (max - 1 - first) / 2 + 1)
+    }
+
+    /// Binds the next free even port on `ip`'s wildcard address.
+    fn bind(&self, ip: IpAddr) -> Result<std::net::UdpSocket, MediaError> {
+        let (first, count) = self.evens();
+        let start = {
+            let mut cursor = self
+                .cursor
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let start = *cursor;
+            *cursor = cursor.wrapping_add(1);
+            start
+        };
+        let wildcard = match ip {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        };
+        for attempt in 0..count {
+            let index = (start.wrapping_add(attempt)) % count;
+            // first + 2·index ≤ max - 1 < 65536 by the count computed in `evens`.
+            let port = (first + 2 * index) as u16;
+            match std::net::UdpSocket::bind(SocketAddr::new(wildcard, port)) {
+                Ok(socket) => {
+                    let mut cursor = self
+                        .cursor
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    *cursor = index.wrapping_add(1);
+                    return Ok(socket);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse => continue,
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => continue,
+                Err(e) => return Err(MediaError::Socket(e)),
+            }
+        }
+        Err(MediaError::NoFreePort {
+            min: self.min,
+            max: self.max,
+        })
+    }
+}
+
+/// The driver's clock. Tokio's, so tests with a paused runtime control it too.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+impl MediaEngine {
+    /// Starts the driver task with the default session settings and `config`'s ptime. Must be
+    /// called inside a tokio runtime.
+    pub fn start(config: &RtpConfig, shutdown: ShutdownListener) -> Self {
+        Self::start_with(
+            config,
+            SessionConfig::with_ptime_ms(config.ptime_ms),
+            shutdown,
+        )
+    }
+
+    /// Starts the driver task with explicit session settings (media timeout, burst limit).
+    pub fn start_with(
+        config: &RtpConfig,
+        session_config: SessionConfig,
+        shutdown: ShutdownListener,
+    ) -> Self {
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (inbound, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+        tokio::spawn(drive(command_rx, inbound_rx, shutdown.clone()));
+        Self {
+            inner: Arc::new(EngineInner {
+                commands,
+                inbound,
+                ports: PortRange::new(config.port_min, config.port_max),
+                session_config,
+                next_id: AtomicU64::new(1),
+                shutdown,
+                runtime: tokio::runtime::Handle::current(),
+            }),
+        }
+    }
+
+    /// Answers `offer` with a session on a fresh even port reachable at `local_ip` (the
+    /// address written in the answer's `c=`; the socket listens on all addresses of its
+    /// family). Returns the handle and our SDP answer.
+    pub fn open_session(
+        &self,
+        offer: &SessionDescription,
+        local_ip: IpAddr,
+    ) -> Result<(MediaHandle, SessionDescription), MediaError> {
+        if self.inner.shutdown.is_shutdown() {
+            return Err(MediaError::ShuttingDown);
+        }
+        let session_id = u64::from(rand::random::<u32>());
+        let mut local = LocalMedia {
+            address: local_ip,
+            port: 0,
+            session_id,
+            session_version: 1,
+            direction: Direction::SendRecv,
+        };
+        // Refuse an unanswerable offer before taking a port.
+        sdp::answer(offer, &local)?;
+        let std_socket = self.inner.ports.bind(local_ip)?;
+        std_socket
+            .set_nonblocking(true)
+            .map_err(MediaError::Socket)?;
+        let local_port = std_socket.local_addr().map_err(MediaError::Socket)?.port();
+        local.port = local_port;
+        let answer = sdp::answer(offer, &local)?;
+
+        let socket = {
+            let _runtime = self.inner.runtime.enter();
+            Arc::new(UdpSocket::from_std(std_socket).map_err(MediaError::Socket)?)
+        };
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let session = MediaSession::new(
+            answer.negotiated,
+            self.inner.session_config,
+            rand::random(),
+            now(),
+        );
+        let receive_task =
+            self.inner
+                .runtime
+                .spawn(receive(id, socket.clone(), self.inner.inbound.clone()));
+        let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
+        self.inner
+            .commands
+            .send(Command::Open {
+                id,
+                session: Box::new(session),
+                socket,
+                receive_task,
+                events: events_tx,
+            })
+            .map_err(|_| MediaError::Stopped)?;
+        tracing::debug!(
+            session = id,
+            port = local_port,
+            codec = answer.negotiated.codec.encoding_name(),
+            remote = ?answer.negotiated.remote,
+            "RTP session opened"
+        );
+        let handle = MediaHandle {
+            id,
+            local,
+            local_addr: SocketAddr::new(local_ip, local_port),
+            commands: self.inner.commands.clone(),
+            events,
+            closed: false,
+        };
+        Ok((handle, answer.sdp))
+    }
+}
+
+/// One call's media, as the IVR sees it. Dropping it closes the session; [`Self::close`] does
+/// too and returns a recording cut short by the hang-up.
+#[derive(Debug)]
+#[must_use = "dropping the handle closes the media session"]
+pub struct MediaHandle {
+    id: SessionId,
+    /// What our answers say, for re-INVITEs.
+    local: LocalMedia,
+    local_addr: SocketAddr,
+    commands: mpsc::UnboundedSender<Command>,
+    events: mpsc::Receiver<MediaEvent>,
+    closed: bool,
+}
+
+impl MediaHandle {
+    /// Our RTP address as written in the SDP answer.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Plays `pcm` (8 kHz mono) from the next frame, replacing any prompt playing;
+    /// [`MediaEvent::PlaybackDone`] follows when it has all been sent.
+    pub fn play(&self, pcm: Arc<[i16]>) {
+        self.send(Command::Play { id: self.id, pcm });
+    }
+
+    /// Stops the prompt (no `PlaybackDone`).
+    pub fn stop_playback(&self) {
+        self.send(Command::StopPlayback { id: self.id });
+    }
+
+    /// Records what the caller sends until silence, the maximum length or
+    /// [`Self::stop_recording`]; [`MediaEvent::RecordingDone`] carries the audio.
+    pub fn record(&self, options: RecordOptions) {
+        self.send(Command::Record {
+            id: self.id,
+            options,
+        });
+    }
+
+    /// Ends the recording now (the caller pressed `#`).
+    pub fn stop_recording(&self) {
+        self.send(Command::StopRecording { id: self.id });
+    }
+
+    /// Answers a re-INVITE's offer on the same port, keeping our stream (RFC 3264 §8: the
+    /// `o=` version increases). Handles hold (sendonly/inactive) and a moved peer.
+    pub fn renegotiate(
+        &mut self,
+        offer: &SessionDescription,
+    ) -> Result<SessionDescription, MediaError> {
+        self.local.session_version += 1;
+        let answer = sdp::answer(offer, &self.local)?;
+        self.send(Command::Renegotiate {
+            id: self.id,
+            negotiated: answer.negotiated,
+        });
+        Ok(answer.sdp)
+    }
+
+    /// The next event; `None` once the engine has stopped.
+    pub async fn next_event(&mut self) -> Option<MediaEvent> {
+        self.events.recv().await
+    }
+
+    /// Closes the session and releases its port. A recording still running is returned
+    /// (reason [`RecordStop::Hangup`]) so a message left before the hang-up is kept.
+    pub async fn close(mut self) -> Option<Recording> {
+        self.closed = true;
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Close {
+            id: self.id,
+            reply: Some(reply),
+        });
+        answer.await.ok().flatten()
+    }
+
+    fn send(&self, command: Command) {
+        // A stopped engine has nothing left to do with commands; next_event reports it.
+        let _ = self.commands.send(command);
+    }
+}
+
+impl Drop for MediaHandle {
+    fn drop(&mut self) {
+        if !self.closed {
+            self.send(Command::Close {
+                id: self.id,
+                reply: None,
+            });
+        }
+    }
+}
+
+/// A session as the driver holds it.
+struct Entry {
+    session: Box<MediaSession>,
+    socket: Arc<UdpSocket>,
+    receive_task: JoinHandle<()>,
+    events: mpsc::Sender<MediaEvent>,
+    /// Packets the socket would not take.
+    send_failures: u64,
+}
+
+impl Entry {
+    /// Sends what is due and forwards events.
+    fn run(&mut self, now: Instant) {
+        self.session.handle_timeout(now);
+        while let Some(transmit) = self.session.poll_transmit(now) {
+            if let Err(e) = self
+                .socket
+                .try_send_to(&transmit.payload, transmit.destination)
+            {
+                self.send_failures += 1;
+                if self.send_failures == 1 {
+                    tracing::debug!(error = %e, to = %transmit.destination, "RTP send failed");
+                }
+            }
+        }
+        self.flush_events();
+    }
+
+    fn flush_events(&mut self) {
+        while let Some(event) = self.session.poll_event() {
+            match self.events.try_send(event) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(event)) => {
+                    tracing::warn!(?event, "media event queue full; event dropped");
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+    }
+
+    fn close(self, reason: RecordStop) -> (Option<Recording>, SessionStats) {
+        self.receive_task.abort();
+        let mut session = self.session;
+        (session.take_recording(reason), session.stats())
+    }
+}
+
+/// The driver task: all sessions, one timer.
+async fn drive(
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    mut inbound: mpsc::Receiver<Inbound>,
+    mut shutdown: ShutdownListener,
+) {
+    let mut sessions: HashMap<SessionId, Entry> = HashMap::new();
+    // Next deadline of each session; exactly one heap entry per live session.
+    let mut timers: BinaryHeap<Reverse<(Instant, SessionId)>> = BinaryHeap::new();
+    let mut shutting_down = false;
+    let sleep = tokio::time::sleep(std::time::Duration::from_secs(3600));
+    tokio::pin!(sleep);
+    let mut armed: Option<Instant> = None;
+    loop {
+        let next = timers.peek().map(|Reverse((deadline, _))| *deadline);
+        if next != armed {
+            if let Some(deadline) = next {
+                sleep
+                    .as_mut()
+                    .reset(tokio::time::Instant::from_std(deadline));
+            }
+            armed = next;
+        }
+        tokio::select! {
+            biased;
+            () = &mut sleep, if armed.is_some() => {}
+            command = commands.recv() => match command {
+                Some(command) => handle_command(command, &mut sessions, &mut timers),
+                None => break,
+            },
+            Some(datagram) = inbound.recv() => {
+                if let Some(entry) = sessions.get_mut(&datagram.id) {
+                    entry.session.handle_datagram(datagram.at, datagram.from, &datagram.data);
+                    entry.flush_events();
+                }
+            }
+            () = shutdown.recv(), if !shutting_down => {
+                shutting_down = true;
+            }
+        }
+        let now = now();
+        while let Some(&Reverse((deadline, id))) = timers.peek() {
+            if deadline > now {
+                break;
+            }
+            timers.pop();
+            if let Some(entry) = sessions.get_mut(&id) {
+                entry.run(now);
+                timers.push(Reverse((entry.session.poll_timeout(), id)));
+            }
+        }
+        if shutting_down && sessions.is_empty() {
+            break;
+        }
+    }
+    for (_, entry) in sessions.drain() {
+        entry.receive_task.abort();
+    }
+    tracing::debug!("media engine stopped");
+}
+
+fn handle_command(
+    command: Command,
+    sessions: &mut HashMap<SessionId, Entry>,
+    timers: &mut BinaryHeap<Reverse<(Instant, SessionId)>>,
+) {
+    let id = match &command {
+        Command::Open { id, .. }
+        | Command::Play { id, .. }
+        | Command::StopPlayback { id }
+        | Command::Record { id, .. }
+        | Command::StopRecording { id }
+        | Command::Renegotiate { id, .. }
+        | Command::Close { id, .. } => *id,
+    };
+    match command {
+        Command::Open {
+            id,
+            session,
+            socket,
+            receive_task,
+            events,
+        } => {
+            timers.push(Reverse((session.poll_timeout(), id)));
+            sessions.insert(
+                id,
+                Entry {
+                    session,
+                    socket,
+                    receive_task,
+                    events,
+                    send_failures: 0,
+                },
+            );
+            return;
+        }
+        Command::Close { id, reply } => {
+            let recording = sessions.remove(&id).and_then(|entry| {
+                let send_failures = entry.send_failures;
+                let (recording, stats) = entry.close(RecordStop::Hangup);
+                tracing::debug!(session = id, ?stats, send_failures, "RTP session closed");
+                recording
+            });
+            if let Some(reply) = reply {
+                let _ = reply.send(recording);
+            }
+            return;
+        }
+        _ => {}
+    }
+    let Some(entry) = sessions.get_mut(&id) else {
+        return;
+    };
+    match command {
+        Command::Play { pcm, .. } => entry.session.play(pcm),
+        Command::StopPlayback { .. } => entry.session.stop_playback(),
+        Command::Record { options, .. } => entry.session.record(options, now()),
+        Command::StopRecording { .. } => entry.session.stop_recording(),
+        Command::Renegotiate { negotiated, .. } => entry.session.renegotiate(negotiated),
+        Command::Open { .. } | Command::Close { .. } => {}
+    }
+    entry.flush_events();
+}
+
+/// A session's receive loop: datagrams to the driver, stamped with their arrival time.
+async fn receive(id: SessionId, socket: Arc<UdpSocket>, inbound: mpsc::Sender<Inbound>) {
+    let mut buffer = vec![0u8; MAX_DATAGRAM];
+    loop {
+        match socket.recv_from(&mut buffer).await {
+            Ok((len, from)) => {
+                let datagram = Inbound {
+                    id,
+                    from,
+                    at: now(),
+                    data: buffer[..len].to_vec(),
+                };
+                if inbound.send(datagram).await.is_err() {
+                    return;
+                }
+            }
+            // ICMP errors surface on the next receive on some systems (ECONNREFUSED); they
+            // say nothing about this socket's future.
+            Err(e)
+                if e.kind() == io::ErrorKind::ConnectionRefused
+                    || e.kind() == io::ErrorKind::ConnectionReset => {}
+            Err(e) => {
+                tracing::warn!(session = id, error = %e, "RTP receive failed; session deaf");
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn even_ports_with_room_for_rtcp() {
+        assert_eq!(PortRange::new(10_000, 10_009).evens(), (10_000, 5));
+        assert_eq!(PortRange::new(10_001, 10_010).evens(), (10_002, 4));
+        assert_eq!(PortRange::new(10_000, 10_000).evens(), (10_000, 0));
+        assert_eq!(PortRange::new(0, 3).evens(), (0, 0));
+        assert_eq!(PortRange::new(65_534, 65_535).evens(), (65_534, 1));
+    }
+
+    #[test]
+    fn ports_in_use_are_skipped_and_exhaustion_is_reported() {
+        // Find two adjacent free even ports by binding in a high range.
+        let range = PortRange::new(47_100, 47_103);
+        let first = range.bind(IpAddr::V4(Ipv4Addr::LOCALHOST)).unwrap();
+        let second = range.bind(IpAddr::V4(Ipv4Addr::LOCALHOST)).unwrap();
+        let ports = [
+            first.local_addr().unwrap().port(),
+            second.local_addr().unwrap().port(),
+        ];
+        assert!(
+            ports.contains(&47_100) && ports.contains(&47_102),
+            "{ports:?}"
+        );
+        assert!(matches!(
+            range.bind(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            Err(MediaError::NoFreePort {
+                min: 47_100,
+                max: 47_103
+            })
+        ));
+        drop(first);
+        assert!(range.bind(IpAddr::V4(Ipv4Addr::LOCALHOST)).is_ok());
+    }
+}
