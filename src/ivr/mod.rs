@@ -1,5 +1,5 @@
 //! OneVoicemail's two IVRs as sans-I/O state machines (style guide §7.3): [`Deposit`] greets a
-//! caller and records a message; `Retrieve` lets the mailbox owner listen to messages and
+//! caller and records a message; [`Retrieve`] lets the mailbox owner listen to messages and
 //! manage the mailbox by phone.
 //!
 //! In the call flow they sit behind the B2BUA's A leg, once [`crate::routing`] has sent the
@@ -15,6 +15,7 @@ mod action;
 pub mod deposit;
 mod event;
 mod outbox;
+pub mod retrieve;
 
 #[cfg(test)]
 mod tests;
@@ -22,3 +23,4 @@ mod tests;
 pub use action::{Action, Mailbox, Pin, PlayId, Prompt, StoreRequest};
 pub use deposit::{Caller, Deposit, DepositSetup, RecordingLimits};
 pub use event::{Event, LoginResult, MailboxInfo, RecordingEnd, StoreReply};
+pub use retrieve::{Entry, Retrieve, RetrieveSetup, Timeouts};

@@ -75,11 +75,6 @@ impl Outbox {
         }
     }
 
-    /// Whether a prompt plays.
-    pub(super) fn is_playing(&self) -> bool {
-        self.playing.is_some()
-    }
-
     /// `PromptDone(id)` arrived: true if it is the prompt in progress (and it has ended).
     pub(super) fn prompt_done(&mut self, id: PlayId) -> bool {
         match self.playing {

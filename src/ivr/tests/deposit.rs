@@ -1,6 +1,6 @@
 //! Deposit scripts: the greeting, options, recording and every way a call ends.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -47,7 +47,7 @@ fn setup() -> DepositSetup {
 }
 
 fn start(setup: DepositSetup) -> (Script<Deposit>, Vec<String>) {
-    let t0 = Instant::now();
+    let t0 = super::origin();
     let mut s = Script::new(t0, Deposit::new(t0, wall(), setup));
     let first = s.drain();
     (s, first)

@@ -10,6 +10,14 @@ use crate::speech::{render, Segment};
 use crate::store::model::RecordingKind;
 
 mod deposit;
+mod retrieve;
+
+/// The origin of a script's virtual clock. The scripts only add to it, so any instant will
+/// do; reading the monotonic clock once is the only way to get one.
+#[allow(clippy::disallowed_methods)] // an arbitrary monotonic origin, never read again
+pub(super) fn origin() -> Instant {
+    Instant::now()
+}
 
 /// What a test drives: both machines have the same three-method face.
 pub(super) trait Machine {
@@ -27,6 +35,18 @@ impl Machine for super::Deposit {
     }
     fn poll_timeout(&self) -> Option<Instant> {
         super::Deposit::poll_timeout(self)
+    }
+}
+
+impl Machine for super::Retrieve {
+    fn handle(&mut self, now: Instant, event: Event) {
+        super::Retrieve::handle(self, now, event)
+    }
+    fn poll_action(&mut self) -> Option<Action> {
+        super::Retrieve::poll_action(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        super::Retrieve::poll_timeout(self)
     }
 }
 
