@@ -418,12 +418,15 @@ impl Retrieve {
                 u.extend(self.envelope(now, index));
                 self.say(u, true);
             }
-            State::Message { index } => {
-                if let Some(listed) = self.listed(index) {
+            State::Message { index } => match self.listed(index) {
+                Some(listed) => {
                     let id = listed.message.id;
                     self.out.play(Prompt::Message(id), true);
                 }
-            }
+                // No such message (cannot happen while the folder is intact): never leave
+                // the caller in silence with nothing to wait for.
+                None => self.enter(now, State::MainMenu),
+            },
             State::MessageMenu { .. } => {
                 self.say(
                     sentences(&[
