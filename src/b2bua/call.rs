@@ -310,6 +310,21 @@ impl Call {
         &self.a.local_tag
     }
 
+    /// Replaces what we know of the caller (the routing look-up found them among our users).
+    pub fn set_caller(&mut self, caller: CallerInfo) {
+        self.caller = caller;
+    }
+
+    /// The inbound INVITE server transaction and its request.
+    pub fn inbound(&self) -> (TransactionId, &Request) {
+        (self.a.inbound.transaction, &self.a.inbound.invite)
+    }
+
+    /// Where the caller's INVITE came from.
+    pub fn inbound_source(&self) -> SocketAddr {
+        self.a.inbound.source
+    }
+
     /// Whether nothing is left to do: the caller's side is over and every B leg has ended.
     pub fn is_finished(&self) -> bool {
         self.state == State::Over
