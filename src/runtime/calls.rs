@@ -279,17 +279,14 @@ fn run_actions(service: &mut SipService, key: CallKey) {
                 destination,
                 transport,
             } => {
-                let method = request.method.clone();
+                let method = request.method;
                 let leg_call_id = dialog::header_value(&request.headers, "Call-ID").ok();
                 match service
                     .layer
                     .send_request(now, request, destination, transport)
                 {
                     Ok(tx) => {
-                        service
-                            .calls
-                            .by_transaction
-                            .insert(tx, (key, side, method.clone()));
+                        service.calls.by_transaction.insert(tx, (key, side, method));
                         if let (Side::Callee(leg), Method::Invite) = (side, &method) {
                             info!(leg = leg.0, %destination, "ringing leg");
                             if let Some(running) = service.calls.calls.get_mut(&key) {
