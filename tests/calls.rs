@@ -258,3 +258,29 @@ fn forward_to_a_colleague_rings_their_device_with_diversion() {
         .expect("hand-off logged");
     assert!(line.contains("reason=on the phone"), "{line}");
 }
+
+#[test]
+fn invite_from_a_users_own_device_is_challenged_with_407() {
+    let server = TestServer::start_demo();
+    let client = common::SipClient::new(server.sip_udp);
+    let local = client.local();
+    let srv = server.sip_udp;
+    client.send(
+        format!(
+            "INVITE sip:{HANS_ONE_NUMBER}@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-own-1\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:1000002@{srv}>;tag=own1\r\nTo: <sip:{HANS_ONE_NUMBER}@{srv}>\r\n\
+             Call-ID: own-device-1@test\r\nCSeq: 1 INVITE\r\nContact: <sip:1000002@{local}>\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    let answers = client.collect(Duration::from_secs(2));
+    let challenge = answers
+        .iter()
+        .find(|a| a.starts_with("SIP/2.0 407"))
+        .unwrap_or_else(|| panic!("no 407 in {answers:?}"));
+    assert!(
+        challenge.contains("Proxy-Authenticate: Digest"),
+        "{challenge}"
+    );
+}
