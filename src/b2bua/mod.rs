@@ -1,1 +1,43 @@
-//! (being written)
+//! The back-to-back user agent: carries out the routing decision for one incoming call.
+//!
+//! In the call flow: the SIP task receives an INVITE to a OneNumber (or a local number), the
+//! driver (`runtime::calls`) loads the user's state and asks [`crate::routing::decide`], turns
+//! the route into a [`Plan`] (contacts resolved to addresses, forwards to local users followed)
+//! and feeds it to a [`Call`]. The `Call` is a sans-I/O state machine over the inbound leg (we
+//! are the UAS, RFC 3261 §13.3) and the outbound legs (we are the UAC, §13.2): events in
+//! ([`Event`]), actions out ([`Action`]), time as an argument, in quinn's manner
+//! (`handle`, `handle_timeout`, `poll_action`, `poll_timeout`).
+//!
+//! What it does:
+//! - **Ring**: one outbound leg per target, all at once (parallel search as §16.7 describes for
+//!   proxies, done here as one B leg per target). The first 2xx wins; the other legs get CANCEL
+//!   (§9.1), and a second 2xx that crosses the CANCEL is ACKed and ended with BYE (§13.2.2.4).
+//!   The first 180, and the first 183 carrying SDP, are passed back to the caller; more are not
+//!   needed (one ringback is enough). No answer within the ring timeout, or a busy answer from
+//!   every leg, asks [`crate::routing::after_ring`] and hands the call to voicemail.
+//! - **Forward**: a leg like any other, carrying `Diversion` (RFC 5806) and `History-Info`
+//!   (RFC 7044) so the receiving side knows who the call was for and why it moved.
+//! - **Voicemail**: a [`VoicemailRequest`] carrying the caller's INVITE and offer, the reason
+//!   and `back_at`; the voicemail IVR answers the caller from there.
+//! - **Mid-call**: the ACK for our 2xx (we retransmit the 2xx until it arrives, §13.3.1.4),
+//!   CANCEL from the caller before the answer (487, all B legs cancelled), BYE from either side
+//!   (BYE the other side, 200 to the sender), 481 for requests of dialogs that are gone.
+//!
+//! SDP is passed through: the caller's offer goes to the B legs unchanged, the winning answer
+//! goes back in our 2xx. This is a signalling-only B2BUA for now; anchoring the media in our
+//! media engine (needed for recording and for hiding the parties' addresses) comes later and
+//! will rewrite the bodies at exactly these two places. Re-INVITE and UPDATE are not relayed
+//! yet: they are answered 501 so the sender keeps its current session.
+
+mod call;
+mod invite;
+mod plan;
+mod voicemail;
+
+#[cfg(test)]
+mod tests;
+
+pub use call::{Action, Call, CallConfig, Event, Inbound, LegId, PresenceChange, Side};
+pub use invite::{history_info_cause, outbound_invite};
+pub use plan::{CalleeInfo, CallerInfo, Diversion, OutboundTarget, Plan, TargetKind};
+pub use voicemail::VoicemailRequest;

@@ -4,9 +4,11 @@
 //! Everything that can go wrong before the server is up (config, database, an address in use)
 //! is a [`StartupError`], which `main` turns into one line and exit code 2.
 
+mod calls;
 pub mod listeners;
 mod register;
 pub mod sip_service;
+mod user_state;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -163,6 +165,7 @@ impl Server {
             store.clone(),
             listeners.sip_udp.clone(),
             connections,
+            crate::presence::Presence::new(),
         );
         tasks.push(tokio::spawn(sip.run(inbound_rx, shutdown.listener())));
 

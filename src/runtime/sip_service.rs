@@ -15,7 +15,7 @@ use rsip::headers::UntypedHeader;
 use rsip::{Header, Method};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tracing::{debug, info, Instrument};
+use tracing::{debug, info};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -30,7 +30,9 @@ use crate::sip::transaction::{
 use crate::sip::transport::{tcp, Inbound, Protocol};
 use crate::store::Store;
 
+use super::calls::{self, Calls};
 use super::register::{self, RegisterLookup};
+use crate::presence::Presence;
 
 /// Methods we implement, for Allow (RFC 3261 §20.5) and 405 answers.
 pub const ALLOWED: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, NOTIFY, SUBSCRIBE";
@@ -53,6 +55,8 @@ pub enum Completion {
     },
     /// The store answered a REGISTER's credential and binding look-up.
     Register(Box<RegisterLookup>),
+    /// Routing decided for a new call.
+    Routed(Box<super::calls::RouteLookup>),
 }
 
 /// The SIP task's state.
@@ -70,8 +74,12 @@ pub struct SipService {
     completions_rx: Option<mpsc::Receiver<Completion>>,
     pub(super) clock: SystemClock,
     accepting_calls: bool,
-    /// INVITEs waiting for their route, so a CANCEL can be answered with 487 (§9.2).
-    pending_invites: std::collections::HashMap<TransactionId, rsip::Request>,
+    /// Who is on the phone; the B2BUA writes it, routing reads it.
+    pub(super) presence: Presence,
+    /// The running calls.
+    pub(super) calls: Calls,
+    /// For the calls' drain guards (set when `run` starts).
+    pub(super) shutdown: Option<ShutdownListener>,
 }
 
 impl SipService {
@@ -81,6 +89,7 @@ impl SipService {
         store: Store,
         udp: Vec<Arc<UdpSocket>>,
         tcp: tcp::Connections,
+        presence: Presence,
     ) -> Self {
         let timers = TimerConfig {
             t1: Duration::from_millis(config.sip.t1_ms),
@@ -134,8 +143,20 @@ impl SipService {
             completions_rx: Some(completions_rx),
             clock: SystemClock,
             accepting_calls: true,
-            pending_invites: std::collections::HashMap::new(),
+            presence,
+            calls: Calls::default(),
+            shutdown: None,
         }
+    }
+
+    /// Sends voicemail hand-offs to the voicemail service instead of answering them 480.
+    pub fn set_voicemail(&mut self, sender: mpsc::Sender<crate::b2bua::VoicemailRequest>) {
+        self.calls.set_voicemail(sender);
+    }
+
+    /// Our first UDP address: Via sent-by and Contact of the calls' requests.
+    pub(super) fn local_address(&self) -> Option<SocketAddr> {
+        self.udp.first().and_then(|s| s.local_addr().ok())
     }
 
     /// Runs until the inbound channel closes or the task is aborted after the drain.
@@ -147,8 +168,12 @@ impl SipService {
         let Some(mut completions) = self.completions_rx.take() else {
             return;
         };
+        self.shutdown = Some(shutdown.clone());
         loop {
-            let deadline = self.layer.poll_timeout();
+            let deadline = [self.layer.poll_timeout(), self.calls.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
             let sleep = async {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -166,6 +191,7 @@ impl SipService {
                     // drive_timer note), and the layer must see the real time.
                     let now = self.clock.instant();
                     self.layer.handle_timeout(now);
+                    calls::handle_timeout(&mut self, now);
                 }
                 _ = shutdown.recv(), if self.accepting_calls => {
                     info!("SIP: no new calls from now on");
@@ -310,28 +336,29 @@ impl SipService {
                 let _enter = span.enter();
                 self.on_request(transaction, request, source, transport);
             }
-            TuEvent::Ack { .. } => {}
+            TuEvent::Ack { request, .. } => calls::on_ack(self, &request),
             TuEvent::Cancelled { invite, .. } => {
-                // The INVITE is still waiting for its route; answer 487 now (§9.2). The late
-                // answer from the spawned look-up then finds the transaction completed.
                 debug!(%invite, "INVITE cancelled by the caller");
-                let now = self.clock.instant();
-                if let Some(request) = self.pending_invites.remove(&invite) {
-                    let response = reply(&request, 487, Some("Request Terminated"));
-                    if let Err(error) = self.layer.respond(now, invite, response) {
-                        debug!(%invite, %error, "487 not sent");
-                    }
+                if !calls::on_cancelled(self, invite) {
+                    debug!(%invite, "CANCEL for an INVITE no call owns");
                 }
             }
             TuEvent::Timeout { transaction, timer } => {
                 debug!(%transaction, ?timer, "transaction timed out");
+                calls::on_transaction_failed(self, transaction);
             }
             TuEvent::TransportError { transaction } => {
                 debug!(%transaction, "transport error");
+                calls::on_transaction_failed(self, transaction);
             }
-            TuEvent::Response { .. }
-            | TuEvent::StrayResponse { .. }
-            | TuEvent::Terminated { .. } => {}
+            TuEvent::Response {
+                transaction,
+                response,
+            } => {
+                calls::on_response(self, transaction, response);
+            }
+            TuEvent::StrayResponse { response, .. } => calls::on_stray_response(self, response),
+            TuEvent::Terminated { transaction } => calls::on_terminated(self, transaction),
         }
     }
 
@@ -380,6 +407,10 @@ impl SipService {
             Method::Register => {
                 register::on_register(self, transaction, request, source, transport)
             }
+            Method::Invite if has_to_tag(&request) => {
+                // A re-INVITE belongs to its dialog (§14.2).
+                calls::on_in_dialog(self, transaction, request);
+            }
             Method::Invite => {
                 if !self.accepting_calls {
                     let mut response = reply(&request, 503, Some("Shutting Down"));
@@ -389,26 +420,10 @@ impl SipService {
                     self.respond(transaction, response);
                     return;
                 }
-                let store = self.store.clone();
-                let completions = self.completions.clone();
-                let span = tracing::info_span!("call", call_id = %call_id(&request));
-                self.pending_invites.insert(transaction, request.clone());
-                tokio::spawn(
-                    async move {
-                        let response = route_invite(&store, &request).await;
-                        let _ = completions
-                            .send(Completion::Respond {
-                                transaction,
-                                response,
-                            })
-                            .await;
-                    }
-                    .instrument(span),
-                );
+                calls::on_invite(self, transaction, request, source, transport);
             }
             Method::Bye | Method::Info | Method::Update | Method::PRack | Method::Refer => {
-                let response = reply(&request, 481, Some("Call/Transaction Does Not Exist"));
-                self.respond(transaction, response);
+                calls::on_in_dialog(self, transaction, request);
             }
             _ => {
                 let mut response = reply(&request, 405, None);
@@ -425,11 +440,9 @@ impl SipService {
             Completion::Respond {
                 transaction,
                 response,
-            } => {
-                self.pending_invites.remove(&transaction);
-                self.respond(transaction, response)
-            }
+            } => self.respond(transaction, response),
             Completion::Register(lookup) => register::on_lookup(self, *lookup),
+            Completion::Routed(lookup) => calls::on_routed(self, *lookup),
         }
     }
 
@@ -496,17 +509,9 @@ fn call_id(request: &rsip::Request) -> String {
         .unwrap_or_default()
 }
 
-/// Until the B2BUA lands: a number nobody has is 404, a known user is 480.
-async fn route_invite(store: &Store, request: &rsip::Request) -> rsip::Response {
-    let user = request.uri.user().map(str::to_owned).unwrap_or_default();
-    let known = !user.is_empty()
-        && (store.user_by_one_number(&user).await.is_ok()
-            || store.user_by_local_number(&user).await.is_ok());
-    if known {
-        info!(%user, "call to a known user: routing not in place yet");
-        reply(request, 480, Some("Temporarily Unavailable"))
-    } else {
-        info!(%user, "call to an unknown number");
-        reply(request, 404, Some("Not Found"))
-    }
+/// Whether the To header carries a tag: the request is inside a dialog (§12.2.2).
+fn has_to_tag(request: &rsip::Request) -> bool {
+    crate::sip::dialog::header_value(&request.headers, "To")
+        .map(|to| crate::sip::dialog::split_tag(&to).1.is_some())
+        .unwrap_or(false)
 }

@@ -2,6 +2,7 @@
 //! transports (§18), digest authentication and the registrar (§10).
 
 pub mod auth;
+pub mod dialog;
 pub mod message;
 pub mod registrar;
 pub mod transaction;

@@ -1,0 +1,1023 @@
+//! [`Call`]: the state machine of one call through the B2BUA, over the inbound leg (A, where
+//! we are the UAS) and the outbound legs (B, where we are the UAC). See the module doc of
+//! [`b2bua`](super) for what it does; this file is how.
+//!
+//! The transaction layer (§17) sits below: it absorbs retransmissions, ACKs non-2xx final
+//! responses and answers CANCEL with 200. The call sees transaction-user events only, and its
+//! outputs are transaction-user commands (send a request, respond, cancel, send an ACK for a
+//! 2xx). The 2xx retransmission towards the caller (§13.3.1.4) and the ring timeout are the
+//! call's own timers, exposed through [`Call::poll_timeout`].
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rsip::headers::{self, Header, UntypedHeader};
+use rsip::{Method, Request, Response};
+use tracing::debug;
+
+use crate::routing::{after_ring, GreetingStatus, RingOutcome, Route, VoicemailInfo};
+use crate::sip::dialog::{self, Dialog};
+use crate::sip::message;
+use crate::sip::transaction::fields::response_to;
+use crate::sip::transaction::{TransactionId, TransportKind};
+use crate::store::model::{CallData, CallDirection, UserId};
+
+use super::invite::outbound_invite;
+use super::plan::{CalleeInfo, CallerInfo, Diversion, OutboundTarget, Plan};
+use super::voicemail::VoicemailRequest;
+
+/// Our side's addressing and the timers the call uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallConfig {
+    /// Our Via sent-by (`host:port`).
+    pub via_sent_by: String,
+    /// Our Contact URI, where in-dialog requests reach us.
+    pub contact: String,
+    /// Our SIP domain, for Diversion/History-Info URIs.
+    pub domain: String,
+    /// The Server header value of our responses.
+    pub server: String,
+    /// RFC 3261 T1: the first 2xx retransmission interval (§13.3.1.4).
+    pub t1: Duration,
+    /// RFC 3261 T2: the cap of the 2xx retransmission interval.
+    pub t2: Duration,
+}
+
+/// The caller's INVITE as the transaction layer delivered it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inbound {
+    /// The INVITE server transaction.
+    pub transaction: TransactionId,
+    /// The INVITE.
+    pub invite: Request,
+    /// Where it came from.
+    pub source: SocketAddr,
+    /// Over which transport.
+    pub transport: TransportKind,
+}
+
+/// An outbound leg's index in the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LegId(pub u32);
+
+/// Which leg an event or action concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// The inbound leg, towards the caller.
+    Caller,
+    /// An outbound leg, towards a device, mobile or forward target.
+    Callee(LegId),
+}
+
+/// Inputs of the call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Routing decided (the driver resolved the route into a plan).
+    Routed(Plan),
+    /// A response in a client transaction the call started (INVITE or BYE on `side`).
+    Response {
+        /// The leg.
+        side: Side,
+        /// The response.
+        response: Response,
+    },
+    /// A client transaction of the call ended without a final response (Timer B/F, or a
+    /// transport error; §8.1.3.1 treats both as 408/503).
+    RequestFailed {
+        /// The leg.
+        side: Side,
+        /// The method of the request that failed.
+        method: Method,
+    },
+    /// The caller's CANCEL matched the inbound INVITE (the layer already answered it 200).
+    Cancelled,
+    /// A new in-dialog request on `side` (BYE, re-INVITE, INFO, ...).
+    Request {
+        /// The leg.
+        side: Side,
+        /// The server transaction to answer on.
+        transaction: TransactionId,
+        /// The request.
+        request: Request,
+    },
+    /// The caller's ACK for our 2xx (§13.3.1.4).
+    Ack,
+}
+
+/// Outputs of the call, drained with [`Call::poll_action`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Start a client transaction for `request` on `side` (INVITE or BYE).
+    SendRequest {
+        /// The leg; responses come back as [`Event::Response`] with it.
+        side: Side,
+        /// The request.
+        request: Request,
+        /// Where to send it.
+        destination: SocketAddr,
+        /// Over which transport.
+        transport: TransportKind,
+    },
+    /// Cancel the INVITE client transaction of this B leg (§9.1).
+    Cancel(LegId),
+    /// Send an ACK for a 2xx outside any transaction (§13.2.2.4).
+    SendAck {
+        /// The ACK.
+        request: Request,
+        /// Where.
+        destination: SocketAddr,
+        /// Over which transport.
+        transport: TransportKind,
+    },
+    /// Send `response` in server transaction `transaction`.
+    Respond {
+        /// The transaction (the inbound INVITE, or an in-dialog request).
+        transaction: TransactionId,
+        /// The response.
+        response: Response,
+    },
+    /// Hand the caller to voicemail; the inbound INVITE transaction is the IVR's now.
+    Voicemail(Box<VoicemailRequest>),
+    /// A user's presence changes.
+    Presence {
+        /// The user.
+        user_id: i64,
+        /// Started or ended.
+        change: PresenceChange,
+    },
+    /// Write a call history row.
+    Record(CallData),
+}
+
+/// A presence change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresenceChange {
+    /// The user is now on this call.
+    Started,
+    /// The user's call ended.
+    Ended,
+}
+
+/// Where the call as a whole is.
+#[derive(Debug, Clone, PartialEq)]
+enum State {
+    /// Waiting for [`Event::Routed`].
+    Routing,
+    /// B legs are ringing.
+    Ringing {
+        /// Ring timeout.
+        deadline: Instant,
+        /// What voicemail says on no answer.
+        fallback: VoicemailInfo,
+    },
+    /// A leg answered; the caller has our 2xx.
+    Answered {
+        /// The winning leg.
+        winner: LegId,
+    },
+    /// The caller's side is finished (final response sent, handed off, or BYE exchanged);
+    /// remaining B legs may still be winding down.
+    Over,
+}
+
+/// How an outbound leg stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LegState {
+    /// INVITE sent, nothing or only 1xx back.
+    Trying,
+    /// CANCEL sent, waiting for the INVITE's final response.
+    Cancelling,
+    /// 2xx received and ACKed; in a dialog.
+    Confirmed,
+    /// BYE sent, waiting for its response.
+    Ending,
+    /// Failed with this final status, or ended.
+    Done(u16),
+}
+
+/// One outbound leg.
+#[derive(Debug, Clone)]
+struct Leg {
+    target: OutboundTarget,
+    invite: Request,
+    state: LegState,
+    dialog: Option<Dialog>,
+    ack: Option<Request>,
+}
+
+/// The caller's leg.
+#[derive(Debug, Clone)]
+struct CallerLeg {
+    inbound: Inbound,
+    call_id: String,
+    /// Our To tag, fixed at once so every response is in one dialog (§12.1.1).
+    local_tag: String,
+    /// The caller's offer.
+    offer: Option<(String, Vec<u8>)>,
+    dialog: Option<Dialog>,
+    /// Our 2xx, kept for retransmission until the ACK (§13.3.1.4).
+    answer: Option<Response>,
+    retransmit: Option<Retransmit>,
+    acked: bool,
+    ringing_sent: bool,
+    early_media_sent: bool,
+    /// A BYE we sent towards the caller is waiting for its response.
+    bye_pending: bool,
+}
+
+/// §13.3.1.4: "starting with T1 seconds and doubling until it reaches T2", for 64·T1.
+#[derive(Debug, Clone, Copy)]
+struct Retransmit {
+    next: Instant,
+    interval: Duration,
+    give_up: Instant,
+}
+
+/// One call through the B2BUA. See the module doc.
+#[derive(Debug)]
+pub struct Call {
+    config: CallConfig,
+    started: Instant,
+    started_wall: DateTime<Utc>,
+    caller: CallerInfo,
+    a: CallerLeg,
+    legs: Vec<Leg>,
+    state: State,
+    callee: Option<CalleeInfo>,
+    answered_at: Option<Instant>,
+    /// What the call ended as, for the history row (`"voicemail"`, `"cancelled"`, ...).
+    outcome: Option<&'static str>,
+    actions: VecDeque<Action>,
+}
+
+impl Call {
+    /// A new call for the caller's INVITE, at `now` (monotonic) = `wall` (calendar time, for the
+    /// history rows).
+    pub fn new(
+        now: Instant,
+        wall: DateTime<Utc>,
+        config: CallConfig,
+        inbound: Inbound,
+        caller: CallerInfo,
+    ) -> Call {
+        let call_id = dialog::header_value(&inbound.invite.headers, "Call-ID").unwrap_or_default();
+        let offer = (!inbound.invite.body.is_empty())
+            .then(|| {
+                inbound.invite.headers.iter().find_map(|h| match h {
+                    Header::ContentType(c) => {
+                        Some((c.value().to_owned(), inbound.invite.body.clone()))
+                    }
+                    _ => None,
+                })
+            })
+            .flatten();
+        Call {
+            config,
+            started: now,
+            started_wall: wall,
+            caller,
+            a: CallerLeg {
+                inbound,
+                call_id,
+                local_tag: message::new_tag(),
+                offer,
+                dialog: None,
+                answer: None,
+                retransmit: None,
+                acked: false,
+                ringing_sent: false,
+                early_media_sent: false,
+                bye_pending: false,
+            },
+            legs: Vec::new(),
+            state: State::Routing,
+            callee: None,
+            answered_at: None,
+            outcome: None,
+            actions: VecDeque::new(),
+        }
+    }
+
+    /// The caller's Call-ID (the call's key in logs and presence).
+    pub fn call_id(&self) -> &str {
+        &self.a.call_id
+    }
+
+    /// The To tag we answer the caller with.
+    pub fn local_tag(&self) -> &str {
+        &self.a.local_tag
+    }
+
+    /// Replaces what we know of the caller (the routing look-up found them among our users).
+    pub fn set_caller(&mut self, caller: CallerInfo) {
+        self.caller = caller;
+    }
+
+    /// The inbound INVITE server transaction and its request.
+    pub fn inbound(&self) -> (TransactionId, &Request) {
+        (self.a.inbound.transaction, &self.a.inbound.invite)
+    }
+
+    /// Where the caller's INVITE came from.
+    pub fn inbound_source(&self) -> SocketAddr {
+        self.a.inbound.source
+    }
+
+    /// Whether nothing is left to do: the caller's side is over and every B leg has ended.
+    pub fn is_finished(&self) -> bool {
+        self.state == State::Over
+            && !self.a.bye_pending
+            && self
+                .legs
+                .iter()
+                .all(|l| matches!(l.state, LegState::Done(_)))
+    }
+
+    /// The next action for the driver.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When [`Call::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let ring = match &self.state {
+            State::Ringing { deadline, .. } => Some(*deadline),
+            _ => None,
+        };
+        let retransmit = self.a.retransmit.map(|r| r.next.min(r.give_up));
+        [ring, retransmit].into_iter().flatten().min()
+    }
+
+    /// Fires the timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let State::Ringing { deadline, fallback } = &self.state {
+            if *deadline <= now {
+                let fallback = fallback.clone();
+                debug!(call_id = %self.a.call_id, "no answer within the ring timeout");
+                self.cancel_ringing_legs();
+                self.after_ring(now, RingOutcome::NoAnswer, &fallback);
+            }
+        }
+        if let Some(mut r) = self.a.retransmit {
+            if r.give_up <= now {
+                // §13.3.1.4: "If the server retransmits the 2xx response for 64*T1 seconds
+                // without receiving an ACK, the dialog is confirmed, but the session SHOULD be
+                // terminated. This is accomplished with a BYE."
+                self.a.retransmit = None;
+                debug!(call_id = %self.a.call_id, "no ACK for our 2xx: ending the call");
+                self.hang_up_both(now);
+            } else if r.next <= now {
+                if let Some(answer) = self.a.answer.clone() {
+                    self.actions.push_back(Action::Respond {
+                        transaction: self.a.inbound.transaction,
+                        response: answer,
+                    });
+                }
+                r.interval = (r.interval * 2).min(self.config.t2);
+                r.next = now + r.interval;
+                self.a.retransmit = Some(r);
+            }
+        }
+    }
+
+    /// Feeds one event at `now`.
+    pub fn handle(&mut self, now: Instant, event: Event) {
+        match event {
+            Event::Routed(plan) => self.on_routed(now, plan),
+            Event::Response { side, response } => self.on_response(now, side, response),
+            Event::RequestFailed { side, method } => self.on_request_failed(now, side, method),
+            Event::Cancelled => self.on_cancelled(now),
+            Event::Request {
+                side,
+                transaction,
+                request,
+            } => self.on_request(now, side, transaction, request),
+            Event::Ack => {
+                self.a.acked = true;
+                self.a.retransmit = None;
+            }
+        }
+    }
+
+    // ---- routing ------------------------------------------------------------------------
+
+    fn on_routed(&mut self, now: Instant, plan: Plan) {
+        if self.state != State::Routing {
+            // Cancelled while the store was being asked: the caller has its 487 already.
+            return;
+        }
+        match plan {
+            Plan::Reject { status, reason } => {
+                let response = self.caller_response(status, reason.as_deref());
+                self.respond_caller(response);
+                self.state = State::Over;
+            }
+            Plan::Voicemail { callee, info } => {
+                self.callee = Some(callee);
+                self.hand_off(now, info);
+            }
+            Plan::Ring {
+                callee,
+                targets,
+                timeout,
+                fallback,
+                diversion,
+            } => {
+                self.callee = Some(callee);
+                self.state = State::Ringing {
+                    deadline: now + timeout,
+                    fallback: fallback.clone(),
+                };
+                for target in targets {
+                    self.start_leg(target, diversion.as_ref());
+                }
+                if self.legs.is_empty() {
+                    self.after_ring(now, RingOutcome::NoAnswer, &fallback);
+                }
+            }
+        }
+    }
+
+    fn start_leg(&mut self, target: OutboundTarget, diversion: Option<&Diversion>) {
+        let to = match diversion {
+            // A forwarded leg is addressed to the forward target (its Request-URI).
+            Some(_) => format!("<{}>", target.uri),
+            // A ringing leg is for the number the caller dialled.
+            None => {
+                dialog::split_tag(
+                    &dialog::header_value(&self.a.inbound.invite.headers, "To").unwrap_or_default(),
+                )
+                .0
+            }
+        };
+        let Some(invite) = outbound_invite(
+            &self.a.inbound.invite,
+            &target,
+            &to,
+            &self.config.via_sent_by,
+            &self.config.contact,
+            &self.config.domain,
+            diversion,
+        ) else {
+            debug!(uri = %target.uri, "cannot build an INVITE for this target; skipped");
+            return;
+        };
+        let id = LegId(u32::try_from(self.legs.len()).unwrap_or(u32::MAX));
+        self.actions.push_back(Action::SendRequest {
+            side: Side::Callee(id),
+            request: invite.clone(),
+            destination: target.destination,
+            transport: target.transport,
+        });
+        self.legs.push(Leg {
+            target,
+            invite,
+            state: LegState::Trying,
+            dialog: None,
+            ack: None,
+        });
+    }
+
+    // ---- responses from B legs ----------------------------------------------------------
+
+    fn on_response(&mut self, now: Instant, side: Side, response: Response) {
+        let code = response.status_code.code();
+        let method = dialog::header_value(&response.headers, "CSeq")
+            .ok()
+            .and_then(|c| c.split_whitespace().nth(1).map(str::to_ascii_uppercase));
+        let is_invite = method.as_deref() == Some("INVITE");
+        match side {
+            Side::Caller => {
+                // Only our BYE towards the caller gets responses on this side.
+                if !is_invite && code >= 200 {
+                    self.a.bye_pending = false;
+                }
+            }
+            Side::Callee(id) if !is_invite => {
+                if code >= 200 {
+                    if let Some(leg) = self.leg_mut(id) {
+                        leg.state = LegState::Done(code);
+                    }
+                }
+            }
+            Side::Callee(id) => match code {
+                100 => {}
+                101..=199 => self.on_provisional(id, &response),
+                200..=299 => self.on_success(now, id, response),
+                _ => self.on_failure(now, id, code),
+            },
+        }
+    }
+
+    fn on_provisional(&mut self, id: LegId, response: &Response) {
+        if !matches!(self.state, State::Ringing { .. }) {
+            return;
+        }
+        if !matches!(self.leg(id).map(|l| l.state), Some(LegState::Trying)) {
+            return;
+        }
+        let code = response.status_code.code();
+        let has_sdp = !response.body.is_empty();
+        if code == 183 && has_sdp && !self.a.early_media_sent {
+            // Early media (RFC 3960): the first leg with SDP gets to play to the caller.
+            self.a.early_media_sent = true;
+            self.a.ringing_sent = true;
+            let mut out = self.caller_response(183, None);
+            copy_body(response, &mut out);
+            self.respond_caller(out);
+        } else if !self.a.ringing_sent {
+            // One 180 is enough for the caller's ringback, whichever leg rang first.
+            self.a.ringing_sent = true;
+            let out = self.caller_response(180, None);
+            self.respond_caller(out);
+        }
+    }
+
+    fn on_success(&mut self, now: Instant, id: LegId, response: Response) {
+        let Some(leg) = self.legs.get_mut(id.0 as usize) else {
+            return;
+        };
+        // Every 2xx is ACKed, retransmissions included (§13.2.2.4).
+        if let Some(ack) = leg.ack.clone() {
+            let (destination, transport) = (leg.target.destination, leg.target.transport);
+            self.actions.push_back(Action::SendAck {
+                request: ack,
+                destination,
+                transport,
+            });
+            return;
+        }
+        let dialog = match Dialog::from_uac(&leg.invite, &response) {
+            Ok(d) => d,
+            Err(error) => {
+                // A 2xx we cannot build a dialog from cannot be ACKed properly either; the
+                // device's transaction will time out. Treat the leg as failed.
+                debug!(%error, "unusable 2xx on an outbound leg");
+                leg.state = LegState::Done(500);
+                self.check_all_failed(now);
+                return;
+            }
+        };
+        let invite_cseq = dialog::cseq_number(&leg.invite.headers).unwrap_or(1);
+        let ack = dialog.ack(invite_cseq, &via(&self.config, leg.target.transport));
+        leg.dialog = Some(dialog);
+        if let Ok(ack) = ack {
+            leg.ack = Some(ack.clone());
+            let (destination, transport) = (leg.target.destination, leg.target.transport);
+            self.actions.push_back(Action::SendAck {
+                request: ack,
+                destination,
+                transport,
+            });
+        }
+        leg.state = LegState::Confirmed;
+        let was_ringing = matches!(self.state, State::Ringing { .. });
+        if !was_ringing {
+            // A second 2xx that crossed our CANCEL, or one after the caller left: the dialog
+            // exists now and must be ended (§15: BYE on a confirmed dialog).
+            debug!(leg = id.0, "late 2xx: ACK and BYE");
+            self.bye_leg(id);
+            return;
+        }
+        // This leg wins (§16.7 step 5 for forking proxies: first 2xx; the others are cancelled).
+        self.answered_at = Some(now);
+        self.state = State::Answered { winner: id };
+        for (i, other) in self.legs.iter_mut().enumerate() {
+            if i != id.0 as usize && other.state == LegState::Trying {
+                other.state = LegState::Cancelling;
+                self.actions
+                    .push_back(Action::Cancel(LegId(u32::try_from(i).unwrap_or(u32::MAX))));
+            }
+        }
+        let mut answer = self.caller_response(200, None);
+        copy_body(&response, &mut answer);
+        self.a.dialog = Dialog::from_uas(&self.a.inbound.invite, &self.a.local_tag).ok();
+        self.a.answer = Some(answer.clone());
+        self.respond_caller(answer);
+        if !self.a.inbound.transport.is_reliable() {
+            self.a.retransmit = Some(Retransmit {
+                next: now + self.config.t1,
+                interval: self.config.t1,
+                give_up: now + self.config.t1 * 64,
+            });
+        }
+        self.presence(PresenceChange::Started);
+    }
+
+    fn on_failure(&mut self, now: Instant, id: LegId, code: u16) {
+        let Some(leg) = self.leg_mut(id) else { return };
+        leg.state = LegState::Done(code);
+        if (600..700).contains(&code) && matches!(self.state, State::Ringing { .. }) {
+            // §16.7 step 5 (6xx): a global failure ends the search; the other legs are
+            // cancelled. 600 Busy Everywhere is busy; 603 Decline is the user rejecting.
+            let fallback = self.ring_fallback();
+            self.cancel_ringing_legs();
+            let outcome = if code == 600 {
+                RingOutcome::AllBusy
+            } else {
+                RingOutcome::NoAnswer
+            };
+            if let Some(fallback) = fallback {
+                self.after_ring(now, outcome, &fallback);
+            }
+            return;
+        }
+        self.check_all_failed(now);
+    }
+
+    /// Every leg ended without a 2xx while ringing: busy everywhere or not answering.
+    fn check_all_failed(&mut self, now: Instant) {
+        if !matches!(self.state, State::Ringing { .. }) {
+            return;
+        }
+        let mut all_busy = true;
+        for leg in &self.legs {
+            match leg.state {
+                LegState::Done(486 | 600) => {}
+                LegState::Done(_) => all_busy = false,
+                _ => return,
+            }
+        }
+        let outcome = if all_busy && !self.legs.is_empty() {
+            RingOutcome::AllBusy
+        } else {
+            RingOutcome::NoAnswer
+        };
+        if let Some(fallback) = self.ring_fallback() {
+            self.after_ring(now, outcome, &fallback);
+        }
+    }
+
+    fn on_request_failed(&mut self, now: Instant, side: Side, method: Method) {
+        match side {
+            Side::Caller => self.a.bye_pending = false,
+            Side::Callee(id) if method == Method::Invite => {
+                let cancelling = self.leg(id).map(|l| l.state) == Some(LegState::Cancelling);
+                // §8.1.3.1: a timeout is as good as a 408.
+                self.on_failure(now, id, if cancelling { 487 } else { 408 });
+            }
+            Side::Callee(id) => {
+                if let Some(leg) = self.leg_mut(id) {
+                    leg.state = LegState::Done(408);
+                }
+                if let State::Answered { winner } = self.state {
+                    if winner == id {
+                        self.state = State::Over;
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- requests from either side ------------------------------------------------------
+
+    fn on_cancelled(&mut self, now: Instant) {
+        if !matches!(self.state, State::Routing | State::Ringing { .. }) {
+            return;
+        }
+        // §9.2: "the UAS MUST ... respond to the INVITE with a 487 (Request Terminated)".
+        let response = self.caller_response(487, None);
+        self.respond_caller(response);
+        self.cancel_ringing_legs();
+        self.outcome = Some("cancelled");
+        self.state = State::Over;
+        self.record(now, false);
+    }
+
+    fn on_request(
+        &mut self,
+        now: Instant,
+        side: Side,
+        transaction: TransactionId,
+        request: Request,
+    ) {
+        let in_dialog = match side {
+            Side::Caller => self.a.dialog.is_some(),
+            Side::Callee(id) => self.leg(id).and_then(|l| l.dialog.as_ref()).is_some(),
+        };
+        let alive = match (side, &self.state) {
+            (Side::Caller, State::Answered { .. }) => true,
+            (Side::Callee(id), _) => {
+                matches!(
+                    self.leg(id).map(|l| l.state),
+                    Some(LegState::Confirmed | LegState::Ending)
+                )
+            }
+            _ => false,
+        };
+        if !in_dialog || !alive {
+            // §12.2.2: "If the UAS receives a request that does not match any dialog ... it
+            // SHOULD return a 481 (Call/Transaction Does Not Exist)".
+            self.reply(transaction, &request, 481);
+            return;
+        }
+        if let Ok(cseq) = dialog::cseq_number(&request.headers) {
+            let dialog = match side {
+                Side::Caller => self.a.dialog.as_mut(),
+                Side::Callee(id) => self
+                    .legs
+                    .get_mut(id.0 as usize)
+                    .and_then(|l| l.dialog.as_mut()),
+            };
+            if let Some(dialog) = dialog {
+                if dialog.accept_remote_cseq(cseq).is_err() {
+                    self.reply(transaction, &request, 500);
+                    return;
+                }
+            }
+        }
+        if request.method != Method::Bye {
+            // Re-INVITE/UPDATE/INFO are not relayed yet (module doc): 501 keeps the session.
+            self.reply(transaction, &request, 501);
+            return;
+        }
+        self.reply(transaction, &request, 200);
+        match side {
+            Side::Caller => {
+                // The caller hung up: end the callee's dialog too.
+                self.a.retransmit = None;
+                if let State::Answered { winner } = self.state {
+                    self.bye_leg(winner);
+                }
+                self.finish_answered(now);
+            }
+            Side::Callee(id) => {
+                if let Some(leg) = self.leg_mut(id) {
+                    leg.state = LegState::Done(200);
+                }
+                if self.state == (State::Answered { winner: id }) {
+                    self.bye_caller();
+                    self.finish_answered(now);
+                }
+            }
+        }
+    }
+
+    // ---- helpers ------------------------------------------------------------------------
+
+    fn hand_off(&mut self, now: Instant, info: VoicemailInfo) {
+        let Some(callee) = self.callee.clone() else {
+            return;
+        };
+        self.actions
+            .push_back(Action::Voicemail(Box::new(VoicemailRequest {
+                call_id: self.a.call_id.clone(),
+                user_id: callee.user_id,
+                lang: callee.lang,
+                info,
+                caller: self.caller.clone(),
+                transaction: self.a.inbound.transaction,
+                invite: self.a.inbound.invite.clone(),
+                local_tag: self.a.local_tag.clone(),
+                source: self.a.inbound.source,
+                transport: self.a.inbound.transport,
+                offer: self.a.offer.as_ref().map(|(_, body)| body.clone()),
+            })));
+        self.outcome = Some("voicemail");
+        self.state = State::Over;
+        self.record(now, false);
+    }
+
+    fn after_ring(&mut self, now: Instant, outcome: RingOutcome, fallback: &VoicemailInfo) {
+        match after_ring(outcome, fallback) {
+            Route::Voicemail(info) => self.hand_off(now, info),
+            // after_ring always ends in voicemail; anything else would be a routing change the
+            // B2BUA does not know how to carry out, so the caller still gets voicemail.
+            Route::Ring { .. } | Route::Forward { .. } => self.hand_off(
+                now,
+                VoicemailInfo {
+                    status: GreetingStatus::NotAvailable,
+                    allow_messages: fallback.allow_messages,
+                },
+            ),
+        }
+    }
+
+    fn ring_fallback(&self) -> Option<VoicemailInfo> {
+        match &self.state {
+            State::Ringing { fallback, .. } => Some(fallback.clone()),
+            _ => None,
+        }
+    }
+
+    fn cancel_ringing_legs(&mut self) {
+        for (i, leg) in self.legs.iter_mut().enumerate() {
+            if leg.state == LegState::Trying {
+                leg.state = LegState::Cancelling;
+                self.actions
+                    .push_back(Action::Cancel(LegId(u32::try_from(i).unwrap_or(u32::MAX))));
+            }
+        }
+    }
+
+    fn bye_leg(&mut self, id: LegId) {
+        let Some(leg) = self.legs.get_mut(id.0 as usize) else {
+            return;
+        };
+        let via = via(&self.config, leg.target.transport);
+        let Some(dialog) = leg.dialog.as_mut() else {
+            return;
+        };
+        match dialog.request(Method::Bye, &via) {
+            Ok(bye) => {
+                leg.state = LegState::Ending;
+                let (destination, transport) = (leg.target.destination, leg.target.transport);
+                self.actions.push_back(Action::SendRequest {
+                    side: Side::Callee(id),
+                    request: bye,
+                    destination,
+                    transport,
+                });
+            }
+            Err(error) => {
+                debug!(%error, "cannot build BYE for an outbound leg");
+                leg.state = LegState::Done(500);
+            }
+        }
+    }
+
+    fn bye_caller(&mut self) {
+        self.a.retransmit = None;
+        let via = via(&self.config, self.a.inbound.transport);
+        let Some(dialog) = self.a.dialog.as_mut() else {
+            return;
+        };
+        match dialog.request(Method::Bye, &via) {
+            Ok(bye) => {
+                self.a.bye_pending = true;
+                self.actions.push_back(Action::SendRequest {
+                    side: Side::Caller,
+                    request: bye,
+                    destination: self.a.inbound.source,
+                    transport: self.a.inbound.transport,
+                });
+            }
+            Err(error) => debug!(%error, "cannot build BYE towards the caller"),
+        }
+    }
+
+    fn hang_up_both(&mut self, now: Instant) {
+        if let State::Answered { winner } = self.state {
+            self.bye_leg(winner);
+            self.bye_caller();
+            self.finish_answered(now);
+        }
+    }
+
+    /// An answered call ended: presence back and history rows.
+    fn finish_answered(&mut self, now: Instant) {
+        if matches!(self.state, State::Answered { .. }) {
+            self.state = State::Over;
+            self.outcome = Some("answered");
+            self.presence(PresenceChange::Ended);
+            self.record(now, true);
+        }
+    }
+
+    fn presence(&mut self, change: PresenceChange) {
+        let users = [self.callee.as_ref().map(|c| c.user_id), self.caller.user_id];
+        for user_id in users.into_iter().flatten() {
+            self.actions.push_back(Action::Presence { user_id, change });
+        }
+    }
+
+    /// History rows: the callee's (in, or missed) and the caller's (out) if a local user.
+    fn record(&mut self, now: Instant, answered: bool) {
+        let wall = |t: Instant| {
+            self.started_wall
+                + chrono::Duration::from_std(t.saturating_duration_since(self.started))
+                    .unwrap_or_default()
+        };
+        let started_at = self.started_wall;
+        let answered_at = self.answered_at.map(wall);
+        let ended_at = Some(wall(now));
+        let route = self.outcome.map(str::to_owned);
+        if let Some(callee) = &self.callee {
+            self.actions.push_back(Action::Record(CallData {
+                user_id: UserId(callee.user_id),
+                direction: if answered {
+                    CallDirection::In
+                } else {
+                    CallDirection::Missed
+                },
+                other_number: self.caller.number.clone(),
+                other_name: self.caller.name.clone(),
+                started_at,
+                answered_at,
+                ended_at,
+                route: route.clone(),
+            }));
+        }
+        if let Some(user_id) = self.caller.user_id {
+            self.actions.push_back(Action::Record(CallData {
+                user_id: UserId(user_id),
+                direction: CallDirection::Out,
+                other_number: self
+                    .callee
+                    .as_ref()
+                    .map(|c| c.number.clone())
+                    .unwrap_or_else(|| self.a.inbound.invite.uri.user().unwrap_or("").to_owned()),
+                other_name: None,
+                started_at,
+                answered_at,
+                ended_at,
+                route,
+            }));
+        }
+    }
+
+    /// A response to the caller's INVITE with our To tag, Contact (for 1xx/2xx, §12.1.1) and
+    /// Server header.
+    fn caller_response(&self, code: u16, reason: Option<&str>) -> Response {
+        let mut response = response_to(&self.a.inbound.invite, code, Some(&self.a.local_tag));
+        if let Some(reason) = reason {
+            response.status_code = rsip::StatusCode::Other(code, reason.to_owned());
+        }
+        if (101..300).contains(&code) {
+            // §12.1.1: the UAS MUST add a Contact to responses that create a dialog, and copy
+            // Record-Route (we are not a proxy, but a peer behind one needs it back).
+            for h in self.a.inbound.invite.headers.iter() {
+                if let Header::RecordRoute(_) = h {
+                    response.headers.push(h.clone());
+                }
+            }
+            response
+                .headers
+                .push(Header::Contact(headers::Contact::new(format!(
+                    "<{}>",
+                    self.config.contact
+                ))));
+        }
+        response.headers.push(Header::Server(headers::Server::new(
+            self.config.server.clone(),
+        )));
+        response
+    }
+
+    fn respond_caller(&mut self, response: Response) {
+        self.actions.push_back(Action::Respond {
+            transaction: self.a.inbound.transaction,
+            response,
+        });
+    }
+
+    fn reply(&mut self, transaction: TransactionId, request: &Request, code: u16) {
+        let mut response = response_to(request, code, None);
+        response.headers.push(Header::Server(headers::Server::new(
+            self.config.server.clone(),
+        )));
+        self.actions.push_back(Action::Respond {
+            transaction,
+            response,
+        });
+    }
+
+    fn leg(&self, id: LegId) -> Option<&Leg> {
+        self.legs.get(id.0 as usize)
+    }
+
+    fn leg_mut(&mut self, id: LegId) -> Option<&mut Leg> {
+        self.legs.get_mut(id.0 as usize)
+    }
+}
+
+/// Our Via value with a fresh branch (§8.1.1.7).
+fn via(config: &CallConfig, transport: TransportKind) -> String {
+    let transport = match transport {
+        TransportKind::Udp => "UDP",
+        TransportKind::Tcp => "TCP",
+    };
+    format!(
+        "SIP/2.0/{transport} {};branch={};rport",
+        config.via_sent_by,
+        message::new_branch()
+    )
+}
+
+/// Copies a response's body and Content-Type onto `to` (SDP pass-through).
+fn copy_body(from: &Response, to: &mut Response) {
+    if from.body.is_empty() {
+        return;
+    }
+    let content_type = from.headers.iter().find_map(|h| match h {
+        Header::ContentType(c) => Some(c.clone()),
+        _ => None,
+    });
+    let Some(content_type) = content_type else {
+        return;
+    };
+    let mut headers: Vec<Header> = to
+        .headers
+        .iter()
+        .filter(|h| !matches!(h, Header::ContentLength(_) | Header::ContentType(_)))
+        .cloned()
+        .collect();
+    headers.push(Header::ContentType(content_type));
+    headers.push(Header::ContentLength(headers::ContentLength::new(
+        from.body.len().to_string(),
+    )));
+    to.headers = headers.into();
+    to.body = from.body.clone();
+}

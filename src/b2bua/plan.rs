@@ -1,0 +1,105 @@
+//! What the driver hands a [`Call`](super::Call) once routing has decided: the route with
+//! every target resolved to a Request-URI and the address to send to.
+//!
+//! The routing core speaks of contacts and numbers; a B leg needs a socket address. Resolving
+//! registrations (their `received` address, RFC 5626-style flow reuse towards NATed phones),
+//! the trunk for mobile and external numbers, and following a forward to a colleague are the
+//! driver's work, so the plan is already concrete and the call machine stays pure.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::domain::Lang;
+use crate::routing::{DiversionReason, VoicemailInfo};
+use crate::sip::transaction::TransportKind;
+
+/// What to do with the call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// Ring these targets in parallel for `timeout`; then voicemail with `fallback`.
+    Ring {
+        /// The user being rung (presence, history, voicemail box).
+        callee: CalleeInfo,
+        /// One B leg each.
+        targets: Vec<OutboundTarget>,
+        /// The ring timeout.
+        timeout: Duration,
+        /// What voicemail says on no answer ([`crate::routing::after_ring`]).
+        fallback: VoicemailInfo,
+        /// Set when the call reaches these targets by a forward: the diversion headers.
+        diversion: Option<Diversion>,
+    },
+    /// Straight to the callee's voicemail.
+    Voicemail {
+        /// Whose voicemail.
+        callee: CalleeInfo,
+        /// What the greeting says.
+        info: VoicemailInfo,
+    },
+    /// Answer the caller with a final error (unknown number 404, toll-fraud guard 403, store
+    /// trouble 500): nothing to ring and no mailbox to take the call.
+    Reject {
+        /// The status code.
+        status: u16,
+        /// A reason phrase of our own, if the canonical one would mislead.
+        reason: Option<String>,
+    },
+}
+
+/// The user a call is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalleeInfo {
+    /// Store id.
+    pub user_id: i64,
+    /// The user's OneNumber: what the caller dialled, and the Diversion entry of a forward.
+    pub number: String,
+    /// The user's language, for the voicemail greeting.
+    pub lang: Lang,
+}
+
+/// Who is calling, as far as we know.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CallerInfo {
+    /// The caller's number (From user part); empty when anonymous.
+    pub number: String,
+    /// Display name from From, if any.
+    pub name: Option<String>,
+    /// The caller's user id when the call comes from one of our users' devices.
+    pub user_id: Option<i64>,
+}
+
+/// Where one B leg goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundTarget {
+    /// The Request-URI of the INVITE (a registered Contact, or `sip:number@trunk`).
+    pub uri: String,
+    /// Where to send it.
+    pub destination: SocketAddr,
+    /// Over which transport.
+    pub transport: TransportKind,
+    /// What it is, for logs.
+    pub kind: TargetKind,
+}
+
+/// The kind of a B leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// A registered device of the callee.
+    Device,
+    /// The callee's mobile, through the trunk.
+    Mobile,
+    /// A forward to a number outside our users, through the trunk.
+    External,
+}
+
+/// Why and from where a call was diverted, for the `Diversion` (RFC 5806) and `History-Info`
+/// (RFC 7044) headers of the B legs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diversion {
+    /// The number the call was diverted from (the absent user's OneNumber).
+    pub from: String,
+    /// The RFC 5806 reason.
+    pub reason: DiversionReason,
+    /// How many diversions the call has had including this one (RFC 5806 `counter`).
+    pub counter: u32,
+}

@@ -1,0 +1,875 @@
+//! The call driver in the SIP task: an INVITE to a OneNumber or local number becomes a
+//! [`b2bua::Call`]; the store look-up and [`routing::decide`] run in a spawned task whose
+//! [`RouteLookup`] comes back to the loop; the call's actions are carried out on the
+//! transaction layer, presence and the store.
+//!
+//! One tracing span per call, keyed by the caller's Call-ID. Calls hold a shutdown guard, so
+//! `serve` drains them on SIGTERM while new INVITEs get 503 (in `sip_service`).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use rsip::headers::UntypedHeader;
+use rsip::{Header, Method};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn, Span};
+
+use super::sip_service::{reply, Completion, SipService, SERVER};
+use super::user_state::{self, LoadedUser};
+use crate::b2bua::{
+    Action, Call, CallConfig, CalleeInfo, CallerInfo, Diversion, Event, Inbound, LegId,
+    OutboundTarget, Plan, PresenceChange, Side, TargetKind, VoicemailRequest,
+};
+use crate::clock::Clock;
+use crate::presence::Presence;
+use crate::routing::{self, CallContext, GreetingStatus, Route, VoicemailInfo};
+use crate::shutdown::CallGuard;
+use crate::sip::auth::DigestResponse;
+use crate::sip::dialog;
+use crate::sip::transaction::{TransactionId, TransportKind};
+use crate::store::model::{Device, User};
+use crate::store::{Store, StoreError};
+
+/// Key of a call in the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CallKey(u64);
+
+/// The running calls and the indexes that lead events to them.
+#[derive(Default)]
+pub struct Calls {
+    calls: HashMap<CallKey, Running>,
+    /// Client transactions (B-leg INVITEs, BYEs either way) and the inbound INVITE.
+    by_transaction: HashMap<TransactionId, (CallKey, Side, Method)>,
+    /// Call-IDs of every leg, for in-dialog requests and stray 2xx retransmissions.
+    by_call_id: HashMap<String, (CallKey, Side)>,
+    next: u64,
+    /// Where voicemail hand-offs go; `None` until the voicemail service is wired in.
+    voicemail: Option<mpsc::Sender<VoicemailRequest>>,
+}
+
+struct Running {
+    call: Call,
+    span: Span,
+    call_ids: Vec<String>,
+    invites: HashMap<LegId, TransactionId>,
+    _guard: Option<CallGuard>,
+}
+
+/// What the spawned routing task found out.
+#[derive(Debug)]
+pub struct RouteLookup {
+    key: CallKey,
+    plan: Plan,
+    caller: CallerInfo,
+    /// Set when the From user is one of our devices: the INVITE must then be authenticated.
+    caller_device: Option<Device>,
+}
+
+impl Calls {
+    /// Sets the channel to the voicemail service.
+    pub fn set_voicemail(&mut self, sender: mpsc::Sender<VoicemailRequest>) {
+        self.voicemail = Some(sender);
+    }
+
+    /// The earliest timer of any call.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.calls
+            .values()
+            .filter_map(|r| r.call.poll_timeout())
+            .min()
+    }
+}
+
+/// A new out-of-dialog INVITE: create the call and start the routing look-up.
+pub fn on_invite(
+    service: &mut SipService,
+    transaction: TransactionId,
+    request: rsip::Request,
+    source: SocketAddr,
+    transport: TransportKind,
+) {
+    let now = service.instant();
+    let wall = service.clock.now();
+    let call_id = dialog::header_value(&request.headers, "Call-ID").unwrap_or_default();
+    let span = tracing::info_span!("call", call_id = %call_id);
+    let config = call_config(service);
+    let key = CallKey(service.calls.next);
+    service.calls.next += 1;
+    let caller = caller_from(&request);
+    let call = Call::new(
+        now,
+        wall,
+        config,
+        Inbound {
+            transaction,
+            invite: request.clone(),
+            source,
+            transport,
+        },
+        caller,
+    );
+    span.in_scope(|| info!(from = %source, uri = %request.uri, "incoming call"));
+    service.calls.calls.insert(
+        key,
+        Running {
+            call,
+            span: span.clone(),
+            call_ids: vec![call_id.clone()],
+            invites: HashMap::new(),
+            _guard: service.shutdown.as_ref().map(|s| s.call_started()),
+        },
+    );
+    service
+        .calls
+        .by_transaction
+        .insert(transaction, (key, Side::Caller, Method::Invite));
+    service
+        .calls
+        .by_call_id
+        .insert(call_id, (key, Side::Caller));
+    let store = service.store.clone();
+    let presence = service.presence.clone();
+    let completions = service.completions.clone();
+    let trunk = service.config.sip.trunk.clone();
+    tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            let lookup = route(&store, &presence, &trunk, key, &request, wall).await;
+            let _ = completions.send(Completion::Routed(Box::new(lookup))).await;
+        },
+        span,
+    ));
+}
+
+/// The routing task answered: authenticate a caller that is one of our devices, then run.
+pub fn on_routed(service: &mut SipService, lookup: RouteLookup) {
+    let RouteLookup {
+        key,
+        plan,
+        caller,
+        caller_device,
+    } = lookup;
+    let Some(running) = service.calls.calls.get(&key) else {
+        return;
+    };
+    let span = running.span.clone();
+    let _enter = span.enter();
+    if let Some(device) = caller_device {
+        if !authenticated(service, key, &device) {
+            return;
+        }
+        debug!(caller = %caller.number, "caller authenticated");
+    }
+    if let Some(running) = service.calls.calls.get_mut(&key) {
+        running.call.set_caller(caller);
+    }
+    drive(service, key, Event::Routed(plan));
+}
+
+/// §22.3: an INVITE from one of our users' devices must carry valid Proxy-Authorization;
+/// without it (or stale, or wrong) it gets 407 and the call ends here.
+fn authenticated(service: &mut SipService, key: CallKey, device: &Device) -> bool {
+    let Some(running) = service.calls.calls.get(&key) else {
+        return false;
+    };
+    let (transaction, request) = running.call.inbound();
+    let request = request.clone();
+    let credentials = request.headers.iter().find_map(|h| match h {
+        Header::ProxyAuthorization(a) => Some(a.value().to_owned()),
+        _ => None,
+    });
+    let now = service.clock.now();
+    let mut stale = false;
+    if let Some(credentials) = credentials {
+        match DigestResponse::parse(&credentials) {
+            Ok(digest) if digest.username == device.sip_username => {
+                let ha1 = match digest.algorithm {
+                    crate::sip::auth::DigestAlgorithm::Md5 => &device.ha1_md5,
+                    crate::sip::auth::DigestAlgorithm::Sha256 => &device.ha1_sha256,
+                };
+                let uri = request.uri.to_string();
+                let context = crate::sip::auth::RequestContext {
+                    realm: &service.config.sip.domain,
+                    method: "INVITE",
+                    request_uri: &uri,
+                };
+                match service.nonces.verify(now, &context, &digest, ha1) {
+                    Ok(()) => return true,
+                    Err(error) => {
+                        stale = error.is_stale();
+                        if error.counts_as_failure() {
+                            let at = service.instant();
+                            if let Some(ban) =
+                                service.bans.record_failure(at, running_source(running))
+                            {
+                                warn!(source = %ban.source, "banning source after failed authentications");
+                            }
+                        }
+                        debug!(%error, "INVITE authentication failed");
+                    }
+                }
+            }
+            Ok(_) => debug!("Proxy-Authorization for another username"),
+            Err(error) => debug!(%error, "malformed Proxy-Authorization"),
+        }
+    }
+    let realm = service.config.sip.domain.clone();
+    let mut response = reply(&request, 407, None);
+    for value in service.nonces.challenge(now, &realm, stale) {
+        response.headers.push(Header::ProxyAuthenticate(
+            rsip::headers::ProxyAuthenticate::new(value),
+        ));
+    }
+    service.respond(transaction, response);
+    forget(service, key);
+    false
+}
+
+fn running_source(running: &Running) -> std::net::IpAddr {
+    running.call.inbound_source().ip()
+}
+
+/// Feeds an event to a call and carries out what it asks.
+pub fn drive(service: &mut SipService, key: CallKey, event: Event) {
+    let now = service.instant();
+    let Some(running) = service.calls.calls.get_mut(&key) else {
+        return;
+    };
+    running.call.handle(now, event);
+    run_actions(service, key);
+}
+
+/// Fires due call timers.
+pub fn handle_timeout(service: &mut SipService, now: Instant) {
+    let due: Vec<CallKey> = service
+        .calls
+        .calls
+        .iter()
+        .filter(|(_, r)| r.call.poll_timeout().is_some_and(|t| t <= now))
+        .map(|(k, _)| *k)
+        .collect();
+    for key in due {
+        if let Some(running) = service.calls.calls.get_mut(&key) {
+            running.call.handle_timeout(now);
+        }
+        run_actions(service, key);
+    }
+}
+
+fn run_actions(service: &mut SipService, key: CallKey) {
+    let Some(running) = service.calls.calls.get(&key) else {
+        return;
+    };
+    let span = running.span.clone();
+    let _enter = span.enter();
+    loop {
+        let now = service.instant();
+        let Some(running) = service.calls.calls.get_mut(&key) else {
+            return;
+        };
+        let Some(action) = running.call.poll_action() else {
+            break;
+        };
+        let call_id = running.call.call_id().to_owned();
+        match action {
+            Action::SendRequest {
+                side,
+                request,
+                destination,
+                transport,
+            } => {
+                let method = request.method;
+                let leg_call_id = dialog::header_value(&request.headers, "Call-ID").ok();
+                match service
+                    .layer
+                    .send_request(now, request, destination, transport)
+                {
+                    Ok(tx) => {
+                        service.calls.by_transaction.insert(tx, (key, side, method));
+                        if let (Side::Callee(leg), Method::Invite) = (side, &method) {
+                            info!(leg = leg.0, %destination, "ringing leg");
+                            if let Some(running) = service.calls.calls.get_mut(&key) {
+                                running.invites.insert(leg, tx);
+                                if let Some(id) = leg_call_id {
+                                    running.call_ids.push(id.clone());
+                                    service.calls.by_call_id.insert(id, (key, side));
+                                }
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        debug!(%error, "request not sent");
+                        if let Some(running) = service.calls.calls.get_mut(&key) {
+                            running
+                                .call
+                                .handle(now, Event::RequestFailed { side, method });
+                        }
+                    }
+                }
+            }
+            Action::Cancel(leg) => {
+                if let Some(tx) = running.invites.get(&leg).copied() {
+                    if let Err(error) = service.layer.cancel(now, tx) {
+                        debug!(%error, leg = leg.0, "CANCEL not sent");
+                    }
+                }
+            }
+            Action::SendAck {
+                request,
+                destination,
+                transport,
+            } => service.layer.send_stateless(
+                rsip::SipMessage::Request(request),
+                destination,
+                transport,
+            ),
+            Action::Respond {
+                transaction,
+                response,
+            } => service.respond(transaction, response),
+            Action::Voicemail(request) => hand_off(service, *request),
+            Action::Presence { user_id, change } => match change {
+                PresenceChange::Started => service.presence.call_started(user_id, &call_id),
+                PresenceChange::Ended => service.presence.call_ended(user_id, &call_id),
+            },
+            Action::Record(data) => {
+                let store = service.store.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = store.call_record_insert(&data).await {
+                        warn!(%error, "call history not written");
+                    }
+                });
+            }
+        }
+    }
+    let finished = service
+        .calls
+        .calls
+        .get(&key)
+        .is_some_and(|r| r.call.is_finished());
+    if finished {
+        info!("call over");
+        forget(service, key);
+    }
+}
+
+fn forget(service: &mut SipService, key: CallKey) {
+    if let Some(running) = service.calls.calls.remove(&key) {
+        for id in running.call_ids {
+            service.calls.by_call_id.remove(&id);
+        }
+        service
+            .calls
+            .by_transaction
+            .retain(|_, (k, _, _)| *k != key);
+    }
+}
+
+/// Sends the call to voicemail: to the voicemail service when one is wired in; until then the
+/// caller is told 480 with a Reason saying why, so nobody rings into a void without a word.
+fn hand_off(service: &mut SipService, request: VoicemailRequest) {
+    let (reason, back_at) = match &request.info.status {
+        GreetingStatus::OnThePhone => ("on the phone".to_owned(), None),
+        GreetingStatus::Absent {
+            reason, back_at, ..
+        } => (reason.to_string(), *back_at),
+        GreetingStatus::NotAvailable => ("not available".to_owned(), None),
+    };
+    let back_at_text = back_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+    info!(
+        user_id = request.user_id,
+        reason = %reason,
+        back_at = %back_at_text,
+        allow_messages = request.info.allow_messages,
+        "voicemail hand-off"
+    );
+    if let Some(sender) = &service.calls.voicemail {
+        match sender.try_send(request) {
+            Ok(()) => return,
+            Err(error) => {
+                warn!("voicemail service not taking calls; answering 480");
+                let request = match error {
+                    mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r) => r,
+                };
+                answer_unavailable(service, &request, &reason, &back_at_text);
+                return;
+            }
+        }
+    }
+    answer_unavailable(service, &request, &reason, &back_at_text);
+}
+
+fn answer_unavailable(
+    service: &mut SipService,
+    request: &VoicemailRequest,
+    reason: &str,
+    back_at: &str,
+) {
+    let mut response = crate::sip::transaction::fields::response_to(
+        &request.invite,
+        480,
+        Some(&request.local_tag),
+    );
+    // RFC 3326 Reason with our text; Warning 399 (§20.43, miscellaneous) for tools that show it.
+    let text = if back_at.is_empty() {
+        reason.to_owned()
+    } else {
+        format!("{reason}, back at {back_at}")
+    };
+    response.headers.push(Header::Other(
+        "Reason".into(),
+        format!("SIP;cause=480;text=\"voicemail: {text}\""),
+    ));
+    response.headers.push(Header::Other(
+        "Warning".into(),
+        format!("399 onestatus \"voicemail not available: {text}\""),
+    ));
+    response
+        .headers
+        .push(Header::Server(rsip::headers::Server::new(SERVER)));
+    service.respond(request.transaction, response);
+}
+
+/// Leads a transaction-layer event to its call; false when it belongs to none.
+pub fn on_response(
+    service: &mut SipService,
+    transaction: TransactionId,
+    response: rsip::Response,
+) -> bool {
+    let Some(&(key, side, _)) = service.calls.by_transaction.get(&transaction) else {
+        return false;
+    };
+    drive(service, key, Event::Response { side, response });
+    true
+}
+
+/// A response no transaction matched: a 2xx retransmission for a leg (RFC 6026 §8.9).
+pub fn on_stray_response(service: &mut SipService, response: rsip::Response) {
+    if !(200..300).contains(&response.status_code.code()) {
+        return;
+    }
+    let Ok(call_id) = dialog::header_value(&response.headers, "Call-ID") else {
+        return;
+    };
+    if let Some(&(key, side)) = service.calls.by_call_id.get(&call_id) {
+        if matches!(side, Side::Callee(_)) {
+            drive(service, key, Event::Response { side, response });
+        }
+    }
+}
+
+/// Timer B/F or a transport error for one of our client transactions.
+pub fn on_transaction_failed(service: &mut SipService, transaction: TransactionId) {
+    if let Some((key, side, method)) = service.calls.by_transaction.remove(&transaction) {
+        if method != Method::Invite || side != Side::Caller {
+            drive(service, key, Event::RequestFailed { side, method });
+        }
+    }
+}
+
+/// A terminated transaction no longer routes events.
+pub fn on_terminated(service: &mut SipService, transaction: TransactionId) {
+    service.calls.by_transaction.remove(&transaction);
+}
+
+/// The caller cancelled; false when no call has this INVITE.
+pub fn on_cancelled(service: &mut SipService, invite: TransactionId) -> bool {
+    let Some(&(key, Side::Caller, _)) = service.calls.by_transaction.get(&invite) else {
+        return false;
+    };
+    drive(service, key, Event::Cancelled);
+    true
+}
+
+/// An ACK outside a transaction: the caller's ACK for our 2xx.
+pub fn on_ack(service: &mut SipService, request: &rsip::Request) {
+    let Ok(call_id) = dialog::header_value(&request.headers, "Call-ID") else {
+        return;
+    };
+    if let Some(&(key, Side::Caller)) = service.calls.by_call_id.get(&call_id) {
+        drive(service, key, Event::Ack);
+    }
+}
+
+/// An in-dialog request (BYE, re-INVITE, ...): to its call, or 481.
+pub fn on_in_dialog(service: &mut SipService, transaction: TransactionId, request: rsip::Request) {
+    let call_id = dialog::header_value(&request.headers, "Call-ID").unwrap_or_default();
+    match service.calls.by_call_id.get(&call_id).copied() {
+        Some((key, side)) => drive(
+            service,
+            key,
+            Event::Request {
+                side,
+                transaction,
+                request,
+            },
+        ),
+        None => {
+            let response = reply(&request, 481, Some("Call/Transaction Does Not Exist"));
+            service.respond(transaction, response);
+        }
+    }
+}
+
+fn call_config(service: &SipService) -> CallConfig {
+    let local = service.local_address();
+    let sent_by = local.map_or_else(|| service.config.sip.domain.clone(), |a| a.to_string());
+    CallConfig {
+        via_sent_by: sent_by.clone(),
+        contact: format!("sip:onestatus@{sent_by}"),
+        domain: service.config.sip.domain.clone(),
+        server: SERVER.to_owned(),
+        t1: std::time::Duration::from_millis(service.config.sip.t1_ms),
+        t2: std::time::Duration::from_millis(service.config.sip.t2_ms),
+    }
+}
+
+/// The caller as far as the INVITE says: From's user part and display name.
+fn caller_from(request: &rsip::Request) -> CallerInfo {
+    let from = dialog::header_value(&request.headers, "From").unwrap_or_default();
+    let (addr, _) = dialog::split_tag(&from);
+    let name = addr
+        .split_once('<')
+        .map(|(n, _)| n.trim().trim_matches('"').trim().to_owned())
+        .filter(|n| !n.is_empty());
+    CallerInfo {
+        number: uri_user(&addr).unwrap_or_default(),
+        name,
+        user_id: None,
+    }
+}
+
+/// The user part of the URI in a name-addr or addr-spec.
+fn uri_user(value: &str) -> Option<String> {
+    let uri = match (value.find('<'), value.find('>')) {
+        (Some(o), Some(c)) if c > o => &value[o + 1..c],
+        _ => value,
+    };
+    let rest = uri.split_once(':').map(|(_, r)| r)?;
+    let user = rest.split_once('@').map(|(u, _)| u)?;
+    let user = user.split(';').next().unwrap_or(user);
+    (!user.is_empty()).then(|| user.to_owned())
+}
+
+// ---- the routing task -----------------------------------------------------------------------
+
+async fn route(
+    store: &Store,
+    presence: &Presence,
+    trunk: &str,
+    key: CallKey,
+    request: &rsip::Request,
+    now: DateTime<Utc>,
+) -> RouteLookup {
+    let mut caller = caller_from(request);
+    let caller_device = match store.device_by_sip_username(&caller.number).await {
+        Ok(device) => Some(device),
+        Err(StoreError::NotFound(_)) => None,
+        Err(error) => {
+            warn!(%error, "store failed looking up the caller");
+            None
+        }
+    };
+    if let Some(device) = &caller_device {
+        if let Ok(user) = store.user(device.user_id).await {
+            caller.user_id = Some(user.id.0);
+            caller.name = Some(user.profile.name.clone());
+            caller.number = user.local_number.clone();
+        }
+    }
+    let plan = match plan(
+        store,
+        presence,
+        trunk,
+        request,
+        now,
+        &caller,
+        caller_device.is_some(),
+    )
+    .await
+    {
+        Ok(plan) => plan,
+        Err(error) => {
+            warn!(%error, "store failed while routing");
+            Plan::Reject {
+                status: 500,
+                reason: None,
+            }
+        }
+    };
+    RouteLookup {
+        key,
+        plan,
+        caller,
+        caller_device,
+    }
+}
+
+async fn find_user(store: &Store, number: &str) -> Result<Option<User>, StoreError> {
+    if number.is_empty() {
+        return Ok(None);
+    }
+    for found in [
+        store.user_by_one_number(number).await,
+        store.user_by_local_number(number).await,
+    ] {
+        match found {
+            Ok(user) => return Ok(Some(user)),
+            Err(StoreError::NotFound(_)) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(None)
+}
+
+/// Decides and resolves: follows forwards to local users (with the loop guard of
+/// `routing::forward_loop` through the CallContext history), applies the toll-fraud guard to
+/// external forwards, and turns contacts into addresses.
+async fn plan(
+    store: &Store,
+    presence: &Presence,
+    trunk: &str,
+    request: &rsip::Request,
+    now: DateTime<Utc>,
+    caller: &CallerInfo,
+    is_internal: bool,
+) -> Result<Plan, StoreError> {
+    let dialled = request.uri.user().unwrap_or("").to_owned();
+    let Some(mut user) = find_user(store, &dialled).await? else {
+        info!(%dialled, "call to an unknown number");
+        return Ok(Plan::Reject {
+            status: 404,
+            reason: None,
+        });
+    };
+    let (history, hops) = diversion_history(request);
+    let mut context = CallContext {
+        caller: (!caller.number.is_empty()).then(|| caller.number.clone()),
+        is_internal,
+        dialled: dialled.clone(),
+        history,
+        forwarded_hops: hops,
+    };
+    let mut diversion: Option<Diversion> = None;
+    for _ in 0..=routing::MAX_FORWARD_HOPS {
+        let loaded = user_state::load(store, presence, user, now).await?;
+        let callee = CalleeInfo {
+            user_id: loaded.user.id.0,
+            number: loaded.user.one_number.clone(),
+            lang: loaded.user.profile.lang,
+        };
+        let route = routing::decide(&loaded.state, now, &context);
+        info!(user_id = callee.user_id, route = ?route_name(&route), "routing decision");
+        match route {
+            Route::Voicemail(info) => return Ok(Plan::Voicemail { callee, info }),
+            Route::Ring {
+                targets,
+                timeout,
+                fallback,
+            } => {
+                let resolved = resolve_targets(&loaded, &targets, trunk).await;
+                if resolved.is_empty() {
+                    return Ok(Plan::Voicemail {
+                        callee,
+                        info: fallback,
+                    });
+                }
+                return Ok(Plan::Ring {
+                    callee,
+                    targets: resolved,
+                    timeout,
+                    fallback,
+                    diversion,
+                });
+            }
+            Route::Forward {
+                number,
+                reason,
+                absence,
+            } => {
+                let absent = VoicemailInfo {
+                    status: GreetingStatus::Absent {
+                        reason: absence.reason,
+                        back_at: absence.back_at,
+                        free_text: absence.free_text.clone(),
+                    },
+                    allow_messages: loaded.state.voicemail.allow_messages,
+                };
+                context.history.push(loaded.user.one_number.clone());
+                context.forwarded_hops += 1;
+                let counter = context.forwarded_hops;
+                let next_diversion = Diversion {
+                    from: loaded.user.one_number.clone(),
+                    reason,
+                    counter,
+                };
+                match find_user(store, &number).await? {
+                    Some(next) if next.org_id == loaded.user.org_id => {
+                        info!(to = %number, "forward to a colleague");
+                        diversion = Some(next_diversion);
+                        user = next;
+                        continue;
+                    }
+                    _ => {}
+                }
+                // External (or another organisation's) number: only where the organisation
+                // allows it, and only through a trunk (toll-fraud guard).
+                let target = if loaded.org.allow_external_forwarding {
+                    trunk_target(trunk, &number, TargetKind::External).await
+                } else {
+                    None
+                };
+                let Some(target) = target else {
+                    info!(to = %number, "external forward refused or no trunk: voicemail");
+                    return Ok(Plan::Voicemail {
+                        callee,
+                        info: absent,
+                    });
+                };
+                return Ok(Plan::Ring {
+                    callee,
+                    targets: vec![target],
+                    timeout: routing::MAX_RING_TIMEOUT,
+                    fallback: absent,
+                    diversion: Some(next_diversion),
+                });
+            }
+        }
+    }
+    Ok(Plan::Reject {
+        status: 482,
+        reason: Some("Loop Detected".into()),
+    })
+}
+
+fn route_name(route: &Route) -> &'static str {
+    match route {
+        Route::Ring { .. } => "ring",
+        Route::Forward { .. } => "forward",
+        Route::Voicemail(_) => "voicemail",
+    }
+}
+
+/// Ring targets to addresses: a device is reached where its REGISTER came from (the flow it
+/// keeps open through NAT, as RFC 5626 does), the mobile through the trunk.
+async fn resolve_targets(
+    loaded: &LoadedUser,
+    targets: &[routing::RingTarget],
+    trunk: &str,
+) -> Vec<OutboundTarget> {
+    let mut out = Vec::new();
+    for target in targets {
+        match target {
+            routing::RingTarget::Device { contact, .. } => {
+                let Some(reg) = loaded
+                    .registrations
+                    .iter()
+                    .find(|r| r.binding.contact_uri == *contact)
+                else {
+                    continue;
+                };
+                let Ok(destination) = reg.binding.received_addr.parse::<SocketAddr>() else {
+                    continue;
+                };
+                out.push(OutboundTarget {
+                    uri: contact.clone(),
+                    destination,
+                    transport: if reg.binding.transport.eq_ignore_ascii_case("tcp") {
+                        TransportKind::Tcp
+                    } else {
+                        TransportKind::Udp
+                    },
+                    kind: TargetKind::Device,
+                });
+            }
+            routing::RingTarget::Mobile { number } => {
+                if let Some(t) = trunk_target(trunk, number, TargetKind::Mobile).await {
+                    out.push(t);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `number` through the configured trunk (`sip:host[:port]`), or `None` without one.
+async fn trunk_target(trunk: &str, number: &str, kind: TargetKind) -> Option<OutboundTarget> {
+    let trunk = trunk.trim();
+    if trunk.is_empty() {
+        return None;
+    }
+    let host_port = trunk
+        .trim_start_matches("sips:")
+        .trim_start_matches("sip:")
+        .split(';')
+        .next()?
+        .rsplit('@')
+        .next()?
+        .to_owned();
+    let number: String = number
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '+')
+        .take(32)
+        .collect();
+    if number.is_empty() {
+        return None;
+    }
+    let lookup = if host_port.contains(':') {
+        host_port.clone()
+    } else {
+        format!("{host_port}:5060")
+    };
+    let destination = tokio::net::lookup_host(lookup).await.ok()?.next()?;
+    Some(OutboundTarget {
+        uri: format!("sip:{number}@{host_port}"),
+        destination,
+        transport: TransportKind::Udp,
+        kind,
+    })
+}
+
+/// The numbers a call was already diverted from, from Diversion (RFC 5806, newest first) or
+/// History-Info (RFC 7044), and the hop count.
+fn diversion_history(request: &rsip::Request) -> (Vec<String>, u32) {
+    let mut history = Vec::new();
+    let mut hops = 0u32;
+    for header in request.headers.iter() {
+        if let Header::Other(name, value) = header {
+            if name.eq_ignore_ascii_case("Diversion") {
+                for entry in value
+                    .split(',')
+                    .take(routing::MAX_FORWARD_HOPS as usize + 1)
+                {
+                    if let Some(user) = uri_user(entry) {
+                        history.push(user);
+                    }
+                    let counter = entry
+                        .split(';')
+                        .filter_map(|p| p.trim().strip_prefix("counter="))
+                        .find_map(|c| c.trim().parse::<u32>().ok())
+                        .unwrap_or(1);
+                    hops = hops.saturating_add(counter);
+                }
+            }
+        }
+    }
+    history.reverse();
+    (history, hops)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_user_reads_name_addr_and_addr_spec() {
+        assert_eq!(uri_user("\"A\" <sip:4512@h>").as_deref(), Some("4512"));
+        assert_eq!(
+            uri_user("sip:1000001@h;user=phone").as_deref(),
+            Some("1000001")
+        );
+        assert_eq!(uri_user("<tel:+4512>"), None);
+        assert_eq!(uri_user("garbage"), None);
+    }
+}

@@ -1,0 +1,191 @@
+//! Loading a user's [`routing::UserState`] at `now` from the store: the bridge between the
+//! store's rows and the routing core's own types (which are kept apart so a schema change
+//! cannot silently change a routing rule; see `routing::state`).
+//!
+//! Absences and calendar entries are read in a window around `now` wide enough for
+//! `back_at` to follow a chain of touching periods (RFC 5545-style half-open periods); active
+//! calls come from [`Presence`], which the B2BUA keeps up to date.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveTime, Utc, Weekday};
+use chrono_tz::Tz;
+
+use crate::presence::Presence;
+use crate::routing;
+use crate::store::model::{self, Organisation, Registration};
+use crate::store::{Store, StoreError};
+
+/// How far ahead absences and calendar entries are read: `back_at` follows a chain of
+/// touching periods, and a holiday followed by a conference rarely spans more than this.
+const LOOK_AHEAD_DAYS: i64 = 60;
+/// How far back calendar entries are read (an entry in force started before `now`).
+const LOOK_BEHIND_DAYS: i64 = 31;
+
+/// Everything the call driver needs about a callee.
+#[derive(Debug, Clone)]
+pub struct LoadedUser {
+    /// The store's user row.
+    pub user: model::User,
+    /// Their organisation (timezone, external-forwarding policy).
+    pub org: Organisation,
+    /// The routing snapshot.
+    pub state: routing::UserState,
+    /// Active registrations, to resolve a ring target's Contact to an address.
+    pub registrations: Vec<Registration>,
+}
+
+/// Loads `user`'s routing state at `now`.
+pub async fn load(
+    store: &Store,
+    presence: &Presence,
+    user: model::User,
+    now: DateTime<Utc>,
+) -> Result<LoadedUser, StoreError> {
+    let org = store.org(user.org_id).await?;
+    let tz = org.timezone;
+    let ahead = now + chrono::Duration::days(LOOK_AHEAD_DAYS);
+    let absences = store.absences_overlapping(user.id, now, ahead).await?;
+    let schedules = store.schedules(user.id).await?;
+    let calendar = store
+        .calendar_entries(
+            user.id,
+            now - chrono::Duration::days(LOOK_BEHIND_DAYS),
+            ahead,
+        )
+        .await?;
+    let registrations = store.registrations_active(user.id, now).await?;
+    let devices = store.devices(user.id).await?;
+    let voicemail = store.voicemail_settings(user.id).await?;
+    let state = routing::UserState {
+        user: routing::User {
+            id: user.id.0,
+            name: user.profile.name.clone(),
+            timezone: tz,
+            devices: registrations
+                .iter()
+                .map(|r| routing::Device {
+                    contact: r.binding.contact_uri.clone(),
+                    kind: match devices
+                        .iter()
+                        .find(|d| Some(d.id) == r.binding.device_id)
+                        .map(|d| d.kind)
+                    {
+                        Some(model::DeviceKind::Desk) | None => routing::DeviceKind::Desk,
+                        Some(model::DeviceKind::Soft | model::DeviceKind::Mobile) => {
+                            routing::DeviceKind::Softphone
+                        }
+                    },
+                })
+                .collect(),
+            mobile: user.profile.mobile_number.clone(),
+            no_answer_timeout: Duration::from_secs(u64::from(user.profile.no_answer_timeout_secs)),
+            allow_second_call: user.profile.allow_second_call,
+            working_hours: working_hours(&user.profile.working_hours),
+        },
+        absences: absences.iter().map(absence).collect(),
+        schedules: schedules.iter().map(|s| schedule(s, tz, now)).collect(),
+        calendar: calendar.iter().map(calendar_entry).collect(),
+        active_calls: presence.active_calls(user.id.0),
+        voicemail: routing::VoicemailSettings {
+            allow_messages: voicemail.allow_messages,
+        },
+    };
+    Ok(LoadedUser {
+        user,
+        org,
+        state,
+        registrations,
+    })
+}
+
+fn destination(d: &model::Destination) -> routing::Destination {
+    match (d.kind, &d.number) {
+        (crate::domain::DestinationKind::Number, Some(n)) if !n.trim().is_empty() => {
+            routing::Destination::Number(n.clone())
+        }
+        (crate::domain::DestinationKind::Open, _) => routing::Destination::Open,
+        // A number destination without a number cannot forward: voicemail tells the truth.
+        _ => routing::Destination::Voicemail,
+    }
+}
+
+fn absence(a: &model::Absence) -> routing::Absence {
+    routing::Absence {
+        id: a.id.0,
+        reason: a.data.reason,
+        starts_at: a.data.starts_at,
+        ends_at: a.data.ends_at,
+        destination: destination(&a.data.destination),
+        free_text: a.data.free_text.clone(),
+        origin: a.data.origin.clone(),
+        set_at: a.updated_at,
+    }
+}
+
+fn time(m: model::MinuteOfDay) -> NaiveTime {
+    let m = u32::from(m.minutes());
+    // 1440 (end of day) is midnight; routing reads an end at or before the start as "next day".
+    NaiveTime::from_hms_opt((m / 60) % 24, m % 60, 0).unwrap_or(NaiveTime::MIN)
+}
+
+const WEEK: [Weekday; 7] = [
+    Weekday::Mon,
+    Weekday::Tue,
+    Weekday::Wed,
+    Weekday::Thu,
+    Weekday::Fri,
+    Weekday::Sat,
+    Weekday::Sun,
+];
+
+fn schedule(s: &model::Schedule, tz: Tz, now: DateTime<Utc>) -> routing::Schedule {
+    let d = &s.data;
+    routing::Schedule {
+        id: s.id.0,
+        weekdays: WEEK
+            .into_iter()
+            .filter(|w| d.weekdays.contains(*w))
+            .collect(),
+        start: time(d.start),
+        end: time(d.end),
+        valid_from: d.valid_from.map(|t| t.with_timezone(&tz).date_naive()),
+        valid_until: d.valid_until.map(|t| t.with_timezone(&tz).date_naive()),
+        reason: d.reason,
+        destination: destination(&d.destination),
+        free_text: d.free_text.clone(),
+        origin: crate::domain::Origin::Web,
+        // The store keeps no edit time for schedules; all tie at `now` and the precedence's
+        // own order (id) decides.
+        set_at: now,
+    }
+}
+
+fn calendar_entry(e: &model::CalendarEntry) -> routing::CalendarEntry {
+    routing::CalendarEntry {
+        id: e.id.0,
+        start: e.starts_at,
+        end: e.ends_at,
+        busy: e.busy_status,
+        subject: e.subject.clone(),
+        all_day: e.all_day,
+        // Calendar codes are parsed by the calendar module (being written); until it lands the
+        // busy status alone routes, which is the documented default mapping.
+        override_code: None,
+        origin: e.origin.clone(),
+    }
+}
+
+fn working_hours(w: &model::WorkingHours) -> routing::WorkingHours {
+    let day = routing::WorkingDay {
+        start: time(w.start),
+        end: time(w.end),
+    };
+    let mut days = [None; 7];
+    for (i, weekday) in WEEK.into_iter().enumerate() {
+        if w.days.contains(weekday) {
+            days[i] = Some(day);
+        }
+    }
+    routing::WorkingHours { days }
+}
