@@ -158,7 +158,9 @@ pub struct CalendarConfig {
 
 impl Default for CalendarConfig {
     fn default() -> Self {
-        Self { sync_interval_secs: 300 }
+        Self {
+            sync_interval_secs: 300,
+        }
     }
 }
 

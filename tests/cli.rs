@@ -109,11 +109,17 @@ fn calendar_import_from_a_file() {
     // The demo users come with `serve --demo`; seed them the same way through a short serve.
     let mut server = common::TestServer::start_in(d, &["serve", "--demo"], &[]);
     assert!(server.terminate().success());
-    let ics = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/ics/outlook-hans-v1.ics");
+    let ics = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/ics/outlook-hans-v1.ics"
+    );
     let o = run(d, &["calendar", "import", "--user", "1000001", ics]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("events"), "{}", stdout(&o));
-    let bad = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/ics/malformed-truncated.ics");
+    let bad = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/ics/malformed-truncated.ics"
+    );
     let o = run(d, &["calendar", "import", "--user", "1000001", bad]);
     assert!(!o.status.success(), "a malformed feed is refused");
     assert!(stderr(&o).starts_with("onestatus: "), "{}", stderr(&o));

@@ -47,13 +47,16 @@ pub async fn load(
     let ahead = now + chrono::Duration::days(LOOK_AHEAD_DAYS);
     let absences = store.absences_overlapping(user.id, now, ahead).await?;
     let schedules = store.schedules(user.id).await?;
-    let calendar = store
-        .calendar_entries(
-            user.id,
-            now - chrono::Duration::days(LOOK_BEHIND_DAYS),
-            ahead,
-        )
-        .await?;
+    // The calendar module turns stored entries into routing inputs, with the calendar codes
+    // in their subjects parsed ("[open]", "[fwd 4570100002]", ...).
+    let calendar = crate::calendar::routing_entries(
+        store,
+        user.id,
+        org.id,
+        now - chrono::Duration::days(LOOK_BEHIND_DAYS),
+        ahead,
+    )
+    .await?;
     let registrations = store.registrations_active(user.id, now).await?;
     let devices = store.devices(user.id).await?;
     let voicemail = store.voicemail_settings(user.id).await?;
@@ -85,7 +88,7 @@ pub async fn load(
         },
         absences: absences.iter().map(absence).collect(),
         schedules: schedules.iter().map(|s| schedule(s, tz, now)).collect(),
-        calendar: calendar.iter().map(calendar_entry).collect(),
+        calendar,
         active_calls: presence.active_calls(user.id.0),
         voicemail: routing::VoicemailSettings {
             allow_messages: voicemail.allow_messages,
@@ -158,21 +161,6 @@ fn schedule(s: &model::Schedule, tz: Tz, now: DateTime<Utc>) -> routing::Schedul
         // The store keeps no edit time for schedules; all tie at `now` and the precedence's
         // own order (id) decides.
         set_at: now,
-    }
-}
-
-fn calendar_entry(e: &model::CalendarEntry) -> routing::CalendarEntry {
-    routing::CalendarEntry {
-        id: e.id.0,
-        start: e.starts_at,
-        end: e.ends_at,
-        busy: e.busy_status,
-        subject: e.subject.clone(),
-        all_day: e.all_day,
-        // Calendar codes are parsed by the calendar module (being written); until it lands the
-        // busy status alone routes, which is the documented default mapping.
-        override_code: None,
-        origin: e.origin.clone(),
     }
 }
 
