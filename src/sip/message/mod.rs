@@ -31,6 +31,7 @@
 
 mod build;
 mod error;
+mod ipv6;
 mod normalize;
 mod recover;
 mod syntax;
@@ -43,6 +44,10 @@ pub use build::{
     new_tag, new_tag_with, BRANCH_MAGIC_COOKIE, SERVER,
 };
 pub use error::{EssentialHeader, ParseError};
+pub use ipv6::{
+    decode_placeholder, decode_text, host_ip, host_with_port, ip_host, serialize, HOST_HEADERS,
+    PLACEHOLDER_PREFIX, PLACEHOLDER_SUFFIX,
+};
 pub use recover::{bad_request_response, recover_request_basics, RequestBasics};
 pub use validate::{validate_request, RequestRejection};
 
@@ -163,7 +168,11 @@ fn check_headers<'a>(
                         count: headers.len() + 1,
                     });
                 }
-                headers.push(("Via", Cow::Owned(syntax::via(element)?)));
+                let canonical = syntax::via(element)?;
+                let encoded = ipv6::encode_references(&canonical, ipv6::Positions::Via)
+                    .map_err(|error| ipv6_error(error, ParseError::BadVia))?
+                    .into_owned();
+                headers.push(("Via", Cow::Owned(encoded)));
             }
             continue;
         }
@@ -174,7 +183,16 @@ fn check_headers<'a>(
                 EssentialHeader::To
             };
             once(header)?;
-            headers.push((line.name, Cow::Owned(syntax::name_addr(value, header)?)));
+            let canonical = syntax::name_addr(value, header)?;
+            let encoded = ipv6::encode_references(&canonical, ipv6::Positions::Uri)
+                .map_err(|error| ipv6_error(error, ParseError::MalformedNameAddr(header)))?
+                .into_owned();
+            headers.push((line.name, Cow::Owned(encoded)));
+            continue;
+        } else if let Some(name) = ipv6::host_header(line.name) {
+            let encoded = ipv6::encode_references(value, ipv6::Positions::Uri)
+                .map_err(|error| ipv6_error(error, ParseError::MalformedIpv6Reference(name)))?;
+            headers.push((line.name, encoded));
             continue;
         } else if line.is("Call-ID") {
             once(EssentialHeader::CallId)?;
@@ -214,6 +232,15 @@ fn check_headers<'a>(
         headers,
         content_length,
     })
+}
+
+/// The parse error for an IPv6 reference that cannot be rewritten (`malformed` says which
+/// header, in that header's own terms).
+pub(crate) fn ipv6_error(error: ipv6::Ipv6Error, malformed: ParseError) -> ParseError {
+    match error {
+        ipv6::Ipv6Error::Malformed => malformed,
+        ipv6::Ipv6Error::ReservedHost => ParseError::ReservedHost,
+    }
 }
 
 /// Cuts the body to Content-Length (RFC 3261 §18.3).
