@@ -33,7 +33,7 @@
 //! - Zone identifiers (RFC 6874 `[fe80::1%25eth0]`) are refused: they are not in the RFC 3261
 //!   grammar and mean nothing to the peer a SIP URI is sent to.
 //! - Where the IPv6 reference is: the Request-URI and, in the [`HOST_HEADERS`], a `[` right
-//!   after `@`, after `sip:`/`sips:` (a URI without user part) or after `maddr=`; in Via, every
+//!   after `@`, after `sip:`/`sips:` (a URI without user part) or after `;maddr=`; in Via, every
 //!   `[` outside a quoted string (sent-by, `received`, `maddr` and any other `host` value, all
 //!   already checked by the Via grammar). Other `[` (RFC 3261 allows them in URI parameter
 //!   values, `param-unreserved`) and every other header (Call-ID, Subject, Authorization's
@@ -245,6 +245,9 @@ pub(crate) fn encode_references(
                 .map_or(value.len(), |end| index + end);
             let candidate = &value[index..end];
             if candidate.contains(':') {
+                if !ends_host(&value[end..]) {
+                    return Err(Ipv6Error::Malformed);
+                }
                 let placeholder = encode_address(candidate).ok_or(Ipv6Error::Malformed)?;
                 out.push_str(&value[rest_start..index]);
                 out.push_str(&placeholder);
@@ -254,6 +257,10 @@ pub(crate) fn encode_references(
             }
         } else if ch == '[' && starts_host(&value[..index], positions) {
             let close = value[next..].find(']').ok_or(Ipv6Error::Malformed)? + next;
+            // `[2001:db8::1]x` would become a placeholder glued to `x`, another domain.
+            if !ends_host(&value[close + 1..]) {
+                return Err(Ipv6Error::Malformed);
+            }
             let placeholder = encode_address(&value[next..close]).ok_or(Ipv6Error::Malformed)?;
             out.push_str(&value[rest_start..index]);
             out.push_str(&placeholder);
@@ -272,9 +279,19 @@ fn starts_host(before: &str, positions: Positions) -> bool {
     if positions == Positions::Via {
         return true;
     }
-    ["@", "sip:", "sips:", "maddr="]
+    ["@", "sip:", "sips:", ";maddr="]
         .iter()
         .any(|marker| ends_with_ci(before, marker))
+}
+
+/// Whether `after` can follow a host: nothing, or the port colon, a parameter, the URI
+/// headers, the end of a `<...>`, the next list element or whitespace (§25.1 `hostport` in
+/// `SIP-URI`, `sent-by`, `via-params`).
+fn ends_host(after: &str) -> bool {
+    after
+        .chars()
+        .next()
+        .is_none_or(|c| matches!(c, ':' | ';' | '?' | '>' | ',' | ' ' | '\t'))
 }
 
 /// `text.ends_with(marker)`, ignoring ASCII case.
@@ -321,7 +338,7 @@ pub fn decode_text(text: &str) -> Cow<'_, str> {
             continue;
         };
         out.push_str(&text[copied..start]);
-        if ends_with_ci(&text[..start], "received=") {
+        if ends_with_ci(&text[..start], ";received=") {
             // §25.1 `via-received`: an IPv6address, without brackets.
             out.push_str(&address);
         } else {
@@ -460,6 +477,7 @@ mod tests {
             "<sip:bob@[2001:db8::1>",
             "<sip:bob@[fe80::1%25eth0]>",
             "sip:[example.com]",
+            "<sip:a@[2001:db8::1]ort=udp>",
         ] {
             assert_eq!(
                 encode_references(bad, Positions::Uri),
@@ -499,6 +517,10 @@ mod tests {
             encode_references("SIP/2.0/UDP a;received=192.0.2.1", Positions::Via).unwrap(),
             "SIP/2.0/UDP a;received=192.0.2.1"
         );
+        // Only the parameters named received and maddr, not one whose name ends like them.
+        let other = "SIP/2.0/UDP a;xreceived=[::1];branch=z9hG4bK1";
+        let encoded = encode_references(other, Positions::Via).unwrap();
+        assert_eq!(decode_text(&encoded), other);
     }
 
     #[test]

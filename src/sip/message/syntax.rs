@@ -148,8 +148,9 @@ fn sip_version(version: &str, otherwise: ParseError) -> Result<(), ParseError> {
 /// `SIP/2.0/UDP host:port;param=value`.
 ///
 /// `via-parm = sent-protocol LWS sent-by *( SEMI via-params )`, with SWS allowed around every
-/// `/`, `:`, `;` and `=`. IPv6 references (`[2001:db8::1]`) are accepted here, although rsip 0.4's
-/// typed Via cannot parse them; the raw value still reaches the application.
+/// `/`, `:`, `;` and `=`. IPv6 references (`[2001:db8::1]`) are checked here and kept; the
+/// caller turns them into placeholders for rsip (`ipv6.rs`). `received` and `maddr` may also
+/// hold a bare IPv6 address (§25.1 `via-received`; RFC 5118 §4.5).
 pub(crate) fn via(value: &str) -> Result<String, ParseError> {
     let mut cursor = Cursor::new(value);
     cursor.skip_ws();
@@ -546,9 +547,17 @@ mod tests {
             via("SIP/2.0/TCP [2001:db8::9]:5061;branch=z9hG4bK2;x=\"a b\"").unwrap(),
             "SIP/2.0/TCP [2001:db8::9]:5061;branch=z9hG4bK2;x=\"a b\""
         );
+        assert_eq!(
+            via("SIP/2.0/UDP [::1];received=2001:db8::1 ;maddr = ::2;rport").unwrap(),
+            "SIP/2.0/UDP [::1];received=2001:db8::1;maddr=::2;rport"
+        );
         for bad in [
             "",
             "garbage",
+            "SIP/2.0/UDP a;branch=2001:db8::1",
+            "SIP/2.0/UDP a;received=2001:db8::zz",
+            "SIP/2.0/UDP [fe80::1%25eth0]",
+            "SIP/2.0/UDP [::1",
             "SIP/3.0/UDP a",
             "SIP/2.0/UDP",
             "SIP/2.0/UDPa.example.com",
