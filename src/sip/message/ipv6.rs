@@ -291,7 +291,7 @@ fn ends_host(after: &str) -> bool {
     after
         .chars()
         .next()
-        .is_none_or(|c| matches!(c, ':' | ';' | '?' | '>' | ',' | ' ' | '\t'))
+        .map_or(true, |c| matches!(c, ':' | ';' | '?' | '>' | ',' | ' ' | '\t'))
 }
 
 /// `text.ends_with(marker)`, ignoring ASCII case.
