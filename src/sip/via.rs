@@ -236,6 +236,23 @@ mod tests {
     }
 
     #[test]
+    fn received_reads_ipv4_and_placeholders() {
+        use rsip::headers::ToTypedHeader;
+        let via = |text: &str| rsip::headers::Via::new(text).typed().expect("typed Via");
+        assert_eq!(
+            received(&via("SIP/2.0/UDP a;branch=z9hG4bK1;received=192.0.2.1")),
+            Some(src("192.0.2.1:1").ip())
+        );
+        assert_eq!(
+            received(&via(
+                "SIP/2.0/UDP a;branch=z9hG4bK1;received=v6-2001-db8--7.ipv6.invalid"
+            )),
+            Some(src("[2001:db8::7]:1").ip())
+        );
+        assert_eq!(received(&via("SIP/2.0/UDP a;branch=z9hG4bK1")), None);
+    }
+
+    #[test]
     fn only_the_first_of_several_values_changes() {
         let v = stamp_value(
             "SIP/2.0/UDP [2001:db8::1]:5060;rport;branch=z9hG4bKa, SIP/2.0/UDP h2;branch=z9hG4bKb",
