@@ -244,6 +244,65 @@ write(
     "\n",
 )
 
+# An IPv6 phone asking for our options: IPv6 Request-URI, Via with rport, Contact, Route with
+# maddr (RFC 5118 §4.1 style).
+write(
+    "valid",
+    "ipv6_options",
+    "OPTIONS sip:[2001:db8::10]:5060 SIP/2.0\n"
+    "Via: SIP/2.0/UDP [2001:db8::9:1]:5062;rport;branch=z9hG4bKv6opt\n"
+    "Max-Forwards: 70\n"
+    "To: <sip:[2001:db8::10]>\n"
+    "From: \"Phone [desk]\" <sip:alice@[2001:DB8::9:1]:5062;transport=udp>;tag=v6o\n"
+    "Call-ID: v6opt@2001-db8--9-1\n"
+    "CSeq: 7 OPTIONS\n"
+    "Route: <sip:[2001:db8::10];lr;maddr=[2001:db8::11]>\n"
+    "Contact: <sip:alice@[2001:db8::9:1]:5062>;expires=60\n"
+    "Contact: <sips:[::ffff:192.0.2.7]>\n"
+    "Accept: application/sdp\n"
+    "Content-Length: 0\n"
+    "\n",
+)
+
+# RFC 5118 §4.3: the last group is part of the address, there is no port.
+write(
+    "valid",
+    "ipv6_port_ambiguous",
+    "REGISTER sip:[2001:db8::10:5070] SIP/2.0\n"
+    "Via: SIP/2.0/UDP [2001:db8::9:1];branch=z9hG4bKas3-111\n"
+    "Max-Forwards: 70\n"
+    "From: \"Caller\" <sip:caller@[2001:db8::9:1]>;tag=268\n"
+    "To: \"Caller\" <sip:caller@[2001:db8::9:1]>\n"
+    "Call-ID: ipv6-port-ambiguous\n"
+    "CSeq: 1 REGISTER\n"
+    "Contact: \"Caller\" <sip:caller@[2001:db8::9:1]>\n"
+    "Content-Length: 0\n"
+    "\n",
+)
+
+# RFC 5118 §4.5: received without brackets (the RFC 3261 grammar) on the top Via, with
+# brackets (also deployed) below it; a bare maddr.
+write(
+    "valid",
+    "ipv6_received_bare",
+    "BYE sip:[2001:db8::10]:5070 SIP/2.0\n"
+    "Via: SIP/2.0/UDP [2001:db8::9:1]:5070;received=2001:db8::9:255;rport=5070;branch=z9hG4bKas3\n"
+    "Via: SIP/2.0/UDP [2001:db8::9:2];received=[2001:db8::9:254];maddr=2001:db8::9:3;branch=z9hG4bKas2\n"
+    "Max-Forwards: 70\n"
+    "To: <sip:bob@biloxi.example.com>;tag=b1\n"
+    "From: <sip:alice@atlanta.example.com>;tag=a1\n"
+    "Call-ID: ipv6-received\n"
+    "CSeq: 2 BYE\n"
+    "Content-Length: 0\n"
+    "\n",
+)
+
+write(
+    "valid",
+    "ipv6_request_uri",
+    INVITE.replace("INVITE sip:bob@biloxi.example.com", "INVITE sip:bob@[2001:db8::10]:5070"),
+)
+
 write(
     "valid",
     "multiple_vias",
@@ -443,8 +502,16 @@ write("invalid", "unsupported_require",
       invite_with("Contact:", "Require: nonsense-extension, timer\nContact:"))
 write("invalid", "tel_request_uri",
       invite_with("INVITE sip:bob@biloxi.example.com", "INVITE tel:+4512345678"))
-write("invalid", "ipv6_request_uri",
-      invite_with("INVITE sip:bob@biloxi.example.com", "INVITE sip:bob@[2001:db8::10]:5070"))
+write("invalid", "ipv6_unterminated_request_uri",
+      invite_with("INVITE sip:bob@biloxi.example.com", "INVITE sip:bob@[2001:db8::10"))
+write("invalid", "ipv6_unterminated_contact",
+      invite_with("<sip:alice@pc33.atlanta.example.com>", "<sip:alice@[2001:db8::9:1>"))
+write("invalid", "ipv6_zone_id_in_contact",
+      invite_with("<sip:alice@pc33.atlanta.example.com>", "<sip:alice@[fe80::1%25eth0]:5060>"))
+write("invalid", "ipv6_unterminated_from",
+      invite_with("<sip:alice@atlanta.example.com>", "<sip:alice@[2001:db8::9>"))
+write("invalid", "reserved_placeholder_host",
+      invite_with("<sip:alice@pc33.atlanta.example.com>", "<sip:alice@v6-2001-db8--1.ipv6.invalid>"))
 write("invalid", "request_line_extra_spaces",
       invite_with("INVITE sip:bob@biloxi.example.com SIP/2.0", "INVITE  sip:bob@biloxi.example.com  SIP/2.0"))
 write("invalid", "bad_via_no_host",

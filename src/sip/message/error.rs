@@ -111,6 +111,11 @@ pub enum ParseError {
         /// 1-based line number in the header section (the start line is line 0).
         line: usize,
     },
+    /// A host-bearing header (Contact, Route...) has a `[` in a host position that does not
+    /// hold an IPv6 address up to its `]`: unterminated, a zone identifier (RFC 6874), garbage
+    /// (§25.1 `IPv6reference`). Via, From, To and the Request-URI report their own errors.
+    #[error("malformed IPv6 reference in {0}")]
+    MalformedIpv6Reference(&'static str),
     /// `Max-Forwards` is not `1*DIGIT` (§20.22).
     #[error("malformed Max-Forwards")]
     MalformedMaxForwards,
@@ -121,9 +126,10 @@ pub enum ParseError {
     /// The Request-Line is not `Method SP Request-URI SP SIP-Version CRLF` (§7.1, §25.1).
     #[error("malformed Request-Line")]
     MalformedRequestLine,
-    /// The Request-URI has a sip/sips scheme but does not parse. Also the answer for what rsip 0.4
-    /// cannot represent: IPv6 references (`sip:[2001:db8::1]`), URI headers (`?Subject=x`) and
-    /// a `;` in the user part (`sip:user;par=x@host`, RFC 4475 §3.1.1.6).
+    /// The Request-URI has a sip/sips scheme but does not parse (including a broken IPv6
+    /// reference: `sip:[2001:db8::1`, a zone identifier). Also the answer for what rsip 0.4
+    /// cannot represent: URI headers (`?Subject=x`) and a `;` in the user part
+    /// (`sip:user;par=x@host`, RFC 4475 §3.1.1.6).
     #[error("malformed Request-URI")]
     MalformedRequestUri,
     /// The Status-Line is not `SIP-Version SP Status-Code SP Reason-Phrase CRLF` with a code in
@@ -148,6 +154,12 @@ pub enum ParseError {
     /// the pre-validation is still a clean 400, not a panic or a silent accept.
     #[error("rsip refused the message: {0}")]
     Rejected(#[source] rsip::Error),
+    /// A host-bearing header or the Request-URI already contains the `.ipv6.invalid` suffix of
+    /// the placeholders that carry IPv6 references through rsip. RFC 2606 §2 reserves
+    /// `.invalid`, so no peer has a reason to send it, and accepting it would make the message
+    /// printer turn that name into an IPv6 address the peer never sent.
+    #[error("reserved host name (.ipv6.invalid)")]
+    ReservedHost,
     /// Too many header lines (after unfolding): more than [`super::MAX_HEADERS`].
     #[error("{count} header lines exceed the limit")]
     TooManyHeaders {
@@ -197,6 +209,9 @@ impl ParseError {
             Self::MalformedCSeq => "Malformed CSeq",
             Self::MalformedCallId => "Malformed Call-ID",
             Self::MalformedHeader { .. } => "Malformed header line",
+            Self::MalformedIpv6Reference(header) => {
+                return format!("Malformed IPv6 reference in {header}").into()
+            }
             Self::MalformedMaxForwards => "Malformed Max-Forwards",
             Self::MalformedNameAddr(header) => return format!("Malformed {header} header").into(),
             Self::MalformedRequestLine => "Malformed Request-Line",
@@ -206,6 +221,7 @@ impl ParseError {
             Self::MissingHeader(header) => return format!("Missing {header}").into(),
             Self::NotImplemented(_) => "Not Implemented",
             Self::Rejected(_) => "Malformed message",
+            Self::ReservedHost => "Reserved host name",
             Self::TooManyHeaders { .. } => "Too many headers",
             Self::Truncated => "Truncated message",
             Self::UnsupportedUriScheme(_) => "Unsupported URI Scheme",

@@ -18,12 +18,18 @@
 //! A parsed request then goes through [`validate_request`] (§8.2: 505, 400, 483, 405, 420), and
 //! every layer builds its responses with [`make_response`] (§8.2.6).
 //!
-//! Known rsip 0.4 limits, answered rather than misparsed: IPv6 references, URI headers and `;`
-//! in the user part of the Request-URI (400 Bad Request-URI); non-sip Request-URI schemes (416);
-//! methods outside [`rsip::Method`] (501). Accepted but unreadable by rsip's `.typed()`: IPv6 in
-//! Via/Contact/From/To, `tel:` URIs in From/To, a `<` inside a quoted display name. rsip also
-//! prints its named status codes with the Rust variant as reason (`486 BusyHere`) and forgets the
-//! received reason phrase of a known code; [`make_response`] avoids the former.
+//! IPv6 references, which rsip 0.4 cannot represent, are rewritten into reserved placeholder
+//! hosts (`[2001:db8::1]` ⇄ `v6-2001-db8--1.ipv6.invalid`, `ipv6.rs`) in the start line and the
+//! host-bearing headers; [`serialize`] prints a message for the wire with the brackets back, and
+//! [`host_ip`] gives the address behind a host. **Send only what [`serialize`] printed**, never
+//! `to_string()`, and build hosts from socket addresses with [`ip_host`] / [`host_with_port`].
+//!
+//! Known rsip 0.4 limits, answered rather than misparsed: URI headers and `;` in the user part
+//! of the Request-URI (400 Bad Request-URI); non-sip Request-URI schemes (416); methods outside
+//! [`rsip::Method`] (501). Accepted but unreadable by rsip's `.typed()`: `tel:` URIs in From/To,
+//! a `<` inside a quoted display name, several values in one Contact line. rsip also prints its
+//! named status codes with the Rust variant as reason (`486 BusyHere`) and forgets the received
+//! reason phrase of a known code; [`make_response`] avoids the former.
 //!
 //! No `catch_unwind`: rsip 0.4 has no `unwrap`/`expect`/`panic!` in its parsers, everything it
 //! sees has passed the checks here, and `tests/sip_corpus.rs` throws 20,000 mutated messages at
@@ -31,6 +37,7 @@
 
 mod build;
 mod error;
+mod ipv6;
 mod normalize;
 mod recover;
 mod syntax;
@@ -43,6 +50,10 @@ pub use build::{
     new_tag, new_tag_with, BRANCH_MAGIC_COOKIE, SERVER,
 };
 pub use error::{EssentialHeader, ParseError};
+pub use ipv6::{
+    decode_placeholder, decode_text, host_ip, host_with_port, ip_host, serialize, HOST_HEADERS,
+    PLACEHOLDER_PREFIX, PLACEHOLDER_SUFFIX,
+};
 pub use recover::{bad_request_response, recover_request_basics, RequestBasics};
 pub use validate::{validate_request, RequestRejection};
 
@@ -80,8 +91,9 @@ pub fn parse(bytes: &[u8]) -> Result<rsip::SipMessage, ParseError> {
 ///
 /// Order of checks, which is also the order in which errors are reported: size; keep-alive;
 /// header section (controls, UTF-8, folding, limits); start line (version, method, URI scheme,
-/// URI); headers in arrival order (Via, From, To, Call-ID, CSeq, Max-Forwards, Content-Length
-/// syntax and duplicates); missing headers in §8.1.1 order; body against Content-Length; rsip.
+/// URI, IPv6 references); headers in arrival order (Via, From, To, Call-ID, CSeq, Max-Forwards,
+/// Content-Length syntax and duplicates, IPv6 references in the [`HOST_HEADERS`]); missing
+/// headers in §8.1.1 order; body against Content-Length; rsip.
 ///
 /// Missing Max-Forwards is not a parse error (responses do not carry it); [`validate_request`]
 /// answers it.
@@ -163,7 +175,11 @@ fn check_headers<'a>(
                         count: headers.len() + 1,
                     });
                 }
-                headers.push(("Via", Cow::Owned(syntax::via(element)?)));
+                let canonical = syntax::via(element)?;
+                let encoded = ipv6::encode_references(&canonical, ipv6::Positions::Via)
+                    .map_err(|error| ipv6_error(error, ParseError::BadVia))?
+                    .into_owned();
+                headers.push(("Via", Cow::Owned(encoded)));
             }
             continue;
         }
@@ -174,7 +190,16 @@ fn check_headers<'a>(
                 EssentialHeader::To
             };
             once(header)?;
-            headers.push((line.name, Cow::Owned(syntax::name_addr(value, header)?)));
+            let canonical = syntax::name_addr(value, header)?;
+            let encoded = ipv6::encode_references(&canonical, ipv6::Positions::Uri)
+                .map_err(|error| ipv6_error(error, ParseError::MalformedNameAddr(header)))?
+                .into_owned();
+            headers.push((line.name, Cow::Owned(encoded)));
+            continue;
+        } else if let Some(name) = ipv6::host_header(line.name) {
+            let encoded = ipv6::encode_references(value, ipv6::Positions::Uri)
+                .map_err(|error| ipv6_error(error, ParseError::MalformedIpv6Reference(name)))?;
+            headers.push((line.name, encoded));
             continue;
         } else if line.is("Call-ID") {
             once(EssentialHeader::CallId)?;
@@ -214,6 +239,15 @@ fn check_headers<'a>(
         headers,
         content_length,
     })
+}
+
+/// The parse error for an IPv6 reference that cannot be rewritten (`malformed` says which
+/// header, in that header's own terms).
+pub(crate) fn ipv6_error(error: ipv6::Ipv6Error, malformed: ParseError) -> ParseError {
+    match error {
+        ipv6::Ipv6Error::Malformed => malformed,
+        ipv6::Ipv6Error::ReservedHost => ParseError::ReservedHost,
+    }
 }
 
 /// Cuts the body to Content-Length (RFC 3261 §18.3).

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::build::{has_tag, SERVER};
 use super::error::{EssentialHeader, ParseError};
+use super::ipv6;
 use super::normalize::{expand_compact_name, split_header, split_list, strip_leading_crlf};
 use super::syntax;
 use super::{MAX_HEADERS, MAX_HEADER_LINE_LEN, MAX_MESSAGE_LEN};
@@ -105,7 +106,19 @@ pub fn recover_request_basics(bytes: &[u8]) -> Option<RequestBasics> {
         }
     }
 
-    if vias.is_empty() || vias.iter().any(|via| syntax::via(via).is_err()) {
+    // The same checks parse makes, IPv6 references included (ipv6.rs), so that what we echo
+    // back is a response our own parser (and the peer's) accepts.
+    let via_ok = |via: &String| {
+        syntax::via(via).is_ok_and(|canonical| {
+            ipv6::encode_references(&canonical, ipv6::Positions::Via).is_ok()
+        })
+    };
+    let name_addr = |value: &str, header: EssentialHeader| {
+        syntax::name_addr(value, header)
+            .ok()
+            .filter(|canonical| ipv6::encode_references(canonical, ipv6::Positions::Uri).is_ok())
+    };
+    if vias.is_empty() || !vias.iter().all(via_ok) {
         return None;
     }
     let (number, cseq_method) = syntax::cseq(cseq.value()?).ok()?;
@@ -114,10 +127,8 @@ pub fn recover_request_basics(bytes: &[u8]) -> Option<RequestBasics> {
         vias,
         from: from
             .value()
-            .and_then(|v| syntax::name_addr(v, EssentialHeader::From).ok()),
-        to: to
-            .value()
-            .and_then(|v| syntax::name_addr(v, EssentialHeader::To).ok()),
+            .and_then(|v| name_addr(v, EssentialHeader::From)),
+        to: to.value().and_then(|v| name_addr(v, EssentialHeader::To)),
         call_id: call_id
             .value()
             .filter(|v| syntax::call_id(v).is_ok())

@@ -9,6 +9,7 @@
 use std::net::Ipv6Addr;
 
 use super::error::{EssentialHeader, ParseError};
+use super::ipv6::Positions;
 use super::normalize::{is_token_byte, split_list};
 
 /// The methods rsip 0.4 can represent ([`rsip::Method`]), spelled as on the wire.
@@ -74,7 +75,10 @@ pub(crate) fn request_line(line: &str) -> Result<RequestLine<'_>, ParseError> {
     if scheme != "sip" && scheme != "sips" {
         return Err(ParseError::UnsupportedUriScheme(scheme));
     }
-    let uri = format!("{scheme}:{rest}");
+    // IPv6 references become placeholder hosts here, before rsip sees the URI (ipv6.rs).
+    let uri = super::ipv6::encode_references(&format!("{scheme}:{rest}"), Positions::Uri)
+        .map_err(|error| super::ipv6_error(error, ParseError::MalformedRequestUri))?
+        .into_owned();
     // Ask rsip's own Request-Line tokenizer, not `Uri::try_from`: the standalone URI parser
     // accepts URIs (`sip:user;par=x@host`) that the Request-Line tokenizer then rejects.
     let probe = format!("{method} {uri} SIP/2.0\r\n\r\n");
@@ -144,8 +148,9 @@ fn sip_version(version: &str, otherwise: ParseError) -> Result<(), ParseError> {
 /// `SIP/2.0/UDP host:port;param=value`.
 ///
 /// `via-parm = sent-protocol LWS sent-by *( SEMI via-params )`, with SWS allowed around every
-/// `/`, `:`, `;` and `=`. IPv6 references (`[2001:db8::1]`) are accepted here, although rsip 0.4's
-/// typed Via cannot parse them; the raw value still reaches the application.
+/// `/`, `:`, `;` and `=`. IPv6 references (`[2001:db8::1]`) are checked here and kept; the
+/// caller turns them into placeholders for rsip (`ipv6.rs`). `received` and `maddr` may also
+/// hold a bare IPv6 address (§25.1 `via-received`; RFC 5118 §4.5).
 pub(crate) fn via(value: &str) -> Result<String, ParseError> {
     let mut cursor = Cursor::new(value);
     cursor.skip_ws();
@@ -200,8 +205,12 @@ pub(crate) fn via(value: &str) -> Result<String, ParseError> {
         cursor.skip_ws();
         if cursor.eat('=') {
             cursor.skip_ws();
+            let bare_address =
+                name.eq_ignore_ascii_case("received") || name.eq_ignore_ascii_case("maddr");
             let value = if cursor.peek() == Some('"') {
                 cursor.quoted_string()
+            } else if bare_address {
+                cursor.bare_ipv6().or_else(|| cursor.host())
             } else {
                 cursor.host()
             }
@@ -430,6 +439,21 @@ impl<'a> Cursor<'a> {
         (!host.is_empty()).then_some(host)
     }
 
+    /// An IPv6 address without brackets (`via-received`, RFC 3261 §25.1; RFC 5118 §4.5), or
+    /// `None` with the cursor unmoved.
+    fn bare_ipv6(&mut self) -> Option<&'a str> {
+        let rest = self.rest();
+        let end = rest
+            .find(|c: char| !(c.is_ascii_hexdigit() || c == ':' || c == '.'))
+            .unwrap_or(rest.len());
+        let candidate = &rest[..end];
+        if !candidate.contains(':') || candidate.parse::<Ipv6Addr>().is_err() {
+            return None;
+        }
+        self.position += end;
+        Some(candidate)
+    }
+
     /// `quoted-string` including its quotes (§25.1), honouring `\` escapes.
     fn quoted_string(&mut self) -> Option<&'a str> {
         let rest = self.rest();
@@ -523,9 +547,17 @@ mod tests {
             via("SIP/2.0/TCP [2001:db8::9]:5061;branch=z9hG4bK2;x=\"a b\"").unwrap(),
             "SIP/2.0/TCP [2001:db8::9]:5061;branch=z9hG4bK2;x=\"a b\""
         );
+        assert_eq!(
+            via("SIP/2.0/UDP [::1];received=2001:db8::1 ;maddr = ::2;rport").unwrap(),
+            "SIP/2.0/UDP [::1];received=2001:db8::1;maddr=::2;rport"
+        );
         for bad in [
             "",
             "garbage",
+            "SIP/2.0/UDP a;branch=2001:db8::1",
+            "SIP/2.0/UDP a;received=2001:db8::zz",
+            "SIP/2.0/UDP [fe80::1%25eth0]",
+            "SIP/2.0/UDP [::1",
             "SIP/3.0/UDP a",
             "SIP/2.0/UDP",
             "SIP/2.0/UDPa.example.com",
