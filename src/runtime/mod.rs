@@ -168,8 +168,15 @@ impl Server {
         tasks.push(tokio::spawn(sip.run(inbound_rx, shutdown.listener())));
 
         let mut http_shutdown = shutdown.listener();
-        let http = axum::serve(listeners.http, crate::api::router())
-            .with_graceful_shutdown(async move { http_shutdown.recv().await });
+        let http = axum::serve(
+            listeners.http,
+            crate::api::router(crate::api::ApiState::for_server(
+                store.clone(),
+                crate::presence::Presence::new(),
+            ))
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { http_shutdown.recv().await });
         let http_task = tokio::spawn(async move { http.await });
 
         stop.await;
