@@ -165,6 +165,8 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let message = match &self {
             ApiError::Internal(_) => "internal error".to_owned(),
+            // The field is in its own member; the message need not repeat it.
+            ApiError::Invalid { message, .. } => message.clone(),
             other => other.to_string(),
         };
         let body = json!({
