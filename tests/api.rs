@@ -19,9 +19,12 @@ use tower::ServiceExt;
 use onestatus::api::notifier::{DeliveryFuture, NewPin, PinNotifier};
 use onestatus::api::{router, ApiConfig, ApiState, ROUTES};
 use onestatus::clock::ManualClock;
+use onestatus::domain::BusyStatus;
 use onestatus::domain::{Lang, Role};
 use onestatus::presence::Presence;
-use onestatus::store::{NewOrganisation, NewUser, NewVoicemail, Profile, Store, User, UserId};
+use onestatus::store::{
+    NewOrganisation, NewUser, NewVoicemail, Profile, Store, SyncedEntry, User, UserId,
+};
 
 /// Monday 5 January 2026, 10:00 UTC = 11:00 in Copenhagen (working hours 08–16).
 fn t0() -> DateTime<Utc> {
@@ -55,7 +58,11 @@ struct Api {
 async fn setup_with(config: ApiConfig) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("api.db").display());
-    let store = Store::connect(&url).await.unwrap();
+    setup_on(&url, config, dir).await
+}
+
+async fn setup_on(url: &str, config: ApiConfig, dir: tempfile::TempDir) -> Api {
+    let store = Store::connect(url).await.unwrap();
     onestatus::store::demo::seed_at(&store, t0()).await.unwrap();
     let other = store
         .org_create(
@@ -1094,6 +1101,163 @@ async fn phonebook_favourites_and_history_are_per_user() {
         .await;
     assert_eq!(v.json()["quick_listen"], true);
     assert_eq!(v.json()["secondary_lang"], "en");
+}
+
+#[tokio::test]
+async fn calendar_entries_show_route_and_can_be_edited_or_deleted() {
+    let api = setup().await;
+    let hans_id = api.user_id(HANS).await;
+    let entry = |uid: &str, busy: BusyStatus, start_h: u32, end_h: u32| SyncedEntry {
+        user_id: UserId(hans_id),
+        source_id: None,
+        external_uid: uid.into(),
+        recurrence_id: String::new(),
+        subject: format!("{uid} subject"),
+        starts_at: Utc.with_ymd_and_hms(2026, 1, 5, start_h, 0, 0).unwrap(),
+        ends_at: Utc.with_ymd_and_hms(2026, 1, 5, end_h, 0, 0).unwrap(),
+        all_day: false,
+        busy_status: busy,
+    };
+    let store = &api.state.store;
+    let busy = store
+        .calendar_upsert_from_sync(&entry("busy", BusyStatus::Busy, 9, 11), t0())
+        .await
+        .unwrap();
+    store
+        .calendar_upsert_from_sync(&entry("free", BusyStatus::Free, 12, 13), t0())
+        .await
+        .unwrap();
+    let sven = api.login(SVEN).await;
+    let hans = api.login(HANS).await;
+    let seen = api.get("/api/v1/colleagues?q=hans", &sven).await.json();
+    let presence = &seen["colleagues"][0]["presence"];
+    assert_eq!(presence["status"], "absent", "{presence}");
+    assert_eq!(presence["absence"]["source"], "calendar");
+    assert_eq!(presence["absence"]["origin"], "OL");
+    assert_eq!(presence["absence"]["until"], "2026-01-05T11:00:00Z");
+    let timeline = api
+        .get(&format!("/api/v1/users/{hans_id}/timeline"), &sven)
+        .await
+        .json();
+    let items = timeline["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "Free is not shown: {items:?}");
+    assert_eq!(items[0]["kind"], "calendar");
+    assert_eq!(items[0]["when"], "current");
+
+    let path = format!("/api/v1/me/calendar/{}", busy.id);
+    let edit = json!({"subject": "Moved", "starts_at": "2026-01-05T09:00:00Z",
+                      "ends_at": "2026-01-05T10:30:00Z", "busy_status": "busy"});
+    let stolen = api
+        .call(Method::PUT, &path, Some(&sven), Some(edit.clone()))
+        .await;
+    assert_eq!(stolen.status, StatusCode::NOT_FOUND);
+    let edited = api.call(Method::PUT, &path, Some(&hans), Some(edit)).await;
+    assert_eq!(edited.status, StatusCode::OK, "{:?}", edited.json());
+    assert_eq!(edited.json()["origin"], "WEB");
+    assert_eq!(edited.json()["user_edited"], true);
+    let seen = api.get("/api/v1/colleagues?q=hans", &sven).await.json();
+    assert_eq!(
+        seen["colleagues"][0]["presence"]["absence"]["until"],
+        "2026-01-05T10:30:00Z"
+    );
+
+    assert_eq!(
+        api.call(Method::DELETE, &path, Some(&sven), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.call(Method::DELETE, &path, Some(&hans), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let seen = api.get("/api/v1/colleagues?q=hans", &sven).await.json();
+    assert_eq!(seen["colleagues"][0]["presence"]["status"], "available");
+    let mine = api.get("/api/v1/me/calendar", &hans).await.json();
+    assert_eq!(
+        mine.as_array().unwrap().len(),
+        1,
+        "only the Free entry is left: {mine}"
+    );
+}
+
+/// Login, lockout, an absence seen as presence, and voicemail isolation on PostgreSQL (at
+/// 127.0.0.1:5432, or `ONESTATUS_TEST_PG`), in a fresh database dropped afterwards.
+#[tokio::test]
+async fn core_flows_on_postgres() {
+    use sqlx::Connection;
+    let admin_url = std::env::var("ONESTATUS_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
+    let name = format!(
+        "onestatus_api_{}_{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    let mut admin = sqlx::PgConnection::connect(&format!("{admin_url}/postgres"))
+        .await
+        .expect("PostgreSQL must be reachable for this test");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let url = format!("{admin_url}/{name}");
+    let outcome = tokio::spawn(async move {
+        let api = setup_on(&url, ApiConfig::default(), tempfile::tempdir().unwrap()).await;
+        for _ in 0..5 {
+            assert_eq!(
+                api.login_reply(SVEN, "0001").await.status,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        assert_eq!(
+            api.login_reply(SVEN, "2580").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        let hans = api.login(HANS).await;
+        let karen = api.login(KAREN).await;
+        let r = api
+            .post(
+                "/api/v1/me/absences",
+                &hans,
+                json!({"reason": "holiday", "to": "2026-01-09T16:00:00+01:00",
+                       "destination": {"kind": "voicemail"}, "receptionist_note": "Mallorca"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+        let seen = api.get("/api/v1/colleagues?q=han", &karen).await.json();
+        assert_eq!(seen["colleagues"].as_array().unwrap().len(), 1);
+        let absence = &seen["colleagues"][0]["presence"]["absence"];
+        assert_eq!(absence["reason"], "holiday");
+        assert_eq!(absence["until"], "2026-01-09T15:00:00Z");
+        assert_eq!(absence["receptionist_note"], "Mallorca");
+        let vm = api
+            .state
+            .store
+            .voicemail_insert(&NewVoicemail {
+                user_id: UserId(api.user_id(HANS).await),
+                caller_number: None,
+                caller_name: None,
+                received_at: t0(),
+                duration_ms: 1000,
+                audio: vec![7; 100],
+            })
+            .await
+            .unwrap();
+        let audio = format!("/api/v1/me/voicemail/{}/audio", vm.id);
+        assert_eq!(api.get(&audio, &karen).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(api.get(&audio, &hans).await.body, vec![7; 100]);
+        api.state.store.close().await;
+    })
+    .await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
 }
 
 /// The real binary: health and a demo login over a real socket.

@@ -20,6 +20,7 @@
 //! call control in the B2BUA) and greeting/name upload with transcoding.
 
 pub mod auth;
+pub mod calendar;
 pub mod colleagues;
 pub mod error;
 pub mod events;
@@ -228,6 +229,11 @@ routes! {
         "Delete a colleague's absence (receptionists)";
     post "/api/v1/users/{id}/open-phone" => forwarding::open_user_phone, true,
         "Open a colleague's phone (receptionists)";
+    get "/api/v1/me/calendar" => calendar::entries, true, "My imported calendar entries";
+    put "/api/v1/me/calendar/{id}" => calendar::edit, true,
+        "Edit an imported calendar entry (origin becomes WEB; syncs keep the edit)";
+    delete "/api/v1/me/calendar/{id}" => calendar::delete, true,
+        "Delete an imported calendar entry from routing (syncs do not bring it back)";
     get "/api/v1/me/schedules" => forwarding::schedules, true, "My weekly schedules";
     post "/api/v1/me/schedules" => forwarding::create_schedule, true, "Add a weekly schedule";
     put "/api/v1/me/schedules/{id}" => forwarding::update_schedule, true,
