@@ -785,6 +785,26 @@ async fn voicemail_is_private_and_audio_supports_ranges() {
     assert_eq!(to_outsider.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(to_outsider.field(), "to_user_id");
 
+    // Hans passes it on to Karen; Sven cannot forward Hans's message.
+    let written_id = list["messages"][0]["id"].as_i64().unwrap();
+    let karen_id = api.user_id(KAREN).await;
+    let forward = format!("/api/v1/me/messages/{written_id}/forward");
+    let r = api
+        .post(&forward, &sven, json!({"to_user_id": karen_id}))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = api
+        .post(&forward, &hans, json!({"to_user_id": karen_id}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    let karen = api.login(KAREN).await;
+    let list = api.get("/api/v1/me/voicemail", &karen).await.json();
+    assert_eq!(
+        list["messages"][0]["body"],
+        "Fwd (from Sven Svensson): Call me back"
+    );
+    assert_eq!(list["messages"][0]["from_name"], "Hans Hansen");
+
     assert_eq!(
         api.call(Method::DELETE, &item_path, Some(&hans), None)
             .await
@@ -1180,6 +1200,55 @@ async fn calendar_entries_show_route_and_can_be_edited_or_deleted() {
         mine.as_array().unwrap().len(),
         1,
         "only the Free entry is left: {mine}"
+    );
+}
+
+#[tokio::test]
+async fn standard_messages_are_managed_by_receptionists_of_the_organisation() {
+    let api = setup().await;
+    let karen = api.login(KAREN).await;
+    let sven = api.login(SVEN).await;
+    let hanne = api.login("2000001").await;
+    let body = json!({"text": "Please call back after 14:00"});
+    let r = api
+        .post("/api/v1/standard-messages", &sven, body.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.json()["error"]["code"], "receptionist_only");
+    let r = api.post("/api/v1/standard-messages", &karen, body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    let id = r.json()["id"].as_i64().unwrap();
+    let empty = api
+        .post("/api/v1/standard-messages", &karen, json!({"text": " "}))
+        .await;
+    assert_eq!(empty.field(), "text");
+    let listed = api.get("/api/v1/standard-messages", &sven).await.json();
+    assert_eq!(listed[0]["text"], "Please call back after 14:00");
+    assert_eq!(
+        api.get("/api/v1/standard-messages", &hanne).await.json(),
+        json!([])
+    );
+    let path = format!("/api/v1/standard-messages/{id}");
+    let r = api
+        .call(
+            Method::PUT,
+            &path,
+            Some(&karen),
+            Some(json!({"text": "Back at 15"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        api.call(Method::DELETE, &path, Some(&karen), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.call(Method::DELETE, &path, Some(&karen), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
     );
 }
 

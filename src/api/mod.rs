@@ -261,6 +261,8 @@ routes! {
         "Mark a written message read or saved";
     delete "/api/v1/me/messages/{id}" => voicemail::delete_message, true,
         "Delete a written message";
+    post "/api/v1/me/messages/{id}/forward" => voicemail::forward_message, true,
+        "Pass a written message on to a colleague";
     get "/api/v1/standard-messages" => voicemail::standard_messages, true,
         "The organisation's standard messages";
     post "/api/v1/standard-messages" => voicemail::create_standard_message, true,

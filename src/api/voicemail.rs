@@ -328,6 +328,65 @@ pub async fn send_message(
     ))
 }
 
+/// Body of `POST /me/messages/{id}/forward`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardMessageInput {
+    /// The colleague to pass it on to.
+    pub to_user_id: i64,
+}
+
+/// `POST /api/v1/me/messages/{id}/forward`: passes one of my written messages on to a
+/// colleague, who sees it as from me with the original sender quoted.
+pub async fn forward_message(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<ForwardMessageInput>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let original = state
+        .store
+        .written_messages(caller.user.id)
+        .await?
+        .into_iter()
+        .find(|m| m.id.0 == id)
+        .ok_or(ApiError::NotFound("message"))?;
+    let to = colleague(&state, &caller, UserId(input.to_user_id))
+        .await
+        .map_err(|e| match e {
+            ApiError::NotFound(_) => ApiError::invalid("to_user_id", "no such colleague"),
+            other => other,
+        })?;
+    let from = match &original.from {
+        Sender::User(id) => state
+            .store
+            .user(*id)
+            .await
+            .map(|u| u.profile.name)
+            .unwrap_or_default(),
+        Sender::External(who) => who.clone(),
+    };
+    let body: String = format!("Fwd (from {from}): {}", original.body)
+        .chars()
+        .take(MAX_MESSAGE_CHARS + 100)
+        .collect();
+    let m = state
+        .store
+        .written_message_create(
+            to.id,
+            &Sender::User(caller.user.id),
+            original.channel,
+            &body,
+            state.now(),
+        )
+        .await?;
+    voicemail_changed(&state, to.id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "id": m.id, "to_user_id": to.id, "created_at": m.created_at })),
+    ))
+}
+
 /// `GET /api/v1/standard-messages`.
 pub async fn standard_messages(
     State(state): State<ApiState>,
