@@ -23,7 +23,8 @@ use onestatus::domain::BusyStatus;
 use onestatus::domain::{Lang, Role};
 use onestatus::presence::Presence;
 use onestatus::store::{
-    NewOrganisation, NewUser, NewVoicemail, Profile, Store, SyncedEntry, User, UserId,
+    CallData, CallDirection, NewOrganisation, NewUser, NewVoicemail, Profile, Store, SyncedEntry,
+    User, UserId,
 };
 
 /// Monday 5 January 2026, 10:00 UTC = 11:00 in Copenhagen (working hours 08–16).
@@ -1092,10 +1093,51 @@ async fn phonebook_favourites_and_history_are_per_user() {
     let favs = api.get("/api/v1/me/favourites", &hans).await.json();
     assert_eq!(favs[0]["name"], "Sven Svensson");
 
+    let hans_id = UserId(api.user_id(HANS).await);
+    for (i, (user, direction)) in [
+        (hans_id, CallDirection::In),
+        (hans_id, CallDirection::Missed),
+        (hans_id, CallDirection::Out),
+        (UserId(sven_id), CallDirection::Missed),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        api.state
+            .store
+            .call_record_insert(&CallData {
+                user_id: user,
+                direction,
+                other_number: format!("452000000{i}"),
+                other_name: None,
+                started_at: t0() - Duration::minutes(10 - i as i64),
+                answered_at: None,
+                ended_at: None,
+                route: None,
+            })
+            .await
+            .unwrap();
+    }
+    let missed = api.get("/api/v1/me/calls?kind=missed", &hans).await.json();
+    assert_eq!(missed.as_array().unwrap().len(), 1, "{missed}");
+    assert_eq!(missed[0]["other_number"], "4520000001");
+    let all = api.get("/api/v1/me/calls", &hans).await.json();
+    let numbers: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["other_number"].as_str().unwrap())
+        .collect();
     assert_eq!(
-        api.get("/api/v1/me/calls?kind=missed", &hans).await.json(),
-        json!([])
+        numbers,
+        ["4520000002", "4520000001", "4520000000"],
+        "newest first"
     );
+    let page = api
+        .get("/api/v1/me/calls?limit=1&offset=1", &hans)
+        .await
+        .json();
+    assert_eq!(page[0]["other_number"], "4520000001");
     assert_eq!(
         api.get("/api/v1/me/calls?kind=lost", &hans).await.field(),
         "kind"

@@ -228,6 +228,9 @@ pub async fn login(
         return Err(ApiError::InvalidCredentials);
     }
     state.store.user_record_pin_success(user.id).await?;
+    // Logins are rare enough to carry the housekeeping: expired sessions go here, so the table
+    // stays bounded without a timer task.
+    state.store.sessions_purge_expired(now).await?;
     let token = new_token();
     let expires_at = now + state.config.session_ttl;
     state

@@ -238,3 +238,45 @@ impl From<PinError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_are_opaque_to_the_client_and_kept_for_the_log() {
+        let response =
+            ApiError::Internal("database is locked at users.pin_hash".into()).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let detail = response.extensions().get::<InternalErrorDetail>().cloned();
+        assert_eq!(
+            detail.map(|d| d.0.to_string()).as_deref(),
+            Some("database is locked at users.pin_hash")
+        );
+        let body =
+            futures_util::FutureExt::now_or_never(axum::body::to_bytes(response.into_body(), 1024))
+                .and_then(Result::ok)
+                .unwrap_or_default();
+        let body = String::from_utf8_lossy(&body);
+        assert!(!body.contains("pin_hash"), "{body}");
+        assert!(body.contains("\"code\":\"internal\""), "{body}");
+    }
+
+    #[test]
+    fn store_errors_map_to_statuses() {
+        assert_eq!(
+            ApiError::from(StoreError::NotFound("x")).status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            ApiError::from(StoreError::Conflict { what: "a.b".into() }).status(),
+            StatusCode::CONFLICT
+        );
+        let invalid = ApiError::from(StoreError::Invalid {
+            what: "absence period",
+            detail: "must end after it starts".into(),
+        });
+        assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(invalid.field(), Some("absence_period"));
+    }
+}

@@ -157,14 +157,16 @@ pub async fn remove_favourite(
 
 /// Most history records returned in one page.
 const MAX_CALLS: u32 = 500;
+/// How deep paging reaches (`offset + limit`); older calls are not shown in the web client.
+const MAX_CALL_DEPTH: u32 = 2000;
 
-/// `GET /api/v1/me/calls?kind=incoming|outgoing|missed|all&limit=100`, newest first.
+/// `GET /api/v1/me/calls?kind=incoming|outgoing|missed|all&limit=100&offset=0`, newest first.
 pub async fn calls(
     State(state): State<ApiState>,
     caller: Caller,
     query: QueryParams,
 ) -> Result<Json<Vec<CallRecord>>, ApiError> {
-    query.only(&["kind", "limit"])?;
+    query.only(&["kind", "limit", "offset"])?;
     let direction = match query.text("kind").unwrap_or("all") {
         "all" => None,
         "incoming" => Some(CallDirection::In),
@@ -181,10 +183,16 @@ pub async fn calls(
     if !(1..=MAX_CALLS).contains(&limit) {
         return Err(ApiError::invalid("limit", format!("1 to {MAX_CALLS}")));
     }
-    Ok(Json(
-        state
-            .store
-            .call_history(caller.user.id, direction, limit)
-            .await?,
-    ))
+    let offset = query.parsed::<u32>("offset")?.unwrap_or(0);
+    if offset + limit > MAX_CALL_DEPTH {
+        return Err(ApiError::invalid(
+            "offset",
+            format!("offset + limit at most {MAX_CALL_DEPTH}"),
+        ));
+    }
+    let calls = state
+        .store
+        .call_history(caller.user.id, direction, offset + limit)
+        .await?;
+    Ok(Json(calls.into_iter().skip(offset as usize).collect()))
 }
