@@ -590,6 +590,35 @@ async fn absence_crud_and_validation_errors_name_the_field() {
         .await;
     assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
     assert_eq!(not_json.json()["error"]["code"], "invalid_json");
+    let form = api
+        .request(
+            Request::post("/api/v1/me/absences")
+                .header(header::AUTHORIZATION, format!("Bearer {hans}"))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from("reason=lunch"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(form.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let huge = api
+        .post(
+            "/api/v1/me/absences",
+            &hans,
+            json!({"reason": "lunch", "destination": {"kind": "voicemail"},
+                   "free_text": "x".repeat(100_000)}),
+        )
+        .await;
+    assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(huge.json()["error"]["code"], "payload_too_large");
+    let long = api
+        .post(
+            "/api/v1/me/absences",
+            &hans,
+            json!({"reason": "lunch", "destination": {"kind": "voicemail"},
+                   "free_text": "x".repeat(201)}),
+        )
+        .await;
+    assert_eq!(long.field(), "free_text");
 
     let created = api
         .post(
@@ -746,6 +775,26 @@ async fn voicemail_is_private_and_audio_supports_ranges() {
     let tail = api.request(ranged("bytes=-24")).await;
     assert_eq!(tail.headers[header::CONTENT_RANGE], "bytes 976-999/1000");
     assert_eq!(tail.body, audio[976..]);
+    let etag = full.headers[header::ETAG].to_str().unwrap().to_owned();
+    let if_range = |validator: &str| {
+        Request::get(&audio_path)
+            .header(header::AUTHORIZATION, format!("Bearer {hans}"))
+            .header(header::RANGE, "bytes=0-9")
+            .header(header::IF_RANGE, validator)
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(
+        api.request(if_range(&etag)).await.status,
+        StatusCode::PARTIAL_CONTENT
+    );
+    let stale = api.request(if_range("\"other\"")).await;
+    assert_eq!(
+        stale.status,
+        StatusCode::OK,
+        "a stale validator gets everything"
+    );
+    assert_eq!(stale.body.len(), 1000);
     let outside = api.request(ranged("bytes=1000-")).await;
     assert_eq!(outside.status, StatusCode::RANGE_NOT_SATISFIABLE);
     assert_eq!(outside.headers[header::CONTENT_RANGE], "bytes */1000");

@@ -70,6 +70,9 @@ pub enum ApiError {
     /// The write collides with an existing object: 409.
     #[error("already exists: {0}")]
     Conflict(String),
+    /// The body is not JSON (`Content-Type`): 415 (RFC 9110 §15.5.16).
+    #[error("expected Content-Type: application/json")]
+    UnsupportedMediaType,
     /// The body is larger than the endpoint accepts: 413.
     #[error("request body too large")]
     PayloadTooLarge,
@@ -119,6 +122,7 @@ impl ApiError {
             ApiError::PinChangeRequired | ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -137,6 +141,7 @@ impl ApiError {
             ApiError::PinChangeRequired => "pin_change_required",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             ApiError::TooManyRequests { .. } => "too_many_requests",

@@ -44,11 +44,7 @@ where
                     || (mime.starts_with("application/") && mime.ends_with("+json"))
             });
         if !is_json {
-            return Err(ApiError::BadRequest {
-                code: "unsupported_media_type",
-                message: "expected Content-Type: application/json".to_owned(),
-                field: None,
-            });
+            return Err(ApiError::UnsupportedMediaType);
         }
         let bytes = Bytes::from_request(req, state)
             .await

@@ -7,7 +7,9 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::header::{ACCEPT_RANGES, CACHE_CONTROL, CONTENT_RANGE, CONTENT_TYPE, RANGE};
+use axum::http::header::{
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE, RANGE,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -166,7 +168,18 @@ pub async fn audio(
         .voicemail_audio(caller.user.id, VoicemailId(id))
         .await?;
     let length = bytes.len() as u64;
-    let range = headers.get(RANGE).and_then(|v| v.to_str().ok());
+    // A message's audio never changes under its id, so id and length make a strong validator
+    // (RFC 9110 §8.8.3) for If-Range.
+    let etag = format!("\"vm-{id}-{length}\"");
+    // §13.1.5: with If-Range, the range applies only if the validator still matches; a date
+    // cannot match (we send no Last-Modified), so anything but our ETag means "send it all".
+    let range_applies = headers
+        .get(IF_RANGE)
+        .map_or(true, |v| v.as_bytes() == etag.as_bytes());
+    let range = headers
+        .get(RANGE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| range_applies);
     let (status, body, content_range) = match answer(range, length) {
         RangeAnswer::Full => (StatusCode::OK, bytes, None),
         RangeAnswer::NotSatisfiable => return Err(ApiError::RangeNotSatisfiable { length }),
@@ -192,6 +205,9 @@ pub async fn audio(
         CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=0"),
     );
+    if let Ok(tag) = HeaderValue::from_str(&etag) {
+        h.insert(ETAG, tag);
+    }
     if let Some(cr) = content_range.and_then(|v| HeaderValue::from_str(&v).ok()) {
         h.insert(CONTENT_RANGE, cr);
     }
