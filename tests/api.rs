@@ -553,7 +553,8 @@ async fn absence_crud_and_validation_errors_name_the_field() {
             "reason",
         ),
         (
-            json!({"reason": "lunch", "from": "2026-01-05 12:00", "destination": {"kind": "voicemail"}}),
+            json!({"reason": "lunch", "from": "2026-01-05 12:00",
+                   "destination": {"kind": "voicemail"}}),
             422,
             "from",
         ),
@@ -951,7 +952,8 @@ async fn timeline_marks_current_and_future() {
     api.post(
         "/api/v1/me/absences",
         &hans,
-        json!({"reason": "lunch", "to": "2026-01-05T10:30:00Z", "destination": {"kind": "voicemail"}}),
+        json!({"reason": "lunch", "to": "2026-01-05T10:30:00Z",
+               "destination": {"kind": "voicemail"}}),
     )
     .await;
     // Team meeting Tuesdays 09:00–10:00 local.

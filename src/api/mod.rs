@@ -153,7 +153,7 @@ impl ApiState {
 }
 
 /// One endpoint, as documented in the OpenAPI document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct RouteDoc {
     /// Lower-case HTTP method (`get`, `post`, ...).
     pub method: &'static str,
@@ -163,11 +163,34 @@ pub struct RouteDoc {
     pub summary: &'static str,
     /// Whether it needs a session.
     pub authenticated: bool,
+    /// The JSON body it reads, if any.
+    pub body: Option<BodyDoc>,
+}
+
+/// A request body: its Rust type, an example, and the parser the handler uses, so a test can
+/// prove every documented example is accepted (the examples cannot drift from the types).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDoc {
+    /// The input type's name.
+    pub type_name: &'static str,
+    /// A JSON example the handler accepts.
+    pub example: &'static str,
+    /// Parses a body exactly as the handler's extractor does.
+    pub parse: fn(&[u8]) -> Result<(), ApiError>,
 }
 
 /// Declares [`ROUTES`] and the function adding them to a router from one table.
 macro_rules! routes {
-    ($( $method:ident $path:literal => $handler:path, $auth:literal, $summary:literal; )+) => {
+    (@body) => { None };
+    (@body $ty:ty = $example:literal) => {
+        Some(BodyDoc {
+            type_name: stringify!($ty),
+            example: $example,
+            parse: |bytes| extract::parse_json::<$ty>(bytes).map(|_| ()),
+        })
+    };
+    ($( $method:ident $path:literal => $handler:path, $auth:literal, $summary:literal
+        $(, body $ty:ty = $example:literal)?; )+) => {
         /// Every endpoint of the API, in documentation order.
         pub const ROUTES: &[RouteDoc] = &[$(
             RouteDoc {
@@ -175,6 +198,7 @@ macro_rules! routes {
                 path: $path,
                 summary: $summary,
                 authenticated: $auth,
+                body: routes!(@body $($ty = $example)?),
             }
         ),+];
 
@@ -187,17 +211,26 @@ macro_rules! routes {
 routes! {
     get "/api/v1/health" => health, false, "Liveness probe";
     get "/api/v1/openapi.json" => openapi::document, false, "This API's OpenAPI 3.1 document";
-    post "/api/v1/login" => auth::login, false, "Log in with local number and PIN";
+    post "/api/v1/login" => auth::login, false, "Log in with local number and PIN",
+        body auth::LoginRequest = r#"{"local_number": "1000001", "pin": "2580"}"#;
     post "/api/v1/logout" => auth::logout, true, "End the session";
-    post "/api/v1/pin-reset" => auth::pin_reset, false, "Send me a new PIN";
-    put "/api/v1/me/pin" => auth::change_pin, true, "Change my PIN";
+    post "/api/v1/pin-reset" => auth::pin_reset, false, "Send me a new PIN",
+        body auth::PinResetRequest = r#"{"local_number": "1000001"}"#;
+    put "/api/v1/me/pin" => auth::change_pin, true, "Change my PIN",
+        body auth::ChangePinRequest = r#"{"current_pin": "2580", "new_pin": "1357"}"#;
     get "/api/v1/me" => me::show, true, "My information";
-    patch "/api/v1/me" => me::update, true, "Change my information";
+    patch "/api/v1/me" => me::update, true, "Change my information",
+        body me::MePatch = r#"{"mobile_number": "4520304050", "department": null,
+            "working_hours": {"start": 480, "end": 960, "days": 31}}"#;
     get "/api/v1/me/settings" => me::settings, true, "My settings";
-    patch "/api/v1/me/settings" => me::update_settings, true, "Change my settings";
+    patch "/api/v1/me/settings" => me::update_settings, true, "Change my settings",
+        body me::SettingsPatch = r#"{"lang": "en", "start_page": "colleagues",
+            "search_scope": "internal"}"#;
     get "/api/v1/me/voicemail-settings" => me::voicemail_settings, true, "My voicemail options";
     patch "/api/v1/me/voicemail-settings" => me::update_voicemail_settings, true,
-        "Change my voicemail options";
+        "Change my voicemail options",
+        body me::VoicemailSettingsPatch = r#"{"secondary_lang": "en", "quick_listen": true,
+            "notify_channel": "none"}"#;
     get "/api/v1/colleagues" => colleagues::search, true,
         "Search colleagues and contacts, with presence";
     get "/api/v1/users/{id}" => colleagues::show, true, "One colleague with presence";
@@ -205,7 +238,9 @@ routes! {
         "A colleague's current and future absences, schedules and calendar entries";
     get "/api/v1/me/quick-forwards" => forwarding::quick_forwards, true, "My quick forwards";
     post "/api/v1/me/quick-forwards" => forwarding::create_quick_forward, true,
-        "Add a quick forward";
+        "Add a quick forward",
+        body forwarding::QuickForwardInput = r#"{"label": "Dentist", "reason": "custom",
+            "duration": {"minutes": 90}, "destination": {"kind": "voicemail"}}"#;
     delete "/api/v1/me/quick-forwards/{id}" => forwarding::delete_quick_forward, true,
         "Remove one of my own quick forwards";
     post "/api/v1/me/quick-forwards/{id}/apply" => forwarding::apply_quick_forward, true,
@@ -213,39 +248,60 @@ routes! {
     post "/api/v1/me/open-phone" => forwarding::open_my_phone, true,
         "Open my phone: end the absences in force";
     get "/api/v1/me/absences" => forwarding::my_absences, true, "My current and future absences";
-    post "/api/v1/me/absences" => forwarding::create_my_absence, true, "Forward my phone";
+    post "/api/v1/me/absences" => forwarding::create_my_absence, true, "Forward my phone",
+        body forwarding::AbsenceInput = r#"{"reason": "meeting",
+            "from": "2026-01-05T13:00:00+01:00", "to": "2026-01-05T14:00:00+01:00",
+            "destination": {"kind": "number", "number": "4570100002"},
+            "free_text": "Board meeting", "receptionist_note": "Urgent: mobile"}"#;
     get "/api/v1/me/absences/{id}" => forwarding::my_absence, true, "One of my absences";
     put "/api/v1/me/absences/{id}" => forwarding::update_my_absence, true,
-        "Change one of my absences";
+        "Change one of my absences",
+        body forwarding::AbsenceInput = r#"{"reason": "holiday", "to": null,
+            "destination": {"kind": "voicemail"}}"#;
     delete "/api/v1/me/absences/{id}" => forwarding::delete_my_absence, true,
         "Delete one of my absences";
     get "/api/v1/users/{id}/absences" => forwarding::user_absences, true,
         "A colleague's absences (receptionists)";
     post "/api/v1/users/{id}/absences" => forwarding::create_user_absence, true,
-        "Set an absence for a colleague (receptionists)";
+        "Set an absence for a colleague (receptionists)",
+        body forwarding::AbsenceInput = r#"{"reason": "sick",
+            "destination": {"kind": "voicemail"}, "free_text": "Back Monday"}"#;
     put "/api/v1/users/{id}/absences/{absence_id}" => forwarding::update_user_absence, true,
-        "Change a colleague's absence (receptionists)";
+        "Change a colleague's absence (receptionists)",
+        body forwarding::AbsenceInput = r#"{"reason": "sick", "to": "2026-01-09T16:00:00+01:00",
+            "destination": {"kind": "open"}}"#;
     delete "/api/v1/users/{id}/absences/{absence_id}" => forwarding::delete_user_absence, true,
         "Delete a colleague's absence (receptionists)";
     post "/api/v1/users/{id}/open-phone" => forwarding::open_user_phone, true,
         "Open a colleague's phone (receptionists)";
     get "/api/v1/me/calendar" => calendar::entries, true, "My imported calendar entries";
     put "/api/v1/me/calendar/{id}" => calendar::edit, true,
-        "Edit an imported calendar entry (origin becomes WEB; syncs keep the edit)";
+        "Edit an imported calendar entry (origin becomes WEB; syncs keep the edit)",
+        body calendar::EntryInput = r#"{"subject": "Budget", "starts_at": "2026-01-05T09:00:00Z",
+            "ends_at": "2026-01-05T10:00:00Z", "busy_status": "busy"}"#;
     delete "/api/v1/me/calendar/{id}" => calendar::delete, true,
         "Delete an imported calendar entry from routing (syncs do not bring it back)";
     get "/api/v1/me/schedules" => forwarding::schedules, true, "My weekly schedules";
-    post "/api/v1/me/schedules" => forwarding::create_schedule, true, "Add a weekly schedule";
+    post "/api/v1/me/schedules" => forwarding::create_schedule, true, "Add a weekly schedule",
+        body forwarding::ScheduleInput = r#"{"weekdays": 1, "start": 540, "end": 600,
+            "reason": "meeting", "destination": {"kind": "voicemail"},
+            "free_text": "Team meeting"}"#;
     put "/api/v1/me/schedules/{id}" => forwarding::update_schedule, true,
-        "Change a weekly schedule";
+        "Change a weekly schedule",
+        body forwarding::ScheduleInput = r#"{"weekdays": 2, "start": 900, "end": 1440,
+            "reason": "gone_for_today", "destination": {"kind": "voicemail"}}"#;
     delete "/api/v1/me/schedules/{id}" => forwarding::delete_schedule, true,
         "Delete a weekly schedule";
     get "/api/v1/me/saved-destinations" => forwarding::saved_destinations, true,
         "My saved forwarding destinations";
     post "/api/v1/me/saved-destinations" => forwarding::create_saved_destination, true,
-        "Save a forwarding destination";
+        "Save a forwarding destination",
+        body forwarding::SavedDestinationInput = r#"{"label": "Reception", "kind": "group",
+            "number": "4570100000"}"#;
     put "/api/v1/me/saved-destinations/{id}" => forwarding::update_saved_destination, true,
-        "Change a saved destination";
+        "Change a saved destination",
+        body forwarding::SavedDestinationInput = r#"{"label": "Karen", "kind": "colleague",
+            "number": "4570100002"}"#;
     delete "/api/v1/me/saved-destinations/{id}" => forwarding::delete_saved_destination, true,
         "Delete a saved destination";
     get "/api/v1/me/voicemail" => voicemail::list, true,
@@ -253,27 +309,37 @@ routes! {
     get "/api/v1/me/voicemail/{id}/audio" => voicemail::audio, true,
         "A voice message's audio (audio/wav, Range supported)";
     patch "/api/v1/me/voicemail/{id}" => voicemail::set_state, true,
-        "Mark a voice message read or saved";
+        "Mark a voice message read or saved",
+        body voicemail::StateInput = r#"{"state": "saved"}"#;
     delete "/api/v1/me/voicemail/{id}" => voicemail::delete, true, "Delete a voice message";
     post "/api/v1/me/messages" => voicemail::send_message, true,
-        "Send a written message to a colleague";
+        "Send a written message to a colleague",
+        body voicemail::SendMessageInput = r#"{"to_user_id": 2, "channel": "sms",
+            "body": "Please call Mr Jensen back"}"#;
     patch "/api/v1/me/messages/{id}" => voicemail::set_message_state, true,
-        "Mark a written message read or saved";
+        "Mark a written message read or saved",
+        body voicemail::StateInput = r#"{"state": "read"}"#;
     delete "/api/v1/me/messages/{id}" => voicemail::delete_message, true,
         "Delete a written message";
     post "/api/v1/me/messages/{id}/forward" => voicemail::forward_message, true,
-        "Pass a written message on to a colleague";
+        "Pass a written message on to a colleague",
+        body voicemail::ForwardMessageInput = r#"{"to_user_id": 3}"#;
     get "/api/v1/standard-messages" => voicemail::standard_messages, true,
         "The organisation's standard messages";
     post "/api/v1/standard-messages" => voicemail::create_standard_message, true,
-        "Add a standard message (receptionists)";
+        "Add a standard message (receptionists)",
+        body voicemail::StandardMessageInput = r#"{"text": "Please call back after 14:00"}"#;
     put "/api/v1/standard-messages/{id}" => voicemail::update_standard_message, true,
-        "Change a standard message (receptionists)";
+        "Change a standard message (receptionists)",
+        body voicemail::StandardMessageInput = r#"{"text": "Back at 15:00"}"#;
     delete "/api/v1/standard-messages/{id}" => voicemail::delete_standard_message, true,
         "Delete a standard message (receptionists)";
     get "/api/v1/me/contacts" => phonebook::contacts, true, "My personal contacts";
-    post "/api/v1/me/contacts" => phonebook::create_contact, true, "Add a contact";
-    put "/api/v1/me/contacts/{id}" => phonebook::update_contact, true, "Change a contact";
+    post "/api/v1/me/contacts" => phonebook::create_contact, true, "Add a contact",
+        body phonebook::ContactInput = r#"{"name": "Jens Jensen", "company": "VVS ApS",
+            "phone_number": "4588776655"}"#;
+    put "/api/v1/me/contacts/{id}" => phonebook::update_contact, true, "Change a contact",
+        body phonebook::ContactInput = r#"{"name": "Jens Jensen", "mobile_number": "+4520304050"}"#;
     delete "/api/v1/me/contacts/{id}" => phonebook::delete_contact, true, "Delete a contact";
     get "/api/v1/me/favourites" => phonebook::favourites, true, "My starred colleagues";
     put "/api/v1/me/favourites/{id}" => phonebook::add_favourite, true, "Star a colleague";
