@@ -1,5 +1,5 @@
 //! The OpenAPI 3.1 document at `/api/v1/openapi.json`, generated from the route table
-//! ([`ROUTES`](super::ROUTES)) the router itself is built from, so a route cannot be served
+//! ([`ROUTES`]) the router itself is built from, so a route cannot be served
 //! without being documented. It describes paths, methods, path parameters, authentication
 //! and the shared error shape. Request bodies carry their Rust type's name and an example that
 //! a test parses with the handler's own parser, so an example cannot drift from its type; full
