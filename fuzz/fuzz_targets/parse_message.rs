@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(rsip::SipMessage::Request(request)) => {
             let _ = validate_request(&request, &["timer"], &[rsip::Method::Invite]);
             let response = make_response(&request, 400, "Bad Request", Some("fuzz"));
-            assert!(parse(response.to_string().as_bytes()).is_ok());
+            assert!(parse(&onestatus::sip::message::serialize(&response.into())).is_ok());
         }
         Ok(rsip::SipMessage::Response(_)) => {}
         Err(error) => {

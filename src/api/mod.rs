@@ -1,15 +1,370 @@
-//! The HTTP side API for the web client (axum), under `/api/v1`.
+//! The HTTP side API for the web client (axum), under `/api/v1`: JSON in and out, one error
+//! shape ([`ApiError`]), times in RFC 3339 with offset.
+//!
+//! Where it sits: the web client (OnePresence) talks only to this. It reads and writes the same
+//! store the B2BUA routes from, so an absence set here decides the very next INVITE; it reads
+//! the in-memory [`Presence`] the B2BUA writes ("on the phone") and streams its events as
+//! Server-Sent Events.
+//!
+//! # Trust
+//! Every handler starts from the logged-in [`Caller`](auth::Caller). A user only ever reaches
+//! their own messages, history, contacts and settings (another user's object id answers 404,
+//! exactly like a missing one), and only colleagues of their own organisation. Receptionists
+//! may set absences for colleagues of their own organisation and see receptionist notes.
+//!
+//! # The route table
+//! [`ROUTES`] is the single list of endpoints: the router is built from it and the OpenAPI
+//! document ([`openapi`]) is generated from it, so the document cannot miss a route.
+//!
+//! Out of scope here (other work): click-to-call (`POST /api/v1/calls`, RFC 3725 third-party
+//! call control in the B2BUA) and greeting/name upload with transcoding.
 
-use axum::routing::get;
+pub mod auth;
+pub mod calendar;
+pub mod colleagues;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod forwarding;
+pub mod me;
+pub mod notifier;
+pub mod openapi;
+pub mod phonebook;
+pub mod range;
+pub mod rate_limit;
+pub mod snapshot;
+pub mod timeline;
+pub mod voicemail;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
 use axum::{Json, Router};
 use serde_json::json;
 
-/// The API router.
-pub fn router() -> Router {
-    Router::new().route("/api/v1/health", get(health))
+use crate::clock::{Clock, SystemClock};
+use crate::presence::{Presence, PresenceEvent};
+use crate::store::{Store, UserId};
+pub use error::ApiError;
+pub use notifier::{LogPinNotifier, NewPin, PinNotifier};
+use rate_limit::IpLimiter;
+
+/// Tunables of the side API. Defaults are the product's; `serve` uses them as they are.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// How long a login lasts.
+    pub session_ttl: chrono::Duration,
+    /// Consecutive wrong PINs before a local number is locked.
+    pub max_pin_attempts: u32,
+    /// How long a locked local number stays locked.
+    pub lockout: chrono::Duration,
+    /// Failed logins (and PIN-reset requests) per source address per window before 429.
+    pub ip_max_attempts: u32,
+    /// The window of `ip_max_attempts`.
+    pub ip_window: chrono::Duration,
+    /// Source addresses remembered at most, so a spray from many addresses cannot exhaust
+    /// memory.
+    pub ip_table_size: usize,
+    /// Mark the session cookie `Secure` (set when the API is served over TLS, e.g. behind a
+    /// terminating proxy).
+    pub secure_cookie: bool,
+    /// Search results returned at most.
+    pub search_limit: u32,
+}
+
+impl Default for ApiConfig {
+    /// 12-hour sessions; 5 wrong PINs lock for 15 minutes; 20 failures per address per
+    /// 10 minutes.
+    fn default() -> Self {
+        ApiConfig {
+            session_ttl: chrono::Duration::hours(12),
+            max_pin_attempts: 5,
+            lockout: chrono::Duration::minutes(15),
+            ip_max_attempts: 20,
+            ip_window: chrono::Duration::minutes(10),
+            ip_table_size: 10_000,
+            secure_cookie: false,
+            search_limit: 50,
+        }
+    }
+}
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The database.
+    pub store: Store,
+    /// Who is on the phone, and the event bus.
+    pub presence: Presence,
+    /// Where "now" comes from.
+    pub clock: Arc<dyn Clock>,
+    /// Tunables.
+    pub config: Arc<ApiConfig>,
+    /// How a new PIN reaches the user ("send me a new PIN").
+    pub notifier: Arc<dyn PinNotifier>,
+    /// Failed attempts per source address.
+    pub ip_limiter: Arc<IpLimiter>,
+}
+
+impl ApiState {
+    /// State with the given parts and the logging PIN notifier.
+    pub fn new(
+        store: Store,
+        presence: Presence,
+        clock: Arc<dyn Clock>,
+        config: ApiConfig,
+    ) -> ApiState {
+        let ip_limiter = Arc::new(IpLimiter::new(
+            config.ip_max_attempts,
+            config.ip_window,
+            config.ip_table_size,
+        ));
+        ApiState {
+            store,
+            presence,
+            clock,
+            config: Arc::new(config),
+            notifier: Arc::new(LogPinNotifier),
+            ip_limiter,
+        }
+    }
+
+    /// State for `serve`: system clock, default configuration.
+    pub fn for_server(store: Store, presence: Presence) -> ApiState {
+        ApiState::new(store, presence, Arc::new(SystemClock), ApiConfig::default())
+    }
+
+    /// Replaces the PIN notifier (e-mail/SMS delivery, or a test double).
+    pub fn with_notifier(mut self, notifier: Arc<dyn PinNotifier>) -> ApiState {
+        self.notifier = notifier;
+        self
+    }
+
+    /// Now, from the clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// Tells live subscribers that `user`'s availability changed.
+    pub fn availability_changed(&self, user: UserId) {
+        self.presence
+            .publish(PresenceEvent::Availability { user_id: user.0 });
+    }
+}
+
+/// One endpoint, as documented in the OpenAPI document.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteDoc {
+    /// Lower-case HTTP method (`get`, `post`, ...).
+    pub method: &'static str,
+    /// Path in OpenAPI/axum template syntax (`/api/v1/users/{id}`).
+    pub path: &'static str,
+    /// One line saying what it does.
+    pub summary: &'static str,
+    /// Whether it needs a session.
+    pub authenticated: bool,
+    /// The JSON body it reads, if any.
+    pub body: Option<BodyDoc>,
+}
+
+/// A request body: its Rust type, an example, and the parser the handler uses, so a test can
+/// prove every documented example is accepted (the examples cannot drift from the types).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDoc {
+    /// The input type's name.
+    pub type_name: &'static str,
+    /// A JSON example the handler accepts.
+    pub example: &'static str,
+    /// Parses a body exactly as the handler's extractor does.
+    pub parse: fn(&[u8]) -> Result<(), ApiError>,
+}
+
+/// Declares [`ROUTES`] and the function adding them to a router from one table.
+macro_rules! routes {
+    (@body) => { None };
+    (@body $ty:ty = $example:literal) => {
+        Some(BodyDoc {
+            type_name: stringify!($ty),
+            example: $example,
+            parse: |bytes| extract::parse_json::<$ty>(bytes).map(|_| ()),
+        })
+    };
+    ($( $method:ident $path:literal => $handler:path, $auth:literal, $summary:literal
+        $(, body $ty:ty = $example:literal)?; )+) => {
+        /// Every endpoint of the API, in documentation order.
+        pub const ROUTES: &[RouteDoc] = &[$(
+            RouteDoc {
+                method: stringify!($method),
+                path: $path,
+                summary: $summary,
+                authenticated: $auth,
+                body: routes!(@body $($ty = $example)?),
+            }
+        ),+];
+
+        fn add_routes(router: Router<ApiState>) -> Router<ApiState> {
+            router $( .route($path, axum::routing::$method($handler)) )+
+        }
+    };
+}
+
+routes! {
+    get "/api/v1/health" => health, false, "Liveness probe";
+    get "/api/v1/openapi.json" => openapi::document, false, "This API's OpenAPI 3.1 document";
+    post "/api/v1/login" => auth::login, false, "Log in with local number and PIN",
+        body auth::LoginRequest = r#"{"local_number": "1000001", "pin": "2580"}"#;
+    post "/api/v1/logout" => auth::logout, true, "End the session";
+    post "/api/v1/pin-reset" => auth::pin_reset, false, "Send me a new PIN",
+        body auth::PinResetRequest = r#"{"local_number": "1000001"}"#;
+    put "/api/v1/me/pin" => auth::change_pin, true, "Change my PIN",
+        body auth::ChangePinRequest = r#"{"current_pin": "2580", "new_pin": "1357"}"#;
+    get "/api/v1/me" => me::show, true, "My information";
+    patch "/api/v1/me" => me::update, true, "Change my information",
+        body me::MePatch = r#"{"mobile_number": "4520304050", "department": null,
+            "working_hours": {"start": 480, "end": 960, "days": 31}}"#;
+    get "/api/v1/me/settings" => me::settings, true, "My settings";
+    patch "/api/v1/me/settings" => me::update_settings, true, "Change my settings",
+        body me::SettingsPatch = r#"{"lang": "en", "start_page": "colleagues",
+            "search_scope": "internal"}"#;
+    get "/api/v1/me/voicemail-settings" => me::voicemail_settings, true, "My voicemail options";
+    patch "/api/v1/me/voicemail-settings" => me::update_voicemail_settings, true,
+        "Change my voicemail options",
+        body me::VoicemailSettingsPatch = r#"{"secondary_lang": "en", "quick_listen": true,
+            "notify_channel": "none"}"#;
+    get "/api/v1/colleagues" => colleagues::search, true,
+        "Search colleagues and contacts, with presence";
+    get "/api/v1/users/{id}" => colleagues::show, true, "One colleague with presence";
+    get "/api/v1/users/{id}/timeline" => timeline::show, true,
+        "A colleague's current and future absences, schedules and calendar entries";
+    get "/api/v1/me/quick-forwards" => forwarding::quick_forwards, true, "My quick forwards";
+    post "/api/v1/me/quick-forwards" => forwarding::create_quick_forward, true,
+        "Add a quick forward",
+        body forwarding::QuickForwardInput = r#"{"label": "Dentist", "reason": "custom",
+            "duration": {"minutes": 90}, "destination": {"kind": "voicemail"}}"#;
+    delete "/api/v1/me/quick-forwards/{id}" => forwarding::delete_quick_forward, true,
+        "Remove one of my own quick forwards";
+    post "/api/v1/me/quick-forwards/{id}/apply" => forwarding::apply_quick_forward, true,
+        "Press a quick forward";
+    post "/api/v1/me/open-phone" => forwarding::open_my_phone, true,
+        "Open my phone: end the absences in force";
+    get "/api/v1/me/absences" => forwarding::my_absences, true, "My current and future absences";
+    post "/api/v1/me/absences" => forwarding::create_my_absence, true, "Forward my phone",
+        body forwarding::AbsenceInput = r#"{"reason": "meeting",
+            "from": "2026-01-05T13:00:00+01:00", "to": "2026-01-05T14:00:00+01:00",
+            "destination": {"kind": "number", "number": "4570100002"},
+            "free_text": "Board meeting", "receptionist_note": "Urgent: mobile"}"#;
+    get "/api/v1/me/absences/{id}" => forwarding::my_absence, true, "One of my absences";
+    put "/api/v1/me/absences/{id}" => forwarding::update_my_absence, true,
+        "Change one of my absences",
+        body forwarding::AbsenceInput = r#"{"reason": "holiday", "to": null,
+            "destination": {"kind": "voicemail"}}"#;
+    delete "/api/v1/me/absences/{id}" => forwarding::delete_my_absence, true,
+        "Delete one of my absences";
+    get "/api/v1/users/{id}/absences" => forwarding::user_absences, true,
+        "A colleague's absences (receptionists)";
+    post "/api/v1/users/{id}/absences" => forwarding::create_user_absence, true,
+        "Set an absence for a colleague (receptionists)",
+        body forwarding::AbsenceInput = r#"{"reason": "sick",
+            "destination": {"kind": "voicemail"}, "free_text": "Back Monday"}"#;
+    put "/api/v1/users/{id}/absences/{absence_id}" => forwarding::update_user_absence, true,
+        "Change a colleague's absence (receptionists)",
+        body forwarding::AbsenceInput = r#"{"reason": "sick", "to": "2026-01-09T16:00:00+01:00",
+            "destination": {"kind": "open"}}"#;
+    delete "/api/v1/users/{id}/absences/{absence_id}" => forwarding::delete_user_absence, true,
+        "Delete a colleague's absence (receptionists)";
+    post "/api/v1/users/{id}/open-phone" => forwarding::open_user_phone, true,
+        "Open a colleague's phone (receptionists)";
+    get "/api/v1/me/calendar" => calendar::entries, true, "My imported calendar entries";
+    put "/api/v1/me/calendar/{id}" => calendar::edit, true,
+        "Edit an imported calendar entry (origin becomes WEB; syncs keep the edit)",
+        body calendar::EntryInput = r#"{"subject": "Budget", "starts_at": "2026-01-05T09:00:00Z",
+            "ends_at": "2026-01-05T10:00:00Z", "busy_status": "busy"}"#;
+    delete "/api/v1/me/calendar/{id}" => calendar::delete, true,
+        "Delete an imported calendar entry from routing (syncs do not bring it back)";
+    get "/api/v1/me/schedules" => forwarding::schedules, true, "My weekly schedules";
+    post "/api/v1/me/schedules" => forwarding::create_schedule, true, "Add a weekly schedule",
+        body forwarding::ScheduleInput = r#"{"weekdays": 1, "start": 540, "end": 600,
+            "reason": "meeting", "destination": {"kind": "voicemail"},
+            "free_text": "Team meeting"}"#;
+    put "/api/v1/me/schedules/{id}" => forwarding::update_schedule, true,
+        "Change a weekly schedule",
+        body forwarding::ScheduleInput = r#"{"weekdays": 2, "start": 900, "end": 1440,
+            "reason": "gone_for_today", "destination": {"kind": "voicemail"}}"#;
+    delete "/api/v1/me/schedules/{id}" => forwarding::delete_schedule, true,
+        "Delete a weekly schedule";
+    get "/api/v1/me/saved-destinations" => forwarding::saved_destinations, true,
+        "My saved forwarding destinations";
+    post "/api/v1/me/saved-destinations" => forwarding::create_saved_destination, true,
+        "Save a forwarding destination",
+        body forwarding::SavedDestinationInput = r#"{"label": "Reception", "kind": "group",
+            "number": "4570100000"}"#;
+    put "/api/v1/me/saved-destinations/{id}" => forwarding::update_saved_destination, true,
+        "Change a saved destination",
+        body forwarding::SavedDestinationInput = r#"{"label": "Karen", "kind": "colleague",
+            "number": "4570100002"}"#;
+    delete "/api/v1/me/saved-destinations/{id}" => forwarding::delete_saved_destination, true,
+        "Delete a saved destination";
+    get "/api/v1/me/voicemail" => voicemail::list, true,
+        "My voice and written messages, new ones marked, with counts";
+    get "/api/v1/me/voicemail/{id}/audio" => voicemail::audio, true,
+        "A voice message's audio (audio/wav, Range supported)";
+    patch "/api/v1/me/voicemail/{id}" => voicemail::set_state, true,
+        "Mark a voice message read or saved",
+        body voicemail::StateInput = r#"{"state": "saved"}"#;
+    delete "/api/v1/me/voicemail/{id}" => voicemail::delete, true, "Delete a voice message";
+    post "/api/v1/me/messages" => voicemail::send_message, true,
+        "Send a written message to a colleague",
+        body voicemail::SendMessageInput = r#"{"to_user_id": 2, "channel": "sms",
+            "body": "Please call Mr Jensen back"}"#;
+    patch "/api/v1/me/messages/{id}" => voicemail::set_message_state, true,
+        "Mark a written message read or saved",
+        body voicemail::StateInput = r#"{"state": "read"}"#;
+    delete "/api/v1/me/messages/{id}" => voicemail::delete_message, true,
+        "Delete a written message";
+    post "/api/v1/me/messages/{id}/forward" => voicemail::forward_message, true,
+        "Pass a written message on to a colleague",
+        body voicemail::ForwardMessageInput = r#"{"to_user_id": 3}"#;
+    get "/api/v1/standard-messages" => voicemail::standard_messages, true,
+        "The organisation's standard messages";
+    post "/api/v1/standard-messages" => voicemail::create_standard_message, true,
+        "Add a standard message (receptionists)",
+        body voicemail::StandardMessageInput = r#"{"text": "Please call back after 14:00"}"#;
+    put "/api/v1/standard-messages/{id}" => voicemail::update_standard_message, true,
+        "Change a standard message (receptionists)",
+        body voicemail::StandardMessageInput = r#"{"text": "Back at 15:00"}"#;
+    delete "/api/v1/standard-messages/{id}" => voicemail::delete_standard_message, true,
+        "Delete a standard message (receptionists)";
+    get "/api/v1/me/contacts" => phonebook::contacts, true, "My personal contacts";
+    post "/api/v1/me/contacts" => phonebook::create_contact, true, "Add a contact",
+        body phonebook::ContactInput = r#"{"name": "Jens Jensen", "company": "VVS ApS",
+            "phone_number": "4588776655"}"#;
+    put "/api/v1/me/contacts/{id}" => phonebook::update_contact, true, "Change a contact",
+        body phonebook::ContactInput = r#"{"name": "Jens Jensen", "mobile_number": "+4520304050"}"#;
+    delete "/api/v1/me/contacts/{id}" => phonebook::delete_contact, true, "Delete a contact";
+    get "/api/v1/me/favourites" => phonebook::favourites, true, "My starred colleagues";
+    put "/api/v1/me/favourites/{id}" => phonebook::add_favourite, true, "Star a colleague";
+    delete "/api/v1/me/favourites/{id}" => phonebook::remove_favourite, true,
+        "Unstar a colleague";
+    get "/api/v1/me/calls" => phonebook::calls, true, "My call history, newest first";
+    get "/api/v1/events" => events::stream, true,
+        "Live presence and voicemail events (Server-Sent Events)";
+}
+
+/// The API router with its state.
+pub fn router(state: ApiState) -> Router {
+    add_routes(Router::new())
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(error::log_internal_errors))
+        .layer(DefaultBodyLimit::max(extract::MAX_JSON_BYTES))
+        .with_state(state)
 }
 
 /// Liveness probe for load balancers and the test harness.
 async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// Unknown paths answer in the API's error shape too.
+async fn not_found() -> ApiError {
+    ApiError::NotFound("route")
 }

@@ -188,7 +188,8 @@ fn authenticated(service: &mut SipService, key: CallKey, device: &Device) -> boo
                     crate::sip::auth::DigestAlgorithm::Md5 => &device.ha1_md5,
                     crate::sip::auth::DigestAlgorithm::Sha256 => &device.ha1_sha256,
                 };
-                let uri = request.uri.to_string();
+                // The phone hashed the URI as it wrote it (IPv6 in brackets).
+                let uri = crate::sip::message::decode_text(&request.uri.to_string()).into_owned();
                 let context = crate::sip::auth::RequestContext {
                     realm: &service.config.sip.domain,
                     method: "INVITE",

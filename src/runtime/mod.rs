@@ -160,12 +160,14 @@ impl Server {
             tasks.push(tokio::spawn(connections.clone().run_listener(listener)));
         }
         drop(inbound_tx);
+        // One presence for the B2BUA (writes calls) and the API (reads, streams to clients).
+        let presence = crate::presence::Presence::new();
         let sip = crate::runtime::sip_service::SipService::new(
             config.clone(),
             store.clone(),
             listeners.sip_udp.clone(),
             connections,
-            crate::presence::Presence::new(),
+            presence.clone(),
         );
         tasks.push(tokio::spawn(sip.run(inbound_rx, shutdown.listener())));
 
@@ -179,8 +181,12 @@ impl Server {
         }
 
         let mut http_shutdown = shutdown.listener();
-        let http = axum::serve(listeners.http, crate::api::router())
-            .with_graceful_shutdown(async move { http_shutdown.recv().await });
+        let http = axum::serve(
+            listeners.http,
+            crate::api::router(crate::api::ApiState::for_server(store.clone(), presence))
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { http_shutdown.recv().await });
         let http_task = tokio::spawn(async move { http.await });
 
         stop.await;

@@ -133,7 +133,8 @@ pub fn on_lookup(service: &mut SipService, lookup: RegisterLookup) {
         DigestAlgorithm::Md5 => &device.ha1_md5,
         DigestAlgorithm::Sha256 => &device.ha1_sha256,
     };
-    let uri = request.uri.to_string();
+    // The phone hashed the URI as it wrote it (IPv6 in brackets).
+    let uri = crate::sip::message::decode_text(&request.uri.to_string()).into_owned();
     let context = RequestContext {
         realm: &service.config.sip.domain,
         method: "REGISTER",

@@ -208,7 +208,9 @@ impl SipService {
             let mut progressed = false;
             while let Some(transmit) = self.layer.poll_transmit() {
                 progressed = true;
-                let bytes = Bytes::from(transmit.message.to_string());
+                // The façade prints IPv6 references back from their rsip-safe form and keeps
+                // binary bodies intact.
+                let bytes = Bytes::from(message::serialize(&transmit.message));
                 let sent = self
                     .send(transmit.transport, transmit.destination, bytes)
                     .await;

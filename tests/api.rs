@@ -1,0 +1,1451 @@
+//! The side API, called through the real router (`tower::ServiceExt::oneshot`) on a store in a
+//! temporary SQLite file with the demo organisation, a second organisation, and a set clock;
+//! plus one test over real HTTP against the running binary.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use onestatus::api::notifier::{DeliveryFuture, NewPin, PinNotifier};
+use onestatus::api::{router, ApiConfig, ApiState, ROUTES};
+use onestatus::clock::ManualClock;
+use onestatus::domain::BusyStatus;
+use onestatus::domain::{Lang, Role};
+use onestatus::presence::Presence;
+use onestatus::store::{
+    CallData, CallDirection, NewOrganisation, NewUser, NewVoicemail, Profile, Store, SyncedEntry,
+    User, UserId,
+};
+
+/// Monday 5 January 2026, 10:00 UTC = 11:00 in Copenhagen (working hours 08–16).
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap()
+}
+
+/// Captures PINs "sent" by pin-reset, as the e-mail/SMS notifier would deliver them.
+#[derive(Default)]
+struct Outbox(Mutex<Vec<(UserId, String)>>);
+
+impl PinNotifier for Outbox {
+    fn send_new_pin<'a>(&'a self, user: &'a User, pin: &'a NewPin) -> DeliveryFuture<'a> {
+        self.0
+            .lock()
+            .unwrap()
+            .push((user.id, pin.expose().to_owned()));
+        Box::pin(async { Ok(()) })
+    }
+}
+
+struct Api {
+    app: Router,
+    state: ApiState,
+    clock: ManualClock,
+    outbox: Arc<Outbox>,
+    /// The user of the other organisation ("Hanne Other", local number 2000001).
+    outsider: User,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup_with(config: ApiConfig) -> Api {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("api.db").display());
+    setup_on(&url, config, dir).await
+}
+
+async fn setup_on(url: &str, config: ApiConfig, dir: tempfile::TempDir) -> Api {
+    let store = Store::connect(url).await.unwrap();
+    onestatus::store::demo::seed_at(&store, t0()).await.unwrap();
+    let other = store
+        .org_create(
+            &NewOrganisation {
+                customer_code: "200".into(),
+                name: "Other ApS".into(),
+                timezone: chrono_tz::Europe::Copenhagen,
+                allow_external_forwarding: false,
+                receptionist_group_number: None,
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    let outsider = store
+        .user_create(
+            &NewUser {
+                org_id: other.id,
+                one_number: "4570200001".into(),
+                role: Role::User,
+                profile: Profile::new("Hanne Other", Lang::Da),
+                pin_hash: onestatus::pin::hash_pin("2580"),
+                pin_must_change: false,
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    let clock = ManualClock::new(t0());
+    let outbox = Arc::new(Outbox::default());
+    let state = ApiState::new(store, Presence::new(), Arc::new(clock.clone()), config)
+        .with_notifier(outbox.clone());
+    Api {
+        app: router(state.clone()),
+        state,
+        clock,
+        outbox,
+        outsider,
+        _dir: dir,
+    }
+}
+
+async fn setup() -> Api {
+    setup_with(ApiConfig::default()).await
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// The `field` of an error body.
+    fn field(&self) -> String {
+        self.json()["error"]["field"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+}
+
+impl Api {
+    async fn request(&self, req: Request<Body>) -> Reply {
+        let response = self.app.clone().oneshot(req).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 24)
+            .await
+            .unwrap()
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        self.request(req).await
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    async fn login_reply(&self, local_number: &str, pin: &str) -> Reply {
+        self.call(
+            Method::POST,
+            "/api/v1/login",
+            None,
+            Some(json!({ "local_number": local_number, "pin": pin })),
+        )
+        .await
+    }
+
+    async fn login(&self, local_number: &str) -> String {
+        let r = self.login_reply(local_number, "2580").await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+        r.json()["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn user_id(&self, local_number: &str) -> i64 {
+        self.state
+            .store
+            .user_by_local_number(local_number)
+            .await
+            .unwrap()
+            .id
+            .0
+    }
+}
+
+const HANS: &str = "1000001";
+const KAREN: &str = "1000002";
+const SVEN: &str = "1000003";
+
+#[tokio::test]
+async fn login_bearer_cookie_and_logout() {
+    let api = setup().await;
+    let r = api.login_reply(HANS, "2580").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let body = r.json();
+    let token = body["token"].as_str().unwrap().to_owned();
+    assert_eq!(token.len(), 64);
+    assert_eq!(body["user"]["name"], "Hans Hansen");
+    assert_eq!(body["pin_must_change"], false);
+    assert_eq!(body["expires_at"], "2026-01-05T22:00:00Z");
+    let cookie = r.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(
+        cookie.starts_with(&format!("onestatus_session={token}")),
+        "{cookie}"
+    );
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+
+    let me = api.get("/api/v1/me", &token).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json()["local_number"], HANS);
+    assert!(me.json().get("pin_hash").is_none());
+
+    let by_cookie = api
+        .request(
+            Request::get("/api/v1/me")
+                .header(header::COOKIE, format!("x=1; onestatus_session={token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(by_cookie.status, StatusCode::OK);
+
+    let out = api
+        .call(Method::POST, "/api/v1/logout", Some(&token), None)
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    let after = api.get("/api/v1/me", &token).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(after.json()["error"]["code"], "unauthenticated");
+
+    // Sessions expire.
+    let token = api.login(HANS).await;
+    api.clock.advance(std::time::Duration::from_secs(13 * 3600));
+    assert_eq!(
+        api.get("/api/v1/me", &token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn wrong_pins_lock_the_number_with_the_same_answer_as_an_unknown_number() {
+    let api = setup().await;
+    let unknown = api.login_reply("1009999", "2580").await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    for _ in 0..5 {
+        let r = api.login_reply(HANS, "1111").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(r.body, unknown.body, "no hint whether the number exists");
+    }
+    let locked = api.login_reply(HANS, "2580").await;
+    assert_eq!(
+        locked.status,
+        StatusCode::UNAUTHORIZED,
+        "locked: right PIN refused"
+    );
+    assert_eq!(locked.body, unknown.body);
+    // Other users are not affected.
+    api.login(SVEN).await;
+    api.clock.advance(std::time::Duration::from_secs(16 * 60));
+    api.login(HANS).await;
+}
+
+#[tokio::test]
+async fn failures_from_one_address_are_limited() {
+    let api = setup_with(ApiConfig {
+        ip_max_attempts: 3,
+        ..ApiConfig::default()
+    })
+    .await;
+    let from = |addr: &str| {
+        let mut req = Request::post("/api/v1/login")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                json!({"local_number": SVEN, "pin": "9999"}).to_string(),
+            ))
+            .unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(addr.parse::<SocketAddr>().unwrap()));
+        req
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            api.request(from("192.0.2.7:5000")).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let limited = api.request(from("192.0.2.7:5001")).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.headers[header::RETRY_AFTER], "600");
+    assert_eq!(limited.json()["error"]["code"], "too_many_requests");
+    assert_eq!(
+        api.request(from("192.0.2.8:5000")).await.status,
+        StatusCode::UNAUTHORIZED,
+        "another address is not limited"
+    );
+}
+
+#[tokio::test]
+async fn pin_reset_forces_a_pin_change() {
+    let api = setup().await;
+    let unknown = api
+        .call(
+            Method::POST,
+            "/api/v1/pin-reset",
+            None,
+            Some(json!({"local_number": "1009999"})),
+        )
+        .await;
+    let known = api
+        .call(
+            Method::POST,
+            "/api/v1/pin-reset",
+            None,
+            Some(json!({"local_number": SVEN})),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::ACCEPTED);
+    assert_eq!(known.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        unknown.body, known.body,
+        "no hint whether the number exists"
+    );
+    assert!(!String::from_utf8_lossy(&known.body).contains(char::is_numeric));
+    let sent = api.outbox.0.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    let new_pin = sent[0].1.clone();
+
+    assert_eq!(
+        api.login_reply(SVEN, "2580").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = api.login_reply(SVEN, &new_pin).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["pin_must_change"], true);
+    let token = r.json()["token"].as_str().unwrap().to_owned();
+
+    let blocked = api.get("/api/v1/me", &token).await;
+    assert_eq!(blocked.status, StatusCode::FORBIDDEN);
+    assert_eq!(blocked.json()["error"]["code"], "pin_change_required");
+
+    let change = |current: &str, new: &str| json!({ "current_pin": current, "new_pin": new });
+    for (bad, why) in [
+        ("0000", "default"),
+        ("0003", "own local number"),
+        ("12a4", "digits"),
+    ] {
+        let r = api
+            .call(
+                Method::PUT,
+                "/api/v1/me/pin",
+                Some(&token),
+                Some(change(&new_pin, bad)),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{why}");
+        assert_eq!(r.field(), "new_pin");
+    }
+    let wrong = api
+        .call(
+            Method::PUT,
+            "/api/v1/me/pin",
+            Some(&token),
+            Some(change("9999", "1357")),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(wrong.field(), "current_pin");
+    let ok = api
+        .call(
+            Method::PUT,
+            "/api/v1/me/pin",
+            Some(&token),
+            Some(change(&new_pin, "1357")),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.get("/api/v1/me", &token).await.status, StatusCode::OK);
+    assert_eq!(api.login_reply(SVEN, "1357").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn colleague_search_stays_in_the_organisation() {
+    let api = setup().await;
+    let hans = api.login(HANS).await;
+    let r = api.get("/api/v1/colleagues?q=han", &hans).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let names: Vec<String> = r.json()["colleagues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["Hans Hansen"],
+        "Hanne of the other organisation is not found"
+    );
+    assert_eq!(r.json()["colleagues"][0]["presence"]["status"], "available");
+
+    let all = api.get("/api/v1/colleagues?scope=internal", &hans).await;
+    assert_eq!(all.json()["colleagues"].as_array().unwrap().len(), 4);
+    let other = api
+        .get(&format!("/api/v1/users/{}", api.outsider.id), &hans)
+        .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+    let timeline = api
+        .get(
+            &format!("/api/v1/users/{}/timeline", api.outsider.id),
+            &hans,
+        )
+        .await;
+    assert_eq!(timeline.status, StatusCode::NOT_FOUND);
+
+    let bad = api.get("/api/v1/colleagues?scope=everyone", &hans).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.field(), "scope");
+    let unknown = api.get("/api/v1/colleagues?colour=red", &hans).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert_eq!(unknown.field(), "colour");
+
+    // On the phone, from the presence the B2BUA writes.
+    let sven_id = api.user_id(SVEN).await;
+    api.state.presence.call_started(sven_id, "call-1");
+    let r = api.get("/api/v1/colleagues?q=sven", &hans).await;
+    assert_eq!(
+        r.json()["colleagues"][0]["presence"]["status"],
+        "on_the_phone"
+    );
+}
+
+#[tokio::test]
+async fn receptionists_see_notes_and_set_absences_for_others() {
+    let api = setup().await;
+    let hans = api.login(HANS).await;
+    let karen = api.login(KAREN).await;
+    let sven = api.login(SVEN).await;
+    let r = api
+        .post(
+            "/api/v1/me/absences",
+            &hans,
+            json!({
+                "reason": "meeting",
+                "to": "2026-01-05T12:00:00+01:00",
+                "destination": {"kind": "voicemail"},
+                "free_text": "Board meeting",
+                "receptionist_note": "urgent: call mobile"
+            }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+
+    let seen_by = |token: String| {
+        let api = &api;
+        async move {
+            let r = api.get("/api/v1/colleagues?q=hans", &token).await;
+            r.json()["colleagues"][0]["presence"].clone()
+        }
+    };
+    let by_karen = seen_by(karen.clone()).await;
+    assert_eq!(by_karen["status"], "absent");
+    assert_eq!(by_karen["absence"]["reason"], "meeting");
+    assert_eq!(by_karen["absence"]["until"], "2026-01-05T11:00:00Z");
+    assert_eq!(by_karen["absence"]["free_text"], "Board meeting");
+    assert_eq!(by_karen["absence"]["origin"], "WEB");
+    assert_eq!(by_karen["absence"]["keep_phone_open"], false);
+    assert_eq!(
+        by_karen["absence"]["receptionist_note"],
+        "urgent: call mobile"
+    );
+    let by_sven = seen_by(sven.clone()).await;
+    assert_eq!(by_sven["absence"]["free_text"], "Board meeting");
+    assert!(
+        by_sven["absence"].get("receptionist_note").is_none(),
+        "{by_sven}"
+    );
+
+    // Karen sets an absence for Sven: origin is her initials.
+    let sven_id = api.user_id(SVEN).await;
+    let path = format!("/api/v1/users/{sven_id}/absences");
+    let r = api
+        .post(
+            &path,
+            &karen,
+            json!({"reason": "sick", "destination": {"kind": "voicemail"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    assert_eq!(r.json()["origin"], "KB");
+    assert_eq!(r.json()["ends_at"], Value::Null);
+    // A user may not.
+    let hans_id = api.user_id(HANS).await;
+    let r = api
+        .post(
+            &format!("/api/v1/users/{hans_id}/absences"),
+            &sven,
+            json!({"reason": "sick", "destination": {"kind": "voicemail"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Nor may Karen outside her organisation.
+    let r = api
+        .post(
+            &format!("/api/v1/users/{}/absences", api.outsider.id),
+            &karen,
+            json!({"reason": "sick", "destination": {"kind": "voicemail"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn absence_crud_and_validation_errors_name_the_field() {
+    let api = setup().await;
+    let hans = api.login(HANS).await;
+    let mut events = api.state.presence.subscribe();
+    let cases = [
+        (
+            json!({"reason": "lunch", "from": "2026-01-05T12:00:00Z", "to": "2026-01-05T11:00:00Z",
+                "destination": {"kind": "voicemail"}}),
+            422,
+            "to",
+        ),
+        (
+            json!({"reason": "lunch", "destination": {"kind": "voicemail"}, "colour": "red"}),
+            422,
+            "colour",
+        ),
+        (
+            json!({"reason": "nap", "destination": {"kind": "voicemail"}}),
+            422,
+            "reason",
+        ),
+        (
+            json!({"reason": "lunch", "from": "2026-01-05 12:00",
+                   "destination": {"kind": "voicemail"}}),
+            422,
+            "from",
+        ),
+        (
+            json!({"reason": "lunch", "destination": {"kind": "number"}}),
+            422,
+            "destination.number",
+        ),
+        (
+            json!({"reason": "lunch", "destination": {"kind": "number", "number": "12ab"}}),
+            422,
+            "destination.number",
+        ),
+        (
+            json!({"reason": "lunch", "destination": {"kind": "number", "number": "4570100001"}}),
+            422,
+            "destination.number",
+        ),
+        (json!({"reason": "lunch"}), 422, "destination"),
+    ];
+    for (body, status, field) in cases {
+        let r = api.post("/api/v1/me/absences", &hans, body.clone()).await;
+        assert_eq!(r.status.as_u16(), status, "{body}: {:?}", r.json());
+        assert_eq!(r.field(), field, "{body}: {:?}", r.json());
+    }
+    let not_json = api
+        .request(
+            Request::post("/api/v1/me/absences")
+                .header(header::AUTHORIZATION, format!("Bearer {hans}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from("{not json"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
+    assert_eq!(not_json.json()["error"]["code"], "invalid_json");
+    let form = api
+        .request(
+            Request::post("/api/v1/me/absences")
+                .header(header::AUTHORIZATION, format!("Bearer {hans}"))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from("reason=lunch"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(form.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let huge = api
+        .post(
+            "/api/v1/me/absences",
+            &hans,
+            json!({"reason": "lunch", "destination": {"kind": "voicemail"},
+                   "free_text": "x".repeat(100_000)}),
+        )
+        .await;
+    assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(huge.json()["error"]["code"], "payload_too_large");
+    let long = api
+        .post(
+            "/api/v1/me/absences",
+            &hans,
+            json!({"reason": "lunch", "destination": {"kind": "voicemail"},
+                   "free_text": "x".repeat(201)}),
+        )
+        .await;
+    assert_eq!(long.field(), "free_text");
+
+    let created = api
+        .post(
+            "/api/v1/me/absences",
+            &hans,
+            json!({"reason": "meeting", "from": "2026-01-05T13:00:00+01:00",
+                   "to": "2026-01-05T14:00:00+01:00",
+                   "destination": {"kind": "number", "number": "4570100002"}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.json());
+    let id = created.json()["id"].as_i64().unwrap();
+    assert_eq!(created.json()["starts_at"], "2026-01-05T12:00:00Z");
+    assert_eq!(created.json()["destination"]["number"], "4570100002");
+    let hans_id = api.user_id(HANS).await;
+    assert_eq!(
+        events.try_recv().unwrap(),
+        onestatus::presence::PresenceEvent::Availability { user_id: hans_id }
+    );
+
+    let list = api.get("/api/v1/me/absences", &hans).await;
+    assert_eq!(list.json().as_array().unwrap().len(), 1);
+    let path = format!("/api/v1/me/absences/{id}");
+    let updated = api
+        .call(
+            Method::PUT,
+            &path,
+            Some(&hans),
+            Some(
+                json!({"reason": "meeting", "from": "2026-01-05T13:00:00+01:00",
+                        "to": null, "destination": {"kind": "open"}, "free_text": "Offsite"}),
+            ),
+        )
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{:?}", updated.json());
+    assert_eq!(updated.json()["ends_at"], Value::Null);
+    assert_eq!(updated.json()["destination"]["kind"], "open");
+
+    // Another user cannot see, change or delete it.
+    let sven = api.login(SVEN).await;
+    assert_eq!(api.get(&path, &sven).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.call(Method::DELETE, &path, Some(&sven), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.call(Method::DELETE, &path, Some(&hans), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(api.get(&path, &hans).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn external_forwarding_follows_the_organisation_rule() {
+    let api = setup().await;
+    // The other organisation forbids external numbers.
+    let hanne = api.login("2000001").await;
+    let r = api
+        .post(
+            "/api/v1/me/absences",
+            &hanne,
+            json!({"reason": "lunch", "destination": {"kind": "number", "number": "4512345678"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.json()["error"]["code"], "external_forwarding_not_allowed");
+    assert_eq!(r.field(), "destination.number");
+    // The demo organisation allows them.
+    let hans = api.login(HANS).await;
+    let r = api
+        .post(
+            "/api/v1/me/absences",
+            &hans,
+            json!({"reason": "lunch", "destination": {"kind": "number", "number": "+4512345678"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn voicemail_is_private_and_audio_supports_ranges() {
+    let api = setup().await;
+    let hans_id = api.user_id(HANS).await;
+    let audio: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+    let vm = api
+        .state
+        .store
+        .voicemail_insert(&NewVoicemail {
+            user_id: UserId(hans_id),
+            caller_number: Some("4522334455".into()),
+            caller_name: None,
+            received_at: t0() - Duration::minutes(5),
+            duration_ms: 4000,
+            audio: audio.clone(),
+        })
+        .await
+        .unwrap();
+    let hans = api.login(HANS).await;
+    let sven = api.login(SVEN).await;
+
+    let list = api.get("/api/v1/me/voicemail", &hans).await.json();
+    assert_eq!(list["counts"]["new_voice"], 1);
+    assert_eq!(list["messages"][0]["kind"], "voice");
+    assert_eq!(list["messages"][0]["new"], true);
+    assert_eq!(
+        api.get("/api/v1/me/voicemail", &sven).await.json()["counts"]["total"],
+        0
+    );
+
+    let audio_path = format!("/api/v1/me/voicemail/{}/audio", vm.id);
+    let item_path = format!("/api/v1/me/voicemail/{}", vm.id);
+    assert_eq!(
+        api.get(&audio_path, &sven).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let patch = api
+        .call(
+            Method::PATCH,
+            &item_path,
+            Some(&sven),
+            Some(json!({"state": "read"})),
+        )
+        .await;
+    assert_eq!(patch.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.call(Method::DELETE, &item_path, Some(&sven), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    let full = api.get(&audio_path, &hans).await;
+    assert_eq!(full.status, StatusCode::OK);
+    assert_eq!(full.headers[header::CONTENT_TYPE], "audio/wav");
+    assert_eq!(full.headers[header::ACCEPT_RANGES], "bytes");
+    assert_eq!(full.body, audio);
+
+    let ranged = |range: &'static str| {
+        Request::get(&audio_path)
+            .header(header::AUTHORIZATION, format!("Bearer {hans}"))
+            .header(header::RANGE, range)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let part = api.request(ranged("bytes=100-109")).await;
+    assert_eq!(part.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.headers[header::CONTENT_RANGE], "bytes 100-109/1000");
+    assert_eq!(part.headers[header::CONTENT_LENGTH], "10");
+    assert_eq!(part.body, audio[100..110]);
+    let tail = api.request(ranged("bytes=-24")).await;
+    assert_eq!(tail.headers[header::CONTENT_RANGE], "bytes 976-999/1000");
+    assert_eq!(tail.body, audio[976..]);
+    let etag = full.headers[header::ETAG].to_str().unwrap().to_owned();
+    let if_range = |validator: &str| {
+        Request::get(&audio_path)
+            .header(header::AUTHORIZATION, format!("Bearer {hans}"))
+            .header(header::RANGE, "bytes=0-9")
+            .header(header::IF_RANGE, validator)
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(
+        api.request(if_range(&etag)).await.status,
+        StatusCode::PARTIAL_CONTENT
+    );
+    let stale = api.request(if_range("\"other\"")).await;
+    assert_eq!(
+        stale.status,
+        StatusCode::OK,
+        "a stale validator gets everything"
+    );
+    assert_eq!(stale.body.len(), 1000);
+    let outside = api.request(ranged("bytes=1000-")).await;
+    assert_eq!(outside.status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(outside.headers[header::CONTENT_RANGE], "bytes */1000");
+
+    let patch = api
+        .call(
+            Method::PATCH,
+            &item_path,
+            Some(&hans),
+            Some(json!({"state": "saved"})),
+        )
+        .await;
+    assert_eq!(patch.status, StatusCode::NO_CONTENT);
+    let list = api.get("/api/v1/me/voicemail", &hans).await.json();
+    assert_eq!(list["counts"]["new_voice"], 0);
+    assert_eq!(list["messages"][0]["state"], "saved");
+
+    // A written message from Sven shows in Hans's list, not in Sven's.
+    let sent = api
+        .post(
+            "/api/v1/me/messages",
+            &sven,
+            json!({"to_user_id": hans_id, "channel": "email", "body": "Call me back"}),
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{:?}", sent.json());
+    let list = api.get("/api/v1/me/voicemail", &hans).await.json();
+    assert_eq!(list["counts"]["new_written"], 1);
+    assert_eq!(list["messages"][0]["kind"], "written");
+    assert_eq!(list["messages"][0]["from_name"], "Sven Svensson");
+    let to_outsider = api
+        .post(
+            "/api/v1/me/messages",
+            &sven,
+            json!({"to_user_id": api.outsider.id, "channel": "sms", "body": "hi"}),
+        )
+        .await;
+    assert_eq!(to_outsider.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(to_outsider.field(), "to_user_id");
+
+    // Hans passes it on to Karen; Sven cannot forward Hans's message.
+    let written_id = list["messages"][0]["id"].as_i64().unwrap();
+    let karen_id = api.user_id(KAREN).await;
+    let forward = format!("/api/v1/me/messages/{written_id}/forward");
+    let r = api
+        .post(&forward, &sven, json!({"to_user_id": karen_id}))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = api
+        .post(&forward, &hans, json!({"to_user_id": karen_id}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    let karen = api.login(KAREN).await;
+    let list = api.get("/api/v1/me/voicemail", &karen).await.json();
+    assert_eq!(
+        list["messages"][0]["body"],
+        "Fwd (from Sven Svensson): Call me back"
+    );
+    assert_eq!(list["messages"][0]["from_name"], "Hans Hansen");
+
+    assert_eq!(
+        api.call(Method::DELETE, &item_path, Some(&hans), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.get(&audio_path, &hans).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn quick_forward_apply_and_open_phone() {
+    let api = setup().await;
+    let hans = api.login(HANS).await;
+    let forwards = api.get("/api/v1/me/quick-forwards", &hans).await.json();
+    let forwards = forwards.as_array().unwrap();
+    assert_eq!(forwards.len(), 5);
+    let id_of = |reason: &str| {
+        forwards.iter().find(|f| f["reason"] == reason).unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let lunch = api
+        .post(
+            &format!("/api/v1/me/quick-forwards/{}/apply", id_of("lunch")),
+            &hans,
+            json!({}),
+        )
+        .await;
+    assert_eq!(lunch.status, StatusCode::CREATED, "{:?}", lunch.json());
+    assert_eq!(lunch.json()["ends_at"], "2026-01-05T10:30:00Z");
+    assert_eq!(lunch.json()["reason"], "lunch");
+
+    let sven = api.login(SVEN).await;
+    let seen = api.get("/api/v1/colleagues?q=hans", &sven).await.json();
+    assert_eq!(
+        seen["colleagues"][0]["presence"]["absence"]["reason"],
+        "lunch"
+    );
+    assert_eq!(
+        seen["colleagues"][0]["presence"]["absence"]["until"],
+        "2026-01-05T10:30:00Z"
+    );
+
+    api.clock.advance(std::time::Duration::from_secs(60));
+    let opened = api.post("/api/v1/me/open-phone", &hans, json!({})).await;
+    assert_eq!(opened.status, StatusCode::OK);
+    assert_eq!(opened.json()["ended"], 1);
+    let seen = api.get("/api/v1/colleagues?q=hans", &sven).await.json();
+    assert_eq!(seen["colleagues"][0]["presence"]["status"], "available");
+
+    // Gone for today ends at the end of working hours: 16:00 Copenhagen = 15:00 UTC.
+    let gone = api
+        .post(
+            &format!(
+                "/api/v1/me/quick-forwards/{}/apply",
+                id_of("gone_for_today")
+            ),
+            &hans,
+            json!({}),
+        )
+        .await;
+    assert_eq!(gone.json()["ends_at"], "2026-01-05T15:00:00Z");
+    // Pressed the same instant, open phone still ends it.
+    let opened = api.post("/api/v1/me/open-phone", &hans, json!({})).await;
+    assert_eq!(opened.json()["ended"], 1);
+    let timeline = api
+        .get(
+            &format!("/api/v1/users/{}/timeline", api.user_id(HANS).await),
+            &sven,
+        )
+        .await
+        .json();
+    assert_eq!(timeline["items"].as_array().unwrap().len(), 0, "{timeline}");
+
+    // Someone else's quick forward is not there.
+    let karen = api.login(KAREN).await;
+    let r = api
+        .post(
+            &format!("/api/v1/me/quick-forwards/{}/apply", id_of("break")),
+            &karen,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn timeline_marks_current_and_future() {
+    let api = setup().await;
+    let hans = api.login(HANS).await;
+    api.post(
+        "/api/v1/me/absences",
+        &hans,
+        json!({"reason": "lunch", "to": "2026-01-05T10:30:00Z",
+               "destination": {"kind": "voicemail"}}),
+    )
+    .await;
+    // Team meeting Tuesdays 09:00–10:00 local.
+    let s = api
+        .post(
+            "/api/v1/me/schedules",
+            &hans,
+            json!({"weekdays": 2, "start": 540, "end": 600, "reason": "meeting",
+                   "destination": {"kind": "voicemail"}}),
+        )
+        .await;
+    assert_eq!(s.status, StatusCode::CREATED, "{:?}", s.json());
+    let bad = api
+        .post(
+            "/api/v1/me/schedules",
+            &hans,
+            json!({"weekdays": 2, "start": 600, "end": 540, "reason": "meeting",
+                   "destination": {"kind": "voicemail"}}),
+        )
+        .await;
+    assert_eq!(bad.field(), "end");
+    let sven = api.login(SVEN).await;
+    let t = api
+        .get(
+            &format!("/api/v1/users/{}/timeline?days=7", api.user_id(HANS).await),
+            &sven,
+        )
+        .await;
+    assert_eq!(t.status, StatusCode::OK);
+    let items = t.json()["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert_eq!(items[0]["kind"], "absence");
+    assert_eq!(items[0]["when"], "current");
+    assert_eq!(items[1]["kind"], "schedule");
+    assert_eq!(items[1]["when"], "future");
+    assert_eq!(items[1]["from"], "2026-01-06T08:00:00Z");
+    let bad = api
+        .get(
+            &format!("/api/v1/users/{}/timeline?days=0", api.user_id(HANS).await),
+            &sven,
+        )
+        .await;
+    assert_eq!(bad.field(), "days");
+}
+
+#[tokio::test]
+async fn events_stream_starts_with_ready_and_carries_colleagues_changes() {
+    let api = setup().await;
+    let hans = api.login(HANS).await;
+    let response = api
+        .app
+        .clone()
+        .oneshot(
+            Request::get("/api/v1/events")
+                .header(header::AUTHORIZATION, format!("Bearer {hans}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    let mut body = response.into_body().into_data_stream();
+    let first = body.next().await.unwrap().unwrap();
+    let first = String::from_utf8_lossy(&first).into_owned();
+    assert!(first.starts_with("event: ready\n"), "{first}");
+
+    // The other organisation's change is not sent; Sven's is.
+    api.state.presence.call_started(api.outsider.id.0, "x");
+    let sven_id = api.user_id(SVEN).await;
+    api.state.presence.call_started(sven_id, "y");
+    let next = tokio::time::timeout(std::time::Duration::from_secs(1), body.next())
+        .await
+        .expect("event within a second")
+        .unwrap()
+        .unwrap();
+    let next = String::from_utf8_lossy(&next).into_owned();
+    assert!(next.starts_with("event: calls\n"), "{next}");
+    assert!(next.contains(&format!("\"user_id\":{sven_id}")), "{next}");
+}
+
+#[tokio::test]
+async fn openapi_lists_every_route_and_unknown_paths_are_json() {
+    let api = setup().await;
+    let r = api
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let doc = r.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for route in ROUTES {
+        assert!(
+            doc["paths"][route.path][route.method]["summary"].is_string(),
+            "{} {} not documented",
+            route.method,
+            route.path
+        );
+    }
+    assert!(ROUTES.len() >= 55);
+    let missing = api.call(Method::GET, "/api/v1/nope", None, None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.json()["error"]["code"], "not_found");
+    // Every authenticated route refuses an anonymous caller.
+    for route in ROUTES.iter().filter(|r| r.authenticated) {
+        let path = route.path.replace("{id}", "1").replace("{absence_id}", "1");
+        let method = Method::from_bytes(route.method.to_uppercase().as_bytes()).unwrap();
+        let r = api.call(method, &path, None, None).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{} {}",
+            route.method,
+            route.path
+        );
+    }
+}
+
+#[tokio::test]
+async fn phonebook_favourites_and_history_are_per_user() {
+    let api = setup().await;
+    let hans = api.login(HANS).await;
+    let sven = api.login(SVEN).await;
+    let c = api
+        .post(
+            "/api/v1/me/contacts",
+            &hans,
+            json!({"name": "Plumber", "phone_number": "4588776655"}),
+        )
+        .await;
+    assert_eq!(c.status, StatusCode::CREATED, "{:?}", c.json());
+    let id = c.json()["id"].as_i64().unwrap();
+    let bad = api
+        .post(
+            "/api/v1/me/contacts",
+            &hans,
+            json!({"name": "X", "phone_number": "call me"}),
+        )
+        .await;
+    assert_eq!(bad.field(), "phone_number");
+    let found = api
+        .get("/api/v1/colleagues?q=plumb&scope=external", &hans)
+        .await
+        .json();
+    assert_eq!(found["contacts"][0]["name"], "Plumber");
+    assert_eq!(
+        api.get("/api/v1/me/contacts", &sven).await.json(),
+        json!([])
+    );
+    let path = format!("/api/v1/me/contacts/{id}");
+    let stolen = api
+        .call(
+            Method::PUT,
+            &path,
+            Some(&sven),
+            Some(json!({"name": "Mine"})),
+        )
+        .await;
+    assert_eq!(stolen.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.call(Method::DELETE, &path, Some(&sven), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    let sven_id = api.user_id(SVEN).await;
+    let star = api
+        .call(
+            Method::PUT,
+            &format!("/api/v1/me/favourites/{sven_id}"),
+            Some(&hans),
+            None,
+        )
+        .await;
+    assert_eq!(star.status, StatusCode::NO_CONTENT);
+    let outsider = api
+        .call(
+            Method::PUT,
+            &format!("/api/v1/me/favourites/{}", api.outsider.id),
+            Some(&hans),
+            None,
+        )
+        .await;
+    assert_eq!(outsider.status, StatusCode::NOT_FOUND);
+    let favs = api.get("/api/v1/me/favourites", &hans).await.json();
+    assert_eq!(favs[0]["name"], "Sven Svensson");
+
+    let hans_id = UserId(api.user_id(HANS).await);
+    for (i, (user, direction)) in [
+        (hans_id, CallDirection::In),
+        (hans_id, CallDirection::Missed),
+        (hans_id, CallDirection::Out),
+        (UserId(sven_id), CallDirection::Missed),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        api.state
+            .store
+            .call_record_insert(&CallData {
+                user_id: user,
+                direction,
+                other_number: format!("452000000{i}"),
+                other_name: None,
+                started_at: t0() - Duration::minutes(10 - i as i64),
+                answered_at: None,
+                ended_at: None,
+                route: None,
+            })
+            .await
+            .unwrap();
+    }
+    let missed = api.get("/api/v1/me/calls?kind=missed", &hans).await.json();
+    assert_eq!(missed.as_array().unwrap().len(), 1, "{missed}");
+    assert_eq!(missed[0]["other_number"], "4520000001");
+    let all = api.get("/api/v1/me/calls", &hans).await.json();
+    let numbers: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["other_number"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        numbers,
+        ["4520000002", "4520000001", "4520000000"],
+        "newest first"
+    );
+    let page = api
+        .get("/api/v1/me/calls?limit=1&offset=1", &hans)
+        .await
+        .json();
+    assert_eq!(page[0]["other_number"], "4520000001");
+    assert_eq!(
+        api.get("/api/v1/me/calls?kind=lost", &hans).await.field(),
+        "kind"
+    );
+
+    let s = api
+        .call(
+            Method::PATCH,
+            "/api/v1/me/settings",
+            Some(&hans),
+            Some(json!({"lang": "en", "search_scope": "internal"})),
+        )
+        .await;
+    assert_eq!(s.status, StatusCode::OK, "{:?}", s.json());
+    assert_eq!(s.json()["lang"], "en");
+    let v = api
+        .call(
+            Method::PATCH,
+            "/api/v1/me/voicemail-settings",
+            Some(&hans),
+            Some(json!({"quick_listen": true, "secondary_lang": "en"})),
+        )
+        .await;
+    assert_eq!(v.json()["quick_listen"], true);
+    assert_eq!(v.json()["secondary_lang"], "en");
+}
+
+#[tokio::test]
+async fn calendar_entries_show_route_and_can_be_edited_or_deleted() {
+    let api = setup().await;
+    let hans_id = api.user_id(HANS).await;
+    let entry = |uid: &str, busy: BusyStatus, start_h: u32, end_h: u32| SyncedEntry {
+        user_id: UserId(hans_id),
+        source_id: None,
+        external_uid: uid.into(),
+        recurrence_id: String::new(),
+        subject: format!("{uid} subject"),
+        starts_at: Utc.with_ymd_and_hms(2026, 1, 5, start_h, 0, 0).unwrap(),
+        ends_at: Utc.with_ymd_and_hms(2026, 1, 5, end_h, 0, 0).unwrap(),
+        all_day: false,
+        busy_status: busy,
+    };
+    let store = &api.state.store;
+    let busy = store
+        .calendar_upsert_from_sync(&entry("busy", BusyStatus::Busy, 9, 11), t0())
+        .await
+        .unwrap();
+    store
+        .calendar_upsert_from_sync(&entry("free", BusyStatus::Free, 12, 13), t0())
+        .await
+        .unwrap();
+    let sven = api.login(SVEN).await;
+    let hans = api.login(HANS).await;
+    let seen = api.get("/api/v1/colleagues?q=hans", &sven).await.json();
+    let presence = &seen["colleagues"][0]["presence"];
+    assert_eq!(presence["status"], "absent", "{presence}");
+    assert_eq!(presence["absence"]["source"], "calendar");
+    assert_eq!(presence["absence"]["origin"], "OL");
+    assert_eq!(presence["absence"]["until"], "2026-01-05T11:00:00Z");
+    let timeline = api
+        .get(&format!("/api/v1/users/{hans_id}/timeline"), &sven)
+        .await
+        .json();
+    let items = timeline["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "Free is not shown: {items:?}");
+    assert_eq!(items[0]["kind"], "calendar");
+    assert_eq!(items[0]["when"], "current");
+
+    let path = format!("/api/v1/me/calendar/{}", busy.id);
+    let edit = json!({"subject": "Moved", "starts_at": "2026-01-05T09:00:00Z",
+                      "ends_at": "2026-01-05T10:30:00Z", "busy_status": "busy"});
+    let stolen = api
+        .call(Method::PUT, &path, Some(&sven), Some(edit.clone()))
+        .await;
+    assert_eq!(stolen.status, StatusCode::NOT_FOUND);
+    let edited = api.call(Method::PUT, &path, Some(&hans), Some(edit)).await;
+    assert_eq!(edited.status, StatusCode::OK, "{:?}", edited.json());
+    assert_eq!(edited.json()["origin"], "WEB");
+    assert_eq!(edited.json()["user_edited"], true);
+    let seen = api.get("/api/v1/colleagues?q=hans", &sven).await.json();
+    assert_eq!(
+        seen["colleagues"][0]["presence"]["absence"]["until"],
+        "2026-01-05T10:30:00Z"
+    );
+
+    assert_eq!(
+        api.call(Method::DELETE, &path, Some(&sven), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.call(Method::DELETE, &path, Some(&hans), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let seen = api.get("/api/v1/colleagues?q=hans", &sven).await.json();
+    assert_eq!(seen["colleagues"][0]["presence"]["status"], "available");
+    let mine = api.get("/api/v1/me/calendar", &hans).await.json();
+    assert_eq!(
+        mine.as_array().unwrap().len(),
+        1,
+        "only the Free entry is left: {mine}"
+    );
+}
+
+#[tokio::test]
+async fn standard_messages_are_managed_by_receptionists_of_the_organisation() {
+    let api = setup().await;
+    let karen = api.login(KAREN).await;
+    let sven = api.login(SVEN).await;
+    let hanne = api.login("2000001").await;
+    let body = json!({"text": "Please call back after 14:00"});
+    let r = api
+        .post("/api/v1/standard-messages", &sven, body.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.json()["error"]["code"], "receptionist_only");
+    let r = api.post("/api/v1/standard-messages", &karen, body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    let id = r.json()["id"].as_i64().unwrap();
+    let empty = api
+        .post("/api/v1/standard-messages", &karen, json!({"text": " "}))
+        .await;
+    assert_eq!(empty.field(), "text");
+    let listed = api.get("/api/v1/standard-messages", &sven).await.json();
+    assert_eq!(listed[0]["text"], "Please call back after 14:00");
+    assert_eq!(
+        api.get("/api/v1/standard-messages", &hanne).await.json(),
+        json!([])
+    );
+    let path = format!("/api/v1/standard-messages/{id}");
+    let r = api
+        .call(
+            Method::PUT,
+            &path,
+            Some(&karen),
+            Some(json!({"text": "Back at 15"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        api.call(Method::DELETE, &path, Some(&karen), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.call(Method::DELETE, &path, Some(&karen), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// Login, lockout, an absence seen as presence, and voicemail isolation on PostgreSQL (at
+/// 127.0.0.1:5432, or `ONESTATUS_TEST_PG`), in a fresh database dropped afterwards.
+#[tokio::test]
+async fn core_flows_on_postgres() {
+    use sqlx::Connection;
+    let admin_url = std::env::var("ONESTATUS_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
+    let name = format!(
+        "onestatus_api_{}_{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    let mut admin = sqlx::PgConnection::connect(&format!("{admin_url}/postgres"))
+        .await
+        .expect("PostgreSQL must be reachable for this test");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let url = format!("{admin_url}/{name}");
+    let outcome = tokio::spawn(async move {
+        let api = setup_on(&url, ApiConfig::default(), tempfile::tempdir().unwrap()).await;
+        for _ in 0..5 {
+            assert_eq!(
+                api.login_reply(SVEN, "0001").await.status,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        assert_eq!(
+            api.login_reply(SVEN, "2580").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        let hans = api.login(HANS).await;
+        let karen = api.login(KAREN).await;
+        let r = api
+            .post(
+                "/api/v1/me/absences",
+                &hans,
+                json!({"reason": "holiday", "to": "2026-01-09T16:00:00+01:00",
+                       "destination": {"kind": "voicemail"}, "receptionist_note": "Mallorca"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+        let seen = api.get("/api/v1/colleagues?q=han", &karen).await.json();
+        assert_eq!(seen["colleagues"].as_array().unwrap().len(), 1);
+        let absence = &seen["colleagues"][0]["presence"]["absence"];
+        assert_eq!(absence["reason"], "holiday");
+        assert_eq!(absence["until"], "2026-01-09T15:00:00Z");
+        assert_eq!(absence["receptionist_note"], "Mallorca");
+        let vm = api
+            .state
+            .store
+            .voicemail_insert(&NewVoicemail {
+                user_id: UserId(api.user_id(HANS).await),
+                caller_number: None,
+                caller_name: None,
+                received_at: t0(),
+                duration_ms: 1000,
+                audio: vec![7; 100],
+            })
+            .await
+            .unwrap();
+        let audio = format!("/api/v1/me/voicemail/{}/audio", vm.id);
+        assert_eq!(api.get(&audio, &karen).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(api.get(&audio, &hans).await.body, vec![7; 100]);
+        api.state.store.close().await;
+    })
+    .await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// The real binary: health and a demo login over a real socket.
+#[test]
+fn real_server_health_and_demo_login() {
+    use std::io::{Read, Write};
+    let server = common::TestServer::start_demo();
+    let (status, body) = server.http_get("/api/v1/health");
+    assert_eq!(status, 200, "{body}");
+    let payload = json!({"local_number": "1000001", "pin": "2580"}).to_string();
+    let mut stream = std::net::TcpStream::connect(server.http).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /api/v1/login HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+        payload.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("onestatus_session="), "{response}");
+    let body = response.split("\r\n\r\n").nth(1).unwrap();
+    let json: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(json["user"]["name"], "Hans Hansen");
+}
