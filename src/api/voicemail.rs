@@ -175,7 +175,7 @@ pub async fn audio(
     // cannot match (we send no Last-Modified), so anything but our ETag means "send it all".
     let range_applies = headers
         .get(IF_RANGE)
-        .map_or(true, |v| v.as_bytes() == etag.as_bytes());
+        .is_none_or(|v| v.as_bytes() == etag.as_bytes());
     let range = headers
         .get(RANGE)
         .and_then(|v| v.to_str().ok())

@@ -869,7 +869,7 @@ mod tests {
         ];
         let stitched = cache.stitch(&segments, Some(&name)).unwrap();
         let mut expected = welcome.to_vec();
-        expected.extend(std::iter::repeat(0).take(2000));
+        expected.extend(std::iter::repeat_n(0, 2000));
         expected.extend_from_slice(&name);
         expected.extend_from_slice(&beep);
         assert_eq!(&stitched[..], &expected[..]);

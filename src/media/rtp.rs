@@ -258,7 +258,7 @@ impl<'a> RtpPacket<'a> {
         }
         out.extend_from_slice(self.payload);
         if self.padding > 0 {
-            out.extend(std::iter::repeat(0).take(usize::from(self.padding) - 1));
+            out.extend(std::iter::repeat_n(0, usize::from(self.padding) - 1));
             out.push(self.padding);
         }
         Ok(())

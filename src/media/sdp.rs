@@ -283,7 +283,7 @@ impl MediaDescription {
         self.payload_types().find_map(|pt| {
             let codec = match self.rtpmap(pt) {
                 Some(map) => G711::from_encoding_name(&map.encoding).filter(|_| {
-                    map.clock_rate == 8000 && map.channels.map_or(true, |channels| channels == 1)
+                    map.clock_rate == 8000 && map.channels.is_none_or(|channels| channels == 1)
                 }),
                 None => G711::from_payload_type(pt),
             }?;

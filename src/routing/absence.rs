@@ -12,12 +12,12 @@ use super::state::Absence;
 impl Absence {
     /// Whether the absence is in force at `at`.
     pub fn is_in_force(&self, at: DateTime<Utc>) -> bool {
-        self.starts_at <= at && self.ends_at.map_or(true, |end| at < end) && self.is_well_formed()
+        self.starts_at <= at && self.ends_at.is_none_or(|end| at < end) && self.is_well_formed()
     }
 
     /// Whether the period is usable: open-ended, or ending after it starts.
     pub fn is_well_formed(&self) -> bool {
-        self.ends_at.map_or(true, |end| end > self.starts_at)
+        self.ends_at.is_none_or(|end| end > self.starts_at)
     }
 
     /// The first instant after `t` at which this absence comes into or goes out of force.

@@ -45,8 +45,8 @@ impl Schedule {
     /// Whether an occurrence starts on local date `date`.
     pub fn starts_on(&self, date: NaiveDate) -> bool {
         self.weekdays.contains(&date.weekday())
-            && self.valid_from.map_or(true, |from| date >= from)
-            && self.valid_until.map_or(true, |until| date <= until)
+            && self.valid_from.is_none_or(|from| date >= from)
+            && self.valid_until.is_none_or(|until| date <= until)
     }
 
     /// The occurrence starting on local date `date`, if there is one and it is not empty.

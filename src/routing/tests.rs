@@ -1251,7 +1251,7 @@ fn random_states_always_route_truthfully() {
                 && winner(&s, now).is_some_and(|w| w.effect.takes_calls_away())
             {
                 assert!(
-                    winner(&s, *back).map_or(true, |w| !w.effect.takes_calls_away()),
+                    winner(&s, *back).is_none_or(|w| !w.effect.takes_calls_away()),
                     "case {i}: still away at back_at {back}"
                 );
             }

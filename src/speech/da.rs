@@ -59,7 +59,7 @@ pub(super) fn number(n: u32, out: &mut Vec<FragmentId>) {
         }
         100..=999 => {
             out.extend([FragmentId::number(n / 100), f::HUNDRED]);
-            if n % 100 != 0 {
+            if !n.is_multiple_of(100) {
                 out.push(f::AND);
                 number(n % 100, out);
             }

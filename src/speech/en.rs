@@ -52,13 +52,13 @@ pub(super) fn number(n: u32, out: &mut Vec<FragmentId>) {
         0..=59 => out.push(FragmentId::number(n)),
         60..=99 => {
             out.push(FragmentId::number(n / 10 * 10));
-            if n % 10 != 0 {
+            if !n.is_multiple_of(10) {
                 out.push(FragmentId::number(n % 10));
             }
         }
         100..=999 => {
             out.extend([FragmentId::number(n / 100), f::HUNDRED]);
-            if n % 100 != 0 {
+            if !n.is_multiple_of(100) {
                 out.push(f::AND);
                 number(n % 100, out);
             }

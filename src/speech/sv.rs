@@ -48,20 +48,20 @@ pub(super) fn number(n: u32, out: &mut Vec<FragmentId>) {
         0..=59 => out.push(FragmentId::number(n)),
         60..=99 => {
             out.push(FragmentId::number(n / 10 * 10));
-            if n % 10 != 0 {
+            if !n.is_multiple_of(10) {
                 out.push(FragmentId::number(n % 10));
             }
         }
         100..=999 => {
             out.extend([FragmentId::number(n / 100), f::HUNDRED]);
-            if n % 100 != 0 {
+            if !n.is_multiple_of(100) {
                 number(n % 100, out);
             }
         }
         _ => {
             number(n / 1000, out);
             out.push(f::THOUSAND);
-            if n % 1000 != 0 {
+            if !n.is_multiple_of(1000) {
                 number(n % 1000, out);
             }
         }

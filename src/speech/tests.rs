@@ -339,7 +339,7 @@ fn every_named_fragment_is_recorded() {
     let library = library();
     for id in f::NAMED {
         for lang in Lang::ALL {
-            let expected = only_in(id).map_or(true, |only| only == *lang);
+            let expected = only_in(id).is_none_or(|only| only == *lang);
             assert_eq!(library.contains(id, *lang), expected, "{id} in {lang}");
         }
     }

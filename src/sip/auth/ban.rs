@@ -71,7 +71,7 @@ impl Source {
             && self
                 .failures
                 .back()
-                .map_or(true, |last| now.saturating_duration_since(*last) >= window)
+                .is_none_or(|last| now.saturating_duration_since(*last) >= window)
     }
 }
 

@@ -288,9 +288,10 @@ fn starts_host(before: &str, positions: Positions) -> bool {
 /// headers, the end of a `<...>`, the next list element or whitespace (§25.1 `hostport` in
 /// `SIP-URI`, `sent-by`, `via-params`).
 fn ends_host(after: &str) -> bool {
-    after.chars().next().map_or(true, |c| {
-        matches!(c, ':' | ';' | '?' | '>' | ',' | ' ' | '\t')
-    })
+    after
+        .chars()
+        .next()
+        .is_none_or(|c| matches!(c, ':' | ';' | '?' | '>' | ',' | ' ' | '\t'))
 }
 
 /// `text.ends_with(marker)`, ignoring ASCII case.

@@ -351,7 +351,7 @@ mod tests {
         ));
 
         let mut long = b"OPTIONS sip:a@b SIP/2.0\r\nSubject: ".to_vec();
-        long.extend(std::iter::repeat(b'a').take(MAX_HEADER_LINE_LEN));
+        long.extend(std::iter::repeat_n(b'a', MAX_HEADER_LINE_LEN));
         long.extend_from_slice(b"\r\n\r\n");
         assert!(matches!(
             split_head(&long),
@@ -362,7 +362,7 @@ mod tests {
         let mut folded = b"OPTIONS sip:a@b SIP/2.0\r\nSubject: x\r\n".to_vec();
         for _ in 0..(MAX_HEADER_LINE_LEN / 100 + 1) {
             folded.push(b' ');
-            folded.extend(std::iter::repeat(b'a').take(100));
+            folded.extend(std::iter::repeat_n(b'a', 100));
             folded.extend_from_slice(b"\r\n");
         }
         folded.extend_from_slice(b"\r\n");

@@ -179,7 +179,7 @@ pub(super) fn uri_equivalent(a: &rsip::Uri, b: &rsip::Uri) -> bool {
         }
     }
     params_a.iter().all(|(name, value)| {
-        find(&params_b, name).map_or(true, |other| other.eq_ignore_ascii_case(value))
+        find(&params_b, name).is_none_or(|other| other.eq_ignore_ascii_case(value))
     })
 }
 
