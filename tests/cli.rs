@@ -122,5 +122,10 @@ fn calendar_import_from_a_file() {
     );
     let o = run(d, &["calendar", "import", "--user", "1000001", bad]);
     assert!(!o.status.success(), "a malformed feed is refused");
-    assert!(stderr(&o).starts_with("onestatus: "), "{}", stderr(&o));
+    let err = stderr(&o);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("onestatus: "))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("malformed calendar feed"), "{line}");
 }
