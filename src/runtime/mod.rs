@@ -5,6 +5,7 @@
 //! is a [`StartupError`], which `main` turns into one line and exit code 2.
 
 mod calls;
+pub mod ivr_leg;
 pub mod listeners;
 mod register;
 pub mod sip_service;
