@@ -1,0 +1,286 @@
+//! Load generator for the voicemail media benchmark (`benches/voicemail.sh` runs it).
+//!
+//! N callers, each on its own SIP and RTP socket on 127.0.0.1, call N users who have no phone
+//! registered, so every call goes to OneVoicemail. Each caller timestamps every RTP packet it
+//! receives (the stitched greeting, the beep, the comfort silence), waits for the greeting to end,
+//! sends `SPEECH_SECS` of G.711 (a tone) paced at 20 ms, and hangs up with BYE. It then reports
+//! outbound pacing error (arrival interval minus 20 ms) p50/p99/max, lost packets, and the calls
+//! that failed. Bounded: N calls, each with its own deadline; loopback only.
+//!
+//! Environment: SERVER (SIP address), NUMBERS (file: one OneNumber per line), CALLS, SPEECH_SECS,
+//! RAMP_MS (delay between call starts).
+#![allow(clippy::disallowed_methods)] // a load generator measures wall time by design
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::Mutex;
+
+#[derive(Default)]
+struct Totals {
+    intervals_us: Vec<i64>,
+    lost: u64,
+    received: u64,
+    failed: Vec<String>,
+    answered: u64,
+    /// INVITE sent -> first RTP packet of the greeting, per call (post-dial delay to audio).
+    first_audio_us: Vec<i64>,
+}
+
+fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
+    msg.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then_some(v.trim())
+    })
+}
+
+async fn one_call(
+    i: usize,
+    server: SocketAddr,
+    number: String,
+    speech: Duration,
+    totals: Arc<Mutex<Totals>>,
+) -> Result<(), String> {
+    let sip = UdpSocket::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let rtp = UdpSocket::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let local = sip.local_addr().map_err(|e| e.to_string())?;
+    let rtp_port = rtp.local_addr().map_err(|e| e.to_string())?.port();
+    let call_id = format!("vmload-{i}-{}@bench", std::process::id());
+    let sdp = format!(
+        "v=0\r\no=load {i} 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {rtp_port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
+         a=fmtp:101 0-16\r\na=ptime:20\r\n"
+    );
+    let invite = format!(
+        "INVITE sip:{number}@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-vm{i}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:load{i}@{local}>;tag=l{i}\r\nTo: <sip:{number}@{server}>\r\n\
+         Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:load{i}@{local}>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    let mut buf = vec![0u8; 65536];
+    let invited = Instant::now();
+    let deadline = invited + Duration::from_secs(20);
+    let mut ok = None;
+    sip.send_to(invite.as_bytes(), server)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut next_retry = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < deadline && ok.is_none() {
+        match tokio::time::timeout(Duration::from_millis(100), sip.recv_from(&mut buf)).await {
+            Ok(Ok((n, _))) => {
+                let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let code: u16 = msg
+                    .split(' ')
+                    .nth(1)
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0);
+                if code >= 300 {
+                    return Err(format!("call {i}: {}", msg.lines().next().unwrap_or("")));
+                }
+                if code == 200 {
+                    ok = Some(msg);
+                }
+            }
+            _ if Instant::now() > next_retry => {
+                sip.send_to(invite.as_bytes(), server)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                next_retry = Instant::now() + Duration::from_secs(1);
+            }
+            _ => {}
+        }
+    }
+    let ok = ok.ok_or(format!("call {i}: no 200"))?;
+    let to = header(&ok, "To").unwrap_or("").to_owned();
+    let body = ok.split("\r\n\r\n").nth(1).unwrap_or("");
+    let media_ip = body
+        .lines()
+        .find_map(|l| l.strip_prefix("c=IN IP4 "))
+        .unwrap_or("127.0.0.1")
+        .trim()
+        .to_owned();
+    let media_port: u16 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .ok_or(format!("call {i}: no m=audio in answer"))?;
+    let media: SocketAddr = format!("{media_ip}:{media_port}")
+        .parse()
+        .map_err(|e| format!("{e}"))?;
+    let ack = format!(
+        "ACK sip:{number}@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-vmack{i}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:load{i}@{local}>;tag=l{i}\r\nTo: {to}\r\nCall-ID: {call_id}\r\n\
+         CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    );
+    sip.send_to(ack.as_bytes(), server)
+        .await
+        .map_err(|e| e.to_string())?;
+    totals.lock().await.answered += 1;
+
+    // Receive the greeting; it is over once non-silent audio was heard and then 600 ms of
+    // silence frames followed (the beep is the last sound before recording starts).
+    let mut intervals = Vec::new();
+    let mut last_arrival: Option<Instant> = None;
+    let mut last_seq: Option<u16> = None;
+    let (mut lost, mut received) = (0u64, 0u64);
+    let mut heard = false;
+    let mut first_audio: Option<Instant> = None;
+    let mut silent_since: Option<Instant> = None;
+    let greeting_deadline = Instant::now() + Duration::from_secs(60);
+    let mut receive = |data: &[u8], at: Instant, intervals: &mut Vec<i64>| -> bool {
+        if data.len() < 12 {
+            return false;
+        }
+        let seq = u16::from_be_bytes([data[2], data[3]]);
+        if let Some(prev) = last_seq {
+            let gap = seq.wrapping_sub(prev);
+            if gap > 1 && gap < 1000 {
+                lost += u64::from(gap - 1);
+            }
+        }
+        last_seq = Some(seq);
+        received += 1;
+        if let Some(prev) = last_arrival {
+            intervals.push(at.duration_since(prev).as_micros() as i64 - 20_000);
+        }
+        last_arrival = Some(at);
+        let loud = data[12..]
+            .iter()
+            .any(|b| *b != 0xFF && *b != 0x7F && *b != 0xD5 && *b != 0x55);
+        loud
+    };
+    while Instant::now() < greeting_deadline {
+        if let Ok(Ok((n, _))) =
+            tokio::time::timeout(Duration::from_millis(200), rtp.recv_from(&mut buf)).await
+        {
+            let at = Instant::now();
+            first_audio.get_or_insert(at);
+            if receive(&buf[..n], at, &mut intervals) {
+                heard = true;
+                silent_since = None;
+            } else if heard {
+                let since = *silent_since.get_or_insert(at);
+                if at.duration_since(since) > Duration::from_millis(600) {
+                    break;
+                }
+            }
+        }
+    }
+    // Speak: a 440 Hz tone, one 160-sample frame every 20 ms, while still timing what arrives.
+    let frames = (speech.as_millis() / 20) as u32;
+    let start = Instant::now();
+    let ssrc = 0x1000 + i as u32;
+    for f in 0..frames {
+        let mut packet = vec![0x80, 0x00];
+        packet.extend_from_slice(&(f as u16).to_be_bytes());
+        packet.extend_from_slice(&(f * 160).to_be_bytes());
+        packet.extend_from_slice(&ssrc.to_be_bytes());
+        for s in 0..160u32 {
+            let t = f64::from(f * 160 + s) / 8000.0;
+            packet.push(onestatus::media::g711::linear_to_ulaw(
+                (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16,
+            ));
+        }
+        rtp.send_to(&packet, media)
+            .await
+            .map_err(|e| e.to_string())?;
+        let next = start + Duration::from_millis(20 * u64::from(f + 1));
+        while Instant::now() < next {
+            let wait = next.saturating_duration_since(Instant::now());
+            if let Ok(Ok((n, _))) = tokio::time::timeout(wait, rtp.recv_from(&mut buf)).await {
+                receive(&buf[..n], Instant::now(), &mut intervals);
+            }
+        }
+    }
+    let bye = format!(
+        "BYE sip:{number}@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-vmbye{i}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:load{i}@{local}>;tag=l{i}\r\nTo: {to}\r\nCall-ID: {call_id}\r\n\
+         CSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+    );
+    sip.send_to(bye.as_bytes(), server)
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = tokio::time::timeout(Duration::from_secs(2), sip.recv_from(&mut buf)).await;
+    let mut t = totals.lock().await;
+    t.intervals_us.extend(intervals);
+    t.lost += lost;
+    t.received += received;
+    if let Some(at) = first_audio {
+        t.first_audio_us
+            .push(at.duration_since(invited).as_micros() as i64);
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[i.clamp(1, sorted.len()) - 1]
+}
+
+#[tokio::main]
+async fn main() {
+    let server: SocketAddr = env("SERVER", "127.0.0.1:25060".parse().unwrap());
+    let calls: usize = env("CALLS", 10);
+    let speech = Duration::from_secs(env("SPEECH_SECS", 30));
+    let ramp = Duration::from_millis(env("RAMP_MS", 5));
+    let numbers: Vec<String> = std::fs::read_to_string(env("NUMBERS", String::from("numbers.txt")))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    if numbers.len() < calls {
+        eprintln!("need {calls} numbers in NUMBERS, have {}", numbers.len());
+        std::process::exit(2);
+    }
+    let totals = Arc::new(Mutex::new(Totals::default()));
+    let mut tasks = Vec::new();
+    for (i, number) in numbers.into_iter().take(calls).enumerate() {
+        let totals = totals.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = one_call(i, server, number, speech, totals.clone()).await {
+                totals.lock().await.failed.push(e);
+            }
+        }));
+        tokio::time::sleep(ramp).await;
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let mut t = totals.lock().await;
+    t.first_audio_us.sort_unstable();
+    let mut abs: Vec<i64> = t.intervals_us.iter().map(|v| v.abs()).collect();
+    abs.sort_unstable();
+    println!(
+        "calls={calls} answered={} failed={} packets={} lost={} pacing_abs_error_us p50={} p99={} max={} first_audio_us p50={} p99={}",
+        t.answered,
+        t.failed.len(),
+        t.received,
+        t.lost,
+        percentile(&abs, 50.0),
+        percentile(&abs, 99.0),
+        abs.last().copied().unwrap_or(0),
+        percentile(&t.first_audio_us, 50.0),
+        percentile(&t.first_audio_us, 99.0),
+    );
+    for f in t.failed.iter().take(5) {
+        eprintln!("failed: {f}");
+    }
+}
