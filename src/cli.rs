@@ -9,7 +9,7 @@ use onestatus::clock::{Clock, SystemClock};
 use onestatus::config::Config;
 use onestatus::domain::{Lang, Role};
 use onestatus::pin;
-use onestatus::store::model::{DeviceKind, NewOrganisation, NewUser, Profile};
+use onestatus::store::model::{Binding, DeviceKind, NewOrganisation, NewUser, Profile};
 use onestatus::store::Store;
 
 /// `onestatus org …`
@@ -45,6 +45,10 @@ pub enum OrgCommand {
         /// How many users (at most 10,000: local numbers have 4 digits after the code).
         #[arg(long)]
         users: u32,
+        /// Bind every user's device statically to this UDP address (host:port) for a year, as if
+        /// it had registered: load generators answer there without 10,000 REGISTERs first.
+        #[arg(long)]
+        static_contact: Option<std::net::SocketAddr>,
     },
 }
 
@@ -193,12 +197,12 @@ pub async fn org(config: &Config, command: OrgCommand) -> ExitCode {
                     println!("{}\t{}\t{}", org.customer_code, org.name, org.timezone);
                 }
             }
-            OrgCommand::Populate { code, users } => {
+            OrgCommand::Populate { code, users, static_contact } => {
                 if users > 10_000 {
                     eprintln!("onestatus: --users: at most 10000");
                     return Err(ExitCode::from(2));
                 }
-                populate(&store, config, &code, users).await?;
+                populate(&store, config, &code, users, static_contact).await?;
             }
         }
         store.close().await;
@@ -299,7 +303,13 @@ pub async fn user(config: &Config, command: UserCommand) -> ExitCode {
 
 /// Creates the load-test organisation (see [`OrgCommand::Populate`]). One PIN hash serves all
 /// users: argon2 is slow on purpose, and these users share one PIN anyway.
-async fn populate(store: &Store, config: &Config, code: &str, users: u32) -> Result<(), ExitCode> {
+async fn populate(
+    store: &Store,
+    config: &Config,
+    code: &str,
+    users: u32,
+    static_contact: Option<std::net::SocketAddr>,
+) -> Result<(), ExitCode> {
     let now = SystemClock.now();
     let new = NewOrganisation {
         customer_code: code.to_owned(),
@@ -322,7 +332,7 @@ async fn populate(store: &Store, config: &Config, code: &str, users: u32) -> Res
         };
         let user = done(store.user_create(&new, now).await)?;
         let password = format!("bench{}", user.local_number);
-        done(
+        let device = done(
             store
                 .device_create(
                     user.id,
@@ -334,6 +344,22 @@ async fn populate(store: &Store, config: &Config, code: &str, users: u32) -> Res
                 )
                 .await,
         )?;
+        if let Some(contact) = static_contact {
+            let binding = Binding {
+                user_id: user.id,
+                device_id: Some(device.id),
+                contact_uri: format!("sip:{}@{contact}", user.local_number),
+                expires_at: now + chrono::Duration::days(365),
+                call_id: format!("static-{}", user.local_number),
+                cseq: 1,
+                q_millis: 1000,
+                received_addr: contact.to_string(),
+                transport: "udp".into(),
+                instance_id: None,
+                reg_id: None,
+            };
+            done(store.registration_upsert(&binding, now).await)?;
+        }
         println!("{};{};{}", user.one_number, user.local_number, password);
     }
     Ok(())
