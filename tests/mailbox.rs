@@ -578,3 +578,169 @@ async fn three_wrong_pins_end_the_call_and_are_counted() {
     assert_eq!(hans.locked_until, None, "5 failures lock, not 3");
     assert_eq!(store.voicemail_counts(hans.id).await.unwrap(), (2, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_listen_from_own_device_and_hang_up_after_a_delete() {
+    let hans_id = {
+        // The demo seed numbers users in order; Hans is the first.
+        let dir = tempfile::tempdir().unwrap();
+        let (_, hans, _) = store_with_messages(dir.path()).await;
+        hans.id
+    };
+    let entry = Entry::OwnDevice {
+        user: hans_id,
+        pin_required: true,
+    };
+    let mut call = Call::start(entry, Prepare::QuickListen).await;
+    assert_eq!(call.hans.id, hans_id);
+    let first = call.next_prompt(0).await;
+    call.assert_prompt(first, &one(f::PLEASE_ENTER_YOUR_PIN), 20, "PIN prompt")
+        .await;
+    let before = call.position();
+    call.keys("2580#").await;
+
+    // Quick listen: no count, no menu; straight to the newest new message's envelope.
+    let envelope = call.next_prompt(before).await;
+    call.assert_prompt(envelope, &one(f::MESSAGE_NUMBER), usize::MAX, "envelope")
+        .await;
+    let before = call.position();
+    call.keys("5").await;
+    let message = call.next_prompt(before).await;
+    let received = call.audio(message, 50).await;
+    assert_sounds_like(&received, &tone(NEWER_HZ, 8000), "the newer message");
+    let menu = call.next_prompt(message + 50).await;
+    assert_eq!(
+        call.command().await,
+        LegCommand::MessageWaiting { user_id: hans_id.0 }
+    );
+    call.assert_prompt(menu, &one(f::MENU_MESSAGE_ENVELOPE), 25, "message menu")
+        .await;
+
+    // 7, then the caller hangs up: leaving by hanging up commits the delete too.
+    let before = call.position();
+    call.keys("7").await;
+    call.next_prompt(before).await;
+    call.leg_events.send(LegEvent::Hangup).await.unwrap();
+    assert_eq!(
+        call.command().await,
+        LegCommand::MessageWaiting { user_id: hans_id.0 }
+    );
+    assert_eq!(call.published_counts(), Some((1, 0)));
+    let mut commands = std::mem::replace(&mut call.commands, mpsc::channel(1).1);
+    let (store, hans, messages) = call.finished().await;
+    assert!(
+        commands.try_recv().is_err(),
+        "no BYE asked for: the caller hung up"
+    );
+    let left = store.voicemails(hans.id).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, messages[0].id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fifth_wrong_pin_locks_the_mailbox() {
+    let mut call = Call::start(Entry::AccessNumber, Prepare::FailedBefore(4)).await;
+    let after = log_in(&mut call, "9999").await;
+    call.assert_prompt(after, &one(f::MAILBOX_LOCKED), usize::MAX, "locked")
+        .await;
+    assert_eq!(call.until_hang_up().await, Vec::new());
+    let (store, hans, _) = call.finished().await;
+    let hans = store.user(hans.id).await.unwrap();
+    assert_eq!(hans.failed_pin_attempts, 5);
+    let until = hans.locked_until.expect("locked");
+    let minutes = (until - SystemClock.now()).num_minutes();
+    assert!(
+        (14..=15).contains(&minutes),
+        "locked for 15 minutes: {minutes}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_mailbox_refuses_even_the_right_pin() {
+    let mut call = Call::start(Entry::AccessNumber, Prepare::FailedBefore(5)).await;
+    let after = log_in(&mut call, demo::PIN).await;
+    call.assert_prompt(after, &one(f::MAILBOX_LOCKED), usize::MAX, "locked")
+        .await;
+    assert_eq!(call.until_hang_up().await, Vec::new());
+    let (store, hans, _) = call.finished().await;
+    let hans = store.user(hans.id).await.unwrap();
+    assert_eq!(hans.failed_pin_attempts, 5, "not reset by the right PIN");
+    assert!(hans.locked_until.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_listen_to_and_accept_a_greeting() {
+    const GREETING_HZ: f64 = 500.0;
+    let mut call = Call::start(Entry::AccessNumber, Prepare::AsSeeded).await;
+    let after_login = log_in(&mut call, demo::PIN).await;
+    call.assert_prompt(after_login, &speech::message_count(2, 0), 20, "count")
+        .await;
+
+    // 0: options; 1: greeting. The record prompt plays out, then the tone.
+    let before = call.position();
+    call.keys("0").await;
+    call.next_prompt(before).await;
+    let before = call.position();
+    call.keys("1").await;
+    let record_prompt = call.next_prompt(before).await;
+    call.assert_prompt(
+        record_prompt,
+        &one(f::RECORD_YOUR_GREETING),
+        usize::MAX,
+        "record prompt",
+    )
+    .await;
+    let beep = call.next_prompt(record_prompt + 1).await;
+    call.assert_prompt(beep, &one(f::BEEP), usize::MAX, "record tone")
+        .await;
+    sleep(Duration::from_millis(500)).await;
+
+    // 1.5 s of "speech", then #.
+    let spoken = tone(GREETING_HZ, 12_000);
+    let mut ticker = tokio::time::interval(Duration::from_millis(20));
+    for frame in spoken.chunks(FRAME) {
+        ticker.tick().await;
+        let packet = call.stream.audio(frame);
+        call.peer.send_to(&packet, call.engine_addr).await.unwrap();
+    }
+    let before = call.position();
+    call.keys("#").await;
+    let review = call.next_prompt(before).await;
+    call.assert_prompt(review, &one(f::TO_ACCEPT_PRESS), usize::MAX, "review")
+        .await;
+
+    // 2: the take is played back as recorded.
+    let before = call.position();
+    call.keys("2").await;
+    let take = call.next_prompt(before).await;
+    let heard = call.audio(take, 50).await;
+    let best = (0..16)
+        .map(|offset| snr_db(&heard[offset + 800..], &tone(GREETING_HZ, 6000)))
+        .fold(f64::MIN, f64::max);
+    assert!(best > 25.0, "the take played back: SNR {best:.1} dB");
+
+    // 1: accepted; stored and switched on, as the web client sees it.
+    let before = call.position();
+    call.keys("1").await;
+    let options = call.next_prompt(before).await;
+    call.assert_prompt(options, &one(f::MENU_OPTIONS_GREETING), 20, "options")
+        .await;
+    let stored = call
+        .store
+        .recording(call.hans.id, onestatus::store::RecordingKind::Greeting)
+        .await
+        .unwrap()
+        .expect("greeting stored");
+    let pcm =
+        onestatus::media::decode::decode(stored, Some("wav"), &DecodeLimits::default()).unwrap();
+    assert!(
+        (11_000..=14_000).contains(&pcm.len()),
+        "about 1.5 s recorded: {} samples",
+        pcm.len()
+    );
+    let settings = call.store.voicemail_settings(call.hans.id).await.unwrap();
+    assert!(settings.use_own_greeting);
+    assert!(!settings.use_own_name);
+    call.leg_events.send(LegEvent::Hangup).await.unwrap();
+    call.finished().await;
+}
