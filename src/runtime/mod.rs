@@ -7,6 +7,7 @@
 mod calls;
 pub mod ivr_leg;
 pub mod listeners;
+pub mod mailbox;
 mod register;
 pub mod sip_service;
 mod user_state;

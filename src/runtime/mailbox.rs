@@ -1,0 +1,863 @@
+//! The driver of the voicemail retrieval IVR: runs [`crate::ivr::Retrieve`] over one answered
+//! call's media session and the store.
+//!
+//! In the call flow: the SIP side answers a call to the voicemail access number (or a user's
+//! call to their own OneNumber from their own device), opens the RTP session and hands us the
+//! [`IvrLeg`]; [`run_retrieve`] then owns the call until the machine is finished. Everything
+//! the machine decides is carried out here, in the order it was polled (style guide §7.3):
+//!
+//! - prompts are resolved to 8 kHz PCM (rendered speech stitched from the fragment cache, a
+//!   message's stored WAV decoded, the take just recorded) and played; a `PlaybackDone` of the
+//!   engine becomes `PromptDone` of the `Play` it belongs to;
+//! - keys come from RFC 4733 telephone-events (`MediaEvent::Digit`) and SIP INFO
+//!   (`LegEvent::Digit`) alike; a barge-in prompt is stopped before the key is delivered;
+//! - store requests are answered: logins checked against the argon2 PIN hash with the same
+//!   failure counting and lockout as the web login, message state written at once, deletes
+//!   when the machine sends them (after the caller leaves), names, greetings and PINs saved;
+//! - after any change of message state the user's counts are published to the live web client
+//!   and the SIP side is asked to send message-waiting NOTIFYs (RFC 3842), so the lamp goes out
+//!   when no new message remains.
+//!
+//! Nothing is given up on a hang-up: the machine is fed `Event::Hangup` and its remaining
+//! actions (the deletes held in the call) are carried out before the driver returns.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant as TokioInstant;
+use tracing::{debug, info, warn, Instrument};
+
+use crate::api::ApiConfig;
+use crate::ivr::{
+    Action, Event, LoginResult, Mailbox, MailboxInfo, Pin, PlayId, Prompt, RecordingEnd, Retrieve,
+    RetrieveSetup, StoreReply, StoreRequest,
+};
+use crate::media::decode::{self, DecodeLimits};
+use crate::media::dtmf::Digit;
+use crate::media::engine::MediaHandle;
+use crate::media::recorder::{RecordOptions, RecordStop};
+use crate::media::session::MediaEvent;
+use crate::presence::PresenceEvent;
+use crate::speech::{self, fragment as f, Segment};
+use crate::store::model::{RecordingKind, User, UserId, VoicemailId};
+use crate::store::StoreError;
+
+use super::ivr_leg::{IvrDeps, IvrLeg, LegCommand, LegEvent};
+
+/// A `PlaybackDone` arriving earlier than this before the prompt we last started could have
+/// played out belongs to the prompt before it: the engine reports the end of a prompt with no
+/// name, and one that ended just as we replaced it crosses our `play` on its way in. A prompt
+/// ends at the earliest one frame (20 ms) before its length has passed since `play`; three
+/// frames leave room for timer jitter.
+const DONE_SLACK: Duration = Duration::from_millis(60);
+
+/// Runs the retrieval IVR on an answered call until it is finished: the caller left the
+/// mailbox (`LegCommand::HangUp` sent), was transferred (`LegCommand::Transfer` sent) or hung
+/// up (`LegEvent::Hangup` received). Closes the media session before returning.
+pub async fn run_retrieve(leg: IvrLeg, setup: RetrieveSetup, deps: IvrDeps) {
+    let span = tracing::info_span!(
+        "retrieve",
+        call_id = %leg.call_id,
+        user = tracing::field::Empty
+    );
+    async move {
+        let IvrLeg {
+            media,
+            events,
+            commands,
+            ..
+        } = leg;
+        let now = deps.clock.instant();
+        let wall = deps.clock.now();
+        let machine = Retrieve::new(now, wall, setup);
+        let mut driver = Driver {
+            machine,
+            deps,
+            media,
+            events,
+            commands,
+            lockout: LockoutPolicy::default(),
+            user: None,
+            playing: None,
+            pending_record: None,
+            take: None,
+            message_cache: None,
+            counts_changed: None,
+            media_open: true,
+            leg_open: true,
+            caller_gone: false,
+            ended: false,
+        };
+        driver.run().await;
+        let Driver { media, .. } = driver;
+        // A name or greeting still recording is not wanted (only an accepted take is kept).
+        let _ = media.close().await;
+        debug!("retrieval finished");
+    }
+    .instrument(span)
+    .await
+}
+
+/// Failed PIN logins before the mailbox locks, and for how long. The phone and the web login
+/// check the same PIN, so they share the API's numbers: otherwise the keypad would be the
+/// cheaper way to guess.
+#[derive(Debug, Clone, Copy)]
+struct LockoutPolicy {
+    max_attempts: u32,
+    lock_for: chrono::Duration,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        let api = ApiConfig::default();
+        LockoutPolicy {
+            max_attempts: api.max_pin_attempts,
+            lock_for: api.lockout,
+        }
+    }
+}
+
+/// What the engine is playing on our behalf.
+#[derive(Debug, Clone, Copy)]
+struct Playing {
+    what: Playback,
+    /// When `play` was sent (tokio's clock, the one the media engine paces with).
+    sent_at: TokioInstant,
+    /// Length of the audio.
+    len: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Playback {
+    /// A `Play` action's prompt.
+    Prompt { id: PlayId, barge_in: bool },
+    /// The record tone; the recording starts when it has played.
+    Beep,
+}
+
+/// One call's retrieval.
+struct Driver {
+    machine: Retrieve,
+    deps: IvrDeps,
+    media: MediaHandle,
+    events: mpsc::Receiver<LegEvent>,
+    commands: mpsc::Sender<LegCommand>,
+    lockout: LockoutPolicy,
+    /// The mailbox owner, once logged in: every store request must be about them.
+    user: Option<UserId>,
+    playing: Option<Playing>,
+    /// A recording waiting for the record tone to end.
+    pending_record: Option<RecordOptions>,
+    /// The last recording (name or greeting), until saved or discarded.
+    take: Option<Arc<[i16]>>,
+    /// The last message decoded, so "replay" does not decode it again.
+    message_cache: Option<(VoicemailId, Arc<[i16]>)>,
+    /// Message state changed for this user: publish counts and MWI once the batch is done.
+    counts_changed: Option<UserId>,
+    media_open: bool,
+    leg_open: bool,
+    caller_gone: bool,
+    /// `HangUp` or `Transfer` was sent: the SIP side ends or moves the call.
+    ended: bool,
+}
+
+impl Driver {
+    async fn run(&mut self) {
+        loop {
+            self.carry_out_actions().await;
+            if self.machine.is_finished() {
+                return;
+            }
+            let deadline = self.machine.poll_timeout().map(|at| {
+                let wait = at.saturating_duration_since(self.deps.clock.instant());
+                TokioInstant::now() + wait
+            });
+            tokio::select! {
+                event = self.media.next_event(), if self.media_open => match event {
+                    Some(event) => self.on_media_event(event).await,
+                    None => {
+                        self.media_open = false;
+                        warn!("media engine stopped under the call");
+                        self.caller_left().await;
+                    }
+                },
+                event = self.events.recv(), if self.leg_open => match event {
+                    Some(LegEvent::Digit(digit)) => self.on_digit(digit),
+                    Some(LegEvent::Hangup) => {
+                        debug!("caller hung up");
+                        self.on_hangup();
+                    }
+                    None => {
+                        self.leg_open = false;
+                        self.on_hangup();
+                    }
+                },
+                () = sleep_until(deadline), if deadline.is_some() => {
+                    let now = self.deps.clock.instant();
+                    self.machine.handle(now, Event::Timeout);
+                }
+                else => {
+                    // No media, no SIP side and nothing to wait for: the machine can do no
+                    // more than it has done.
+                    warn!("retrieval abandoned: no event source left");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Carries out every action the machine has queued, in order, feeding store answers back
+    /// as they come; then publishes changed message counts once.
+    async fn carry_out_actions(&mut self) {
+        while let Some(action) = self.machine.poll_action() {
+            self.carry_out(action).await;
+        }
+        if let Some(user) = self.counts_changed.take() {
+            self.publish_counts(user).await;
+        }
+    }
+
+    async fn carry_out(&mut self, action: Action) {
+        match action {
+            Action::Play {
+                id,
+                prompt,
+                barge_in,
+            } => self.play(id, prompt, barge_in).await,
+            Action::StopPlayback => {
+                if matches!(
+                    self.playing,
+                    Some(Playing {
+                        what: Playback::Prompt { .. },
+                        ..
+                    })
+                ) {
+                    self.playing = None;
+                    self.media.stop_playback();
+                }
+            }
+            Action::Record {
+                max,
+                silence_timeout,
+                beep_first,
+            } => self.record(max, silence_timeout, beep_first).await,
+            Action::StopRecording => {
+                if self.pending_record.take().is_some() {
+                    // Still at the tone: nothing was recorded.
+                    self.playing = None;
+                    self.media.stop_playback();
+                    self.recording_done(Vec::new(), RecordingEnd::Stopped);
+                } else {
+                    self.media.stop_recording();
+                }
+            }
+            Action::DiscardRecording => self.take = None,
+            Action::Transfer { number } => {
+                info!(%number, "calling the sender back");
+                self.ended = true;
+                self.command(LegCommand::Transfer { number }).await;
+            }
+            Action::HangUp => {
+                self.ended = true;
+                if !self.caller_gone {
+                    self.command(LegCommand::HangUp).await;
+                }
+            }
+            Action::Notify { user, message } => {
+                // Only a deposit stores new messages; retrieval never asks for this.
+                debug!(
+                    user = user.0,
+                    message = message.0,
+                    "notify ignored in retrieval"
+                );
+            }
+            Action::Store(request) => {
+                let reply = self.store(request).await;
+                let now = self.deps.clock.instant();
+                self.machine.handle(now, Event::StoreReply(reply));
+            }
+        }
+    }
+
+    async fn command(&self, command: LegCommand) {
+        if self.commands.send(command).await.is_err() {
+            debug!("SIP side gone; command dropped");
+        }
+    }
+
+    // ---- media -----------------------------------------------------------------------------
+
+    async fn on_media_event(&mut self, event: MediaEvent) {
+        match event {
+            MediaEvent::Digit(digit) => self.on_digit(digit),
+            MediaEvent::PlaybackDone => self.on_playback_done(),
+            MediaEvent::RecordingAudio(_) => {}
+            MediaEvent::RecordingDone(recording) => {
+                let ended_by = match recording.reason {
+                    RecordStop::Silence => RecordingEnd::Silence,
+                    RecordStop::MaxLength => RecordingEnd::MaxLength,
+                    RecordStop::Stopped => RecordingEnd::Stopped,
+                    RecordStop::Hangup => RecordingEnd::Hangup,
+                };
+                self.recording_done(recording.pcm, ended_by);
+            }
+            MediaEvent::MediaTimeout => {
+                warn!("no RTP from the caller: ending the call");
+                self.caller_left().await;
+            }
+        }
+    }
+
+    /// The caller's media is gone (RTP timeout, engine stopped): end the call ourselves, as a
+    /// hang-up the SIP side has not seen.
+    async fn caller_left(&mut self) {
+        if !self.caller_gone {
+            self.on_hangup();
+            self.command(LegCommand::HangUp).await;
+        }
+    }
+
+    fn on_digit(&mut self, digit: Digit) {
+        if self.caller_gone {
+            return;
+        }
+        if let Some(Playing {
+            what: Playback::Prompt { barge_in: true, .. },
+            ..
+        }) = self.playing
+        {
+            // Action::Play: a barge-in prompt stops here, before the key is delivered.
+            self.playing = None;
+            self.media.stop_playback();
+        }
+        let now = self.deps.clock.instant();
+        self.machine.handle(now, Event::Digit(digit));
+    }
+
+    fn on_hangup(&mut self) {
+        if self.caller_gone {
+            return;
+        }
+        self.caller_gone = true;
+        let now = self.deps.clock.instant();
+        self.machine.handle(now, Event::Hangup);
+    }
+
+    fn on_playback_done(&mut self) {
+        let Some(playing) = self.playing else {
+            // The end of a prompt we stopped meanwhile.
+            return;
+        };
+        let earliest = (playing.sent_at + playing.len)
+            .checked_sub(DONE_SLACK)
+            .unwrap_or(playing.sent_at);
+        if TokioInstant::now() < earliest {
+            debug!("stale end of playback ignored");
+            return;
+        }
+        self.playing = None;
+        match playing.what {
+            Playback::Prompt { id, .. } => {
+                let now = self.deps.clock.instant();
+                self.machine.handle(now, Event::PromptDone(id));
+            }
+            Playback::Beep => {
+                if let Some(options) = self.pending_record.take() {
+                    self.media.record(options);
+                }
+            }
+        }
+    }
+
+    fn start_playing(&mut self, what: Playback, pcm: Arc<[i16]>) {
+        let len = Duration::from_micros(pcm.len() as u64 * 125);
+        self.media.play(pcm);
+        self.playing = Some(Playing {
+            what,
+            sent_at: TokioInstant::now(),
+            len,
+        });
+    }
+
+    async fn play(&mut self, id: PlayId, prompt: Prompt, barge_in: bool) {
+        let pcm = match self.resolve(&prompt).await {
+            Ok(pcm) => pcm,
+            Err(error) => {
+                warn!(?prompt, %error, "prompt cannot be played; skipped");
+                None
+            }
+        };
+        match pcm {
+            Some(pcm) if !pcm.is_empty() => {
+                self.start_playing(Playback::Prompt { id, barge_in }, pcm)
+            }
+            _ => {
+                // Nothing to hear: the prompt is over at once, so the caller is never left
+                // waiting in silence for a report that cannot come.
+                if self.playing.take().is_some() {
+                    self.media.stop_playback();
+                }
+                let now = self.deps.clock.instant();
+                self.machine.handle(now, Event::PromptDone(id));
+            }
+        }
+    }
+
+    /// The PCM of a prompt; `Ok(None)` when there is nothing to play (no such recording).
+    async fn resolve(&mut self, prompt: &Prompt) -> Result<Option<Arc<[i16]>>, DriverError> {
+        match prompt {
+            Prompt::Speech {
+                utterance,
+                lang,
+                own_name,
+            } => {
+                let segments = speech::render(utterance, *lang);
+                let name = self.name_audio(&segments, *own_name).await;
+                let cache = self.deps.prompts.clone();
+                let pcm = tokio::task::spawn_blocking(move || {
+                    cache.stitch(&segments, name.as_deref().or(Some(&[])))
+                })
+                .await
+                .map_err(|e| DriverError::Task(e.to_string()))??;
+                Ok(Some(pcm))
+            }
+            Prompt::Message(id) => {
+                let user = self.user.ok_or(DriverError::NotLoggedIn)?;
+                if let Some((cached, pcm)) = &self.message_cache {
+                    if cached == id {
+                        return Ok(Some(pcm.clone()));
+                    }
+                }
+                let wav = self.deps.store.voicemail_audio(user, *id).await?;
+                let pcm = decode_wav(wav).await?;
+                self.message_cache = Some((*id, pcm.clone()));
+                Ok(Some(pcm))
+            }
+            Prompt::Recording(kind) => {
+                let user = self.user.ok_or(DriverError::NotLoggedIn)?;
+                match self.deps.store.recording(user, *kind).await? {
+                    Some(wav) => Ok(Some(decode_wav(wav).await?)),
+                    None => Ok(None),
+                }
+            }
+            Prompt::Take => Ok(self.take.clone()),
+        }
+    }
+
+    /// The audio for a `Segment::Name` in `segments`: the user's own recorded name when asked
+    /// for and present. Without one the name is left out (retrieval prompts name nobody).
+    async fn name_audio(&self, segments: &[Segment], own_name: bool) -> Option<Vec<i16>> {
+        let user = segments.iter().find_map(|s| match s {
+            Segment::Name(user) => Some(UserId(*user)),
+            _ => None,
+        })?;
+        if !own_name {
+            return None;
+        }
+        match self.deps.store.recording(user, RecordingKind::Name).await {
+            Ok(Some(wav)) => decode_wav(wav).await.ok().map(|pcm| pcm.to_vec()),
+            Ok(None) => None,
+            Err(error) => {
+                warn!(user = user.0, %error, "recorded name unavailable");
+                None
+            }
+        }
+    }
+
+    async fn record(&mut self, max: Duration, silence_timeout: Duration, beep_first: bool) {
+        self.take = None;
+        let options = RecordOptions {
+            max_duration: max,
+            silence_timeout: Some(silence_timeout),
+            ..RecordOptions::default()
+        };
+        if beep_first {
+            match self.beep().await {
+                Ok(beep) if !beep.is_empty() => {
+                    self.pending_record = Some(options);
+                    self.start_playing(Playback::Beep, beep);
+                    return;
+                }
+                Ok(_) => {}
+                Err(error) => warn!(%error, "record tone unavailable; recording without it"),
+            }
+        }
+        if self.playing.take().is_some() {
+            self.media.stop_playback();
+        }
+        self.media.record(options);
+    }
+
+    async fn beep(&self) -> Result<Arc<[i16]>, DriverError> {
+        let cache = self.deps.prompts.clone();
+        let lang = self.machine.lang();
+        let pcm = tokio::task::spawn_blocking(move || {
+            let path = cache.library().path(&f::BEEP, lang)?;
+            cache.load(&path)
+        })
+        .await
+        .map_err(|e| DriverError::Task(e.to_string()))??;
+        Ok(pcm)
+    }
+
+    fn recording_done(&mut self, pcm: Vec<i16>, ended_by: RecordingEnd) {
+        let duration_ms = pcm.len() as u64 / 8;
+        self.take = Some(pcm.into());
+        let now = self.deps.clock.instant();
+        self.machine.handle(
+            now,
+            Event::RecordingDone {
+                duration_ms,
+                ended_by,
+            },
+        );
+    }
+
+    // ---- store -----------------------------------------------------------------------------
+
+    async fn store(&mut self, request: StoreRequest) -> StoreReply {
+        match request {
+            StoreRequest::Login { mailbox, pin } => match self.login(mailbox, pin).await {
+                Ok(result) => StoreReply::Login(result),
+                Err(error) => {
+                    warn!(%error, "login check failed");
+                    StoreReply::Failed
+                }
+            },
+            StoreRequest::LoadMessages { user } => {
+                match self.mine(user) {
+                    Ok(()) => {}
+                    Err(error) => return failed("load messages", error),
+                }
+                match self.deps.store.voicemails(user).await {
+                    Ok(messages) => {
+                        debug!(count = messages.len(), "messages loaded");
+                        StoreReply::Messages(messages)
+                    }
+                    Err(error) => failed("load messages", error.into()),
+                }
+            }
+            StoreRequest::SetState { user, id, state } => {
+                let result = match self.mine(user) {
+                    Ok(()) => self
+                        .deps
+                        .store
+                        .voicemail_set_state(user, id, state)
+                        .await
+                        .map_err(DriverError::from),
+                    Err(error) => Err(error),
+                };
+                match result {
+                    Ok(()) => {
+                        debug!(message = id.0, state = state.as_str(), "message state set");
+                        self.counts_changed = Some(user);
+                        StoreReply::Written
+                    }
+                    Err(error) => failed("set message state", error),
+                }
+            }
+            StoreRequest::Delete { user, id } => {
+                let result = match self.mine(user) {
+                    Ok(()) => self
+                        .deps
+                        .store
+                        .voicemail_delete(user, id)
+                        .await
+                        .map_err(DriverError::from),
+                    Err(error) => Err(error),
+                };
+                if self.message_cache.as_ref().is_some_and(|(c, _)| *c == id) {
+                    self.message_cache = None;
+                }
+                match result {
+                    Ok(()) => {
+                        info!(message = id.0, "message deleted by phone");
+                        self.counts_changed = Some(user);
+                        StoreReply::Written
+                    }
+                    Err(error) => failed("delete message", error),
+                }
+            }
+            StoreRequest::SaveRecording { user, kind } => {
+                match self.save_recording(user, kind).await {
+                    Ok(()) => {
+                        info!(kind = kind.as_str(), "recording saved by phone");
+                        StoreReply::Written
+                    }
+                    Err(error) => failed("save recording", error),
+                }
+            }
+            StoreRequest::ChangePin { user, pin } => match self.change_pin(user, pin).await {
+                Ok(()) => {
+                    info!("PIN changed by phone");
+                    StoreReply::Written
+                }
+                Err(error) => failed("change PIN", error),
+            },
+            StoreRequest::SaveMessage { user, .. } => {
+                failed("save message", DriverError::Unexpected(user))
+            }
+        }
+    }
+
+    /// Store requests are only ever about the mailbox the caller logged in to.
+    fn mine(&self, user: UserId) -> Result<(), DriverError> {
+        match self.user {
+            Some(owner) if owner == user => Ok(()),
+            _ => Err(DriverError::NotLoggedIn),
+        }
+    }
+
+    /// Checks a login as the web login does (`api::auth::login`): an unknown mailbox costs the
+    /// same argon2 work as a known one and answers the same `WrongPin`; a locked mailbox is
+    /// refused without looking at the PIN; each wrong PIN is counted in the store, so the
+    /// lockout holds across calls, the web and restarts.
+    async fn login(
+        &mut self,
+        mailbox: Mailbox,
+        pin: Option<Pin>,
+    ) -> Result<LoginResult, DriverError> {
+        let user = match &mailbox {
+            Mailbox::Own(id) => found(self.deps.store.user(*id).await)?,
+            Mailbox::LocalNumber(number)
+                if number.len() == crate::ivr::retrieve::LOCAL_NUMBER_LEN
+                    && number.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                found(self.deps.store.user_by_local_number(number).await)?
+            }
+            Mailbox::LocalNumber(_) => None,
+        };
+        let now = self.deps.clock.now();
+        let Some(pin) = pin else {
+            return self.login_without_pin(&mailbox, user).await;
+        };
+        let hash = user
+            .as_ref()
+            .map_or_else(|| dummy_hash().to_owned(), |u| u.pin_hash.clone());
+        let typed = pin.as_str().to_owned();
+        // argon2 is deliberately slow: keep it off the async worker threads.
+        let pin_ok = tokio::task::spawn_blocking(move || crate::pin::verify_pin(&typed, &hash))
+            .await
+            .map_err(|e| DriverError::Task(e.to_string()))?;
+        let Some(user) = user else {
+            warn!(?mailbox, "voicemail login to an unknown mailbox");
+            return Ok(LoginResult::WrongPin);
+        };
+        if user.locked_until.is_some_and(|until| until > now) {
+            warn!(user = user.id.0, locked_until = ?user.locked_until, "voicemail login to a locked mailbox");
+            return Ok(LoginResult::Locked);
+        }
+        if !pin_ok {
+            let updated = self
+                .deps
+                .store
+                .user_record_pin_failure(
+                    user.id,
+                    self.lockout.max_attempts,
+                    self.lockout.lock_for,
+                    now,
+                )
+                .await?;
+            let locked = updated.locked_until.is_some_and(|until| until > now);
+            warn!(
+                user = user.id.0,
+                local_number = %user.local_number,
+                failures = updated.failed_pin_attempts,
+                locked,
+                "wrong voicemail PIN"
+            );
+            return Ok(if locked {
+                LoginResult::Locked
+            } else {
+                LoginResult::WrongPin
+            });
+        }
+        self.deps.store.user_record_pin_success(user.id).await?;
+        self.granted(user).await
+    }
+
+    /// `pin: None`: only from the owner's own device with the PIN turned off there. The
+    /// settings are read again rather than trusted from the call's setup.
+    async fn login_without_pin(
+        &mut self,
+        mailbox: &Mailbox,
+        user: Option<User>,
+    ) -> Result<LoginResult, DriverError> {
+        let (Mailbox::Own(_), Some(user)) = (mailbox, user) else {
+            return Ok(LoginResult::WrongPin);
+        };
+        let settings = self.settings(user.id).await?;
+        if settings.pin_required_from_own_device {
+            warn!(user = user.id.0, "login without PIN refused: PIN required");
+            return Ok(LoginResult::WrongPin);
+        }
+        if user
+            .locked_until
+            .is_some_and(|until| until > self.deps.clock.now())
+        {
+            return Ok(LoginResult::Locked);
+        }
+        self.granted(user).await
+    }
+
+    async fn granted(&mut self, user: User) -> Result<LoginResult, DriverError> {
+        let org = self.deps.store.org(user.org_id).await?;
+        let settings = self.settings(user.id).await?;
+        self.user = Some(user.id);
+        tracing::Span::current().record("user", user.id.0);
+        info!(local_number = %user.local_number, "mailbox opened");
+        Ok(LoginResult::Granted(MailboxInfo {
+            user: user.id,
+            local_number: user.local_number,
+            lang: user.profile.lang,
+            timezone: org.timezone,
+            quick_listen: settings.quick_listen,
+            pin_must_change: user.pin_must_change,
+        }))
+    }
+
+    /// A user's voicemail settings; the defaults when the row is missing.
+    async fn settings(
+        &self,
+        user: UserId,
+    ) -> Result<crate::store::model::VoicemailSettings, DriverError> {
+        match self.deps.store.voicemail_settings(user).await {
+            Ok(settings) => Ok(settings),
+            Err(StoreError::NotFound(_)) => Ok(Default::default()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The take becomes the user's name or greeting, and is switched on: a greeting recorded
+    /// by phone is meant to be heard (the API shows both at once).
+    async fn save_recording(
+        &mut self,
+        user: UserId,
+        kind: RecordingKind,
+    ) -> Result<(), DriverError> {
+        self.mine(user)?;
+        let take = self.take.take().ok_or(DriverError::NoTake)?;
+        let wav = decode::wav_bytes(&take).map_err(|e| DriverError::Wav(e.to_string()))?;
+        let now = self.deps.clock.now();
+        self.deps.store.recording_set(user, kind, &wav, now).await?;
+        let mut settings = self.settings(user).await?;
+        match kind {
+            RecordingKind::Name => settings.use_own_name = true,
+            RecordingKind::Greeting => settings.use_own_greeting = true,
+        }
+        self.deps
+            .store
+            .voicemail_settings_update(user, &settings)
+            .await?;
+        Ok(())
+    }
+
+    /// Checks the PIN rules again (the machine did; the store is the last line), hashes off the
+    /// async threads and stores; "must change" is cleared.
+    async fn change_pin(&mut self, user: UserId, pin: Pin) -> Result<(), DriverError> {
+        self.mine(user)?;
+        let owner = self.deps.store.user(user).await?;
+        crate::pin::validate_new_pin(pin.as_str(), &owner.local_number)?;
+        let typed = pin.as_str().to_owned();
+        let hash = tokio::task::spawn_blocking(move || crate::pin::hash_pin(&typed))
+            .await
+            .map_err(|e| DriverError::Task(e.to_string()))?;
+        self.deps
+            .store
+            .user_set_pin_hash(user, &hash, false)
+            .await?;
+        Ok(())
+    }
+
+    /// The user's counts changed: tell the live web client and have the SIP side NOTIFY the
+    /// user's phones (RFC 3842 `Voice-Message: new/old`), which turns the lamp off at zero new.
+    async fn publish_counts(&self, user: UserId) {
+        match self.deps.store.voicemail_counts(user).await {
+            Ok((new, old)) => {
+                debug!(new, old, "message counts changed");
+                self.deps.presence.publish(PresenceEvent::Voicemail {
+                    user_id: user.0,
+                    new,
+                    old,
+                });
+            }
+            Err(error) => warn!(%error, "message counts unavailable"),
+        }
+        self.command(LegCommand::MessageWaiting { user_id: user.0 })
+            .await;
+    }
+}
+
+/// Why a store request or a prompt could not be carried out; logged, never spoken.
+#[derive(Debug, thiserror::Error)]
+enum DriverError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Prompt(#[from] decode::PromptError),
+    #[error(transparent)]
+    Decode(#[from] decode::DecodeError),
+    #[error(transparent)]
+    Pin(#[from] crate::pin::PinError),
+    #[error("WAV encoding: {0}")]
+    Wav(String),
+    #[error("blocking task: {0}")]
+    Task(String),
+    #[error("no mailbox is open, or the request is about another one")]
+    NotLoggedIn,
+    #[error("no recording to save")]
+    NoTake,
+    #[error("request not part of retrieval (user {})", .0 .0)]
+    Unexpected(UserId),
+}
+
+fn failed(what: &str, error: DriverError) -> StoreReply {
+    warn!(%error, "{what} failed");
+    StoreReply::Failed
+}
+
+/// `NotFound` is an answer (no such user), anything else an error.
+fn found(result: Result<User, StoreError>) -> Result<Option<User>, DriverError> {
+    match result {
+        Ok(user) => Ok(Some(user)),
+        Err(StoreError::NotFound(_)) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// A hash to verify against when the mailbox is unknown, so the work (and time) is the same
+/// as for a known one and the keypad cannot be used to find valid local numbers.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| crate::pin::hash_pin("unknown-mailbox"))
+}
+
+/// A stored WAV (message, name, greeting) to 8 kHz PCM, on a blocking thread.
+async fn decode_wav(wav: Vec<u8>) -> Result<Arc<[i16]>, DriverError> {
+    let pcm = tokio::task::spawn_blocking(move || {
+        decode::decode(wav, Some("wav"), &DecodeLimits::default())
+    })
+    .await
+    .map_err(|e| DriverError::Task(e.to_string()))??;
+    Ok(pcm.into())
+}
+
+async fn sleep_until(deadline: Option<TokioInstant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lockout_matches_the_web_login() {
+        let policy = LockoutPolicy::default();
+        assert_eq!(policy.max_attempts, 5);
+        assert_eq!(policy.lock_for, chrono::Duration::minutes(15));
+    }
+}
