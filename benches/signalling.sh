@@ -82,8 +82,8 @@ HALF=$((ONESTATUS_MAX / 2))
 if [ "$HALF" -gt 0 ]; then
     log "latency at $HALF calls/s"
     (cd "$WORK" && run_rate "$SIP_PORT" "$HALF" -trace_rtt -rtt_freq 1) || true
-    # The rtt file: date;dateMs;CallId;rtd_no;response time(ms)
-    awk -F';' 'NR>1 && $4==1 {print $5}' "$WORK"/uac_call_*_rtt.csv >"$WORK/rtd1.txt" 2>/dev/null || true
+    # SIPp 3.6's rtt file: Date_ms;response_time_ms;rtd_no (ms resolution).
+    awk -F';' 'NR>1 && $3==1 {print $2}' "$WORK"/uac_call_*_rtt.csv >"$WORK/rtd1.txt" 2>/dev/null || true
     P50="$(percentile "$WORK/rtd1.txt" 50) ms"
     P99="$(percentile "$WORK/rtd1.txt" 99) ms"
 fi
