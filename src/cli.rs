@@ -197,7 +197,11 @@ pub async fn org(config: &Config, command: OrgCommand) -> ExitCode {
                     println!("{}\t{}\t{}", org.customer_code, org.name, org.timezone);
                 }
             }
-            OrgCommand::Populate { code, users, static_contact } => {
+            OrgCommand::Populate {
+                code,
+                users,
+                static_contact,
+            } => {
                 if users > 10_000 {
                     eprintln!("onestatus: --users: at most 10000");
                     return Err(ExitCode::from(2));

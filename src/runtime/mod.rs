@@ -72,7 +72,7 @@ pub async fn open_store(config: &Config) -> Result<Store, StartupError> {
             source,
         })?;
     }
-    Store::connect(&url)
+    Store::connect_with(&url, Some(config.database.max_connections))
         .await
         .map_err(|source| StartupError::Database {
             url: redact(&url),

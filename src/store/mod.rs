@@ -107,6 +107,15 @@ impl Store {
     /// `postgres://user@host/db`. SQLite runs in WAL mode with `synchronous = FULL`, so a
     /// committed voicemail survives a power cut, with foreign keys enforced and a busy timeout.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Self::connect_with(url, None).await
+    }
+
+    /// [`Store::connect`] with a pool size (`database.max_connections`); `None` keeps the
+    /// backend's default (SQLite serialises writers, so its pool stays small either way).
+    pub async fn connect_with(
+        url: &str,
+        max_connections: Option<u32>,
+    ) -> Result<Store, StoreError> {
         let backend = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -123,7 +132,8 @@ impl Store {
                     .idle_timeout(None)
                     .max_lifetime(None)
             } else {
-                SqlitePoolOptions::new().max_connections(SQLITE_MAX_CONNECTIONS)
+                SqlitePoolOptions::new()
+                    .max_connections(max_connections.unwrap_or(SQLITE_MAX_CONNECTIONS).max(1))
             };
             Backend::Sqlite(pool.connect_with(options).await?)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -133,7 +143,7 @@ impl Store {
             let probe = sqlx::ConnectOptions::connect(&options).await?;
             sqlx::Connection::close(probe).await?;
             let pool = PgPoolOptions::new()
-                .max_connections(POSTGRES_MAX_CONNECTIONS)
+                .max_connections(max_connections.unwrap_or(POSTGRES_MAX_CONNECTIONS).max(1))
                 .acquire_timeout(std::time::Duration::from_secs(10));
             Backend::Postgres(pool.connect_with(options).await?)
         } else {
