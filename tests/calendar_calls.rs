@@ -1,0 +1,93 @@
+//! Issue 8's end-to-end promise: an Outlook feed imported for a user drives routing for a real
+//! call. A call during a Busy entry reaches OneVoicemail with the entry's end as "back at"; a
+//! call during a Free entry does not.
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::{SipClient, TestServer};
+
+const HANS_ONE_NUMBER: &str = "4570100001";
+
+/// An Exchange-style feed with one entry around `now` (UTC times, as Exchange publishes them).
+fn feed(now: DateTime<Utc>, busy: &str, subject: &str) -> String {
+    let fmt = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
+    let start = now - chrono::Duration::minutes(10);
+    let end = now + chrono::Duration::minutes(50);
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN\r\n\
+         METHOD:PUBLISH\r\nBEGIN:VEVENT\r\nUID:040000008200E00074C5B7101A82E008-test\r\n\
+         DTSTAMP:{stamp}\r\nDTSTART:{start}\r\nDTEND:{end}\r\nSUMMARY:{subject}\r\n\
+         X-MICROSOFT-CDO-BUSYSTATUS:{busy}\r\nTRANSP:OPAQUE\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        stamp = fmt(now),
+        start = fmt(start),
+        end = fmt(end),
+    )
+}
+
+fn invite(client: &SipClient, tag: &str) {
+    let local = client.local();
+    let srv = client.server;
+    client.send(
+        format!(
+            "INVITE sip:{HANS_ONE_NUMBER}@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-cal-{tag}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:+4533221100@{local}>;tag={tag}\r\nTo: <sip:{HANS_ONE_NUMBER}@{srv}>\r\n\
+             Call-ID: calendar-{tag}@test\r\nCSeq: 1 INVITE\r\nContact: <sip:caller@{local}>\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+}
+
+fn import(server: &TestServer, ics: &str) {
+    let file = server.data_dir.join("feed.ics");
+    std::fs::write(&file, ics).unwrap();
+    let output = common::command(&server.data_dir)
+        .args(["calendar", "import", "--user", "1000001"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_call_during_a_busy_entry_reaches_voicemail_with_the_entry_end_as_back_at() {
+    let server = TestServer::start_demo();
+    let now = onestatus::clock::Clock::now(&onestatus::clock::SystemClock);
+    let end = now + chrono::Duration::minutes(50);
+    import(&server, &feed(now, "BUSY", "Styregruppemøde"));
+    let client = SipClient::new(server.sip_udp);
+    invite(&client, "busy1");
+    let line = server
+        .wait_log("voicemail hand-off", Duration::from_secs(10))
+        .expect("the call is handed to voicemail");
+    assert!(line.contains("reason=meeting"), "{line}");
+    // back_at is the entry's end (to the second: the feed carries whole seconds).
+    let expected = end.format("%Y-%m-%dT%H:%M:%S").to_string();
+    assert!(
+        line.contains(&format!("back_at={expected}")),
+        "want {expected}: {line}"
+    );
+}
+
+#[test]
+fn a_call_during_a_free_entry_is_not_sent_to_voicemail_for_it() {
+    let server = TestServer::start_demo();
+    let now = onestatus::clock::Clock::now(&onestatus::clock::SystemClock);
+    import(&server, &feed(now, "FREE", "Frokost med kunde"));
+    let client = SipClient::new(server.sip_udp);
+    invite(&client, "free1");
+    // Hans has no phone registered, so the call still ends in voicemail — but as "not
+    // available", never as an absence from the Free entry.
+    let line = server
+        .wait_log("voicemail hand-off", Duration::from_secs(10))
+        .expect("hand-off logged");
+    assert!(line.contains("reason=not available"), "{line}");
+    assert!(!line.contains("reason=meeting"), "{line}");
+}
