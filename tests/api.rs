@@ -1471,6 +1471,29 @@ impl Api {
     }
 }
 
+impl Api {
+    async fn put_calendar(&self, token: &str, ct: &str, body: String) -> Reply {
+        self.upload(
+            Method::PUT,
+            "/api/v1/me/calendar",
+            token,
+            ct,
+            body.into_bytes(),
+        )
+        .await
+    }
+
+    async fn add_source(&self, token: &str, body: Value) -> Reply {
+        self.call(
+            Method::POST,
+            "/api/v1/me/calendar/sources",
+            Some(token),
+            Some(body),
+        )
+        .await
+    }
+}
+
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!(
         "{}/testdata/audio/{name}",
@@ -1669,4 +1692,132 @@ async fn greeting_and_name_uploads_in_any_format_become_telephone_wav() {
     let settings = api.get("/api/v1/me/voicemail-settings", &hans).await.json();
     assert_eq!(settings["use_own_greeting"], false);
     assert_eq!(settings["use_own_name"], true);
+}
+
+/// A feed with one busy meeting at 13:00–14:00 UTC on the test day (`uid`, `subject`).
+fn feed(uid: &str, subject: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
+         DTSTAMP:20260101T000000Z\r\nDTSTART:20260105T130000Z\r\nDTEND:20260105T140000Z\r\n\
+         SUMMARY:{subject}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+#[tokio::test]
+async fn calendar_push_is_all_or_nothing_and_sources_show_the_last_error() {
+    let api = setup().await;
+    let hans = api.login(HANS).await;
+    let karen = api.login(KAREN).await;
+    let r = api
+        .put_calendar(
+            &hans,
+            "text/calendar; charset=utf-8",
+            feed("m1@x", "Budget"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    assert_eq!(r.json()["events"], 1);
+    assert_eq!(r.json()["instances"], 1);
+    let entries = api.get("/api/v1/me/calendar", &hans).await.json();
+    assert_eq!(entries.as_array().unwrap().len(), 1, "{entries}");
+    assert_eq!(entries[0]["subject"], "Budget");
+    assert_eq!(entries[0]["origin"], "OL");
+    assert_eq!(
+        api.get("/api/v1/me/calendar", &karen).await.json(),
+        json!([]),
+        "Karen's calendar is her own"
+    );
+
+    // A feed that ends before it starts: refused whole, with the parser's message.
+    let broken = feed("m2@x", "Other").replace("DTEND:20260105T140000Z", "DTEND:20260105T120000Z");
+    let r = api.put_calendar(&hans, "text/calendar", broken).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.json());
+    assert_eq!(r.field(), "calendar");
+    let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("m2@x") && message.contains("ends before"),
+        "{message}"
+    );
+    let r = api
+        .put_calendar(&hans, "text/calendar", "<html>login</html>".into())
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("VCALENDAR"));
+    let entries = api.get("/api/v1/me/calendar", &hans).await.json();
+    assert_eq!(
+        entries.as_array().unwrap().len(),
+        1,
+        "previous entries kept"
+    );
+    assert_eq!(entries[0]["subject"], "Budget");
+    let r = api
+        .put_calendar(&hans, "application/json", feed("m1@x", "x"))
+        .await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let r = api
+        .upload(
+            Method::PUT,
+            "/api/v1/me/calendar",
+            &hans,
+            "text/calendar",
+            vec![0xff, 0xfe],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let sources = api.get("/api/v1/me/calendar/sources", &hans).await.json();
+    assert_eq!(sources.as_array().unwrap().len(), 1, "{sources}");
+    assert_eq!(sources[0]["url"], "push:api");
+    assert!(
+        sources[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("VCALENDAR"),
+        "{sources}"
+    );
+    // A good push clears the error; a changed subject updates the entry.
+    let r = api
+        .put_calendar(&hans, "text/calendar", feed("m1@x", "Budget v2"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let sources = api.get("/api/v1/me/calendar/sources", &hans).await.json();
+    assert_eq!(sources[0]["last_error"], Value::Null);
+    assert_eq!(
+        api.get("/api/v1/me/calendar", &hans).await.json()[0]["subject"],
+        "Budget v2"
+    );
+
+    // URL sources: http(s) only, no duplicates, credentials never echoed, per user.
+    let url = "https://outlook.office365.com/owa/calendar/a/b/reachcalendar.ics";
+    let r = api
+        .add_source(&hans, json!({"url": url, "authorization": "Bearer s3cret"}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    assert_eq!(r.json()["kind"], "url");
+    assert_eq!(r.json()["has_authorization"], true);
+    assert!(!String::from_utf8_lossy(&r.body).contains("s3cret"));
+    assert_eq!(
+        api.add_source(&hans, json!({"url": url})).await.status,
+        StatusCode::CONFLICT
+    );
+    let r = api
+        .add_source(&hans, json!({"url": "ftp://example.com/c.ics"}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.field(), "url");
+    let r = api
+        .add_source(&hans, json!({"url": url, "interval": 5}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.field(), "interval");
+    let sources = api.get("/api/v1/me/calendar/sources", &hans).await.json();
+    assert_eq!(sources.as_array().unwrap().len(), 2);
+    assert!(!sources.to_string().contains("s3cret"));
+    assert_eq!(
+        api.get("/api/v1/me/calendar/sources", &karen).await.json(),
+        json!([])
+    );
 }

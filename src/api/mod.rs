@@ -281,6 +281,16 @@ routes! {
     post "/api/v1/users/{id}/open-phone" => forwarding::open_user_phone, true,
         "Open a colleague's phone (receptionists)";
     get "/api/v1/me/calendar" => calendar::entries, true, "My imported calendar entries";
+    put "/api/v1/me/calendar" => calendar::push, true,
+        "Push my calendar as an iCalendar feed (text/calendar; all or nothing: a malformed feed \
+        is refused with the parser's message and the previous entries stay)",
+        upload &["text/calendar"];
+    get "/api/v1/me/calendar/sources" => calendar::sources, true,
+        "My calendar feeds, with the last sync's error";
+    post "/api/v1/me/calendar/sources" => calendar::add_source, true,
+        "Add a published-calendar URL to be polled",
+        body calendar::SourceInput = r#"{"url":
+            "https://outlook.office365.com/owa/calendar/abc/def/reachcalendar.ics"}"#;
     put "/api/v1/me/calendar/{id}" => calendar::edit, true,
         "Edit an imported calendar entry (origin becomes WEB; syncs keep the edit)",
         body calendar::EntryInput = r#"{"subject": "Budget", "starts_at": "2026-01-05T09:00:00Z",
