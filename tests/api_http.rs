@@ -489,3 +489,234 @@ fn endpoint_families_over_http_on_postgres() {
     endpoint_families_and_denials(&server, &url);
     // `server` is dropped (killed) before `db`, whose drop removes the database.
 }
+
+/// One Server-Sent Event, with when it arrived.
+#[derive(Debug)]
+struct Sse {
+    at: Instant,
+    event: String,
+    data: Value,
+}
+
+/// Opens `GET /api/v1/events` for `client` and reads it on a thread, forwarding each event
+/// (WHATWG HTML §9.2.6: fields up to a blank line) with its arrival instant. Returns once the
+/// stream's `ready` event has arrived, so nothing published afterwards can be missed.
+fn subscribe(client: &Client) -> mpsc::Receiver<Sse> {
+    let mut stream = TcpStream::connect(client.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /api/v1/events HTTP/1.1\r\nHost: test\r\nAuthorization: {}\r\n\
+         Accept: text/event-stream\r\n\r\n",
+        client.auth
+    )
+    .unwrap();
+    let mut reader = BufReader::new(stream);
+    let (status, headers) = read_head(&mut reader);
+    assert_eq!(status, 200);
+    assert!(headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("content-type") && v == "text/event-stream"));
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut pending = String::new();
+        loop {
+            // One chunk at a time (RFC 9112 §7.1), so each event is timed as it arrives.
+            let mut size_line = String::new();
+            if reader.read_line(&mut size_line).unwrap_or(0) == 0 {
+                return;
+            }
+            let Ok(size) = usize::from_str_radix(size_line.trim(), 16) else {
+                return;
+            };
+            if size == 0 {
+                return;
+            }
+            let mut chunk = vec![0; size + 2];
+            if reader.read_exact(&mut chunk).is_err() {
+                return;
+            }
+            let at = Instant::now();
+            pending.push_str(&String::from_utf8_lossy(&chunk[..size]));
+            while let Some(end) = pending.find("\n\n") {
+                let block: String = pending.drain(..end + 2).collect();
+                let mut event = String::from("message");
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim());
+                    }
+                }
+                let data = serde_json::from_str(&data).unwrap_or(Value::String(data));
+                if tx.send(Sse { at, event, data }).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let ready = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("ready event");
+    assert_eq!(ready.event, "ready", "{ready:?}");
+    rx
+}
+
+/// A UDP port free right now, for a SIPp UAS to bind.
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Writes a device binding for `local_number` at 127.0.0.1:`port`, as the registrar does
+/// after a REGISTER (the same way tests/calls.rs stands SIPp in for a desk phone).
+fn register(db_url: &str, local_number: &str, port: u16) {
+    with_store(db_url, async |store: &Store| {
+        let now = Utc::now();
+        let user = store.user_by_local_number(local_number).await.unwrap();
+        let device = store.devices(user.id).await.unwrap().remove(0);
+        store
+            .registration_upsert(
+                &Binding {
+                    user_id: user.id,
+                    device_id: Some(device.id),
+                    contact_uri: format!("sip:{local_number}@127.0.0.1:{port}"),
+                    expires_at: now + chrono::Duration::hours(1),
+                    call_id: format!("api-http-{port}"),
+                    cseq: 1,
+                    q_millis: 1000,
+                    received_addr: format!("127.0.0.1:{port}"),
+                    transport: "udp".into(),
+                    instance_id: None,
+                    reg_id: None,
+                },
+                now,
+            )
+            .await
+            .unwrap();
+    });
+}
+
+/// The `calls` event of `user_id` with `active`, waiting until `deadline`.
+fn calls_event(events: &mpsc::Receiver<Sse>, user_id: i64, active: u64, deadline: Instant) -> Sse {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let e = events
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no calls event active={active} for user {user_id}"));
+        if e.event == "calls" && e.data["user_id"] == user_id && e.data["active"] == active {
+            return e;
+        }
+    }
+}
+
+/// Karen watches the live stream while a SIPp caller rings Hans's SIPp desk phone, which
+/// answers; Hans's "on the phone" reaches her within a second of the answer, and its end
+/// within a second of the BYE.
+///
+/// The SIPp UAS (`uas_answer.xml`) waits 200 ms between 180 and 200, so the answer is at
+/// least 200 ms after the caller started: arrival − (start + 200 ms) bounds the delay after
+/// the answer from above. The caller's BYE has been answered when its SIPp exits, so
+/// arrival − exit bounds the delay after the BYE from above.
+#[test]
+fn presence_of_a_sipp_call_reaches_an_sse_subscriber_within_a_second() {
+    let server = TestServer::start_demo();
+    let db = sqlite_url(&server);
+    let karen = Client::login(&server, KAREN);
+    let hans_id = Client::login(&server, HANS).me();
+    let events = subscribe(&karen);
+
+    let port = free_port();
+    register(&db, HANS, port);
+    let target = server.sip_udp;
+    let uas_port = port.to_string();
+    let uas = thread::spawn(move || sipp("uas_answer.xml", target, &["-p", &uas_port, "-m", "1"]));
+    thread::sleep(Duration::from_millis(400));
+    let started = Instant::now();
+    sipp(
+        "uac_call.xml",
+        server.sip_udp,
+        &["-s", HANS_ONE_NUMBER, "-m", "1"],
+    )
+    .unwrap();
+    let finished = Instant::now();
+    uas.join().unwrap().unwrap();
+
+    let on = calls_event(&events, hans_id, 1, started + Duration::from_secs(10));
+    let after_answer = on
+        .at
+        .saturating_duration_since(started + Duration::from_millis(200));
+    assert!(
+        after_answer < Duration::from_secs(1),
+        "active 1 came {after_answer:?} after the earliest possible answer"
+    );
+    let off = calls_event(&events, hans_id, 0, finished + Duration::from_secs(5));
+    assert!(off.at > on.at);
+    let after_bye = off.at.saturating_duration_since(finished);
+    assert!(
+        after_bye < Duration::from_secs(1),
+        "active 0 came {after_bye:?} after the BYE was answered"
+    );
+    eprintln!("presence delay: ≤ {after_answer:?} after the answer, ≤ {after_bye:?} after the BYE");
+}
+
+/// The issue's acceptance example: pressing "Meeting 1 hour" in the web client makes the
+/// next call go to voicemail, whose greeting says "in a meeting, back at now + 1 hour" —
+/// checked on the B2BUA's hand-off log line, which carries what the IVR is given.
+#[test]
+fn meeting_1_hour_over_http_sends_the_next_sipp_call_to_voicemail_with_back_at() {
+    let server = TestServer::start_demo();
+    let hans = Client::login(&server, HANS);
+    let forwards = hans.get("/api/v1/me/quick-forwards").json();
+    let meeting = forwards
+        .as_array()
+        .unwrap()
+        .iter()
+        // Labels are in the user's language ("Møde 1 time" for Hans); the button is the
+        // default meeting of 60 minutes.
+        .find(|f| {
+            f["is_default"] == true && f["reason"] == "meeting" && f["duration"]["minutes"] == 60
+        })
+        .unwrap_or_else(|| panic!("no Meeting 1 hour in {forwards}"))["id"]
+        .as_i64()
+        .unwrap();
+    let pressed = Utc::now();
+    let applied = hans.call(
+        "POST",
+        &format!("/api/v1/me/quick-forwards/{meeting}/apply"),
+        None,
+    );
+    assert_eq!(applied.status, 201, "{:?}", applied.json());
+
+    // Hans's phone is registered and would answer: the absence, not the device, decides.
+    let port = free_port();
+    register(&sqlite_url(&server), HANS, port);
+    // The caller's own outcome depends on whether an IVR answers (a 480 until one is wired);
+    // the hand-off itself is the effect asserted.
+    let _ = sipp(
+        "uac_unavailable.xml",
+        server.sip_udp,
+        &["-s", HANS_ONE_NUMBER, "-m", "1"],
+    );
+    let line = server
+        .wait_log("voicemail hand-off", Duration::from_secs(5))
+        .expect("the call was handed to voicemail");
+    assert!(line.contains("reason=meeting"), "{line}");
+    let back_at: DateTime<Utc> = line
+        .split("back_at=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+        .unwrap_or_else(|| panic!("no back_at in {line}"))
+        .with_timezone(&Utc);
+    let off = (back_at - pressed - chrono::Duration::hours(1))
+        .num_seconds()
+        .abs();
+    assert!(off <= 5, "back_at {back_at}, pressed {pressed}: {line}");
+}
