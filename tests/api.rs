@@ -1449,3 +1449,375 @@ fn real_server_health_and_demo_login() {
     let json: Value = serde_json::from_str(body).unwrap();
     assert_eq!(json["user"]["name"], "Hans Hansen");
 }
+
+impl Api {
+    /// A request with a raw body of `content_type` (uploads).
+    async fn upload(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        ct: &str,
+        body: Vec<u8>,
+    ) -> Reply {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, ct)
+            .body(Body::from(body))
+            .unwrap();
+        self.request(req).await
+    }
+}
+
+impl Api {
+    async fn put_calendar(&self, token: &str, ct: &str, body: String) -> Reply {
+        self.upload(
+            Method::PUT,
+            "/api/v1/me/calendar",
+            token,
+            ct,
+            body.into_bytes(),
+        )
+        .await
+    }
+
+    async fn add_source(&self, token: &str, body: Value) -> Reply {
+        self.call(
+            Method::POST,
+            "/api/v1/me/calendar/sources",
+            Some(token),
+            Some(body),
+        )
+        .await
+    }
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/testdata/audio/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// A 1 kHz tone as a 16-bit WAV at `rate` with `channels`, `secs` long.
+fn tone_wav(rate: u32, channels: u16, secs: f64) -> Vec<u8> {
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
+    for i in 0..(f64::from(rate) * secs) as u32 {
+        let v = (f64::from(i) * 2.0 * std::f64::consts::PI * 1000.0 / f64::from(rate)).sin();
+        for _ in 0..channels {
+            w.write_sample((v * 8000.0) as i16).unwrap();
+        }
+    }
+    w.finalize().unwrap();
+    out.into_inner()
+}
+
+/// Parses a stored recording: it must be the IVR's format, 8 kHz mono 16-bit.
+fn telephone_wav(bytes: &[u8]) -> Vec<i16> {
+    let mut r = hound::WavReader::new(std::io::Cursor::new(bytes)).unwrap();
+    let spec = r.spec();
+    assert_eq!(
+        (spec.sample_rate, spec.channels, spec.bits_per_sample),
+        (8000, 1, 16)
+    );
+    r.samples::<i16>().map(Result::unwrap).collect()
+}
+
+#[tokio::test]
+async fn greeting_and_name_uploads_in_any_format_become_telephone_wav() {
+    let api = setup().await;
+    let hans = api.login(HANS).await;
+    let sven = api.login(SVEN).await;
+    let hans_id = UserId(api.user_id(HANS).await);
+    let greeting = "/api/v1/me/voicemail/greeting";
+    let name = "/api/v1/me/voicemail/name";
+    assert_eq!(api.get(greeting, &hans).await.status, StatusCode::NOT_FOUND);
+
+    // Every container the decoder reads, each labelled as a browser would label it.
+    let uploads = [
+        ("tone1k_16k_stereo_left.wav", "audio/wav"),
+        ("tone1k_44k1.flac", "audio/flac"),
+        ("tone1k_22k05_stereo.ogg", "audio/ogg"),
+        ("tone1k_48k.mp3", "audio/mpeg"),
+    ];
+    for (i, (file, ct)) in uploads.iter().enumerate() {
+        let r = api
+            .upload(Method::PUT, greeting, &hans, ct, fixture(file))
+            .await;
+        let expected = if i == 0 {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(r.status, expected, "{file}: {:?}", r.json());
+        assert_eq!(r.json()["kind"], "greeting");
+        assert_eq!(r.json()["in_use"], true);
+        let ms = r.json()["duration_ms"].as_u64().unwrap();
+        assert!((450..=600).contains(&ms), "{file}: {ms} ms");
+        let stored = api
+            .state
+            .store
+            .recording(hans_id, onestatus::store::RecordingKind::Greeting)
+            .await
+            .unwrap()
+            .unwrap();
+        let pcm = telephone_wav(&stored);
+        // The tone survived the conversion: the middle is loud, not silence or noise floor.
+        let peak = pcm[1000..3000]
+            .iter()
+            .map(|s| s.unsigned_abs())
+            .max()
+            .unwrap();
+        assert!(peak > 3000, "{file}: peak {peak}");
+        assert_eq!(r.json()["bytes"].as_u64().unwrap() as usize, stored.len());
+    }
+    let settings = api.get("/api/v1/me/voicemail-settings", &hans).await.json();
+    assert_eq!(settings["use_own_greeting"], true);
+    assert_eq!(settings["use_own_name"], false);
+
+    // GET is the stored WAV, seekable.
+    let full = api.get(greeting, &hans).await;
+    assert_eq!(full.status, StatusCode::OK);
+    assert_eq!(full.headers[header::CONTENT_TYPE], "audio/wav");
+    assert_eq!(&full.body[..4], b"RIFF");
+    let part = api
+        .request(
+            Request::get(greeting)
+                .header(header::AUTHORIZATION, format!("Bearer {hans}"))
+                .header(header::RANGE, "bytes=0-43")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(part.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.body, full.body[..44]);
+    // Another user has their own (none): no way to reach Hans's.
+    assert_eq!(api.get(greeting, &sven).await.status, StatusCode::NOT_FOUND);
+
+    // More than the JSON body limit goes through (3 s of 44.1 kHz stereo is ~530 kB), and no
+    // Content-Type at all lets the prober decide.
+    let big = tone_wav(44_100, 2, 3.0);
+    assert!(big.len() > 500_000);
+    let r = api
+        .upload(Method::PUT, name, &hans, "application/octet-stream", big)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    assert_eq!(r.json()["duration_ms"], 3000);
+    assert_eq!(
+        api.get("/api/v1/me/voicemail-settings", &hans).await.json()["use_own_name"],
+        true
+    );
+
+    // Limits and garbage, each naming the field.
+    let long_name = api
+        .upload(
+            Method::PUT,
+            name,
+            &hans,
+            "audio/wav",
+            tone_wav(8000, 1, 11.0),
+        )
+        .await;
+    assert_eq!(long_name.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(long_name.field(), "audio");
+    assert_eq!(long_name.json()["error"]["code"], "audio_too_long");
+    let huge = api
+        .upload(
+            Method::PUT,
+            greeting,
+            &hans,
+            "audio/wav",
+            vec![0; 10 * 1024 * 1024 + 1],
+        )
+        .await;
+    assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(huge.field(), "audio");
+    let garbage: Vec<u8> = (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    let r = api
+        .upload(Method::PUT, greeting, &hans, "audio/mpeg", garbage)
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "{:?}",
+        r.json()
+    );
+    assert_eq!(r.field(), "audio");
+    let mut truncated = fixture("tone1k_44k1.flac");
+    truncated.truncate(60);
+    let r = api
+        .upload(Method::PUT, greeting, &hans, "audio/flac", truncated)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.json());
+    assert_eq!(r.json()["error"]["code"], "undecodable_audio");
+    assert_eq!(r.field(), "audio");
+    let r = api
+        .upload(
+            Method::PUT,
+            greeting,
+            &hans,
+            "text/plain",
+            b"hello".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let r = api
+        .upload(Method::PUT, greeting, &hans, "audio/wav", Vec::new())
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.field(), "audio");
+    // The failed uploads left the previous greeting in place.
+    assert_eq!(api.get(greeting, &hans).await.body, full.body);
+
+    // DELETE removes it and turns the option off.
+    let del = api.call(Method::DELETE, greeting, Some(&hans), None).await;
+    assert_eq!(del.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.get(greeting, &hans).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.call(Method::DELETE, greeting, Some(&hans), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let settings = api.get("/api/v1/me/voicemail-settings", &hans).await.json();
+    assert_eq!(settings["use_own_greeting"], false);
+    assert_eq!(settings["use_own_name"], true);
+}
+
+/// A feed with one busy meeting at 13:00–14:00 UTC on the test day (`uid`, `subject`).
+fn feed(uid: &str, subject: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
+         DTSTAMP:20260101T000000Z\r\nDTSTART:20260105T130000Z\r\nDTEND:20260105T140000Z\r\n\
+         SUMMARY:{subject}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+#[tokio::test]
+async fn calendar_push_is_all_or_nothing_and_sources_show_the_last_error() {
+    let api = setup().await;
+    let hans = api.login(HANS).await;
+    let karen = api.login(KAREN).await;
+    let r = api
+        .put_calendar(
+            &hans,
+            "text/calendar; charset=utf-8",
+            feed("m1@x", "Budget"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    assert_eq!(r.json()["events"], 1);
+    assert_eq!(r.json()["instances"], 1);
+    let entries = api.get("/api/v1/me/calendar", &hans).await.json();
+    assert_eq!(entries.as_array().unwrap().len(), 1, "{entries}");
+    assert_eq!(entries[0]["subject"], "Budget");
+    assert_eq!(entries[0]["origin"], "OL");
+    assert_eq!(
+        api.get("/api/v1/me/calendar", &karen).await.json(),
+        json!([]),
+        "Karen's calendar is her own"
+    );
+
+    // A feed that ends before it starts: refused whole, with the parser's message.
+    let broken = feed("m2@x", "Other").replace("DTEND:20260105T140000Z", "DTEND:20260105T120000Z");
+    let r = api.put_calendar(&hans, "text/calendar", broken).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.json());
+    assert_eq!(r.field(), "calendar");
+    let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("m2@x") && message.contains("ends before"),
+        "{message}"
+    );
+    let r = api
+        .put_calendar(&hans, "text/calendar", "<html>login</html>".into())
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("VCALENDAR"));
+    let entries = api.get("/api/v1/me/calendar", &hans).await.json();
+    assert_eq!(
+        entries.as_array().unwrap().len(),
+        1,
+        "previous entries kept"
+    );
+    assert_eq!(entries[0]["subject"], "Budget");
+    let r = api
+        .put_calendar(&hans, "application/json", feed("m1@x", "x"))
+        .await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let r = api
+        .upload(
+            Method::PUT,
+            "/api/v1/me/calendar",
+            &hans,
+            "text/calendar",
+            vec![0xff, 0xfe],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let sources = api.get("/api/v1/me/calendar/sources", &hans).await.json();
+    assert_eq!(sources.as_array().unwrap().len(), 1, "{sources}");
+    assert_eq!(sources[0]["url"], "push:api");
+    assert!(
+        sources[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("VCALENDAR"),
+        "{sources}"
+    );
+    // A good push clears the error; a changed subject updates the entry.
+    let r = api
+        .put_calendar(&hans, "text/calendar", feed("m1@x", "Budget v2"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let sources = api.get("/api/v1/me/calendar/sources", &hans).await.json();
+    assert_eq!(sources[0]["last_error"], Value::Null);
+    assert_eq!(
+        api.get("/api/v1/me/calendar", &hans).await.json()[0]["subject"],
+        "Budget v2"
+    );
+
+    // URL sources: http(s) only, no duplicates, credentials never echoed, per user.
+    let url = "https://outlook.office365.com/owa/calendar/a/b/reachcalendar.ics";
+    let r = api
+        .add_source(&hans, json!({"url": url, "authorization": "Bearer s3cret"}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    assert_eq!(r.json()["kind"], "url");
+    assert_eq!(r.json()["has_authorization"], true);
+    assert!(!String::from_utf8_lossy(&r.body).contains("s3cret"));
+    assert_eq!(
+        api.add_source(&hans, json!({"url": url})).await.status,
+        StatusCode::CONFLICT
+    );
+    let r = api
+        .add_source(&hans, json!({"url": "ftp://example.com/c.ics"}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.field(), "url");
+    let r = api
+        .add_source(&hans, json!({"url": url, "interval": 5}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.field(), "interval");
+    let sources = api.get("/api/v1/me/calendar/sources", &hans).await.json();
+    assert_eq!(sources.as_array().unwrap().len(), 2);
+    assert!(!sources.to_string().contains("s3cret"));
+    assert_eq!(
+        api.get("/api/v1/me/calendar/sources", &karen).await.json(),
+        json!([])
+    );
+}

@@ -1,23 +1,36 @@
-//! The user's imported calendar entries in the web client: list, edit, delete.
+//! The user's imported calendar entries in the web client: list, edit, delete; a feed pushed
+//! as a body (`PUT /me/calendar`, `text/calendar`); the user's feed sources with their last
+//! sync error, and adding a published-calendar URL for the sync driver to poll.
+//!
+//! A pushed feed is all or nothing (`calendar::sync`, rule 1): a malformed one answers 422
+//! with the parser's message, is recorded as the push source's `last_error`, and leaves the
+//! previous entries in force.
 //!
 //! Entries come one way from Exchange/Outlook. Editing one here makes its origin `WEB` and
 //! marks it user-edited, so the next sync leaves it as the user made it; deleting one keeps a
 //! tombstone, so it leaves routing and is not resurrected by the next sync — Exchange itself is
 //! never touched (product: calendar rule 3).
 
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
-use serde::Deserialize;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, QueryParams};
 use super::me::check_text;
 use super::ApiState;
+use crate::calendar::ics::MAX_FEED_BYTES;
+use crate::calendar::{import_body, CalendarError, ImportReport};
 use crate::domain::BusyStatus;
-use crate::store::{CalendarEntry, CalendarEntryId, EntryEdit};
+use crate::store::{
+    CalendarEntry, CalendarEntryId, CalendarSource, CalendarSourceId, CalendarSourceKind, EntryEdit,
+};
 
 /// `GET /api/v1/me/calendar?days=14`: entries from now on (Free/Tentative included, since the
 /// user manages their own entries; colleagues never see those).
@@ -105,4 +118,283 @@ pub async fn delete(
         .await?;
     state.availability_changed(caller.user.id);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Answer of `PUT /me/calendar`: what the import did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportView {
+    /// The push source the feed is recorded under (see `/me/calendar/sources`).
+    pub source_id: Option<CalendarSourceId>,
+    /// Events (`VEVENT`s) in the feed.
+    pub events: usize,
+    /// Instances in the sync window, i.e. entries written or confirmed.
+    pub instances: usize,
+    /// Of those, entries the user edited or deleted here, left as the user made them.
+    pub kept_as_user_left: usize,
+    /// Entries removed because the feed no longer has them.
+    pub removed: u64,
+}
+
+impl From<ImportReport> for ImportView {
+    fn from(r: ImportReport) -> Self {
+        ImportView {
+            source_id: r.source_id,
+            events: r.events,
+            instances: r.instances,
+            kept_as_user_left: r.kept_as_user_left,
+            removed: r.removed,
+        }
+    }
+}
+
+/// Reads a `text/calendar` body of at most [`MAX_FEED_BYTES`] as UTF-8 (RFC 5545 §3.1.4).
+async fn read_feed(headers: &HeaderMap, body: Body) -> Result<String, ApiError> {
+    let mime = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)
+        .unwrap_or("");
+    if !mime.eq_ignore_ascii_case("text/calendar") {
+        return Err(ApiError::UnsupportedMediaType {
+            field: None,
+            message: "expected Content-Type: text/calendar".to_owned(),
+        });
+    }
+    let too_large = || ApiError::PayloadTooLarge {
+        field: Some("calendar".to_owned()),
+        message: format!("the feed may be at most {} MiB", MAX_FEED_BYTES >> 20),
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_FEED_BYTES as u64) {
+        return Err(too_large());
+    }
+    let bytes = Limited::new(body, MAX_FEED_BYTES)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<LengthLimitError>() {
+                too_large()
+            } else {
+                ApiError::BadRequest {
+                    code: "unreadable_body",
+                    message: "the request body could not be read".to_owned(),
+                    field: None,
+                }
+            }
+        })?
+        .to_bytes();
+    String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::Invalid {
+        code: "invalid_calendar",
+        field: "calendar".to_owned(),
+        message: "the feed is not UTF-8 (RFC 5545 §3.1.4)".to_owned(),
+    })
+}
+
+/// `PUT /api/v1/me/calendar`: replaces the entries of my pushed feed with this one (an
+/// iCalendar body, e.g. exported from Outlook). Entries I edited or deleted here stay as I
+/// left them.
+pub async fn push(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<ImportView>, ApiError> {
+    let text = read_feed(&headers, body).await?;
+    let report = import_body(&state.store, caller.user.id, &text, state.now())
+        .await
+        .map_err(|e| match e {
+            CalendarError::Feed(ics) => ApiError::Invalid {
+                code: "invalid_calendar",
+                field: "calendar".to_owned(),
+                message: ics.to_string(),
+            },
+            CalendarError::Fetch(fetch) => ApiError::Invalid {
+                code: "invalid_calendar",
+                field: "calendar".to_owned(),
+                message: fetch.to_string(),
+            },
+            CalendarError::Store(store) => store.into(),
+            CalendarError::UnknownUser(_) => ApiError::Unauthenticated,
+        })?;
+    state.availability_changed(caller.user.id);
+    Ok(Json(report.into()))
+}
+
+/// One of my calendar feeds, as listed. The `Authorization` value a URL source may carry is
+/// a credential and is never sent back.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceView {
+    /// Source id.
+    pub id: CalendarSourceId,
+    /// `url` (polled), or `file` (a file on the server, or the API push, `url` = `push:api`).
+    pub kind: CalendarSourceKind,
+    /// The feed URL or path.
+    pub url: String,
+    /// Whether an `Authorization` header is sent with the fetch.
+    pub has_authorization: bool,
+    /// Why the last sync failed (`null` when it succeeded); the entries of the last good sync
+    /// stay in force meanwhile.
+    pub last_error: Option<String>,
+    /// When the last sync ran (`null`: not yet).
+    pub last_sync_at: Option<DateTime<Utc>>,
+}
+
+impl From<CalendarSource> for SourceView {
+    fn from(s: CalendarSource) -> Self {
+        SourceView {
+            id: s.id,
+            kind: s.kind,
+            url: s.url,
+            has_authorization: s.auth.is_some(),
+            last_error: s.last_error,
+            last_sync_at: s.last_sync_at,
+        }
+    }
+}
+
+/// `GET /api/v1/me/calendar/sources`.
+pub async fn sources(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> Result<Json<Vec<SourceView>>, ApiError> {
+    let rows = state.store.calendar_sources(Some(caller.user.id)).await?;
+    Ok(Json(rows.into_iter().map(SourceView::from).collect()))
+}
+
+/// Body of `POST /me/calendar/sources`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceInput {
+    /// An `http`/`https` URL of an iCalendar feed (Outlook's `webcal://` links are taken as
+    /// `https://`, which is what they mean).
+    pub url: String,
+    /// `Authorization` header value sent with each fetch (`Basic …` / `Bearer …`), if the
+    /// feed needs one.
+    #[serde(default)]
+    pub authorization: Option<String>,
+}
+
+/// Longest feed URL accepted (published Exchange URLs are ~150 characters).
+const MAX_URL_LEN: usize = 2048;
+
+/// Checks a feed URL: `http`, `https` or `webcal` scheme, a host, no whitespace or control
+/// characters (RFC 3986 §2 has none), bounded length. Returns it as it will be fetched.
+pub fn check_feed_url(url: &str) -> Result<String, ApiError> {
+    let url = url.trim();
+    let bad = |m: &str| ApiError::invalid("url", m);
+    if url.len() > MAX_URL_LEN {
+        return Err(bad("at most 2048 characters"));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("must not contain spaces or control characters"));
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(bad("must be an http or https URL"));
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    let fetched_scheme = match scheme.as_str() {
+        "http" | "https" => scheme.as_str(),
+        "webcal" => "https",
+        _ => return Err(bad("must be an http or https URL")),
+    };
+    // RFC 3986 §3.2: authority = [ userinfo "@" ] host [ ":" port ], ended by "/", "?" or "#".
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    if host.is_empty() {
+        return Err(bad("has no host"));
+    }
+    if let Some((_, port)) = host_port.rsplit_once("]:").or_else(|| {
+        (!host_port.starts_with('['))
+            .then(|| host_port.split_once(':'))
+            .flatten()
+    }) {
+        if port.parse::<u16>().map_or(true, |p| p == 0) {
+            return Err(bad("has an invalid port"));
+        }
+    }
+    Ok(format!("{fetched_scheme}://{rest}"))
+}
+
+/// `POST /api/v1/me/calendar/sources`: adds a published-calendar URL, which the sync driver
+/// polls from its next round on.
+pub async fn add_source(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<SourceInput>,
+) -> Result<(StatusCode, Json<SourceView>), ApiError> {
+    let url = check_feed_url(&input.url)?;
+    if let Some(auth) = &input.authorization {
+        if auth.is_empty() || auth.len() > 4096 || auth.chars().any(char::is_control) {
+            return Err(ApiError::invalid(
+                "authorization",
+                "a header value of 1 to 4096 characters without control characters",
+            ));
+        }
+    }
+    let me = caller.user.id;
+    if state
+        .store
+        .calendar_sources(Some(me))
+        .await?
+        .iter()
+        .any(|s| s.kind == CalendarSourceKind::Url && s.url == url)
+    {
+        return Err(ApiError::Conflict("calendar source with this url".into()));
+    }
+    let row = state
+        .store
+        .calendar_source_create(
+            me,
+            CalendarSourceKind::Url,
+            &url,
+            input.authorization.as_deref(),
+            state.now(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed_urls_are_http_with_a_host() {
+        assert_eq!(
+            check_feed_url(" https://outlook.office365.com/owa/calendar/x/reachcalendar.ics ")
+                .unwrap(),
+            "https://outlook.office365.com/owa/calendar/x/reachcalendar.ics"
+        );
+        assert_eq!(
+            check_feed_url("webcal://example.com/cal.ics").unwrap(),
+            "https://example.com/cal.ics"
+        );
+        assert_eq!(
+            check_feed_url("http://[::1]:8080/c.ics").unwrap(),
+            "http://[::1]:8080/c.ics"
+        );
+        assert!(check_feed_url("http://user:pw@host.example/c").is_ok());
+        for bad in [
+            "ftp://example.com/c.ics",
+            "file:///etc/passwd",
+            "example.com/c.ics",
+            "https:///c.ics",
+            "https://exa mple.com/",
+            "https://example.com:99999/",
+            "https://example.com:0/",
+            "javascript:alert(1)",
+        ] {
+            let err = check_feed_url(bad).unwrap_err();
+            assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        }
+    }
 }

@@ -70,12 +70,23 @@ pub enum ApiError {
     /// The write collides with an existing object: 409.
     #[error("already exists: {0}")]
     Conflict(String),
-    /// The body is not JSON (`Content-Type`): 415 (RFC 9110 §15.5.16).
-    #[error("expected Content-Type: application/json")]
-    UnsupportedMediaType,
-    /// The body is larger than the endpoint accepts: 413.
-    #[error("request body too large")]
-    PayloadTooLarge,
+    /// The body is not of a media type the endpoint reads (by `Content-Type`, or by content
+    /// for uploads the decoder does not recognise): 415 (RFC 9110 §15.5.16).
+    #[error("{message}")]
+    UnsupportedMediaType {
+        /// The upload's field (`audio`), when the content rather than the label was refused.
+        field: Option<String>,
+        /// What was expected.
+        message: String,
+    },
+    /// The body is larger than the endpoint accepts: 413 (RFC 9110 §15.5.14).
+    #[error("{message}")]
+    PayloadTooLarge {
+        /// The upload's field (`audio`), when the limit is the field's rather than the API's.
+        field: Option<String>,
+        /// The limit, in words.
+        message: String,
+    },
     /// The requested byte range lies outside the resource (RFC 9110 §15.5.17): 416, with
     /// `Content-Range: bytes */<length>`.
     #[error("range not satisfiable")]
@@ -113,6 +124,22 @@ impl ApiError {
         }
     }
 
+    /// A 415 for an endpoint that reads JSON.
+    pub fn json_expected() -> Self {
+        ApiError::UnsupportedMediaType {
+            field: None,
+            message: "expected Content-Type: application/json".to_owned(),
+        }
+    }
+
+    /// A 413 for a JSON body over the API's limit.
+    pub fn body_too_large() -> Self {
+        ApiError::PayloadTooLarge {
+            field: None,
+            message: "request body too large".to_owned(),
+        }
+    }
+
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -122,8 +149,8 @@ impl ApiError {
             ApiError::PinChangeRequired | ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -141,8 +168,8 @@ impl ApiError {
             ApiError::PinChangeRequired => "pin_change_required",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Internal(_) => "internal",
@@ -151,9 +178,10 @@ impl ApiError {
 
     fn field(&self) -> Option<&str> {
         match self {
-            ApiError::BadRequest { field, .. } | ApiError::Forbidden { field, .. } => {
-                field.as_deref()
-            }
+            ApiError::BadRequest { field, .. }
+            | ApiError::Forbidden { field, .. }
+            | ApiError::PayloadTooLarge { field, .. }
+            | ApiError::UnsupportedMediaType { field, .. } => field.as_deref(),
             ApiError::Invalid { field, .. } => Some(field),
             _ => None,
         }

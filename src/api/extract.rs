@@ -44,13 +44,13 @@ where
                     || (mime.starts_with("application/") && mime.ends_with("+json"))
             });
         if !is_json {
-            return Err(ApiError::UnsupportedMediaType);
+            return Err(ApiError::json_expected());
         }
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e: BytesRejection| {
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge
+                    ApiError::body_too_large()
                 } else {
                     ApiError::BadRequest {
                         code: "unreadable_body",
@@ -60,7 +60,7 @@ where
                 }
             })?;
         if bytes.len() > MAX_JSON_BYTES {
-            return Err(ApiError::PayloadTooLarge);
+            return Err(ApiError::body_too_large());
         }
         parse_json(&bytes).map(ApiJson)
     }

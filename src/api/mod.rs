@@ -17,7 +17,7 @@
 //! document ([`openapi`]) is generated from it, so the document cannot miss a route.
 //!
 //! Out of scope here (other work): click-to-call (`POST /api/v1/calls`, RFC 3725 third-party
-//! call control in the B2BUA) and greeting/name upload with transcoding.
+//! call control in the B2BUA).
 
 pub mod auth;
 pub mod calendar;
@@ -32,6 +32,7 @@ pub mod openapi;
 pub mod phonebook;
 pub mod range;
 pub mod rate_limit;
+pub mod recordings;
 pub mod snapshot;
 pub mod timeline;
 pub mod voicemail;
@@ -165,6 +166,8 @@ pub struct RouteDoc {
     pub authenticated: bool,
     /// The JSON body it reads, if any.
     pub body: Option<BodyDoc>,
+    /// The non-JSON body it reads (an upload), if any: the media types accepted.
+    pub upload: Option<&'static [&'static str]>,
 }
 
 /// A request body: its Rust type, an example, and the parser the handler uses, so a test can
@@ -182,6 +185,8 @@ pub struct BodyDoc {
 /// Declares [`ROUTES`] and the function adding them to a router from one table.
 macro_rules! routes {
     (@body) => { None };
+    (@upload) => { None };
+    (@upload $media:expr) => { Some($media) };
     (@body $ty:ty = $example:literal) => {
         Some(BodyDoc {
             type_name: stringify!($ty),
@@ -190,7 +195,7 @@ macro_rules! routes {
         })
     };
     ($( $method:ident $path:literal => $handler:path, $auth:literal, $summary:literal
-        $(, body $ty:ty = $example:literal)?; )+) => {
+        $(, body $ty:ty = $example:literal)? $(, upload $media:expr)?; )+) => {
         /// Every endpoint of the API, in documentation order.
         pub const ROUTES: &[RouteDoc] = &[$(
             RouteDoc {
@@ -199,6 +204,7 @@ macro_rules! routes {
                 summary: $summary,
                 authenticated: $auth,
                 body: routes!(@body $($ty = $example)?),
+                upload: routes!(@upload $($media)?),
             }
         ),+];
 
@@ -275,6 +281,16 @@ routes! {
     post "/api/v1/users/{id}/open-phone" => forwarding::open_user_phone, true,
         "Open a colleague's phone (receptionists)";
     get "/api/v1/me/calendar" => calendar::entries, true, "My imported calendar entries";
+    put "/api/v1/me/calendar" => calendar::push, true,
+        "Push my calendar as an iCalendar feed (text/calendar; all or nothing: a malformed feed \
+        is refused with the parser's message and the previous entries stay)",
+        upload &["text/calendar"];
+    get "/api/v1/me/calendar/sources" => calendar::sources, true,
+        "My calendar feeds, with the last sync's error";
+    post "/api/v1/me/calendar/sources" => calendar::add_source, true,
+        "Add a published-calendar URL to be polled",
+        body calendar::SourceInput = r#"{"url":
+            "https://outlook.office365.com/owa/calendar/abc/def/reachcalendar.ics"}"#;
     put "/api/v1/me/calendar/{id}" => calendar::edit, true,
         "Edit an imported calendar entry (origin becomes WEB; syncs keep the edit)",
         body calendar::EntryInput = r#"{"subject": "Budget", "starts_at": "2026-01-05T09:00:00Z",
@@ -312,6 +328,22 @@ routes! {
         "Mark a voice message read or saved",
         body voicemail::StateInput = r#"{"state": "saved"}"#;
     delete "/api/v1/me/voicemail/{id}" => voicemail::delete, true, "Delete a voice message";
+    put "/api/v1/me/voicemail/greeting" => recordings::put_greeting, true,
+        "Upload my greeting (WAV, FLAC, Ogg/Vorbis or MP3; at most 10 MiB and 120 s; \
+        converted to 8 kHz WAV; turns use_own_greeting on)",
+        upload recordings::UPLOAD_MEDIA_TYPES;
+    get "/api/v1/me/voicemail/greeting" => recordings::get_greeting, true,
+        "My greeting (audio/wav, Range supported)";
+    delete "/api/v1/me/voicemail/greeting" => recordings::delete_greeting, true,
+        "Delete my greeting (turns use_own_greeting off)";
+    put "/api/v1/me/voicemail/name" => recordings::put_name, true,
+        "Upload my name recording (WAV, FLAC, Ogg/Vorbis or MP3; at most 10 MiB and 10 s; \
+        converted to 8 kHz WAV; turns use_own_name on)",
+        upload recordings::UPLOAD_MEDIA_TYPES;
+    get "/api/v1/me/voicemail/name" => recordings::get_name, true,
+        "My name recording (audio/wav, Range supported)";
+    delete "/api/v1/me/voicemail/name" => recordings::delete_name, true,
+        "Delete my name recording (turns use_own_name off)";
     post "/api/v1/me/messages" => voicemail::send_message, true,
         "Send a written message to a colleague",
         body voicemail::SendMessageInput = r#"{"to_user_id": 2, "channel": "sms",

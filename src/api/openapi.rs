@@ -114,6 +114,14 @@ fn operation(route: &RouteDoc) -> Value {
             } }
         });
     }
+    if let Some(media_types) = route.upload {
+        // OpenAPI 3.1 §4.8.14.3: binary content is described by its media type alone.
+        let content: Map<String, Value> = media_types
+            .iter()
+            .map(|t| ((*t).to_owned(), json!({})))
+            .collect();
+        op["requestBody"] = json!({ "required": true, "content": content });
+    }
     if route.authenticated {
         op["security"] = json!([{ "bearer": [] }, { "cookie": [] }]);
     } else {
@@ -156,6 +164,8 @@ mod tests {
                     .is_object());
             }
         }
+        let upload = &doc["paths"]["/api/v1/me/voicemail/greeting"]["put"]["requestBody"];
+        assert!(upload["content"]["audio/mpeg"].is_object(), "{upload}");
         let with_body = ROUTES.iter().filter(|r| r.body.is_some()).count();
         assert!(with_body >= 24, "{with_body}");
         assert_eq!(

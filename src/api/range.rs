@@ -6,8 +6,19 @@
 //! do rather than build `multipart/byteranges`. A syntactically invalid Range is ignored too
 //! (§14.2: "MUST ignore a Range header field that it does not understand"); a valid one that
 //! lies wholly outside the representation is 416 (§15.5.17).
+//!
+//! [`wav_response`] serves voice messages and the user's own greeting and name recordings.
 
 use std::ops::RangeInclusive;
+
+use axum::body::Body;
+use axum::http::header::{
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE, RANGE,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
 
 /// What to send for a request with an optional `Range` header over `length` bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +78,54 @@ pub fn answer(range: Option<&str>, length: u64) -> RangeAnswer {
             RangeAnswer::Partial(start..=end)
         }
     }
+}
+
+/// Answers a GET of a WAV file held in `bytes`: whole (200) or one byte range (206), or 416.
+/// `etag` must be a strong validator of exactly these bytes (RFC 9110 §8.8.3), since If-Range
+/// compares it.
+pub fn wav_response(bytes: Vec<u8>, etag: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
+    let length = bytes.len() as u64;
+    // §13.1.5: with If-Range, the range applies only if the validator still matches; a date
+    // cannot match (we send no Last-Modified), so anything but our ETag means "send it all".
+    let range_applies = headers
+        .get(IF_RANGE)
+        .is_none_or(|v| v.as_bytes() == etag.as_bytes());
+    let range = headers
+        .get(RANGE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| range_applies);
+    let (status, body, content_range) = match answer(range, length) {
+        RangeAnswer::Full => (StatusCode::OK, bytes, None),
+        RangeAnswer::NotSatisfiable => return Err(ApiError::RangeNotSatisfiable { length }),
+        RangeAnswer::Partial(r) => {
+            let (start, end) = (*r.start(), *r.end());
+            // Invariant: `answer` keeps end < length, and length is bytes.len().
+            let slice = bytes
+                .get(start as usize..=end as usize)
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default();
+            (
+                StatusCode::PARTIAL_CONTENT,
+                slice,
+                Some(format!("bytes {start}-{end}/{length}")),
+            )
+        }
+    };
+    let mut response = (status, Body::from(body)).into_response();
+    let h = response.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("audio/wav"));
+    h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=0"),
+    );
+    if let Ok(tag) = HeaderValue::from_str(etag) {
+        h.insert(ETAG, tag);
+    }
+    if let Some(cr) = content_range.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        h.insert(CONTENT_RANGE, cr);
+    }
+    Ok(response)
 }
 
 #[cfg(test)]

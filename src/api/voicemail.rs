@@ -5,13 +5,9 @@
 //! Isolation: every lookup is by (owner, id), so another user's message id answers 404 exactly
 //! like a missing one — its existence is not revealed either.
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::header::{
-    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE, RANGE,
-};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,7 +16,7 @@ use super::auth::Caller;
 use super::colleagues::colleague;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath};
-use super::range::{answer, RangeAnswer};
+use super::range::wav_response;
 use super::ApiState;
 use crate::domain::{MessageState, Role};
 use crate::presence::PresenceEvent;
@@ -167,51 +163,10 @@ pub async fn audio(
         .store
         .voicemail_audio(caller.user.id, VoicemailId(id))
         .await?;
-    let length = bytes.len() as u64;
     // A message's audio never changes under its id, so id and length make a strong validator
     // (RFC 9110 §8.8.3) for If-Range.
-    let etag = format!("\"vm-{id}-{length}\"");
-    // §13.1.5: with If-Range, the range applies only if the validator still matches; a date
-    // cannot match (we send no Last-Modified), so anything but our ETag means "send it all".
-    let range_applies = headers
-        .get(IF_RANGE)
-        .is_none_or(|v| v.as_bytes() == etag.as_bytes());
-    let range = headers
-        .get(RANGE)
-        .and_then(|v| v.to_str().ok())
-        .filter(|_| range_applies);
-    let (status, body, content_range) = match answer(range, length) {
-        RangeAnswer::Full => (StatusCode::OK, bytes, None),
-        RangeAnswer::NotSatisfiable => return Err(ApiError::RangeNotSatisfiable { length }),
-        RangeAnswer::Partial(r) => {
-            let (start, end) = (*r.start(), *r.end());
-            // Invariant: `answer` keeps end < length, and length is bytes.len().
-            let slice = bytes
-                .get(start as usize..=end as usize)
-                .map(<[u8]>::to_vec)
-                .unwrap_or_default();
-            (
-                StatusCode::PARTIAL_CONTENT,
-                slice,
-                Some(format!("bytes {start}-{end}/{length}")),
-            )
-        }
-    };
-    let mut response = (status, Body::from(body)).into_response();
-    let h = response.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("audio/wav"));
-    h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(
-        CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=0"),
-    );
-    if let Ok(tag) = HeaderValue::from_str(&etag) {
-        h.insert(ETAG, tag);
-    }
-    if let Some(cr) = content_range.and_then(|v| HeaderValue::from_str(&v).ok()) {
-        h.insert(CONTENT_RANGE, cr);
-    }
-    Ok(response)
+    let etag = format!("\"vm-{id}-{}\"", bytes.len());
+    wav_response(bytes, &etag, &headers)
 }
 
 /// Body of the state PATCHes.
