@@ -1295,3 +1295,42 @@ fn forwarded_call_writes_a_row_for_the_forwarding_user_too() {
         ]
     );
 }
+
+#[test]
+fn local_caller_gets_an_out_row_and_callee_an_in_row() {
+    let mut h = Harness::new();
+    h.call.set_caller(CallerInfo {
+        number: "1000002".into(),
+        name: Some("Karen".into()),
+        user_id: Some(5),
+    });
+    h.ring(1);
+    h.device(0, 200);
+    h.event(Event::Ack);
+    let a = h.event(Event::Request {
+        side: Side::Caller,
+        transaction: TransactionId(91),
+        request: bye_from_caller(&h),
+    });
+    let rows: Vec<_> = a
+        .iter()
+        .filter_map(|x| match x {
+            Action::Record(d) => Some((d.user_id.0, d.direction, d.other_number.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (7, CallDirection::In, "1000002".to_owned()),
+            (5, CallDirection::Out, "4570100001".to_owned()),
+        ]
+    );
+    // Both parties were "on the phone" and are not any more.
+    for user_id in [7, 5] {
+        assert!(a.contains(&Action::Presence {
+            user_id,
+            change: PresenceChange::Ended
+        }));
+    }
+}
