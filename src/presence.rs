@@ -26,6 +26,13 @@ pub enum PresenceEvent {
         /// Calls in progress now.
         active: u32,
     },
+    /// A call to the user started ringing their devices. When it stops ringing unanswered a
+    /// [`PresenceEvent::Calls`] with the unchanged count follows; when answered, one with the
+    /// count raised.
+    Ringing {
+        /// The user (store id).
+        user_id: i64,
+    },
     /// The user's absences, schedules or calendar changed (re-read them).
     Availability {
         /// The user (store id).
@@ -46,6 +53,8 @@ pub enum PresenceEvent {
 #[derive(Debug, Clone)]
 pub struct Presence {
     calls: Arc<Mutex<HashMap<i64, Vec<String>>>>,
+    /// Calls (by Call-ID) ringing each user's devices now.
+    ringing: Arc<Mutex<HashMap<i64, Vec<String>>>>,
     events: broadcast::Sender<PresenceEvent>,
 }
 
@@ -61,6 +70,7 @@ impl Presence {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         Self {
             calls: Arc::default(),
+            ringing: Arc::default(),
             events,
         }
     }
@@ -70,8 +80,10 @@ impl Presence {
         self.calls.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A call (by Call-ID) of `user_id` started. Idempotent per Call-ID.
+    /// A call (by Call-ID) of `user_id` started (it is no longer ringing). Idempotent per
+    /// Call-ID.
     pub fn call_started(&self, user_id: i64, call_id: &str) {
+        remove(&mut lock(&self.ringing), user_id, call_id);
         let active = {
             let mut calls = self.lock();
             let list = calls.entry(user_id).or_default();
@@ -105,6 +117,36 @@ impl Presence {
         let _ = self.events.send(PresenceEvent::Calls { user_id, active });
     }
 
+    /// A call (by Call-ID) rings `user_id`'s devices. Idempotent per Call-ID.
+    pub fn call_ringing(&self, user_id: i64, call_id: &str) {
+        {
+            let mut ringing = lock(&self.ringing);
+            let list = ringing.entry(user_id).or_default();
+            if list.iter().any(|c| c == call_id) {
+                return;
+            }
+            list.push(call_id.to_owned());
+        }
+        let _ = self.events.send(PresenceEvent::Ringing { user_id });
+    }
+
+    /// A call stopped ringing `user_id` without being answered. Publishes the (unchanged)
+    /// call count so subscribers see the ringing is over. Idempotent.
+    pub fn ringing_ended(&self, user_id: i64, call_id: &str) {
+        if !remove(&mut lock(&self.ringing), user_id, call_id) {
+            return;
+        }
+        let active = self.active_calls(user_id);
+        let _ = self.events.send(PresenceEvent::Calls { user_id, active });
+    }
+
+    /// Calls ringing `user_id` now.
+    pub fn ringing_calls(&self, user_id: i64) -> u32 {
+        lock(&self.ringing)
+            .get(&user_id)
+            .map_or(0, |l| l.len() as u32)
+    }
+
     /// Calls `user_id` is on now.
     pub fn active_calls(&self, user_id: i64) -> u32 {
         self.lock().get(&user_id).map_or(0, |l| l.len() as u32)
@@ -119,6 +161,27 @@ impl Presence {
     pub fn subscribe(&self) -> broadcast::Receiver<PresenceEvent> {
         self.events.subscribe()
     }
+}
+
+fn lock(
+    map: &Mutex<HashMap<i64, Vec<String>>>,
+) -> std::sync::MutexGuard<'_, HashMap<i64, Vec<String>>> {
+    // Each critical section is one map update; a panic inside cannot leave it half-done.
+    map.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Removes `call_id` from `user_id`'s list; whether it was there.
+fn remove(map: &mut HashMap<i64, Vec<String>>, user_id: i64, call_id: &str) -> bool {
+    let Some(list) = map.get_mut(&user_id) else {
+        return false;
+    };
+    let before = list.len();
+    list.retain(|c| c != call_id);
+    let removed = list.len() != before;
+    if list.is_empty() {
+        map.remove(&user_id);
+    }
+    removed
 }
 
 #[cfg(test)]
@@ -152,6 +215,41 @@ mod tests {
                 PresenceEvent::Calls {
                     user_id: 1,
                     active: 1
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn ringing_then_answered_then_ended() {
+        let presence = Presence::new();
+        let mut events = presence.subscribe();
+        presence.call_ringing(1, "a");
+        presence.call_ringing(1, "a");
+        assert_eq!(presence.ringing_calls(1), 1);
+        presence.call_started(1, "a");
+        assert_eq!(presence.ringing_calls(1), 0);
+        presence.ringing_ended(1, "a");
+        presence.call_ended(1, "a");
+        presence.call_ringing(2, "b");
+        presence.ringing_ended(2, "b");
+        let got: Vec<_> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+        assert_eq!(
+            got,
+            vec![
+                PresenceEvent::Ringing { user_id: 1 },
+                PresenceEvent::Calls {
+                    user_id: 1,
+                    active: 1
+                },
+                PresenceEvent::Calls {
+                    user_id: 1,
+                    active: 0
+                },
+                PresenceEvent::Ringing { user_id: 2 },
+                PresenceEvent::Calls {
+                    user_id: 2,
+                    active: 0
                 },
             ]
         );

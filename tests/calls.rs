@@ -16,7 +16,7 @@ use std::time::Duration;
 use chrono::{Duration as ChronoDuration, Utc};
 use common::{sipp, TestServer};
 use onestatus::domain::{Origin, Reason};
-use onestatus::store::model::{AbsenceData, Binding, Destination};
+use onestatus::store::model::{AbsenceData, Binding, CallDirection, CallRecord, Destination};
 use onestatus::store::Store;
 
 const HANS_ONE_NUMBER: &str = "4570100001";
@@ -283,4 +283,270 @@ fn invite_from_a_users_own_device_is_challenged_with_407() {
         challenge.contains("Proxy-Authenticate: Digest"),
         "{challenge}"
     );
+}
+
+// ---- helpers for the scenarios below --------------------------------------------------------
+
+/// The user's call history once it has at least `n` rows (rows are written just after the
+/// call ends, by a spawned task).
+fn history(server: &TestServer, local_number: &str, n: usize) -> Vec<CallRecord> {
+    let (rt, store) = store(server);
+    rt.block_on(async {
+        let user = store.user_by_local_number(local_number).await.unwrap();
+        let mut rows = Vec::new();
+        for _ in 0..50 {
+            rows = store.call_history(user.id, None, 10).await.unwrap();
+            if rows.len() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        rows
+    })
+}
+
+fn user_id(server: &TestServer, local_number: &str) -> i64 {
+    let (rt, store) = store(server);
+    rt.block_on(async { store.user_by_local_number(local_number).await.unwrap().id.0 })
+}
+
+fn set_mobile(server: &TestServer, local_number: &str, mobile: &str) {
+    let (rt, store) = store(server);
+    rt.block_on(async {
+        let mut user = store.user_by_local_number(local_number).await.unwrap();
+        user.profile.mobile_number = Some(mobile.to_owned());
+        store
+            .user_update_profile(user.id, &user.profile)
+            .await
+            .unwrap();
+    });
+}
+
+/// An absence in force now for the next half hour.
+fn absent(server: &TestServer, local_number: &str, reason: Reason, destination: Destination) {
+    let (rt, store) = store(server);
+    rt.block_on(async {
+        let now = Utc::now();
+        let user = store.user_by_local_number(local_number).await.unwrap();
+        store
+            .absence_create(
+                &AbsenceData {
+                    user_id: user.id,
+                    reason,
+                    starts_at: now - ChronoDuration::minutes(1),
+                    ends_at: Some(now + ChronoDuration::minutes(30)),
+                    destination,
+                    free_text: None,
+                    receptionist_note: None,
+                    origin: Origin::Web,
+                    calendar_entry_id: None,
+                    created_by: None,
+                },
+                now,
+            )
+            .await
+            .unwrap();
+    });
+}
+
+// ---- mid-call and the remaining issue-4 scenarios -------------------------------------------
+
+#[test]
+fn hold_and_resume_reinvites_cross_both_legs() {
+    let server = TestServer::start_demo();
+    let port = free_port();
+    register(&server, "1000001", port);
+    let uas = device(&server, "uas_reinvite_hold.xml", port);
+    caller(&server, "uac_reinvite_hold.xml", HANS_ONE_NUMBER).unwrap();
+    uas.join().unwrap().unwrap();
+    assert!(server
+        .wait_log("call over", Duration::from_secs(5))
+        .is_some());
+}
+
+#[test]
+fn bye_from_the_callee_ends_the_callers_leg() {
+    let server = TestServer::start_demo();
+    let port = free_port();
+    register(&server, "1000001", port);
+    let uas = device(&server, "uas_answer_then_bye.xml", port);
+    caller(&server, "uac_call_callee_hangs_up.xml", HANS_ONE_NUMBER).unwrap();
+    uas.join().unwrap().unwrap();
+    let rows = history(&server, "1000001", 1);
+    assert_eq!(rows[0].data.direction, CallDirection::In);
+    assert!(rows[0].data.ended_at.is_some());
+}
+
+#[test]
+fn answered_on_the_mobile_via_the_trunk_cancels_the_desk() {
+    let trunk_port = free_port();
+    let trunk = format!("sip:127.0.0.1:{trunk_port}");
+    let server = TestServer::start_with(
+        &["serve", "--demo"],
+        &[("ONESTATUS_SIP_TRUNK", trunk.as_str())],
+    );
+    let desk = free_port();
+    register(&server, "1000001", desk);
+    set_mobile(&server, "1000001", "+4520000001");
+    let desk_uas = device(&server, "uas_ring_cancel.xml", desk);
+    let mobile = device(&server, "uas_answer.xml", trunk_port);
+    caller(&server, "uac_call.xml", HANS_ONE_NUMBER).unwrap();
+    mobile.join().unwrap().unwrap();
+    desk_uas.join().unwrap().unwrap();
+}
+
+#[test]
+fn two_devices_ring_one_answers_the_other_is_cancelled() {
+    let server = TestServer::start_demo();
+    let (a, b) = (free_port(), free_port());
+    register(&server, "1000001", a);
+    register(&server, "1000001", b);
+    let answering = device(&server, "uas_answer.xml", a);
+    let ringing = device(&server, "uas_ring_cancel.xml", b);
+    caller(&server, "uac_call.xml", HANS_ONE_NUMBER).unwrap();
+    answering.join().unwrap().unwrap();
+    ringing.join().unwrap().unwrap();
+}
+
+#[test]
+fn keep_phone_open_absence_still_rings_the_desk() {
+    let server = TestServer::start_demo();
+    let port = free_port();
+    register(&server, "1000001", port);
+    absent(&server, "1000001", Reason::Meeting, Destination::open());
+    let uas = device(&server, "uas_answer.xml", port);
+    caller(&server, "uac_call.xml", HANS_ONE_NUMBER).unwrap();
+    uas.join().unwrap().unwrap();
+}
+
+#[test]
+fn session_expires_below_90_s_gets_422_with_min_se() {
+    let server = TestServer::start_demo();
+    let client = common::SipClient::new(server.sip_udp);
+    let local = client.local();
+    let srv = server.sip_udp;
+    client.send(
+        format!(
+            "INVITE sip:{HANS_ONE_NUMBER}@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-se-1\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:4512345678@{local}>;tag=se1\r\nTo: <sip:{HANS_ONE_NUMBER}@{srv}>\r\n\
+             Call-ID: session-expires-1@test\r\nCSeq: 1 INVITE\r\nContact: <sip:4512345678@{local}>\r\n\
+             Supported: timer\r\nSession-Expires: 60\r\nContent-Length: 0\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    let answers = client.collect(Duration::from_secs(2));
+    let too_small = answers
+        .iter()
+        .find(|a| a.starts_with("SIP/2.0 422"))
+        .unwrap_or_else(|| panic!("no 422 in {answers:?}"));
+    assert!(too_small.contains("Min-SE: 90"), "{too_small}");
+}
+
+#[test]
+fn forwarded_and_answered_call_is_in_both_users_history() {
+    let server = TestServer::start_demo();
+    let port = free_port();
+    register(&server, "1000002", port);
+    absent(
+        &server,
+        "1000001",
+        Reason::Lunch,
+        Destination::number("4570100002"),
+    );
+    let uas = device(&server, "uas_answer.xml", port);
+    caller(&server, "uac_call.xml", HANS_ONE_NUMBER).unwrap();
+    uas.join().unwrap().unwrap();
+    let karen = history(&server, "1000002", 1);
+    assert_eq!(karen[0].data.direction, CallDirection::In, "{karen:?}");
+    let hans = history(&server, "1000001", 1);
+    assert_eq!(hans.len(), 1, "{hans:?}");
+    assert_eq!(hans[0].data.direction, CallDirection::Missed);
+    assert_eq!(hans[0].data.route.as_deref(), Some("forward:4570100002"));
+    assert_eq!(hans[0].data.other_number, "4512345678");
+}
+
+/// Logs in over the real HTTP API and returns the bearer token.
+fn login(server: &TestServer, local_number: &str) -> String {
+    use std::io::{Read, Write};
+    let body = format!(r#"{{"local_number":"{local_number}","pin":"2580"}}"#);
+    let mut stream = std::net::TcpStream::connect(server.http).unwrap();
+    write!(
+        stream,
+        "POST /api/v1/login HTTP/1.0\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    let json = reply.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|_| panic!("{reply}"));
+    value["token"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn presence_goes_ringing_talking_ended_within_the_second() {
+    use std::io::{BufRead, BufReader, Write};
+    let server = TestServer::start_demo();
+    let port = free_port();
+    register(&server, "1000001", port);
+    let hans = user_id(&server, "1000001");
+    // Karen watches the live status stream (GET /api/v1/events, Server-Sent Events).
+    let token = login(&server, "1000002");
+    let mut stream = std::net::TcpStream::connect(server.http).unwrap();
+    write!(
+        stream,
+        "GET /api/v1/events HTTP/1.0\r\nHost: test\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if let Some(data) = line.strip_prefix("data:") {
+                if tx
+                    .send((std::time::Instant::now(), data.trim().to_owned()))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }
+    });
+    // The stream is up once its `ready` event arrives.
+    rx.recv_timeout(Duration::from_secs(5))
+        .expect("ready event");
+    let uas = device(&server, "uas_answer.xml", port);
+    let started = std::time::Instant::now();
+    caller(&server, "uac_call.xml", HANS_ONE_NUMBER).unwrap();
+    let hung_up = std::time::Instant::now();
+    uas.join().unwrap().unwrap();
+    let mut seen = Vec::new();
+    while let Ok((at, data)) = rx.recv_timeout(Duration::from_secs(2)) {
+        let v: serde_json::Value = serde_json::from_str(&data).unwrap();
+        if v["user_id"] == hans {
+            seen.push((at, v));
+        }
+        if seen.len() == 3 {
+            break;
+        }
+    }
+    let kinds: Vec<(String, i64)> = seen
+        .iter()
+        .map(|(_, v)| {
+            (
+                v["type"].as_str().unwrap_or("").to_owned(),
+                v["active"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("ringing".to_owned(), -1),
+            ("calls".to_owned(), 1),
+            ("calls".to_owned(), 0)
+        ]
+    );
+    // Ringing within a second of the INVITE; ended within a second of the BYE.
+    assert!(seen[0].0.duration_since(started) < Duration::from_secs(1));
+    assert!(seen[2].0.saturating_duration_since(hung_up) < Duration::from_secs(1));
 }

@@ -65,6 +65,7 @@ impl Subscription {
     async fn filter(&mut self, event: PresenceEvent) -> Option<Event> {
         let (name, user_id) = match &event {
             PresenceEvent::Calls { user_id, .. } => ("calls", *user_id),
+            PresenceEvent::Ringing { user_id } => ("ringing", *user_id),
             PresenceEvent::Availability { user_id } => ("availability", *user_id),
             PresenceEvent::Voicemail { user_id, .. } => {
                 if *user_id != self.me.0 {

@@ -28,6 +28,12 @@ use super::invite::outbound_invite;
 use super::plan::{CalleeInfo, CallerInfo, Diversion, OutboundTarget, Plan};
 use super::voicemail::VoicemailRequest;
 
+mod relay;
+mod session_timer;
+
+pub use session_timer::MIN_SE as MIN_SESSION_INTERVAL;
+use session_timer::{SessionTimer, TooSmall};
+
 /// Our side's addressing and the timers the call uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallConfig {
@@ -104,6 +110,14 @@ pub enum Event {
     },
     /// The caller's ACK for our 2xx (§13.3.1.4).
     Ack,
+    /// An ACK outside any transaction on `side`: for our 2xx to the caller's INVITE, or for
+    /// the 2xx of a relayed re-INVITE (the call tells them apart by CSeq, §13.2.2.4).
+    DialogAck {
+        /// The leg it came on.
+        side: Side,
+        /// The ACK (its body is the answer of an offerless re-INVITE).
+        request: Request,
+    },
 }
 
 /// Outputs of the call, drained with [`Call::poll_action`].
@@ -154,7 +168,11 @@ pub enum Action {
 /// A presence change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PresenceChange {
-    /// The user is now on this call.
+    /// The user's devices ring for this call.
+    Ringing,
+    /// The call stopped ringing without being answered (voicemail, cancelled, rejected).
+    RingingEnded,
+    /// The user is now on this call (it was answered; ringing is over too).
     Started,
     /// The user's call ended.
     Ended,
@@ -225,6 +243,9 @@ struct CallerLeg {
     early_media_sent: bool,
     /// A BYE we sent towards the caller is waiting for its response.
     bye_pending: bool,
+    /// The callee hung up before the caller ACKed our 2xx: the BYE towards the caller waits
+    /// for that ACK, or for this deadline (§15).
+    bye_after_ack: Option<Instant>,
 }
 
 /// §13.3.1.4: "starting with T1 seconds and doubling until it reaches T2", for 64·T1.
@@ -249,6 +270,12 @@ pub struct Call {
     answered_at: Option<Instant>,
     /// What the call ended as, for the history row (`"voicemail"`, `"cancelled"`, ...).
     outcome: Option<&'static str>,
+    /// Mid-call requests relayed across and not yet finished (see `relay`).
+    relays: Vec<relay::Relay>,
+    /// RFC 4028: the session interval agreed at answer or last refresh, if any.
+    session: Option<SessionTimer>,
+    /// The user who forwarded the call here, for their own history row.
+    forwarded_from: Option<CalleeInfo>,
     actions: VecDeque<Action>,
 }
 
@@ -290,12 +317,16 @@ impl Call {
                 ringing_sent: false,
                 early_media_sent: false,
                 bye_pending: false,
+                bye_after_ack: None,
             },
             legs: Vec::new(),
             state: State::Routing,
             callee: None,
             answered_at: None,
             outcome: None,
+            relays: Vec::new(),
+            session: None,
+            forwarded_from: None,
             actions: VecDeque::new(),
         }
     }
@@ -347,7 +378,11 @@ impl Call {
             _ => None,
         };
         let retransmit = self.a.retransmit.map(|r| r.next.min(r.give_up));
-        [ring, retransmit].into_iter().flatten().min()
+        let session = self.session.map(|s| s.deadline);
+        [ring, retransmit, session, self.a.bye_after_ack]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Fires the timers due at `now`.
@@ -380,6 +415,18 @@ impl Call {
                 self.a.retransmit = Some(r);
             }
         }
+        if self.a.bye_after_ack.is_some_and(|t| t <= now) {
+            // §15: "or until the server transaction times out": no ACK came, BYE anyway.
+            self.a.bye_after_ack = None;
+            self.bye_caller();
+            self.finish_answered(now);
+        }
+        if self.session.is_some_and(|s| s.deadline <= now) {
+            // RFC 4028 §10: no refresh within the session interval: the session is dead.
+            debug!(call_id = %self.a.call_id, "session expired without refresh: ending the call");
+            self.session = None;
+            self.hang_up_both(now);
+        }
     }
 
     /// Feeds one event at `now`.
@@ -394,10 +441,8 @@ impl Call {
                 transaction,
                 request,
             } => self.on_request(now, side, transaction, request),
-            Event::Ack => {
-                self.a.acked = true;
-                self.a.retransmit = None;
-            }
+            Event::Ack => self.on_initial_ack(now),
+            Event::DialogAck { side, request } => self.on_dialog_ack(now, side, &request),
         }
     }
 
@@ -406,6 +451,17 @@ impl Call {
     fn on_routed(&mut self, now: Instant, plan: Plan) {
         if self.state != State::Routing {
             // Cancelled while the store was being asked: the caller has its 487 already.
+            return;
+        }
+        if !matches!(plan, Plan::Reject { .. })
+            && session_timer::check_interval(&self.a.inbound.invite) == TooSmall::Reject
+        {
+            // RFC 4028 §8.1/§9: a Session-Expires below our minimum from a UAC that supports
+            // timers is refused with 422 and our Min-SE; it retries with a larger value.
+            let mut response = self.caller_response(422, None);
+            response.headers.push(session_timer::min_se_header());
+            self.respond_caller(response);
+            self.state = State::Over;
             return;
         }
         match plan {
@@ -425,6 +481,14 @@ impl Call {
                 fallback,
                 diversion,
             } => {
+                self.forwarded_from = diversion.as_ref().and_then(|d| {
+                    let user_id = d.user_id.filter(|id| *id != callee.user_id)?;
+                    Some(CalleeInfo {
+                        user_id,
+                        number: d.from.clone(),
+                        lang: callee.lang,
+                    })
+                });
                 self.callee = Some(callee);
                 self.state = State::Ringing {
                     deadline: now + timeout,
@@ -435,6 +499,12 @@ impl Call {
                 }
                 if self.legs.is_empty() {
                     self.after_ring(now, RingOutcome::NoAnswer, &fallback);
+                } else if let Some(user_id) = self.callee.as_ref().map(|c| c.user_id) {
+                    // Only the callee rings; the caller (if ours) is not "ringing".
+                    self.actions.push_back(Action::Presence {
+                        user_id,
+                        change: PresenceChange::Ringing,
+                    });
                 }
             }
         }
@@ -452,7 +522,7 @@ impl Call {
                 .0
             }
         };
-        let Some(invite) = outbound_invite(
+        let Some(mut invite) = outbound_invite(
             &self.a.inbound.invite,
             &target,
             &to,
@@ -464,6 +534,7 @@ impl Call {
             debug!(uri = %target.uri, "cannot build an INVITE for this target; skipped");
             return;
         };
+        session_timer::apply_to_outbound(&self.a.inbound.invite, &mut invite);
         let id = LegId(u32::try_from(self.legs.len()).unwrap_or(u32::MAX));
         self.actions.push_back(Action::SendRequest {
             side: Side::Callee(id),
@@ -488,6 +559,9 @@ impl Call {
             .ok()
             .and_then(|c| c.split_whitespace().nth(1).map(str::to_ascii_uppercase));
         let is_invite = method.as_deref() == Some("INVITE");
+        if self.on_relay_response(now, side, &response) {
+            return;
+        }
         match side {
             Side::Caller => {
                 // Only our BYE towards the caller gets responses on this side.
@@ -593,6 +667,7 @@ impl Call {
         }
         let mut answer = self.caller_response(200, None);
         copy_body(&response, &mut answer);
+        self.negotiate_session(now, &response, &mut answer);
         self.a.dialog = Dialog::from_uas(&self.a.inbound.invite, &self.a.local_tag).ok();
         self.a.answer = Some(answer.clone());
         self.respond_caller(answer);
@@ -651,6 +726,9 @@ impl Call {
     }
 
     fn on_request_failed(&mut self, now: Instant, side: Side, method: Method) {
+        if self.on_relay_failed(now, side, method) {
+            return;
+        }
         match side {
             Side::Caller => self.a.bye_pending = false,
             Side::Callee(id) if method == Method::Invite => {
@@ -680,6 +758,7 @@ impl Call {
         // §9.2: "the UAS MUST ... respond to the INVITE with a 487 (Request Terminated)".
         let response = self.caller_response(487, None);
         self.respond_caller(response);
+        self.ringing_ended();
         self.cancel_ringing_legs();
         self.outcome = Some("cancelled");
         self.state = State::Over;
@@ -729,8 +808,7 @@ impl Call {
             }
         }
         if request.method != Method::Bye {
-            // Re-INVITE/UPDATE/INFO are not relayed yet (module doc): 501 keeps the session.
-            self.reply(transaction, &request, 501);
+            self.on_mid_call(side, transaction, request);
             return;
         }
         self.reply(transaction, &request, 200);
@@ -738,6 +816,7 @@ impl Call {
             Side::Caller => {
                 // The caller hung up: end the callee's dialog too.
                 self.a.retransmit = None;
+                self.a.bye_after_ack = None;
                 if let State::Answered { winner } = self.state {
                     self.bye_leg(winner);
                 }
@@ -748,10 +827,52 @@ impl Call {
                     leg.state = LegState::Done(200);
                 }
                 if self.state == (State::Answered { winner: id }) {
+                    if !self.a.acked && self.a.bye_after_ack.is_none() {
+                        // §15: "the callee's UA MUST NOT send a BYE on a confirmed dialog
+                        // until it has received an ACK for its 2xx response or until the
+                        // server transaction times out." We are the callee towards the
+                        // caller: the BYE waits for the ACK (or 64·T1, Timer H's span).
+                        debug!("callee hung up before the caller's ACK: BYE waits for it");
+                        self.end_relays();
+                        self.a.bye_after_ack = Some(now + self.config.t1 * 64);
+                        return;
+                    }
                     self.bye_caller();
                     self.finish_answered(now);
                 }
             }
+        }
+    }
+
+    /// The caller's ACK for our 2xx to its INVITE: stop retransmitting; a BYE that waited for
+    /// it (§15) goes now.
+    fn on_initial_ack(&mut self, now: Instant) {
+        self.a.acked = true;
+        self.a.retransmit = None;
+        if self.a.bye_after_ack.take().is_some() {
+            self.bye_caller();
+            self.finish_answered(now);
+        }
+    }
+
+    /// RFC 4028 at answer time: pass the callee's Session-Expires (and `Require: timer`, if the
+    /// caller supports it) to the caller, or insert one ourselves when the callee ignored the
+    /// caller's request (§9), and start the expiry.
+    fn negotiate_session(&mut self, now: Instant, response: &Response, answer: &mut Response) {
+        let invite = &self.a.inbound.invite;
+        if let Some(se) = session_timer::session_expires(&response.headers) {
+            let caller_supports = session_timer::lists_timer(&invite.headers, "Supported");
+            answer
+                .headers
+                .push(Header::Other("Session-Expires".into(), se.value()));
+            if caller_supports && session_timer::lists_timer(&response.headers, "Require") {
+                answer
+                    .headers
+                    .push(Header::Require(headers::Require::new("timer")));
+            }
+            self.session = Some(SessionTimer::start(now, se.delta, false));
+        } else if let Some(delta) = session_timer::insert_into_2xx(invite, answer) {
+            self.session = Some(SessionTimer::start(now, delta, true));
         }
     }
 
@@ -761,6 +882,7 @@ impl Call {
         let Some(callee) = self.callee.clone() else {
             return;
         };
+        self.ringing_ended();
         self.actions
             .push_back(Action::Voicemail(Box::new(VoicemailRequest {
                 call_id: self.a.call_id.clone(),
@@ -816,6 +938,10 @@ impl Call {
         let Some(leg) = self.legs.get_mut(id.0 as usize) else {
             return;
         };
+        if leg.state != LegState::Confirmed {
+            // Already ended (its BYE came first, or ours is under way).
+            return;
+        }
         let via = via(&self.config, leg.target.transport);
         let Some(dialog) = leg.dialog.as_mut() else {
             return;
@@ -870,9 +996,22 @@ impl Call {
     fn finish_answered(&mut self, now: Instant) {
         if matches!(self.state, State::Answered { .. }) {
             self.state = State::Over;
+            self.session = None;
+            self.a.bye_after_ack = None;
+            self.end_relays();
             self.outcome = Some("answered");
             self.presence(PresenceChange::Ended);
             self.record(now, true);
+        }
+    }
+
+    /// The callee's devices stop ringing without an answer.
+    fn ringing_ended(&mut self) {
+        if let (State::Ringing { .. }, Some(callee)) = (&self.state, &self.callee) {
+            self.actions.push_back(Action::Presence {
+                user_id: callee.user_id,
+                change: PresenceChange::RingingEnded,
+            });
         }
     }
 
@@ -908,6 +1047,19 @@ impl Call {
                 answered_at,
                 ended_at,
                 route: route.clone(),
+            }));
+        }
+        if let (Some(by), Some(callee)) = (&self.forwarded_from, &self.callee) {
+            // The user who forwarded the call sees it too: missed by them, and where it went.
+            self.actions.push_back(Action::Record(CallData {
+                user_id: UserId(by.user_id),
+                direction: CallDirection::Missed,
+                other_number: self.caller.number.clone(),
+                other_name: self.caller.name.clone(),
+                started_at,
+                answered_at,
+                ended_at,
+                route: Some(format!("forward:{}", callee.number)),
             }));
         }
         if let Some(user_id) = self.caller.user_id {

@@ -21,13 +21,21 @@
 //!   and `back_at`; the voicemail IVR answers the caller from there.
 //! - **Mid-call**: the ACK for our 2xx (we retransmit the 2xx until it arrives, §13.3.1.4),
 //!   CANCEL from the caller before the answer (487, all B legs cancelled), BYE from either side
-//!   (BYE the other side, 200 to the sender), 481 for requests of dialogs that are gone.
+//!   (BYE the other side, 200 to the sender; a callee BYE before the caller's ACK waits for it,
+//!   §15), 481 for requests of dialogs that are gone. Re-INVITE (hold/resume), UPDATE and INFO
+//!   are relayed to the other leg in its own dialog and the answer relayed back; the far 2xx
+//!   of a re-INVITE is ACKed when the near side ACKs; glare gets 491 (§14).
+//! - **Session timers** (RFC 4028): Session-Expires/Min-SE pass to the B legs, 422 below
+//!   [`MIN_SESSION_INTERVAL`]; a call not refreshed within its interval is ended with BYE on
+//!   both legs.
+//! - **Presence**: the callee's devices ringing, then talking (both parties if local), then
+//!   ended; **history**: rows for the callee, a local caller, and a user who forwarded.
 //!
 //! SDP is passed through: the caller's offer goes to the B legs unchanged, the winning answer
-//! goes back in our 2xx. This is a signalling-only B2BUA for now; anchoring the media in our
-//! media engine (needed for recording and for hiding the parties' addresses) comes later and
-//! will rewrite the bodies at exactly these two places. Re-INVITE and UPDATE are not relayed
-//! yet: they are answered 501 so the sender keeps its current session.
+//! goes back in our 2xx, and mid-call offers and answers cross the same way. This is a
+//! signalling-only B2BUA for now; anchoring the media in our media engine (needed for
+//! recording and for hiding the parties' addresses) comes later and will rewrite the bodies at
+//! exactly these places.
 
 mod call;
 mod invite;
@@ -37,7 +45,9 @@ mod voicemail;
 #[cfg(test)]
 mod tests;
 
-pub use call::{Action, Call, CallConfig, Event, Inbound, LegId, PresenceChange, Side};
+pub use call::{
+    Action, Call, CallConfig, Event, Inbound, LegId, PresenceChange, Side, MIN_SESSION_INTERVAL,
+};
 pub use invite::{history_info_cause, outbound_invite};
 pub use plan::{CalleeInfo, CallerInfo, Diversion, OutboundTarget, Plan, TargetKind};
 pub use voicemail::VoicemailRequest;

@@ -102,4 +102,6 @@ pub struct Diversion {
     pub reason: DiversionReason,
     /// How many diversions the call has had including this one (RFC 5806 `counter`).
     pub counter: u32,
+    /// The diverting user (store id), who gets a history row for the forwarded call.
+    pub user_id: Option<i64>,
 }

@@ -30,6 +30,11 @@ fn config() -> CallConfig {
 }
 
 fn caller_invite() -> Request {
+    caller_invite_with("")
+}
+
+/// The caller's INVITE with `extra` header lines (each ending in CRLF).
+fn caller_invite_with(extra: &str) -> Request {
     let text = format!(
         "INVITE sip:4570100001@192.0.2.1 SIP/2.0\r\n\
          Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKcaller1\r\n\
@@ -39,6 +44,7 @@ fn caller_invite() -> Request {
          Call-ID: call-a@192.0.2.10\r\n\
          CSeq: 1 INVITE\r\n\
          Contact: <sip:alice@192.0.2.10:5060>\r\n\
+         {extra}\
          Content-Type: application/sdp\r\n\
          Content-Length: {}\r\n\r\n{SDP_OFFER}",
         SDP_OFFER.len()
@@ -84,6 +90,10 @@ struct Harness {
 
 impl Harness {
     fn new() -> Harness {
+        Harness::with_invite(caller_invite())
+    }
+
+    fn with_invite(invite: Request) -> Harness {
         // Virtual time starts at an arbitrary instant; only differences matter.
         #[allow(clippy::disallowed_methods)]
         let now = Instant::now();
@@ -93,7 +103,7 @@ impl Harness {
             config(),
             Inbound {
                 transaction: A_TX,
-                invite: caller_invite(),
+                invite,
                 source: "192.0.2.10:5060".parse().unwrap(),
                 transport: TransportKind::Udp,
             },
@@ -559,6 +569,7 @@ fn forward_carries_diversion_and_history_info() {
             from: "4570100001".into(),
             reason: crate::routing::DiversionReason::Unconditional,
             counter: 1,
+            user_id: None,
         }),
     }));
     let invite = &sent(&a, Method::Invite)[0].1;
@@ -631,5 +642,695 @@ fn parse_request(text: &str) -> Request {
     match message::parse(text.as_bytes()).unwrap() {
         rsip::SipMessage::Request(r) => r,
         rsip::SipMessage::Response(_) => unreachable!(),
+    }
+}
+
+// ---- mid-call: re-INVITE, UPDATE, INFO relayed across; glare; §15; RFC 4028 ------------------
+
+const SDP_HOLD: &str = "v=0\r\no=- 1 2 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n";
+const SDP_HELD: &str = "v=0\r\no=- 2 3 IN IP4 192.0.2.20\r\ns=-\r\nc=IN IP4 192.0.2.20\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\na=recvonly\r\n";
+
+/// Rings one device, which answers; the caller ACKs.
+fn answered() -> Harness {
+    let mut h = Harness::new();
+    h.ring(1);
+    h.device(0, 200);
+    h.event(Event::Ack);
+    h
+}
+
+fn with_body(headers: &str, body: Option<&str>) -> String {
+    match body {
+        Some(b) => format!(
+            "{headers}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{b}",
+            b.len()
+        ),
+        None => format!("{headers}Content-Length: 0\r\n\r\n"),
+    }
+}
+
+/// An in-dialog request from the caller (its dialog: our tag, its tag alice1).
+fn from_caller(h: &Harness, method: &str, cseq: u32, body: Option<&str>, extra: &str) -> Request {
+    parse_request(&with_body(
+        &format!(
+            "{method} sip:onestatus@192.0.2.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKc{method}{cseq}\r\n\
+             From: \"Alice\" <sip:4512345678@192.0.2.10>;tag=alice1\r\nTo: <sip:4570100001@192.0.2.1>;tag={}\r\n\
+             Call-ID: call-a@192.0.2.10\r\nCSeq: {cseq} {method}\r\nContact: <sip:alice@192.0.2.10:5060>\r\n{extra}",
+            h.call.local_tag()
+        ),
+        body,
+    ))
+}
+
+/// An in-dialog request from the device on leg 0 (its dialog with our leg INVITE).
+fn from_device(h: &Harness, method: &str, cseq: u32, body: Option<&str>) -> Request {
+    let invite = h.invite(0);
+    let from = crate::sip::dialog::header_value(&invite.headers, "To").unwrap();
+    let to = crate::sip::dialog::header_value(&invite.headers, "From").unwrap();
+    let call_id = crate::sip::dialog::header_value(&invite.headers, "Call-ID").unwrap();
+    parse_request(&with_body(
+        &format!(
+            "{method} sip:onestatus@192.0.2.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.20:5060;branch=z9hG4bKd{method}{cseq}\r\n\
+             From: {from};tag=dev0\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n\
+             Contact: <sip:1000001@192.0.2.20:5060>\r\n"
+        ),
+        body,
+    ))
+}
+
+/// The peer's response to a request we sent, with Contact and an optional SDP body.
+fn answer_to(request: &Request, code: u16, body: Option<&str>, extra: &[(&str, &str)]) -> Response {
+    let mut response = response_to(request, code, None);
+    response.headers.push(Header::Contact(headers::Contact::new(
+        "<sip:peer@192.0.2.99:5060>",
+    )));
+    for (n, v) in extra {
+        response
+            .headers
+            .push(Header::Other((*n).into(), (*v).into()));
+    }
+    if let Some(b) = body {
+        let mut hs: Vec<Header> = response
+            .headers
+            .iter()
+            .filter(|h| !matches!(h, Header::ContentLength(_)))
+            .cloned()
+            .collect();
+        hs.push(Header::ContentType(headers::ContentType::new(
+            "application/sdp",
+        )));
+        hs.push(Header::ContentLength(headers::ContentLength::new(
+            b.len().to_string(),
+        )));
+        response.headers = hs.into();
+        response.body = b.as_bytes().to_vec();
+    }
+    response
+}
+
+fn responses(actions: &[Action], tx: u64) -> Vec<Response> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Respond {
+                transaction,
+                response,
+            } if transaction.0 == tx => Some(response.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn codes(actions: &[Action], tx: u64) -> Vec<u16> {
+    responses(actions, tx)
+        .iter()
+        .map(|r| r.status_code.code())
+        .collect()
+}
+
+fn acks(actions: &[Action]) -> Vec<(std::net::SocketAddr, Request)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::SendAck {
+                request,
+                destination,
+                ..
+            } => Some((*destination, request.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn text_header(message: &str, name: &str) -> Option<String> {
+    message.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_owned())
+    })
+}
+
+#[test]
+fn caller_hold_reinvite_is_relayed_and_acked_across_both_legs() {
+    let mut h = answered();
+    let reinvite = from_caller(&h, "INVITE", 2, Some(SDP_HOLD), "");
+    let a = h.event(Event::Request {
+        side: Side::Caller,
+        transaction: TransactionId(20),
+        request: reinvite.clone(),
+    });
+    assert!(codes(&a, 20).is_empty(), "no answer before the callee's");
+    let relayed = sent(&a, Method::Invite);
+    assert_eq!(relayed.len(), 1);
+    let (side, out) = &relayed[0];
+    assert_eq!(*side, Side::Callee(LegId(0)));
+    let text = out.to_string();
+    // The callee's dialog: its Contact as Request-URI, its tag, the next local CSeq (§12.2.1.1).
+    assert!(
+        text.starts_with("INVITE sip:1000001@192.0.2.20:5060 SIP/2.0"),
+        "{text}"
+    );
+    assert!(text.contains("CSeq: 2 INVITE"), "{text}");
+    assert!(text.contains(";tag=dev0"), "{text}");
+    assert!(
+        text.contains("Contact: <sip:onestatus@192.0.2.1:5060>"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("call-a@192.0.2.10"),
+        "the leg's own Call-ID: {text}"
+    );
+    assert_eq!(out.body, SDP_HOLD.as_bytes(), "SDP passed through");
+
+    // The callee answers 200 with a=recvonly: relayed on the caller's re-INVITE transaction.
+    let ok = answer_to(out, 200, Some(SDP_HELD), &[]);
+    let a = h.event(Event::Response {
+        side: Side::Callee(LegId(0)),
+        response: ok.clone(),
+    });
+    let back = responses(&a, 20);
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].status_code.code(), 200);
+    assert_eq!(back[0].body, SDP_HELD.as_bytes());
+    let back_text = back[0].to_string();
+    assert!(back_text.contains("CSeq: 2 INVITE"), "{back_text}");
+    assert!(
+        back_text.contains(&format!("tag={}", h.call.local_tag())),
+        "{back_text}"
+    );
+    assert!(
+        back_text.contains("Contact: <sip:onestatus@192.0.2.1:5060>"),
+        "{back_text}"
+    );
+    assert!(
+        acks(&a).is_empty(),
+        "the far leg is ACKed when the caller ACKs"
+    );
+
+    // The callee retransmits its 2xx: it goes on to the caller again, still no ACK.
+    let a = h.event(Event::Response {
+        side: Side::Callee(LegId(0)),
+        response: ok.clone(),
+    });
+    assert_eq!(codes(&a, 20), vec![200]);
+    assert!(acks(&a).is_empty());
+
+    // The caller's ACK (CSeq 2) becomes our ACK on the callee's leg, CSeq 2 (§13.2.2.4).
+    let caller_ack = from_caller(&h, "ACK", 2, None, "");
+    let a = h.event(Event::DialogAck {
+        side: Side::Caller,
+        request: caller_ack.clone(),
+    });
+    let sent_acks = acks(&a);
+    assert_eq!(sent_acks.len(), 1);
+    assert_eq!(sent_acks[0].0, "192.0.2.20:5060".parse().unwrap());
+    let ack_text = sent_acks[0].1.to_string();
+    assert!(
+        ack_text.starts_with("ACK sip:peer@192.0.2.99:5060"),
+        "target refreshed: {ack_text}"
+    );
+    assert!(ack_text.contains("CSeq: 2 ACK"), "{ack_text}");
+    // A late 2xx retransmission is ACKed again, with the same ACK.
+    let a = h.event(Event::Response {
+        side: Side::Callee(LegId(0)),
+        response: ok,
+    });
+    assert_eq!(acks(&a)[0].1, sent_acks[0].1);
+
+    // Resume (a=sendrecv): the next re-INVITE is relayed with the next CSeq.
+    let resume = from_caller(&h, "INVITE", 3, Some(SDP_OFFER), "");
+    let a = h.event(Event::Request {
+        side: Side::Caller,
+        transaction: TransactionId(21),
+        request: resume,
+    });
+    let relayed = sent(&a, Method::Invite);
+    assert!(relayed[0].1.to_string().contains("CSeq: 3 INVITE"));
+    assert_eq!(relayed[0].1.body, SDP_OFFER.as_bytes());
+}
+
+#[test]
+fn callee_reinvite_reaches_the_caller_in_its_dialog() {
+    let mut h = answered();
+    let reinvite = from_device(&h, "INVITE", 7, Some(SDP_HOLD));
+    let a = h.event(Event::Request {
+        side: Side::Callee(LegId(0)),
+        transaction: TransactionId(30),
+        request: reinvite,
+    });
+    let (side, out) = sent(&a, Method::Invite).remove(0);
+    assert_eq!(side, Side::Caller);
+    let text = out.to_string();
+    assert!(
+        text.starts_with("INVITE sip:alice@192.0.2.10:5060 SIP/2.0"),
+        "{text}"
+    );
+    // A UAS dialog's first request of ours has CSeq 1 (§12.1.1).
+    assert!(text.contains("CSeq: 1 INVITE"), "{text}");
+    assert!(text.contains("Call-ID: call-a@192.0.2.10"), "{text}");
+    let a = h.event(Event::Response {
+        side: Side::Caller,
+        response: answer_to(&out, 200, Some(SDP_HELD), &[]),
+    });
+    assert_eq!(codes(&a, 30), vec![200]);
+    let device_ack = from_device(&h, "ACK", 7, None);
+    let a = h.event(Event::DialogAck {
+        side: Side::Callee(LegId(0)),
+        request: device_ack,
+    });
+    let sent_acks = acks(&a);
+    assert_eq!(sent_acks[0].0, "192.0.2.10:5060".parse().unwrap());
+    assert!(sent_acks[0].1.to_string().contains("CSeq: 1 ACK"));
+}
+
+#[test]
+fn reinvite_glare_gets_491_and_overlap_gets_500_with_retry_after() {
+    let mut h = answered();
+    // The callee's re-INVITE is on its way to the caller...
+    h.event(Event::Request {
+        side: Side::Callee(LegId(0)),
+        transaction: TransactionId(40),
+        request: from_device(&h, "INVITE", 7, Some(SDP_HOLD)),
+    });
+    // ...when the caller's crosses it: 491 (§14.2).
+    let a = h.event(Event::Request {
+        side: Side::Caller,
+        transaction: TransactionId(41),
+        request: from_caller(&h, "INVITE", 2, Some(SDP_HOLD), ""),
+    });
+    assert_eq!(codes(&a, 41), vec![491]);
+    assert!(sent(&a, Method::Invite).is_empty());
+    // A second INVITE from the callee before its first is answered: 500 + Retry-After.
+    let a = h.event(Event::Request {
+        side: Side::Callee(LegId(0)),
+        transaction: TransactionId(42),
+        request: from_device(&h, "INVITE", 8, Some(SDP_HOLD)),
+    });
+    let r = responses(&a, 42);
+    assert_eq!(r[0].status_code.code(), 500);
+    let secs: u32 = text_header(&r[0].to_string(), "Retry-After")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(secs <= 10);
+}
+
+#[test]
+fn callee_reinvite_before_the_callers_ack_gets_491() {
+    let mut h = Harness::new();
+    h.ring(1);
+    h.device(0, 200);
+    let a = h.event(Event::Request {
+        side: Side::Callee(LegId(0)),
+        transaction: TransactionId(43),
+        request: from_device(&h, "INVITE", 7, Some(SDP_HOLD)),
+    });
+    assert_eq!(codes(&a, 43), vec![491]);
+}
+
+#[test]
+fn update_and_info_are_relayed_and_failures_come_back() {
+    let mut h = answered();
+    let info = from_caller(
+        &h,
+        "INFO",
+        2,
+        None,
+        "Info-Package: dtmf\r\nX-Private: secret\r\n",
+    );
+    let a = h.event(Event::Request {
+        side: Side::Caller,
+        transaction: TransactionId(50),
+        request: info,
+    });
+    let (_, out) = sent(&a, Method::Info).remove(0);
+    let text = out.to_string();
+    assert!(text.contains("Info-Package: dtmf"), "{text}");
+    assert!(
+        !text.contains("X-Private"),
+        "only what describes the request: {text}"
+    );
+    assert!(
+        !text.contains("Contact:"),
+        "INFO is no target refresh: {text}"
+    );
+    let a = h.event(Event::Response {
+        side: Side::Callee(LegId(0)),
+        response: answer_to(&out, 469, None, &[]),
+    });
+    assert_eq!(codes(&a, 50), vec![469]);
+
+    let update = from_caller(&h, "UPDATE", 3, Some(SDP_HOLD), "");
+    let a = h.event(Event::Request {
+        side: Side::Caller,
+        transaction: TransactionId(51),
+        request: update,
+    });
+    let (_, out) = sent(&a, Method::Update).remove(0);
+    assert!(out.to_string().contains("CSeq: 3 UPDATE"));
+    let a = h.event(Event::Response {
+        side: Side::Callee(LegId(0)),
+        response: answer_to(&out, 200, Some(SDP_HELD), &[]),
+    });
+    let r = responses(&a, 51);
+    assert_eq!(r[0].status_code.code(), 200);
+    assert_eq!(r[0].body, SDP_HELD.as_bytes());
+    assert!(acks(&a).is_empty(), "UPDATE has no ACK");
+}
+
+#[test]
+fn relayed_request_timeout_answers_408_and_ends_the_call() {
+    let mut h = answered();
+    h.event(Event::Request {
+        side: Side::Caller,
+        transaction: TransactionId(60),
+        request: from_caller(&h, "INVITE", 2, Some(SDP_HOLD), ""),
+    });
+    let a = h.event(Event::RequestFailed {
+        side: Side::Callee(LegId(0)),
+        method: Method::Invite,
+    });
+    assert_eq!(codes(&a, 60), vec![408]);
+    let sides: Vec<Side> = sent(&a, Method::Bye).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(sides, vec![Side::Callee(LegId(0)), Side::Caller]);
+}
+
+#[test]
+fn pending_relay_gets_487_when_the_other_side_hangs_up() {
+    let mut h = answered();
+    h.event(Event::Request {
+        side: Side::Caller,
+        transaction: TransactionId(61),
+        request: from_caller(&h, "INVITE", 2, Some(SDP_HOLD), ""),
+    });
+    let a = h.event(Event::Request {
+        side: Side::Callee(LegId(0)),
+        transaction: TransactionId(62),
+        request: from_device(&h, "BYE", 8, None),
+    });
+    assert_eq!(codes(&a, 62), vec![200]);
+    assert_eq!(codes(&a, 61), vec![487], "§15.1.2");
+}
+
+#[test]
+fn callee_bye_before_the_callers_ack_waits_for_the_ack() {
+    let mut h = Harness::new();
+    h.ring(1);
+    h.device(0, 200);
+    let a = h.event(Event::Request {
+        side: Side::Callee(LegId(0)),
+        transaction: TransactionId(70),
+        request: from_device(&h, "BYE", 8, None),
+    });
+    assert_eq!(codes(&a, 70), vec![200]);
+    assert!(sent(&a, Method::Bye).is_empty(), "§15: not before the ACK");
+    let a = h.advance(Duration::from_millis(500));
+    assert_eq!(
+        caller_codes(&a),
+        vec![200],
+        "our 2xx is still retransmitted"
+    );
+    let a = h.event(Event::Ack);
+    let byes = sent(&a, Method::Bye);
+    assert_eq!(byes.len(), 1);
+    assert_eq!(byes[0].0, Side::Caller);
+    assert!(a.contains(&Action::Presence {
+        user_id: 7,
+        change: PresenceChange::Ended
+    }));
+}
+
+#[test]
+fn callee_bye_without_any_ack_goes_after_64_t1_over_tcp() {
+    let mut invite = Harness::new();
+    invite.call = Call::new(
+        invite.now,
+        Utc.with_ymd_and_hms(2026, 1, 12, 9, 0, 0).unwrap(),
+        config(),
+        Inbound {
+            transaction: A_TX,
+            invite: caller_invite(),
+            source: "192.0.2.10:5060".parse().unwrap(),
+            transport: TransportKind::Tcp,
+        },
+        CallerInfo::default(),
+    );
+    let mut h = invite;
+    h.ring(1);
+    h.device(0, 200);
+    h.event(Event::Request {
+        side: Side::Callee(LegId(0)),
+        transaction: TransactionId(71),
+        request: from_device(&h, "BYE", 8, None),
+    });
+    assert_eq!(h.call.poll_timeout(), Some(h.now + Duration::from_secs(32)));
+    assert!(sent(&h.advance(Duration::from_millis(31_999)), Method::Bye).is_empty());
+    let byes = sent(&h.advance(Duration::from_millis(1)), Method::Bye);
+    assert_eq!(byes.len(), 1);
+    assert_eq!(byes[0].0, Side::Caller);
+}
+
+#[test]
+fn session_expires_passes_to_the_callee_and_is_inserted_for_the_caller() {
+    let mut h = Harness::with_invite(caller_invite_with(
+        "Session-Expires: 1800\r\nMin-SE: 120\r\nSupported: timer, 100rel\r\n",
+    ));
+    let a = h.ring(1);
+    let text = sent(&a, Method::Invite)[0].1.to_string();
+    assert_eq!(
+        text_header(&text, "Session-Expires").as_deref(),
+        Some("1800")
+    );
+    assert_eq!(text_header(&text, "Min-SE").as_deref(), Some("120"));
+    assert_eq!(text_header(&text, "Supported").as_deref(), Some("timer"));
+    // The device knows nothing of timers: we tell the caller to refresh (RFC 4028 §9).
+    let a = h.device(0, 200);
+    let ok = responses(&a, A_TX.0).remove(0).to_string();
+    assert_eq!(
+        text_header(&ok, "Session-Expires").as_deref(),
+        Some("1800;refresher=uac")
+    );
+    assert_eq!(text_header(&ok, "Require").as_deref(), Some("timer"));
+    h.event(Event::Ack);
+    // A refresh at 1000 s moves the expiry.
+    h.advance(Duration::from_secs(1000));
+    let a = h.event(Event::Request {
+        side: Side::Caller,
+        transaction: TransactionId(80),
+        request: from_caller(
+            &h,
+            "UPDATE",
+            2,
+            None,
+            "Session-Expires: 1800;refresher=uac\r\nSupported: timer\r\n",
+        ),
+    });
+    let (_, update) = sent(&a, Method::Update).remove(0);
+    assert_eq!(
+        text_header(&update.to_string(), "Session-Expires").as_deref(),
+        Some("1800;refresher=uac")
+    );
+    let a = h.event(Event::Response {
+        side: Side::Callee(LegId(0)),
+        response: answer_to(&update, 200, None, &[]),
+    });
+    let ok = responses(&a, 80).remove(0).to_string();
+    assert_eq!(
+        text_header(&ok, "Session-Expires").as_deref(),
+        Some("1800;refresher=uac"),
+        "inserted again for the caller's refresh: {ok}"
+    );
+    // 1768 s after the refresh (1800 − min(32, 600)) the call is torn down, not before.
+    assert!(sent(&h.advance(Duration::from_secs(1767)), Method::Bye).is_empty());
+    let a = h.advance(Duration::from_secs(1));
+    let sides: Vec<Side> = sent(&a, Method::Bye).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(sides, vec![Side::Callee(LegId(0)), Side::Caller]);
+    assert!(a
+        .iter()
+        .any(|x| matches!(x, Action::Record(d) if d.direction == CallDirection::In)));
+}
+
+#[test]
+fn callees_session_expires_is_passed_back_and_enforced() {
+    let mut h = Harness::with_invite(caller_invite_with(
+        "Session-Expires: 300\r\nSupported: timer\r\n",
+    ));
+    h.ring(1);
+    let mut ok = response_to(h.invite(0), 200, Some("dev0"));
+    ok.headers.push(Header::Contact(headers::Contact::new(
+        "<sip:1000001@192.0.2.20:5060>",
+    )));
+    ok.headers.push(Header::Other(
+        "Session-Expires".into(),
+        "120;refresher=uas".into(),
+    ));
+    ok.headers
+        .push(Header::Require(headers::Require::new("timer")));
+    let a = h.event(Event::Response {
+        side: Side::Callee(LegId(0)),
+        response: ok,
+    });
+    let ours = responses(&a, A_TX.0).remove(0).to_string();
+    assert_eq!(
+        text_header(&ours, "Session-Expires").as_deref(),
+        Some("120;refresher=uas")
+    );
+    assert_eq!(text_header(&ours, "Require").as_deref(), Some("timer"));
+    h.event(Event::Ack);
+    // 120 − min(32, 40) = 88 s.
+    assert!(sent(&h.advance(Duration::from_secs(87)), Method::Bye).is_empty());
+    assert_eq!(
+        sent(&h.advance(Duration::from_secs(1)), Method::Bye).len(),
+        2
+    );
+}
+
+#[test]
+fn too_small_session_expires_gets_422_with_min_se() {
+    let mut h = Harness::with_invite(caller_invite_with(
+        "Session-Expires: 60\r\nSupported: timer\r\n",
+    ));
+    let a = h.ring(1);
+    let r = responses(&a, A_TX.0);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].status_code.code(), 422);
+    assert_eq!(
+        text_header(&r[0].to_string(), "Min-SE").as_deref(),
+        Some("90")
+    );
+    assert!(sent(&a, Method::Invite).is_empty());
+    assert!(h.call.is_finished());
+
+    // Without Supported: timer a 422 would only fail the call: raised to 90 instead (§8.1).
+    let mut h = Harness::with_invite(caller_invite_with("Session-Expires: 60\r\n"));
+    let a = h.ring(1);
+    let text = sent(&a, Method::Invite)[0].1.to_string();
+    assert_eq!(text_header(&text, "Session-Expires").as_deref(), Some("90"));
+
+    // A refresh below the minimum is refused the same way.
+    let mut h = answered();
+    let a = h.event(Event::Request {
+        side: Side::Caller,
+        transaction: TransactionId(81),
+        request: from_caller(
+            &h,
+            "INVITE",
+            2,
+            Some(SDP_HOLD),
+            "Session-Expires: 30\r\nSupported: timer\r\n",
+        ),
+    });
+    assert_eq!(codes(&a, 81), vec![422]);
+}
+
+#[test]
+fn presence_rings_then_talks_then_ends_and_ringing_ends_on_voicemail() {
+    let mut h = Harness::new();
+    let a = h.ring(2);
+    assert!(a.contains(&Action::Presence {
+        user_id: 7,
+        change: PresenceChange::Ringing
+    }));
+    let a = h.device(0, 200);
+    assert!(a.contains(&Action::Presence {
+        user_id: 7,
+        change: PresenceChange::Started
+    }));
+
+    let mut h = Harness::new();
+    h.ring(1);
+    let a = h.device(0, 486);
+    assert!(a.contains(&Action::Presence {
+        user_id: 7,
+        change: PresenceChange::RingingEnded
+    }));
+    let mut h = Harness::new();
+    h.ring(1);
+    let a = h.event(Event::Cancelled);
+    assert!(a.contains(&Action::Presence {
+        user_id: 7,
+        change: PresenceChange::RingingEnded
+    }));
+}
+
+#[test]
+fn forwarded_call_writes_a_row_for_the_forwarding_user_too() {
+    let mut h = Harness::new();
+    h.event(Event::Routed(Plan::Ring {
+        callee: CalleeInfo {
+            user_id: 8,
+            number: "4570100002".into(),
+            lang: Lang::Da,
+        },
+        targets: vec![target(20, TargetKind::Device)],
+        timeout: Duration::from_secs(20),
+        fallback: fallback(),
+        diversion: Some(Diversion {
+            from: "4570100001".into(),
+            reason: crate::routing::DiversionReason::Away,
+            counter: 1,
+            user_id: Some(7),
+        }),
+    }));
+    h.device(0, 200);
+    h.event(Event::Ack);
+    let a = h.event(Event::Request {
+        side: Side::Caller,
+        transaction: TransactionId(90),
+        request: bye_from_caller(&h),
+    });
+    let rows: Vec<_> = a
+        .iter()
+        .filter_map(|x| match x {
+            Action::Record(d) => Some((d.user_id.0, d.direction, d.route.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (8, CallDirection::In, Some("answered".into())),
+            (7, CallDirection::Missed, Some("forward:4570100002".into())),
+        ]
+    );
+}
+
+#[test]
+fn local_caller_gets_an_out_row_and_callee_an_in_row() {
+    let mut h = Harness::new();
+    h.call.set_caller(CallerInfo {
+        number: "1000002".into(),
+        name: Some("Karen".into()),
+        user_id: Some(5),
+    });
+    h.ring(1);
+    h.device(0, 200);
+    h.event(Event::Ack);
+    let a = h.event(Event::Request {
+        side: Side::Caller,
+        transaction: TransactionId(91),
+        request: bye_from_caller(&h),
+    });
+    let rows: Vec<_> = a
+        .iter()
+        .filter_map(|x| match x {
+            Action::Record(d) => Some((d.user_id.0, d.direction, d.other_number.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (7, CallDirection::In, "1000002".to_owned()),
+            (5, CallDirection::Out, "4570100001".to_owned()),
+        ]
+    );
+    // Both parties were "on the phone" and are not any more.
+    for user_id in [7, 5] {
+        assert!(a.contains(&Action::Presence {
+            user_id,
+            change: PresenceChange::Ended
+        }));
     }
 }

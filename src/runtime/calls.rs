@@ -289,8 +289,14 @@ fn run_actions(service: &mut SipService, key: CallKey) {
                     Ok(tx) => {
                         service.calls.by_transaction.insert(tx, (key, side, method));
                         if let (Side::Callee(leg), Method::Invite) = (side, &method) {
-                            info!(leg = leg.0, %destination, "ringing leg");
-                            if let Some(running) = service.calls.calls.get_mut(&key) {
+                            if let Some(running) = service
+                                .calls
+                                .calls
+                                .get_mut(&key)
+                                // A re-INVITE relayed on an existing leg is not a new leg.
+                                .filter(|r| !r.invites.contains_key(&leg))
+                            {
+                                info!(leg = leg.0, %destination, "ringing leg");
                                 running.invites.insert(leg, tx);
                                 if let Some(id) = leg_call_id {
                                     running.call_ids.push(id.clone());
@@ -331,6 +337,8 @@ fn run_actions(service: &mut SipService, key: CallKey) {
             } => service.respond(transaction, response),
             Action::Voicemail(request) => hand_off(service, *request),
             Action::Presence { user_id, change } => match change {
+                PresenceChange::Ringing => service.presence.call_ringing(user_id, &call_id),
+                PresenceChange::RingingEnded => service.presence.ringing_ended(user_id, &call_id),
                 PresenceChange::Started => service.presence.call_started(user_id, &call_id),
                 PresenceChange::Ended => service.presence.call_ended(user_id, &call_id),
             },
@@ -463,7 +471,14 @@ pub fn on_stray_response(service: &mut SipService, response: rsip::Response) {
 /// Timer B/F or a transport error for one of our client transactions.
 pub fn on_transaction_failed(service: &mut SipService, transaction: TransactionId) {
     if let Some((key, side, method)) = service.calls.by_transaction.remove(&transaction) {
-        if method != Method::Invite || side != Side::Caller {
+        // The caller's own INVITE (Timer H) is no request of ours; a re-INVITE we relayed
+        // towards the caller is.
+        let inbound = service
+            .calls
+            .calls
+            .get(&key)
+            .is_some_and(|r| r.call.inbound().0 == transaction);
+        if !inbound {
             drive(service, key, Event::RequestFailed { side, method });
         }
     }
@@ -483,13 +498,15 @@ pub fn on_cancelled(service: &mut SipService, invite: TransactionId) -> bool {
     true
 }
 
-/// An ACK outside a transaction: the caller's ACK for our 2xx.
+/// An ACK outside a transaction: the caller's ACK for our 2xx, or either side's ACK for a
+/// relayed re-INVITE's 2xx.
 pub fn on_ack(service: &mut SipService, request: &rsip::Request) {
     let Ok(call_id) = dialog::header_value(&request.headers, "Call-ID") else {
         return;
     };
-    if let Some(&(key, Side::Caller)) = service.calls.by_call_id.get(&call_id) {
-        drive(service, key, Event::Ack);
+    if let Some(&(key, side)) = service.calls.by_call_id.get(&call_id) {
+        let request = request.clone();
+        drive(service, key, Event::DialogAck { side, request });
     }
 }
 
@@ -704,6 +721,7 @@ async fn plan(
                     from: loaded.user.one_number.clone(),
                     reason,
                     counter,
+                    user_id: Some(loaded.user.id.0),
                 };
                 match find_user(store, &number).await? {
                     Some(next) if next.org_id == loaded.user.org_id => {
