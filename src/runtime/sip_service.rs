@@ -37,7 +37,7 @@ use crate::presence::Presence;
 /// Methods we implement, for Allow (RFC 3261 §20.5) and 405 answers.
 pub const ALLOWED: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, NOTIFY, SUBSCRIBE";
 /// Option tags we support (Supported, and what Require may name without a 420).
-pub const SUPPORTED: &[&str] = &["path", "outbound"];
+pub const SUPPORTED: &[&str] = &["path", "outbound", "timer"];
 /// The Server / User-Agent string.
 pub const SERVER: &str = concat!("OneStatus/", env!("CARGO_PKG_VERSION"));
 /// Results of spawned work queued for the loop.
