@@ -54,8 +54,8 @@ fn with_store<T>(server: &TestServer, f: impl AsyncFnOnce(&Store) -> T) -> T {
     })
 }
 
-fn hans(store: &Store) -> impl std::future::Future<Output = UserId> + '_ {
-    async move { store.user_by_local_number(HANS_LOCAL).await.unwrap().id }
+async fn hans(store: &Store) -> UserId {
+    store.user_by_local_number(HANS_LOCAL).await.unwrap().id
 }
 
 /// Gives Hans an e-mail address so the new-message mail has somewhere to go.
@@ -291,11 +291,7 @@ fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
 }
 
 fn status(message: &str) -> Option<u16> {
-    message
-        .strip_prefix("SIP/2.0 ")?
-        .get(..3)?
-        .parse()
-        .ok()
+    message.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()
 }
 
 fn uri_in(value: &str) -> String {
@@ -480,7 +476,11 @@ fn assert_paced(packets: &[Packet]) {
     let ssrc = packets[0].ssrc;
     for pair in packets.windows(2) {
         assert_eq!(pair[1].ssrc, ssrc, "one SSRC per stream");
-        assert_eq!(pair[1].seq, pair[0].seq.wrapping_add(1), "consecutive sequence numbers");
+        assert_eq!(
+            pair[1].seq,
+            pair[0].seq.wrapping_add(1),
+            "consecutive sequence numbers"
+        );
         assert_eq!(
             pair[1].timestamp.wrapping_sub(pair[0].timestamp),
             FRAME as u32,
@@ -492,7 +492,10 @@ fn assert_paced(packets: &[Packet]) {
     let last = &packets[packets.len() - 1];
     let span = last.at.duration_since(first.at).as_secs_f64();
     let mean_ms = span * 1000.0 / (packets.len() - 1) as f64;
-    assert!((mean_ms - 20.0).abs() < 1.0, "mean packet interval {mean_ms:.2} ms");
+    assert!(
+        (mean_ms - 20.0).abs() < 1.0,
+        "mean packet interval {mean_ms:.2} ms"
+    );
     for (n, p) in packets.iter().enumerate() {
         let due = first.at + Duration::from_millis(20 * n as u64);
         let late = p.at.saturating_duration_since(due);
@@ -554,7 +557,10 @@ fn a_message_left_after_the_tone_is_stored_mailed_and_lights_the_lamp() {
         "greeting {greeting_secs:.1} s, {voiced:.1} s of it voiced"
     );
     assert_paced(&greeting);
-    assert!(greeting[0].marker, "first packet of the stream has the marker bit");
+    assert!(
+        greeting[0].marker,
+        "first packet of the stream has the marker bit"
+    );
 
     call.rtp.tone(3.0);
     // Let the last packets land before the hang-up.
@@ -582,14 +588,21 @@ fn a_message_left_after_the_tone_is_stored_mailed_and_lights_the_lamp() {
     let pcm = decode_wav_pcm(&audio);
     assert!(pcm.len().abs_diff(24_000) <= 800, "{} samples", pcm.len());
     let level = pcm.iter().map(|&s| f64::from(s).abs()).sum::<f64>() / pcm.len() as f64;
-    assert!(level > 1000.0, "stored audio is the tone, mean level {level:.0}");
+    assert!(
+        level > 1000.0,
+        "stored audio is the tone, mean level {level:.0}"
+    );
 
     // The mail, with the WAV attached (the default settings).
     let (rcpt, data) = mails
         .recv_timeout(Duration::from_secs(15))
         .expect("new-message mail");
     assert!(rcpt.iter().any(|r| r.contains(HANS_MAIL)), "{rcpt:?}");
-    assert!(data.contains(".wav"), "WAV attached:\n{}", &data[..data.len().min(2000)]);
+    assert!(
+        data.contains(".wav"),
+        "WAV attached:\n{}",
+        &data[..data.len().min(2000)]
+    );
 
     // The message-waiting NOTIFY to the registered phone.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -614,7 +627,11 @@ fn a_message_left_after_the_tone_is_stored_mailed_and_lights_the_lamp() {
             break m;
         }
     };
-    assert_eq!(header(&notify, "Event"), Some("message-summary"), "{notify}");
+    assert_eq!(
+        header(&notify, "Event"),
+        Some("message-summary"),
+        "{notify}"
+    );
     assert!(notify.contains("Messages-Waiting: yes"), "{notify}");
     assert!(notify.contains("Voice-Message: 1/0"), "{notify}");
     drop(call);
@@ -678,7 +695,7 @@ fn pound_ends_the_message_then_goodbye_and_our_bye() {
     let before = call.packets().len();
     call.rtp.tone(2.0);
     call.rtp.key(11); // '#'
-    // We hear "thank you for your message, goodbye", then OneStatus hangs up.
+                      // We hear "thank you for your message, goodbye", then OneStatus hangs up.
     let deadline = Instant::now() + Duration::from_secs(20);
     let bye = loop {
         assert!(Instant::now() < deadline, "no BYE from OneStatus");
@@ -699,7 +716,8 @@ fn pound_ends_the_message_then_goodbye_and_our_bye() {
     );
     call.sip.send_to(reply.as_bytes(), call.server).unwrap();
     assert!(
-        header(&bye, "From").is_some_and(|f| f.contains(&call.to[call.to.find("tag=").unwrap() + 4..])),
+        header(&bye, "From")
+            .is_some_and(|f| f.contains(&call.to[call.to.find("tag=").unwrap() + 4..])),
         "BYE in our dialog: {bye}"
     );
     let after: Vec<Packet> = call.packets()[before..].to_vec();

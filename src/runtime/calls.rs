@@ -16,9 +16,9 @@ use rsip::{Header, Method};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn, Span};
 
+use super::ivr_leg::{Answer, IvrKind};
 use super::sip_service::{reply, Completion, SipService, SERVER};
 use super::user_state::{self, LoadedUser};
-use super::ivr_leg::{Answer, IvrKind};
 use crate::b2bua::{
     Action, Call, CallConfig, CalleeInfo, CallerInfo, Diversion, Event, Inbound, LegId,
     OutboundTarget, Plan, PresenceChange, Side, TargetKind, VoicemailRequest,

@@ -344,7 +344,10 @@ pub fn answer(service: &mut SipService, call: Answer, kind: IvrKind) {
         interval: t1,
         give_up: now + t1 * 64,
     });
-    service.ivr_legs.by_call_id.insert(call.call_id.clone(), key);
+    service
+        .ivr_legs
+        .by_call_id
+        .insert(call.call_id.clone(), key);
     service.ivr_legs.legs.insert(
         key,
         AnsweredLeg {
@@ -491,7 +494,12 @@ pub fn on_in_dialog(service: &mut SipService, transaction: TransactionId, reques
 /// INFO with a key press (`application/dtmf-relay` or `application/dtmf`): 200 and a
 /// [`LegEvent::Digit`]; another body type gets 415 with Accept (RFC 6086 §4.2.2), a body that
 /// names no key 400.
-fn on_info(service: &mut SipService, key: LegKey, transaction: TransactionId, request: &rsip::Request) {
+fn on_info(
+    service: &mut SipService,
+    key: LegKey,
+    transaction: TransactionId,
+    request: &rsip::Request,
+) {
     let content_type = request
         .headers
         .iter()
@@ -653,9 +661,11 @@ fn transfer(service: &mut SipService, key: LegKey, number: &str) {
         "Referred-By".into(),
         leg.dialog.local_uri.clone(),
     ));
-    refer.headers.push(Header::Contact(rsip::headers::Contact::new(format!(
-        "<sip:onestatus@{sent_by}>"
-    ))));
+    refer
+        .headers
+        .push(Header::Contact(rsip::headers::Contact::new(format!(
+            "<sip:onestatus@{sent_by}>"
+        ))));
     leg.retransmit = None;
     leg.ending = true;
     let (destination, transport) = (leg.source, leg.transport);

@@ -32,8 +32,8 @@ use crate::store::Store;
 
 use super::calls::{self, Calls};
 use super::ivr_leg::{self, IvrDeps, IvrLegs, IvrRuntime};
-use crate::media::engine::MediaEngine;
 use super::register::{self, RegisterLookup};
+use crate::media::engine::MediaEngine;
 use crate::presence::Presence;
 
 /// Methods we implement, for Allow (RFC 3261 §20.5) and 405 answers.
@@ -198,8 +198,8 @@ impl SipService {
                 self.ivr_legs.poll_timeout(),
             ]
             .into_iter()
-                .flatten()
-                .min();
+            .flatten()
+            .min();
             let sleep = async {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(at.into()).await,

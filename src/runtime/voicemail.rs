@@ -31,8 +31,8 @@ use tracing::{debug, info, warn, Instrument};
 use super::ivr_leg::{IvrDeps, IvrLeg, LegCommand, LegEvent};
 use crate::b2bua::VoicemailRequest;
 use crate::ivr::{
-    Action, Caller, Deposit, DepositSetup, Event, PlayId, Prompt, RecordingEnd,
-    RecordingLimits, StoreReply, StoreRequest,
+    Action, Caller, Deposit, DepositSetup, Event, PlayId, Prompt, RecordingEnd, RecordingLimits,
+    StoreReply, StoreRequest,
 };
 use crate::media::decode::{self, DecodeLimits};
 use crate::media::dtmf::Digit;
@@ -395,7 +395,11 @@ impl Driver {
 
     fn on_playback_done(&mut self) -> Option<Event> {
         let on_air = self.on_air?;
-        let elapsed = self.deps.clock.instant().saturating_duration_since(on_air.started);
+        let elapsed = self
+            .deps
+            .clock
+            .instant()
+            .saturating_duration_since(on_air.started);
         if elapsed + PLAYBACK_SLACK < on_air.length {
             // The end of the prompt this one replaced.
             return None;
@@ -756,11 +760,10 @@ impl Driver {
         tokio::spawn(
             async move {
                 match deps.store.voicemail_counts(UserId(user_id)).await {
-                    Ok((new, old)) => deps.presence.publish(PresenceEvent::Voicemail {
-                        user_id,
-                        new,
-                        old,
-                    }),
+                    Ok((new, old)) => {
+                        deps.presence
+                            .publish(PresenceEvent::Voicemail { user_id, new, old })
+                    }
                     Err(error) => warn!(%error, "voicemail counts not read"),
                 }
                 if let Some(user) = user {
@@ -876,7 +879,11 @@ mod tests {
             ..VoicemailSettings::default()
         };
         let setup = deposit_setup(&request(None), &mailbox(settings));
-        assert_eq!(setup.lang, Lang::Sv, "no user loaded: the hand-off's language");
+        assert_eq!(
+            setup.lang,
+            Lang::Sv,
+            "no user loaded: the hand-off's language"
+        );
         assert_eq!(setup.secondary_lang, Some(Lang::En));
         assert_eq!(setup.receptionist.as_deref(), Some("4570100099"));
         assert!(!setup.own_name, "no recorded name: the generated one");
