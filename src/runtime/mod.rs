@@ -121,6 +121,17 @@ impl Server {
                     source,
                 })?;
         }
+        // Messages a crash interrupted are stored before new calls are taken.
+        let spool = config.data_dir.join("spool");
+        match voicemail::set_spool_dir(spool.clone()) {
+            Ok(()) => {
+                let recovered = voicemail::recover_spool(&store).await;
+                if recovered > 0 {
+                    info!(recovered, "voicemail messages recovered from the spool");
+                }
+            }
+            Err(error) => warn!(%error, dir = %spool.display(), "no recording spool"),
+        }
         let notifier = crate::notify::Notifier::from_config(&config)?;
         let prompts = match crate::speech::FragmentLibrary::load(&config.prompt_dir) {
             Ok(library) => Some(library),

@@ -20,6 +20,10 @@
 //! machine saves it, and only then does the task end. Whatever is left in the session when it
 //! closes (a hang-up that raced the stop) is saved too.
 
+mod spool;
+
+pub use spool::{recover as recover_spool, set_dir as set_spool_dir};
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,6 +32,7 @@ use chrono_tz::Tz;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn, Instrument};
 
+use self::spool::{Envelope, SpoolWriter};
 use super::ivr_leg::{IvrDeps, IvrLeg, LegCommand, LegEvent};
 use crate::b2bua::VoicemailRequest;
 use crate::ivr::{
@@ -73,7 +78,7 @@ pub async fn run_deposit(leg: IvrLeg, req: VoicemailRequest, deps: IvrDeps) {
             lang = %setup.lang,
             "voicemail deposit answered"
         );
-        let driver = Driver::new(leg, deps, mailbox);
+        let driver = Driver::new(leg, deps, mailbox, setup.caller.clone());
         driver.run(setup).await;
     }
     .instrument(span)
@@ -265,13 +270,17 @@ struct Driver {
     /// The last finished recording, until saved or discarded.
     take: Option<Vec<i16>>,
     saved: Option<Saved>,
+    /// The recording in progress (or not yet saved) as written to disk.
+    spool: Option<SpoolWriter>,
+    /// Who is calling, for the spool's envelope.
+    caller: Caller,
     hung_up: bool,
     media_gone: bool,
     sip_gone: bool,
 }
 
 impl Driver {
-    fn new(leg: IvrLeg, deps: IvrDeps, mailbox: MailboxData) -> Self {
+    fn new(leg: IvrLeg, deps: IvrDeps, mailbox: MailboxData, caller: Caller) -> Self {
         let (stitched_tx, stitched_rx) = mpsc::channel(4);
         Driver {
             call_id: leg.call_id,
@@ -290,6 +299,8 @@ impl Driver {
             partial: Vec::new(),
             take: None,
             saved: None,
+            spool: None,
+            caller,
             hung_up: false,
             media_gone: false,
             sip_gone: false,
@@ -367,6 +378,9 @@ impl Driver {
             MediaEvent::Digit(digit) => self.on_digit(digit),
             MediaEvent::PlaybackDone => self.on_playback_done(),
             MediaEvent::RecordingAudio(chunk) => {
+                if let Some(spool) = &self.spool {
+                    spool.append(&chunk);
+                }
                 // Bounded by the recorder's maximum length.
                 self.partial.extend_from_slice(&chunk);
                 None
@@ -408,12 +422,7 @@ impl Driver {
         match on_air.what {
             Playing::Prompt { id, .. } => Some(Event::PromptDone(id)),
             Playing::Tone(options) => {
-                if let Some(media) = &self.media {
-                    debug!(max = ?options.max_duration, "recording started");
-                    self.partial.clear();
-                    self.recording = true;
-                    media.record(options);
-                }
+                self.start_recording(options);
                 None
             }
         }
@@ -472,6 +481,24 @@ impl Driver {
         media.play(pcm);
     }
 
+    /// Records from now, spooling the audio to disk as it arrives.
+    fn start_recording(&mut self, options: RecordOptions) {
+        let Some(media) = &self.media else { return };
+        debug!(max = ?options.max_duration, "recording started");
+        self.partial.clear();
+        self.recording = true;
+        media.record(options);
+        if let Some(old) = self.spool.take() {
+            old.remove();
+        }
+        self.spool = SpoolWriter::start(Envelope {
+            user_id: self.mailbox.user_id.0,
+            caller_number: self.caller.number.clone(),
+            caller_name: self.caller.name.clone(),
+            received_at: self.deps.clock.now(),
+        });
+    }
+
     fn stop_playback(&mut self) {
         self.generation += 1;
         if self.on_air.take().is_some() {
@@ -506,14 +533,7 @@ impl Driver {
                         let tone = tone.clone();
                         self.play_pcm(tone, Playing::Tone(options));
                     }
-                    _ => {
-                        if let Some(media) = &self.media {
-                            debug!(max = ?max, "recording started");
-                            self.partial.clear();
-                            self.recording = true;
-                            media.record(options);
-                        }
-                    }
+                    _ => self.start_recording(options),
                 }
             }
             Action::StopRecording => {
@@ -536,6 +556,9 @@ impl Driver {
             Action::DiscardRecording => {
                 self.take = None;
                 self.partial.clear();
+                if let Some(spool) = self.spool.take() {
+                    spool.remove();
+                }
             }
             Action::Transfer { number } => {
                 info!(%number, "transferring the caller");
@@ -693,8 +716,12 @@ impl Driver {
                     Some(saved) => {
                         let id = saved.message.id;
                         self.saved = Some(saved);
+                        if let Some(spool) = self.spool.take() {
+                            spool.remove();
+                        }
                         StoreReply::MessageSaved(id)
                     }
+                    // The spool keeps the recording; the next start stores it.
                     None => StoreReply::Failed,
                 }
             }
@@ -720,7 +747,7 @@ impl Driver {
             match self.deps.store.voicemail_insert(&message).await {
                 Ok(row) => {
                     info!(
-                        message = %row.id,
+                        voicemail_id = %row.id,
                         duration_ms = row.duration_ms,
                         "voicemail message stored"
                     );
@@ -806,6 +833,9 @@ impl Driver {
                 };
                 if let Some(saved) = self.save(message, &recording.pcm).await {
                     self.saved = Some(saved);
+                    if let Some(spool) = self.spool.take() {
+                        spool.remove();
+                    }
                     let id = self.saved.as_ref().map_or(0, |s| s.message.id.0);
                     self.notify(self.mailbox.user_id.0, id);
                 }
