@@ -781,3 +781,20 @@ fn a_message_survives_kill_9_mid_recording() {
         "recovered audio is the tone, mean level {level:.0}"
     );
 }
+
+#[test]
+fn the_access_number_is_answered_for_the_mailbox() {
+    let server = start(None);
+    // `sip.voicemail_number` defaults to 8000; no user has it, so without the mailbox this
+    // call would get 404.
+    let mut call = Call::place(&server, "8000");
+    let line = server
+        .wait_log("call for the mailbox", Duration::from_secs(5))
+        .expect("routed to the retrieval IVR");
+    assert!(line.contains("AccessNumber"), "{line}");
+    // Let the IVR run for a moment, then hang up.
+    thread::sleep(Duration::from_millis(500));
+    let bye_or_ok = call.bye();
+    // Either our BYE is answered, or the IVR ended the call first and ours meets 481.
+    assert!(matches!(bye_or_ok, Some(200 | 481)), "{bye_or_ok:?}");
+}
