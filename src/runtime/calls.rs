@@ -62,14 +62,21 @@ struct Running {
     _guard: Option<CallGuard>,
 }
 
+/// Where the routing task sends a call.
+#[derive(Debug)]
+enum Routed {
+    /// Through the B2BUA.
+    Plan(Plan),
+    /// To the mailbox (the access number, or one's own number from one's own device): the
+    /// retrieval IVR answers it.
+    Mailbox(RetrieveSetup),
+}
+
 /// What the spawned routing task found out.
 #[derive(Debug)]
 pub struct RouteLookup {
     key: CallKey,
-    plan: Plan,
-    /// Set when the call is for the mailbox (access number, or one's own number from one's
-    /// own device): the retrieval IVR answers it and `plan` is not used.
-    retrieve: Option<RetrieveSetup>,
+    outcome: Routed,
     caller: CallerInfo,
     /// Set when the From user is one of our devices: the INVITE must then be authenticated.
     caller_device: Option<Device>,
@@ -159,8 +166,7 @@ pub fn on_invite(
 pub fn on_routed(service: &mut SipService, lookup: RouteLookup) {
     let RouteLookup {
         key,
-        plan,
-        retrieve,
+        outcome,
         caller,
         caller_device,
     } = lookup;
@@ -175,10 +181,13 @@ pub fn on_routed(service: &mut SipService, lookup: RouteLookup) {
         }
         debug!(caller = %caller.number, "caller authenticated");
     }
-    if let Some(setup) = retrieve {
-        retrieve_mailbox(service, key, setup);
-        return;
-    }
+    let plan = match outcome {
+        Routed::Plan(plan) => plan,
+        Routed::Mailbox(setup) => {
+            retrieve_mailbox(service, key, setup);
+            return;
+        }
+    };
     if let Some(running) = service.calls.calls.get_mut(&key) {
         running.call.set_caller(caller);
     }
@@ -652,11 +661,7 @@ async fn route(
         Ok(Some(setup)) => {
             return RouteLookup {
                 key,
-                plan: Plan::Reject {
-                    status: 500,
-                    reason: None,
-                },
-                retrieve: Some(setup),
+                outcome: Routed::Mailbox(setup),
                 caller,
                 caller_device,
             };
@@ -686,8 +691,7 @@ async fn route(
     };
     RouteLookup {
         key,
-        plan,
-        retrieve: None,
+        outcome: Routed::Plan(plan),
         caller,
         caller_device,
     }

@@ -645,6 +645,11 @@ fn transfer(service: &mut SipService, key: LegKey, number: &str) {
         .filter(|c| c.is_ascii_digit() || *c == '+')
         .take(32)
         .collect();
+    if number.trim_start_matches('+').is_empty() {
+        warn!("transfer to no number; ending the call");
+        end_call(service, key);
+        return;
+    }
     let mut refer = match leg.dialog.request(Method::Refer, &via) {
         Ok(refer) => refer,
         Err(error) => {
