@@ -16,6 +16,7 @@ use rsip::{Header, Method};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn, Span};
 
+use super::ivr_leg::{Answer, IvrKind};
 use super::sip_service::{reply, Completion, SipService, SERVER};
 use super::user_state::{self, LoadedUser};
 use crate::b2bua::{
@@ -23,6 +24,8 @@ use crate::b2bua::{
     OutboundTarget, Plan, PresenceChange, Side, TargetKind, VoicemailRequest,
 };
 use crate::clock::Clock;
+use crate::domain::Lang;
+use crate::ivr::{Entry, RetrieveSetup};
 use crate::presence::Presence;
 use crate::routing::{self, CallContext, GreetingStatus, Route, VoicemailInfo};
 use crate::shutdown::CallGuard;
@@ -54,14 +57,26 @@ struct Running {
     span: Span,
     call_ids: Vec<String>,
     invites: HashMap<LegId, TransactionId>,
+    /// The transport of the caller's INVITE, for a call answered by the retrieval IVR.
+    transport: TransportKind,
     _guard: Option<CallGuard>,
+}
+
+/// Where the routing task sends a call.
+#[derive(Debug)]
+enum Routed {
+    /// Through the B2BUA.
+    Plan(Plan),
+    /// To the mailbox (the access number, or one's own number from one's own device): the
+    /// retrieval IVR answers it.
+    Mailbox(RetrieveSetup),
 }
 
 /// What the spawned routing task found out.
 #[derive(Debug)]
 pub struct RouteLookup {
     key: CallKey,
-    plan: Plan,
+    outcome: Routed,
     caller: CallerInfo,
     /// Set when the From user is one of our devices: the INVITE must then be authenticated.
     caller_device: Option<Device>,
@@ -118,6 +133,7 @@ pub fn on_invite(
             span: span.clone(),
             call_ids: vec![call_id.clone()],
             invites: HashMap::new(),
+            transport,
             _guard: service.shutdown.as_ref().map(|s| s.call_started()),
         },
     );
@@ -132,10 +148,14 @@ pub fn on_invite(
     let store = service.store.clone();
     let presence = service.presence.clone();
     let completions = service.completions.clone();
-    let trunk = service.config.sip.trunk.clone();
+    let numbers = Numbers {
+        trunk: service.config.sip.trunk.clone(),
+        voicemail: service.config.sip.voicemail_number.clone(),
+        default_lang: service.config.default_language,
+    };
     tokio::spawn(tracing::Instrument::instrument(
         async move {
-            let lookup = route(&store, &presence, &trunk, key, &request, wall).await;
+            let lookup = route(&store, &presence, &numbers, key, &request, wall).await;
             let _ = completions.send(Completion::Routed(Box::new(lookup))).await;
         },
         span,
@@ -146,7 +166,7 @@ pub fn on_invite(
 pub fn on_routed(service: &mut SipService, lookup: RouteLookup) {
     let RouteLookup {
         key,
-        plan,
+        outcome,
         caller,
         caller_device,
     } = lookup;
@@ -161,10 +181,37 @@ pub fn on_routed(service: &mut SipService, lookup: RouteLookup) {
         }
         debug!(caller = %caller.number, "caller authenticated");
     }
+    let plan = match outcome {
+        Routed::Plan(plan) => plan,
+        Routed::Mailbox(setup) => {
+            retrieve_mailbox(service, key, setup);
+            return;
+        }
+    };
     if let Some(running) = service.calls.calls.get_mut(&key) {
         running.call.set_caller(caller);
     }
     drive(service, key, Event::Routed(plan));
+}
+
+/// A call for the mailbox: the B2BUA steps aside (nothing was answered yet but the layer's 100)
+/// and the retrieval IVR answers with the same To tag.
+fn retrieve_mailbox(service: &mut SipService, key: CallKey, setup: RetrieveSetup) {
+    let Some(running) = service.calls.calls.get(&key) else {
+        return;
+    };
+    let (transaction, invite) = running.call.inbound();
+    let answer = Answer {
+        call_id: running.call.call_id().to_owned(),
+        transaction,
+        invite: invite.clone(),
+        local_tag: running.call.local_tag().to_owned(),
+        source: running.call.inbound_source(),
+        transport: running.transport,
+    };
+    info!(entry = ?setup.entry, "call for the mailbox");
+    forget(service, key);
+    super::ivr_leg::answer(service, answer, IvrKind::Retrieve(setup));
 }
 
 /// §22.3: an INVITE from one of our users' devices must carry valid Proxy-Authorization;
@@ -375,8 +422,10 @@ fn forget(service: &mut SipService, key: CallKey) {
     }
 }
 
-/// Sends the call to voicemail: to the voicemail service when one is wired in; until then the
-/// caller is told 480 with a Reason saying why, so nobody rings into a void without a word.
+/// Sends the call to voicemail: answered here by the deposit IVR when the media engine is
+/// running (`ivr_leg::answer`), else to an external voicemail service when one is wired in;
+/// without either the caller is told 480 with a Reason saying why, so nobody rings into a void
+/// without a word.
 fn hand_off(service: &mut SipService, request: VoicemailRequest) {
     let (reason, back_at) = match &request.info.status {
         GreetingStatus::OnThePhone => ("on the phone".to_owned(), None),
@@ -393,6 +442,18 @@ fn hand_off(service: &mut SipService, request: VoicemailRequest) {
         allow_messages = request.info.allow_messages,
         "voicemail hand-off"
     );
+    if service.ivr.is_some() {
+        let answer = Answer {
+            call_id: request.call_id.clone(),
+            transaction: request.transaction,
+            invite: request.invite.clone(),
+            local_tag: request.local_tag.clone(),
+            source: request.source,
+            transport: request.transport,
+        };
+        super::ivr_leg::answer(service, answer, IvrKind::Deposit(Box::new(request)));
+        return;
+    }
     if let Some(sender) = &service.calls.voicemail {
         match sender.try_send(request) {
             Ok(()) => return,
@@ -523,6 +584,9 @@ pub fn on_in_dialog(service: &mut SipService, transaction: TransactionId, reques
                 request,
             },
         ),
+        None if service.ivr_legs.owns(&call_id) => {
+            super::ivr_leg::on_in_dialog(service, transaction, request);
+        }
         None => {
             let response = reply(&request, 481, Some("Call/Transaction Does Not Exist"));
             service.respond(transaction, response);
@@ -572,14 +636,25 @@ fn uri_user(value: &str) -> Option<String> {
 
 // ---- the routing task -----------------------------------------------------------------------
 
+/// The configuration the routing task needs.
+struct Numbers {
+    /// `sip.trunk`.
+    trunk: String,
+    /// `sip.voicemail_number`: the mailbox's access number.
+    voicemail: String,
+    /// The prompts' language before a caller from outside has logged in.
+    default_lang: Lang,
+}
+
 async fn route(
     store: &Store,
     presence: &Presence,
-    trunk: &str,
+    numbers: &Numbers,
     key: CallKey,
     request: &rsip::Request,
     now: DateTime<Utc>,
 ) -> RouteLookup {
+    let trunk = numbers.trunk.as_str();
     let mut caller = caller_from(request);
     let caller_device = match store.device_by_sip_username(&caller.number).await {
         Ok(device) => Some(device),
@@ -589,12 +664,27 @@ async fn route(
             None
         }
     };
+    let mut own: Option<User> = None;
     if let Some(device) = &caller_device {
         if let Ok(user) = store.user(device.user_id).await {
             caller.user_id = Some(user.id.0);
             caller.name = Some(user.profile.name.clone());
             caller.number = user.local_number.clone();
+            own = Some(user);
         }
+    }
+    let dialled = request.uri.user().unwrap_or("").to_owned();
+    match retrieval(store, numbers, &dialled, own.as_ref()).await {
+        Ok(Some(setup)) => {
+            return RouteLookup {
+                key,
+                outcome: Routed::Mailbox(setup),
+                caller,
+                caller_device,
+            };
+        }
+        Ok(None) => {}
+        Err(error) => warn!(%error, "store failed looking up the mailbox"),
     }
     let plan = match plan(
         store,
@@ -618,9 +708,36 @@ async fn route(
     };
     RouteLookup {
         key,
-        plan,
+        outcome: Routed::Plan(plan),
         caller,
         caller_device,
+    }
+}
+
+/// Whether the call is for a mailbox: the access number from anywhere (from one's own device
+/// it opens one's own mailbox), or one's own OneNumber or local number from one's own device.
+async fn retrieval(
+    store: &Store,
+    numbers: &Numbers,
+    dialled: &str,
+    own: Option<&User>,
+) -> Result<Option<RetrieveSetup>, StoreError> {
+    let access = !numbers.voicemail.is_empty() && dialled == numbers.voicemail;
+    let own_number = own.is_some_and(|u| dialled == u.one_number || dialled == u.local_number);
+    match own {
+        Some(user) if access || own_number => {
+            let settings = store.voicemail_settings(user.id).await?;
+            let entry = Entry::OwnDevice {
+                user: user.id,
+                pin_required: settings.pin_required_from_own_device,
+            };
+            Ok(Some(RetrieveSetup::new(entry, user.profile.lang)))
+        }
+        None if access => Ok(Some(RetrieveSetup::new(
+            Entry::AccessNumber,
+            numbers.default_lang,
+        ))),
+        _ => Ok(None),
     }
 }
 

@@ -11,6 +11,7 @@ pub mod mailbox;
 mod register;
 pub mod sip_service;
 mod user_state;
+pub mod voicemail;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -61,6 +62,9 @@ pub enum StartupError {
     /// A socket cannot be bound.
     #[error(transparent)]
     Bind(#[from] BindError),
+    /// `[smtp]` or `[sms]` is wrong.
+    #[error("notifications: {0}")]
+    Notifier(#[from] crate::notify::NotifierConfigError),
 }
 
 /// Opens (and migrates) the store the configuration names, creating the SQLite data directory.
@@ -99,6 +103,10 @@ pub struct Server {
     config: Config,
     store: Store,
     listeners: Listeners,
+    notifier: crate::notify::Notifier,
+    /// The prompt fragments; `None` when `prompt_dir` cannot be read (voicemail is then off
+    /// and hand-offs are answered 480, said once at start-up).
+    prompts: Option<crate::speech::FragmentLibrary>,
 }
 
 impl Server {
@@ -113,6 +121,25 @@ impl Server {
                     source,
                 })?;
         }
+        // Messages a crash interrupted are stored before new calls are taken.
+        let spool = config.data_dir.join("spool");
+        match voicemail::set_spool_dir(spool.clone()) {
+            Ok(()) => {
+                let recovered = voicemail::recover_spool(&store).await;
+                if recovered > 0 {
+                    info!(recovered, "voicemail messages recovered from the spool");
+                }
+            }
+            Err(error) => warn!(%error, dir = %spool.display(), "no recording spool"),
+        }
+        let notifier = crate::notify::Notifier::from_config(&config)?;
+        let prompts = match crate::speech::FragmentLibrary::load(&config.prompt_dir) {
+            Ok(library) => Some(library),
+            Err(error) => {
+                warn!(%error, "voicemail prompts not found: calls to voicemail get 480");
+                None
+            }
+        };
         let listeners = Listeners::bind(
             &config.sip.listen,
             config.sip.udp,
@@ -124,6 +151,8 @@ impl Server {
             config,
             store,
             listeners,
+            notifier,
+            prompts,
         })
     }
 
@@ -141,6 +170,8 @@ impl Server {
             config,
             store,
             listeners,
+            notifier,
+            prompts,
         } = self;
         let shutdown = Shutdown::new();
         info!(listening = %listeners.describe(), "onestatus is up");
@@ -164,13 +195,28 @@ impl Server {
         drop(inbound_tx);
         // One presence for the B2BUA (writes calls) and the API (reads, streams to clients).
         let presence = crate::presence::Presence::new();
-        let sip = crate::runtime::sip_service::SipService::new(
+        let mut sip = crate::runtime::sip_service::SipService::new(
             config.clone(),
             store.clone(),
             listeners.sip_udp.clone(),
             connections,
             presence.clone(),
         );
+        if let Some(library) = prompts {
+            // One media engine (one task, one timer) for every call we answer ourselves.
+            let media = crate::media::engine::MediaEngine::start(&config.rtp, shutdown.listener());
+            let deps = ivr_leg::IvrDeps {
+                store: store.clone(),
+                prompts: std::sync::Arc::new(crate::media::decode::PromptCache::new(
+                    library,
+                    crate::media::decode::DecodeLimits::default(),
+                )),
+                notifier: std::sync::Arc::new(notifier),
+                presence: presence.clone(),
+                clock: std::sync::Arc::new(crate::clock::SystemClock),
+            };
+            sip.set_ivr(media, deps);
+        }
         tasks.push(tokio::spawn(sip.run(inbound_rx, shutdown.listener())));
 
         if config.calendar.sync_interval_secs > 0 {

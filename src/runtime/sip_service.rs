@@ -31,7 +31,9 @@ use crate::sip::transport::{tcp, Inbound, Protocol};
 use crate::store::Store;
 
 use super::calls::{self, Calls};
+use super::ivr_leg::{self, IvrDeps, IvrLegs, IvrRuntime};
 use super::register::{self, RegisterLookup};
+use crate::media::engine::MediaEngine;
 use crate::presence::Presence;
 
 /// Methods we implement, for Allow (RFC 3261 §20.5) and 405 answers.
@@ -57,6 +59,12 @@ pub enum Completion {
     Register(Box<RegisterLookup>),
     /// Routing decided for a new call.
     Routed(Box<super::calls::RouteLookup>),
+    /// An IVR driver asks for something only the SIP side can do.
+    Leg(super::ivr_leg::LegKey, super::ivr_leg::LegCommand),
+    /// An IVR driver has ended.
+    LegDone(super::ivr_leg::LegKey),
+    /// The store answered for a message-waiting update.
+    Mwi(Box<super::ivr_leg::MwiLookup>),
 }
 
 /// The SIP task's state.
@@ -80,6 +88,11 @@ pub struct SipService {
     pub(super) calls: Calls,
     /// For the calls' drain guards (set when `run` starts).
     pub(super) shutdown: Option<ShutdownListener>,
+    /// Media engine and drivers for the calls we answer ourselves (voicemail); `None`: such
+    /// calls get 480.
+    pub(super) ivr: Option<IvrRuntime>,
+    /// The calls answered for an IVR.
+    pub(super) ivr_legs: IvrLegs,
 }
 
 impl SipService {
@@ -146,10 +159,19 @@ impl SipService {
             presence,
             calls: Calls::default(),
             shutdown: None,
+            ivr: None,
+            ivr_legs: IvrLegs::default(),
         }
     }
 
-    /// Sends voicemail hand-offs to the voicemail service instead of answering them 480.
+    /// Answers voicemail hand-offs and calls to the voicemail number ourselves, with media
+    /// from `media` and the IVR drivers given `deps`.
+    pub fn set_ivr(&mut self, media: MediaEngine, deps: IvrDeps) {
+        self.ivr = Some(IvrRuntime::new(media, deps));
+    }
+
+    /// Sends voicemail hand-offs to another voicemail service instead of answering them 480
+    /// (used only without [`SipService::set_ivr`], which answers them here).
     pub fn set_voicemail(&mut self, sender: mpsc::Sender<crate::b2bua::VoicemailRequest>) {
         self.calls.set_voicemail(sender);
     }
@@ -170,10 +192,14 @@ impl SipService {
         };
         self.shutdown = Some(shutdown.clone());
         loop {
-            let deadline = [self.layer.poll_timeout(), self.calls.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min();
+            let deadline = [
+                self.layer.poll_timeout(),
+                self.calls.poll_timeout(),
+                self.ivr_legs.poll_timeout(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let sleep = async {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -192,6 +218,7 @@ impl SipService {
                     let now = self.clock.instant();
                     self.layer.handle_timeout(now);
                     calls::handle_timeout(&mut self, now);
+                    ivr_leg::handle_timeout(&mut self, now);
                 }
                 _ = shutdown.recv(), if self.accepting_calls => {
                     info!("SIP: no new calls from now on");
@@ -338,7 +365,11 @@ impl SipService {
                 let _enter = span.enter();
                 self.on_request(transaction, request, source, transport);
             }
-            TuEvent::Ack { request, .. } => calls::on_ack(self, &request),
+            TuEvent::Ack { request, .. } => {
+                if !ivr_leg::on_ack(self, &request) {
+                    calls::on_ack(self, &request);
+                }
+            }
             TuEvent::Cancelled { invite, .. } => {
                 debug!(%invite, "INVITE cancelled by the caller");
                 if !calls::on_cancelled(self, invite) {
@@ -347,17 +378,23 @@ impl SipService {
             }
             TuEvent::Timeout { transaction, timer } => {
                 debug!(%transaction, ?timer, "transaction timed out");
-                calls::on_transaction_failed(self, transaction);
+                if !ivr_leg::on_transaction_failed(self, transaction) {
+                    calls::on_transaction_failed(self, transaction);
+                }
             }
             TuEvent::TransportError { transaction } => {
                 debug!(%transaction, "transport error");
-                calls::on_transaction_failed(self, transaction);
+                if !ivr_leg::on_transaction_failed(self, transaction) {
+                    calls::on_transaction_failed(self, transaction);
+                }
             }
             TuEvent::Response {
                 transaction,
                 response,
             } => {
-                calls::on_response(self, transaction, response);
+                if !ivr_leg::on_response(self, transaction, &response) {
+                    calls::on_response(self, transaction, response);
+                }
             }
             TuEvent::StrayResponse { response, .. } => calls::on_stray_response(self, response),
             TuEvent::Terminated { transaction } => calls::on_terminated(self, transaction),
@@ -427,6 +464,10 @@ impl SipService {
             Method::Bye | Method::Info | Method::Update | Method::PRack | Method::Refer => {
                 calls::on_in_dialog(self, transaction, request);
             }
+            // A NOTIFY in a dialog: the progress of a transfer we asked for (RFC 3515).
+            Method::Notify if has_to_tag(&request) => {
+                calls::on_in_dialog(self, transaction, request);
+            }
             _ => {
                 let mut response = reply(&request, 405, None);
                 response
@@ -445,6 +486,9 @@ impl SipService {
             } => self.respond(transaction, response),
             Completion::Register(lookup) => register::on_lookup(self, *lookup),
             Completion::Routed(lookup) => calls::on_routed(self, *lookup),
+            Completion::Leg(key, command) => ivr_leg::on_command(self, key, command),
+            Completion::LegDone(key) => ivr_leg::on_done(self, key),
+            Completion::Mwi(lookup) => ivr_leg::on_mwi(self, *lookup),
         }
     }
 

@@ -1,0 +1,936 @@
+//! The deposit driver: runs [`ivr::Deposit`] for one call the SIP side answered, over the
+//! call's RTP session, the store and the notifier.
+//!
+//! In the call flow: routing sent the call to voicemail, the B2BUA handed it off, the SIP task
+//! answered the caller's INVITE with our SDP (`ivr_leg`) and spawned [`run_deposit`]. This task
+//! owns the [`crate::media::engine::MediaHandle`]; the state machine says what to play and
+//! record, and this file does it:
+//!
+//! - `Play` → the utterance is rendered (`speech::render`) and stitched from the decoded
+//!   fragments (`PromptCache::stitch`, on the blocking pool since a cold fragment is decoded
+//!   from disk) and handed to the media session; its `PlaybackDone` becomes `PromptDone`.
+//! - `Record` → the record tone, then `MediaHandle::record` from the tone's last sample, so no
+//!   word said after the tone is lost; the audio also arrives in one-second chunks, kept so a
+//!   recorder that never reports its end still leaves a message.
+//! - `SaveMessage` → a WAV file in the store (retried: the message is the one thing that must
+//!   not be lost), then `Notify` → e-mail/SMS, the message-waiting NOTIFYs and the live web
+//!   client's counters.
+//!
+//! A caller who hangs up mid-message still leaves it: the hang-up stops the recording, the
+//! machine saves it, and only then does the task end. Whatever is left in the session when it
+//! closes (a hang-up that raced the stop) is saved too.
+
+mod spool;
+
+pub use spool::{recover as recover_spool, set_dir as set_spool_dir};
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono_tz::Tz;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn, Instrument};
+
+use self::spool::{Envelope, SpoolWriter};
+use super::ivr_leg::{IvrDeps, IvrLeg, LegCommand, LegEvent};
+use crate::b2bua::VoicemailRequest;
+use crate::ivr::{
+    Action, Caller, Deposit, DepositSetup, Event, PlayId, Prompt, RecordingEnd, RecordingLimits,
+    StoreReply, StoreRequest,
+};
+use crate::media::decode::{self, DecodeLimits};
+use crate::media::dtmf::Digit;
+use crate::media::recorder::{RecordOptions, RecordStop, Recording};
+use crate::media::session::MediaEvent;
+use crate::presence::PresenceEvent;
+use crate::speech::{self, fragment as f, Piece, Segment, Utterance};
+use crate::store::model::{
+    NewVoicemail, RecordingKind, User, UserId, VoicemailMessage, VoicemailSettings,
+};
+use crate::store::StoreError;
+
+/// With messages off but options offered, how long the caller has to press a key.
+const OPTION_WAIT: Duration = Duration::from_secs(5);
+/// Recorded audio is handed out this often while recording, so what was said is held outside
+/// the media session too.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+/// Attempts at storing a message before the caller is told it failed; the store's pool may be
+/// momentarily exhausted or a Postgres fail-over under way.
+const SAVE_ATTEMPTS: u32 = 4;
+/// First wait between save attempts; doubled each time.
+const SAVE_BACKOFF: Duration = Duration::from_millis(250);
+/// A `PlaybackDone` arriving this much earlier than the prompt on air can have ended belongs to
+/// the prompt it replaced (it was queued before the stop reached the session).
+const PLAYBACK_SLACK: Duration = Duration::from_millis(60);
+
+/// Runs the deposit IVR for `req` on `leg` until the machine is finished and the message, if
+/// any, is stored. Never panics on what the caller sends; store failures are logged and the
+/// caller is told nothing untrue.
+pub async fn run_deposit(leg: IvrLeg, req: VoicemailRequest, deps: IvrDeps) {
+    let span = tracing::info_span!("voicemail", call_id = %leg.call_id, user_id = req.user_id);
+    async move {
+        let mailbox = load_mailbox(&deps, &req).await;
+        let setup = deposit_setup(&req, &mailbox);
+        info!(
+            status = ?setup.status,
+            allow_messages = setup.allow_messages,
+            lang = %setup.lang,
+            "voicemail deposit answered"
+        );
+        let driver = Driver::new(leg, deps, mailbox, setup.caller.clone());
+        driver.run(setup).await;
+    }
+    .instrument(span)
+    .await
+}
+
+/// What the store says about the mailbox, loaded once when the call is answered.
+struct MailboxData {
+    user_id: UserId,
+    user: Option<User>,
+    timezone: Tz,
+    /// The organisation's receptionist group, reached by 9 when the user names none.
+    org_receptionist: Option<String>,
+    settings: VoicemailSettings,
+    /// The owner's recorded name, decoded.
+    name: Option<Arc<[i16]>>,
+    /// The owner's recorded greeting, decoded.
+    greeting: Option<Arc<[i16]>>,
+}
+
+/// Loads the user, the organisation's timezone, the voicemail settings and the recordings. A
+/// store failure falls back to the defaults: the caller still hears the truth the routing
+/// decided and can still leave a message.
+async fn load_mailbox(deps: &IvrDeps, req: &VoicemailRequest) -> MailboxData {
+    let user_id = UserId(req.user_id);
+    let user = match deps.store.user(user_id).await {
+        Ok(user) => Some(user),
+        Err(error) => {
+            warn!(%error, "mailbox owner not loaded; greeting with defaults");
+            None
+        }
+    };
+    let (timezone, org_receptionist) = match &user {
+        Some(user) => match deps.store.org(user.org_id).await {
+            Ok(org) => (org.timezone, org.receptionist_group_number),
+            Err(error) => {
+                warn!(%error, "organisation not loaded; times in UTC");
+                (chrono_tz::UTC, None)
+            }
+        },
+        None => (chrono_tz::UTC, None),
+    };
+    let settings = deps
+        .store
+        .voicemail_settings(user_id)
+        .await
+        .unwrap_or_else(|error| {
+            warn!(%error, "voicemail settings not loaded; using the defaults");
+            VoicemailSettings::default()
+        });
+    let name = if settings.use_own_name {
+        recording(deps, user_id, RecordingKind::Name).await
+    } else {
+        None
+    };
+    let greeting = if settings.use_own_greeting {
+        recording(deps, user_id, RecordingKind::Greeting).await
+    } else {
+        None
+    };
+    MailboxData {
+        user_id,
+        user,
+        timezone,
+        org_receptionist,
+        settings,
+        name,
+        greeting,
+    }
+}
+
+/// One of the owner's recordings decoded to 8 kHz, or `None` (none stored, or undecodable:
+/// then the generated prompt is played instead).
+async fn recording(deps: &IvrDeps, user: UserId, kind: RecordingKind) -> Option<Arc<[i16]>> {
+    let bytes = match deps.store.recording(user, kind).await {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return None,
+        Err(error) => {
+            warn!(%error, ?kind, "recording not loaded");
+            return None;
+        }
+    };
+    let decoded =
+        tokio::task::spawn_blocking(move || decode::decode(bytes, None, &DecodeLimits::default()))
+            .await;
+    match decoded {
+        Ok(Ok(pcm)) => Some(pcm.into()),
+        Ok(Err(error)) => {
+            warn!(%error, ?kind, "recording not decodable; using the generated prompt");
+            None
+        }
+        Err(error) => {
+            warn!(%error, ?kind, "decoding task failed");
+            None
+        }
+    }
+}
+
+/// The machine's facts from the hand-off and the mailbox.
+fn deposit_setup(req: &VoicemailRequest, mailbox: &MailboxData) -> DepositSetup {
+    let settings = &mailbox.settings;
+    let lang = mailbox
+        .user
+        .as_ref()
+        .map_or(req.lang, |user| user.profile.lang);
+    let receptionist = if settings.receptionist_option {
+        settings
+            .receptionist_group_number
+            .clone()
+            .or_else(|| mailbox.org_receptionist.clone())
+            .filter(|n| !n.trim().is_empty())
+    } else {
+        None
+    };
+    DepositSetup {
+        user: mailbox.user_id,
+        lang,
+        timezone: mailbox.timezone,
+        status: req.info.status.clone(),
+        allow_messages: req.info.allow_messages,
+        own_name: settings.use_own_name && mailbox.name.is_some(),
+        own_greeting: settings.use_own_greeting && mailbox.greeting.is_some(),
+        secondary_lang: settings.secondary_lang,
+        receptionist,
+        caller: Caller {
+            number: Some(req.caller.number.clone()).filter(|n| !n.is_empty()),
+            name: req.caller.name.clone(),
+            // A caller the routing look-up found among our users is a colleague.
+            external: req.caller.user_id.is_none(),
+        },
+        limits: RecordingLimits {
+            max: Duration::from_secs(u64::from(settings.max_message_secs.max(1))),
+            ..RecordingLimits::default()
+        },
+        option_wait: OPTION_WAIT,
+    }
+}
+
+/// What the media session is playing, so its `PlaybackDone` is attributed correctly.
+#[derive(Debug, Clone, Copy)]
+struct OnAir {
+    what: Playing,
+    started: Instant,
+    length: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Playing {
+    /// A `Play` action's prompt.
+    Prompt { id: PlayId, barge_in: bool },
+    /// The record tone; recording starts when it has played.
+    Tone(RecordOptions),
+}
+
+/// A stitched prompt back from the blocking pool.
+struct Stitched {
+    generation: u64,
+    id: PlayId,
+    barge_in: bool,
+    pcm: Result<Arc<[i16]>, String>,
+}
+
+/// The message stored in this call, for the notification.
+struct Saved {
+    message: VoicemailMessage,
+    wav: Vec<u8>,
+}
+
+struct Driver {
+    call_id: String,
+    media: Option<crate::media::engine::MediaHandle>,
+    sip_events: mpsc::Receiver<LegEvent>,
+    commands: mpsc::Sender<LegCommand>,
+    deps: IvrDeps,
+    mailbox: MailboxData,
+    /// Events produced while carrying out actions, fed before waiting for new ones.
+    pending: VecDeque<Event>,
+    on_air: Option<OnAir>,
+    /// Bumped by every `Play` and `StopPlayback`: a stitch finishing for an older one is
+    /// dropped.
+    generation: u64,
+    stitched_tx: mpsc::Sender<Stitched>,
+    stitched_rx: mpsc::Receiver<Stitched>,
+    /// The record tone, decoded once.
+    tone: Option<Arc<[i16]>>,
+    recording: bool,
+    /// Audio of the recording in progress, from the progress chunks.
+    partial: Vec<i16>,
+    /// The last finished recording, until saved or discarded.
+    take: Option<Vec<i16>>,
+    saved: Option<Saved>,
+    /// The recording in progress (or not yet saved) as written to disk.
+    spool: Option<SpoolWriter>,
+    /// Who is calling, for the spool's envelope.
+    caller: Caller,
+    hung_up: bool,
+    media_gone: bool,
+    sip_gone: bool,
+}
+
+impl Driver {
+    fn new(leg: IvrLeg, deps: IvrDeps, mailbox: MailboxData, caller: Caller) -> Self {
+        let (stitched_tx, stitched_rx) = mpsc::channel(4);
+        Driver {
+            call_id: leg.call_id,
+            media: Some(leg.media),
+            sip_events: leg.events,
+            commands: leg.commands,
+            deps,
+            mailbox,
+            pending: VecDeque::new(),
+            on_air: None,
+            generation: 0,
+            stitched_tx,
+            stitched_rx,
+            tone: None,
+            recording: false,
+            partial: Vec::new(),
+            take: None,
+            saved: None,
+            spool: None,
+            caller,
+            hung_up: false,
+            media_gone: false,
+            sip_gone: false,
+        }
+    }
+
+    async fn run(mut self, setup: DepositSetup) {
+        self.tone = self.load_tone(setup.lang).await;
+        let min_ms = u64::try_from(setup.limits.min.as_millis()).unwrap_or(u64::MAX);
+        let now = self.deps.clock.instant();
+        let mut deposit = Deposit::new(now, self.deps.clock.now(), setup);
+        loop {
+            while let Some(action) = deposit.poll_action() {
+                debug!(?action, "deposit action");
+                self.execute(&deposit, action).await;
+            }
+            if let Some(event) = self.pending.pop_front() {
+                deposit.handle(self.deps.clock.instant(), event);
+                continue;
+            }
+            if deposit.is_finished() {
+                break;
+            }
+            if let Some(event) = self.next_event(deposit.poll_timeout()).await {
+                deposit.handle(self.deps.clock.instant(), event);
+            }
+        }
+        self.finish(min_ms).await;
+    }
+
+    /// Waits for the next input: media, SIP, a stitched prompt, or the machine's deadline.
+    async fn next_event(&mut self, deadline: Option<Instant>) -> Option<Event> {
+        let sleep = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let media_gone = self.media_gone || self.media.is_none();
+        tokio::select! {
+            event = async {
+                match self.media.as_mut() {
+                    Some(media) => media.next_event().await,
+                    None => None,
+                }
+            }, if !media_gone => match event {
+                Some(event) => self.on_media(event),
+                None => {
+                    // The engine stopped (shutdown): the call has no media any more.
+                    self.media_gone = true;
+                    self.hang_up().await;
+                    Some(Event::Hangup)
+                }
+            },
+            event = self.sip_events.recv(), if !self.sip_gone => match event {
+                Some(LegEvent::Hangup) => {
+                    info!("caller hung up");
+                    self.hung_up = true;
+                    Some(Event::Hangup)
+                }
+                Some(LegEvent::Digit(digit)) => self.on_digit(digit),
+                None => {
+                    self.sip_gone = true;
+                    self.hung_up = true;
+                    Some(Event::Hangup)
+                }
+            },
+            Some(stitched) = self.stitched_rx.recv() => self.on_stitched(stitched),
+            () = sleep => Some(Event::Timeout),
+        }
+    }
+
+    fn on_media(&mut self, event: MediaEvent) -> Option<Event> {
+        match event {
+            MediaEvent::Digit(digit) => self.on_digit(digit),
+            MediaEvent::PlaybackDone => self.on_playback_done(),
+            MediaEvent::RecordingAudio(chunk) => {
+                if let Some(spool) = &self.spool {
+                    spool.append(&chunk);
+                }
+                // Bounded by the recorder's maximum length.
+                self.partial.extend_from_slice(&chunk);
+                None
+            }
+            MediaEvent::RecordingDone(recording) => Some(self.on_recording(recording)),
+            MediaEvent::MediaTimeout => {
+                info!("no RTP from the caller: ending the call");
+                self.commands_send(LegCommand::HangUp);
+                self.hung_up = true;
+                Some(Event::Hangup)
+            }
+        }
+    }
+
+    fn on_digit(&mut self, digit: Digit) -> Option<Event> {
+        debug!(digit = %digit.as_char(), "key pressed");
+        if let Some(OnAir {
+            what: Playing::Prompt { barge_in: true, .. },
+            ..
+        }) = self.on_air
+        {
+            self.stop_playback();
+        }
+        Some(Event::Digit(digit))
+    }
+
+    fn on_playback_done(&mut self) -> Option<Event> {
+        let on_air = self.on_air?;
+        let elapsed = self
+            .deps
+            .clock
+            .instant()
+            .saturating_duration_since(on_air.started);
+        if elapsed + PLAYBACK_SLACK < on_air.length {
+            // The end of the prompt this one replaced.
+            return None;
+        }
+        self.on_air = None;
+        match on_air.what {
+            Playing::Prompt { id, .. } => Some(Event::PromptDone(id)),
+            Playing::Tone(options) => {
+                self.start_recording(options);
+                None
+            }
+        }
+    }
+
+    fn on_recording(&mut self, recording: Recording) -> Event {
+        self.recording = false;
+        let duration_ms = u64::try_from(recording.duration().as_millis()).unwrap_or(u64::MAX);
+        let ended_by = match recording.reason {
+            RecordStop::Silence => RecordingEnd::Silence,
+            RecordStop::MaxLength => RecordingEnd::MaxLength,
+            RecordStop::Stopped => RecordingEnd::Stopped,
+            RecordStop::Hangup => RecordingEnd::Hangup,
+        };
+        info!(duration_ms, ?ended_by, "recording ended");
+        self.take = Some(recording.pcm);
+        self.partial.clear();
+        Event::RecordingDone {
+            duration_ms,
+            ended_by,
+        }
+    }
+
+    fn on_stitched(&mut self, stitched: Stitched) -> Option<Event> {
+        if stitched.generation != self.generation {
+            return None;
+        }
+        match stitched.pcm {
+            Ok(pcm) => {
+                self.play_pcm(
+                    pcm,
+                    Playing::Prompt {
+                        id: stitched.id,
+                        barge_in: stitched.barge_in,
+                    },
+                );
+                None
+            }
+            Err(error) => {
+                // A prompt that cannot be played must not hold the caller: the machine goes on
+                // as if it had been heard.
+                warn!(%error, "prompt not playable; skipped");
+                Some(Event::PromptDone(stitched.id))
+            }
+        }
+    }
+
+    fn play_pcm(&mut self, pcm: Arc<[i16]>, what: Playing) {
+        let Some(media) = &self.media else { return };
+        let length = Duration::from_micros(pcm.len() as u64 * 125);
+        self.on_air = Some(OnAir {
+            what,
+            started: self.deps.clock.instant(),
+            length,
+        });
+        media.play(pcm);
+    }
+
+    /// Records from now, spooling the audio to disk as it arrives.
+    fn start_recording(&mut self, options: RecordOptions) {
+        let Some(media) = &self.media else { return };
+        debug!(max = ?options.max_duration, "recording started");
+        self.partial.clear();
+        self.recording = true;
+        media.record(options);
+        if let Some(old) = self.spool.take() {
+            old.remove();
+        }
+        self.spool = SpoolWriter::start(Envelope {
+            user_id: self.mailbox.user_id.0,
+            caller_number: self.caller.number.clone(),
+            caller_name: self.caller.name.clone(),
+            received_at: self.deps.clock.now(),
+        });
+    }
+
+    fn stop_playback(&mut self) {
+        self.generation += 1;
+        if self.on_air.take().is_some() {
+            if let Some(media) = &self.media {
+                media.stop_playback();
+            }
+        }
+    }
+
+    async fn execute(&mut self, deposit: &Deposit, action: Action) {
+        match action {
+            Action::Play {
+                id,
+                prompt,
+                barge_in,
+            } => self.play(deposit, id, prompt, barge_in),
+            Action::StopPlayback => self.stop_playback(),
+            Action::Record {
+                max,
+                silence_timeout,
+                beep_first,
+            } => {
+                let options = RecordOptions {
+                    max_duration: max,
+                    silence_timeout: Some(silence_timeout),
+                    progress_interval: Some(PROGRESS_INTERVAL),
+                    ..RecordOptions::default()
+                };
+                self.stop_playback();
+                match (&self.tone, beep_first) {
+                    (Some(tone), true) => {
+                        let tone = tone.clone();
+                        self.play_pcm(tone, Playing::Tone(options));
+                    }
+                    _ => self.start_recording(options),
+                }
+            }
+            Action::StopRecording => {
+                if let Some(OnAir {
+                    what: Playing::Tone(_),
+                    ..
+                }) = self.on_air
+                {
+                    // Stopped during the tone: nothing was recorded.
+                    self.stop_playback();
+                    self.take = Some(Vec::new());
+                    self.pending.push_back(Event::RecordingDone {
+                        duration_ms: 0,
+                        ended_by: RecordingEnd::Stopped,
+                    });
+                } else if let Some(media) = &self.media {
+                    media.stop_recording();
+                }
+            }
+            Action::DiscardRecording => {
+                self.take = None;
+                self.partial.clear();
+                if let Some(spool) = self.spool.take() {
+                    spool.remove();
+                }
+            }
+            Action::Transfer { number } => {
+                info!(%number, "transferring the caller");
+                self.commands_send(LegCommand::Transfer { number });
+                self.hung_up = true;
+            }
+            Action::HangUp => self.hang_up().await,
+            Action::Notify { user, message } => self.notify(user.0, message.0),
+            Action::Store(request) => {
+                let reply = self.store(request).await;
+                self.pending.push_back(Event::StoreReply(reply));
+            }
+        }
+    }
+
+    fn play(&mut self, deposit: &Deposit, id: PlayId, prompt: Prompt, barge_in: bool) {
+        self.stop_playback();
+        let ready: Option<Arc<[i16]>> = match &prompt {
+            Prompt::Recording(RecordingKind::Greeting) => self.mailbox.greeting.clone(),
+            Prompt::Recording(RecordingKind::Name) => self.mailbox.name.clone(),
+            Prompt::Take => self.take.as_ref().map(|pcm| Arc::from(pcm.as_slice())),
+            Prompt::Message(_) | Prompt::Speech { .. } => None,
+        };
+        if let Some(pcm) = ready {
+            self.play_pcm(pcm, Playing::Prompt { id, barge_in });
+            return;
+        }
+        let Prompt::Speech {
+            utterance,
+            lang,
+            own_name,
+        } = prompt
+        else {
+            warn!(?prompt, "prompt has no audio here; skipped");
+            self.pending.push_back(Event::PromptDone(id));
+            return;
+        };
+        let segments = speech::render(&utterance, lang);
+        let name = if own_name {
+            self.mailbox.name.clone()
+        } else {
+            None
+        };
+        let segments = match name {
+            Some(_) => segments,
+            None => self.spell_names(segments, lang),
+        };
+        debug!(lang = %lang, current = %deposit.lang(), ?segments, "stitching prompt");
+        let cache = self.deps.prompts.clone();
+        let generation = self.generation;
+        let tx = self.stitched_tx.clone();
+        tokio::spawn(async move {
+            let pcm = tokio::task::spawn_blocking(move || {
+                cache
+                    .stitch(&segments, name.as_deref())
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+            let _ = tx
+                .send(Stitched {
+                    generation,
+                    id,
+                    barge_in,
+                    pcm,
+                })
+                .await;
+        });
+    }
+
+    /// Without a recorded name the generated one would be played; none is provisioned here, so
+    /// the caller hears the number they dialled, digit by digit: true, and grammatical in
+    /// every language ("you have called 4 5 7 0 …").
+    fn spell_names(&self, segments: Vec<Segment>, lang: crate::domain::Lang) -> Vec<Segment> {
+        let number = self
+            .mailbox
+            .user
+            .as_ref()
+            .map(|u| u.one_number.clone())
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(segments.len() + number.len());
+        for segment in segments {
+            match segment {
+                Segment::Name(_) => {
+                    if !number.is_empty() {
+                        let spoken = Utterance::from(vec![Piece::Digits(number.clone())]);
+                        out.extend(speech::render(&spoken, lang));
+                    }
+                }
+                other => out.push(other),
+            }
+        }
+        out
+    }
+
+    async fn load_tone(&self, lang: crate::domain::Lang) -> Option<Arc<[i16]>> {
+        let cache = self.deps.prompts.clone();
+        let segments = vec![Segment::Fragment { id: f::BEEP, lang }];
+        match tokio::task::spawn_blocking(move || cache.stitch(&segments, None)).await {
+            Ok(Ok(pcm)) => Some(pcm),
+            Ok(Err(error)) => {
+                warn!(%error, "record tone not available; recording without it");
+                None
+            }
+            Err(error) => {
+                warn!(%error, "record tone task failed");
+                None
+            }
+        }
+    }
+
+    async fn hang_up(&mut self) {
+        if !self.hung_up {
+            self.hung_up = true;
+            self.commands_send(LegCommand::HangUp);
+        }
+    }
+
+    fn commands_send(&self, command: LegCommand) {
+        // The SIP side reads every leg's commands promptly; a full or closed channel means the
+        // call is gone already.
+        if let Err(error) = self.commands.try_send(command) {
+            debug!(%error, "leg command not delivered");
+        }
+    }
+
+    async fn store(&mut self, request: StoreRequest) -> StoreReply {
+        match request {
+            StoreRequest::SaveMessage {
+                user,
+                caller_number,
+                caller_name,
+                received_at,
+                duration_ms,
+            } => {
+                let pcm = match self.take.take() {
+                    Some(pcm) if !pcm.is_empty() => pcm,
+                    // The recorder never reported: what the progress chunks brought is the
+                    // message.
+                    _ => std::mem::take(&mut self.partial),
+                };
+                if pcm.is_empty() {
+                    warn!("no audio to save");
+                    return StoreReply::Failed;
+                }
+                let message = NewVoicemail {
+                    user_id: user,
+                    caller_number,
+                    caller_name,
+                    received_at,
+                    duration_ms: duration_ms.min(pcm.len() as u64 / 8),
+                    audio: Vec::new(),
+                };
+                match self.save(message, &pcm).await {
+                    Some(saved) => {
+                        let id = saved.message.id;
+                        self.saved = Some(saved);
+                        if let Some(spool) = self.spool.take() {
+                            spool.remove();
+                        }
+                        StoreReply::MessageSaved(id)
+                    }
+                    // The spool keeps the recording; the next start stores it.
+                    None => StoreReply::Failed,
+                }
+            }
+            other => {
+                warn!(request = ?other, "store request not handled by the deposit driver");
+                StoreReply::Failed
+            }
+        }
+    }
+
+    /// Writes the message, retrying with backoff: a failed save loses what the caller said.
+    async fn save(&self, mut message: NewVoicemail, pcm: &[i16]) -> Option<Saved> {
+        let wav = match decode::wav_bytes(pcm) {
+            Ok(wav) => wav,
+            Err(error) => {
+                warn!(%error, "message not encodable as WAV");
+                return None;
+            }
+        };
+        message.audio = wav;
+        let mut backoff = SAVE_BACKOFF;
+        for attempt in 1..=SAVE_ATTEMPTS {
+            match self.deps.store.voicemail_insert(&message).await {
+                Ok(row) => {
+                    info!(
+                        voicemail_id = %row.id,
+                        duration_ms = row.duration_ms,
+                        "voicemail message stored"
+                    );
+                    return Some(Saved {
+                        message: row,
+                        wav: message.audio,
+                    });
+                }
+                Err(error @ StoreError::Invalid { .. }) => {
+                    warn!(%error, "message refused by the store");
+                    return None;
+                }
+                Err(error) => {
+                    warn!(%error, attempt, "message not stored; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                }
+            }
+        }
+        warn!(call_id = %self.call_id, "message lost after every store attempt");
+        None
+    }
+
+    /// E-mail/SMS, message-waiting lamps and the web client's counters. Runs on its own: a
+    /// slow relay must not hold the call.
+    fn notify(&self, user_id: i64, message_id: i64) {
+        self.commands_send(LegCommand::MessageWaiting { user_id });
+        let Some(saved) = self.saved.as_ref().filter(|s| s.message.id.0 == message_id) else {
+            return;
+        };
+        let message = saved.message.clone();
+        let wav = saved.wav.clone();
+        let user = self.mailbox.user.clone();
+        let timezone = self.mailbox.timezone;
+        let settings = self.mailbox.settings.clone();
+        let deps = self.deps.clone();
+        tokio::spawn(
+            async move {
+                match deps.store.voicemail_counts(UserId(user_id)).await {
+                    Ok((new, old)) => {
+                        deps.presence
+                            .publish(PresenceEvent::Voicemail { user_id, new, old })
+                    }
+                    Err(error) => warn!(%error, "voicemail counts not read"),
+                }
+                if let Some(user) = user {
+                    let delivery = deps
+                        .notifier
+                        .notify_new_voicemail(
+                            deps.clock.now(),
+                            &user,
+                            timezone,
+                            &settings,
+                            &message,
+                            Some(&wav),
+                        )
+                        .await;
+                    debug!(?delivery, "new-message notification done");
+                }
+            }
+            .in_current_span(),
+        );
+    }
+
+    /// The machine is done: close the media and keep anything a hang-up left in it.
+    async fn finish(mut self, min_ms: u64) {
+        let leftover = match self.media.take() {
+            Some(media) => media.close().await,
+            None => None,
+        };
+        if let Some(recording) = leftover {
+            let ms = u64::try_from(recording.duration().as_millis()).unwrap_or(u64::MAX);
+            if self.saved.is_none() && ms >= min_ms {
+                info!(duration_ms = ms, "saving a recording left in the session");
+                let message = NewVoicemail {
+                    user_id: self.mailbox.user_id,
+                    caller_number: None,
+                    caller_name: None,
+                    received_at: self.deps.clock.now()
+                        - chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(0)),
+                    duration_ms: ms,
+                    audio: Vec::new(),
+                };
+                if let Some(saved) = self.save(message, &recording.pcm).await {
+                    self.saved = Some(saved);
+                    if let Some(spool) = self.spool.take() {
+                        spool.remove();
+                    }
+                    let id = self.saved.as_ref().map_or(0, |s| s.message.id.0);
+                    self.notify(self.mailbox.user_id.0, id);
+                }
+            }
+        }
+        self.hang_up().await;
+        debug!("deposit over");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::b2bua::CallerInfo;
+    use crate::domain::Lang;
+    use crate::routing::{GreetingStatus, VoicemailInfo};
+    use crate::sip::transaction::TransportKind;
+
+    fn request(user_id: Option<i64>) -> VoicemailRequest {
+        let invite = crate::sip::message::parse(
+            b"INVITE sip:1@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:1@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+        )
+        .ok()
+        .and_then(|m| match m {
+            rsip::SipMessage::Request(r) => Some(r),
+            _ => None,
+        })
+        .unwrap();
+        VoicemailRequest {
+            call_id: "c".into(),
+            user_id: 7,
+            lang: Lang::Sv,
+            info: VoicemailInfo {
+                status: GreetingStatus::NotAvailable,
+                allow_messages: true,
+            },
+            caller: CallerInfo {
+                number: "4512345678".into(),
+                name: None,
+                user_id,
+            },
+            transaction: crate::sip::transaction::TransactionId(1),
+            invite,
+            local_tag: "t".into(),
+            source: "127.0.0.1:5060".parse().unwrap(),
+            transport: TransportKind::Udp,
+            offer: None,
+        }
+    }
+
+    fn mailbox(settings: VoicemailSettings) -> MailboxData {
+        MailboxData {
+            user_id: UserId(7),
+            user: None,
+            timezone: chrono_tz::Europe::Copenhagen,
+            org_receptionist: Some("4570100000".into()),
+            settings,
+            name: None,
+            greeting: None,
+        }
+    }
+
+    #[test]
+    fn setup_follows_the_settings_and_the_route() {
+        let settings = VoicemailSettings {
+            secondary_lang: Some(Lang::En),
+            receptionist_option: true,
+            receptionist_group_number: Some("4570100099".into()),
+            use_own_name: true,
+            max_message_secs: 60,
+            ..VoicemailSettings::default()
+        };
+        let setup = deposit_setup(&request(None), &mailbox(settings));
+        assert_eq!(
+            setup.lang,
+            Lang::Sv,
+            "no user loaded: the hand-off's language"
+        );
+        assert_eq!(setup.secondary_lang, Some(Lang::En));
+        assert_eq!(setup.receptionist.as_deref(), Some("4570100099"));
+        assert!(!setup.own_name, "no recorded name: the generated one");
+        assert!(setup.caller.external);
+        assert_eq!(setup.limits.max, Duration::from_secs(60));
+        assert_eq!(setup.caller.number.as_deref(), Some("4512345678"));
+
+        let colleague = deposit_setup(&request(Some(3)), &mailbox(VoicemailSettings::default()));
+        assert!(!colleague.caller.external);
+        assert_eq!(colleague.receptionist, None, "option off");
+        let org_group = deposit_setup(
+            &request(None),
+            &mailbox(VoicemailSettings {
+                receptionist_option: true,
+                ..VoicemailSettings::default()
+            }),
+        );
+        assert_eq!(org_group.receptionist.as_deref(), Some("4570100000"));
+    }
+}
