@@ -2,8 +2,8 @@
 //! stands in for the callee's registered desk phone (its binding is written through the store
 //! API, as the registrar would after a REGISTER), and the B2BUA in between routes and relays.
 //!
-//! The voicemail IVR is not wired in yet, so a hand-off is checked through its log line and
-//! the 480 + Reason the caller gets meanwhile.
+//! A hand-off to voicemail is checked through its log line (reason, back_at); the caller's
+//! side of OneVoicemail (greeting, recording) is tested in tests/voicemail.rs.
 // Tests drive a real process: wall-clock time is the point here.
 #![allow(clippy::disallowed_methods)]
 
