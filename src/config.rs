@@ -210,7 +210,7 @@ impl Default for SipConfig {
             t2_ms: 4000,
             t4_ms: 5000,
             max_message_bytes: 65535,
-            max_transactions: 100_000,
+            max_transactions: 400_000,
             min_expires_secs: 60,
             max_expires_secs: 3600,
             nonce_lifetime_secs: 300,
