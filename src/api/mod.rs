@@ -47,7 +47,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::presence::{Presence, PresenceEvent};
 use crate::store::{Store, UserId};
 pub use error::ApiError;
-pub use notifier::{LogPinNotifier, NewPin, PinNotifier};
+pub use notifier::{DeliveryFuture, LogPinNotifier, NewPin, PinDeliveryError, PinNotifier};
 use rate_limit::IpLimiter;
 
 /// Tunables of the side API. Defaults are the product's; `serve` uses them as they are.

@@ -8,6 +8,7 @@ mod calls;
 pub mod ivr_leg;
 pub mod listeners;
 pub mod mailbox;
+pub mod pin_delivery;
 mod register;
 pub mod sip_service;
 mod user_state;
@@ -103,7 +104,7 @@ pub struct Server {
     config: Config,
     store: Store,
     listeners: Listeners,
-    notifier: crate::notify::Notifier,
+    notifier: std::sync::Arc<crate::notify::Notifier>,
     /// The prompt fragments; `None` when `prompt_dir` cannot be read (voicemail is then off
     /// and hand-offs are answered 480, said once at start-up).
     prompts: Option<crate::speech::FragmentLibrary>,
@@ -132,7 +133,7 @@ impl Server {
             }
             Err(error) => warn!(%error, dir = %spool.display(), "no recording spool"),
         }
-        let notifier = crate::notify::Notifier::from_config(&config)?;
+        let notifier = std::sync::Arc::new(crate::notify::Notifier::from_config(&config)?);
         let prompts = match crate::speech::FragmentLibrary::load(&config.prompt_dir) {
             Ok(library) => Some(library),
             Err(error) => {
@@ -211,7 +212,7 @@ impl Server {
                     library,
                     crate::media::decode::DecodeLimits::default(),
                 )),
-                notifier: std::sync::Arc::new(notifier),
+                notifier: notifier.clone(),
                 presence: presence.clone(),
                 clock: std::sync::Arc::new(crate::clock::SystemClock),
             };
@@ -231,8 +232,15 @@ impl Server {
         let mut http_shutdown = shutdown.listener();
         let http = axum::serve(
             listeners.http,
-            crate::api::router(crate::api::ApiState::for_server(store.clone(), presence))
-                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            crate::api::router(
+                crate::api::ApiState::for_server(store.clone(), presence).with_notifier(
+                    std::sync::Arc::new(pin_delivery::MailedPins {
+                        notifier,
+                        clock: std::sync::Arc::new(crate::clock::SystemClock),
+                    }),
+                ),
+            )
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(async move { http_shutdown.recv().await });
         let http_task = tokio::spawn(async move { http.await });
