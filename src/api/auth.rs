@@ -392,10 +392,13 @@ pub async fn pin_reset(
     let hash = tokio::task::spawn_blocking(move || crate::pin::hash_pin(for_hash.expose()))
         .await
         .map_err(|e| ApiError::Internal(format!("PIN hashing task: {e}")))?;
-    state.store.user_set_pin_hash(user.id, &hash, true).await?;
-    if let Err(e) = state.notifier.send_new_pin(&user, &pin).await {
-        // The user cannot log in with a PIN they never received; they ask again.
-        tracing::warn!(user_id = user.id.0, error = %e, "new PIN not delivered");
+    // Deliver first, change second: a PIN that cannot reach the user (no mail relay, no
+    // address) must not replace the one they have, or anyone could lock anyone out by asking.
+    match state.notifier.send_new_pin(&user, &pin).await {
+        Ok(()) => state.store.user_set_pin_hash(user.id, &hash, true).await?,
+        Err(e) => {
+            tracing::warn!(user_id = user.id.0, error = %e, "new PIN not delivered; PIN unchanged");
+        }
     }
     Ok(accepted)
 }
