@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use onestatus::sip::message::{
     bad_request_response, host_ip, make_response, parse, parse_framed, recover_request_basics,
-    serialize, validate_request, Framing, ParseError, MAX_MESSAGE_LEN,
+    serialize, validate_request, Framing, ParseError, RequestBasics, MAX_MESSAGE_LEN,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -351,16 +351,20 @@ fn outcome_of_error(bytes: &[u8], error: &ParseError) -> Outcome {
     assert!(response.starts_with(status_line.as_bytes()));
     match parse(&response) {
         Ok(rsip::SipMessage::Response(_)) => {}
-        // A response without Call-ID (when the request had none) is refused by our own parser,
-        // which is right: the peer's transaction layer matches it by branch and CSeq only.
-        Err(ParseError::MissingHeader(_))
-            if basics.call_id.is_none() || basics.to.is_none() || basics.from.is_none() => {}
+        // A response missing a header the request lacked is refused by our own parser, which
+        // is right: the peer's transaction layer matches it by branch and CSeq only (§17.1.3).
+        Err(ParseError::MissingHeader(_)) if lacks_a_header(&basics) => {}
         other => panic!(
             "our 4xx does not parse: {other:?}\n{}",
             String::from_utf8_lossy(&response)
         ),
     }
     Outcome::Answer(error.status_code(), reason)
+}
+
+/// Whether a From, To or Call-ID could not be recovered (so our answer lacks it too).
+fn lacks_a_header(basics: &RequestBasics) -> bool {
+    basics.call_id.is_none() || basics.to.is_none() || basics.from.is_none()
 }
 
 #[test]
@@ -472,10 +476,7 @@ fn random_mutations_never_panic() {
                     let response = bad_request_response(&basics, &error);
                     match parse(&response) {
                         Ok(_) => {}
-                        Err(ParseError::MissingHeader(_))
-                            if basics.call_id.is_none()
-                                || basics.to.is_none()
-                                || basics.from.is_none() => {}
+                        Err(ParseError::MissingHeader(_)) if lacks_a_header(&basics) => {}
                         Err(e) => panic!(
                             "our answer does not parse ({e}):\n{}\n---\n{}",
                             String::from_utf8_lossy(&bytes),

@@ -108,7 +108,7 @@ write(
     "\n",
 )
 
-# RFC 4475 §3.1.1.1 in spirit: compact names, mixed case.
+# RFC 4475 `wsinv` ("A Short Tortuous INVITE") in spirit: compact names, mixed case, LWS.
 write(
     "valid",
     "compact_forms",
@@ -182,7 +182,7 @@ write(
     "\n",
 )
 
-# RFC 4475 §3.1.1.4/§3.1.1.5 in spirit: escapes in the Request-URI user part.
+# RFC 4475 `esc01` in spirit: escapes in the Request-URI user part.
 write(
     "valid",
     "escaped_uri",
@@ -427,7 +427,7 @@ write(
     "\n",
 )
 
-# RFC 4475 §3.1.1.6: a semicolon in the user part. Legal, but rsip 0.4's Request-Line
+# RFC 4475 `semiuri`: a semicolon in the user part. Legal, but rsip 0.4's Request-Line
 # tokenizer cannot read it, so we answer 400 Bad Request-URI (see README.md).
 write(
     "invalid",
@@ -543,3 +543,27 @@ write("invalid", "response_status_700",
       "Content-Length: 0\n"
       "\n")
 write("invalid", "keepalive_only", b"\r\n\r\n")
+
+# RFC 4475 invalid messages in spirit (scalar02, ltgtruri, lwsruri, trws, escruri,
+# multi01, baddn, badaspec, clerr).
+write("invalid", "max_forwards_300", invite_with("Max-Forwards: 70", "Max-Forwards: 300"))
+write("invalid", "request_uri_in_angle_brackets",
+      invite_with("INVITE sip:bob@biloxi.example.com", "INVITE <sip:bob@biloxi.example.com>"))
+write("invalid", "request_uri_embedded_lws",
+      invite_with("INVITE sip:bob@biloxi.example.com", "INVITE sip:bob@biloxi.example.com; lr"))
+write("invalid", "request_line_trailing_space",
+      invite_with("INVITE sip:bob@biloxi.example.com SIP/2.0", "INVITE sip:bob@biloxi.example.com SIP/2.0 "))
+write("invalid", "escaped_headers_in_request_uri",
+      invite_with("INVITE sip:bob@biloxi.example.com",
+                  "INVITE sip:bob@biloxi.example.com?Route=%3Csip:example.com%3E"))
+write("invalid", "non_ascii_request_uri",
+      invite_with("INVITE sip:bob@biloxi.example.com", "INVITE sip:bøb@biloxi.example.com"))
+write("invalid", "two_values_in_to",
+      invite_with("To: Bob <sip:bob@biloxi.example.com>",
+                  "To: Bob <sip:bob@biloxi.example.com>, Carol <sip:carol@chicago.example.com>"))
+write("invalid", "non_token_display_name",
+      invite_with("From: Alice <sip:alice", "From: Liddell, Alice <sip:alice"))
+write("invalid", "spaces_in_addr_spec",
+      invite_with("To: Bob <sip:bob@biloxi.example.com>", "To: sip:bob@ biloxi.example.com"))
+write("invalid", "content_length_overflow",
+      invite_with("Content-Length: 0", "Content-Length: 99999999999999999999999"))

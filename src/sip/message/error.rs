@@ -79,7 +79,7 @@ pub enum ParseError {
         /// How many bytes followed the empty line.
         available: usize,
     },
-    /// A header that may appear only once appears several times (RFC 4475 §3.1.2.19).
+    /// A header that may appear only once appears several times (RFC 4475 `multi01`).
     #[error("duplicate {0} header")]
     DuplicateHeader(EssentialHeader),
     /// Nothing but CRLFs: a keep-alive (RFC 5626 §3.5.1, RFC 3261 §7.5) or an empty datagram.
@@ -116,11 +116,12 @@ pub enum ParseError {
     /// (§25.1 `IPv6reference`). Via, From, To and the Request-URI report their own errors.
     #[error("malformed IPv6 reference in {0}")]
     MalformedIpv6Reference(&'static str),
-    /// `Max-Forwards` is not `1*DIGIT` (§20.22).
+    /// `Max-Forwards` is not `1*DIGIT` (§20.22) in 0..=255 (RFC 4475 `scalar02`).
     #[error("malformed Max-Forwards")]
     MalformedMaxForwards,
     /// `From` or `To` is not a name-addr / addr-spec: an unterminated quoted string, a `<`
-    /// without `>`, no URI at all (§20.20, §20.39, §25.1).
+    /// without `>`, two values, a display name that is neither tokens nor quoted, no URI at all
+    /// (§20.20, §20.39, §25.1).
     #[error("malformed {0} header")]
     MalformedNameAddr(EssentialHeader),
     /// The Request-Line is not `Method SP Request-URI SP SIP-Version CRLF` (§7.1, §25.1).

@@ -211,9 +211,10 @@ fn check_headers<'a>(
             continue;
         } else if line.is("Max-Forwards") {
             once(EssentialHeader::MaxForwards)?;
-            // rsip reads it as u32 (`MaxForwards::num`); §20.22 expects 0..=255 in practice.
+            // §20.22 1*DIGIT; RFC 4475 `scalar02` calls a value above 255 "outside [its] legal
+            // range" (it is decremented per hop from a recommended 70).
             syntax::digits(value)
-                .filter(|&n| n <= u64::from(u32::MAX))
+                .filter(|&n| n <= 255)
                 .ok_or(ParseError::MalformedMaxForwards)?;
         } else if line.is("Content-Length") {
             once(EssentialHeader::ContentLength)?;

@@ -60,6 +60,10 @@ pub(crate) fn request_line(line: &str) -> Result<RequestLine<'_>, ParseError> {
     if !KNOWN_METHODS.contains(&method) {
         return Err(ParseError::NotImplemented(method.to_owned()));
     }
+    // §19.1.1/§25.1: a URI is ASCII; anything else must arrive %-escaped.
+    if !uri.is_ascii() {
+        return Err(ParseError::MalformedRequestUri);
+    }
     let Some((scheme, rest)) = uri.split_once(':') else {
         return Err(ParseError::MalformedRequestUri);
     };
@@ -280,7 +284,7 @@ pub(crate) fn call_id(value: &str) -> Result<(), ParseError> {
 ///
 /// Not a full URI parse (rsip does that lazily, and accepts more schemes than it understands):
 /// the checks catch what breaks framing and matching: unterminated quoted strings (RFC 4475
-/// §3.1.2.6), a `<` without its `>`, a display name without `<...>`, junk after the `>`, and no
+/// `quotbal`), a `<` without its `>`, a display name without `<...>`, junk after the `>`, and no
 /// URI at all. The canonical spelling drops the LWS §25.1 allows around `;` and `=`
 /// (`<sip:a@b> ; tag = 1`), which rsip's typed From/To cannot read, so that the dialog layer
 /// finds its tags.
@@ -332,6 +336,14 @@ pub(crate) fn name_addr(value: &str, header: EssentialHeader) -> Result<String, 
         }
         _ => return Err(error()),
     };
+    // An unquoted display-name is `*(token LWS)` (§25.1); RFC 4475 `baddn` has `Bell, Alexander`.
+    if !display.starts_with('"')
+        && !display
+            .bytes()
+            .all(|b| is_token_byte(b) || b == b' ' || b == b'\t')
+    {
+        return Err(error());
+    }
     let uri_body = uri.trim_start_matches('<').trim_end_matches('>');
     if !uri_body.contains(':') || uri_body.contains([' ', '\t']) {
         return Err(error());
@@ -617,6 +629,7 @@ mod tests {
         );
         assert!(ok("\"Bob \\\"B\\\" <x>\" <sip:bob@example.com>;tag=1"));
         assert!(ok("<tel:+4512345678>"));
+        assert!(ok("Alexander Graham Bell <sip:a.g.bell@example.com>"));
         assert!(ok("<sip:a@b;x=1>;p=\"q;r\""));
         for bad in [
             "\"Bob <sip:bob@example.com>;tag=1",
@@ -630,6 +643,7 @@ mod tests {
             "<sip:a@b>;tag=",
             "<sip:a b@c>",
             "sip:a@b c",
+            "Bell, Alexander <sip:a.g.bell@example.com>",
         ] {
             assert!(!ok(bad), "{bad:?}");
         }
