@@ -5,6 +5,9 @@
 //! each prompt starts a talkspurt (RTP marker bit, RFC 3551 §4.1), so the received stream is
 //! cut at the markers and each piece compared with the stitched prompt or the stored tone.
 
+mod common;
+
+use common::rtp_peer::PeerStream;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -15,7 +18,7 @@ use onestatus::config::RtpConfig;
 use onestatus::domain::{Lang, MessageState};
 use onestatus::ivr::{Entry, RetrieveSetup};
 use onestatus::media::decode::{wav_bytes, DecodeLimits, PromptCache};
-use onestatus::media::dtmf::{Digit, TelephoneEvent};
+use onestatus::media::dtmf::Digit;
 use onestatus::media::engine::MediaEngine;
 use onestatus::media::g711::G711;
 use onestatus::media::rtp::RtpPacket;
@@ -84,62 +87,6 @@ fn offer(peer: SocketAddr) -> SessionDescription {
 struct Heard {
     marker: bool,
     pcm: Vec<i16>,
-}
-
-/// The phone's outgoing RTP stream.
-struct PeerStream {
-    seq: u16,
-    ts: u32,
-}
-
-impl PeerStream {
-    fn packet(&mut self, pt: u8, marker: bool, ts: u32, payload: &[u8]) -> Vec<u8> {
-        let packet = RtpPacket {
-            marker,
-            payload_type: pt,
-            sequence_number: self.seq,
-            timestamp: ts,
-            ssrc: 0x5EED_0002,
-            csrc: Vec::new(),
-            extension: None,
-            payload,
-            padding: 0,
-        };
-        self.seq = self.seq.wrapping_add(1);
-        packet.to_bytes().unwrap()
-    }
-
-    fn audio(&mut self, pcm: &[i16]) -> Vec<u8> {
-        let ts = self.ts;
-        self.ts = self.ts.wrapping_add(pcm.len() as u32);
-        self.packet(8, false, ts, &G711::Pcma.encode(pcm))
-    }
-
-    /// An RFC 4733 key press: start ×3, two updates, end ×3 (RFC 4733 §2.5.1.4), all with
-    /// the event's start timestamp.
-    fn key_press(&mut self, event: u8) -> Vec<Vec<u8>> {
-        let ts = self.ts;
-        let report = |duration, end| {
-            TelephoneEvent {
-                event,
-                end,
-                volume: 10,
-                duration,
-            }
-            .to_bytes()
-        };
-        let mut out = Vec::new();
-        for _ in 0..3 {
-            out.push(self.packet(101, true, ts, &report(160, false)));
-        }
-        out.push(self.packet(101, false, ts, &report(480, false)));
-        out.push(self.packet(101, false, ts, &report(800, false)));
-        for _ in 0..3 {
-            out.push(self.packet(101, false, ts, &report(960, true)));
-        }
-        self.ts = self.ts.wrapping_add(960);
-        out
-    }
 }
 
 /// A call to the mailbox, from the phone's side.
@@ -276,7 +223,11 @@ impl Call {
             peer,
             engine_addr,
             heard,
-            stream: PeerStream { seq: 1000, ts: 0 },
+            stream: PeerStream {
+                seq: 1000,
+                ts: 0,
+                ssrc: 0x5EED_0002,
+            },
             leg_events,
             commands,
             presence: presence_rx,

@@ -2,6 +2,9 @@
 //! received as paced RTP and compared sample for sample; RFC 4733 DTMF and G.711 speech sent to
 //! the engine come back as a digit and a recording of the right length.
 
+mod common;
+
+use common::rtp_peer::PeerStream;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
@@ -10,7 +13,7 @@ use std::time::{Duration, Instant};
 use onestatus::config::RtpConfig;
 use onestatus::domain::Lang;
 use onestatus::media::decode::{DecodeLimits, PromptCache};
-use onestatus::media::dtmf::{Digit, TelephoneEvent};
+use onestatus::media::dtmf::Digit;
 use onestatus::media::engine::MediaEngine;
 use onestatus::media::g711::G711;
 use onestatus::media::recorder::{RecordOptions, RecordStop};
@@ -38,62 +41,6 @@ fn offer(peer: SocketAddr) -> SessionDescription {
         peer.port()
     );
     SessionDescription::parse(&text).unwrap()
-}
-
-/// The peer's outgoing RTP stream.
-struct PeerStream {
-    seq: u16,
-    ts: u32,
-}
-
-impl PeerStream {
-    fn packet(&mut self, pt: u8, marker: bool, ts: u32, payload: &[u8]) -> Vec<u8> {
-        let packet = RtpPacket {
-            marker,
-            payload_type: pt,
-            sequence_number: self.seq,
-            timestamp: ts,
-            ssrc: 0x5EED_0001,
-            csrc: Vec::new(),
-            extension: None,
-            payload,
-            padding: 0,
-        };
-        self.seq = self.seq.wrapping_add(1);
-        packet.to_bytes().unwrap()
-    }
-
-    fn audio(&mut self, pcm: &[i16]) -> Vec<u8> {
-        let ts = self.ts;
-        self.ts = self.ts.wrapping_add(pcm.len() as u32);
-        self.packet(8, false, ts, &G711::Pcma.encode(pcm))
-    }
-
-    /// An RFC 4733 key press as phones send it: start ×3, two updates, end ×3, all with the
-    /// timestamp of the event's start; the audio clock advances by its duration.
-    fn key_press(&mut self, event: u8) -> Vec<Vec<u8>> {
-        let ts = self.ts;
-        let report = |duration, end| {
-            TelephoneEvent {
-                event,
-                end,
-                volume: 10,
-                duration,
-            }
-            .to_bytes()
-        };
-        let mut out = Vec::new();
-        for _ in 0..3 {
-            out.push(self.packet(101, true, ts, &report(160, false)));
-        }
-        out.push(self.packet(101, false, ts, &report(480, false)));
-        out.push(self.packet(101, false, ts, &report(800, false)));
-        for _ in 0..3 {
-            out.push(self.packet(101, false, ts, &report(960, true)));
-        }
-        self.ts = self.ts.wrapping_add(960);
-        out
-    }
 }
 
 fn speech(samples: usize) -> Vec<i16> {
@@ -173,7 +120,11 @@ async fn plays_paced_rtp_and_records_and_detects_dtmf_over_real_udp() {
 
     // Meanwhile the peer presses 5, then speaks for 2 s and goes quiet.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut stream = PeerStream { seq: 100, ts: 8000 };
+    let mut stream = PeerStream {
+        seq: 100,
+        ts: 8000,
+        ssrc: 0x5EED_0001,
+    };
     for packet in stream.key_press(5) {
         peer.send_to(&packet, engine_addr).await.unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -353,7 +304,11 @@ async fn closing_mid_message_returns_what_was_recorded() {
     let engine_addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), answer.media[0].port);
     handle.record(RecordOptions::default());
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let mut stream = PeerStream { seq: 1, ts: 0 };
+    let mut stream = PeerStream {
+        seq: 1,
+        ts: 0,
+        ssrc: 0x5EED_0001,
+    };
     let spoken = speech(8000);
     let mut ticker = tokio::time::interval(Duration::from_millis(20));
     for frame in spoken.chunks(160) {

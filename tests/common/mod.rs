@@ -6,6 +6,8 @@
 // Tests drive a real process over real sockets: wall-clock deadlines are the point here.
 #![allow(clippy::disallowed_methods)]
 
+pub mod rtp_peer;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
