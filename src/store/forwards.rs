@@ -209,15 +209,8 @@ impl Store {
         user: UserId,
         id: QuickForwardId,
     ) -> Result<(), StoreError> {
-        let done = with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM quick_forwards WHERE id = $1 AND user_id = $2")
-                .bind(id.0)
-                .bind(user.0)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        found(done, "quick forward")
+        self.delete_owned("quick_forwards", "user_id", id.0, user.0, "quick forward")
+            .await
     }
 
     /// A user's saved destinations, by label.
@@ -297,14 +290,13 @@ impl Store {
         user: UserId,
         id: SavedDestinationId,
     ) -> Result<(), StoreError> {
-        let done = with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM saved_destinations WHERE id = $1 AND user_id = $2")
-                .bind(id.0)
-                .bind(user.0)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        found(done, "saved destination")
+        self.delete_owned(
+            "saved_destinations",
+            "user_id",
+            id.0,
+            user.0,
+            "saved destination",
+        )
+        .await
     }
 }

@@ -144,15 +144,14 @@ impl Store {
         user: UserId,
         id: WrittenMessageId,
     ) -> Result<(), StoreError> {
-        let n = with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM written_messages WHERE id = $1 AND to_user_id = $2")
-                .bind(id.0)
-                .bind(user.0)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        found(n, "written message")
+        self.delete_owned(
+            "written_messages",
+            "to_user_id",
+            id.0,
+            user.0,
+            "written message",
+        )
+        .await
     }
 
     /// Adds a standard message to `org` (receptionists only; the API checks the role).
@@ -217,14 +216,13 @@ impl Store {
         org: OrgId,
         id: StandardMessageId,
     ) -> Result<(), StoreError> {
-        let n = with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM standard_messages WHERE id = $1 AND org_id = $2")
-                .bind(id.0)
-                .bind(org.0)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        found(n, "standard message")
+        self.delete_owned(
+            "standard_messages",
+            "org_id",
+            id.0,
+            org.0,
+            "standard message",
+        )
+        .await
     }
 }

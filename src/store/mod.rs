@@ -166,6 +166,29 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes row `id` of `table` only when its `owner_column` is `owner`: every "delete one of
+    /// mine" in the store, so another user's id is NotFound, never someone else's row gone.
+    /// `table` and `owner_column` are compile-time names, never input.
+    pub(crate) async fn delete_owned(
+        &self,
+        table: &'static str,
+        owner_column: &'static str,
+        id: i64,
+        owner: i64,
+        what: &'static str,
+    ) -> Result<(), StoreError> {
+        let sql = format!("DELETE FROM {table} WHERE id = $1 AND {owner_column} = $2");
+        let n = with_pool!(self, |pool| {
+            sqlx::query(&sql)
+                .bind(id)
+                .bind(owner)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        users::found(n, what)
+    }
+
     /// Closes every connection, waiting for those in use to be returned. For SQLite this also
     /// checkpoints the WAL, so the database file alone holds everything afterwards.
     pub async fn close(&self) {

@@ -110,15 +110,8 @@ impl Store {
 
     /// Deletes one of `owner`'s contacts.
     pub async fn contact_delete(&self, owner: UserId, id: ContactId) -> Result<(), StoreError> {
-        let n = with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM contacts WHERE id = $1 AND owner_user_id = $2")
-                .bind(id.0)
-                .bind(owner.0)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        found(n, "contact")
+        self.delete_owned("contacts", "owner_user_id", id.0, owner.0, "contact")
+            .await
     }
 
     /// Stars `colleague` for `user` (idempotent). Colleagues of other organisations are
