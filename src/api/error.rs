@@ -70,6 +70,23 @@ pub enum ApiError {
     /// The write collides with an existing object: 409.
     #[error("already exists: {0}")]
     Conflict(String),
+    /// The request cannot be carried out in the current state of things (no registered phone
+    /// to ring, too many calls in progress): 409, with a code saying which.
+    #[error("{message}")]
+    NotNow {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// Human-readable explanation.
+        message: String,
+    },
+    /// A service behind the API cannot take the request now (RFC 9110 §15.6.4): 503.
+    #[error("{message}")]
+    Unavailable {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// Human-readable explanation.
+        message: String,
+    },
     /// The body is not of a media type the endpoint reads (by `Content-Type`, or by content
     /// for uploads the decoder does not recognise): 415 (RFC 9110 §15.5.16).
     #[error("{message}")]
@@ -148,7 +165,8 @@ impl ApiError {
             ApiError::Unauthenticated | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ApiError::PinChangeRequired | ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::NotNow { .. } => StatusCode::CONFLICT,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
@@ -162,7 +180,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest { code, .. }
             | ApiError::Invalid { code, .. }
-            | ApiError::Forbidden { code, .. } => code,
+            | ApiError::Forbidden { code, .. }
+            | ApiError::NotNow { code, .. }
+            | ApiError::Unavailable { code, .. } => code,
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::PinChangeRequired => "pin_change_required",

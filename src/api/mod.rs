@@ -16,11 +16,12 @@
 //! [`ROUTES`] is the single list of endpoints: the router is built from it and the OpenAPI
 //! document ([`openapi`]) is generated from it, so the document cannot miss a route.
 //!
-//! Out of scope here (other work): click-to-call (`POST /api/v1/calls`, RFC 3725 third-party
-//! call control in the B2BUA).
+//! Click-to-call (`/api/v1/calls`, [`click_to_call`]) asks the SIP task over a channel; the
+//! RFC 3725 call control itself is `b2bua::click_to_call`.
 
 pub mod auth;
 pub mod calendar;
+pub mod click_to_call;
 pub mod colleagues;
 pub mod error;
 pub mod events;
@@ -105,6 +106,9 @@ pub struct ApiState {
     pub notifier: Arc<dyn PinNotifier>,
     /// Failed attempts per source address.
     pub ip_limiter: Arc<IpLimiter>,
+    /// The SIP task's click-to-call channel and statuses; `None` without a SIP task (the
+    /// endpoints answer 503 then).
+    pub click_to_call: Option<crate::runtime::click_to_call::Handle>,
 }
 
 impl ApiState {
@@ -127,6 +131,7 @@ impl ApiState {
             config: Arc::new(config),
             notifier: Arc::new(LogPinNotifier),
             ip_limiter,
+            click_to_call: None,
         }
     }
 
@@ -138,6 +143,12 @@ impl ApiState {
     /// Replaces the PIN notifier (e-mail/SMS delivery, or a test double).
     pub fn with_notifier(mut self, notifier: Arc<dyn PinNotifier>) -> ApiState {
         self.notifier = notifier;
+        self
+    }
+
+    /// Connects click-to-call to the SIP task.
+    pub fn with_click_to_call(mut self, handle: crate::runtime::click_to_call::Handle) -> Self {
+        self.click_to_call = Some(handle);
         self
     }
 
@@ -378,6 +389,13 @@ routes! {
     delete "/api/v1/me/favourites/{id}" => phonebook::remove_favourite, true,
         "Unstar a colleague";
     get "/api/v1/me/calls" => phonebook::calls, true, "My call history, newest first";
+    post "/api/v1/calls" => click_to_call::originate, true,
+        "Click-to-call: ring my desk phone, and when I answer call this number and bridge \
+        (RFC 3725); 202 with the call's id and Location",
+        body click_to_call::CallInput = r#"{"to": "1000002"}"#;
+    get "/api/v1/calls/{id}" => click_to_call::show, true,
+        "A click-to-call's state: ringing_you, ringing_them, connected, or ended with a reason";
+    delete "/api/v1/calls/{id}" => click_to_call::hang_up, true, "Hang up a click-to-call";
     get "/api/v1/events" => events::stream, true,
         "Live presence and voicemail events (Server-Sent Events)";
 }

@@ -118,6 +118,9 @@ pub enum Event {
         /// The ACK (its body is the answer of an offerless re-INVITE).
         request: Request,
     },
+    /// End the call from our side (click-to-call hang-up): CANCEL while ringing, BYE on both
+    /// legs once answered.
+    HangUp,
 }
 
 /// Outputs of the call, drained with [`Call::poll_action`].
@@ -290,6 +293,11 @@ impl Call {
         caller: CallerInfo,
     ) -> Call {
         let call_id = dialog::header_value(&inbound.invite.headers, "Call-ID").unwrap_or_default();
+        // An INVITE we made ourselves (click-to-call, RFC 3725) names our tag already.
+        let local_tag = dialog::header_value(&inbound.invite.headers, "To")
+            .ok()
+            .and_then(|to| dialog::split_tag(&to).1)
+            .unwrap_or_else(message::new_tag);
         let offer = (!inbound.invite.body.is_empty())
             .then(|| {
                 inbound.invite.headers.iter().find_map(|h| match h {
@@ -308,7 +316,7 @@ impl Call {
             a: CallerLeg {
                 inbound,
                 call_id,
-                local_tag: message::new_tag(),
+                local_tag,
                 offer,
                 dialog: None,
                 answer: None,
@@ -443,6 +451,10 @@ impl Call {
             } => self.on_request(now, side, transaction, request),
             Event::Ack => self.on_initial_ack(now),
             Event::DialogAck { side, request } => self.on_dialog_ack(now, side, &request),
+            Event::HangUp => {
+                self.on_cancelled(now);
+                self.hang_up_both(now);
+            }
         }
     }
 

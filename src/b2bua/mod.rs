@@ -31,6 +31,9 @@
 //! - **Presence**: the callee's devices ringing, then talking (both parties if local), then
 //!   ended; **history**: rows for the callee, a local caller, and a user who forwarded.
 //!
+//! - **Click-to-call** ([`click_to_call`]): RFC 3725 third-party call control; the target side
+//!   is a `Call` like this one whose inbound INVITE we made ourselves from the desk's answer.
+//!
 //! SDP is passed through: the caller's offer goes to the B legs unchanged, the winning answer
 //! goes back in our 2xx, and mid-call offers and answers cross the same way. This is a
 //! signalling-only B2BUA for now; anchoring the media in our media engine (needed for
@@ -38,6 +41,7 @@
 //! exactly these places.
 
 mod call;
+pub mod click_to_call;
 mod invite;
 mod plan;
 mod voicemail;

@@ -176,7 +176,9 @@ pub fn on_routed(service: &mut SipService, lookup: RouteLookup) {
     let span = running.span.clone();
     let _enter = span.enter();
     if let Some(device) = caller_device {
-        if !authenticated(service, key, &device) {
+        // A click-to-call's target leg is an INVITE we made ourselves: nothing to check.
+        let originated = super::click_to_call::is_originated(service, running.call.inbound().0);
+        if !originated && !authenticated(service, key, &device) {
             return;
         }
         debug!(caller = %caller.number, "caller authenticated");
@@ -286,6 +288,24 @@ pub fn drive(service: &mut SipService, key: CallKey, event: Event) {
     };
     running.call.handle(now, event);
     run_actions(service, key);
+}
+
+/// Feeds `event` to the call whose inbound INVITE is `inbound` (a click-to-call's target leg,
+/// which we originated); false when no call has it.
+pub(crate) fn drive_inbound(service: &mut SipService, inbound: TransactionId, event: Event) -> bool {
+    let Some(&(key, Side::Caller, _)) = service.calls.by_transaction.get(&inbound) else {
+        return false;
+    };
+    drive(service, key, event);
+    true
+}
+
+/// Whether a call still has `inbound` as its inbound INVITE (it is not over).
+pub(crate) fn has_inbound(service: &SipService, inbound: TransactionId) -> bool {
+    matches!(
+        service.calls.by_transaction.get(&inbound),
+        Some((_, Side::Caller, _))
+    )
 }
 
 /// Fires due call timers.
@@ -594,7 +614,7 @@ pub fn on_in_dialog(service: &mut SipService, transaction: TransactionId, reques
     }
 }
 
-fn call_config(service: &SipService) -> CallConfig {
+pub(crate) fn call_config(service: &SipService) -> CallConfig {
     let local = service.local_address();
     let sent_by = local.map_or_else(|| service.config.sip.domain.clone(), |a| a.to_string());
     CallConfig {

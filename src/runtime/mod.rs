@@ -5,6 +5,7 @@
 //! is a [`StartupError`], which `main` turns into one line and exit code 2.
 
 mod calls;
+pub mod click_to_call;
 pub mod ivr_leg;
 pub mod listeners;
 pub mod mailbox;
@@ -218,6 +219,7 @@ impl Server {
             };
             sip.set_ivr(media, deps);
         }
+        let click_to_call = sip.click_to_call_handle();
         tasks.push(tokio::spawn(sip.run(inbound_rx, shutdown.listener())));
 
         if config.calendar.sync_interval_secs > 0 {
@@ -233,12 +235,12 @@ impl Server {
         let http = axum::serve(
             listeners.http,
             crate::api::router(
-                crate::api::ApiState::for_server(store.clone(), presence).with_notifier(
-                    std::sync::Arc::new(pin_delivery::MailedPins {
+                crate::api::ApiState::for_server(store.clone(), presence)
+                    .with_notifier(std::sync::Arc::new(pin_delivery::MailedPins {
                         notifier,
                         clock: std::sync::Arc::new(crate::clock::SystemClock),
-                    }),
-                ),
+                    }))
+                    .with_click_to_call(click_to_call),
             )
             .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )

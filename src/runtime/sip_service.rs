@@ -31,6 +31,7 @@ use crate::sip::transport::{tcp, Inbound, Protocol};
 use crate::store::Store;
 
 use super::calls::{self, Calls};
+use super::click_to_call::{self, ClickToCalls};
 use super::ivr_leg::{self, IvrDeps, IvrLegs, IvrRuntime};
 use super::register::{self, RegisterLookup};
 use crate::media::engine::MediaEngine;
@@ -93,6 +94,8 @@ pub struct SipService {
     pub(super) ivr: Option<IvrRuntime>,
     /// The calls answered for an IVR.
     pub(super) ivr_legs: IvrLegs,
+    /// Click-to-calls (RFC 3725) the API asked for.
+    pub(super) click_to_call: ClickToCalls,
 }
 
 impl SipService {
@@ -161,6 +164,7 @@ impl SipService {
             shutdown: None,
             ivr: None,
             ivr_legs: IvrLegs::default(),
+            click_to_call: ClickToCalls::default(),
         }
     }
 
@@ -174,6 +178,11 @@ impl SipService {
     /// (used only without [`SipService::set_ivr`], which answers them here).
     pub fn set_voicemail(&mut self, sender: mpsc::Sender<crate::b2bua::VoicemailRequest>) {
         self.calls.set_voicemail(sender);
+    }
+
+    /// The API's way to ask for click-to-calls (RFC 3725) and read their status.
+    pub fn click_to_call_handle(&mut self) -> click_to_call::Handle {
+        self.click_to_call.handle()
     }
 
     /// Our first UDP address: Via sent-by and Contact of the calls' requests.
@@ -191,11 +200,13 @@ impl SipService {
             return;
         };
         self.shutdown = Some(shutdown.clone());
+        let mut commands = self.click_to_call.take_commands();
         loop {
             let deadline = [
                 self.layer.poll_timeout(),
                 self.calls.poll_timeout(),
                 self.ivr_legs.poll_timeout(),
+                self.click_to_call.poll_timeout(),
             ]
             .into_iter()
             .flatten()
@@ -206,11 +217,20 @@ impl SipService {
                     None => std::future::pending().await,
                 }
             };
+            let command = async {
+                match commands.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 message = inbound.recv() => match message {
                     Some(message) => self.on_inbound(message),
                     None => return,
                 },
+                Some(command) = command, if self.accepting_calls => {
+                    click_to_call::on_command(&mut self, command);
+                }
                 Some(done) = completions.recv() => self.on_completion(done),
                 _ = sleep => {
                     // Read the clock after waking: the sleep may have returned late (quinn's
@@ -219,12 +239,15 @@ impl SipService {
                     self.layer.handle_timeout(now);
                     calls::handle_timeout(&mut self, now);
                     ivr_leg::handle_timeout(&mut self, now);
+                    click_to_call::handle_timeout(&mut self, now);
                 }
                 _ = shutdown.recv(), if self.accepting_calls => {
                     info!("SIP: no new calls from now on");
                     self.accepting_calls = false;
                 }
             }
+            self.flush().await;
+            click_to_call::sweep(&mut self);
             self.flush().await;
         }
     }
@@ -378,13 +401,17 @@ impl SipService {
             }
             TuEvent::Timeout { transaction, timer } => {
                 debug!(%transaction, ?timer, "transaction timed out");
-                if !ivr_leg::on_transaction_failed(self, transaction) {
+                if !click_to_call::on_transaction_failed(self, transaction)
+                    && !ivr_leg::on_transaction_failed(self, transaction)
+                {
                     calls::on_transaction_failed(self, transaction);
                 }
             }
             TuEvent::TransportError { transaction } => {
                 debug!(%transaction, "transport error");
-                if !ivr_leg::on_transaction_failed(self, transaction) {
+                if !click_to_call::on_transaction_failed(self, transaction)
+                    && !ivr_leg::on_transaction_failed(self, transaction)
+                {
                     calls::on_transaction_failed(self, transaction);
                 }
             }
@@ -392,12 +419,21 @@ impl SipService {
                 transaction,
                 response,
             } => {
-                if !ivr_leg::on_response(self, transaction, &response) {
+                if !click_to_call::on_response(self, transaction, &response)
+                    && !ivr_leg::on_response(self, transaction, &response)
+                {
                     calls::on_response(self, transaction, response);
                 }
             }
-            TuEvent::StrayResponse { response, .. } => calls::on_stray_response(self, response),
-            TuEvent::Terminated { transaction } => calls::on_terminated(self, transaction),
+            TuEvent::StrayResponse { response, .. } => {
+                if !click_to_call::on_stray_response(self, &response) {
+                    calls::on_stray_response(self, response);
+                }
+            }
+            TuEvent::Terminated { transaction } => {
+                click_to_call::on_terminated(self, transaction);
+                calls::on_terminated(self, transaction);
+            }
         }
     }
 
@@ -446,6 +482,9 @@ impl SipService {
             Method::Register => {
                 register::on_register(self, transaction, request, source, transport)
             }
+            // A desk's request while its click-to-call is not bridged yet (RFC 3725).
+            _ if has_to_tag(&request)
+                && click_to_call::on_in_dialog(self, transaction, &request) => {}
             Method::Invite if has_to_tag(&request) => {
                 // A re-INVITE belongs to its dialog (§14.2).
                 calls::on_in_dialog(self, transaction, request);
@@ -495,6 +534,10 @@ impl SipService {
     /// Answers in a server transaction; a transaction that ended meanwhile (CANCEL, timeout)
     /// is not an error worth more than a debug line.
     pub(super) fn respond(&mut self, transaction: TransactionId, response: rsip::Response) {
+        // The target call of a click-to-call answers an INVITE we made: no transaction.
+        if click_to_call::on_respond(self, transaction, &response) {
+            return;
+        }
         let now = self.clock.instant();
         if let Err(error) = self.layer.respond(now, transaction, response) {
             debug!(%transaction, %error, "response not sent");
