@@ -108,8 +108,7 @@ pub async fn originate(
         if !org.allow_external_forwarding {
             return Err(ApiError::Forbidden {
                 code: "external_calls_not_allowed",
-                message: "your organisation does not allow calls to numbers outside it"
-                    .to_owned(),
+                message: "your organisation does not allow calls to numbers outside it".to_owned(),
                 field: Some("to".to_owned()),
             });
         }
@@ -135,9 +134,7 @@ pub async fn originate(
         ring_timeout: DESK_RING,
     };
     let now = state.now();
-    let id = handle
-        .originate(request, now)
-        .map_err(|_| unavailable())?;
+    let id = handle.originate(request, now).map_err(|_| unavailable())?;
     let view = handle
         .registry
         .get(&id, user.id.0)
@@ -169,7 +166,10 @@ async fn is_colleague(state: &ApiState, user: &User, number: &str) -> Result<boo
 /// The phone to ring: a registered desk phone, else the preferred registered contact (highest
 /// q, most recently refreshed: the order the store returns).
 async fn desk(state: &ApiState, user: &User) -> Result<DeskTarget, ApiError> {
-    let registrations = state.store.registrations_active(user.id, state.now()).await?;
+    let registrations = state
+        .store
+        .registrations_active(user.id, state.now())
+        .await?;
     let devices = state.store.devices(user.id).await?;
     let device_of = |r: &crate::store::Registration| {
         r.binding

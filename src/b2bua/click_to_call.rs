@@ -441,7 +441,8 @@ impl ClickToCall {
             deadline: now + TARGET_WAIT,
         };
         self.target_started = true;
-        self.actions.push_back(Action::StartTarget(Box::new(invite)));
+        self.actions
+            .push_back(Action::StartTarget(Box::new(invite)));
         self.actions.push_back(Action::Status(Status::RingingThem));
     }
 
@@ -571,7 +572,9 @@ impl ClickToCall {
         ];
         // A UAS's route set is Record-Route in order, a UAC's reversed (§12.1.1, §12.1.2).
         for route in dialog.route_set.iter().rev() {
-            headers.push(Header::RecordRoute(headers::RecordRoute::new(route.clone())));
+            headers.push(Header::RecordRoute(headers::RecordRoute::new(
+                route.clone(),
+            )));
         }
         headers.push(Header::ContentType(headers::ContentType::new(
             offer.0.clone(),
@@ -718,7 +721,9 @@ fn body_of(headers: &rsip::Headers, body: &[u8]) -> Option<(String, Vec<u8>)> {
 /// offered stream MAY be rejected in the answer ... by setting the port to zero").
 pub fn reject_all(offer: &[u8]) -> Vec<u8> {
     let text = String::from_utf8_lossy(offer);
-    let mut out = String::from("v=0\r\no=onestatus 0 0 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n");
+    let mut out = String::from(
+        "v=0\r\no=onestatus 0 0 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n",
+    );
     for line in text.lines().filter(|l| l.starts_with("m=")) {
         let mut parts = line[2..].split_whitespace();
         let (Some(media), Some(_port), Some(proto), Some(format)) =

@@ -67,10 +67,14 @@ fn with_body(mut response: Response, body: &str) -> Response {
         .retain(|h| !matches!(h, Header::ContentLength(_)));
     response
         .headers
-        .push(Header::ContentType(headers::ContentType::new("application/sdp")));
-    response.headers.push(Header::ContentLength(headers::ContentLength::new(
-        body.len().to_string(),
-    )));
+        .push(Header::ContentType(headers::ContentType::new(
+            "application/sdp",
+        )));
+    response
+        .headers
+        .push(Header::ContentLength(headers::ContentLength::new(
+            body.len().to_string(),
+        )));
     response.body = body.as_bytes().to_vec();
     response
 }
@@ -136,8 +140,8 @@ fn flow_one_offer_to_target_answer_in_the_ack() {
     assert_eq!(from_tag.as_deref(), Some("desktag"));
     assert!(from.contains("sip:1000001@"), "{from}");
     // The B2BUA's dialog built from it is ours with the desk, seen from the other end.
-    let mirrored = crate::sip::dialog::Dialog::from_uas(&target, our_tag.as_deref().unwrap())
-        .unwrap();
+    let mirrored =
+        crate::sip::dialog::Dialog::from_uas(&target, our_tag.as_deref().unwrap()).unwrap();
     assert_eq!(mirrored.remote_target, "sip:desk@192.0.2.1:5062");
     assert_eq!(mirrored.remote_tag, "desktag");
 
@@ -153,9 +157,7 @@ fn flow_one_offer_to_target_answer_in_the_ack() {
         .expect("ACK to the desk");
     assert_eq!(ack.body, ANSWER.as_bytes());
     assert_eq!(dialog::cseq_number(&ack.headers).unwrap(), 0);
-    assert!(actions
-        .iter()
-        .any(|a| matches!(a, Action::TargetAcked(_))));
+    assert!(actions.iter().any(|a| matches!(a, Action::TargetAcked(_))));
     assert!(actions.contains(&Action::Status(Status::Connected)));
     assert_eq!(c.status(), Status::Connected);
     // The B2BUA finishing the bridged call ends it.
@@ -169,7 +171,10 @@ fn target_busy_acks_the_desk_refusing_its_streams_and_hangs_up() {
     let now = Instant::now();
     let (mut c, invite) = start(now);
     let target = desk_answers(&mut c, now, &invite);
-    c.handle(now, Event::TargetResponse(response_to(&target, 486, Some("x"))));
+    c.handle(
+        now,
+        Event::TargetResponse(response_to(&target, 486, Some("x"))),
+    );
     let actions = drain(&mut c);
     let ack = actions
         .iter()
@@ -222,7 +227,10 @@ fn desk_no_answer_is_cancelled_and_recorded() {
 fn desk_declines() {
     let now = Instant::now();
     let (mut c, invite) = start(now);
-    c.handle(now, Event::DeskResponse(response_to(&invite, 603, Some("t"))));
+    c.handle(
+        now,
+        Event::DeskResponse(response_to(&invite, 603, Some("t"))),
+    );
     assert_eq!(c.status(), Status::Ended(EndReason::Declined(603)));
     assert_eq!(EndReason::Declined(603).code(), "you_declined");
 }

@@ -292,7 +292,11 @@ pub fn drive(service: &mut SipService, key: CallKey, event: Event) {
 
 /// Feeds `event` to the call whose inbound INVITE is `inbound` (a click-to-call's target leg,
 /// which we originated); false when no call has it.
-pub(crate) fn drive_inbound(service: &mut SipService, inbound: TransactionId, event: Event) -> bool {
+pub(crate) fn drive_inbound(
+    service: &mut SipService,
+    inbound: TransactionId,
+    event: Event,
+) -> bool {
     let Some(&(key, Side::Caller, _)) = service.calls.by_transaction.get(&inbound) else {
         return false;
     };

@@ -155,7 +155,8 @@ impl Handle {
             request,
         };
         if self.commands.try_send(command).is_err() {
-            self.registry.update(&id, Status::Ended(EndReason::Unreachable), now);
+            self.registry
+                .update(&id, Status::Ended(EndReason::Unreachable), now);
             return Err(QueueError::Unavailable);
         }
         Ok(id)
@@ -304,7 +305,12 @@ pub fn on_response(
     transaction: TransactionId,
     response: &rsip::Response,
 ) -> bool {
-    let Some(id) = service.click_to_call.by_transaction.get(&transaction).cloned() else {
+    let Some(id) = service
+        .click_to_call
+        .by_transaction
+        .get(&transaction)
+        .cloned()
+    else {
         return false;
     };
     feed(service, &id, C2cEvent::DeskResponse(response.clone()));
@@ -385,9 +391,7 @@ pub fn sweep(service: &mut SipService) {
         .iter()
         .filter(|(_, r)| r.machine.status() == Status::Connected)
         .filter(|(_, r)| {
-            let bridged = r
-                .inbound
-                .is_some_and(|tx| calls::has_inbound(service, tx));
+            let bridged = r.inbound.is_some_and(|tx| calls::has_inbound(service, tx));
             !bridged && !service.ivr_legs.owns(&r.call_id)
         })
         .map(|(id, _)| id.clone())

@@ -1,0 +1,395 @@
+//! Click-to-call (RFC 3725 third-party call control) through the real binary: the API asks,
+//! a SIPp UAS stands in for the user's desk phone (registered for Hans), another for the
+//! colleague's phone (Karen). The SIPp scenarios check the SIP side of Flow I themselves: the
+//! desk's INVITE has no SDP, the target's INVITE carries the desk's offer, the desk's ACK
+//! carries the target's answer, and a BYE from either side ends the other (see
+//! testdata/sipp/c2c_*.xml). The tests here check the API (states, errors, who may see what),
+//! history and presence.
+// Tests drive a real process over real sockets: wall-clock time is the point here.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use chrono::{Duration as ChronoDuration, Utc};
+use common::{sipp, TestServer};
+use serde_json::{json, Value};
+
+use onestatus::store::model::{Binding, CallDirection, CallRecord};
+use onestatus::store::Store;
+
+const HANS: &str = "1000001";
+const KAREN: &str = "1000002";
+
+/// One HTTP/1.1 exchange over a fresh connection: (status, Location, JSON body).
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Option<String>, Value) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(auth) = auth {
+        head.push_str(&format!("Authorization: Bearer {auth}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head[9..12].parse().unwrap();
+    let location = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("location: ")
+                .or(l.strip_prefix("Location: "))
+        })
+        .map(str::to_owned);
+    (
+        status,
+        location,
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+fn login(server: &TestServer, number: &str) -> String {
+    let (status, _, body) = http(
+        server.http,
+        "POST",
+        "/api/v1/login",
+        None,
+        Some(json!({"local_number": number, "pin": "2580"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
+fn with_store<T>(server: &TestServer, f: impl AsyncFnOnce(&Store) -> T) -> T {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = format!(
+        "sqlite://{}",
+        server.data_dir.join("onestatus.db").display()
+    );
+    rt.block_on(async {
+        let store = Store::connect(&url).await.unwrap();
+        let out = f(&store).await;
+        store.close().await;
+        out
+    })
+}
+
+/// The demo organisation allows external forwards; this turns the toll-fraud guard on (the
+/// store has no setter for it: organisations are provisioned by the CLI).
+fn forbid_external_calls(server: &TestServer) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = format!(
+        "sqlite://{}",
+        server.data_dir.join("onestatus.db").display()
+    );
+    rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query("UPDATE organisations SET allow_external_forwarding = 0")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    });
+}
+
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A binding for the user's (desk) device at 127.0.0.1:`port`, as the registrar writes it.
+fn register(server: &TestServer, local_number: &str, port: u16) {
+    with_store(server, async |store| {
+        let now = Utc::now();
+        let user = store.user_by_local_number(local_number).await.unwrap();
+        let device = store.devices(user.id).await.unwrap().remove(0);
+        store
+            .registration_upsert(
+                &Binding {
+                    user_id: user.id,
+                    device_id: Some(device.id),
+                    contact_uri: format!("sip:{local_number}@127.0.0.1:{port}"),
+                    expires_at: now + ChronoDuration::hours(1),
+                    call_id: format!("c2c-test-{port}"),
+                    cseq: 1,
+                    q_millis: 1000,
+                    received_addr: format!("127.0.0.1:{port}"),
+                    transport: "udp".into(),
+                    instance_id: None,
+                    reg_id: None,
+                },
+                now,
+            )
+            .await
+            .unwrap();
+    });
+}
+
+/// A SIPp UAS on `port` in a thread; join for its result.
+fn phone(
+    server: &TestServer,
+    scenario: &'static str,
+    port: u16,
+) -> thread::JoinHandle<Result<(), String>> {
+    let target = server.sip_udp;
+    let port = port.to_string();
+    let handle = thread::spawn(move || sipp(scenario, target, &["-p", &port, "-m", "1"]));
+    thread::sleep(Duration::from_millis(400));
+    handle
+}
+
+/// Polls the call until it ends (bounded), returning every distinct state seen, in order, and
+/// the last body.
+fn follow(server: &TestServer, token: &str, location: &str) -> (Vec<String>, Value) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen: Vec<String> = Vec::new();
+    loop {
+        let (status, _, body) = http(server.http, "GET", location, Some(token), None);
+        assert_eq!(status, 200, "{body}");
+        let state = body["state"].as_str().unwrap().to_owned();
+        if seen.last() != Some(&state) {
+            seen.push(state.clone());
+        }
+        if state == "ended" || Instant::now() > deadline {
+            return (seen, body);
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn history(server: &TestServer, number: &str) -> Vec<CallRecord> {
+    with_store(server, async |store| {
+        let user = store.user_by_local_number(number).await.unwrap();
+        for _ in 0..50 {
+            let rows = store.call_history(user.id, None, 10).await.unwrap();
+            if !rows.is_empty() {
+                return rows;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Vec::new()
+    })
+}
+
+fn start(server: &TestServer, token: &str, to: &str) -> (u16, Option<String>, Value) {
+    http(
+        server.http,
+        "POST",
+        "/api/v1/calls",
+        Some(token),
+        Some(json!({ "to": to })),
+    )
+}
+
+/// Runs a whole click-to-call from Hans to Karen with the given phones; returns the states
+/// seen, the final body, and whether Hans showed as on the phone while connected.
+fn bridged_call(desk: &'static str, target: &'static str) -> (TestServer, Vec<String>, Value) {
+    let server = TestServer::start_demo();
+    let (desk_port, target_port) = (free_port(), free_port());
+    register(&server, HANS, desk_port);
+    register(&server, KAREN, target_port);
+    let desk = phone(&server, desk, desk_port);
+    let target = phone(&server, target, target_port);
+    let hans = login(&server, HANS);
+    let (status, location, body) = start(&server, &hans, KAREN);
+    assert_eq!(status, 202, "{body}");
+    let location = location.expect("Location");
+    assert_eq!(
+        location,
+        format!("/api/v1/calls/{}", body["id"].as_str().unwrap())
+    );
+    assert_eq!(body["state"], "ringing_you");
+    assert_eq!(body["to"], KAREN);
+    let (seen, last) = follow(&server, &hans, &location);
+    desk.join().unwrap().unwrap();
+    target.join().unwrap().unwrap();
+    (server, seen, last)
+}
+
+#[test]
+fn desk_answers_target_answers_desk_hangs_up() {
+    let (server, seen, last) = bridged_call("c2c_desk_bye.xml", "c2c_target.xml");
+    assert_eq!(
+        seen,
+        ["ringing_you", "ringing_them", "connected", "ended"],
+        "{last}"
+    );
+    assert_eq!(last["reason"], "completed");
+    assert_eq!(last["failed"], false);
+    assert!(last["connected_at"].is_string() && last["ended_at"].is_string());
+    // History like any call: outgoing for Hans, incoming for Karen, both answered.
+    let hans = history(&server, HANS);
+    assert_eq!(hans.len(), 1, "{hans:?}");
+    assert_eq!(hans[0].data.direction, CallDirection::Out);
+    assert!(hans[0].data.answered_at.is_some());
+    let karen = history(&server, KAREN);
+    assert_eq!(karen.len(), 1, "{karen:?}");
+    assert_eq!(karen[0].data.direction, CallDirection::In);
+    assert_eq!(karen[0].data.other_number, HANS);
+    assert!(karen[0].data.answered_at.is_some());
+}
+
+#[test]
+fn target_hangs_up_and_the_desk_gets_bye() {
+    let (server, seen, last) = bridged_call("c2c_desk.xml", "c2c_target_bye.xml");
+    assert_eq!(seen.last().map(String::as_str), Some("ended"), "{seen:?}");
+    assert!(seen.iter().any(|s| s == "connected"), "{seen:?}");
+    assert_eq!(last["reason"], "completed");
+    assert_eq!(history(&server, KAREN).len(), 1);
+}
+
+#[test]
+fn presence_shows_the_user_on_the_phone_while_connected() {
+    let server = TestServer::start_demo();
+    let (desk_port, target_port) = (free_port(), free_port());
+    register(&server, HANS, desk_port);
+    register(&server, KAREN, target_port);
+    let desk = phone(&server, "c2c_desk_bye.xml", desk_port);
+    let target = phone(&server, "c2c_target.xml", target_port);
+    let hans = login(&server, HANS);
+    let karen = login(&server, KAREN);
+    let (_, _, me) = http(server.http, "GET", "/api/v1/me", Some(&hans), None);
+    let hans_id = me["id"].as_i64().unwrap();
+    let (status, location, body) = start(&server, &hans, KAREN);
+    assert_eq!(status, 202, "{body}");
+    let location = location.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut on_phone = false;
+    while Instant::now() < deadline && !on_phone {
+        let (_, _, call) = http(server.http, "GET", &location, Some(&hans), None);
+        if call["state"] == "connected" {
+            let (_, _, seen) = http(
+                server.http,
+                "GET",
+                &format!("/api/v1/users/{hans_id}"),
+                Some(&karen),
+                None,
+            );
+            on_phone = seen["presence"]["status"] == "on_the_phone";
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert!(on_phone, "Hans not shown on the phone while connected");
+    desk.join().unwrap().unwrap();
+    target.join().unwrap().unwrap();
+}
+
+#[test]
+fn hang_up_while_the_desk_rings_cancels_it() {
+    let server = TestServer::start_demo();
+    let desk_port = free_port();
+    register(&server, HANS, desk_port);
+    let desk = phone(&server, "c2c_desk_cancel.xml", desk_port);
+    let hans = login(&server, HANS);
+    let (status, location, body) = start(&server, &hans, KAREN);
+    assert_eq!(status, 202, "{body}");
+    let location = location.unwrap();
+    thread::sleep(Duration::from_millis(500));
+    // Karen may neither see nor hang up Hans's call.
+    let karen = login(&server, KAREN);
+    let (status, _, body) = http(server.http, "GET", &location, Some(&karen), None);
+    assert_eq!(status, 404, "{body}");
+    let (status, _, _) = http(server.http, "DELETE", &location, Some(&karen), None);
+    assert_eq!(status, 404);
+    let (status, _, body) = http(server.http, "GET", &location, Some(&hans), None);
+    assert_eq!((status, body["state"].as_str()), (200, Some("ringing_you")));
+    // Hans hangs up: the desk gets CANCEL.
+    let (status, _, _) = http(server.http, "DELETE", &location, Some(&hans), None);
+    assert_eq!(status, 202);
+    desk.join().unwrap().unwrap();
+    let (_, last) = follow(&server, &hans, &location);
+    assert_eq!(last["reason"], "hung_up");
+    assert_eq!(last["failed"], true);
+    // The attempt is in Hans's history, unanswered.
+    let rows = history(&server, HANS);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].data.direction, CallDirection::Out);
+    assert!(rows[0].data.answered_at.is_none());
+}
+
+#[test]
+fn refusals_name_the_field_and_send_nothing() {
+    let server = TestServer::start_demo();
+    // Hans's "desk" is a plain socket: nothing may arrive on it.
+    let desk = UdpSocket::bind("127.0.0.1:0").unwrap();
+    desk.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let hans = login(&server, HANS);
+    // No registered phone yet: 409.
+    let (status, _, body) = start(&server, &hans, KAREN);
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "no_registered_device");
+    register(&server, HANS, desk.local_addr().unwrap().port());
+    // Unauthenticated: 401.
+    let (status, _, _) = http(
+        server.http,
+        "POST",
+        "/api/v1/calls",
+        None,
+        Some(json!({"to": KAREN})),
+    );
+    assert_eq!(status, 401);
+    // Bad numbers and unknown fields: 422 naming the field.
+    for to in ["", "  ", "abc", "12a4"] {
+        let (status, _, body) = start(&server, &hans, to);
+        assert_eq!(status, 422, "{to:?}: {body}");
+        assert_eq!(body["error"]["field"], "to");
+    }
+    let (status, _, body) = http(
+        server.http,
+        "POST",
+        "/api/v1/calls",
+        Some(&hans),
+        Some(json!({"to": KAREN, "from": "x"})),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "from");
+    // The organisation forbids external calls: 403 with a code, naming `to`.
+    forbid_external_calls(&server);
+    let (status, _, body) = start(&server, &hans, "4512345678");
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "external_calls_not_allowed");
+    assert_eq!(body["error"]["field"], "to");
+    // Unknown ids are 404.
+    let (status, _, _) = http(
+        server.http,
+        "GET",
+        "/api/v1/calls/c2c-nope",
+        Some(&hans),
+        None,
+    );
+    assert_eq!(status, 404);
+    let mut buffer = [0u8; 2048];
+    assert!(
+        desk.recv_from(&mut buffer).is_err(),
+        "a refused click-to-call sent something to the desk"
+    );
+}
