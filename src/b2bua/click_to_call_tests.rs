@@ -25,6 +25,12 @@ fn config() -> CallConfig {
     }
 }
 
+/// Virtual time starts at an arbitrary instant; only differences matter.
+fn t0() -> Instant {
+    #[allow(clippy::disallowed_methods)]
+    Instant::now()
+}
+
 fn desk_addr() -> SocketAddr {
     "192.0.2.1:5062".parse().unwrap()
 }
@@ -32,7 +38,7 @@ fn desk_addr() -> SocketAddr {
 fn start(now: Instant) -> (ClickToCall, Request) {
     let mut c = ClickToCall::new(
         now,
-        chrono::Utc::now(),
+        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 1, 12, 9, 0, 0).unwrap(),
         config(),
         Originate {
             user_id: 7,
@@ -113,7 +119,7 @@ fn desk_answers(c: &mut ClickToCall, now: Instant, invite: &Request) -> Request 
 
 #[test]
 fn desk_invite_has_no_sdp_and_cseq_zero() {
-    let (_, invite) = start(Instant::now());
+    let (_, invite) = start(t0());
     assert_eq!(invite.method, Method::Invite);
     assert!(invite.body.is_empty());
     assert_eq!(dialog::cseq_number(&invite.headers).unwrap(), 0);
@@ -123,7 +129,7 @@ fn desk_invite_has_no_sdp_and_cseq_zero() {
 
 #[test]
 fn flow_one_offer_to_target_answer_in_the_ack() {
-    let now = Instant::now();
+    let now = t0();
     let (mut c, invite) = start(now);
     let target = desk_answers(&mut c, now, &invite);
     // The target INVITE mirrors our dialog with the desk and carries the desk's offer.
@@ -168,7 +174,7 @@ fn flow_one_offer_to_target_answer_in_the_ack() {
 
 #[test]
 fn target_busy_acks_the_desk_refusing_its_streams_and_hangs_up() {
-    let now = Instant::now();
+    let now = t0();
     let (mut c, invite) = start(now);
     let target = desk_answers(&mut c, now, &invite);
     c.handle(
@@ -202,7 +208,7 @@ fn target_busy_acks_the_desk_refusing_its_streams_and_hangs_up() {
 
 #[test]
 fn desk_no_answer_is_cancelled_and_recorded() {
-    let now = Instant::now();
+    let now = t0();
     let (mut c, _invite) = start(now);
     assert_eq!(c.poll_timeout(), Some(now + Duration::from_secs(30)));
     c.handle_timeout(now + Duration::from_secs(30));
@@ -225,7 +231,7 @@ fn desk_no_answer_is_cancelled_and_recorded() {
 
 #[test]
 fn desk_declines() {
-    let now = Instant::now();
+    let now = t0();
     let (mut c, invite) = start(now);
     c.handle(
         now,
@@ -237,7 +243,7 @@ fn desk_declines() {
 
 #[test]
 fn desk_bye_while_the_target_rings_cancels_the_target() {
-    let now = Instant::now();
+    let now = t0();
     let (mut c, invite) = start(now);
     let target = desk_answers(&mut c, now, &invite);
     // The desk's BYE in its own dialog.
@@ -268,7 +274,7 @@ fn desk_bye_while_the_target_rings_cancels_the_target() {
 
 #[test]
 fn desk_answer_without_offer_is_refused() {
-    let now = Instant::now();
+    let now = t0();
     let (mut c, invite) = start(now);
     c.handle(now, Event::DeskResponse(desk_ok(&invite, None)));
     let actions = drain(&mut c);
@@ -279,7 +285,7 @@ fn desk_answer_without_offer_is_refused() {
 
 #[test]
 fn hang_up_while_connected_hangs_up_the_bridge() {
-    let now = Instant::now();
+    let now = t0();
     let (mut c, invite) = start(now);
     let target = desk_answers(&mut c, now, &invite);
     c.handle(
