@@ -15,11 +15,10 @@ use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use chrono::{Duration as ChronoDuration, Utc};
-use common::{sipp, TestServer};
+use common::TestServer;
 use serde_json::{json, Value};
 
-use onestatus::store::model::{Binding, CallDirection, CallRecord};
+use onestatus::store::model::{CallDirection, CallRecord};
 use onestatus::store::Store;
 
 const HANS: &str = "1000001";
@@ -79,17 +78,24 @@ fn login(server: &TestServer, number: &str) -> String {
     body["token"].as_str().unwrap().to_owned()
 }
 
-fn with_store<T>(server: &TestServer, f: impl AsyncFnOnce(&Store) -> T) -> T {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let url = format!(
+fn database_url(server: &TestServer) -> String {
+    format!(
         "sqlite://{}",
         server.data_dir.join("onestatus.db").display()
-    );
-    rt.block_on(async {
-        let store = Store::connect(&url).await.unwrap();
+    )
+}
+
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+fn with_store<T>(server: &TestServer, f: impl AsyncFnOnce(&Store) -> T) -> T {
+    block_on(async {
+        let store = Store::connect(&database_url(server)).await.unwrap();
         let out = f(&store).await;
         store.close().await;
         out
@@ -99,16 +105,10 @@ fn with_store<T>(server: &TestServer, f: impl AsyncFnOnce(&Store) -> T) -> T {
 /// The demo organisation allows external forwards; this turns the toll-fraud guard on (the
 /// store has no setter for it: organisations are provisioned by the CLI).
 fn forbid_external_calls(server: &TestServer) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let url = format!(
-        "sqlite://{}",
-        server.data_dir.join("onestatus.db").display()
-    );
-    rt.block_on(async {
-        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    block_on(async {
+        let pool = sqlx::SqlitePool::connect(&database_url(server))
+            .await
+            .unwrap();
         sqlx::query("UPDATE organisations SET allow_external_forwarding = 0")
             .execute(&pool)
             .await
@@ -117,53 +117,11 @@ fn forbid_external_calls(server: &TestServer) {
     });
 }
 
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A binding for the user's (desk) device at 127.0.0.1:`port`, as the registrar writes it.
+/// A binding for the user's (desk) device at 127.0.0.1:`port`.
 fn register(server: &TestServer, local_number: &str, port: u16) {
     with_store(server, async |store| {
-        let now = Utc::now();
-        let user = store.user_by_local_number(local_number).await.unwrap();
-        let device = store.devices(user.id).await.unwrap().remove(0);
-        store
-            .registration_upsert(
-                &Binding {
-                    user_id: user.id,
-                    device_id: Some(device.id),
-                    contact_uri: format!("sip:{local_number}@127.0.0.1:{port}"),
-                    expires_at: now + ChronoDuration::hours(1),
-                    call_id: format!("c2c-test-{port}"),
-                    cseq: 1,
-                    q_millis: 1000,
-                    received_addr: format!("127.0.0.1:{port}"),
-                    transport: "udp".into(),
-                    instance_id: None,
-                    reg_id: None,
-                },
-                now,
-            )
-            .await
-            .unwrap();
+        common::bind_device(store, local_number, port).await
     });
-}
-
-/// A SIPp UAS on `port` in a thread; join for its result.
-fn phone(
-    server: &TestServer,
-    scenario: &'static str,
-    port: u16,
-) -> thread::JoinHandle<Result<(), String>> {
-    let target = server.sip_udp;
-    let port = port.to_string();
-    let handle = thread::spawn(move || sipp(scenario, target, &["-p", &port, "-m", "1"]));
-    thread::sleep(Duration::from_millis(400));
-    handle
 }
 
 /// Polls the call until it ends (bounded), returning every distinct state seen, in order, and
@@ -213,11 +171,11 @@ fn start(server: &TestServer, token: &str, to: &str) -> (u16, Option<String>, Va
 /// seen, the final body, and whether Hans showed as on the phone while connected.
 fn bridged_call(desk: &'static str, target: &'static str) -> (TestServer, Vec<String>, Value) {
     let server = TestServer::start_demo();
-    let (desk_port, target_port) = (free_port(), free_port());
+    let (desk_port, target_port) = (common::free_udp_port(), common::free_udp_port());
     register(&server, HANS, desk_port);
     register(&server, KAREN, target_port);
-    let desk = phone(&server, desk, desk_port);
-    let target = phone(&server, target, target_port);
+    let desk = common::sipp_uas(&server, desk, desk_port);
+    let target = common::sipp_uas(&server, target, target_port);
     let hans = login(&server, HANS);
     let (status, location, body) = start(&server, &hans, KAREN);
     assert_eq!(status, 202, "{body}");
@@ -269,11 +227,11 @@ fn target_hangs_up_and_the_desk_gets_bye() {
 #[test]
 fn presence_shows_the_user_on_the_phone_while_connected() {
     let server = TestServer::start_demo();
-    let (desk_port, target_port) = (free_port(), free_port());
+    let (desk_port, target_port) = (common::free_udp_port(), common::free_udp_port());
     register(&server, HANS, desk_port);
     register(&server, KAREN, target_port);
-    let desk = phone(&server, "c2c_desk_bye.xml", desk_port);
-    let target = phone(&server, "c2c_target.xml", target_port);
+    let desk = common::sipp_uas(&server, "c2c_desk_bye.xml", desk_port);
+    let target = common::sipp_uas(&server, "c2c_target.xml", target_port);
     let hans = login(&server, HANS);
     let karen = login(&server, KAREN);
     let (_, _, me) = http(server.http, "GET", "/api/v1/me", Some(&hans), None);
@@ -305,9 +263,9 @@ fn presence_shows_the_user_on_the_phone_while_connected() {
 #[test]
 fn hang_up_while_the_desk_rings_cancels_it() {
     let server = TestServer::start_demo();
-    let desk_port = free_port();
+    let desk_port = common::free_udp_port();
     register(&server, HANS, desk_port);
-    let desk = phone(&server, "c2c_desk_cancel.xml", desk_port);
+    let desk = common::sipp_uas(&server, "c2c_desk_cancel.xml", desk_port);
     let hans = login(&server, HANS);
     let (status, location, body) = start(&server, &hans, KAREN);
     assert_eq!(status, 202, "{body}");

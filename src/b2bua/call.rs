@@ -1148,7 +1148,7 @@ impl Call {
 }
 
 /// Our Via value with a fresh branch (§8.1.1.7).
-fn via(config: &CallConfig, transport: TransportKind) -> String {
+pub(crate) fn via(config: &CallConfig, transport: TransportKind) -> String {
     let transport = match transport {
         TransportKind::Udp => "UDP",
         TransportKind::Tcp => "TCP",

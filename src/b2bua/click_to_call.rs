@@ -47,7 +47,7 @@ use rsip::headers::{self, Header, UntypedHeader};
 use rsip::{Method, Request, Response};
 use tracing::debug;
 
-use super::call::CallConfig;
+use super::call::{via, CallConfig};
 use crate::sip::dialog::{self, Dialog};
 use crate::sip::message;
 use crate::sip::transaction::fields::response_to;
@@ -691,19 +691,6 @@ impl ClickToCall {
             route: Some(format!("click-to-call:{}", reason.code())),
         }));
     }
-}
-
-/// Our Via with a fresh branch (§8.1.1.7).
-fn via(config: &CallConfig, transport: TransportKind) -> String {
-    let transport = match transport {
-        TransportKind::Udp => "UDP",
-        TransportKind::Tcp => "TCP",
-    };
-    format!(
-        "SIP/2.0/{transport} {};branch={};rport",
-        config.via_sent_by,
-        message::new_branch()
-    )
 }
 
 /// A message's body with its Content-Type, if it has one.

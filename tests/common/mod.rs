@@ -317,3 +317,53 @@ pub fn rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
+
+/// A UDP port on loopback free right now, for a SIPp UAS to bind.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Writes a registrar binding for the first device of the user with `local_number` at
+/// 127.0.0.1:`port` (UDP, one hour), as the registrar would after a REGISTER.
+pub async fn bind_device(store: &onestatus::store::Store, local_number: &str, port: u16) {
+    let now = chrono::Utc::now();
+    let user = store.user_by_local_number(local_number).await.unwrap();
+    let device = store.devices(user.id).await.unwrap().remove(0);
+    store
+        .registration_upsert(
+            &onestatus::store::model::Binding {
+                user_id: user.id,
+                device_id: Some(device.id),
+                contact_uri: format!("sip:{local_number}@127.0.0.1:{port}"),
+                expires_at: now + chrono::Duration::hours(1),
+                call_id: format!("test-{port}"),
+                cseq: 1,
+                q_millis: 1000,
+                received_addr: format!("127.0.0.1:{port}"),
+                transport: "udp".into(),
+                instance_id: None,
+                reg_id: None,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+}
+
+/// Runs a SIPp UAS `scenario` on 127.0.0.1:`port` for one call in a thread (join for its
+/// result), after giving it time to bind.
+pub fn sipp_uas(
+    server: &TestServer,
+    scenario: &'static str,
+    port: u16,
+) -> std::thread::JoinHandle<Result<(), String>> {
+    let target = server.sip_udp;
+    let port = port.to_string();
+    let handle = std::thread::spawn(move || sipp(scenario, target, &["-p", &port, "-m", "1"]));
+    std::thread::sleep(Duration::from_millis(400));
+    handle
+}
