@@ -167,17 +167,21 @@ fn start(server: &TestServer, token: &str, to: &str) -> (u16, Option<String>, Va
     )
 }
 
-/// Runs a whole click-to-call from Hans to Karen with the given phones; returns the states
-/// seen, the final body, and whether Hans showed as on the phone while connected.
-fn bridged_call(desk: &'static str, target: &'static str) -> (TestServer, Vec<String>, Value) {
-    let server = TestServer::start_demo();
-    let (desk_port, target_port) = (common::free_udp_port(), common::free_udp_port());
-    register(&server, HANS, desk_port);
-    register(&server, KAREN, target_port);
-    let desk = common::sipp_uas(&server, desk, desk_port);
-    let target = common::sipp_uas(&server, target, target_port);
-    let hans = login(&server, HANS);
-    let (status, location, body) = start(&server, &hans, KAREN);
+/// Runs a whole click-to-call from Hans to `to` with the given phones (the target's binds
+/// `target_port`); returns the states seen and the final body.
+fn click_to_call(
+    server: &TestServer,
+    to: &str,
+    desk: &'static str,
+    target: &'static str,
+    target_port: u16,
+) -> (Vec<String>, Value) {
+    let desk_port = common::free_udp_port();
+    register(server, HANS, desk_port);
+    let desk = common::sipp_uas(server, desk, desk_port);
+    let target = common::sipp_uas(server, target, target_port);
+    let hans = login(server, HANS);
+    let (status, location, body) = start(server, &hans, to);
     assert_eq!(status, 202, "{body}");
     let location = location.expect("Location");
     assert_eq!(
@@ -185,11 +189,72 @@ fn bridged_call(desk: &'static str, target: &'static str) -> (TestServer, Vec<St
         format!("/api/v1/calls/{}", body["id"].as_str().unwrap())
     );
     assert_eq!(body["state"], "ringing_you");
-    assert_eq!(body["to"], KAREN);
-    let (seen, last) = follow(&server, &hans, &location);
+    assert_eq!(body["to"], to);
+    let (seen, last) = follow(server, &hans, &location);
     desk.join().unwrap().unwrap();
     target.join().unwrap().unwrap();
+    (seen, last)
+}
+
+/// Hans calls Karen (a colleague, routed like any call to her).
+fn bridged_call(desk: &'static str, target: &'static str) -> (TestServer, Vec<String>, Value) {
+    let server = TestServer::start_demo();
+    let target_port = common::free_udp_port();
+    register(&server, KAREN, target_port);
+    let (seen, last) = click_to_call(&server, KAREN, desk, target, target_port);
     (server, seen, last)
+}
+
+/// A server whose trunk is a SIPp UAS on the returned port.
+fn server_with_trunk() -> (TestServer, u16) {
+    let trunk_port = common::free_udp_port();
+    let trunk = format!("sip:127.0.0.1:{trunk_port}");
+    let server = TestServer::start_with(
+        &["serve", "--demo"],
+        &[("ONESTATUS_SIP_TRUNK", trunk.as_str())],
+    );
+    (server, trunk_port)
+}
+
+#[test]
+fn external_number_goes_through_the_trunk_where_allowed() {
+    let (server, trunk_port) = server_with_trunk();
+    let (seen, last) = click_to_call(
+        &server,
+        "4512345678",
+        "c2c_desk_bye.xml",
+        "c2c_target.xml",
+        trunk_port,
+    );
+    assert_eq!(
+        seen,
+        ["ringing_you", "ringing_them", "connected", "ended"],
+        "{last}"
+    );
+    assert_eq!(last["reason"], "completed");
+    let hans = history(&server, HANS);
+    assert_eq!(hans.len(), 1, "{hans:?}");
+    assert_eq!(hans[0].data.direction, CallDirection::Out);
+    assert_eq!(hans[0].data.other_number, "4512345678");
+    assert!(hans[0].data.answered_at.is_some());
+}
+
+#[test]
+fn busy_target_ends_the_desk_call_with_the_reason() {
+    let (server, trunk_port) = server_with_trunk();
+    let (seen, last) = click_to_call(
+        &server,
+        "4512345678",
+        "c2c_desk_refused.xml",
+        "uas_busy.xml",
+        trunk_port,
+    );
+    assert!(!seen.iter().any(|s| s == "connected"), "{seen:?}");
+    assert_eq!(last["reason"], "busy", "{last}");
+    assert_eq!(last["failed"], true);
+    let hans = history(&server, HANS);
+    assert_eq!(hans.len(), 1, "{hans:?}");
+    assert!(hans[0].data.answered_at.is_none());
 }
 
 #[test]

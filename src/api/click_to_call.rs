@@ -5,8 +5,10 @@
 //!
 //! What is checked here, before any SIP message is sent: `to` is a number; a number outside
 //! the user's organisation is refused (403 `external_calls_not_allowed`) unless the
-//! organisation allows external calls — the same toll-fraud rule as external forwards; the
-//! user has a registered phone (409 `no_registered_device`). Only the user who asked sees or
+//! organisation allows external calls — the same toll-fraud rule as external forwards — and
+//! then goes to the trunk (503 `no_trunk` without one); the user has a registered phone (409
+//! `no_registered_device`) and fewer than [`MAX_PER_USER`] click-to-calls under way (409
+//! `too_many_calls`). Only the user who asked sees or
 //! hangs up a click-to-call: anyone else's id answers 404, like a missing one.
 
 use std::net::SocketAddr;
@@ -25,6 +27,7 @@ use super::extract::{ApiJson, ApiPath};
 use super::me::check_number;
 use super::ApiState;
 use crate::b2bua::click_to_call::{DeskTarget, Originate, Status};
+use crate::b2bua::CallerInfo;
 use crate::runtime::click_to_call::{View, MAX_PER_USER};
 use crate::sip::transaction::TransportKind;
 use crate::store::{DeviceKind, StoreError, User};
@@ -102,7 +105,7 @@ pub async fn originate(
         return Err(ApiError::invalid("to", "must not be empty"));
     }
     check_number("to", &to)?;
-    if !is_colleague(&state, user, &to).await? {
+    let external = if !is_colleague(&state, user, &to).await? {
         // The toll-fraud guard of external forwards (routing `allow_external_forwarding`).
         let org = state.store.org(user.org_id).await?;
         if !org.allow_external_forwarding {
@@ -112,14 +115,17 @@ pub async fn originate(
                 field: Some("to".to_owned()),
             });
         }
-        // Allowed, but the B2BUA routes calls to our own users only: an external target
-        // needs a trunk leg without a local callee, which the call machine does not have yet.
-        return Err(ApiError::Unavailable {
-            code: "external_calls_unavailable",
-            message: "click-to-call to numbers outside the organisation is not available yet"
-                .to_owned(),
-        });
-    }
+        let trunk = handle
+            .external_target(&to)
+            .await
+            .ok_or(ApiError::Unavailable {
+                code: "no_trunk",
+                message: "no trunk is configured for numbers outside the organisation".to_owned(),
+            })?;
+        Some(trunk)
+    } else {
+        None
+    };
     if handle.registry.active(user.id.0) >= MAX_PER_USER {
         return Err(ApiError::NotNow {
             code: "too_many_calls",
@@ -129,9 +135,15 @@ pub async fn originate(
     let desk = desk(&state, user).await?;
     let request = Originate {
         user_id: user.id.0,
+        caller: CallerInfo {
+            number: user.local_number.clone(),
+            name: Some(user.profile.name.clone()),
+            user_id: Some(user.id.0),
+        },
         to,
         desk,
         ring_timeout: DESK_RING,
+        external,
     };
     let now = state.now();
     let id = handle.originate(request, now).map_err(|_| unavailable())?;

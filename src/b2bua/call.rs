@@ -486,6 +486,23 @@ impl Call {
                 self.callee = Some(callee);
                 self.hand_off(now, info);
             }
+            Plan::Dial { targets, timeout } => {
+                // No callee of ours: `hand_off` turns "voicemail" into a final answer.
+                let fallback = VoicemailInfo {
+                    status: GreetingStatus::NotAvailable,
+                    allow_messages: false,
+                };
+                self.state = State::Ringing {
+                    deadline: now + timeout,
+                    fallback: fallback.clone(),
+                };
+                for target in targets {
+                    self.start_leg(target, None);
+                }
+                if self.legs.is_empty() {
+                    self.after_ring(now, RingOutcome::NoAnswer, &fallback);
+                }
+            }
             Plan::Ring {
                 callee,
                 targets,
@@ -892,6 +909,18 @@ impl Call {
 
     fn hand_off(&mut self, now: Instant, info: VoicemailInfo) {
         let Some(callee) = self.callee.clone() else {
+            // A dialled number (Plan::Dial) has no mailbox here: busy everywhere is 486,
+            // anything else 480 (§21.4.18, §21.4.24).
+            let busy = !self.legs.is_empty()
+                && self
+                    .legs
+                    .iter()
+                    .all(|l| matches!(l.state, LegState::Done(486 | 600)));
+            let response = self.caller_response(if busy { 486 } else { 480 }, None);
+            self.respond_caller(response);
+            self.outcome = Some(if busy { "busy" } else { "no_answer" });
+            self.state = State::Over;
+            self.record(now, false);
             return;
         };
         self.ringing_ended();

@@ -27,7 +27,10 @@
 //! several devices, voicemail, history and presence are the normal ones, and after the answer
 //! the B2BUA's mid-call machinery (BYE either way, re-INVITE/UPDATE/INFO relayed, session
 //! timers) runs on our dialog with the desk unchanged: its `Dialog::from_uas` of the mirrored
-//! INVITE *is* our dialog with the desk seen from the other end. Our own INVITE to the desk
+//! INVITE *is* our dialog with the desk seen from the other end. (A number that is not one of
+//! our users goes to the trunk instead of routing, as [`super::Plan::Dial`], and only where the
+//! organisation allows external calls: the API checks that, like the forwarding toll-fraud
+//! guard.) Our own INVITE to the desk
 //! uses CSeq 0 for that reason: the B2BUA's first request on the mirrored dialog is CSeq 1
 //! (§12.2.1.1 only asks for an increase; §8.1.1.5 allows 0).
 //!
@@ -76,12 +79,17 @@ pub struct DeskTarget {
 pub struct Originate {
     /// The user whose desk rings.
     pub user_id: i64,
+    /// The same user as the caller of the target call (history, presence).
+    pub caller: super::CallerInfo,
     /// The number to call (a local number, a OneNumber or an external number).
     pub to: String,
     /// The desk.
     pub desk: DeskTarget,
     /// How long the desk may ring.
     pub ring_timeout: Duration,
+    /// For a number outside our users: the trunk leg to dial (the organisation allows
+    /// external calls). `None`: `to` is routed like any call to a colleague.
+    pub external: Option<super::OutboundTarget>,
 }
 
 /// Where a click-to-call stands, as the API shows it.

@@ -42,6 +42,11 @@ fn start(now: Instant) -> (ClickToCall, Request) {
         config(),
         Originate {
             user_id: 7,
+            caller: crate::b2bua::CallerInfo {
+                number: "1000001".into(),
+                name: Some("Hans".into()),
+                user_id: Some(7),
+            },
             to: "1000002".into(),
             desk: DeskTarget {
                 uri: "sip:1000001@192.0.2.1:5062".into(),
@@ -50,6 +55,7 @@ fn start(now: Instant) -> (ClickToCall, Request) {
                 sip_username: "1000001".into(),
             },
             ring_timeout: Duration::from_secs(30),
+            external: None,
         },
     );
     let invite = match c.poll_action() {

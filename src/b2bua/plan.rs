@@ -29,6 +29,15 @@ pub enum Plan {
         /// Set when the call reaches these targets by a forward: the diversion headers.
         diversion: Option<Diversion>,
     },
+    /// Dial a number outside our users (a click-to-call's external target, through the trunk):
+    /// no local callee, so no callee history row or presence, and no voicemail to fall back
+    /// to: no answer or busy answers the caller 480/486.
+    Dial {
+        /// The legs to ring (the trunk).
+        targets: Vec<OutboundTarget>,
+        /// How long they may ring.
+        timeout: Duration,
+    },
     /// Straight to the callee's voicemail.
     Voicemail {
         /// Whose voicemail.

@@ -304,6 +304,16 @@ pub(crate) fn drive_inbound(
     true
 }
 
+/// Tells the call whose inbound INVITE is `inbound` who its caller is before routing does (a
+/// click-to-call's user, known from the start).
+pub(crate) fn set_caller_of(service: &mut SipService, inbound: TransactionId, caller: CallerInfo) {
+    if let Some(&(key, Side::Caller, _)) = service.calls.by_transaction.get(&inbound) {
+        if let Some(running) = service.calls.calls.get_mut(&key) {
+            running.call.set_caller(caller);
+        }
+    }
+}
+
 /// Whether a call still has `inbound` as its inbound INVITE (it is not over).
 pub(crate) fn has_inbound(service: &SipService, inbound: TransactionId) -> bool {
     matches!(
@@ -954,7 +964,11 @@ async fn resolve_targets(
 }
 
 /// `number` through the configured trunk (`sip:host[:port]`), or `None` without one.
-async fn trunk_target(trunk: &str, number: &str, kind: TargetKind) -> Option<OutboundTarget> {
+pub(crate) async fn trunk_target(
+    trunk: &str,
+    number: &str,
+    kind: TargetKind,
+) -> Option<OutboundTarget> {
     let trunk = trunk.trim();
     if trunk.is_empty() {
         return None;

@@ -22,7 +22,7 @@ use super::sip_service::SipService;
 use crate::b2bua::click_to_call::{
     Action, ClickToCall, EndReason, Event as C2cEvent, Originate, Status,
 };
-use crate::b2bua::Event as CallEvent;
+use crate::b2bua::{Event as CallEvent, OutboundTarget, Plan, TargetKind};
 use crate::clock::Clock;
 use crate::shutdown::CallGuard;
 use crate::sip::dialog;
@@ -43,7 +43,7 @@ pub enum Command {
         /// Its id in the registry.
         id: String,
         /// What to call.
-        request: Originate,
+        request: Box<Originate>,
     },
     /// Hang it up.
     HangUp {
@@ -125,6 +125,8 @@ impl Registry {
 #[derive(Debug, Clone)]
 pub struct Handle {
     commands: mpsc::Sender<Command>,
+    /// `sip.trunk`, for external numbers.
+    trunk: String,
     /// The statuses.
     pub registry: Registry,
 }
@@ -152,7 +154,7 @@ impl Handle {
         self.registry.insert(id.clone(), view);
         let command = Command::Originate {
             id: id.clone(),
-            request,
+            request: Box::new(request),
         };
         if self.commands.try_send(command).is_err() {
             self.registry
@@ -160,6 +162,12 @@ impl Handle {
             return Err(QueueError::Unavailable);
         }
         Ok(id)
+    }
+
+    /// The trunk leg for an external `number`; `None` without a trunk (or if it does not
+    /// resolve).
+    pub async fn external_target(&self, number: &str) -> Option<OutboundTarget> {
+        calls::trunk_target(&self.trunk, number, TargetKind::External).await
     }
 
     /// Asks the SIP task to hang `id` up.
@@ -196,11 +204,12 @@ struct Running {
 
 impl ClickToCalls {
     /// A new command channel; the handle goes to the API.
-    pub fn handle(&mut self) -> Handle {
+    pub fn handle(&mut self, trunk: String) -> Handle {
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         self.commands = Some(rx);
         Handle {
             commands: tx,
+            trunk,
             registry: self.registry.clone(),
         }
     }
@@ -222,7 +231,7 @@ impl ClickToCalls {
 /// A command from the API.
 pub fn on_command(service: &mut SipService, command: Command) {
     match command {
-        Command::Originate { id, request } => originate(service, id, request),
+        Command::Originate { id, request } => originate(service, id, *request),
         Command::HangUp { id } => feed(service, &id, C2cEvent::HangUp),
     }
 }
@@ -523,8 +532,22 @@ fn start_target(service: &mut SipService, id: &str, invite: rsip::Request) {
     };
     running.inbound = Some(inbound);
     let desk = running.machine.request().desk.clone();
+    let external = running.machine.request().external.clone();
+    let caller = running.machine.request().caller.clone();
     info!(to = %running.machine.request().to, "click-to-call: desk answered, calling the target");
     calls::on_invite(service, inbound, invite, desk.destination, desk.transport);
+    // The routing look-up says the same later; a target that fails at once must not write
+    // history without the caller.
+    calls::set_caller_of(service, inbound, caller);
+    if let Some(trunk) = external {
+        // Not one of our users: straight to the trunk (the API checked the organisation's
+        // external-call rule); the routing look-up's 404 that follows finds the call routed.
+        let plan = Plan::Dial {
+            targets: vec![trunk],
+            timeout: crate::routing::MAX_RING_TIMEOUT,
+        };
+        calls::drive_inbound(service, inbound, CallEvent::Routed(plan));
+    }
 }
 
 fn forget(service: &mut SipService, id: &str) {

@@ -182,7 +182,7 @@ impl SipService {
 
     /// The API's way to ask for click-to-calls (RFC 3725) and read their status.
     pub fn click_to_call_handle(&mut self) -> click_to_call::Handle {
-        self.click_to_call.handle()
+        self.click_to_call.handle(self.config.sip.trunk.clone())
     }
 
     /// Our first UDP address: Via sent-by and Contact of the calls' requests.
