@@ -290,6 +290,16 @@ fn target_hangs_up_and_the_desk_gets_bye() {
 }
 
 #[test]
+fn hold_and_resume_from_the_desk_cross_to_the_target() {
+    // The target scenario checks the relayed re-INVITEs (a=sendonly, then a=sendrecv) and the
+    // desk scenario the answers coming back.
+    let (server, seen, last) = bridged_call("c2c_desk_hold.xml", "uas_reinvite_hold.xml");
+    assert!(seen.iter().any(|s| s == "connected"), "{seen:?}");
+    assert_eq!(last["reason"], "completed");
+    assert_eq!(history(&server, KAREN).len(), 1);
+}
+
+#[test]
 fn presence_shows_the_user_on_the_phone_while_connected() {
     let server = TestServer::start_demo();
     let (desk_port, target_port) = (common::free_udp_port(), common::free_udp_port());
