@@ -300,6 +300,38 @@ fn hold_and_resume_from_the_desk_cross_to_the_target() {
 }
 
 #[test]
+fn hang_up_while_connected_sends_bye_to_both_phones() {
+    let server = TestServer::start_demo();
+    let (desk_port, target_port) = (common::free_udp_port(), common::free_udp_port());
+    register(&server, HANS, desk_port);
+    register(&server, KAREN, target_port);
+    // Both phones wait for a BYE: only the API's DELETE can end this call.
+    let desk = common::sipp_uas(&server, "c2c_desk.xml", desk_port);
+    let target = common::sipp_uas(&server, "c2c_target.xml", target_port);
+    let hans = login(&server, HANS);
+    let (status, location, body) = start(&server, &hans, KAREN);
+    assert_eq!(status, 202, "{body}");
+    let location = location.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, _, call) = http(server.http, "GET", &location, Some(&hans), None);
+        if call["state"] == "connected" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never connected: {call}");
+        thread::sleep(Duration::from_millis(50));
+    }
+    let (status, _, _) = http(server.http, "DELETE", &location, Some(&hans), None);
+    assert_eq!(status, 202);
+    desk.join().unwrap().unwrap();
+    target.join().unwrap().unwrap();
+    let (_, last) = follow(&server, &hans, &location);
+    assert_eq!(last["reason"], "hung_up");
+    assert_eq!(last["failed"], false);
+    assert_eq!(history(&server, KAREN).len(), 1);
+}
+
+#[test]
 fn presence_shows_the_user_on_the_phone_while_connected() {
     let server = TestServer::start_demo();
     let (desk_port, target_port) = (common::free_udp_port(), common::free_udp_port());

@@ -70,7 +70,8 @@ impl CallView {
             Status::RingingYou => ("ringing_you", None, false),
             Status::RingingThem => ("ringing_them", None, false),
             Status::Connected => ("connected", None, false),
-            Status::Ended(r) => ("ended", Some(r.code()), r.failed()),
+            // Failed: it never got as far as both phones answering.
+            Status::Ended(r) => ("ended", Some(r.code()), view.connected_at.is_none()),
         };
         CallView {
             id: id.to_owned(),

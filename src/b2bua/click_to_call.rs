@@ -144,11 +144,6 @@ impl EndReason {
             EndReason::Completed => "completed",
         }
     }
-
-    /// Whether the call failed (never connected) rather than ended after connecting.
-    pub fn failed(self) -> bool {
-        !matches!(self, EndReason::Completed)
-    }
 }
 
 /// Inputs.

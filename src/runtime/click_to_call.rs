@@ -392,22 +392,35 @@ pub fn on_in_dialog(
     true
 }
 
-/// Notices bridged calls the B2BUA (or voicemail) has finished.
+/// Notices bridged calls the B2BUA (or voicemail) has finished, and forgets click-to-calls
+/// that are over on both sides.
 pub fn sweep(service: &mut SipService) {
-    let over: Vec<String> = service
+    let over: Vec<(String, bool)> = service
         .click_to_call
         .running
         .iter()
-        .filter(|(_, r)| r.machine.status() == Status::Connected)
-        .filter(|(_, r)| {
-            let bridged = r.inbound.is_some_and(|tx| calls::has_inbound(service, tx));
-            !bridged && !service.ivr_legs.owns(&r.call_id)
-        })
-        .map(|(id, _)| id.clone())
+        .filter(|(_, r)| !target_running(service, r))
+        .map(|(id, r)| (id.clone(), r.machine.is_finished()))
         .collect();
-    for id in over {
-        feed(service, &id, C2cEvent::BridgeEnded);
+    for (id, finished) in over {
+        if finished {
+            forget(service, &id);
+        } else if service
+            .click_to_call
+            .running
+            .get(&id)
+            .is_some_and(|r| r.machine.status() == Status::Connected)
+        {
+            feed(service, &id, C2cEvent::BridgeEnded);
+        }
     }
+}
+
+/// Whether the B2BUA's call (or the voicemail leg that took it over) still runs.
+fn target_running(service: &SipService, running: &Running) -> bool {
+    running.inbound.is_some_and(|tx| {
+        calls::has_inbound(service, tx) || service.ivr_legs.owns(&running.call_id)
+    })
 }
 
 fn run_actions(service: &mut SipService, id: &str) {
@@ -511,11 +524,13 @@ fn run_actions(service: &mut SipService, id: &str) {
             }
         }
     }
+    // Kept while the target call runs: its late answer must still reach the machine (which
+    // hangs it up) rather than the void.
     let finished = service
         .click_to_call
         .running
         .get(id)
-        .is_some_and(|r| r.machine.is_finished());
+        .is_some_and(|r| r.machine.is_finished() && !target_running(service, r));
     if finished {
         forget(service, id);
     }
