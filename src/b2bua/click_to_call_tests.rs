@@ -311,3 +311,129 @@ fn reject_all_keeps_the_m_lines_with_port_zero() {
     assert!(sdp.contains("m=audio 0 RTP/AVP 0\r\n"), "{sdp}");
     assert_eq!(sdp.matches("m=").count(), 1);
 }
+
+// ---- the B2BUA's side of a click-to-call (the hooks in call.rs) ----------------------------
+
+use crate::b2bua::{
+    Action as CallAction, Call, CallerInfo, Event as CallEvent, Inbound, LegId, OutboundTarget,
+    Plan, Side, TargetKind,
+};
+use crate::store::model::CallDirection;
+
+const SYNTHETIC: TransactionId = TransactionId(u64::MAX - 1);
+
+/// The B2BUA's call for the target INVITE the machine built, dialling the trunk.
+fn target_call(now: Instant) -> (Call, Request) {
+    let (mut c, invite) = start(now);
+    let target = desk_answers(&mut c, now, &invite);
+    let call = Call::new(
+        now,
+        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 1, 12, 9, 0, 0).unwrap(),
+        config(),
+        Inbound {
+            transaction: SYNTHETIC,
+            invite: target.clone(),
+            source: desk_addr(),
+            transport: TransportKind::Udp,
+        },
+        CallerInfo {
+            number: "1000001".into(),
+            name: None,
+            user_id: Some(7),
+        },
+    );
+    (call, invite)
+}
+
+fn call_actions(call: &mut Call) -> Vec<CallAction> {
+    std::iter::from_fn(|| call.poll_action()).collect()
+}
+
+fn trunk() -> OutboundTarget {
+    OutboundTarget {
+        uri: "sip:4512345678@192.0.2.30:5060".into(),
+        destination: "192.0.2.30:5060".parse().unwrap(),
+        transport: TransportKind::Udp,
+        kind: TargetKind::External,
+    }
+}
+
+#[test]
+fn the_target_call_answers_with_our_tag_in_the_desk_dialog() {
+    let now = t0();
+    let (call, desk_invite) = target_call(now);
+    let ours = split_tag(&header_value(&desk_invite.headers, "From").unwrap()).1;
+    assert_eq!(Some(call.local_tag().to_owned()), ours);
+    assert_eq!(
+        call.call_id(),
+        header_value(&desk_invite.headers, "Call-ID").unwrap()
+    );
+}
+
+#[test]
+fn dialled_number_busy_answers_486_and_writes_only_the_callers_row() {
+    let now = t0();
+    let (mut call, _) = target_call(now);
+    call.handle(
+        now,
+        CallEvent::Routed(Plan::Dial {
+            targets: vec![trunk()],
+            timeout: Duration::from_secs(30),
+        }),
+    );
+    let leg = call_actions(&mut call)
+        .into_iter()
+        .find_map(|a| match a {
+            CallAction::SendRequest { request, .. } => Some(request),
+            _ => None,
+        })
+        .expect("INVITE to the trunk");
+    assert_eq!(leg.body, OFFER.as_bytes());
+    call.handle(
+        now,
+        CallEvent::Response {
+            side: Side::Callee(LegId(0)),
+            response: response_to(&leg, 486, Some("t")),
+        },
+    );
+    let actions = call_actions(&mut call);
+    assert!(actions.iter().any(|a| matches!(
+        a,
+        CallAction::Respond { transaction, response }
+            if *transaction == SYNTHETIC && response.status_code.code() == 486
+    )));
+    let rows: Vec<_> = actions
+        .iter()
+        .filter_map(|a| match a {
+            CallAction::Record(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].direction, CallDirection::Out);
+    assert_eq!(rows[0].other_number, "1000002");
+    assert!(!actions
+        .iter()
+        .any(|a| matches!(a, CallAction::Voicemail(_) | CallAction::Presence { .. })));
+}
+
+#[test]
+fn hang_up_event_cancels_a_ringing_call() {
+    let now = t0();
+    let (mut call, _) = target_call(now);
+    call.handle(
+        now,
+        CallEvent::Routed(Plan::Dial {
+            targets: vec![trunk()],
+            timeout: Duration::from_secs(30),
+        }),
+    );
+    call_actions(&mut call);
+    call.handle(now, CallEvent::HangUp);
+    let actions = call_actions(&mut call);
+    assert!(actions.contains(&CallAction::Cancel(LegId(0))));
+    assert!(actions.iter().any(|a| matches!(
+        a,
+        CallAction::Respond { response, .. } if response.status_code.code() == 487
+    )));
+}
