@@ -299,32 +299,62 @@ fn hold_and_resume_from_the_desk_cross_to_the_target() {
     assert_eq!(history(&server, KAREN).len(), 1);
 }
 
-#[test]
-fn hang_up_while_connected_sends_bye_to_both_phones() {
+/// Hans and Karen with phones running `desk` and `target`; Hans's click-to-call to Karen is
+/// under way. Returns the server, Hans's token, the call's Location and the phones.
+#[allow(clippy::type_complexity)]
+fn hans_calls_karen(
+    desk: &'static str,
+    target: &'static str,
+) -> (
+    TestServer,
+    String,
+    String,
+    [thread::JoinHandle<Result<(), String>>; 2],
+) {
     let server = TestServer::start_demo();
     let (desk_port, target_port) = (common::free_udp_port(), common::free_udp_port());
     register(&server, HANS, desk_port);
     register(&server, KAREN, target_port);
-    // Both phones wait for a BYE: only the API's DELETE can end this call.
-    let desk = common::sipp_uas(&server, "c2c_desk.xml", desk_port);
-    let target = common::sipp_uas(&server, "c2c_target.xml", target_port);
+    let desk = common::sipp_uas(&server, desk, desk_port);
+    let target = common::sipp_uas(&server, target, target_port);
     let hans = login(&server, HANS);
     let (status, location, body) = start(&server, &hans, KAREN);
     assert_eq!(status, 202, "{body}");
     let location = location.unwrap();
+    (server, hans, location, [desk, target])
+}
+
+/// Polls until the call is connected (bounded); `also` is asked each time it is.
+fn until_connected(
+    server: &TestServer,
+    token: &str,
+    location: &str,
+    mut also: impl FnMut() -> bool,
+) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (_, _, call) = http(server.http, "GET", &location, Some(&hans), None);
-        if call["state"] == "connected" {
-            break;
+        let (_, _, call) = http(server.http, "GET", location, Some(token), None);
+        if call["state"] == "connected" && also() {
+            return;
         }
-        assert!(Instant::now() < deadline, "never connected: {call}");
+        assert!(
+            Instant::now() < deadline,
+            "never connected (or never {call})"
+        );
         thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn hang_up_while_connected_sends_bye_to_both_phones() {
+    // Both phones wait for a BYE: only the API's DELETE can end this call.
+    let (server, hans, location, phones) = hans_calls_karen("c2c_desk.xml", "c2c_target.xml");
+    until_connected(&server, &hans, &location, || true);
     let (status, _, _) = http(server.http, "DELETE", &location, Some(&hans), None);
     assert_eq!(status, 202);
-    desk.join().unwrap().unwrap();
-    target.join().unwrap().unwrap();
+    for phone in phones {
+        phone.join().unwrap().unwrap();
+    }
     let (_, last) = follow(&server, &hans, &location);
     assert_eq!(last["reason"], "hung_up");
     assert_eq!(last["failed"], false);
@@ -333,38 +363,23 @@ fn hang_up_while_connected_sends_bye_to_both_phones() {
 
 #[test]
 fn presence_shows_the_user_on_the_phone_while_connected() {
-    let server = TestServer::start_demo();
-    let (desk_port, target_port) = (common::free_udp_port(), common::free_udp_port());
-    register(&server, HANS, desk_port);
-    register(&server, KAREN, target_port);
-    let desk = common::sipp_uas(&server, "c2c_desk_bye.xml", desk_port);
-    let target = common::sipp_uas(&server, "c2c_target.xml", target_port);
-    let hans = login(&server, HANS);
+    let (server, hans, location, phones) = hans_calls_karen("c2c_desk_bye.xml", "c2c_target.xml");
     let karen = login(&server, KAREN);
     let (_, _, me) = http(server.http, "GET", "/api/v1/me", Some(&hans), None);
     let hans_id = me["id"].as_i64().unwrap();
-    let (status, location, body) = start(&server, &hans, KAREN);
-    assert_eq!(status, 202, "{body}");
-    let location = location.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut on_phone = false;
-    while Instant::now() < deadline && !on_phone {
-        let (_, _, call) = http(server.http, "GET", &location, Some(&hans), None);
-        if call["state"] == "connected" {
-            let (_, _, seen) = http(
-                server.http,
-                "GET",
-                &format!("/api/v1/users/{hans_id}"),
-                Some(&karen),
-                None,
-            );
-            on_phone = seen["presence"]["status"] == "on_the_phone";
-        }
-        thread::sleep(Duration::from_millis(50));
+    until_connected(&server, &hans, &location, || {
+        let (_, _, seen) = http(
+            server.http,
+            "GET",
+            &format!("/api/v1/users/{hans_id}"),
+            Some(&karen),
+            None,
+        );
+        seen["presence"]["status"] == "on_the_phone"
+    });
+    for phone in phones {
+        phone.join().unwrap().unwrap();
     }
-    assert!(on_phone, "Hans not shown on the phone while connected");
-    desk.join().unwrap().unwrap();
-    target.join().unwrap().unwrap();
 }
 
 #[test]

@@ -358,6 +358,19 @@ fn trunk() -> OutboundTarget {
     }
 }
 
+/// The target call, routed to the trunk.
+fn dialling(now: Instant) -> Call {
+    let (mut call, _) = target_call(now);
+    call.handle(
+        now,
+        CallEvent::Routed(Plan::Dial {
+            targets: vec![trunk()],
+            timeout: Duration::from_secs(30),
+        }),
+    );
+    call
+}
+
 #[test]
 fn the_target_call_answers_with_our_tag_in_the_desk_dialog() {
     let now = t0();
@@ -373,14 +386,7 @@ fn the_target_call_answers_with_our_tag_in_the_desk_dialog() {
 #[test]
 fn dialled_number_busy_answers_486_and_writes_only_the_callers_row() {
     let now = t0();
-    let (mut call, _) = target_call(now);
-    call.handle(
-        now,
-        CallEvent::Routed(Plan::Dial {
-            targets: vec![trunk()],
-            timeout: Duration::from_secs(30),
-        }),
-    );
+    let mut call = dialling(now);
     let leg = call_actions(&mut call)
         .into_iter()
         .find_map(|a| match a {
@@ -420,14 +426,7 @@ fn dialled_number_busy_answers_486_and_writes_only_the_callers_row() {
 #[test]
 fn hang_up_event_cancels_a_ringing_call() {
     let now = t0();
-    let (mut call, _) = target_call(now);
-    call.handle(
-        now,
-        CallEvent::Routed(Plan::Dial {
-            targets: vec![trunk()],
-            timeout: Duration::from_secs(30),
-        }),
-    );
+    let mut call = dialling(now);
     call_actions(&mut call);
     call.handle(now, CallEvent::HangUp);
     let actions = call_actions(&mut call);
