@@ -30,7 +30,6 @@
 //!   both legs.
 //! - **Presence**: the callee's devices ringing, then talking (both parties if local), then
 //!   ended; **history**: rows for the callee, a local caller, and a user who forwarded.
-//!
 //! - **Click-to-call** ([`click_to_call`]): RFC 3725 third-party call control; the target side
 //!   is a `Call` like this one whose inbound INVITE we made ourselves from the desk's answer.
 //!
