@@ -46,7 +46,8 @@ mod voicemail;
 mod tests;
 
 pub use call::{
-    Action, Call, CallConfig, Event, Inbound, LegId, PresenceChange, Side, MIN_SESSION_INTERVAL,
+    Action, Call, CallConfig, Event, Inbound, LegId, MediaAnchor, PresenceChange, Side,
+    MIN_SESSION_INTERVAL,
 };
 pub use invite::{history_info_cause, outbound_invite};
 pub use plan::{CalleeInfo, CallerInfo, Diversion, OutboundTarget, Plan, TargetKind};

@@ -193,7 +193,8 @@ impl Call {
                 "<{contact}>"
             ))));
         }
-        set_body(&mut out.headers, &mut out.body, extra, &request.body);
+        let body = self.media_body(side, &request.body);
+        set_body(&mut out.headers, &mut out.body, extra, &body);
         debug!(%method, ?side, ?to, cseq, "relaying mid-call request");
         self.actions.push_back(Action::SendRequest {
             side: to,
@@ -243,8 +244,8 @@ impl Call {
                 // The far side retransmits its 2xx until ACKed; so does the near side get it
                 // again (RFC 6026 §8.5: the transaction passes it in Accepted).
                 if success {
-                    let relay = &self.relays[i];
-                    let out = self.relayed_response(&relay.request.clone(), response);
+                    let request = self.relays[i].request.clone();
+                    let out = self.relayed_response(side, &request, response);
                     let transaction = self.relays[i].transaction;
                     self.actions.push_back(Action::Respond {
                         transaction,
@@ -267,7 +268,7 @@ impl Call {
             }
         }
         let relay = self.relays[i].clone();
-        let mut out = self.relayed_response(&relay.request, response);
+        let mut out = self.relayed_response(side, &relay.request, response);
         let refresh = matches!(relay.request.method, Method::Invite | Method::Update);
         if success && refresh {
             self.after_refresh(now, &relay, response, &mut out);
@@ -330,6 +331,7 @@ impl Call {
             // A retransmitted ACK (the near side saw our 2xx again): send ours again too.
             RelayState::Acked(ack) => *ack,
             RelayState::Answered => {
+                let body = self.media_body(side, &request.body);
                 let (_, transport) = self.address(relay.to);
                 let via = via(&self.config, transport);
                 let Some(dialog) = self.dialog_mut(relay.to) else {
@@ -345,7 +347,7 @@ impl Call {
                 // An offerless re-INVITE's answer travels in the ACK (RFC 3264 §5, RFC 3261
                 // §13.2.1).
                 let extra = pass_headers(&request.headers, REQUEST_HEADERS);
-                set_body(&mut ack.headers, &mut ack.body, extra, &request.body);
+                set_body(&mut ack.headers, &mut ack.body, extra, &body);
                 self.relays[i].state = RelayState::Acked(Box::new(ack.clone()));
                 ack
             }
@@ -405,8 +407,8 @@ impl Call {
         debug!(interval = ?self.session.map(|s| s.interval), "session refreshed");
     }
 
-    /// Our response on the near leg carrying the far leg's `response`.
-    fn relayed_response(&self, request: &Request, response: &Response) -> Response {
+    /// Our response on the near leg carrying the far leg's `response` (which came on `from`).
+    fn relayed_response(&mut self, from: Side, request: &Request, response: &Response) -> Response {
         let code = response.status_code.code();
         let mut out = self.reply_response(request, code);
         let mut extra = pass_headers(&response.headers, RESPONSE_HEADERS);
@@ -418,7 +420,8 @@ impl Call {
                 self.config.contact
             ))));
         }
-        set_body(&mut out.headers, &mut out.body, extra, &response.body);
+        let body = self.media_body(from, &response.body);
+        set_body(&mut out.headers, &mut out.body, extra, &body);
         out
     }
 
