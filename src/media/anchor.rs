@@ -113,6 +113,8 @@ async fn run(
     );
     loop {
         let (party, received, buffer) = tokio::select! {
+            // SDP news first: a packet that arrives with it is sent where it says.
+            biased;
             command = commands.recv() => match command {
                 Some((party, remote)) => {
                     relay.set_remote(party, remote);
