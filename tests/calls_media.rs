@@ -312,14 +312,66 @@ fn bridge(server: &TestServer, desk: Phone) -> Bridged {
 }
 
 impl Bridged {
-    /// The caller hangs up; the desk phone answers the relayed BYE; the caller gets its 200.
-    fn hang_up(&self) {
+    /// A re-INVITE from the caller with `offer`; the desk answers with `answer`; the caller
+    /// ACKs. Returns the SDP the desk saw and the SDP the caller got back.
+    fn reinvite(&self, cseq: u32, offer: &str, answer: &str) -> (String, String) {
+        let local = self.caller.sip.local();
+        self.caller.sip.send(
+            with_sdp(
+                &format!(
+                    "INVITE {} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-{}\r\n\
+                     Max-Forwards: 70\r\nFrom: \"Caller\" <sip:4512345678@{local}>;tag={}\r\n\
+                     To: {}\r\nCall-ID: {}\r\nCSeq: {cseq} INVITE\r\n\
+                     Contact: <sip:4512345678@{local}>\r\n",
+                    self.remote_target,
+                    rand_token(),
+                    self.from_tag,
+                    self.to,
+                    self.call_id
+                ),
+                offer,
+            )
+            .as_bytes(),
+        );
+        let invite = wait_for(&self.desk.sip, Duration::from_secs(5), |m| {
+            m.starts_with("INVITE ")
+                && header(m, "To").is_some_and(|t| t.contains("tag="))
+                && !body(m).is_empty()
+        });
+        self.desk
+            .sip
+            .send(response(&invite, 200, "desk1", self.desk.sip.local(), Some(answer)).as_bytes());
+        let ok = wait_for(&self.caller.sip, Duration::from_secs(5), |m| {
+            status(m) == Some(200)
+                && header(m, "CSeq").is_some_and(|c| c == format!("{cseq} INVITE"))
+        });
+        self.caller.sip.send(
+            format!(
+                "ACK {} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-{}\r\n\
+                 Max-Forwards: 70\r\nFrom: \"Caller\" <sip:4512345678@{local}>;tag={}\r\n\
+                 To: {}\r\nCall-ID: {}\r\nCSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n",
+                self.remote_target,
+                rand_token(),
+                self.from_tag,
+                self.to,
+                self.call_id
+            )
+            .as_bytes(),
+        );
+        wait_for(&self.desk.sip, Duration::from_secs(5), |m| {
+            m.starts_with("ACK ")
+        });
+        (body(&invite).to_owned(), body(&ok).to_owned())
+    }
+
+    /// The caller hangs up (BYE with `cseq`); the desk phone answers the relayed BYE; the caller gets its 200.
+    fn hang_up(&self, cseq: u32) {
         let local = self.caller.sip.local();
         self.caller.sip.send(
             format!(
                 "BYE {} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-{}\r\n\
                  Max-Forwards: 70\r\nFrom: \"Caller\" <sip:4512345678@{local}>;tag={}\r\n\
-                 To: {}\r\nCall-ID: {}\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+                 To: {}\r\nCall-ID: {}\r\nCSeq: {cseq} BYE\r\nContent-Length: 0\r\n\r\n",
                 self.remote_target,
                 rand_token(),
                 self.from_tag,
@@ -432,7 +484,7 @@ fn anchored_call_relays_rtp_both_ways_byte_for_byte_through_our_ports() {
         "packets from an unexpected source are dropped"
     );
 
-    call.hang_up();
+    call.hang_up(2);
     let closed = server
         .wait_log("media relay closed", Duration::from_secs(5))
         .expect("relay closed at the BYE");
@@ -447,7 +499,7 @@ fn passthrough_leaves_the_sdp_unchanged() {
     let call = bridge(&server, desk);
     assert_eq!(call.desk_offer, call.caller_offer_sent);
     assert_eq!(call.caller_answer, call.desk_answer_sent);
-    call.hang_up();
+    call.hang_up(2);
     assert!(server
         .wait_log("call over", Duration::from_secs(5))
         .is_some());
@@ -499,7 +551,95 @@ fn a_small_port_range_serves_call_after_call_and_refuses_a_second_at_once_with_5
                 "no INVITE without media"
             );
         }
-        call.hang_up();
+        call.hang_up(2);
         desk = call.desk;
     }
+}
+
+#[test]
+fn hold_and_resume_reinvites_keep_our_ports_and_move_where_we_send() {
+    let (server, desk) = start(&[]);
+    let call = bridge(&server, desk);
+    let towards_desk = sdp_audio(&call.desk_offer);
+    let towards_caller = sdp_audio(&call.caller_answer);
+
+    // Hold (RFC 3264 §8.4): sendonly one way, recvonly back, through the same relay ports.
+    let hold = phone_sdp(call.caller.rtp_addr(), 1111)
+        .replace(" 1 IN IP4", " 2 IN IP4")
+        .replace("a=sendrecv", "a=sendonly");
+    let held = phone_sdp(call.desk.rtp_addr(), 2222)
+        .replace(" 1 IN IP4", " 2 IN IP4")
+        .replace("a=sendrecv", "a=recvonly");
+    let (desk_saw, caller_got) = call.reinvite(2, &hold, &held);
+    assert_eq!(sdp_audio(&desk_saw), towards_desk, "{desk_saw}");
+    assert!(desk_saw.contains("a=sendonly\r\n"), "{desk_saw}");
+    assert_eq!(sdp_audio(&caller_got), towards_caller, "{caller_got}");
+    assert!(caller_got.contains("a=recvonly\r\n"), "{caller_got}");
+
+    // Resume from another RTP port (the phone moved its media): the relay follows the new SDP.
+    let moved = UdpSocket::bind("127.0.0.1:0").unwrap();
+    moved
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let resume = phone_sdp(moved.local_addr().unwrap(), 1111).replace(" 1 IN IP4", " 3 IN IP4");
+    let resumed = phone_sdp(call.desk.rtp_addr(), 2222).replace(" 1 IN IP4", " 3 IN IP4");
+    let (desk_saw, caller_got) = call.reinvite(3, &resume, &resumed);
+    assert_eq!(sdp_audio(&desk_saw), towards_desk);
+    assert!(desk_saw.contains("a=sendrecv\r\n"), "{desk_saw}");
+    assert_eq!(sdp_audio(&caller_got), towards_caller);
+
+    let sent = call.desk.send_rtp(towards_desk, 0xDE5C_0002, 20);
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut buffer = [0u8; 2048];
+    while Instant::now() < deadline && got.len() < sent.len() {
+        if let Ok((n, from)) = moved.recv_from(&mut buffer) {
+            assert_eq!(from, towards_caller);
+            got.push(buffer[..n].to_vec());
+        }
+    }
+    assert_eq!(got, sent, "the desk's RTP reaches the caller's new port");
+    assert!(
+        call.caller
+            .receive_rtp(1, Duration::from_millis(200))
+            .is_empty(),
+        "nothing to the old port"
+    );
+    call.hang_up(4);
+}
+
+#[test]
+fn a_call_handed_to_voicemail_gives_its_relay_back() {
+    let (server, desk) = start(&[]);
+    let caller = Phone::new(&server);
+    let local = caller.sip.local();
+    let srv = server.sip_udp;
+    caller.sip.send(
+        with_sdp(
+            &format!(
+                "INVITE sip:{HANS_ONE_NUMBER}@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-vm\r\n\
+                 Max-Forwards: 70\r\nFrom: <sip:4512345678@{local}>;tag=vm1\r\n\
+                 To: <sip:{HANS_ONE_NUMBER}@{srv}>\r\nCall-ID: vm-{}@test\r\nCSeq: 1 INVITE\r\n\
+                 Contact: <sip:4512345678@{local}>\r\n",
+                rand_token()
+            ),
+            &phone_sdp(caller.rtp_addr(), 5),
+        )
+        .as_bytes(),
+    );
+    let invite = wait_for(&desk.sip, Duration::from_secs(5), |m| {
+        m.starts_with("INVITE ")
+    });
+    assert!(RTP_RANGE.contains(&sdp_audio(body(&invite)).port()));
+    desk.sip
+        .send(response(&invite, 486, "desk1", desk.sip.local(), None).as_bytes());
+    // The deposit IVR answers with its own media: the caller's SDP names the IVR's port, and
+    // the relay opened for the ringing is closed.
+    let ok = wait_for(&caller.sip, Duration::from_secs(5), |m| {
+        status(m) == Some(200)
+    });
+    assert!(RTP_RANGE.contains(&sdp_audio(body(&ok)).port()));
+    assert!(server
+        .wait_log("media relay closed", Duration::from_secs(5))
+        .is_some());
 }

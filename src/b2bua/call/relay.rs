@@ -4,8 +4,8 @@
 //!
 //! A B2BUA is a UA on each leg (RFC 7092 §3.1), so nothing is forwarded as is: our request has
 //! the other dialog's Call-ID, tags, route set and next local CSeq (§12.2.1.1); only the body
-//! (SDP, passed through as in the initial offer/answer) and the headers that describe it or the
-//! session timer travel across. For a re-INVITE the 2xx is relayed back, and the ACK for it is
+//! (SDP, rewritten to our relay when the media is anchored, as in the initial offer/answer;
+//! see `media`) and the headers that describe it or the session timer travel across. For a re-INVITE the 2xx is relayed back, and the ACK for it is
 //! sent on the far leg when the near side ACKs (§13.2.2.4): an offerless re-INVITE carries its
 //! answer in that ACK, so we cannot ACK earlier. The far side's 2xx retransmissions are relayed
 //! onwards until then, which keeps the near side's retransmission going end to end.
