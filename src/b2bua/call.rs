@@ -291,6 +291,8 @@ pub struct Call {
     anchor: Option<MediaAnchor>,
     /// The caller's offer as the B legs get it (rewritten once when anchored).
     leg_offer: Option<Vec<u8>>,
+    /// What the relay was last told of the caller and of the callee (`MediaPeer`).
+    media_told: (Option<SocketAddr>, Option<SocketAddr>),
     actions: VecDeque<Action>,
 }
 
@@ -344,6 +346,7 @@ impl Call {
             forwarded_from: None,
             anchor: None,
             leg_offer: None,
+            media_told: (None, None),
             actions: VecDeque::new(),
         }
     }

@@ -1523,3 +1523,48 @@ fn info_bodies_cross_an_anchored_call_untouched() {
     });
     assert!(media_peers(&a).is_empty());
 }
+
+#[test]
+fn a_refused_mid_call_offer_puts_the_relay_back_where_it_was() {
+    use crate::media::relay::Party;
+    let mut h = anchored();
+    h.ring(1);
+    h.device(0, 200);
+    h.event(Event::Ack);
+    // The caller offers to move its media; the callee refuses (488): the session goes on as
+    // before (RFC 3264 §8), so the relay sends to the caller's old address again.
+    let moved = SDP_OFFER.replace("4000", "4100").replace(" 1 1 ", " 1 2 ");
+    let reinvite = from_caller(&h, "INVITE", 2, Some(&moved), "");
+    let a = h.event(Event::Request {
+        side: Side::Caller,
+        transaction: TransactionId(50),
+        request: reinvite,
+    });
+    assert_eq!(
+        media_peers(&a),
+        vec![(Party::Caller, Some("192.0.2.10:4100".parse().unwrap()))]
+    );
+    let out = sent(&a, Method::Invite).remove(0).1;
+    let a = h.event(Event::Response {
+        side: Side::Callee(LegId(0)),
+        response: answer_to(&out, 488, None, &[]),
+    });
+    assert_eq!(codes(&a, 50), vec![488]);
+    assert_eq!(
+        media_peers(&a),
+        vec![(Party::Caller, Some("192.0.2.10:4000".parse().unwrap()))]
+    );
+    // A refused refresh with the same SDP changes nothing, so there is nothing to undo.
+    let same = from_caller(&h, "INVITE", 3, Some(SDP_OFFER), "");
+    let a = h.event(Event::Request {
+        side: Side::Caller,
+        transaction: TransactionId(51),
+        request: same,
+    });
+    let out = sent(&a, Method::Invite).remove(0).1;
+    let a = h.event(Event::Response {
+        side: Side::Callee(LegId(0)),
+        response: answer_to(&out, 488, None, &[]),
+    });
+    assert!(media_peers(&a).is_empty(), "{a:?}");
+}

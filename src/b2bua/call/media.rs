@@ -34,6 +34,28 @@ impl Call {
         self.anchor = Some(anchor);
     }
 
+    /// What the relay was last told of `party` (see [`Action::MediaPeer`]).
+    pub(super) fn media_told(&self, party: Party) -> Option<SocketAddr> {
+        match party {
+            Party::Caller => self.media_told.0,
+            Party::Callee => self.media_told.1,
+        }
+    }
+
+    /// Tells the relay again where `party` receives: an offer it made was rejected, and RFC
+    /// 3264 §8 says the session goes on as before it.
+    pub(super) fn restore_media(&mut self, party: Party, remote: Option<SocketAddr>) {
+        self.set_told(party, remote);
+        self.actions.push_back(Action::MediaPeer { party, remote });
+    }
+
+    fn set_told(&mut self, party: Party, remote: Option<SocketAddr>) {
+        match party {
+            Party::Caller => self.media_told.0 = remote,
+            Party::Callee => self.media_told.1 = remote,
+        }
+    }
+
     /// Whether the call's media is anchored.
     pub fn media_anchored(&self) -> bool {
         self.anchor.is_some()
@@ -49,12 +71,14 @@ impl Call {
         if !body.trim_ascii_start().starts_with(b"v=") {
             return body.to_vec();
         }
-        let (party, local) = match from {
-            Side::Caller => (Party::Caller, anchor.callee_facing),
-            Side::Callee(_) => (Party::Callee, anchor.caller_facing),
+        let party = party(from);
+        let local = match party {
+            Party::Caller => anchor.callee_facing,
+            Party::Callee => anchor.caller_facing,
         };
         match anchor_sdp::rewrite(body, local) {
             Ok(rewritten) => {
+                self.set_told(party, rewritten.remote);
                 self.actions.push_back(Action::MediaPeer {
                     party,
                     remote: rewritten.remote,
@@ -67,6 +91,14 @@ impl Call {
                 body.to_vec()
             }
         }
+    }
+}
+
+/// The relay's name for the party on `side`.
+pub(super) fn party(side: Side) -> Party {
+    match side {
+        Side::Caller => Party::Caller,
+        Side::Callee(_) => Party::Callee,
     }
 }
 

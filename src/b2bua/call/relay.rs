@@ -20,8 +20,9 @@ use rsip::{Method, Request, Response};
 use tracing::debug;
 
 use super::session_timer::{self, SessionTimer, TooSmall};
-use super::{via, Call, CallerLeg, Leg, LegState, Side, State};
+use super::{media, via, Call, CallerLeg, Leg, LegState, Side, State};
 use crate::b2bua::call::Action;
+use crate::media::relay::Party;
 use crate::sip::dialog::{self, Dialog};
 use crate::sip::transaction::fields::response_to;
 use crate::sip::transaction::{TransactionId, TransportKind};
@@ -75,6 +76,9 @@ pub(super) struct Relay {
     /// Our copy's CSeq on that leg (responses match on it; the ACK reuses it).
     cseq: u32,
     state: RelayState,
+    /// When the request carried an offer that moved the sender's media: where the relay sent
+    /// before, to go back to if the offer is refused (RFC 3264 §8).
+    restore: Option<(Party, Option<std::net::SocketAddr>)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -193,7 +197,10 @@ impl Call {
                 "<{contact}>"
             ))));
         }
+        let sender = media::party(side);
+        let before = self.media_told(sender);
         let body = self.media_body(side, &request.body);
+        let restore = (self.media_told(sender) != before).then_some((sender, before));
         set_body(&mut out.headers, &mut out.body, extra, &body);
         debug!(%method, ?side, ?to, cseq, "relaying mid-call request");
         self.actions.push_back(Action::SendRequest {
@@ -209,6 +216,7 @@ impl Call {
             to,
             cseq,
             state: RelayState::Pending,
+            restore,
         });
     }
 
@@ -279,6 +287,11 @@ impl Call {
         });
         if code < 200 {
             return true;
+        }
+        if !success {
+            if let Some((party, remote)) = relay.restore {
+                self.restore_media(party, remote);
+            }
         }
         if success && relay.is_invite() {
             self.relays[i].state = RelayState::Answered;
