@@ -505,6 +505,52 @@ fn passthrough_leaves_the_sdp_unchanged() {
         .is_some());
 }
 
+/// The caller dials Hans and cancels while the desk rings: 487 to the caller, the desk's
+/// INVITE answered 487 after its 200 to the CANCEL.
+fn cancelled_while_ringing(server: &TestServer, desk: &Phone) {
+    let caller = SipClient::new(server.sip_udp);
+    let local = caller.local();
+    let srv = server.sip_udp;
+    let call_id = format!("cancel-{}@test", rand_token());
+    let head = |method: &str| {
+        format!(
+            "{method} sip:{HANS_ONE_NUMBER}@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-cancel1\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:4512345678@{local}>;tag=cx1\r\n\
+             To: <sip:{HANS_ONE_NUMBER}@{srv}>\r\nCall-ID: {call_id}\r\nCSeq: 1 {method}\r\n"
+        )
+    };
+    let sdp = phone_sdp("127.0.0.1:7002".parse().unwrap(), 9);
+    caller.send(
+        with_sdp(
+            &format!("{}Contact: <sip:4512345678@{local}>\r\n", head("INVITE")),
+            &sdp,
+        )
+        .as_bytes(),
+    );
+    let invite = wait_for(&desk.sip, Duration::from_secs(5), |m| {
+        m.starts_with("INVITE ")
+    });
+    assert!([31100, 31102].contains(&sdp_audio(body(&invite)).port()));
+    desk.sip
+        .send(response(&invite, 180, "ring1", desk.sip.local(), None).as_bytes());
+    wait_for(&caller, Duration::from_secs(5), |m| status(m) == Some(180));
+    caller.send(format!("{}Content-Length: 0\r\n\r\n", head("CANCEL")).as_bytes());
+    let cancel = wait_for(&desk.sip, Duration::from_secs(5), |m| {
+        m.starts_with("CANCEL ")
+    });
+    desk.sip
+        .send(response(&cancel, 200, "ring1", desk.sip.local(), None).as_bytes());
+    desk.sip
+        .send(response(&invite, 487, "ring1", desk.sip.local(), None).as_bytes());
+    let terminated = wait_for(&caller, Duration::from_secs(5), |m| status(m) == Some(487));
+    // §17.1.1.3: the ACK for a non-2xx has the response's To (with its tag).
+    let ack = head("ACK").replace(
+        &format!("To: <sip:{HANS_ONE_NUMBER}@{srv}>"),
+        &format!("To: {}", header(&terminated, "To").unwrap()),
+    );
+    caller.send(format!("{ack}Content-Length: 0\r\n\r\n").as_bytes());
+}
+
 #[test]
 fn a_small_port_range_serves_call_after_call_and_refuses_a_second_at_once_with_503() {
     // Four ports: two even ones, one relay. Every call must give them back.
@@ -512,6 +558,8 @@ fn a_small_port_range_serves_call_after_call_and_refuses_a_second_at_once_with_5
         ("ONESTATUS_RTP_PORT_MIN", "31100"),
         ("ONESTATUS_RTP_PORT_MAX", "31103"),
     ]);
+    // A call the caller gives up while it rings gives its relay back too (CANCEL, §9).
+    cancelled_while_ringing(&server, &desk);
     let mut desk = desk;
     for round in 0..4 {
         let call = bridge(&server, desk);

@@ -11,7 +11,9 @@
 //! there. So each side latches (symmetric RTP, RFC 4961; the practice RFC 7362 §4 describes):
 //! the first packet that arrives from a party fixes where its packets come from, and from then
 //! on we send to that address, not the SDP's. Packets from any other source are dropped once a
-//! side is latched, so a third party cannot inject audio or steal the stream mid-call. A new
+//! side is latched, so a third party cannot inject audio or steal the stream mid-call; the one
+//! exception is the address the SDP names, which takes the latch back (early media from a
+//! forked leg that lost may have latched first). A new
 //! SDP that names a different address (a re-INVITE from a phone that moved, or a resume after
 //! hold) unlatches that side: its next packet latches again.
 
@@ -100,6 +102,12 @@ impl Relay {
     pub fn on_packet(&mut self, party: Party, source: SocketAddr) -> Option<SocketAddr> {
         let peer = self.peer_mut(party);
         match peer.latched {
+            // A packet from exactly the address the party's SDP names is always its own: it
+            // takes the latch back from an earlier source (a forked leg whose early media
+            // arrived first, then was cancelled).
+            Some(latched) if latched != source && peer.signalled == Some(source) => {
+                peer.latched = Some(source);
+            }
             Some(latched) if latched != source => {
                 self.stats.dropped += 1;
                 return None;
@@ -267,6 +275,29 @@ mod tests {
         assert_eq!(
             relay.on_packet(Party::Callee, addr("10.0.0.2:5000")),
             Some(addr("10.0.0.1:4000"))
+        );
+    }
+
+    #[test]
+    fn the_signalled_address_takes_the_latch_back_from_a_losing_fork() {
+        let mut relay = Relay::new();
+        relay.set_remote(Party::Caller, Some(addr("10.0.0.1:4000")));
+        // Early media from device A latched the callee side...
+        relay.set_remote(Party::Callee, Some(addr("10.0.0.2:5000")));
+        relay.on_packet(Party::Callee, addr("10.0.0.2:5000"));
+        // ...device B answers from another address; A's last packets arrive first.
+        relay.set_remote(Party::Callee, Some(addr("10.0.0.3:6000")));
+        relay.on_packet(Party::Callee, addr("10.0.0.2:5000"));
+        assert_eq!(relay.latched(Party::Callee), Some(addr("10.0.0.2:5000")));
+        // B's first packet, from the address its SDP names, wins the side.
+        assert!(relay
+            .on_packet(Party::Callee, addr("10.0.0.3:6000"))
+            .is_some());
+        assert_eq!(relay.latched(Party::Callee), Some(addr("10.0.0.3:6000")));
+        assert_eq!(relay.on_packet(Party::Callee, addr("10.0.0.2:5000")), None);
+        assert_eq!(
+            relay.on_packet(Party::Caller, addr("10.0.0.1:4000")),
+            Some(addr("10.0.0.3:6000"))
         );
     }
 }
