@@ -134,6 +134,20 @@ pub struct CallsConfig {
     pub min_message_ms: u32,
     /// How long shutdown waits for calls.
     pub drain_secs: u64,
+    /// Whether bridged calls' RTP goes through us (`anchor`) or end to end (`passthrough`).
+    pub media: MediaMode,
+}
+
+/// `calls.media`: where a bridged call's RTP flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaMode {
+    /// Relayed through a pair of our RTP ports per call (the SDP points at us): needed for
+    /// recording, and it hides the parties' addresses from each other.
+    #[default]
+    Anchor,
+    /// The SDP crosses unchanged and the phones send RTP to each other.
+    Passthrough,
 }
 
 /// `[smtp]`
@@ -261,6 +275,7 @@ impl Default for CallsConfig {
             max_message_secs: 180,
             min_message_ms: 1000,
             drain_secs: 30,
+            media: MediaMode::Anchor,
         }
     }
 }

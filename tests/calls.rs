@@ -550,3 +550,245 @@ fn presence_goes_ringing_talking_ended_within_the_second() {
     assert!(seen[0].0.duration_since(started) < Duration::from_secs(1));
     assert!(seen[2].0.saturating_duration_since(hung_up) < Duration::from_secs(1));
 }
+
+// ---- a call between two of our users: both histories, both presences -----------------------
+
+fn text_header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
+    message.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn status_of(message: &str) -> Option<u16> {
+    message.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()
+}
+
+fn digest_param<'a>(challenge: &'a str, name: &str) -> Option<&'a str> {
+    challenge.split(',').find_map(|p| {
+        let (k, v) = p.trim().trim_start_matches("Digest ").split_once('=')?;
+        (k.trim() == name).then(|| v.trim().trim_matches('"'))
+    })
+}
+
+/// The next message on `client` that `wanted` accepts, within `limit`.
+fn next_message(
+    client: &common::SipClient,
+    limit: Duration,
+    wanted: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = std::time::Instant::now() + limit;
+    let mut seen = Vec::new();
+    while std::time::Instant::now() < deadline {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if let Some(m) = client.recv_within(left) {
+            if wanted(&m) {
+                return m;
+            }
+            seen.push(m);
+        }
+    }
+    panic!("expected message not seen; got {seen:#?}");
+}
+
+/// Karen's desk phone (a raw SIP client: SIPp 3.6 cannot answer the 407 with the digest
+/// username of an injection file) calls Hans's OneNumber: INVITE, 407, ACK, INVITE with
+/// SHA-256 Proxy-Authorization (RFC 8760), 200, ACK; then, after `talk`, BYE. Returns when
+/// the call was answered and when the BYE was sent.
+fn karen_calls_hans(
+    server: &TestServer,
+    talk: Duration,
+) -> (std::time::Instant, std::time::Instant) {
+    use sha2::{Digest, Sha256};
+    let sha = |s: &str| hex::encode(Sha256::digest(s.as_bytes()));
+    let phone = common::SipClient::new(server.sip_udp);
+    let local = phone.local();
+    let srv = server.sip_udp;
+    let uri = format!("sip:{HANS_ONE_NUMBER}@{srv}");
+    let call_id = format!("karen-{}@test", common::rand_token());
+    let sdp = format!(
+        "v=0\r\no=karen 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n",
+        local.port() + 1
+    );
+    let invite = |cseq: u32, branch: &str, auth: &str| {
+        format!(
+            "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch}\r\nMax-Forwards: 70\r\n\
+             From: \"Karen\" <sip:1000002@{srv}>;tag=karen1\r\nTo: <{uri}>\r\nCall-ID: {call_id}\r\n\
+             CSeq: {cseq} INVITE\r\nContact: <sip:1000002@{local}>\r\n{auth}\
+             Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        )
+    };
+    phone.send(invite(1, "z9hG4bK-karen-1", "").as_bytes());
+    let challenge = next_message(&phone, Duration::from_secs(5), |m| {
+        status_of(m) == Some(407)
+    });
+    // §17.1.1.3: the 407 is ACKed in its transaction (same branch).
+    phone.send(
+        format!(
+            "ACK {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-karen-1\r\nMax-Forwards: 70\r\n\
+             From: \"Karen\" <sip:1000002@{srv}>;tag=karen1\r\nTo: {}\r\nCall-ID: {call_id}\r\n\
+             CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+            text_header(&challenge, "To").unwrap()
+        )
+        .as_bytes(),
+    );
+    let offer = challenge
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(n, _)| n.trim().eq_ignore_ascii_case("Proxy-Authenticate"))
+        .map(|(_, v)| v.trim())
+        .find(|v| v.contains("algorithm=SHA-256"))
+        .expect("SHA-256 offered");
+    let nonce = digest_param(offer, "nonce").unwrap();
+    let opaque = digest_param(offer, "opaque").unwrap();
+    let ha1 = sha("1000002:onestatus:demo1000002");
+    let ha2 = sha(&format!("INVITE:{uri}"));
+    let response = sha(&format!("{ha1}:{nonce}:00000001:c0ffee:auth:{ha2}"));
+    let auth = format!(
+        "Proxy-Authorization: Digest username=\"1000002\", realm=\"onestatus\", nonce=\"{nonce}\", \
+         uri=\"{uri}\", response=\"{response}\", algorithm=SHA-256, cnonce=\"c0ffee\", nc=00000001, \
+         qop=auth, opaque=\"{opaque}\"\r\n"
+    );
+    phone.send(invite(2, "z9hG4bK-karen-2", &auth).as_bytes());
+    let ok = next_message(&phone, Duration::from_secs(10), |m| {
+        status_of(m).is_some_and(|s| s >= 200)
+    });
+    assert_eq!(status_of(&ok), Some(200), "{ok}");
+    let answered = std::time::Instant::now();
+    let to = text_header(&ok, "To").unwrap().to_owned();
+    let contact = text_header(&ok, "Contact").unwrap();
+    let target = contact
+        .trim_start_matches('<')
+        .split('>')
+        .next()
+        .unwrap()
+        .to_owned();
+    let in_dialog = |method: &str, cseq: u32| {
+        format!(
+            "{method} {target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-karen-{method}{cseq}\r\n\
+             Max-Forwards: 70\r\nFrom: \"Karen\" <sip:1000002@{srv}>;tag=karen1\r\nTo: {to}\r\n\
+             Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    phone.send(in_dialog("ACK", 2).as_bytes());
+    thread::sleep(talk);
+    phone.send(in_dialog("BYE", 3).as_bytes());
+    let hung_up = std::time::Instant::now();
+    next_message(&phone, Duration::from_secs(5), |m| {
+        status_of(m) == Some(200) && text_header(m, "CSeq").is_some_and(|c| c.ends_with("BYE"))
+    });
+    (answered, hung_up)
+}
+
+#[test]
+fn a_call_between_two_users_is_in_both_histories_and_both_presences_at_once() {
+    use std::io::{BufRead, BufReader, Write};
+    let server = TestServer::start_demo();
+    let port = free_port();
+    register(&server, "1000001", port);
+    let (hans, karen) = (user_id(&server, "1000001"), user_id(&server, "1000002"));
+    // Hans watches the live status stream.
+    let token = login(&server, "1000001");
+    let mut stream = std::net::TcpStream::connect(server.http).unwrap();
+    write!(
+        stream,
+        "GET /api/v1/events HTTP/1.0\r\nHost: test\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if let Some(data) = line.strip_prefix("data:") {
+                if tx
+                    .send((std::time::Instant::now(), data.trim().to_owned()))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .expect("ready event");
+
+    // Hans's desk (SIPp) answers and takes the BYE.
+    let uas = device(&server, "uas_answer.xml", port);
+    let started = std::time::Instant::now();
+    let (answered, hung_up) = karen_calls_hans(&server, Duration::from_millis(1500));
+    uas.join().unwrap().unwrap();
+
+    // Presence: Hans rings then talks, Karen talks (callers do not ring), both end; each
+    // change within a second of the signalling that caused it.
+    let mut events: Vec<(std::time::Instant, i64, String, i64)> = Vec::new();
+    while let Ok((at, data)) = rx.recv_timeout(Duration::from_secs(2)) {
+        let v: serde_json::Value = serde_json::from_str(&data).unwrap();
+        let user = v["user_id"].as_i64().unwrap_or(-1);
+        if user == hans || user == karen {
+            events.push((
+                at,
+                user,
+                v["type"].as_str().unwrap_or("").to_owned(),
+                v["active"].as_i64().unwrap_or(-1),
+            ));
+        }
+        if events.len() == 5 {
+            break;
+        }
+    }
+    let of = |user: i64| -> Vec<(String, i64)> {
+        events
+            .iter()
+            .filter(|e| e.1 == user)
+            .map(|e| (e.2.clone(), e.3))
+            .collect()
+    };
+    assert_eq!(
+        of(hans),
+        vec![
+            ("ringing".to_owned(), -1),
+            ("calls".to_owned(), 1),
+            ("calls".to_owned(), 0)
+        ],
+        "{events:?}"
+    );
+    assert_eq!(
+        of(karen),
+        vec![("calls".to_owned(), 1), ("calls".to_owned(), 0)],
+        "{events:?}"
+    );
+    let second = Duration::from_secs(1);
+    for (at, _, kind, active) in &events {
+        let cause = match (kind.as_str(), active) {
+            ("ringing", _) => started,
+            ("calls", 1) => answered,
+            _ => hung_up,
+        };
+        let gap = if *at > cause {
+            at.duration_since(cause)
+        } else {
+            cause.duration_since(*at)
+        };
+        assert!(gap < second, "{kind} {active} {gap:?} from its cause");
+    }
+
+    // History: outgoing for Karen (to Hans's OneNumber), incoming for Hans (from Karen's
+    // local number), both answered and ended.
+    let hans_rows = history(&server, "1000001", 1);
+    let karen_rows = history(&server, "1000002", 1);
+    assert_eq!(hans_rows.len(), 1, "{hans_rows:?}");
+    assert_eq!(karen_rows.len(), 1, "{karen_rows:?}");
+    assert_eq!(hans_rows[0].data.direction, CallDirection::In);
+    assert_eq!(hans_rows[0].data.other_number, "1000002");
+    assert_eq!(karen_rows[0].data.direction, CallDirection::Out);
+    assert_eq!(karen_rows[0].data.other_number, HANS_ONE_NUMBER);
+    for row in [&hans_rows[0], &karen_rows[0]] {
+        assert!(row.data.answered_at.is_some(), "{row:?}");
+        let talked = row.data.ended_at.unwrap() - row.data.answered_at.unwrap();
+        assert!(
+            talked >= ChronoDuration::milliseconds(1200) && talked < ChronoDuration::seconds(4),
+            "{row:?}"
+        );
+    }
+}

@@ -28,8 +28,11 @@ use super::invite::outbound_invite;
 use super::plan::{CalleeInfo, CallerInfo, Diversion, OutboundTarget, Plan};
 use super::voicemail::VoicemailRequest;
 
+mod media;
 mod relay;
 mod session_timer;
+
+pub use media::MediaAnchor;
 
 pub use session_timer::MIN_SE as MIN_SESSION_INTERVAL;
 use session_timer::{SessionTimer, TooSmall};
@@ -166,6 +169,14 @@ pub enum Action {
     },
     /// Write a call history row.
     Record(CallData),
+    /// An anchored call's SDP from `party` says it receives at `remote` (`None`: on hold or
+    /// no stream): the media relay sends that party's packets there (see `media`).
+    MediaPeer {
+        /// Whose SDP it was.
+        party: crate::media::relay::Party,
+        /// Its audio address.
+        remote: Option<SocketAddr>,
+    },
 }
 
 /// A presence change.
@@ -279,6 +290,12 @@ pub struct Call {
     session: Option<SessionTimer>,
     /// The user who forwarded the call here, for their own history row.
     forwarded_from: Option<CalleeInfo>,
+    /// Our relay endpoints when the media is anchored (see `media`).
+    anchor: Option<MediaAnchor>,
+    /// The caller's offer as the B legs get it (rewritten once when anchored).
+    leg_offer: Option<Vec<u8>>,
+    /// What the relay was last told of the caller and of the callee (`MediaPeer`).
+    media_told: (Option<SocketAddr>, Option<SocketAddr>),
     actions: VecDeque<Action>,
 }
 
@@ -335,6 +352,9 @@ impl Call {
             relays: Vec::new(),
             session: None,
             forwarded_from: None,
+            anchor: None,
+            leg_offer: None,
+            media_told: (None, None),
             actions: VecDeque::new(),
         }
     }
@@ -362,6 +382,12 @@ impl Call {
     /// Where the caller's INVITE came from.
     pub fn inbound_source(&self) -> SocketAddr {
         self.a.inbound.source
+    }
+
+    /// Whether the caller's side is over (answered and hung up, handed to voicemail,
+    /// rejected or cancelled): the call's media, if anchored, is no longer needed.
+    pub fn is_over(&self) -> bool {
+        self.state == State::Over
     }
 
     /// Whether nothing is left to do: the caller's side is over and every B leg has ended.
@@ -523,6 +549,10 @@ impl Call {
                     deadline: now + timeout,
                     fallback: fallback.clone(),
                 };
+                if !self.a.inbound.invite.body.is_empty() {
+                    let body = self.a.inbound.invite.body.clone();
+                    self.leg_offer = Some(self.media_body(Side::Caller, &body));
+                }
                 for target in targets {
                     self.start_leg(target, diversion.as_ref());
                 }
@@ -564,6 +594,9 @@ impl Call {
             return;
         };
         session_timer::apply_to_outbound(&self.a.inbound.invite, &mut invite);
+        if let (Some(offer), false) = (&self.leg_offer, invite.body.is_empty()) {
+            media::replace_body(&mut invite.headers, &mut invite.body, offer.clone());
+        }
         let id = LegId(u32::try_from(self.legs.len()).unwrap_or(u32::MAX));
         self.actions.push_back(Action::SendRequest {
             side: Side::Callee(id),
@@ -629,6 +662,8 @@ impl Call {
             self.a.ringing_sent = true;
             let mut out = self.caller_response(183, None);
             copy_body(response, &mut out);
+            let body = self.media_body(Side::Callee(id), &out.body);
+            media::replace_body(&mut out.headers, &mut out.body, body);
             self.respond_caller(out);
         } else if !self.a.ringing_sent {
             // One 180 is enough for the caller's ringback, whichever leg rang first.
@@ -696,6 +731,10 @@ impl Call {
         }
         let mut answer = self.caller_response(200, None);
         copy_body(&response, &mut answer);
+        if !answer.body.is_empty() {
+            let body = self.media_body(Side::Callee(id), &answer.body);
+            media::replace_body(&mut answer.headers, &mut answer.body, body);
+        }
         self.negotiate_session(now, &response, &mut answer);
         self.a.dialog = Dialog::from_uas(&self.a.inbound.invite, &self.a.local_tag).ok();
         self.a.answer = Some(answer.clone());

@@ -4,8 +4,9 @@
 //! Contact. From keeps the caller's identity (display name and URI) so the phone shows who
 //! calls; To is the number dialled (or the forward target); Max-Forwards is decremented so a
 //! loop through other elements still ends (§16.6 step 3 applies to proxies, but the counter
-//! only works if every hop honours it). The caller's SDP offer is copied as is (see the module
-//! doc of [`b2bua`](super) on media).
+//! only works if every hop honours it). The caller's SDP offer is copied as is here; when the
+//! media is anchored the call replaces it with the rewritten offer (see the module doc of
+//! [`b2bua`](super) on media).
 
 use rsip::headers::{self, Header, UntypedHeader};
 use rsip::{Method, Request};

@@ -33,11 +33,20 @@
 //! - **Click-to-call** ([`click_to_call`]): RFC 3725 third-party call control; the target side
 //!   is a `Call` like this one whose inbound INVITE we made ourselves from the desk's answer.
 //!
-//! SDP is passed through: the caller's offer goes to the B legs unchanged, the winning answer
-//! goes back in our 2xx, and mid-call offers and answers cross the same way. This is a
-//! signalling-only B2BUA for now; anchoring the media in our media engine (needed for
-//! recording and for hiding the parties' addresses) comes later and will rewrite the bodies at
-//! exactly these places.
+//! **Media**: SDP crosses at these places: the caller's offer to the B legs, a 183's early
+//! media and the winning 2xx's answer back to the caller, and mid-call offers and answers
+//! (re-INVITE, UPDATE, a re-INVITE's ACK) either way. With `calls.media = "anchor"` (the
+//! default) the driver opens a media relay for a call it rings ([`crate::media::anchor`]: two
+//! RTP ports, one task) and hands the call a [`MediaAnchor`]; every crossing body is then
+//! rewritten to name our endpoint facing its receiver ([`crate::media::anchor_sdp`]: `c=`,
+//! `o=` and the audio port; codecs, telephone-event and direction attributes untouched) and
+//! [`Action::MediaPeer`] tells the relay where its sender receives, so hold/resume and a phone
+//! that moves its media are followed. The RTP itself is relayed unchanged with symmetric-RTP
+//! latching ([`crate::media::relay`]). This is what recording needs, and it hides the parties'
+//! addresses from each other. The relay goes as soon as the caller's side is over (BYE,
+//! CANCEL, failure, or the voicemail hand-off, where the IVR answers with its own media from
+//! the caller's original offer). A full port range refuses the call with 503. Calls without an
+//! offer in the INVITE, and `calls.media = "passthrough"`, carry the SDP unchanged.
 
 mod call;
 pub mod click_to_call;
@@ -49,7 +58,8 @@ mod voicemail;
 mod tests;
 
 pub use call::{
-    Action, Call, CallConfig, Event, Inbound, LegId, PresenceChange, Side, MIN_SESSION_INTERVAL,
+    Action, Call, CallConfig, Event, Inbound, LegId, MediaAnchor, PresenceChange, Side,
+    MIN_SESSION_INTERVAL,
 };
 pub use invite::{history_info_cause, outbound_invite};
 pub use plan::{CalleeInfo, CallerInfo, Diversion, OutboundTarget, Plan, TargetKind};

@@ -1334,3 +1334,237 @@ fn local_caller_gets_an_out_row_and_callee_an_in_row() {
         }));
     }
 }
+
+// ---- anchored media: every crossing SDP names our relay; the relay learns each party ---------
+
+fn anchor() -> MediaAnchor {
+    MediaAnchor {
+        caller_facing: "192.0.2.1:20000".parse().unwrap(),
+        callee_facing: "192.0.2.1:20002".parse().unwrap(),
+    }
+}
+
+fn media_peers(
+    actions: &[Action],
+) -> Vec<(crate::media::relay::Party, Option<std::net::SocketAddr>)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::MediaPeer { party, remote } => Some((*party, *remote)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn body_text(body: &[u8]) -> String {
+    String::from_utf8(body.to_vec()).unwrap()
+}
+
+fn anchored() -> Harness {
+    let mut h = Harness::new();
+    h.call.anchor_media(anchor());
+    h
+}
+
+#[test]
+fn anchored_offer_and_answer_name_our_relay_and_report_each_party() {
+    use crate::media::relay::Party;
+    let mut h = anchored();
+    assert!(h.call.media_anchored());
+    let a = h.ring(2);
+    assert_eq!(
+        media_peers(&a),
+        vec![(Party::Caller, Some("192.0.2.10:4000".parse().unwrap()))]
+    );
+    for (_, invite) in sent(&a, Method::Invite) {
+        let body = body_text(&invite.body);
+        assert!(body.contains("c=IN IP4 192.0.2.1\r\n"), "{body}");
+        assert!(body.contains("m=audio 20002 RTP/AVP 0\r\n"), "{body}");
+        assert!(
+            !body.contains("192.0.2.10"),
+            "the caller's address is hidden: {body}"
+        );
+        assert_eq!(
+            text_header(&invite.to_string(), "Content-Length"),
+            Some(body.len().to_string())
+        );
+    }
+    // Early media from one device: the caller gets our caller-facing endpoint.
+    let a = h.device(0, 183);
+    let early = responses(&a, A_TX.0);
+    assert_eq!(early[0].status_code.code(), 183);
+    let body = body_text(&early[0].body);
+    assert!(body.contains("m=audio 20000 RTP/AVP 0\r\n"), "{body}");
+    assert!(!body.contains("192.0.2.20"), "{body}");
+    assert_eq!(
+        media_peers(&a),
+        vec![(Party::Callee, Some("192.0.2.20:5000".parse().unwrap()))]
+    );
+    // The other device answers: its answer, rewritten, in our 2xx.
+    let a = h.device(1, 200);
+    let answer = responses(&a, A_TX.0).remove(0);
+    let body = body_text(&answer.body);
+    assert!(body.contains("c=IN IP4 192.0.2.1\r\n"), "{body}");
+    assert!(body.contains("m=audio 20000 RTP/AVP 0\r\n"), "{body}");
+    assert_eq!(
+        text_header(&answer.to_string(), "Content-Length"),
+        Some(body.len().to_string())
+    );
+    assert_eq!(media_peers(&a).len(), 1);
+    assert!(!h.call.is_over());
+    // BYE: the call (and so its relay) is over.
+    let bye = bye_from_caller(&h);
+    h.event(Event::Request {
+        side: Side::Caller,
+        transaction: TransactionId(9),
+        request: bye,
+    });
+    assert!(h.call.is_over());
+}
+
+#[test]
+fn anchored_hold_and_resume_keep_directions_and_move_the_relay_targets() {
+    use crate::media::relay::Party;
+    let mut h = anchored();
+    h.ring(1);
+    h.device(0, 200);
+    h.event(Event::Ack);
+    // The caller holds (a=sendonly): the callee gets our address with the direction kept.
+    let hold = from_caller(&h, "INVITE", 2, Some(SDP_HOLD), "");
+    let a = h.event(Event::Request {
+        side: Side::Caller,
+        transaction: TransactionId(20),
+        request: hold,
+    });
+    let relayed = sent(&a, Method::Invite).remove(0).1;
+    let body = body_text(&relayed.body);
+    assert!(body.contains("m=audio 20002 RTP/AVP 0\r\n"), "{body}");
+    assert!(body.contains("a=sendonly\r\n"), "{body}");
+    assert_eq!(
+        media_peers(&a),
+        vec![(Party::Caller, Some("192.0.2.10:4000".parse().unwrap()))]
+    );
+    // The callee's recvonly answer goes back pointing at our caller-facing endpoint; the
+    // callee has moved its media (a new port): the relay is told.
+    let held = SDP_HELD.replace("5000", "5002");
+    let ok = answer_to(&relayed, 200, Some(&held), &[]);
+    let a = h.event(Event::Response {
+        side: Side::Callee(LegId(0)),
+        response: ok,
+    });
+    let back = responses(&a, 20).remove(0);
+    let body = body_text(&back.body);
+    assert!(body.contains("m=audio 20000 RTP/AVP 0\r\n"), "{body}");
+    assert!(body.contains("a=recvonly\r\n"), "{body}");
+    assert_eq!(
+        media_peers(&a),
+        vec![(Party::Callee, Some("192.0.2.20:5002".parse().unwrap()))]
+    );
+    let ack = from_caller(&h, "ACK", 2, None, "");
+    h.event(Event::DialogAck {
+        side: Side::Caller,
+        request: ack,
+    });
+
+    // An offerless re-INVITE from the callee: the caller's offer comes in its 2xx, the
+    // callee's answer in its ACK; both cross rewritten.
+    let reinvite = from_device(&h, "INVITE", 7, None);
+    let a = h.event(Event::Request {
+        side: Side::Callee(LegId(0)),
+        transaction: TransactionId(30),
+        request: reinvite,
+    });
+    let towards_caller = sent(&a, Method::Invite).remove(0).1;
+    let ok = answer_to(&towards_caller, 200, Some(SDP_OFFER), &[]);
+    let a = h.event(Event::Response {
+        side: Side::Caller,
+        response: ok,
+    });
+    let to_device = responses(&a, 30).remove(0);
+    assert!(body_text(&to_device.body).contains("m=audio 20002 "));
+    let device_ack = from_device(&h, "ACK", 7, Some(SDP_ANSWER));
+    let a = h.event(Event::DialogAck {
+        side: Side::Callee(LegId(0)),
+        request: device_ack,
+    });
+    let ack = acks(&a).remove(0).1;
+    let body = body_text(&ack.body);
+    assert!(body.contains("m=audio 20000 RTP/AVP 0\r\n"), "{body}");
+    assert_eq!(
+        media_peers(&a),
+        vec![(Party::Callee, Some("192.0.2.20:5000".parse().unwrap()))]
+    );
+}
+
+#[test]
+fn anchored_call_to_voicemail_hands_over_the_callers_own_offer() {
+    let mut h = anchored();
+    h.ring(1);
+    let a = h.device(0, 486);
+    let request = voicemail(&a).expect("hand-off");
+    // The IVR answers the caller with its own media: it needs the caller's real address.
+    assert_eq!(request.offer.as_deref(), Some(SDP_OFFER.as_bytes()));
+    assert_eq!(request.invite.body, SDP_OFFER.as_bytes());
+    assert!(h.call.is_over(), "the relay can go");
+}
+
+#[test]
+fn info_bodies_cross_an_anchored_call_untouched() {
+    let mut h = anchored();
+    h.ring(1);
+    h.device(0, 200);
+    h.event(Event::Ack);
+    let mut info = from_caller(&h, "INFO", 2, None, "");
+    info.body = b"Signal=5\r\nDuration=160\r\n".to_vec();
+    let a = h.event(Event::Request {
+        side: Side::Caller,
+        transaction: TransactionId(40),
+        request: info,
+    });
+    assert!(media_peers(&a).is_empty());
+}
+
+#[test]
+fn a_refused_mid_call_offer_puts_the_relay_back_where_it_was() {
+    use crate::media::relay::Party;
+    let mut h = anchored();
+    h.ring(1);
+    h.device(0, 200);
+    h.event(Event::Ack);
+    // The caller offers to move its media; the callee refuses (488): the session goes on as
+    // before (RFC 3264 §8), so the relay sends to the caller's old address again.
+    let moved = SDP_OFFER.replace("4000", "4100").replace(" 1 1 ", " 1 2 ");
+    let reinvite = from_caller(&h, "INVITE", 2, Some(&moved), "");
+    let a = h.event(Event::Request {
+        side: Side::Caller,
+        transaction: TransactionId(50),
+        request: reinvite,
+    });
+    assert_eq!(
+        media_peers(&a),
+        vec![(Party::Caller, Some("192.0.2.10:4100".parse().unwrap()))]
+    );
+    let out = sent(&a, Method::Invite).remove(0).1;
+    let a = h.event(Event::Response {
+        side: Side::Callee(LegId(0)),
+        response: answer_to(&out, 488, None, &[]),
+    });
+    assert_eq!(codes(&a, 50), vec![488]);
+    assert_eq!(
+        media_peers(&a),
+        vec![(Party::Caller, Some("192.0.2.10:4000".parse().unwrap()))]
+    );
+    // A refused refresh with the same SDP changes nothing, so there is nothing to undo.
+    let same = from_caller(&h, "INVITE", 3, Some(SDP_OFFER), "");
+    let a = h.event(Event::Request {
+        side: Side::Caller,
+        transaction: TransactionId(51),
+        request: same,
+    });
+    let out = sent(&a, Method::Invite).remove(0).1;
+    let a = h.event(Event::Response {
+        side: Side::Callee(LegId(0)),
+        response: answer_to(&out, 488, None, &[]),
+    });
+    assert!(media_peers(&a).is_empty(), "{a:?}");
+}

@@ -146,7 +146,7 @@ struct EngineInner {
 /// The even ports of `[rtp]`, handed out round-robin so a port just released is not reused
 /// while the previous call's stray packets may still arrive.
 #[derive(Debug)]
-struct PortRange {
+pub(crate) struct PortRange {
     min: u16,
     max: u16,
     /// Index of the next even port to try.
@@ -154,7 +154,7 @@ struct PortRange {
 }
 
 impl PortRange {
-    fn new(min: u16, max: u16) -> Self {
+    pub(crate) fn new(min: u16, max: u16) -> Self {
         Self {
             min,
             max,
@@ -173,7 +173,7 @@ impl PortRange {
     }
 
     /// Binds the next free even port on `ip`'s wildcard address.
-    fn bind(&self, ip: IpAddr) -> Result<std::net::UdpSocket, MediaError> {
+    pub(crate) fn bind(&self, ip: IpAddr) -> Result<std::net::UdpSocket, MediaError> {
         let (first, count) = self.evens();
         let start = {
             let mut cursor = self

@@ -15,16 +15,22 @@
 //! - [`session`]: one call's RTP session, sans-I/O: 20 ms pacing from a monotonic start, the
 //!   receive path (symmetric RTP, DTMF, recording) and the events the IVR sees.
 //! - [`engine`]: the tokio driver, one task and one timer for every session.
+//! - [`anchor_sdp`] and [`relay`]: media anchoring for calls the B2BUA bridges: the SDP
+//!   rewrite that points each party at us, and where each relayed packet goes (symmetric RTP
+//!   latching); [`anchor`] is their socket side, two ports and one task per call.
 //!
 //! Sockets, pacing and the 20 ms timer live in [`engine`]; everything else takes bytes,
 //! timestamps and seeds as parameters, so tests are deterministic.
 
+pub mod anchor;
+pub mod anchor_sdp;
 pub mod decode;
 pub mod dtmf;
 pub mod engine;
 pub mod g711;
 pub mod player;
 pub mod recorder;
+pub mod relay;
 pub mod rtp;
 pub mod sdp;
 pub mod session;

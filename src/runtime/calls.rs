@@ -21,11 +21,15 @@ use super::sip_service::{reply, Completion, SipService, SERVER};
 use super::user_state::{self, LoadedUser};
 use crate::b2bua::{
     Action, Call, CallConfig, CalleeInfo, CallerInfo, Diversion, Event, Inbound, LegId,
-    OutboundTarget, Plan, PresenceChange, Side, TargetKind, VoicemailRequest,
+    MediaAnchor, OutboundTarget, Plan, PresenceChange, Side, TargetKind, VoicemailRequest,
 };
 use crate::clock::Clock;
+use crate::config::MediaMode;
 use crate::domain::Lang;
 use crate::ivr::{Entry, RetrieveSetup};
+use crate::media::anchor::{MediaRelay, RelayHandle};
+use crate::media::anchor_sdp;
+use crate::media::relay::Party;
 use crate::presence::Presence;
 use crate::routing::{self, CallContext, GreetingStatus, Route, VoicemailInfo};
 use crate::shutdown::CallGuard;
@@ -50,6 +54,8 @@ pub struct Calls {
     next: u64,
     /// Where voicemail hand-offs go; `None` until the voicemail service is wired in.
     voicemail: Option<mpsc::Sender<VoicemailRequest>>,
+    /// Opens media relays for anchored calls (`calls.media = "anchor"`); made on first use.
+    relays: Option<MediaRelay>,
 }
 
 struct Running {
@@ -59,6 +65,9 @@ struct Running {
     invites: HashMap<LegId, TransactionId>,
     /// The transport of the caller's INVITE, for a call answered by the retrieval IVR.
     transport: TransportKind,
+    /// The call's media relay while its media is anchored; dropped (ports freed) as soon as
+    /// the caller's side is over.
+    relay: Option<RelayHandle>,
     _guard: Option<CallGuard>,
 }
 
@@ -134,6 +143,7 @@ pub fn on_invite(
             call_ids: vec![call_id.clone()],
             invites: HashMap::new(),
             transport,
+            relay: None,
             _guard: service.shutdown.as_ref().map(|s| s.call_started()),
         },
     );
@@ -193,7 +203,77 @@ pub fn on_routed(service: &mut SipService, lookup: RouteLookup) {
     if let Some(running) = service.calls.calls.get_mut(&key) {
         running.call.set_caller(caller);
     }
+    let plan = anchor_media(service, key, plan);
     drive(service, key, Event::Routed(plan));
+}
+
+/// Opens a media relay for a call about to ring when its media is anchored (the default) and
+/// the caller's INVITE carries an SDP offer we can rewrite. Without an offer (the offer would
+/// come in a 2xx and the answer in the ACK) or with `calls.media = "passthrough"` the SDP
+/// crosses unchanged. A full port range refuses the call with 503 (RFC 3261 §21.5.4), as the
+/// IVR does: ringing a phone whose media cannot flow helps nobody.
+fn anchor_media(service: &mut SipService, key: CallKey, plan: Plan) -> Plan {
+    if service.config.calls.media != MediaMode::Anchor || !matches!(plan, Plan::Ring { .. }) {
+        return plan;
+    }
+    let Some(running) = service.calls.calls.get(&key) else {
+        return plan;
+    };
+    let invite = running.call.inbound().1;
+    if invite.body.is_empty() {
+        debug!("offerless INVITE: media not anchored");
+        return plan;
+    }
+    if let Err(error) = anchor_sdp::remote_of(&invite.body) {
+        debug!(%error, "offer not rewritable: media not anchored");
+        return plan;
+    }
+    let ip = media_ip(service, invite);
+    let relays = service
+        .calls
+        .relays
+        .get_or_insert_with(|| MediaRelay::new(&service.config.rtp));
+    match relays.open(ip) {
+        Ok(relay) => {
+            let anchor = MediaAnchor {
+                caller_facing: relay.facing(Party::Caller),
+                callee_facing: relay.facing(Party::Callee),
+            };
+            debug!(caller_facing = %anchor.caller_facing, callee_facing = %anchor.callee_facing, "media anchored");
+            if let Some(running) = service.calls.calls.get_mut(&key) {
+                running.call.anchor_media(anchor);
+                running.relay = Some(relay);
+            }
+            plan
+        }
+        Err(error) => {
+            warn!(%error, "no media relay for the call");
+            Plan::Reject {
+                status: error.sip_status(),
+                reason: Some("No Media Ports Available".into()),
+            }
+        }
+    }
+}
+
+/// The IP our SDP names: the SIP socket's, or, when it listens on a wildcard address, the one
+/// the caller addressed the INVITE to (so a phone reaches the relay where it reached us).
+fn media_ip(service: &SipService, invite: &rsip::Request) -> std::net::IpAddr {
+    if let Some(ip) = service
+        .local_address()
+        .map(|a| a.ip())
+        .filter(|ip| !ip.is_unspecified())
+    {
+        return ip;
+    }
+    invite
+        .uri
+        .host_with_port
+        .host
+        .to_string()
+        .trim_matches(['[', ']'])
+        .parse()
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
 }
 
 /// A call for the mailbox: the B2BUA steps aside (nothing was answered yet but the layer's 100)
@@ -431,6 +511,18 @@ fn run_actions(service: &mut SipService, key: CallKey) {
                     }
                 });
             }
+            Action::MediaPeer { party, remote } => {
+                if let Some(relay) = &running.relay {
+                    relay.set_remote(party, remote);
+                }
+            }
+        }
+    }
+    if let Some(running) = service.calls.calls.get_mut(&key) {
+        if running.call.is_over() && running.relay.take().is_some() {
+            // Hung up, handed to voicemail (the IVR answers with its own media), rejected or
+            // cancelled: the relay's ports go back now, not when the last B leg has wound down.
+            debug!("media relay released");
         }
     }
     let finished = service

@@ -4,8 +4,8 @@
 //!
 //! A B2BUA is a UA on each leg (RFC 7092 §3.1), so nothing is forwarded as is: our request has
 //! the other dialog's Call-ID, tags, route set and next local CSeq (§12.2.1.1); only the body
-//! (SDP, passed through as in the initial offer/answer) and the headers that describe it or the
-//! session timer travel across. For a re-INVITE the 2xx is relayed back, and the ACK for it is
+//! (SDP, rewritten to our relay when the media is anchored, as in the initial offer/answer;
+//! see `media`) and the headers that describe it or the session timer travel across. For a re-INVITE the 2xx is relayed back, and the ACK for it is
 //! sent on the far leg when the near side ACKs (§13.2.2.4): an offerless re-INVITE carries its
 //! answer in that ACK, so we cannot ACK earlier. The far side's 2xx retransmissions are relayed
 //! onwards until then, which keeps the near side's retransmission going end to end.
@@ -20,8 +20,9 @@ use rsip::{Method, Request, Response};
 use tracing::debug;
 
 use super::session_timer::{self, SessionTimer, TooSmall};
-use super::{via, Call, CallerLeg, Leg, LegState, Side, State};
+use super::{media, via, Call, CallerLeg, Leg, LegState, Side, State};
 use crate::b2bua::call::Action;
+use crate::media::relay::Party;
 use crate::sip::dialog::{self, Dialog};
 use crate::sip::transaction::fields::response_to;
 use crate::sip::transaction::{TransactionId, TransportKind};
@@ -75,6 +76,9 @@ pub(super) struct Relay {
     /// Our copy's CSeq on that leg (responses match on it; the ACK reuses it).
     cseq: u32,
     state: RelayState,
+    /// When the request carried an offer that moved the sender's media: where the relay sent
+    /// before, to go back to if the offer is refused (RFC 3264 §8).
+    restore: Option<(Party, Option<std::net::SocketAddr>)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -193,7 +197,11 @@ impl Call {
                 "<{contact}>"
             ))));
         }
-        set_body(&mut out.headers, &mut out.body, extra, &request.body);
+        let sender = media::party(side);
+        let before = self.media_told(sender);
+        let body = self.media_body(side, &request.body);
+        let restore = (self.media_told(sender) != before).then_some((sender, before));
+        set_body(&mut out.headers, &mut out.body, extra, &body);
         debug!(%method, ?side, ?to, cseq, "relaying mid-call request");
         self.actions.push_back(Action::SendRequest {
             side: to,
@@ -208,6 +216,7 @@ impl Call {
             to,
             cseq,
             state: RelayState::Pending,
+            restore,
         });
     }
 
@@ -243,8 +252,8 @@ impl Call {
                 // The far side retransmits its 2xx until ACKed; so does the near side get it
                 // again (RFC 6026 §8.5: the transaction passes it in Accepted).
                 if success {
-                    let relay = &self.relays[i];
-                    let out = self.relayed_response(&relay.request.clone(), response);
+                    let request = self.relays[i].request.clone();
+                    let out = self.relayed_response(side, &request, response);
                     let transaction = self.relays[i].transaction;
                     self.actions.push_back(Action::Respond {
                         transaction,
@@ -267,7 +276,7 @@ impl Call {
             }
         }
         let relay = self.relays[i].clone();
-        let mut out = self.relayed_response(&relay.request, response);
+        let mut out = self.relayed_response(side, &relay.request, response);
         let refresh = matches!(relay.request.method, Method::Invite | Method::Update);
         if success && refresh {
             self.after_refresh(now, &relay, response, &mut out);
@@ -278,6 +287,11 @@ impl Call {
         });
         if code < 200 {
             return true;
+        }
+        if !success {
+            if let Some((party, remote)) = relay.restore {
+                self.restore_media(party, remote);
+            }
         }
         if success && relay.is_invite() {
             self.relays[i].state = RelayState::Answered;
@@ -330,6 +344,7 @@ impl Call {
             // A retransmitted ACK (the near side saw our 2xx again): send ours again too.
             RelayState::Acked(ack) => *ack,
             RelayState::Answered => {
+                let body = self.media_body(side, &request.body);
                 let (_, transport) = self.address(relay.to);
                 let via = via(&self.config, transport);
                 let Some(dialog) = self.dialog_mut(relay.to) else {
@@ -345,7 +360,7 @@ impl Call {
                 // An offerless re-INVITE's answer travels in the ACK (RFC 3264 §5, RFC 3261
                 // §13.2.1).
                 let extra = pass_headers(&request.headers, REQUEST_HEADERS);
-                set_body(&mut ack.headers, &mut ack.body, extra, &request.body);
+                set_body(&mut ack.headers, &mut ack.body, extra, &body);
                 self.relays[i].state = RelayState::Acked(Box::new(ack.clone()));
                 ack
             }
@@ -405,8 +420,8 @@ impl Call {
         debug!(interval = ?self.session.map(|s| s.interval), "session refreshed");
     }
 
-    /// Our response on the near leg carrying the far leg's `response`.
-    fn relayed_response(&self, request: &Request, response: &Response) -> Response {
+    /// Our response on the near leg carrying the far leg's `response` (which came on `from`).
+    fn relayed_response(&mut self, from: Side, request: &Request, response: &Response) -> Response {
         let code = response.status_code.code();
         let mut out = self.reply_response(request, code);
         let mut extra = pass_headers(&response.headers, RESPONSE_HEADERS);
@@ -418,7 +433,8 @@ impl Call {
                 self.config.contact
             ))));
         }
-        set_body(&mut out.headers, &mut out.body, extra, &response.body);
+        let body = self.media_body(from, &response.body);
+        set_body(&mut out.headers, &mut out.body, extra, &body);
         out
     }
 

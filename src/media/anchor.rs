@@ -1,0 +1,230 @@
+//! The media relay's sockets: two UDP endpoints per anchored call and one small task that
+//! moves datagrams between them, deciding nothing itself ([`super::relay::Relay`] decides).
+//!
+//! In the call flow: when the B2BUA rings a call whose media is anchored (`calls.media =
+//! "anchor"`), the driver opens a [`RelayHandle`] (two even ports from `[rtp]`, RFC 3550 §11),
+//! the call's SDP is rewritten to name them ([`super::anchor_sdp`]), and every SDP that crosses
+//! tells the handle where that party receives. Dropping the handle (call over, voicemail
+//! hand-off, failure) ends the task, which closes both sockets and frees the ports.
+//!
+//! Cost: two sockets, one tokio task and two 2 KiB buffers per call; no timer, no thread and
+//! no allocation per packet. The task sleeps in `recv_from` on both sockets and sends with
+//! `try_send_to`, which drops a packet when the kernel's buffer is full rather than queue it
+//! (late RTP is useless). RTCP is relayed only when multiplexed on the RTP port (RFC 5761):
+//! a third and fourth socket per call for RTCP on port+1 would double the relay's cost for
+//! reports that are optional for the calls we carry.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use super::engine::{MediaError, PortRange};
+use super::relay::{Party, Relay};
+use crate::config::RtpConfig;
+
+/// Largest datagram relayed; longer ones are truncated by the kernel (RTP of a G.711 call is
+/// 172 bytes).
+const MAX_DATAGRAM: usize = 2048;
+
+/// Opens relays on the ports of `[rtp]`. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct MediaRelay {
+    ports: Arc<PortRange>,
+}
+
+impl MediaRelay {
+    /// A relay factory for `config`'s port range. The voicemail engine allocates from the same
+    /// range; a port either of them holds is skipped by the other (the bind fails).
+    pub fn new(config: &RtpConfig) -> MediaRelay {
+        MediaRelay {
+            ports: Arc::new(PortRange::new(config.port_min, config.port_max)),
+        }
+    }
+
+    /// Binds the two endpoints of a new relay, written in SDP as `ip`, and starts its task.
+    /// Must be called inside a tokio runtime. [`MediaError::NoFreePort`] when the range is full.
+    pub fn open(&self, ip: IpAddr) -> Result<RelayHandle, MediaError> {
+        let caller = self.bind(ip)?;
+        let callee = self.bind(ip)?;
+        let caller_port = caller.local_addr().map_err(MediaError::Socket)?.port();
+        let callee_port = callee.local_addr().map_err(MediaError::Socket)?.port();
+        let (control, commands) = mpsc::unbounded_channel();
+        tokio::spawn(run(caller, callee, commands));
+        Ok(RelayHandle {
+            caller_facing: SocketAddr::new(ip, caller_port),
+            callee_facing: SocketAddr::new(ip, callee_port),
+            control,
+        })
+    }
+
+    fn bind(&self, ip: IpAddr) -> Result<UdpSocket, MediaError> {
+        let socket = self.ports.bind(ip)?;
+        socket.set_nonblocking(true).map_err(MediaError::Socket)?;
+        UdpSocket::from_std(socket).map_err(MediaError::Socket)
+    }
+}
+
+/// One call's relay. Dropping it stops the relay and frees its two ports.
+#[derive(Debug)]
+#[must_use = "dropping the handle closes the relay"]
+pub struct RelayHandle {
+    caller_facing: SocketAddr,
+    callee_facing: SocketAddr,
+    control: mpsc::UnboundedSender<(Party, Option<SocketAddr>)>,
+}
+
+impl RelayHandle {
+    /// Our endpoint facing `party`: the address its SDP from us names.
+    pub fn facing(&self, party: Party) -> SocketAddr {
+        match party {
+            Party::Caller => self.caller_facing,
+            Party::Callee => self.callee_facing,
+        }
+    }
+
+    /// `party`'s SDP says it receives at `remote` (see [`Relay::set_remote`]).
+    pub fn set_remote(&self, party: Party, remote: Option<SocketAddr>) {
+        // The task only ends when the handle is dropped; a send cannot fail before.
+        let _ = self.control.send((party, remote));
+    }
+}
+
+/// The relay task: until the handle is dropped, datagrams from either socket go out of the
+/// other one, where [`Relay`] says.
+async fn run(
+    caller: UdpSocket,
+    callee: UdpSocket,
+    mut commands: mpsc::UnboundedReceiver<(Party, Option<SocketAddr>)>,
+) {
+    let mut relay = Relay::new();
+    let mut caller_buffer = vec![0u8; MAX_DATAGRAM];
+    let mut callee_buffer = vec![0u8; MAX_DATAGRAM];
+    let ports = (
+        caller.local_addr().map(|a| a.port()).unwrap_or_default(),
+        callee.local_addr().map(|a| a.port()).unwrap_or_default(),
+    );
+    tracing::debug!(
+        caller_port = ports.0,
+        callee_port = ports.1,
+        "media relay opened"
+    );
+    loop {
+        let (party, received, buffer) = tokio::select! {
+            // SDP news first: a packet that arrives with it is sent where it says.
+            biased;
+            command = commands.recv() => match command {
+                Some((party, remote)) => {
+                    relay.set_remote(party, remote);
+                    continue;
+                }
+                None => break,
+            },
+            received = caller.recv_from(&mut caller_buffer) => {
+                (Party::Caller, received, &caller_buffer)
+            }
+            received = callee.recv_from(&mut callee_buffer) => {
+                (Party::Callee, received, &callee_buffer)
+            }
+        };
+        let (len, source) = match received {
+            Ok(received) => received,
+            // An ICMP error for an earlier send (the peer is not listening yet) surfaces here
+            // on some systems; it says nothing about the socket.
+            Err(e)
+                if e.kind() == io::ErrorKind::ConnectionRefused
+                    || e.kind() == io::ErrorKind::ConnectionReset =>
+            {
+                continue
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "media relay receive failed; relay stopped");
+                break;
+            }
+        };
+        if let Some(destination) = relay.on_packet(party, source) {
+            let out = match party {
+                Party::Caller => &callee,
+                Party::Callee => &caller,
+            };
+            // Dropped when the kernel buffer is full: a late packet is worth nothing.
+            let _ = out.try_send_to(&buffer[..len], destination);
+        }
+    }
+    let stats = relay.stats();
+    tracing::debug!(
+        caller_port = ports.0,
+        callee_port = ports.1,
+        caller_to_callee = stats.caller_to_callee,
+        callee_to_caller = stats.callee_to_caller,
+        dropped = stats.dropped,
+        "media relay closed"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn config(min: u16, max: u16) -> RtpConfig {
+        RtpConfig {
+            port_min: min,
+            port_max: max,
+            ptime_ms: 20,
+        }
+    }
+
+    async fn recv(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
+        let mut buffer = [0u8; 256];
+        let (len, from) =
+            tokio::time::timeout(Duration::from_secs(2), socket.recv_from(&mut buffer))
+                .await
+                .expect("a relayed packet")
+                .unwrap();
+        (buffer[..len].to_vec(), from)
+    }
+
+    #[tokio::test]
+    async fn relays_both_ways_unchanged_and_frees_its_ports() {
+        let relays = MediaRelay::new(&config(47_200, 47_203));
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let handle = relays.open(ip).unwrap();
+        // Two even ports: the range is full now.
+        assert!(matches!(
+            relays.open(ip),
+            Err(MediaError::NoFreePort { .. })
+        ));
+        let alice = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let bob = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        handle.set_remote(Party::Caller, Some(alice.local_addr().unwrap()));
+        handle.set_remote(Party::Callee, Some(bob.local_addr().unwrap()));
+        let packet = b"\x80\x08\x00\x01rtp bytes as they came";
+        alice
+            .send_to(packet, handle.facing(Party::Caller))
+            .await
+            .unwrap();
+        let (data, from) = recv(&bob).await;
+        assert_eq!(data, packet);
+        assert_eq!(from.port(), handle.facing(Party::Callee).port());
+        bob.send_to(b"back", handle.facing(Party::Callee))
+            .await
+            .unwrap();
+        let (data, from) = recv(&alice).await;
+        assert_eq!(data, b"back");
+        assert_eq!(from.port(), handle.facing(Party::Caller).port());
+        drop(handle);
+        // The task ends and the sockets close once it sees the handle gone.
+        let mut reopened = None;
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            if let Ok(h) = relays.open(ip) {
+                reopened = Some(h);
+                break;
+            }
+        }
+        assert!(reopened.is_some(), "ports not freed");
+    }
+}
