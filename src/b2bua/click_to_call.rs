@@ -39,8 +39,11 @@
 //! call. Nothing is played to the desk on a failure (no announcement): it gets an ACK whose
 //! answer rejects every stream (RFC 3264 §6, port 0), then BYE; the reason is in the status.
 //!
-//! SDP goes end to end as RFC 3725 describes: this controller does not anchor media; the call's
-//! media anchoring (`[calls] media`) does not apply to click-to-call legs.
+//! This controller moves the SDP as RFC 3725 Flow I describes and rewrites none of it itself. The
+//! target side is an ordinary [`super::Call`], so with `[calls] media = "anchor"` (the default)
+//! that call anchors the media like any bridged call: the target sees our relay in the desk's
+//! offer, and the answer we put in the desk's ACK names our relay too. With `"passthrough"` the
+//! desk and the target exchange their own addresses.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
