@@ -152,7 +152,7 @@ pub async fn populate(store: &Store, db: &Path, users: u32) -> Result<(), StoreE
             .await?;
         }
         for e in 0..ENTRIES {
-            // Every six hours from three weeks back: all 200 fall inside the routing window.
+            // Every six hours from three weeks back: the driver reads the ~116 not yet ended.
             let starts = base - 21 * 24 * hour + e * 6 * hour + shift;
             sqlx::query(
                 "INSERT INTO calendar_entries (user_id, external_uid, subject, starts_at, \
