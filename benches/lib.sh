@@ -4,25 +4,44 @@
 set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH_DIR/.." && pwd)"
-RESULTS="$BENCH_DIR/RESULTS.md"
+# RESULTS_FILE: where the row goes (the smoke tests point it at a temporary file, so a smoke
+# run never touches RESULTS.md).
+RESULTS="${RESULTS_FILE:-$BENCH_DIR/RESULTS.md}"
 WORK="$(mktemp -d /tmp/onestatus-bench.XXXXXX)"
 PIDS=()
 
+# Stops what this run started; keeps $WORK (logs, SIPp traces) only when the run failed or
+# KEEP_WORK=1 asks for it.
 cleanup() {
+    local status=$?
     for pid in "${PIDS[@]:-}"; do
         [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
     done
     pkill -f "sipp.*$WORK" 2>/dev/null || true
     wait 2>/dev/null || true
+    if [ "$status" = 0 ] && [ "${KEEP_WORK:-0}" != 1 ]; then
+        rm -rf "$WORK"
+    else
+        log "logs kept in $WORK"
+    fi
 }
 trap cleanup EXIT
 
 log() { echo "[bench] $*" >&2; }
 
+# The binary under test: ONESTATUS_BIN when given (the smoke tests pass the debug binary they
+# already built), else a fresh release build in CARGO_TARGET_DIR (or target/).
 build_release() {
+    if [ -n "${ONESTATUS_BIN:-}" ]; then
+        ONESTATUS="$ONESTATUS_BIN"
+        # onestatus reads every ONESTATUS_* variable as configuration and refuses unknown keys.
+        unset ONESTATUS_BIN
+        log "binary under test: $ONESTATUS (ONESTATUS_BIN)"
+        return
+    fi
     log "building the release binary"
     (cd "$ROOT" && cargo build --release --locked --quiet)
-    ONESTATUS="$ROOT/target/release/onestatus"
+    ONESTATUS="${CARGO_TARGET_DIR:-$ROOT/target}/release/onestatus"
 }
 
 machine() {
@@ -34,8 +53,11 @@ machine() {
 commit() { (cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null) || echo unknown; }
 
 # Larger socket buffers so loopback bursts are not dropped in the kernel; reported in results.
+# RAISE_UDP_BUFFERS=0 leaves the machine's settings alone (the smoke tests: a few calls).
 raise_udp_buffers() {
-    if sysctl -q -w net.core.rmem_max=26214400 net.core.rmem_default=26214400 \
+    if [ "${RAISE_UDP_BUFFERS:-1}" = 0 ]; then
+        UDP_BUFFERS="kernel default, not raised ($(cat /proc/sys/net/core/rmem_default) bytes)"
+    elif sysctl -q -w net.core.rmem_max=26214400 net.core.rmem_default=26214400 \
         net.core.wmem_max=26214400 >/dev/null 2>&1; then
         UDP_BUFFERS="rmem_default=rmem_max=25 MiB"
     else

@@ -2,8 +2,11 @@
 //! schedules, a fortnight of calendar entries, two devices and a mobile. `decide` runs once per
 //! incoming call, so this is the routing share of call set-up latency.
 //!
-//! Run with `cargo bench --bench routing`. A plain timing loop (no criterion): it reports the
-//! mean per call over many iterations after a warm-up.
+//! Run with `cargo bench --bench routing`. A plain timing loop (no criterion): it times every
+//! call on its own and reports p50/p99/max after a warm-up (the target is a p99; criterion
+//! reports means over batches). `ITERATIONS` (default 20,000) sets the timed calls per case.
+//! `tests/bench_smoke.rs` runs the same code with a few iterations and checks the decisions.
+#![allow(clippy::disallowed_methods)] // a benchmark measures wall time by definition
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -26,7 +29,7 @@ fn time(h: u32, m: u32) -> NaiveTime {
     NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN)
 }
 
-fn realistic_state() -> UserState {
+pub fn realistic_state() -> UserState {
     let absences = (0..5)
         .map(|i| Absence {
             id: i,
@@ -112,7 +115,7 @@ fn realistic_state() -> UserState {
 
 /// The state issue 9 names: 20 absences and 200 calendar entries (plus the two schedules),
 /// spread over the two months around the measured instants.
-fn heavy_state() -> UserState {
+pub fn heavy_state() -> UserState {
     let mut state = realistic_state();
     let base = utc(1, 0, 0);
     state.absences = (0..20)
@@ -149,8 +152,7 @@ fn heavy_state() -> UserState {
 }
 
 /// Times every call on its own and returns (p50, p99, max) in microseconds.
-#[allow(clippy::disallowed_methods)] // a benchmark measures wall time by definition
-fn percentiles(
+pub fn percentiles(
     state: &UserState,
     now: DateTime<Utc>,
     call: &CallContext,
@@ -173,26 +175,44 @@ fn percentiles(
     (at(50.0), at(99.0), at(100.0))
 }
 
-fn main() {
-    let call = CallContext {
-        dialled: "+4570202020".into(),
-        ..CallContext::default()
-    };
-    let cases = [
+/// The instants measured, by what `decide` should find there.
+pub fn cases() -> [(&'static str, DateTime<Utc>); 4] {
+    [
         ("available (ring)", utc(25, 13, 0)),
         ("lunch absence (voicemail + back-at chain)", utc(24, 11, 10)),
         ("weekly meeting on the DST Monday", utc(30, 7, 30)),
         ("calendar meeting chain", utc(17, 7, 30)),
-    ];
+    ]
+}
+
+/// One row per (state, case): labels and (p50, p99, max) in µs.
+pub fn run(iterations: usize) -> Vec<(String, (f64, f64, f64))> {
+    let call = CallContext {
+        dialled: "+4570202020".into(),
+        ..CallContext::default()
+    };
+    let mut rows = Vec::new();
     for (label, state) in [
         ("realistic", realistic_state()),
         ("20 absences + 200 entries", heavy_state()),
     ] {
-        for (name, now) in cases {
-            let (p50, p99, max) = percentiles(&state, now, &call, 20_000);
-            println!(
-                "decide [{label}] {name:<42} p50 {p50:>7.2} µs  p99 {p99:>7.2} µs  max {max:>8.2} µs"
-            );
+        for (name, now) in cases() {
+            rows.push((
+                format!("[{label}] {name}"),
+                percentiles(&state, now, &call, iterations),
+            ));
         }
+    }
+    rows
+}
+
+#[allow(dead_code)] // the smoke test includes this file as a module and calls `run`
+fn main() {
+    let iterations = std::env::var("ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    for (label, (p50, p99, max)) in run(iterations) {
+        println!("decide {label:<70} p50 {p50:>7.2} µs  p99 {p99:>7.2} µs  max {max:>8.2} µs");
     }
 }

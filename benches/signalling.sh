@@ -8,12 +8,16 @@
 # Then INVITE->180 p50/p99 through onestatus at half its maximum rate.
 #
 # Usage: bash benches/signalling.sh        (DURATION=30 USERS=3000 RATES="250 500 ...")
+# Knobs for the smoke test (tests/bench_smoke.rs): ONESTATUS_BIN (skip the release build),
+# RESULTS_FILE (where the row goes), RAISE_UDP_BUFFERS=0, PORT_BASE (ports PORT_BASE+0..+20).
 source "$(dirname "$0")/lib.sh"
 
 DURATION="${DURATION:-30}"
 USERS="${USERS:-3000}"
 RATES="${RATES:-250 500 750 1000 1250 1500 2000 2500 3000 4000}"
-SIP_PORT=25060 HTTP_PORT=28080 UAS_PORT=25070 KAM_PORT=25080
+PORT_BASE="${PORT_BASE:-25060}"
+SIP_PORT=$PORT_BASE HTTP_PORT=$((PORT_BASE + 3020)) UAS_PORT=$((PORT_BASE + 10))
+UAC_PORT=$((PORT_BASE + 12)) KAM_PORT=$((PORT_BASE + 20))
 
 build_release
 raise_udp_buffers
@@ -32,7 +36,7 @@ log "starting the SIPp UAS on $UAS_PORT"
 sipp -sf "$BENCH_DIR/sipp/uas_answer.xml" -i 127.0.0.1 -p "$UAS_PORT" -bg -nostdin \
     -buff_size 8388608 -max_socket 4096 >"$WORK/uas.log" 2>&1 || true  # -bg: the parent exits 99
 sleep 0.5
-UAS_PID="$(pgrep -f "sipp -sf $BENCH_DIR/sipp/uas_answer.xml" | head -1 || true)"
+UAS_PID="$(pgrep -f "sipp -sf $BENCH_DIR/sipp/uas_answer.xml -i 127.0.0.1 -p $UAS_PORT " | head -1 || true)"
 [ -n "$UAS_PID" ] || { log "the SIPp UAS did not start: $(cat "$WORK/uas.log")"; exit 1; }
 PIDS+=("$UAS_PID")
 
@@ -42,7 +46,7 @@ run_rate() {
     shift 2
     local calls=$((rate * DURATION))
     timeout $((DURATION + 60)) sipp -sf "$BENCH_DIR/sipp/uac_call.xml" -inf "$WORK/pop.csv" \
-        -i 127.0.0.1 -p 25072 -r "$rate" -m "$calls" -l $((rate * 4 + 100)) -nostdin \
+        -i 127.0.0.1 -p "$UAC_PORT" -r "$rate" -m "$calls" -l $((rate * 4 + 100)) -nostdin \
         -buff_size 8388608 -max_socket 4096 -timeout $((DURATION + 45))s -timeout_error \
         -recv_timeout 8000 "$@" 127.0.0.1:"$port" >"$WORK/uac.$port.$rate.log" 2>&1
 }

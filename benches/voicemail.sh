@@ -6,23 +6,30 @@
 # Reference in the same run: the generator's own floor, the same measurement for N=1.
 #
 # Usage: bash benches/voicemail.sh          (CURVE="1 50 200 500 1000 2000" SPEECH_SECS=30)
+# Knobs for the smoke test (tests/bench_smoke.rs): ONESTATUS_BIN and GENERATOR (skip the
+# release builds; GENERATOR is a command), RESULTS_FILE, RAISE_UDP_BUFFERS=0, PORT_BASE,
+# RTP_PORT_MIN.
 source "$(dirname "$0")/lib.sh"
 
 CURVE="${CURVE:-1 50 200 500 1000 2000}"
 SPEECH_SECS="${SPEECH_SECS:-30}"
-SIP_PORT=26060 HTTP_PORT=29080
+PORT_BASE="${PORT_BASE:-26060}"
+SIP_PORT=$PORT_BASE HTTP_PORT=$((PORT_BASE + 3020))
+RTP_PORT_MIN="${RTP_PORT_MIN:-30000}"
 MAX_N=0
 for n in $CURVE; do [ "$n" -gt "$MAX_N" ] && MAX_N=$n; done
 
 build_release
-(cd "$ROOT" && cargo build --release --locked --quiet --bench voicemail_load)
-GENERATOR="$(ls -t "${CARGO_TARGET_DIR:-$ROOT/target}"/release/deps/voicemail_load-* | grep -v '\.d$' | head -1)"
+if [ -z "${GENERATOR:-}" ]; then
+    (cd "$ROOT" && cargo build --release --locked --quiet --bench voicemail_load)
+    GENERATOR="$(ls -t "${CARGO_TARGET_DIR:-$ROOT/target}"/release/deps/voicemail_load-* | grep -v '\.d$' | head -1)"
+fi
 raise_udp_buffers
 
 mkdir -p "$WORK/data"
 ONESTATUS_DATA_DIR="$WORK/data" "$ONESTATUS" org populate --code 300 --users "$MAX_N" \
     | cut -d';' -f1 >"$WORK/numbers.txt"
-export ONESTATUS_RTP_PORT_MIN=30000 ONESTATUS_RTP_PORT_MAX=$((30000 + 4 * MAX_N + 100))
+export ONESTATUS_RTP_PORT_MIN=$RTP_PORT_MIN ONESTATUS_RTP_PORT_MAX=$((RTP_PORT_MIN + 4 * MAX_N + 100))
 start_onestatus "$SIP_PORT" "$HTTP_PORT"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$ONESTATUS_PID/stat"; }
@@ -36,7 +43,7 @@ for n in $CURVE; do
     (while sleep 1; do r="$(rss_kib)"; echo "$r"; done) >"$WORK/rss.$n" &
     SAMPLER=$!
     out="$(SERVER=127.0.0.1:$SIP_PORT NUMBERS="$WORK/numbers.txt" CALLS="$n" SPEECH_SECS="$SPEECH_SECS" \
-        RAMP_MS="${RAMP_MS:-2}" timeout $((SPEECH_SECS + 180)) "$GENERATOR" 2>"$WORK/gen.$n.err" || true)"
+        RAMP_MS="${RAMP_MS:-2}" timeout $((SPEECH_SECS + 180)) $GENERATOR 2>"$WORK/gen.$n.err" || true)"
     kill "$SAMPLER" 2>/dev/null || true
     elapsed_ms=$(( $(date +%s%3N) - started ))
     ticks1="$(cpu_ticks)"

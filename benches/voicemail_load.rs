@@ -8,7 +8,15 @@
 //! that failed. Bounded: N calls, each with its own deadline; loopback only.
 //!
 //! Environment: SERVER (SIP address), NUMBERS (file: one OneNumber per line), CALLS, SPEECH_SECS,
-//! RAMP_MS (delay between call starts).
+//! RAMP_MS (delay between call starts) or RATE (call starts per second; overrides RAMP_MS).
+//!
+//! Post-dial delay mode (`benches/post_dial.sh`): with `SPEECH_SECS=0` each caller hangs up as
+//! soon as the first RTP packet of the greeting arrives, so a steady RATE of calls keeps few
+//! calls up at once and measures INVITE -> 200 and INVITE -> first audio at that rate. NUMBERS
+//! is then reused round-robin when CALLS exceeds it.
+//!
+//! `tests/bench_smoke.rs` runs this same code (its binary acts as the generator for
+//! `benches/voicemail.sh`) with two short calls, so the generator cannot rot.
 #![allow(clippy::disallowed_methods)] // a load generator measures wall time by design
 
 use std::net::SocketAddr;
@@ -27,6 +35,8 @@ struct Totals {
     answered: u64,
     /// INVITE sent -> first RTP packet of the greeting, per call (post-dial delay to audio).
     first_audio_us: Vec<i64>,
+    /// INVITE sent -> 200 OK received, per call.
+    answer_us: Vec<i64>,
 }
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -105,6 +115,7 @@ async fn one_call(
         }
     }
     let ok = ok.ok_or(format!("call {i}: no 200"))?;
+    let answered_after = invited.elapsed();
     let to = header(&ok, "To").unwrap_or("").to_owned();
     let body = ok.split("\r\n\r\n").nth(1).unwrap_or("");
     let media_ip = body
@@ -130,7 +141,11 @@ async fn one_call(
     sip.send_to(ack.as_bytes(), server)
         .await
         .map_err(|e| e.to_string())?;
-    totals.lock().await.answered += 1;
+    {
+        let mut t = totals.lock().await;
+        t.answered += 1;
+        t.answer_us.push(answered_after.as_micros() as i64);
+    }
 
     // Receive the greeting; it is over once non-silent audio was heard and then 600 ms of
     // silence frames followed (the beep is the last sound before recording starts).
@@ -170,6 +185,10 @@ async fn one_call(
         {
             let at = Instant::now();
             first_audio.get_or_insert(at);
+            if speech.is_zero() {
+                // Post-dial delay mode: the first packet is all that is measured.
+                break;
+            }
             if receive(&buf[..n], at, &mut intervals) {
                 heard = true;
                 silent_since = None;
@@ -220,10 +239,11 @@ async fn one_call(
     t.intervals_us.extend(intervals);
     t.lost += lost;
     t.received += received;
-    if let Some(at) = first_audio {
-        t.first_audio_us
-            .push(at.duration_since(invited).as_micros() as i64);
-    }
+    let Some(at) = first_audio else {
+        return Err(format!("call {i}: no RTP from the greeting"));
+    };
+    t.first_audio_us
+        .push(at.duration_since(invited).as_micros() as i64);
     Ok(())
 }
 
@@ -235,52 +255,138 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
     sorted[i.clamp(1, sorted.len()) - 1]
 }
 
-#[tokio::main]
-async fn main() {
-    let server: SocketAddr = env("SERVER", "127.0.0.1:25060".parse().unwrap());
-    let calls: usize = env("CALLS", 10);
-    let speech = Duration::from_secs(env("SPEECH_SECS", 30));
-    let ramp = Duration::from_millis(env("RAMP_MS", 5));
-    let numbers: Vec<String> = std::fs::read_to_string(env("NUMBERS", String::from("numbers.txt")))
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    if numbers.len() < calls {
-        eprintln!("need {calls} numbers in NUMBERS, have {}", numbers.len());
-        std::process::exit(2);
+/// One run's parameters (from the environment in `main`).
+pub struct Load {
+    pub server: SocketAddr,
+    pub numbers: Vec<String>,
+    pub calls: usize,
+    /// Speech sent per call; zero for the post-dial delay mode.
+    pub speech: Duration,
+    /// Between call starts.
+    pub ramp: Duration,
+}
+
+/// What a run measured.
+#[derive(Debug)]
+pub struct Summary {
+    pub calls: usize,
+    pub answered: u64,
+    pub failed: Vec<String>,
+    pub packets: u64,
+    pub lost: u64,
+    /// |arrival interval - 20 ms| p50, p99, max (µs).
+    pub pacing_us: [i64; 3],
+    /// INVITE -> first RTP packet p50, p99, max (µs).
+    pub first_audio_us: [i64; 3],
+    /// INVITE -> 200 OK p50, p99, max (µs).
+    pub answer_us: [i64; 3],
+}
+
+impl Summary {
+    /// The figures as one line (`key=value`, what the scripts put in their result rows).
+    pub fn line(&self) -> String {
+        format!(
+            "calls={} answered={} failed={} packets={} lost={} pacing_abs_error_us p50={} p99={} max={} first_audio_us p50={} p99={} max={} answer_us p50={} p99={}",
+            self.calls,
+            self.answered,
+            self.failed.len(),
+            self.packets,
+            self.lost,
+            self.pacing_us[0],
+            self.pacing_us[1],
+            self.pacing_us[2],
+            self.first_audio_us[0],
+            self.first_audio_us[1],
+            self.first_audio_us[2],
+            self.answer_us[0],
+            self.answer_us[1],
+        )
     }
+}
+
+fn spread(values: &mut [i64]) -> [i64; 3] {
+    values.sort_unstable();
+    [
+        percentile(values, 50.0),
+        percentile(values, 99.0),
+        values.last().copied().unwrap_or(0),
+    ]
+}
+
+/// Places `load.calls` calls, one every `load.ramp`, and waits for all of them.
+pub async fn run(load: Load) -> Summary {
     let totals = Arc::new(Mutex::new(Totals::default()));
     let mut tasks = Vec::new();
-    for (i, number) in numbers.into_iter().take(calls).enumerate() {
+    let start = Instant::now();
+    for i in 0..load.calls {
+        let number = load.numbers[i % load.numbers.len()].clone();
         let totals = totals.clone();
+        let (server, speech) = (load.server, load.speech);
         tasks.push(tokio::spawn(async move {
             if let Err(e) = one_call(i, server, number, speech, totals.clone()).await {
                 totals.lock().await.failed.push(e);
             }
         }));
-        tokio::time::sleep(ramp).await;
+        // Paced from the start, not from the last call: a steady rate even when a spawn lags.
+        let next = start + load.ramp * (i as u32 + 1);
+        tokio::time::sleep_until(next.into()).await;
     }
     for t in tasks {
         let _ = t.await;
     }
     let mut t = totals.lock().await;
-    t.first_audio_us.sort_unstable();
     let mut abs: Vec<i64> = t.intervals_us.iter().map(|v| v.abs()).collect();
-    abs.sort_unstable();
-    println!(
-        "calls={calls} answered={} failed={} packets={} lost={} pacing_abs_error_us p50={} p99={} max={} first_audio_us p50={} p99={}",
-        t.answered,
-        t.failed.len(),
-        t.received,
-        t.lost,
-        percentile(&abs, 50.0),
-        percentile(&abs, 99.0),
-        abs.last().copied().unwrap_or(0),
-        percentile(&t.first_audio_us, 50.0),
-        percentile(&t.first_audio_us, 99.0),
-    );
-    for f in t.failed.iter().take(5) {
+    Summary {
+        calls: load.calls,
+        answered: t.answered,
+        failed: std::mem::take(&mut t.failed),
+        packets: t.received,
+        lost: t.lost,
+        pacing_us: spread(&mut abs),
+        first_audio_us: spread(&mut t.first_audio_us),
+        answer_us: spread(&mut t.answer_us),
+    }
+}
+
+/// The generator as `benches/voicemail.sh` and `benches/post_dial.sh` run it: parameters from
+/// the environment, the summary line on stdout, up to five failures on stderr; exit status 1
+/// when a call failed.
+pub fn main() {
+    let server: SocketAddr = env("SERVER", SocketAddr::from(([127, 0, 0, 1], 25060)));
+    let calls: usize = env("CALLS", 10);
+    let speech = Duration::from_secs(env("SPEECH_SECS", 30));
+    let rate: u64 = env("RATE", 0);
+    let ramp = 1_000_000u64
+        .checked_div(rate)
+        .map(Duration::from_micros)
+        .unwrap_or_else(|| Duration::from_millis(env("RAMP_MS", 5)));
+    let numbers: Vec<String> = std::fs::read_to_string(env("NUMBERS", String::from("numbers.txt")))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    // Reusing a number while its first call is still up would measure a second call to the
+    // same mailbox; only the post-dial delay mode (short calls) may wrap around.
+    if numbers.is_empty() || (numbers.len() < calls && !speech.is_zero()) {
+        eprintln!("need {calls} numbers in NUMBERS, have {}", numbers.len());
+        std::process::exit(2);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let summary = runtime.block_on(run(Load {
+        server,
+        numbers,
+        calls,
+        speech,
+        ramp,
+    }));
+    println!("{}", summary.line());
+    for f in summary.failed.iter().take(5) {
         eprintln!("failed: {f}");
+    }
+    if !summary.failed.is_empty() {
+        std::process::exit(1);
     }
 }

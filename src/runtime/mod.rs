@@ -12,7 +12,7 @@ pub mod mailbox;
 pub mod pin_delivery;
 mod register;
 pub mod sip_service;
-mod user_state;
+pub mod user_state;
 pub mod voicemail;
 
 use std::path::PathBuf;

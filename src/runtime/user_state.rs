@@ -2,7 +2,7 @@
 //! store's rows and the routing core's own types (which are kept apart so a schema change
 //! cannot silently change a routing rule; see `routing::state`).
 //!
-//! Absences and calendar entries are read in a window around `now` wide enough for
+//! Absences and calendar entries are read from `now` to a horizon far enough ahead for
 //! `back_at` to follow a chain of touching periods (RFC 5545-style half-open periods); active
 //! calls come from [`Presence`], which the B2BUA keeps up to date.
 
@@ -19,8 +19,6 @@ use crate::store::{Store, StoreError};
 /// How far ahead absences and calendar entries are read: `back_at` follows a chain of
 /// touching periods, and a holiday followed by a conference rarely spans more than this.
 const LOOK_AHEAD_DAYS: i64 = 60;
-/// How far back calendar entries are read (an entry in force started before `now`).
-const LOOK_BEHIND_DAYS: i64 = 31;
 
 /// Everything the call driver needs about a callee.
 #[derive(Debug, Clone)]
@@ -48,15 +46,12 @@ pub async fn load(
     let absences = store.absences_overlapping(user.id, now, ahead).await?;
     let schedules = store.schedules(user.id).await?;
     // The calendar module turns stored entries into routing inputs, with the calendar codes
-    // in their subjects parsed ("[open]", "[fwd 4570100002]", ...).
-    let calendar = crate::calendar::routing_entries(
-        store,
-        user.id,
-        org.id,
-        now - chrono::Duration::days(LOOK_BEHIND_DAYS),
-        ahead,
-    )
-    .await?;
+    // in their subjects parsed ("[open]", "[fwd 4570100002]", ...). Entries overlapping
+    // [now, ahead): routing only asks what is in force at or after `now` (precedence and the
+    // back-at walk), so an entry that ended before `now` is never read, while one in force
+    // since long ago is (a fixed look-behind of 31 days read a month of past meetings on every
+    // call and missed a six-week leave that began 40 days ago).
+    let calendar = crate::calendar::routing_entries(store, user.id, org.id, now, ahead).await?;
     let registrations = store.registrations_active(user.id, now).await?;
     let devices = store.devices(user.id).await?;
     let voicemail = store.voicemail_settings(user.id).await?;
