@@ -98,6 +98,11 @@ impl Recording {
     }
 }
 
+/// How the recording buffer grows: 4 s of 8 kHz audio at a time. Reserving the whole maximum (or
+/// a minute) up front cost every voicemail call ~1 MB of RSS whether the caller spoke or not
+/// (heap profile in benches/README.md).
+const GROWTH_STEP: usize = 8000 * 4;
+
 /// A recording in progress.
 #[derive(Debug, Clone)]
 pub struct Recorder {
@@ -126,8 +131,8 @@ impl Recorder {
             options,
             max_samples,
             silence_samples: options.silence_timeout.map(duration_samples),
-            // Reserve up to a minute; longer messages grow as they arrive.
-            pcm: Vec::with_capacity(max_samples.min(8000 * 60)),
+            // One growth step to start with; see [`GROWTH_STEP`].
+            pcm: Vec::with_capacity(max_samples.min(GROWTH_STEP)),
             base: None,
             trailing_silence: 0,
             delivered: 0,
@@ -210,6 +215,7 @@ impl Recorder {
         let gap = offset - len;
         if gap > 0 {
             let room = self.max_samples.saturating_sub(len);
+            self.reserve(gap.min(room));
             self.pcm.resize(len + gap.min(room), 0);
             self.trailing_silence += gap.min(room);
             if let Some(stop) = self.check_limits() {
@@ -226,6 +232,7 @@ impl Recorder {
         }
         let room = self.max_samples.saturating_sub(self.pcm.len());
         let samples = &samples[..samples.len().min(room)];
+        self.reserve(samples.len());
         self.pcm.extend_from_slice(samples);
         if self.is_silent(samples) {
             self.trailing_silence += samples.len();
@@ -233,6 +240,17 @@ impl Recorder {
             self.trailing_silence = 0;
         }
         self.check_limits()
+    }
+
+    /// Makes room for `additional` samples in steps of [`GROWTH_STEP`] (never past the
+    /// maximum length), instead of `Vec`'s doubling: a 30 s message then holds at most 4 s of
+    /// slack, not up to 30 s, and large reallocations are `mremap`s rather than copies.
+    fn reserve(&mut self, additional: usize) {
+        let needed = self.pcm.len() + additional;
+        if needed > self.pcm.capacity() {
+            let target = (needed + GROWTH_STEP).min(self.max_samples.max(needed));
+            self.pcm.reserve_exact(target - self.pcm.len());
+        }
     }
 
     /// Mean absolute amplitude below the threshold.
@@ -407,5 +425,20 @@ mod tests {
         assert_eq!(recording.pcm.len(), 8000);
         let wav = recording.to_wav().unwrap();
         assert_eq!(wav.len(), 44 + 16_000);
+    }
+
+    #[test]
+    fn the_buffer_grows_in_steps_not_to_the_maximum() {
+        // Three minutes allowed, 30 s spoken (20 ms packets, one of them lost).
+        let mut recorder = Recorder::new(options(None, 180_000));
+        assert!(recorder.pcm.capacity() <= GROWTH_STEP);
+        for packet in 0..1500u32 {
+            if packet != 700 {
+                recorder.push(packet * 160, &loud(160));
+            }
+        }
+        assert_eq!(recorder.len(), 240_000);
+        let slack = recorder.pcm.capacity() - recorder.len();
+        assert!(slack <= GROWTH_STEP, "slack {slack} samples");
     }
 }
