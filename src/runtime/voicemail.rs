@@ -44,7 +44,7 @@ use crate::media::dtmf::Digit;
 use crate::media::recorder::{RecordOptions, RecordStop, Recording};
 use crate::media::session::MediaEvent;
 use crate::presence::PresenceEvent;
-use crate::speech::{self, fragment as f, Piece, Segment, Utterance};
+use crate::speech::{self, fragment as f, Segment};
 use crate::store::model::{
     NewVoicemail, RecordingKind, User, UserId, VoicemailMessage, VoicemailSettings,
 };
@@ -630,8 +630,8 @@ impl Driver {
     }
 
     /// Without a recorded name the generated one would be played; none is provisioned here, so
-    /// the caller hears the number they dialled, digit by digit: true, and grammatical in
-    /// every language ("you have called 4 5 7 0 …").
+    /// the caller hears the number they dialled, digit by digit, once
+    /// ([`speech::name_as_number`]): true, and grammatical in every language.
     fn spell_names(&self, segments: Vec<Segment>, lang: crate::domain::Lang) -> Vec<Segment> {
         let number = self
             .mailbox
@@ -639,19 +639,7 @@ impl Driver {
             .as_ref()
             .map(|u| u.one_number.clone())
             .unwrap_or_default();
-        let mut out = Vec::with_capacity(segments.len() + number.len());
-        for segment in segments {
-            match segment {
-                Segment::Name(_) => {
-                    if !number.is_empty() {
-                        let spoken = Utterance::from(vec![Piece::Digits(number.clone())]);
-                        out.extend(speech::render(&spoken, lang));
-                    }
-                }
-                other => out.push(other),
-            }
-        }
-        out
+        speech::name_as_number(segments, &number, lang)
     }
 
     async fn load_tone(&self, lang: crate::domain::Lang) -> Option<Arc<[i16]>> {
