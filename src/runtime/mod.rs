@@ -118,9 +118,8 @@ pub struct Server {
 impl Server {
     /// Everything that can fail at start-up: store, demo data, sockets.
     pub async fn prepare(config: Config, options: ServeOptions) -> Result<Server, StartupError> {
-        let clock = crate::clock::from_test_now(
-            std::env::var(crate::clock::TEST_NOW_VAR).ok().as_deref(),
-        )?;
+        let clock =
+            crate::clock::from_test_now(std::env::var(crate::clock::TEST_NOW_VAR).ok().as_deref())?;
         if let Ok(value) = std::env::var(crate::clock::TEST_NOW_VAR) {
             warn!(
                 "{}={value}: THE WALL CLOCK IS SET FOR TESTS (now {}); never set this in production",
@@ -257,8 +256,7 @@ impl Server {
         api.clock = clock;
         let http = axum::serve(
             listeners.http,
-            crate::api::router(api)
-            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            crate::api::router(api).into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(async move { http_shutdown.recv().await });
         let http_task = tokio::spawn(async move { http.await });
