@@ -17,39 +17,8 @@ mod vm_support;
 use std::path::Path;
 use std::time::Duration;
 
-use onestatus::domain::{Lang, Reason};
-use onestatus::speech::sentences::SENTENCE_PAUSE;
-use onestatus::speech::{self, fragment as f, FragmentId, GreetingStatus, Piece, Utterance};
+use onestatus::domain::Lang;
 use vm_support::*;
-
-/// What the deposit says before the tone, to a caller offered `secondary`.
-fn greeting(user_id: i64, secondary: Lang) -> [Utterance; 4] {
-    let now = copenhagen(10, 1);
-    let mut welcome = speech::welcome(user_id);
-    welcome.extend(speech::greeting_status(
-        user_id,
-        &GreetingStatus::Absent {
-            reason: Reason::Meeting,
-            back_at: Some(copenhagen(14, 30)),
-        },
-        now,
-    ));
-    let mut options = speech::language_offer(secondary, 5);
-    options
-        .fragment(f::TO_REACH_THE_RECEPTIONIST_PRESS)
-        .push(Piece::Fragment(FragmentId::digit(9)))
-        .pause(SENTENCE_PAUSE);
-    [
-        welcome,
-        options,
-        Utterance::from(vec![Piece::Fragment(f::LEAVE_A_MESSAGE_AFTER_THE_TONE)]),
-        Utterance::from(vec![Piece::Fragment(f::BEEP)]),
-    ]
-}
-
-fn frames(samples: usize) -> usize {
-    samples.div_ceil(FRAME)
-}
 
 fn leave_a_message(user: (&str, &str, &str, Lang, Lang)) {
     let (one_number, local, email, lang, secondary) = user;

@@ -22,7 +22,10 @@ use crate::common::{rand_token, TestServer};
 use onestatus::domain::{Lang, Origin, Reason};
 use onestatus::media::decode::{DecodeLimits, PromptCache};
 use onestatus::media::g711::G711;
-use onestatus::speech::{self, FragmentLibrary, Segment, Utterance};
+use onestatus::speech::sentences::SENTENCE_PAUSE;
+use onestatus::speech::{
+    self, fragment as f, FragmentId, FragmentLibrary, GreetingStatus, Piece, Segment, Utterance,
+};
 use onestatus::store::model::{AbsenceData, Binding, Destination, User};
 use onestatus::store::Store;
 
@@ -207,6 +210,13 @@ pub fn sipp(scenario: &str, target: SocketAddr, args: &[&str]) -> Result<(), Str
     let messages = dir.path().join("messages.log");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let media_port = free_media_port().to_string();
+    // SIPp's "-p 0" takes 5060, which parallel tests would share.
+    let sip_port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
     let output = Command::new("timeout")
         .arg("90")
         .arg("sipp")
@@ -214,7 +224,16 @@ pub fn sipp(scenario: &str, target: SocketAddr, args: &[&str]) -> Result<(), Str
         .arg(root.join("testdata/sipp").join(scenario))
         .arg(target.to_string())
         .current_dir(root)
-        .args(["-i", "127.0.0.1", "-p", "0", "-mp", &media_port, "-m", "1"])
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &sip_port,
+            "-mp",
+            &media_port,
+            "-m",
+            "1",
+        ])
         .args(["-nostdin", "-timeout", "75s", "-timeout_error"])
         .args(["-trace_err", "-error_file"])
         .arg(&errors)
@@ -326,12 +345,16 @@ impl Drop for Capture {
 }
 
 /// The packets where prompts start: each prompt is a talkspurt whose first packet has the
-/// marker bit (RFC 3551 §4.1). The stream's first packet is marked too; it starts a prompt
-/// only if it is not the silence sent before the first prompt.
+/// marker bit (RFC 3551 §4.1). Silence is marked too where it starts a stream (before the
+/// first prompt) or follows a stopped prompt; a marked packet starts a prompt only if its
+/// first frames are not silent.
 pub fn prompt_starts(packets: &[Sent]) -> Vec<usize> {
     (0..packets.len())
         .filter(|&i| {
-            packets[i].marker && (i > 0 || packets[i].pcm.iter().any(|s| s.unsigned_abs() > 100))
+            packets[i].marker
+                && packets[i..(i + 3).min(packets.len())]
+                    .iter()
+                    .any(|p| p.pcm.iter().any(|s| s.unsigned_abs() > 100))
         })
         .collect()
 }
@@ -390,6 +413,50 @@ impl Prompts {
             speech::name_as_number(speech::render(utterance, lang), number, lang);
         self.cache.stitch(&segments, None).unwrap().to_vec()
     }
+}
+
+/// What the deposit says before the tone, to a caller offered `secondary`.
+pub fn greeting(user_id: i64, secondary: Lang) -> [Utterance; 4] {
+    let now = copenhagen(10, 1);
+    let mut welcome = speech::welcome(user_id);
+    welcome.extend(speech::greeting_status(
+        user_id,
+        &GreetingStatus::Absent {
+            reason: Reason::Meeting,
+            back_at: Some(copenhagen(14, 30)),
+        },
+        now,
+    ));
+    let mut options = speech::language_offer(secondary, 5);
+    options
+        .fragment(f::TO_REACH_THE_RECEPTIONIST_PRESS)
+        .push(Piece::Fragment(FragmentId::digit(9)))
+        .pause(SENTENCE_PAUSE);
+    [
+        welcome,
+        options,
+        Utterance::from(vec![Piece::Fragment(f::LEAVE_A_MESSAGE_AFTER_THE_TONE)]),
+        Utterance::from(vec![Piece::Fragment(f::BEEP)]),
+    ]
+}
+
+/// Whole 20 ms frames in `samples`, the last one partial.
+pub fn frames(samples: usize) -> usize {
+    samples.div_ceil(FRAME)
+}
+
+/// The first prompt start (from `after`) whose first `frames` frames sound like `expected`.
+pub fn find_prompt(
+    packets: &[Sent],
+    starts: &[usize],
+    after: usize,
+    expected: &[i16],
+    frames: usize,
+) -> Option<usize> {
+    let n = frames.min(expected.len() / FRAME);
+    starts.iter().copied().filter(|&s| s >= after).find(|&s| {
+        s + n <= packets.len() && snr_db(&audio(packets, s, s + n), &expected[..n * FRAME]) > 30.0
+    })
 }
 
 /// The PCMA audio of a pcap SIPp plays (Ethernet/IPv4/UDP/RTP, no CSRC), decoded.
