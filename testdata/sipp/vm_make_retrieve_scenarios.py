@@ -73,7 +73,7 @@ def info(signal, branch=''):
 def pause(ms): return f'  <pause milliseconds="{ms}"/>\n'
 def key(name): return f'''  <nop>
     <action>
-      <exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_{name}.pcap"/>
+      <exec play_pcap_audio="testdata/audio/vm_dtmf_{name}.pcap"/>
     </action>
   </nop>
   <pause milliseconds="400"/>
@@ -114,12 +114,12 @@ globals_pin='  <Global variables="d1,d2,d3,d4,d5,d6,d7,p1,p2,p3,p4"/>\n'
 
 open('vm_retrieve.xml','w').write(head+'''<!-- The owner calls the voicemail access number (-s 8000) and, with DTMF: enters the local
      number by SIP INFO (-set d1 .. d7: its digits), the demo PIN 2580# as RFC 4733 events
-     (SIPp's pcaps), 1 for the new messages, listens to the newest (envelope and message), 9
+     (testdata/audio/vm_dtmf_*.pcap: one growing sequence, as a phone sends), 1 for the new messages, listens to the newest (envelope and message), 9
      saves it, 6 goes to the next, listens, 7 deletes it, and hangs up (which commits the
      delete). Pauses are long enough for the longest language. Run from the crate root. -->
 <scenario name="vm: the owner listens, saves and deletes">
 '''+globals_local+invite+pause(1500)+local+pause(2000)+key('2')+key('5')+key('8')+key('0')+key('pound')
-+pause(4500)+key('1')+pause(20000)+key('9')+pause(2500)+key('6')+pause(20000)+key('7')+pause(2500)+bye+'''</scenario>
++pause(9000)+key('1')+pause(20000)+key('9')+pause(4000)+key('6')+pause(20000)+key('7')+pause(3000)+bye+'''</scenario>
 ''')
 
 # In the loop each INFO is sent again: a new branch per attempt, else it is a retransmission.

@@ -359,6 +359,33 @@ pub fn prompt_starts(packets: &[Sent]) -> Vec<usize> {
         .collect()
 }
 
+/// The first packet (from `after`) where `expected` is heard for `frames` frames, whether or
+/// not a talkspurt starts there (a prompt that follows another at once is not marked). The
+/// first frame is checked first, which keeps the search cheap.
+pub fn find_audio(
+    packets: &[Sent],
+    after: usize,
+    expected: &[i16],
+    frames: usize,
+) -> Option<usize> {
+    let n = frames.min(expected.len() / FRAME);
+    // The loudest of the frames is the quick check (a quiet one matches too much).
+    let loudest = (0..n)
+        .max_by_key(|&k| {
+            expected[k * FRAME..(k + 1) * FRAME]
+                .iter()
+                .map(|s| u64::from(s.unsigned_abs()))
+                .sum::<u64>()
+        })
+        .unwrap_or(0);
+    let want = &expected[loudest * FRAME..(loudest + 1) * FRAME];
+    (after..packets.len().saturating_sub(n)).find(|&s| {
+        packets[s + loudest].pcm.len() == FRAME
+            && snr_db(&packets[s + loudest].pcm, want) > 30.0
+            && snr_db(&audio(packets, s, s + n), &expected[..n * FRAME]) > 30.0
+    })
+}
+
 /// The audio of packets `from..to`.
 pub fn audio(packets: &[Sent], from: usize, to: usize) -> Vec<i16> {
     packets[from..to.min(packets.len())]
