@@ -119,7 +119,7 @@ open('vm_retrieve.xml','w').write(head+'''<!-- The owner calls the voicemail acc
      delete). Pauses are long enough for the longest language. Run from the crate root. -->
 <scenario name="vm: the owner listens, saves and deletes">
 '''+globals_local+invite+pause(1500)+local+pause(2000)+key('2')+key('5')+key('8')+key('0')+key('pound')
-+pause(9000)+key('1')+pause(20000)+key('9')+pause(4000)+key('6')+pause(20000)+key('7')+pause(3000)+bye+'''</scenario>
++pause(9000)+key('1')+pause(24000)+key('9')+pause(4000)+key('6')+pause(24000)+key('7')+pause(3000)+bye+'''</scenario>
 ''')
 
 # In the loop each INFO is sent again: a new branch per attempt, else it is a retransmission.
