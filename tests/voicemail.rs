@@ -798,3 +798,53 @@ fn the_access_number_is_answered_for_the_mailbox() {
     // Either our BYE is answered, or the IVR ended the call first and ours meets 481.
     assert!(matches!(bye_or_ok, Some(200 | 481)), "{bye_or_ok:?}");
 }
+
+/// `[calls] max_message_secs` ends a message at the server's maximum (the user's 180 s is
+/// longer), and what was said until then is stored.
+#[test]
+fn the_servers_max_message_length_ends_the_recording() {
+    let server = TestServer::start_with(
+        &["serve", "--demo"],
+        &[
+            ("ONESTATUS_SIP_T1_MS", "500"),
+            ("ONESTATUS_CALLS_MAX_MESSAGE_SECS", "2"),
+        ],
+    );
+    let mut call = Call::place(&server, HANS_ONE_NUMBER);
+    wait_recording(&server);
+    call.rtp.tone(4.0);
+    server
+        .wait_log("voicemail message stored", Duration::from_secs(10))
+        .expect("message stored");
+    let list = messages(&server);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert!(
+        list[0].duration_ms.abs_diff(2000) <= 100,
+        "{} ms stored with a 2 s maximum",
+        list[0].duration_ms
+    );
+    let _ = call.bye();
+}
+
+/// `[calls] min_message_ms`: a message shorter than the server's minimum is not kept.
+#[test]
+fn a_message_shorter_than_the_servers_minimum_is_discarded() {
+    let server = TestServer::start_with(
+        &["serve", "--demo"],
+        &[
+            ("ONESTATUS_SIP_T1_MS", "500"),
+            ("ONESTATUS_CALLS_MIN_MESSAGE_MS", "3000"),
+        ],
+    );
+    let mut call = Call::place(&server, HANS_ONE_NUMBER);
+    wait_recording(&server);
+    call.rtp.tone(2.0);
+    thread::sleep(Duration::from_millis(200));
+    assert_eq!(call.bye(), Some(200));
+    thread::sleep(Duration::from_secs(2));
+    assert!(
+        messages(&server).is_empty(),
+        "2 s is under the 3 s minimum: {:?}",
+        messages(&server)
+    );
+}

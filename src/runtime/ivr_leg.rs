@@ -95,6 +95,8 @@ pub struct IvrDeps {
     pub presence: Presence,
     /// Wall clock and monotonic time (the state machines take `now`).
     pub clock: Arc<dyn Clock>,
+    /// The server's message limits (`[calls] max_message_secs`, `min_message_ms`).
+    pub limits: crate::ivr::RecordingLimits,
 }
 
 // ---- the SIP side: answering for an IVR and keeping the dialog ------------------------------

@@ -232,6 +232,11 @@ impl Server {
                 notifier: notifier.clone(),
                 presence: presence.clone(),
                 clock: clock.clone(),
+                limits: crate::ivr::RecordingLimits {
+                    max: Duration::from_secs(u64::from(config.calls.max_message_secs.max(1))),
+                    min: Duration::from_millis(u64::from(config.calls.min_message_ms)),
+                    ..crate::ivr::RecordingLimits::default()
+                },
             };
             sip.set_ivr(media, deps);
         }
