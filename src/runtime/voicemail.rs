@@ -368,6 +368,11 @@ impl Driver {
                     Some(Event::Hangup)
                 }
                 Some(LegEvent::Digit(digit)) => self.on_digit(digit),
+                Some(LegEvent::Offer { id, offer }) => {
+                    let answer = super::ivr_leg::answer_offer(self.media.as_mut(), id, &offer);
+                    self.commands_send(answer);
+                    None
+                }
                 None => {
                     self.sip_gone = true;
                     self.hung_up = true;

@@ -196,7 +196,7 @@ pub fn free_media_port() -> u16 {
     loop {
         let a = UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = a.local_addr().unwrap().port();
-        if port % 2 == 0 && port < 65_000 && UdpSocket::bind(("127.0.0.1", port + 2)).is_ok() {
+        if port.is_multiple_of(2) && port < 65_000 && UdpSocket::bind(("127.0.0.1", port + 2)).is_ok() {
             return port;
         }
     }
