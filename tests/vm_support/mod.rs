@@ -75,11 +75,12 @@ pub fn copenhagen(h: u32, m: u32) -> DateTime<Tz> {
 // ---- the server -----------------------------------------------------------------------------
 
 /// A private RTP port range per server, so the capture sees only this server's packets even
-/// with other tests (and other test binaries) running.
+/// with other tests (and other test binaries) running: above Linux's ephemeral ports
+/// (32768–60999, where every port-0 socket of every test lands) and the default `[rtp]` range.
 pub fn rtp_range() -> (u16, u16) {
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed) % 40;
-    let base = 41_000 + (std::process::id() % 40) as u16 * 400 + n * 10;
+    let n = NEXT.fetch_add(1, Ordering::Relaxed) % 10;
+    let base = 61_000 + (std::process::id() % 40) as u16 * 100 + n * 10;
     (base, base + 9)
 }
 
