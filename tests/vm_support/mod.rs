@@ -197,7 +197,10 @@ pub fn free_media_port() -> u16 {
     loop {
         let a = UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = a.local_addr().unwrap().port();
-        if port.is_multiple_of(2) && port < 65_000 && UdpSocket::bind(("127.0.0.1", port + 2)).is_ok() {
+        if port.is_multiple_of(2)
+            && port < 65_000
+            && UdpSocket::bind(("127.0.0.1", port + 2)).is_ok()
+        {
             return port;
         }
     }
@@ -352,8 +355,13 @@ impl Drop for Capture {
 pub fn prompt_starts(packets: &[Sent]) -> Vec<usize> {
     (0..packets.len())
         .filter(|&i| {
+            // The talkspurt's first three packets, up to the next marker.
+            let spurt = packets[i + 1..]
+                .iter()
+                .position(|p| p.marker)
+                .map_or(packets.len(), |next| i + 1 + next);
             packets[i].marker
-                && packets[i..(i + 3).min(packets.len())]
+                && packets[i..(i + 3).min(spurt)]
                     .iter()
                     .any(|p| p.pcm.iter().any(|s| s.unsigned_abs() > 100))
         })
