@@ -485,8 +485,9 @@ fn apply_env(
         let Some(name) = var.strip_prefix(ENV_PREFIX) else {
             continue;
         };
-        // ONESTATUS_CONFIG names the file itself and ONESTATUS_LOG the log filter.
-        if name == "CONFIG" || name == "LOG" {
+        // ONESTATUS_CONFIG names the file itself, ONESTATUS_LOG the log filter and
+        // ONESTATUS_TEST_NOW the wall clock of tests (crate::clock::from_test_now).
+        if name == "CONFIG" || name == "LOG" || name == "TEST_NOW" {
             continue;
         }
         let Some(path) = keys.get(name) else {

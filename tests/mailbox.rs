@@ -202,6 +202,7 @@ impl Call {
             )),
             presence,
             clock: Arc::new(SystemClock),
+            limits: onestatus::ivr::RecordingLimits::default(),
         };
         let (leg_events, events) = mpsc::channel(16);
         let (commands_tx, commands) = mpsc::channel(16);

@@ -314,6 +314,8 @@ struct Call {
     packets: Arc<Mutex<Vec<Packet>>>,
     stop: Arc<AtomicBool>,
     answered_at: Instant,
+    /// Our 200 OK's SDP.
+    answer: String,
 }
 
 impl Call {
@@ -413,6 +415,7 @@ impl Call {
             packets,
             stop,
             answered_at,
+            answer: body.to_owned(),
         };
         call.send_in_dialog("ACK", 1);
         call
@@ -797,4 +800,185 @@ fn the_access_number_is_answered_for_the_mailbox() {
     let bye_or_ok = call.bye();
     // Either our BYE is answered, or the IVR ended the call first and ours meets 481.
     assert!(matches!(bye_or_ok, Some(200 | 481)), "{bye_or_ok:?}");
+}
+
+/// `[calls] max_message_secs` ends a message at the server's maximum (the user's 180 s is
+/// longer), and what was said until then is stored.
+#[test]
+fn the_servers_max_message_length_ends_the_recording() {
+    let server = TestServer::start_with(
+        &["serve", "--demo"],
+        &[
+            ("ONESTATUS_SIP_T1_MS", "500"),
+            ("ONESTATUS_CALLS_MAX_MESSAGE_SECS", "2"),
+        ],
+    );
+    let mut call = Call::place(&server, HANS_ONE_NUMBER);
+    wait_recording(&server);
+    call.rtp.tone(4.0);
+    server
+        .wait_log("voicemail message stored", Duration::from_secs(10))
+        .expect("message stored");
+    let list = messages(&server);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert!(
+        list[0].duration_ms.abs_diff(2000) <= 100,
+        "{} ms stored with a 2 s maximum",
+        list[0].duration_ms
+    );
+    let _ = call.bye();
+}
+
+/// `[calls] min_message_ms`: a message shorter than the server's minimum is not kept.
+#[test]
+fn a_message_shorter_than_the_servers_minimum_is_discarded() {
+    let server = TestServer::start_with(
+        &["serve", "--demo"],
+        &[
+            ("ONESTATUS_SIP_T1_MS", "500"),
+            ("ONESTATUS_CALLS_MIN_MESSAGE_MS", "3000"),
+        ],
+    );
+    let mut call = Call::place(&server, HANS_ONE_NUMBER);
+    wait_recording(&server);
+    call.rtp.tone(2.0);
+    thread::sleep(Duration::from_millis(200));
+    assert_eq!(call.bye(), Some(200));
+    thread::sleep(Duration::from_secs(2));
+    assert!(
+        messages(&server).is_empty(),
+        "2 s is under the 3 s minimum: {:?}",
+        messages(&server)
+    );
+}
+
+/// The caller's SDP offer for RTP at `port`, `o=` version `version`.
+fn offer(port: u16, version: u32) -> String {
+    format!(
+        "v=0\r\no=caller 1 {version} IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
+         a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=ptime:20\r\na=sendrecv\r\n"
+    )
+}
+
+impl Call {
+    /// Sends `method` in the dialog with `extra` headers and an SDP body (if any); returns the
+    /// final answer.
+    fn request(&mut self, method: &str, extra: &str, sdp: Option<&str>) -> String {
+        self.cseq += 1;
+        let local = self.local();
+        let body = sdp.unwrap_or("");
+        let content_type = if sdp.is_some() {
+            "Content-Type: application/sdp\r\n"
+        } else {
+            ""
+        };
+        let message = format!(
+            "{method} {target} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {local};branch=z9hG4bK-{tag}-{method}-{cseq};rport\r\n\
+             Max-Forwards: 70\r\n\
+             From: \"Test Caller\" <sip:4512345678@{local}>;tag={tag}\r\n\
+             To: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n\
+             Contact: <sip:4512345678@{local}>\r\n{extra}{content_type}\
+             Content-Length: {len}\r\n\r\n{body}",
+            target = self.remote_target,
+            tag = self.from_tag,
+            to = self.to,
+            call_id = self.call_id,
+            cseq = self.cseq,
+            len = body.len(),
+        );
+        self.sip.send_to(message.as_bytes(), self.server).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            assert!(Instant::now() < deadline, "no answer to the {method}");
+            let Some(m) = self.recv(Duration::from_millis(500)) else {
+                continue;
+            };
+            if header(&m, "CSeq") == Some(&format!("{} {method}", self.cseq))
+                && status(&m).is_some_and(|c| c >= 200)
+            {
+                if method == "INVITE" {
+                    self.send_in_dialog("ACK", self.cseq);
+                }
+                return m;
+            }
+        }
+    }
+}
+
+fn origin(sdp: &str) -> &str {
+    sdp.lines()
+        .find(|l| l.starts_with("o="))
+        .expect("o= line")
+        .trim()
+}
+
+/// A session refresh (RFC 4028) or a repeated offer is answered 200 with our SDP as it was;
+/// a changed offer (the caller moved to another port) is followed: 200 with our `o=` version
+/// one higher, and the prompts now reach the new port.
+#[test]
+fn re_invite_and_update_in_the_ivr_are_answered_and_followed() {
+    let server = start(None);
+    let mut call = Call::place(&server, HANS_ONE_NUMBER);
+    let first = origin(&call.answer).to_owned();
+    let rtp_port = call.rtp.socket.local_addr().unwrap().port();
+
+    // The same offer again (o= version 1): the same answer, same version.
+    let same = call.request(
+        "INVITE",
+        "Session-Expires: 1800\r\nSupported: timer\r\n",
+        Some(&offer(rtp_port, 1)),
+    );
+    assert_eq!(status(&same), Some(200), "{same}");
+    let body = same.split("\r\n\r\n").nth(1).unwrap_or("");
+    assert_eq!(origin(body), first, "unchanged session, unchanged o=");
+    assert!(
+        header(&same, "Session-Expires").is_some_and(|v| v.contains("refresher=uac")),
+        "{same}"
+    );
+    assert_eq!(header(&same, "Require"), Some("timer"), "{same}");
+
+    // An UPDATE without an offer (a session refresh): 200, no body.
+    let update = call.request("UPDATE", "Session-Expires: 1800;refresher=uac\r\n", None);
+    assert_eq!(status(&update), Some(200), "{update}");
+    assert_eq!(header(&update, "Content-Length"), Some("0"), "{update}");
+
+    // The caller moves to another port (o= version 2): followed.
+    let moved = UdpSocket::bind("127.0.0.1:0").unwrap();
+    moved
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let new_port = moved.local_addr().unwrap().port();
+    let changed = call.request("INVITE", "", Some(&offer(new_port, 2)));
+    assert_eq!(status(&changed), Some(200), "{changed}");
+    let body = changed.split("\r\n\r\n").nth(1).unwrap_or("");
+    let (before, after) = (
+        first
+            .split_whitespace()
+            .nth(2)
+            .unwrap()
+            .parse::<u64>()
+            .unwrap(),
+        origin(body)
+            .split_whitespace()
+            .nth(2)
+            .unwrap()
+            .parse::<u64>()
+            .unwrap(),
+    );
+    assert_eq!(after, before + 1, "o= version one higher: {body}");
+    assert!(body.contains("m=audio "), "{body}");
+    let mut buffer = [0u8; 2048];
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut arrived = 0;
+    while Instant::now() < deadline && arrived < 10 {
+        if let Ok((n, _)) = moved.recv_from(&mut buffer) {
+            if n >= 12 && buffer[0] >> 6 == 2 {
+                arrived += 1;
+            }
+        }
+    }
+    assert_eq!(arrived, 10, "RTP follows the caller to the new port");
+    assert_eq!(call.bye(), Some(200));
 }

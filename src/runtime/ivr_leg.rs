@@ -49,6 +49,33 @@ pub enum LegEvent {
     /// A key pressed and sent as SIP INFO (`application/dtmf-relay` or `application/dtmf`)
     /// rather than RFC 4733 in the media.
     Digit(Digit),
+    /// A re-INVITE or UPDATE changed the session (the caller moved, or put us on hold): the
+    /// driver answers it with its media session ([`answer_offer`]) as `LegCommand::Answer`.
+    Offer {
+        /// Names the offer in the answer.
+        id: u64,
+        /// The caller's new offer.
+        offer: Box<SessionDescription>,
+    },
+}
+
+/// The driver's answer to [`LegEvent::Offer`]: the media session renegotiated on the same
+/// port (RFC 3264 §8, our `o=` version one higher), or `None` when there is no session or the
+/// offer cannot be answered (the SIP side then says 488 and the session stays as it was, RFC
+/// 3261 §14.2).
+pub fn answer_offer(
+    media: Option<&mut MediaHandle>,
+    id: u64,
+    offer: &SessionDescription,
+) -> LegCommand {
+    let sdp = media.and_then(|media| match media.renegotiate(offer) {
+        Ok(sdp) => Some(sdp.to_string()),
+        Err(error) => {
+            info!(%error, "new offer not answerable; the session stays as it was");
+            None
+        }
+    });
+    LegCommand::Answer { id, sdp }
 }
 
 /// What the IVR driver asks the SIP side to do.
@@ -66,6 +93,13 @@ pub enum LegCommand {
     MessageWaiting {
         /// The mailbox owner (store id).
         user_id: i64,
+    },
+    /// The answer to [`LegEvent::Offer`] `id`: our SDP, or `None` for 488.
+    Answer {
+        /// The offer answered.
+        id: u64,
+        /// Our new SDP.
+        sdp: Option<String>,
     },
 }
 
@@ -95,6 +129,8 @@ pub struct IvrDeps {
     pub presence: Presence,
     /// Wall clock and monotonic time (the state machines take `now`).
     pub clock: Arc<dyn Clock>,
+    /// The server's message limits (`[calls] max_message_secs`, `min_message_ms`).
+    pub limits: crate::ivr::RecordingLimits,
 }
 
 // ---- the SIP side: answering for an IVR and keeping the dialog ------------------------------
@@ -178,6 +214,24 @@ struct AnsweredLeg {
     bye_after_ack: bool,
     /// A BYE or REFER of ours is under way; nothing more is sent in the dialog.
     ending: bool,
+    /// Our SDP as last answered, for session refreshes (RFC 4028) and unchanged offers.
+    local_sdp: String,
+    /// The `o=` version of the caller's last offer (RFC 3264 §8: unchanged means the same
+    /// session).
+    remote_version: Option<u64>,
+    /// A changed offer the driver is answering: its id, the server transaction, the request
+    /// and its `o=` version.
+    pending: Option<PendingOffer>,
+    /// Ids for [`LegEvent::Offer`].
+    next_offer: u64,
+}
+
+/// A re-INVITE/UPDATE waiting for the driver's answer.
+struct PendingOffer {
+    id: u64,
+    transaction: TransactionId,
+    request: rsip::Request,
+    version: u64,
 }
 
 /// The answered IVR legs and the indexes that lead SIP events to them.
@@ -362,6 +416,10 @@ pub fn answer(service: &mut SipService, call: Answer, kind: IvrKind) {
             span: span.clone(),
             bye_after_ack: false,
             ending: false,
+            local_sdp: sdp.to_string(),
+            remote_version: Some(offer.origin.session_version),
+            pending: None,
+            next_offer: 0,
         },
     );
     service.respond(call.transaction, response);
@@ -482,13 +540,132 @@ pub fn on_in_dialog(service: &mut SipService, transaction: TransactionId, reques
             // the report is only acknowledged.
             respond(service, transaction, &request, 200, None);
         }
-        Method::Invite | Method::Update => {
-            // The media session belongs to the IVR driver and is not renegotiated; §14.2: the
-            // session stays as it was when an offer is refused.
-            respond(service, transaction, &request, 488, None);
-        }
+        Method::Invite | Method::Update => on_offer(service, key, transaction, request),
         _ => respond(service, transaction, &request, 501, None),
     }
+}
+
+/// A re-INVITE (RFC 3261 §14) or UPDATE (RFC 3311) in an answered leg: a session refresh
+/// (RFC 4028) or a hold from the caller's phone. Without an offer, or with an offer whose `o=`
+/// version is the one we answered (RFC 3264 §8: the same session), the answer is 200 with our
+/// SDP as it was, same version (an UPDATE without an offer gets 200 without a body, RFC 3311
+/// §5.2). A changed offer goes to the driver, whose media session follows it on the same
+/// port ([`answer_offer`]); while it does, a second offer gets 491 (§14.2).
+fn on_offer(
+    service: &mut SipService,
+    key: LegKey,
+    transaction: TransactionId,
+    request: rsip::Request,
+) {
+    let Some(leg) = service.ivr_legs.legs.get_mut(&key) else {
+        respond(service, transaction, &request, 481, None);
+        return;
+    };
+    if leg.pending.is_some() {
+        respond(service, transaction, &request, 491, None);
+        return;
+    }
+    if request.body.is_empty() {
+        let body = (request.method == Method::Invite).then(|| leg.local_sdp.clone());
+        let response = refresh_answer(service, &request, body);
+        service.respond(transaction, response);
+        return;
+    }
+    let offer = match SessionDescription::parse(&String::from_utf8_lossy(&request.body)) {
+        Ok(offer) => offer,
+        Err(error) => {
+            info!(%error, "new offer not usable; the session stays as it was");
+            respond(service, transaction, &request, error.sip_status(), None);
+            return;
+        }
+    };
+    let version = offer.origin.session_version;
+    if leg.remote_version == Some(version) {
+        debug!(method = %request.method, "same session: answered as before");
+        let body = Some(leg.local_sdp.clone());
+        let response = refresh_answer(service, &request, body);
+        service.respond(transaction, response);
+        return;
+    }
+    let id = leg.next_offer;
+    leg.next_offer += 1;
+    let sent = leg.events.try_send(LegEvent::Offer {
+        id,
+        offer: Box::new(offer),
+    });
+    if sent.is_err() {
+        respond(service, transaction, &request, 500, None);
+        return;
+    }
+    info!(method = %request.method, "new offer: the media session follows it");
+    leg.pending = Some(PendingOffer {
+        id,
+        transaction,
+        request,
+        version,
+    });
+}
+
+/// The driver's answer to a changed offer: 200 with the new SDP, or 488.
+fn offer_answered(service: &mut SipService, key: LegKey, id: u64, sdp: Option<String>) {
+    let Some(leg) = service.ivr_legs.legs.get_mut(&key) else {
+        return;
+    };
+    let Some(pending) = leg.pending.take_if(|p| p.id == id) else {
+        return;
+    };
+    match sdp {
+        Some(sdp) => {
+            leg.local_sdp = sdp.clone();
+            leg.remote_version = Some(pending.version);
+            let response = refresh_answer(service, &pending.request, Some(sdp));
+            service.respond(pending.transaction, response);
+        }
+        None => respond(service, pending.transaction, &pending.request, 488, None),
+    }
+}
+
+/// 200 to a re-INVITE/UPDATE: Contact (the dialog's remote target, §12.2.2), our SDP when
+/// given, and the session timer echoed (RFC 4028 §9: a UAS that supports timers copies
+/// Session-Expires into the 2xx, the refresher being the caller unless it said otherwise, and
+/// then requires "timer").
+fn refresh_answer(
+    service: &SipService,
+    request: &rsip::Request,
+    body: Option<String>,
+) -> rsip::Response {
+    let mut response = reply(request, 200, None);
+    let mut headers: Vec<Header> = response
+        .headers
+        .iter()
+        .filter(|h| !matches!(h, Header::ContentLength(_) | Header::ContentType(_)))
+        .cloned()
+        .collect();
+    headers.push(Header::Contact(rsip::headers::Contact::new(format!(
+        "<sip:onestatus@{}>",
+        sent_by(service)
+    ))));
+    if let Ok(expires) = dialog::header_value(&request.headers, "Session-Expires") {
+        let value = if expires.to_ascii_lowercase().contains("refresher=") {
+            expires
+        } else {
+            format!("{expires};refresher=uac")
+        };
+        headers.push(Header::Other("Session-Expires".into(), value));
+        headers.push(Header::Require(rsip::headers::Require::new("timer")));
+    }
+    let body = body.unwrap_or_default().into_bytes();
+    if !body.is_empty() {
+        headers.push(Header::ContentType(rsip::headers::ContentType::new(
+            "application/sdp",
+        )));
+    }
+    headers.push(Header::ContentLength(rsip::headers::ContentLength::new(
+        body.len().to_string(),
+    )));
+    response.headers = headers.into();
+    response.body = body;
+    response
 }
 
 /// INFO with a key press (`application/dtmf-relay` or `application/dtmf`): 200 and a
@@ -567,6 +744,7 @@ pub fn on_command(service: &mut SipService, key: LegKey, command: LegCommand) {
         LegCommand::HangUp => end_call(service, key),
         LegCommand::Transfer { number } => transfer(service, key, &number),
         LegCommand::MessageWaiting { user_id } => message_waiting(service, user_id),
+        LegCommand::Answer { id, sdp } => offer_answered(service, key, id, sdp),
     }
 }
 

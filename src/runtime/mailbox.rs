@@ -184,6 +184,11 @@ impl Driver {
                 },
                 event = self.events.recv(), if self.leg_open => match event {
                     Some(LegEvent::Digit(digit)) => self.on_digit(digit),
+                    Some(LegEvent::Offer { id, offer }) => {
+                        let media = self.media_open.then_some(&mut self.media);
+                        let answer = super::ivr_leg::answer_offer(media, id, &offer);
+                        self.command(answer).await;
+                    }
                     Some(LegEvent::Hangup) => {
                         debug!("caller hung up");
                         self.on_hangup();

@@ -64,6 +64,9 @@ pub enum StartupError {
     /// A socket cannot be bound.
     #[error(transparent)]
     Bind(#[from] BindError),
+    /// `ONESTATUS_TEST_NOW` is not a time.
+    #[error(transparent)]
+    TestNow(#[from] crate::clock::TestNowError),
     /// `[smtp]` or `[sms]` is wrong.
     #[error("notifications: {0}")]
     Notifier(#[from] crate::notify::NotifierConfigError),
@@ -109,14 +112,25 @@ pub struct Server {
     /// The prompt fragments; `None` when `prompt_dir` cannot be read (voicemail is then off
     /// and hand-offs are answered 480, said once at start-up).
     prompts: Option<crate::speech::FragmentLibrary>,
+    /// The one clock of every part of the server (routing, IVRs, calendar sync, API).
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
 }
 
 impl Server {
     /// Everything that can fail at start-up: store, demo data, sockets.
     pub async fn prepare(config: Config, options: ServeOptions) -> Result<Server, StartupError> {
+        let clock =
+            crate::clock::from_test_now(std::env::var(crate::clock::TEST_NOW_VAR).ok().as_deref())?;
+        if let Ok(value) = std::env::var(crate::clock::TEST_NOW_VAR) {
+            warn!(
+                "{}={value}: THE WALL CLOCK IS SET FOR TESTS (now {}); never set this in production",
+                crate::clock::TEST_NOW_VAR,
+                clock.now()
+            );
+        }
         let store = open_store(&config).await?;
         if options.demo {
-            crate::store::demo::seed(&store)
+            crate::store::demo::seed_at(&store, clock.now())
                 .await
                 .map_err(|source| StartupError::Database {
                     url: redact(&config.database_url()),
@@ -155,6 +169,7 @@ impl Server {
             listeners,
             notifier,
             prompts,
+            clock,
         })
     }
 
@@ -174,6 +189,7 @@ impl Server {
             listeners,
             notifier,
             prompts,
+            clock,
         } = self;
         let shutdown = Shutdown::new();
         info!(listening = %listeners.describe(), "onestatus is up");
@@ -204,6 +220,7 @@ impl Server {
             connections,
             presence.clone(),
         );
+        sip.set_clock(clock.clone());
         if let Some(library) = prompts {
             // One media engine (one task, one timer) for every call we answer ourselves.
             let media = crate::media::engine::MediaEngine::start(&config.rtp, shutdown.listener());
@@ -215,7 +232,12 @@ impl Server {
                 )),
                 notifier: notifier.clone(),
                 presence: presence.clone(),
-                clock: std::sync::Arc::new(crate::clock::SystemClock),
+                clock: clock.clone(),
+                limits: crate::ivr::RecordingLimits {
+                    max: Duration::from_secs(u64::from(config.calls.max_message_secs.max(1))),
+                    min: Duration::from_millis(u64::from(config.calls.min_message_ms)),
+                    ..crate::ivr::RecordingLimits::default()
+                },
             };
             sip.set_ivr(media, deps);
         }
@@ -225,24 +247,24 @@ impl Server {
         if config.calendar.sync_interval_secs > 0 {
             tasks.push(tokio::spawn(crate::calendar::run_sync(
                 store.clone(),
-                std::sync::Arc::new(crate::clock::SystemClock),
+                clock.clone(),
                 Duration::from_secs(config.calendar.sync_interval_secs),
                 shutdown.listener(),
             )));
         }
 
         let mut http_shutdown = shutdown.listener();
+        let mut api = crate::api::ApiState::for_server(store.clone(), presence).with_notifier(
+            std::sync::Arc::new(pin_delivery::MailedPins {
+                notifier,
+                clock: clock.clone(),
+            }),
+        );
+        api.clock = clock;
         let http = axum::serve(
             listeners.http,
-            crate::api::router(
-                crate::api::ApiState::for_server(store.clone(), presence)
-                    .with_notifier(std::sync::Arc::new(pin_delivery::MailedPins {
-                        notifier,
-                        clock: std::sync::Arc::new(crate::clock::SystemClock),
-                    }))
-                    .with_click_to_call(click_to_call),
-            )
-            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            crate::api::router(api.with_click_to_call(click_to_call))
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(async move { http_shutdown.recv().await });
         let http_task = tokio::spawn(async move { http.await });

@@ -81,7 +81,7 @@ pub struct SipService {
     scanners: Vec<String>,
     pub(super) completions: mpsc::Sender<Completion>,
     completions_rx: Option<mpsc::Receiver<Completion>>,
-    pub(super) clock: SystemClock,
+    pub(super) clock: Arc<dyn Clock>,
     accepting_calls: bool,
     /// Who is on the phone; the B2BUA writes it, routing reads it.
     pub(super) presence: Presence,
@@ -157,7 +157,7 @@ impl SipService {
             scanners,
             completions,
             completions_rx: Some(completions_rx),
-            clock: SystemClock,
+            clock: Arc::new(SystemClock),
             accepting_calls: true,
             presence,
             calls: Calls::default(),
@@ -166,6 +166,12 @@ impl SipService {
             ivr_legs: IvrLegs::default(),
             click_to_call: ClickToCalls::default(),
         }
+    }
+
+    /// Reads the time from `clock` (routing decisions, registrations, timers) instead of the
+    /// system clock; `serve` passes the one clock every part of the server shares.
+    pub fn set_clock(&mut self, clock: Arc<dyn Clock>) {
+        self.clock = clock;
     }
 
     /// Answers voicemail hand-offs and calls to the voicemail number ourselves, with media

@@ -44,7 +44,7 @@ use crate::media::dtmf::Digit;
 use crate::media::recorder::{RecordOptions, RecordStop, Recording};
 use crate::media::session::MediaEvent;
 use crate::presence::PresenceEvent;
-use crate::speech::{self, fragment as f, Piece, Segment, Utterance};
+use crate::speech::{self, fragment as f, Segment};
 use crate::store::model::{
     NewVoicemail, RecordingKind, User, UserId, VoicemailMessage, VoicemailSettings,
 };
@@ -71,7 +71,7 @@ pub async fn run_deposit(leg: IvrLeg, req: VoicemailRequest, deps: IvrDeps) {
     let span = tracing::info_span!("voicemail", call_id = %leg.call_id, user_id = req.user_id);
     async move {
         let mailbox = load_mailbox(&deps, &req).await;
-        let setup = deposit_setup(&req, &mailbox);
+        let setup = deposit_setup(&req, &mailbox, deps.limits);
         info!(
             status = ?setup.status,
             allow_messages = setup.allow_messages,
@@ -177,8 +177,14 @@ async fn recording(deps: &IvrDeps, user: UserId, kind: RecordingKind) -> Option<
     }
 }
 
-/// The machine's facts from the hand-off and the mailbox.
-fn deposit_setup(req: &VoicemailRequest, mailbox: &MailboxData) -> DepositSetup {
+/// The machine's facts from the hand-off and the mailbox. `limits` are the server's (`[calls]
+/// max_message_secs`, `min_message_ms`); the user's own `max_message_secs` can only shorten
+/// the longest message.
+fn deposit_setup(
+    req: &VoicemailRequest,
+    mailbox: &MailboxData,
+    limits: RecordingLimits,
+) -> DepositSetup {
     let settings = &mailbox.settings;
     let lang = mailbox
         .user
@@ -210,8 +216,8 @@ fn deposit_setup(req: &VoicemailRequest, mailbox: &MailboxData) -> DepositSetup 
             external: req.caller.user_id.is_none(),
         },
         limits: RecordingLimits {
-            max: Duration::from_secs(u64::from(settings.max_message_secs.max(1))),
-            ..RecordingLimits::default()
+            max: Duration::from_secs(u64::from(settings.max_message_secs.max(1))).min(limits.max),
+            ..limits
         },
         option_wait: OPTION_WAIT,
     }
@@ -362,6 +368,11 @@ impl Driver {
                     Some(Event::Hangup)
                 }
                 Some(LegEvent::Digit(digit)) => self.on_digit(digit),
+                Some(LegEvent::Offer { id, offer }) => {
+                    let answer = super::ivr_leg::answer_offer(self.media.as_mut(), id, &offer);
+                    self.commands_send(answer);
+                    None
+                }
                 None => {
                     self.sip_gone = true;
                     self.hung_up = true;
@@ -630,8 +641,8 @@ impl Driver {
     }
 
     /// Without a recorded name the generated one would be played; none is provisioned here, so
-    /// the caller hears the number they dialled, digit by digit: true, and grammatical in
-    /// every language ("you have called 4 5 7 0 …").
+    /// the caller hears the number they dialled, digit by digit, once
+    /// ([`speech::name_as_number`]): true, and grammatical in every language.
     fn spell_names(&self, segments: Vec<Segment>, lang: crate::domain::Lang) -> Vec<Segment> {
         let number = self
             .mailbox
@@ -639,19 +650,7 @@ impl Driver {
             .as_ref()
             .map(|u| u.one_number.clone())
             .unwrap_or_default();
-        let mut out = Vec::with_capacity(segments.len() + number.len());
-        for segment in segments {
-            match segment {
-                Segment::Name(_) => {
-                    if !number.is_empty() {
-                        let spoken = Utterance::from(vec![Piece::Digits(number.clone())]);
-                        out.extend(speech::render(&spoken, lang));
-                    }
-                }
-                other => out.push(other),
-            }
-        }
-        out
+        speech::name_as_number(segments, &number, lang)
     }
 
     async fn load_tone(&self, lang: crate::domain::Lang) -> Option<Arc<[i16]>> {
@@ -908,7 +907,11 @@ mod tests {
             max_message_secs: 60,
             ..VoicemailSettings::default()
         };
-        let setup = deposit_setup(&request(None), &mailbox(settings));
+        let setup = deposit_setup(
+            &request(None),
+            &mailbox(settings),
+            RecordingLimits::default(),
+        );
         assert_eq!(
             setup.lang,
             Lang::Sv,
@@ -921,7 +924,11 @@ mod tests {
         assert_eq!(setup.limits.max, Duration::from_secs(60));
         assert_eq!(setup.caller.number.as_deref(), Some("4512345678"));
 
-        let colleague = deposit_setup(&request(Some(3)), &mailbox(VoicemailSettings::default()));
+        let colleague = deposit_setup(
+            &request(Some(3)),
+            &mailbox(VoicemailSettings::default()),
+            RecordingLimits::default(),
+        );
         assert!(!colleague.caller.external);
         assert_eq!(colleague.receptionist, None, "option off");
         let org_group = deposit_setup(
@@ -930,7 +937,22 @@ mod tests {
                 receptionist_option: true,
                 ..VoicemailSettings::default()
             }),
+            RecordingLimits::default(),
         );
         assert_eq!(org_group.receptionist.as_deref(), Some("4570100000"));
+
+        // The server's limits: its maximum caps the user's, its minimum is used as it is.
+        let server = RecordingLimits {
+            max: Duration::from_secs(30),
+            min: Duration::from_millis(2500),
+            silence: Duration::from_secs(5),
+        };
+        let capped = deposit_setup(
+            &request(None),
+            &mailbox(VoicemailSettings::default()),
+            server,
+        );
+        assert_eq!(capped.limits.max, Duration::from_secs(30), "180 s capped");
+        assert_eq!(capped.limits.min, Duration::from_millis(2500));
     }
 }

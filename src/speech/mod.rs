@@ -21,7 +21,7 @@ mod tests;
 
 pub use fragment::FragmentId;
 pub use library::{FragmentLibrary, Resolved, SpeechError};
-pub use render::{render, Segment};
+pub use render::{name_as_number, render, Segment};
 pub use sentences::{
     envelope, greeting_status, language_offer, message_count, welcome, GreetingStatus,
 };

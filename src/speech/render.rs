@@ -60,6 +60,29 @@ pub fn render(utterance: &Utterance, lang: Lang) -> Vec<Segment> {
     out
 }
 
+/// Replaces the user's name by their number read digit by digit, for a user with no recorded
+/// name ("you have called 4 5 7 0 …"). The number is said once: a greeting names the user
+/// twice ("You have called <name>. <name> is in a meeting …"), and a ten-digit number read
+/// twice is a long wait for the caller, so later names are left out ("You have called 4 5 7 0
+/// … . Is in a meeting …"). An empty number leaves every name out.
+pub fn name_as_number(segments: Vec<Segment>, number: &str, lang: Lang) -> Vec<Segment> {
+    let mut out = Vec::with_capacity(segments.len() + number.len());
+    let mut said = false;
+    for segment in segments {
+        match segment {
+            Segment::Name(_) if said => {}
+            Segment::Name(_) => {
+                said = true;
+                let mut words = Vec::new();
+                digits(number, &mut words);
+                out.extend(words.into_iter().map(|id| Segment::Fragment { id, lang }));
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 fn time(lang: Lang, t: NaiveTime, out: &mut Vec<FragmentId>) {
     match lang {
         Lang::Da => da::time(t, out),

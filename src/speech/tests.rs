@@ -447,3 +447,38 @@ fn library_rejects_bad_manifests() {
     let err = FragmentLibrary::load(dir.path()).unwrap_err();
     assert!(matches!(err, SpeechError::ParseManifest { .. }), "{err}");
 }
+
+#[test]
+fn a_greeting_without_a_recorded_name_reads_the_number_once() {
+    use super::name_as_number;
+    let now = chrono_tz::Europe::Copenhagen
+        .with_ymd_and_hms(2026, 11, 24, 10, 0, 0)
+        .unwrap();
+    let mut u = super::welcome(7);
+    u.extend(super::greeting_status(
+        7,
+        &super::GreetingStatus::NotAvailable,
+        now,
+    ));
+    let segments = name_as_number(render(&u, Lang::Da), "4570", Lang::Da);
+    let digits: Vec<String> = segments
+        .iter()
+        .filter_map(|s| match s {
+            Segment::Fragment { id, .. } if id.as_str().starts_with("digit_") => {
+                Some(id.as_str().to_owned())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(digits, ["digit_4", "digit_5", "digit_7", "digit_0"]);
+    assert!(!segments.iter().any(|s| matches!(s, Segment::Name(_))));
+    let words: Vec<&str> = segments
+        .iter()
+        .filter_map(|s| match s {
+            Segment::Fragment { id, .. } => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(words.first(), Some(&"welcome"));
+    assert_eq!(words.last(), Some(&"is_not_available"));
+}
