@@ -339,13 +339,14 @@ impl Call {
         }
     }
 
-    /// Waits for `run_retrieve` to return.
-    async fn finished(self) -> (Store, User, Vec<VoicemailMessage>) {
+    /// Waits for `run_retrieve` to return. The temporary directory comes back too: the store
+    /// may open its database file again after this, so the directory must outlive the checks.
+    async fn finished(self) -> (Store, User, Vec<VoicemailMessage>, tempfile::TempDir) {
         timeout(WAIT, self.task)
             .await
             .expect("run_retrieve returns")
             .unwrap();
-        (self.store, self.hans, self.messages)
+        (self.store, self.hans, self.messages, self._dir)
     }
 
     /// The latest voicemail counts published for the live web client.
@@ -498,7 +499,7 @@ async fn log_in_hear_the_count_listen_delete_and_exit() {
     );
     assert_eq!(call.published_counts(), Some((1, 0)));
 
-    let (store, hans, messages) = call.finished().await;
+    let (store, hans, messages, _dir) = call.finished().await;
     let left = store.voicemails(hans.id).await.unwrap();
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0].id, messages[0].id, "the older message is kept");
@@ -528,7 +529,7 @@ async fn three_wrong_pins_end_the_call_and_are_counted() {
         }
     }
     assert_eq!(call.until_hang_up().await, Vec::new());
-    let (store, hans, _) = call.finished().await;
+    let (store, hans, _, _dir) = call.finished().await;
     let hans = store.user(hans.id).await.unwrap();
     assert_eq!(hans.failed_pin_attempts, 3);
     assert_eq!(hans.locked_until, None, "5 failures lock, not 3");
@@ -577,7 +578,7 @@ async fn quick_listen_from_own_device_and_hang_up_after_a_delete() {
     );
     assert_eq!(call.published_counts(), Some((1, 0)));
     let mut commands = std::mem::replace(&mut call.commands, mpsc::channel(1).1);
-    let (store, hans, messages) = call.finished().await;
+    let (store, hans, messages, _dir) = call.finished().await;
     assert!(
         commands.try_recv().is_err(),
         "no BYE asked for: the caller hung up"
@@ -594,7 +595,7 @@ async fn the_fifth_wrong_pin_locks_the_mailbox() {
     call.assert_prompt(after, &one(f::MAILBOX_LOCKED), usize::MAX, "locked")
         .await;
     assert_eq!(call.until_hang_up().await, Vec::new());
-    let (store, hans, _) = call.finished().await;
+    let (store, hans, _, _dir) = call.finished().await;
     let hans = store.user(hans.id).await.unwrap();
     assert_eq!(hans.failed_pin_attempts, 5);
     let until = hans.locked_until.expect("locked");
@@ -612,7 +613,7 @@ async fn a_locked_mailbox_refuses_even_the_right_pin() {
     call.assert_prompt(after, &one(f::MAILBOX_LOCKED), usize::MAX, "locked")
         .await;
     assert_eq!(call.until_hang_up().await, Vec::new());
-    let (store, hans, _) = call.finished().await;
+    let (store, hans, _, _dir) = call.finished().await;
     let hans = store.user(hans.id).await.unwrap();
     assert_eq!(hans.failed_pin_attempts, 5, "not reset by the right PIN");
     assert!(hans.locked_until.is_some());
