@@ -477,6 +477,10 @@ pub struct RtpReceiver {
     event_payload_type: Option<u8>,
     /// Times the SSRC changed mid-call (re-INVITE, transfer, a relaying SBC).
     ssrc_changes: u32,
+    /// Times the same source re-synchronised after a large sequence jump (A.1: a sender that
+    /// restarted without a new SSRC). Whatever tracks sequence numbers above this layer (the
+    /// DTMF detector's late-packet check, the recorder's timestamp base) must start over too.
+    resyncs: u32,
 }
 
 impl RtpReceiver {
@@ -572,6 +576,7 @@ impl RtpReceiver {
                 // Two sequential packets: assume the other side restarted without telling us,
                 // so just re-sync (i.e. pretend this was the first packet).
                 self.init_seq(seq);
+                self.resyncs += 1;
             } else {
                 self.bad_seq = Some(seq.wrapping_add(1));
                 return Reception::BadSequence;
@@ -614,6 +619,11 @@ impl RtpReceiver {
     /// How often the source's SSRC changed.
     pub fn ssrc_changes(&self) -> u32 {
         self.ssrc_changes
+    }
+
+    /// How often the same source re-synchronised after a large sequence jump (A.1 `bad_seq`).
+    pub fn resyncs(&self) -> u32 {
+        self.resyncs
     }
 
     /// Whether the source passed probation.

@@ -465,8 +465,10 @@ impl MediaSession {
             self.stats.unknown_payload_type += 1;
             return;
         }
+        let resyncs = self.receiver.resyncs();
         let reception = self.receiver.receive(&packet, self.arrival_units(now));
-        if self.last_ssrc != Some(packet.ssrc) {
+        let restarted = self.receiver.resyncs() != resyncs;
+        if self.last_ssrc != Some(packet.ssrc) || restarted {
             if self.last_ssrc.is_some() {
                 self.dtmf.reset();
                 if let Some((recorder, _)) = &mut self.recorder {
@@ -785,6 +787,36 @@ mod tests {
             ]
         );
         assert_eq!(session.stats().received, 18);
+    }
+
+    #[test]
+    fn a_key_after_the_sender_restarts_its_sequence_numbers_is_heard() {
+        // Some senders (and SIPp's stock per-key pcaps) restart the sequence numbers without a
+        // new SSRC. RFC 3550 A.1 re-synchronises after two packets in sequence; the DTMF
+        // detector must start over with it, or every later key reads as a late packet.
+        let start = origin();
+        let mut session = session(start);
+        let from: SocketAddr = PEER.parse().unwrap();
+        let mut peer = Peer::new(0xABCD);
+        let mut t = start;
+        for (event, ts, seq) in [(1u8, 1000u32, 40_000u16), (2, 9000, 30_000)] {
+            peer.seq = seq;
+            for (duration, end) in [(0, false), (400, false), (800, false), (1200, true)] {
+                let report = TelephoneEvent {
+                    event,
+                    end,
+                    volume: 10,
+                    duration,
+                };
+                t += ms(20);
+                let packet = peer.event(ts, report, duration == 0);
+                session.handle_datagram(t, from, &packet);
+            }
+        }
+        assert_eq!(
+            events(&mut session),
+            vec![MediaEvent::Digit(Digit::One), MediaEvent::Digit(Digit::Two)]
+        );
     }
 
     fn record_options(silence_ms: Option<u64>, max_ms: u64) -> RecordOptions {
