@@ -12,8 +12,9 @@ use super::{
 };
 
 /// An `absences` row as stored.
-#[derive(sqlx::FromRow)]
-struct AbsenceRow {
+// Also `Deserialize`: the routing snapshot (`routing_snapshot.rs`) reads the same row as JSON.
+#[derive(sqlx::FromRow, serde::Deserialize)]
+pub(super) struct AbsenceRow {
     id: i64,
     user_id: i64,
     reason: String,
@@ -54,7 +55,7 @@ impl TryFrom<AbsenceRow> for Absence {
     }
 }
 
-const COLUMNS: &str = "id, user_id, reason, starts_at, ends_at, destination_kind, \
+pub(super) const COLUMNS: &str = "id, user_id, reason, starts_at, ends_at, destination_kind, \
     destination_number, free_text, receptionist_note, origin, calendar_entry_id, created_by, \
     created_at, updated_at";
 
