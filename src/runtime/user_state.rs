@@ -44,7 +44,9 @@ pub async fn load(
     // One query for all of it (organisation, absences, schedules, calendar entries, bindings,
     // devices, voicemail settings): seven separate reads cost milliseconds in round trips to
     // the database driver's thread (see `store::routing_snapshot`).
-    let snapshot = store.routing_snapshot(user.id, user.org_id, now, ahead).await?;
+    let snapshot = store
+        .routing_snapshot(user.id, user.org_id, now, ahead)
+        .await?;
     let org = snapshot.org;
     let tz = org.timezone;
     let absences = snapshot.absences;

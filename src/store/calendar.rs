@@ -97,7 +97,8 @@ impl TryFrom<EntryRow> for CalendarEntry {
 
 const SOURCE_COLUMNS: &str =
     "id, user_id, kind, url, auth, etag, last_modified, last_error, last_sync_at";
-pub(super) const ENTRY_COLUMNS: &str = "id, user_id, source_id, external_uid, recurrence_id, subject, \
+pub(super) const ENTRY_COLUMNS: &str =
+    "id, user_id, source_id, external_uid, recurrence_id, subject, \
     starts_at, ends_at, all_day, busy_status, origin, user_edited, user_deleted, code_override, \
     updated_at";
 

@@ -49,7 +49,8 @@ impl TryFrom<DeviceRow> for Device {
     }
 }
 
-pub(super) const COLUMNS: &str = "id, user_id, kind, sip_username, realm, ha1_md5, ha1_sha256, created_at";
+pub(super) const COLUMNS: &str =
+    "id, user_id, kind, sip_username, realm, ha1_md5, ha1_sha256, created_at";
 
 impl Store {
     /// Creates a device for `user`. `password` is turned into the two HA1 values for `realm`

@@ -69,7 +69,7 @@ mod voicemail;
 pub use devices::{ha1_md5, ha1_sha256};
 pub use error::StoreError;
 pub use model::*;
-pub use routing_snapshot::RoutingSnapshot;
+pub use routing_snapshot::{sqlite_query_text as routing_snapshot_sqlite_text, RoutingSnapshot};
 
 /// Migrations for SQLite, embedded at compile time.
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("sql/sqlite");

@@ -51,7 +51,8 @@ impl TryFrom<RegistrationRow> for Registration {
     }
 }
 
-pub(super) const COLUMNS: &str = "id, user_id, device_id, contact_uri, expires_at, call_id, cseq, q_millis, \
+pub(super) const COLUMNS: &str =
+    "id, user_id, device_id, contact_uri, expires_at, call_id, cseq, q_millis, \
                        received_addr, transport, instance_id, reg_id, updated_at";
 
 impl Store {

@@ -163,7 +163,8 @@ fn decode<R: DeserializeOwned, T: TryFrom<R, Error = StoreError>>(
     what: &'static str,
     json: &str,
 ) -> Result<T, StoreError> {
-    let row: R = serde_json::from_str(json).map_err(|e| StoreError::invalid(what, e.to_string()))?;
+    let row: R =
+        serde_json::from_str(json).map_err(|e| StoreError::invalid(what, e.to_string()))?;
     row.try_into()
 }
 
@@ -178,6 +179,13 @@ fn decode_list<R: DeserializeOwned, T: TryFrom<R, Error = StoreError>>(
     let rows: Vec<R> =
         serde_json::from_str(&json).map_err(|e| StoreError::invalid(what, e.to_string()))?;
     rows.into_iter().map(TryInto::try_into).collect()
+}
+
+/// The SQLite text of the snapshot query (binds: user, organisation, from ms, to ms), for the
+/// routing-lookup bench to time the query without the JSON decoding.
+#[doc(hidden)]
+pub fn sqlite_query_text() -> &'static str {
+    SQLITE_QUERY.as_str()
 }
 
 impl Store {
@@ -239,7 +247,10 @@ mod tests {
             let sql = dialect.query();
             assert!(sql.starts_with("SELECT (SELECT "), "{sql}");
             assert_eq!(sql.matches(aggregate).count(), 5, "{sql}");
-            assert!(sql.contains("'calendar_entry_id', calendar_entry_id"), "{sql}");
+            assert!(
+                sql.contains("'calendar_entry_id', calendar_entry_id"),
+                "{sql}"
+            );
         }
     }
 }

@@ -52,7 +52,8 @@ impl TryFrom<ScheduleRow> for Schedule {
     }
 }
 
-pub(super) const COLUMNS: &str = "id, user_id, weekdays, start_min, end_min, reason, destination_kind, \
+pub(super) const COLUMNS: &str =
+    "id, user_id, weekdays, start_min, end_min, reason, destination_kind, \
                        destination_number, free_text, valid_from, valid_until";
 
 /// Checks a schedule: some weekday, end after start, a complete destination.
