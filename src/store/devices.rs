@@ -19,7 +19,8 @@ pub fn ha1_sha256(username: &str, realm: &str, password: &str) -> String {
 }
 
 /// A `devices` row as stored.
-// Also `Deserialize`: the routing snapshot (`routing_snapshot.rs`) reads the same row as JSON.
+// Also `Deserialize`: the routing snapshot (`routing_snapshot.rs`) reads the same row as a JSON
+// array in `COLUMNS` order, so the fields must stay in that order (tests/store.rs checks).
 #[derive(sqlx::FromRow, serde::Deserialize)]
 pub(super) struct DeviceRow {
     id: i64,

@@ -5,11 +5,12 @@
 //! answers in microseconds, but sqlx-sqlite runs a connection on its own thread: every query
 //! is a round trip to it and every *row* a channel hand-off, which made the lookup cost
 //! milliseconds (benches/README.md, "Routing lookup"). Here each list is aggregated into one
-//! JSON array column (SQLite `json_group_array`/`json_object`, PostgreSQL
-//! `json_agg`/`json_build_object`), so the whole snapshot is one round trip and one row.
+//! JSON array column (SQLite `json_group_array`/`json_array`, PostgreSQL
+//! `json_agg`/`json_build_array`), so the whole snapshot is one round trip and one row.
 //!
-//! The JSON objects carry exactly the columns (and names) of each table's ordinary row type,
-//! and are decoded into those same row types and converted by the same `TryFrom`, so a
+//! Each row is a JSON array of exactly the columns of the table's ordinary row type, in its
+//! field order (its `COLUMNS` list, which the `FromRow` read uses too), and is decoded into
+//! that same row type and converted by the same `TryFrom`, so a
 //! snapshot holds the very values the single-table reads return, in the same order. SQLite
 //! has no boolean type (it stores 0/1), hence [`json_bool`](super::json_bool).
 
@@ -60,39 +61,36 @@ enum Dialect {
 }
 
 impl Dialect {
-    /// A JSON object of `columns` (a `COLUMNS` list), keyed by column name.
-    fn object(self, columns: &str) -> String {
-        let pairs: Vec<String> = columns
-            .split(',')
-            .map(str::trim)
-            .map(|c| format!("'{c}', {c}"))
-            .collect();
+    /// A JSON array of `columns` (a `COLUMNS` list) in their order, which is the field order
+    /// of the table's row type: serde reads a struct from an array positionally, so no key
+    /// is written or matched per value.
+    fn row(self, columns: &str) -> String {
         match self {
-            Dialect::Sqlite => format!("json_object({})", pairs.join(", ")),
-            Dialect::Postgres => format!("json_build_object({})", pairs.join(", ")),
+            Dialect::Sqlite => format!("json_array({columns})"),
+            Dialect::Postgres => format!("json_build_array({columns})"),
         }
     }
 
-    /// A scalar subquery: the one row of `from_where` as a JSON object text (NULL if none).
+    /// A scalar subquery: the one row of `from_where` as a JSON array text (NULL if none).
     fn one(self, columns: &str, from_where: &str) -> String {
-        let object = self.object(columns);
+        let row = self.row(columns);
         match self {
-            Dialect::Sqlite => format!("(SELECT {object} FROM {from_where})"),
-            Dialect::Postgres => format!("(SELECT {object}::text FROM {from_where})"),
+            Dialect::Sqlite => format!("(SELECT {row} FROM {from_where})"),
+            Dialect::Postgres => format!("(SELECT {row}::text FROM {from_where})"),
         }
     }
 
     /// A scalar subquery: the rows of `from_where` as a JSON array text in `order`
     /// (`[]` if none: PostgreSQL's `json_agg` of no rows is NULL).
     fn array(self, columns: &str, from_where: &str, order: &str) -> String {
-        let object = self.object(columns);
+        let row = self.row(columns);
         match self {
             // ORDER BY inside an aggregate: SQLite 3.44 and later (sqlx bundles 3.46).
             Dialect::Sqlite => {
-                format!("(SELECT json_group_array({object} ORDER BY {order}) FROM {from_where})")
+                format!("(SELECT json_group_array({row} ORDER BY {order}) FROM {from_where})")
             }
             Dialect::Postgres => format!(
-                "(SELECT COALESCE(json_agg({object} ORDER BY {order}), '[]'::json)::text \
+                "(SELECT COALESCE(json_agg({row} ORDER BY {order}), '[]'::json)::text \
                  FROM {from_where})"
             ),
         }
@@ -247,10 +245,7 @@ mod tests {
             let sql = dialect.query();
             assert!(sql.starts_with("SELECT (SELECT "), "{sql}");
             assert_eq!(sql.matches(aggregate).count(), 5, "{sql}");
-            assert!(
-                sql.contains("'calendar_entry_id', calendar_entry_id"),
-                "{sql}"
-            );
+            assert!(sql.contains("calendar_entry_id, created_by"), "{sql}");
         }
     }
 }
