@@ -264,14 +264,36 @@ pub async fn measure(store: &Store, users: u32, lookups: usize) -> Result<Report
     })
 }
 
+/// The routing snapshot's seven JSON texts, undecoded.
+type SnapshotTexts = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 /// p50 of each store call of the lookup on its own (µs), to see where the time goes.
 pub async fn breakdown(
     store: &Store,
+    db: &Path,
     users: u32,
     rounds: usize,
 ) -> Result<Vec<(&'static str, f64)>, StoreError> {
     let at = now();
     let ahead = at + chrono::Duration::days(60);
+    // A pool of its own on the same file, as `serve` would open it, for the raw snapshot query.
+    let raw = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(db)
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal),
+        )
+        .await?;
+    let raw = &raw;
     let mut times: Vec<(&'static str, Vec<Duration>)> = [
         "device_by_sip_username",
         "user_by_one_number",
@@ -282,6 +304,8 @@ pub async fn breakdown(
         "registrations_active",
         "devices",
         "voicemail_settings",
+        "routing_snapshot (3-8 in one)",
+        "  of which query only",
     ]
     .into_iter()
     .map(|n| (n, Vec::with_capacity(rounds)))
@@ -310,6 +334,19 @@ pub async fn breakdown(
         time!(6, store.registrations_active(id, at).await?);
         time!(7, store.devices(id).await?);
         time!(8, store.voicemail_settings(id).await?);
+        time!(9, store.routing_snapshot(id, org, at, ahead).await?);
+        // The same query, its seven JSON texts fetched but not decoded.
+        time!(10, {
+            let row: SnapshotTexts =
+                sqlx::query_as(onestatus::store::routing_snapshot_sqlite_text())
+                    .bind(id.0)
+                    .bind(org.0)
+                    .bind(at.timestamp_millis())
+                    .bind(ahead.timestamp_millis())
+                    .fetch_one(raw)
+                    .await?;
+            row
+        });
     }
     Ok(times
         .into_iter()
@@ -357,7 +394,7 @@ fn main() {
         );
         let report = measure(&store, users, lookups).await;
         if env("BREAKDOWN", 0u8) == 1 {
-            for (name, p50) in breakdown(&store, users, 2000).await? {
+            for (name, p50) in breakdown(&store, &db, users, 2000).await? {
                 println!("  {name:<28} p50 {p50:>8.1} µs");
             }
         }

@@ -12,6 +12,7 @@ use onestatus::store::{
     NewOrganisation, NewUser, NewVoicemail, OrgId, Organisation, Profile, QuickDuration, Store,
     StoreError, SyncedEntry, User, UserId, VoicemailSettings,
 };
+use onestatus::store::{MinuteOfDay, ScheduleData, Weekdays};
 
 /// A fixed "now" for the whole suite: Monday 24 November 2025, 10:00 UTC.
 fn t0() -> DateTime<Utc> {
@@ -71,6 +72,7 @@ async fn suite(url: &str) {
     absences_in_force(&store).await;
     calendar_sync_respects_user_edits_and_tombstones(&store).await;
     registrations_expire(&store).await;
+    routing_snapshot_matches_single_reads(&store).await;
     pin_change_and_lockout(&store).await;
     let store = voicemail_is_durable(store, url).await;
     store.close().await;
@@ -619,6 +621,214 @@ async fn registrations_expire(store: &Store) {
         .await
         .unwrap());
     assert!(active(t0()).await.is_empty());
+}
+
+/// The call path's one-query routing snapshot returns exactly what the seven single-table reads
+/// return (values and order), on both backends: booleans (0/1 in SQLite's JSON, true/false in
+/// PostgreSQL's), NULLs, non-ASCII text, tombstones, expired bindings and the look-ahead window.
+async fn routing_snapshot_matches_single_reads(store: &Store) {
+    let org = make_org(store, "208").await;
+    let user = make_user(store, org.id, "Snap Shot", "4520800001").await;
+    let other = make_user(store, org.id, "Other Person", "4520800002").await;
+    let absence = |who: UserId, start: i64, end: Option<i64>, destination| AbsenceData {
+        user_id: who,
+        reason: Reason::Meeting,
+        starts_at: t0() + minutes(start),
+        ends_at: end.map(|e| t0() + minutes(e)),
+        destination,
+        free_text: Some("Møde i Århus".into()),
+        receptionist_note: None,
+        origin: Origin::Web,
+        calendar_entry_id: None,
+        created_by: Some(who),
+    };
+    for (who, start, end, destination) in [
+        (user.id, -600, Some(-60), Destination::voicemail()), // ended: not read
+        (user.id, 120, None, Destination::number("4520800002")), // until further notice
+        (user.id, -30, Some(30), Destination::voicemail()),   // in force now
+        (
+            user.id,
+            61 * 24 * 60,
+            Some(62 * 24 * 60),
+            Destination::voicemail(),
+        ), // beyond
+        (other.id, -30, Some(30), Destination::voicemail()),  // someone else's
+    ] {
+        store
+            .absence_create(&absence(who, start, end, destination), t0())
+            .await
+            .unwrap();
+    }
+    let source = store
+        .calendar_source_create(
+            user.id,
+            onestatus::store::CalendarSourceKind::Url,
+            "https://example.invalid/snap.ics",
+            None,
+            t0(),
+        )
+        .await
+        .unwrap();
+    let entry = |uid: &str, subject: &str, start: i64, all_day| SyncedEntry {
+        user_id: user.id,
+        source_id: Some(source.id),
+        external_uid: uid.to_owned(),
+        recurrence_id: String::new(),
+        subject: subject.to_owned(),
+        starts_at: t0() + minutes(start),
+        ends_at: t0() + minutes(start + 60),
+        all_day,
+        busy_status: BusyStatus::Busy,
+    };
+    let mut ids = Vec::new();
+    for (uid, subject, start, all_day) in [
+        ("late", "Budget [fwd Other Person]", 180, false),
+        ("now", "Standup \"quoted\" [open]", -20, true),
+        ("gone", "Deleted", 60, false),
+        ("past", "Yesterday", -24 * 60, false),
+    ] {
+        let e = store
+            .calendar_upsert_from_sync(&entry(uid, subject, start, all_day), t0())
+            .await
+            .unwrap();
+        ids.push(e.id);
+    }
+    store
+        .calendar_user_edit(
+            user.id,
+            ids[0],
+            &EntryEdit {
+                subject: "Budget, edited".into(),
+                starts_at: t0() + minutes(180),
+                ends_at: t0() + minutes(240),
+                all_day: false,
+                busy_status: BusyStatus::OutOfOffice,
+                code_override: Some("[vm]".into()),
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    store
+        .calendar_user_delete(user.id, ids[2], t0())
+        .await
+        .unwrap();
+    let desk = store
+        .device_create(
+            user.id,
+            DeviceKind::Desk,
+            "2080001",
+            "onestatus",
+            "pw",
+            t0(),
+        )
+        .await
+        .unwrap();
+    store
+        .device_create(
+            user.id,
+            DeviceKind::Soft,
+            "2080002",
+            "onestatus",
+            "pw",
+            t0(),
+        )
+        .await
+        .unwrap();
+    for (contact, expires_min, q, device) in [
+        ("sip:old@192.0.2.1", -1, 1000, Some(desk.id)),
+        ("sip:low@192.0.2.2", 60, 100, None),
+        ("sip:high@192.0.2.3", 60, 900, Some(desk.id)),
+    ] {
+        store
+            .registration_upsert(
+                &Binding {
+                    user_id: user.id,
+                    device_id: device,
+                    contact_uri: contact.to_owned(),
+                    expires_at: t0() + minutes(expires_min),
+                    call_id: format!("{contact}-call"),
+                    cseq: 7,
+                    q_millis: q,
+                    received_addr: "192.0.2.10:5060".into(),
+                    transport: "udp".into(),
+                    instance_id: None,
+                    reg_id: Some(2),
+                },
+                t0() - minutes(5),
+            )
+            .await
+            .unwrap();
+    }
+    for (days, start, end, valid_until) in [
+        (Weekdays::WORKDAYS, 600, 660, None),
+        (Weekdays::ALL, 540, 1440, Some(t0() + Duration::days(3))),
+    ] {
+        store
+            .schedule_create(
+                &ScheduleData {
+                    user_id: user.id,
+                    weekdays: days,
+                    start: MinuteOfDay::new(start).unwrap(),
+                    end: MinuteOfDay::new(end).unwrap(),
+                    reason: Reason::Meeting,
+                    destination: Destination::voicemail(),
+                    free_text: None,
+                    valid_from: None,
+                    valid_until,
+                },
+                t0(),
+            )
+            .await
+            .unwrap();
+    }
+    let settings = VoicemailSettings {
+        secondary_lang: Some(Lang::Sv),
+        allow_messages: false,
+        use_own_greeting: true,
+        ..VoicemailSettings::default()
+    };
+    store
+        .voicemail_settings_update(user.id, &settings)
+        .await
+        .unwrap();
+
+    let (from, to) = (t0(), t0() + Duration::days(60));
+    let snap = store
+        .routing_snapshot(user.id, org.id, from, to)
+        .await
+        .unwrap();
+    assert_eq!(snap.org, store.org(org.id).await.unwrap());
+    let absences = store.absences_overlapping(user.id, from, to).await.unwrap();
+    assert_eq!(absences.len(), 2);
+    assert_eq!(snap.absences, absences);
+    let schedules = store.schedules(user.id).await.unwrap();
+    assert_eq!(schedules.len(), 2);
+    assert_eq!(snap.schedules, schedules);
+    let calendar = store.calendar_entries(user.id, from, to).await.unwrap();
+    assert_eq!(
+        calendar
+            .iter()
+            .map(|e| e.external_uid.as_str())
+            .collect::<Vec<_>>(),
+        ["now", "late"]
+    );
+    assert_eq!(snap.calendar, calendar);
+    let registrations = store.registrations_active(user.id, from).await.unwrap();
+    assert_eq!(registrations.len(), 2);
+    assert_eq!(snap.registrations, registrations);
+    assert_eq!(snap.devices, store.devices(user.id).await.unwrap());
+    assert_eq!(snap.voicemail, settings);
+    assert_eq!(
+        snap.voicemail,
+        store.voicemail_settings(user.id).await.unwrap()
+    );
+
+    // Missing rows are NotFound, as the single reads say.
+    let missing = store
+        .routing_snapshot(user.id, OrgId(i64::MAX), from, to)
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound("organisation"))));
 }
 
 async fn pin_change_and_lockout(store: &Store) {

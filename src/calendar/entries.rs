@@ -35,6 +35,18 @@ pub async fn routing_entries(
     to: DateTime<Utc>,
 ) -> Result<Vec<RoutingEntry>, StoreError> {
     let stored = store.calendar_entries(user, from, to).await?;
+    routing_entries_from(store, user, org, stored).await
+}
+
+/// [`routing_entries`] for entries already read (the call path's one-query
+/// [`routing_snapshot`](Store::routing_snapshot)): codes parsed, colleagues' names resolved
+/// within `org` (a store query only for a `[fwd name]` code).
+pub async fn routing_entries_from(
+    store: &Store,
+    user: UserId,
+    org: OrgId,
+    stored: Vec<CalendarEntry>,
+) -> Result<Vec<RoutingEntry>, StoreError> {
     let mut out = Vec::with_capacity(stored.len());
     for e in stored {
         let override_code = match code_of(&e) {

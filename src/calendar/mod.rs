@@ -37,7 +37,7 @@ pub mod sync;
 pub mod timezone;
 
 pub use codes::{CalendarCode, ForwardTarget};
-pub use entries::routing_entries;
+pub use entries::{routing_entries, routing_entries_from};
 pub use ics::IcsError;
 pub use source::{BodySource, CalendarSource, FetchError, Fetched, FileSource, Validators};
 pub use sync::{import_body, import_file, run_sync, ImportReport, PUSHED_SOURCE_URL};

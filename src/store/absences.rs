@@ -12,8 +12,10 @@ use super::{
 };
 
 /// An `absences` row as stored.
-#[derive(sqlx::FromRow)]
-struct AbsenceRow {
+// Also `Deserialize`: the routing snapshot (`routing_snapshot.rs`) reads the same row as a JSON
+// array in `COLUMNS` order, so the fields must stay in that order (tests/store.rs checks).
+#[derive(sqlx::FromRow, serde::Deserialize)]
+pub(super) struct AbsenceRow {
     id: i64,
     user_id: i64,
     reason: String,
@@ -54,7 +56,7 @@ impl TryFrom<AbsenceRow> for Absence {
     }
 }
 
-const COLUMNS: &str = "id, user_id, reason, starts_at, ends_at, destination_kind, \
+pub(super) const COLUMNS: &str = "id, user_id, reason, starts_at, ends_at, destination_kind, \
     destination_number, free_text, receptionist_note, origin, calendar_entry_id, created_by, \
     created_at, updated_at";
 

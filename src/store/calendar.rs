@@ -48,8 +48,10 @@ impl TryFrom<SourceRow> for CalendarSource {
 }
 
 /// A `calendar_entries` row as stored.
-#[derive(sqlx::FromRow)]
-struct EntryRow {
+// Also `Deserialize`: the routing snapshot (`routing_snapshot.rs`) reads the same row as a JSON
+// array in `ENTRY_COLUMNS` order, so the fields must stay in that order (tests/store.rs checks).
+#[derive(sqlx::FromRow, serde::Deserialize)]
+pub(super) struct EntryRow {
     id: i64,
     user_id: i64,
     source_id: Option<i64>,
@@ -58,10 +60,13 @@ struct EntryRow {
     subject: String,
     starts_at: i64,
     ends_at: i64,
+    #[serde(deserialize_with = "super::json_bool")]
     all_day: bool,
     busy_status: String,
     origin: String,
+    #[serde(deserialize_with = "super::json_bool")]
     user_edited: bool,
+    #[serde(deserialize_with = "super::json_bool")]
     user_deleted: bool,
     code_override: Option<String>,
     updated_at: i64,
@@ -93,7 +98,8 @@ impl TryFrom<EntryRow> for CalendarEntry {
 
 const SOURCE_COLUMNS: &str =
     "id, user_id, kind, url, auth, etag, last_modified, last_error, last_sync_at";
-const ENTRY_COLUMNS: &str = "id, user_id, source_id, external_uid, recurrence_id, subject, \
+pub(super) const ENTRY_COLUMNS: &str =
+    "id, user_id, source_id, external_uid, recurrence_id, subject, \
     starts_at, ends_at, all_day, busy_status, origin, user_edited, user_deleted, code_override, \
     updated_at";
 

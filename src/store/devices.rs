@@ -19,8 +19,10 @@ pub fn ha1_sha256(username: &str, realm: &str, password: &str) -> String {
 }
 
 /// A `devices` row as stored.
-#[derive(sqlx::FromRow)]
-struct DeviceRow {
+// Also `Deserialize`: the routing snapshot (`routing_snapshot.rs`) reads the same row as a JSON
+// array in `COLUMNS` order, so the fields must stay in that order (tests/store.rs checks).
+#[derive(sqlx::FromRow, serde::Deserialize)]
+pub(super) struct DeviceRow {
     id: i64,
     user_id: i64,
     kind: String,
@@ -48,7 +50,8 @@ impl TryFrom<DeviceRow> for Device {
     }
 }
 
-const COLUMNS: &str = "id, user_id, kind, sip_username, realm, ha1_md5, ha1_sha256, created_at";
+pub(super) const COLUMNS: &str =
+    "id, user_id, kind, sip_username, realm, ha1_md5, ha1_sha256, created_at";
 
 impl Store {
     /// Creates a device for `user`. `password` is turned into the two HA1 values for `realm`

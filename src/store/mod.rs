@@ -60,6 +60,7 @@ pub mod model;
 mod orgs;
 mod phonebook;
 mod registrations;
+mod routing_snapshot;
 mod schedules;
 mod sessions;
 mod users;
@@ -68,6 +69,7 @@ mod voicemail;
 pub use devices::{ha1_md5, ha1_sha256};
 pub use error::StoreError;
 pub use model::*;
+pub use routing_snapshot::{sqlite_query_text as routing_snapshot_sqlite_text, RoutingSnapshot};
 
 /// Migrations for SQLite, embedded at compile time.
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("sql/sqlite");
@@ -269,4 +271,30 @@ fn contains_pattern(needle: &str) -> String {
 fn parse_tz(name: &str) -> Result<chrono_tz::Tz, StoreError> {
     name.parse()
         .map_err(|_| StoreError::invalid("timezone", name))
+}
+
+/// A stored boolean in a JSON document (the routing snapshot): PostgreSQL's `json_build_object`
+/// writes `true`/`false`, SQLite's `json_object` writes the 0/1 it stores booleans as.
+fn json_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    struct Stored;
+    impl serde::de::Visitor<'_> for Stored {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a boolean, or 0 or 1")
+        }
+        fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<bool, E> {
+            Ok(b)
+        }
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<bool, E> {
+            match n {
+                0 => Ok(false),
+                1 => Ok(true),
+                _ => Err(E::custom(format!("boolean stored as {n}"))),
+            }
+        }
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<bool, E> {
+            self.visit_i64(i64::try_from(n).unwrap_or(i64::MAX))
+        }
+    }
+    d.deserialize_any(Stored)
 }

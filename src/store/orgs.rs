@@ -6,12 +6,15 @@ use chrono::{DateTime, Utc};
 use super::{ms, parse_tz, ts, NewOrganisation, OrgId, Organisation, Store, StoreError};
 
 /// An `organisations` row as stored.
-#[derive(sqlx::FromRow)]
-struct OrgRow {
+// Also `Deserialize`: the routing snapshot (`routing_snapshot.rs`) reads the same row as a JSON
+// array in `COLUMNS` order, so the fields must stay in that order (tests/store.rs checks).
+#[derive(sqlx::FromRow, serde::Deserialize)]
+pub(super) struct OrgRow {
     id: i64,
     customer_code: String,
     name: String,
     timezone: String,
+    #[serde(deserialize_with = "super::json_bool")]
     allow_external_forwarding: bool,
     receptionist_group_number: Option<String>,
     created_at: i64,
@@ -33,7 +36,7 @@ impl TryFrom<OrgRow> for Organisation {
     }
 }
 
-const COLUMNS: &str = "id, customer_code, name, timezone, allow_external_forwarding, \
+pub(super) const COLUMNS: &str = "id, customer_code, name, timezone, allow_external_forwarding, \
                        receptionist_group_number, created_at";
 
 impl Store {

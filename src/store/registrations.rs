@@ -9,8 +9,10 @@ use super::{
 };
 
 /// A `registrations` row as stored.
-#[derive(sqlx::FromRow)]
-struct RegistrationRow {
+// Also `Deserialize`: the routing snapshot (`routing_snapshot.rs`) reads the same row as a JSON
+// array in `COLUMNS` order, so the fields must stay in that order (tests/store.rs checks).
+#[derive(sqlx::FromRow, serde::Deserialize)]
+pub(super) struct RegistrationRow {
     id: i64,
     user_id: i64,
     device_id: Option<i64>,
@@ -50,7 +52,8 @@ impl TryFrom<RegistrationRow> for Registration {
     }
 }
 
-const COLUMNS: &str = "id, user_id, device_id, contact_uri, expires_at, call_id, cseq, q_millis, \
+pub(super) const COLUMNS: &str =
+    "id, user_id, device_id, contact_uri, expires_at, call_id, cseq, q_millis, \
                        received_addr, transport, instance_id, reg_id, updated_at";
 
 impl Store {

@@ -11,8 +11,10 @@ use super::{
 };
 
 /// A `schedules` row as stored.
-#[derive(sqlx::FromRow)]
-struct ScheduleRow {
+// Also `Deserialize`: the routing snapshot (`routing_snapshot.rs`) reads the same row as a JSON
+// array in `COLUMNS` order, so the fields must stay in that order (tests/store.rs checks).
+#[derive(sqlx::FromRow, serde::Deserialize)]
+pub(super) struct ScheduleRow {
     id: i64,
     user_id: i64,
     weekdays: i64,
@@ -51,7 +53,8 @@ impl TryFrom<ScheduleRow> for Schedule {
     }
 }
 
-const COLUMNS: &str = "id, user_id, weekdays, start_min, end_min, reason, destination_kind, \
+pub(super) const COLUMNS: &str =
+    "id, user_id, weekdays, start_min, end_min, reason, destination_kind, \
                        destination_number, free_text, valid_from, valid_until";
 
 /// Checks a schedule: some weekday, end after start, a complete destination.

@@ -17,20 +17,34 @@ use crate::domain::MessageState;
 pub const MAX_AUDIO_BYTES: usize = 30 * 60 * 16_000 + 44;
 
 /// A `voicemail_settings` row as stored.
-#[derive(sqlx::FromRow)]
-struct SettingsRow {
+// Also `Deserialize`: the routing snapshot (`routing_snapshot.rs`) reads the same row as a JSON
+// array in `SETTINGS_COLUMNS` order, so the fields must stay in that order (tests/store.rs checks).
+#[derive(sqlx::FromRow, serde::Deserialize)]
+pub(super) struct SettingsRow {
     secondary_lang: Option<String>,
+    #[serde(deserialize_with = "super::json_bool")]
     allow_messages: bool,
+    #[serde(deserialize_with = "super::json_bool")]
     receptionist_option: bool,
     receptionist_group_number: Option<String>,
+    #[serde(deserialize_with = "super::json_bool")]
     use_own_name: bool,
+    #[serde(deserialize_with = "super::json_bool")]
     use_own_greeting: bool,
+    #[serde(deserialize_with = "super::json_bool")]
     quick_listen: bool,
     notify_channel: String,
+    #[serde(deserialize_with = "super::json_bool")]
     attach_audio: bool,
     max_message_secs: i64,
+    #[serde(deserialize_with = "super::json_bool")]
     pin_required_from_own_device: bool,
 }
+
+/// The columns of [`SettingsRow`].
+pub(super) const SETTINGS_COLUMNS: &str = "secondary_lang, allow_messages, receptionist_option, \
+    receptionist_group_number, use_own_name, use_own_greeting, quick_listen, notify_channel, \
+    attach_audio, max_message_secs, pin_required_from_own_device";
 
 impl TryFrom<SettingsRow> for VoicemailSettings {
     type Error = StoreError;
@@ -98,12 +112,9 @@ impl Store {
     /// A user's voicemail settings.
     pub async fn voicemail_settings(&self, user: UserId) -> Result<VoicemailSettings, StoreError> {
         let row: Option<SettingsRow> = with_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT secondary_lang, allow_messages, receptionist_option, \
-                 receptionist_group_number, use_own_name, use_own_greeting, quick_listen, \
-                 notify_channel, attach_audio, max_message_secs, pin_required_from_own_device \
-                 FROM voicemail_settings WHERE user_id = $1",
-            )
+            sqlx::query_as(&format!(
+                "SELECT {SETTINGS_COLUMNS} FROM voicemail_settings WHERE user_id = $1"
+            ))
             .bind(user.0)
             .fetch_optional(pool)
             .await
