@@ -15,7 +15,8 @@ source "$(dirname "$0")/lib.sh"
 DURATION="${DURATION:-30}"
 USERS="${USERS:-3000}"
 RATES="${RATES:-250 500 750 1000 1250 1500 2000 2500 3000 4000}"
-PORT_BASE="${PORT_BASE:-25060}"
+# Below the server's RTP range (20000-30000): with media anchored it binds two ports per call there.
+PORT_BASE="${PORT_BASE:-15060}"
 SIP_PORT=$PORT_BASE HTTP_PORT=$((PORT_BASE + 3020)) UAS_PORT=$((PORT_BASE + 10))
 UAC_PORT=$((PORT_BASE + 12)) KAM_PORT=$((PORT_BASE + 20))
 
