@@ -244,8 +244,8 @@ impl Recorder {
     }
 
     /// Makes room for `additional` samples in steps of [`GROWTH_STEP`] (never past the
-    /// maximum length), instead of `Vec`'s doubling: a 30 s message then holds at most 4 s of
-    /// slack, not up to 30 s, and large reallocations are `mremap`s rather than copies.
+    /// maximum length), instead of `Vec`'s doubling: a long message then holds at most 4 s of
+    /// unused capacity, not up to as much again as it has recorded.
     fn reserve(&mut self, additional: usize) {
         let needed = self.pcm.len() + additional;
         if needed > self.pcm.capacity() {
