@@ -69,7 +69,9 @@ raise_udp_buffers() {
 # wait_udp PORT: until something listens on 127.0.0.1:PORT/udp (bounded).
 wait_udp() {
     for _ in $(seq 1 100); do
-        if ss -lun | grep -q "127.0.0.1:$1 "; then return 0; fi
+        # grep reads all of ss's output: with -q it would exit early, ss would die of SIGPIPE
+        # and pipefail would call the port closed (it did, once SIPp held many sockets).
+        if ss -lun | grep "127.0.0.1:$1 " >/dev/null; then return 0; fi
         sleep 0.1
     done
     log "nothing listens on udp/$1"
