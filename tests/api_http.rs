@@ -19,7 +19,6 @@ use chrono::{DateTime, Utc};
 use common::{sipp, TestServer};
 use serde_json::{json, Value};
 
-use onestatus::store::model::Binding;
 use onestatus::store::{NewVoicemail, Store};
 
 const HANS: &str = "1000001";
@@ -578,28 +577,7 @@ fn free_port() -> u16 {
 /// after a REGISTER (the same way tests/calls.rs stands SIPp in for a desk phone).
 fn register(db_url: &str, local_number: &str, port: u16) {
     with_store(db_url, async |store: &Store| {
-        let now = Utc::now();
-        let user = store.user_by_local_number(local_number).await.unwrap();
-        let device = store.devices(user.id).await.unwrap().remove(0);
-        store
-            .registration_upsert(
-                &Binding {
-                    user_id: user.id,
-                    device_id: Some(device.id),
-                    contact_uri: format!("sip:{local_number}@127.0.0.1:{port}"),
-                    expires_at: now + chrono::Duration::hours(1),
-                    call_id: format!("api-http-{port}"),
-                    cseq: 1,
-                    q_millis: 1000,
-                    received_addr: format!("127.0.0.1:{port}"),
-                    transport: "udp".into(),
-                    instance_id: None,
-                    reg_id: None,
-                },
-                now,
-            )
-            .await
-            .unwrap();
+        common::bind_device(store, local_number, port).await
     });
 }
 
