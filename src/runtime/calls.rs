@@ -503,14 +503,7 @@ fn run_actions(service: &mut SipService, key: CallKey) {
                 PresenceChange::Started => service.presence.call_started(user_id, &call_id),
                 PresenceChange::Ended => service.presence.call_ended(user_id, &call_id),
             },
-            Action::Record(data) => {
-                let store = service.store.clone();
-                tokio::spawn(async move {
-                    if let Err(error) = store.call_record_insert(&data).await {
-                        warn!(%error, "call history not written");
-                    }
-                });
-            }
+            Action::Record(data) => service.history.record(data),
             Action::MediaPeer { party, remote } => {
                 if let Some(relay) = &running.relay {
                     relay.set_remote(party, remote);

@@ -15,7 +15,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use rsip::Method;
 use tokio::sync::mpsc;
-use tracing::{debug, info, warn, Span};
+use tracing::{debug, info, Span};
 
 use super::calls;
 use super::sip_service::SipService;
@@ -514,14 +514,7 @@ fn run_actions(service: &mut SipService, id: &str) {
                 }
                 service.click_to_call.registry.update(id, status, wall);
             }
-            Action::Record(data) => {
-                let store = service.store.clone();
-                tokio::spawn(async move {
-                    if let Err(error) = store.call_record_insert(&data).await {
-                        warn!(%error, "click-to-call history not written");
-                    }
-                });
-            }
+            Action::Record(data) => service.history.record(data),
         }
     }
     // Kept while the target call runs: its late answer must still reach the machine (which

@@ -4,6 +4,7 @@
 //! Everything that can go wrong before the server is up (config, database, an address in use)
 //! is a [`StartupError`], which `main` turns into one line and exit code 2.
 
+mod call_history;
 mod calls;
 pub mod click_to_call;
 pub mod ivr_leg;
@@ -242,6 +243,7 @@ impl Server {
             sip.set_ivr(media, deps);
         }
         let click_to_call = sip.click_to_call_handle();
+        let history = sip.take_history_task();
         tasks.push(tokio::spawn(sip.run(inbound_rx, shutdown.listener())));
 
         if config.calendar.sync_interval_secs > 0 {
@@ -284,6 +286,16 @@ impl Server {
         }
         for task in tasks {
             let _ = task.await;
+        }
+        // The SIP task is gone and with it the history writer's sender: the writer finishes
+        // the records still queued (the calls the drain ended included).
+        if let Some(history) = history {
+            if tokio::time::timeout(Duration::from_secs(10), history)
+                .await
+                .is_err()
+            {
+                warn!("call history writer did not finish within 10 s");
+            }
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), http_task)
             .await

@@ -30,6 +30,7 @@ use crate::sip::transaction::{
 use crate::sip::transport::{tcp, Inbound, Protocol};
 use crate::store::Store;
 
+use super::call_history::HistoryWriter;
 use super::calls::{self, Calls};
 use super::click_to_call::{self, ClickToCalls};
 use super::ivr_leg::{self, IvrDeps, IvrLegs, IvrRuntime};
@@ -96,6 +97,10 @@ pub struct SipService {
     pub(super) ivr_legs: IvrLegs,
     /// Click-to-calls (RFC 3725) the API asked for.
     pub(super) click_to_call: ClickToCalls,
+    /// Where ended calls' history records go (one writer task, group commit).
+    pub(super) history: HistoryWriter,
+    /// The writer task, until `serve` takes it to wait for the last records at shutdown.
+    history_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl SipService {
@@ -145,6 +150,7 @@ impl SipService {
         };
         let scanners = config.sip.scanner_user_agents.clone();
         let (completions, completions_rx) = mpsc::channel(COMPLETION_QUEUE);
+        let (history, history_task) = HistoryWriter::start(store.clone());
         Self {
             config,
             store,
@@ -165,7 +171,15 @@ impl SipService {
             ivr: None,
             ivr_legs: IvrLegs::default(),
             click_to_call: ClickToCalls::default(),
+            history,
+            history_task: Some(history_task),
         }
+    }
+
+    /// The call-history writer's task: it ends once this service is dropped and every queued
+    /// record is written, so a clean stop awaits it before closing the store.
+    pub fn take_history_task(&mut self) -> Option<tokio::task::JoinHandle<()>> {
+        self.history_task.take()
     }
 
     /// Reads the time from `clock` (routing decisions, registrations, timers) instead of the

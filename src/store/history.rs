@@ -67,6 +67,36 @@ impl Store {
         row.try_into()
     }
 
+    /// Records several calls in one transaction: one commit (one WAL fsync with SQLite's
+    /// `synchronous = FULL`) for the lot. All or none: the caller retries one by one when a
+    /// batch fails, so one bad record (its user deleted mid-call) cannot drop the others.
+    pub async fn call_records_insert(&self, calls: &[CallData]) -> Result<(), StoreError> {
+        if calls.is_empty() {
+            return Ok(());
+        }
+        let sql = "INSERT INTO call_history (user_id, direction, other_number, other_name, \
+                   started_at, answered_at, ended_at, route) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        with_pool!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            for c in calls {
+                sqlx::query(sql)
+                    .bind(c.user_id.0)
+                    .bind(c.direction.as_str())
+                    .bind(&c.other_number)
+                    .bind(&c.other_name)
+                    .bind(ms(c.started_at))
+                    .bind(ms_opt(c.answered_at))
+                    .bind(ms_opt(c.ended_at))
+                    .bind(&c.route)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        }
+        .await)
+    }
+
     /// `user`'s calls of one direction (or all, with `None`), newest first, at most `limit`.
     pub async fn call_history(
         &self,
