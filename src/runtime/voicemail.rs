@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono_tz::Tz;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tracing::{debug, info, warn, Instrument};
 
 use self::spool::{Envelope, Spool};
@@ -62,6 +62,15 @@ const STREAM_INTERVAL: Duration = Duration::from_secs(1);
 /// Attempts at storing a message before the caller is told it failed; the store's pool may be
 /// momentarily exhausted or a Postgres fail-over under way.
 const SAVE_ATTEMPTS: u32 = 4;
+/// Messages being saved at once, process-wide. A save is the one moment a call holds its
+/// message in memory whole (the WAV read from the spool, and the store's copy while it is
+/// inserted); callers hang up together (a load test's do, to the second), and a thousand
+/// saves at once would hold a thousand messages. The store writes one at a time on SQLite
+/// anyway, and each save takes milliseconds, so the queue costs little time; waiting callers
+/// hold nothing but their spool file meanwhile.
+const SAVE_CONCURRENCY: usize = 4;
+/// The permits of [`SAVE_CONCURRENCY`].
+static SAVE_SLOTS: Semaphore = Semaphore::const_new(SAVE_CONCURRENCY);
 /// First wait between save attempts; doubled each time.
 const SAVE_BACKOFF: Duration = Duration::from_millis(250);
 /// A `PlaybackDone` arriving this much earlier than the prompt on air can have ended belongs to
@@ -759,28 +768,21 @@ impl Driver {
                 received_at,
                 duration_ms,
             } => {
-                // The recording is in the spool: the take when the recorder reported its end,
-                // else what its chunks brought (a recorder that never reported).
-                let wav = match (self.take.take(), &self.spool) {
-                    (Some(0), _) | (_, None) => None,
-                    (_, Some(spool)) => spool.wav().await,
-                };
-                let samples = wav
-                    .as_ref()
-                    .map_or(0, |wav| wav.len().saturating_sub(WAV_HEADER_LEN) / 2);
-                let Some(wav) = wav.filter(|_| samples > 0) else {
+                if self.take.take() == Some(0) {
                     warn!("no audio to save");
                     return StoreReply::Failed;
-                };
+                }
+                // The recording is in the spool: the take when the recorder reported its end,
+                // else what its chunks brought (a recorder that never reported).
                 let message = NewVoicemail {
                     user_id: user,
                     caller_number,
                     caller_name,
                     received_at,
-                    duration_ms: duration_ms.min(samples as u64 / 8),
-                    audio: wav,
+                    duration_ms,
+                    audio: Vec::new(),
                 };
-                match self.save(message).await {
+                match self.save_spooled(message).await {
                     Some(saved) => {
                         let id = saved.message.id;
                         self.saved = Some(saved);
@@ -800,8 +802,31 @@ impl Driver {
         }
     }
 
-    /// Writes the message (its `audio` the WAV read from the spool), retrying with backoff: a
-    /// failed save loses what the caller said, unless the spool keeps it for the next start.
+    /// Stores the recording in the spool as `message`'s audio, within one of the
+    /// [`SAVE_SLOTS`]; its duration is capped by the audio there. `None`: no audio, or not
+    /// stored.
+    async fn save_spooled(&self, mut message: NewVoicemail) -> Option<Saved> {
+        let Some(spool) = &self.spool else {
+            warn!("no recording to save");
+            return None;
+        };
+        let _slot = SAVE_SLOTS.acquire().await;
+        let Some(wav) = spool.wav().await else {
+            warn!("recording not readable from the spool");
+            return None;
+        };
+        let samples = wav.len().saturating_sub(WAV_HEADER_LEN) / 2;
+        if samples == 0 {
+            warn!("no audio to save");
+            return None;
+        }
+        message.duration_ms = message.duration_ms.min(samples as u64 / 8);
+        message.audio = wav;
+        self.save(message).await
+    }
+
+    /// Writes the message, retrying with backoff: a failed save loses what the caller said,
+    /// unless the spool keeps it for the next start.
     async fn save(&self, message: NewVoicemail) -> Option<Saved> {
         let mut backoff = SAVE_BACKOFF;
         for attempt in 1..=SAVE_ATTEMPTS {
@@ -900,15 +925,6 @@ impl Driver {
     /// Saves a recording the session still held when it closed, from the spool.
     async fn save_leftover(&mut self, ms: u64) {
         info!(duration_ms = ms, "saving a recording left in the session");
-        let Some(wav) = (match &self.spool {
-            Some(spool) => spool.wav().await,
-            None => None,
-        }) else {
-            warn!("recording left in the session not readable from the spool");
-            return;
-        };
-        let samples = wav.len().saturating_sub(WAV_HEADER_LEN) / 2;
-        let ms = ms.min(samples as u64 / 8);
         let message = NewVoicemail {
             user_id: self.mailbox.user_id,
             caller_number: None,
@@ -916,9 +932,9 @@ impl Driver {
             received_at: self.deps.clock.now()
                 - chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(0)),
             duration_ms: ms,
-            audio: wav,
+            audio: Vec::new(),
         };
-        if let Some(saved) = self.save(message).await {
+        if let Some(saved) = self.save_spooled(message).await {
             let id = saved.message.id.0;
             self.saved = Some(saved);
             if let Some(spool) = self.spool.take() {
