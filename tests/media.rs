@@ -133,7 +133,7 @@ async fn plays_paced_rtp_and_records_and_detects_dtmf_over_real_udp() {
         max_duration: Duration::from_secs(60),
         silence_timeout: Some(Duration::from_secs(1)),
         silence_threshold: 256,
-        progress_interval: Some(Duration::from_millis(500)),
+        stream_interval: Some(Duration::from_millis(500)),
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
     let spoken = speech(16_000);
@@ -172,26 +172,26 @@ async fn plays_paced_rtp_and_records_and_detects_dtmf_over_real_udp() {
     assert_eq!(digits, vec![Digit::Five]);
     let recording = recording.unwrap();
     assert_eq!(recording.reason, RecordStop::Silence);
-    // 2 s of speech plus the 200 ms of silence kept; loopback loses nothing.
-    assert_eq!(
-        recording.pcm.len(),
-        16_000 + 1600,
-        "{:?}",
-        recording.duration()
-    );
-    let expected = G711::Pcma.decode(&G711::Pcma.encode(&spoken));
-    assert_eq!(&recording.pcm[..16_000], &expected[..]);
-    // The chunks streamed while recording are a prefix of it, at least 2 s long (the silence
-    // after the speech was streamed too, before the trim).
+    // The chunks streamed while recording are handed over for good, at least 2 s of them
+    // (the silence after the speech was streamed too, before the trim): the session kept
+    // only the rest.
     assert!(streamed.len() >= 16_000, "{} streamed", streamed.len());
-    assert_eq!(&streamed[..16_000], &expected[..]);
+    assert!(recording.streamed <= streamed.len());
+    let mut message = streamed.clone();
+    message.truncate(recording.streamed);
+    message.extend_from_slice(&recording.pcm);
+    // 2 s of speech plus the 200 ms of silence kept; loopback loses nothing.
+    assert_eq!(message.len(), 16_000 + 1600, "{:?}", recording.duration());
+    assert_eq!(recording.len(), message.len());
+    let expected = G711::Pcma.decode(&G711::Pcma.encode(&spoken));
+    assert_eq!(&message[..16_000], &expected[..]);
 
     let packets = tokio::time::timeout(Duration::from_secs(15), receiver)
         .await
         .expect("400 packets in time")
         .unwrap();
     assert!(
-        handle.close().await.is_none(),
+        handle.close().await.recording.is_none(),
         "recording already delivered"
     );
 
@@ -322,11 +322,75 @@ async fn closing_mid_message_returns_what_was_recorded() {
     let recording = handle
         .close()
         .await
+        .recording
         .expect("the message survives the hang-up");
     assert_eq!(recording.reason, RecordStop::Hangup);
-    assert_eq!(recording.pcm.len(), 8000);
-    let wav = recording.to_wav().unwrap();
-    assert_eq!(wav.len(), 44 + 16_000);
+    assert_eq!((recording.streamed, recording.pcm.len()), (0, 8000));
+}
+
+/// A streamed recording that the IVR does not read while it runs: more chunks than the event
+/// queue takes (the driver holds the rest), then a hang-up. Closing hands back every chunk and
+/// the tail: together, the whole message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_an_unread_streamed_recording_loses_no_chunk() {
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let shutdown = Shutdown::new();
+    let config = RtpConfig {
+        port_min: 43_300,
+        port_max: 43_399,
+        ptime_ms: 20,
+    };
+    let engine = MediaEngine::start(&config, shutdown.listener());
+    let (handle, answer) = engine
+        .open_session(
+            &offer(peer.local_addr().unwrap()),
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+        )
+        .unwrap();
+    let engine_addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), answer.media[0].port);
+    // One chunk per packet once the margin is filled: 400 packets, ~390 chunks.
+    handle.record(RecordOptions {
+        stream_interval: Some(Duration::from_millis(20)),
+        ..RecordOptions::default()
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut stream = PeerStream {
+        seq: 1,
+        ts: 0,
+        ssrc: 0x5EED_0002,
+    };
+    let spoken = speech(8000 * 8);
+    for frame in spoken.chunks(160) {
+        peer.send_to(&stream.audio(frame), engine_addr)
+            .await
+            .unwrap();
+        // Faster than real time (the recorder places by timestamp), slow enough for loopback.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let closed = handle.close().await;
+    let recording = closed.recording.expect("the recording was still running");
+    assert_eq!(recording.reason, RecordStop::Hangup);
+    let mut message: Vec<i16> = Vec::new();
+    let mut chunks = 0;
+    for event in closed.events {
+        match event {
+            MediaEvent::RecordingAudio(chunk) => {
+                chunks += 1;
+                message.extend(chunk);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(
+        chunks > 256,
+        "{chunks} chunks: more than the event queue holds"
+    );
+    assert_eq!(recording.streamed, message.len());
+    message.extend_from_slice(&recording.pcm);
+    let expected = G711::Pcma.decode(&G711::Pcma.encode(&spoken));
+    assert_eq!(message.len(), expected.len());
+    assert!(message == expected, "the message is the speech, in order");
 }
 
 /// Sessions opened at once against one peer socket: one driver task and one timer carry them.

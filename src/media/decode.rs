@@ -496,6 +496,37 @@ fn bessel_i0(x: f64) -> f64 {
     sum
 }
 
+/// Length of [`wav_header`]: the canonical RIFF header of 16-bit PCM (`RIFF`, `fmt ` of 16
+/// bytes, `data`), the same that [`wav_bytes`] writes.
+pub const WAV_HEADER_LEN: usize = 44;
+
+/// The header of [`wav_bytes`]'s format for `data_len` bytes of 16-bit little-endian samples
+/// that follow it. For a message already on disk as raw samples (the voicemail spool): header
+/// plus file is the WAV, without decoding the samples into memory first. `None` when the data
+/// is too long for a RIFF file (4 GiB).
+pub fn wav_header(data_len: usize) -> Option<[u8; WAV_HEADER_LEN]> {
+    let data = u32::try_from(data_len).ok()?;
+    let riff = data.checked_add(36)?;
+    let rate = TELEPHONE_RATE;
+    let mut h = [0u8; WAV_HEADER_LEN];
+    h[0..4].copy_from_slice(b"RIFF");
+    h[4..8].copy_from_slice(&riff.to_le_bytes());
+    h[8..12].copy_from_slice(b"WAVE");
+    h[12..16].copy_from_slice(b"fmt ");
+    h[16..20].copy_from_slice(&16u32.to_le_bytes());
+    // Format 1 (PCM), one channel.
+    h[20..22].copy_from_slice(&1u16.to_le_bytes());
+    h[22..24].copy_from_slice(&1u16.to_le_bytes());
+    h[24..28].copy_from_slice(&rate.to_le_bytes());
+    // Byte rate and block align: 2 bytes per sample, one channel.
+    h[28..32].copy_from_slice(&(rate * 2).to_le_bytes());
+    h[32..34].copy_from_slice(&2u16.to_le_bytes());
+    h[34..36].copy_from_slice(&16u16.to_le_bytes());
+    h[36..40].copy_from_slice(b"data");
+    h[40..44].copy_from_slice(&data.to_le_bytes());
+    Some(h)
+}
+
 /// A recorded message as a WAV file: 8 kHz, mono, 16-bit PCM, the format stored and mailed.
 pub fn wav_bytes(pcm: &[i16]) -> Result<Vec<u8>, hound::Error> {
     let spec = hound::WavSpec {
@@ -740,6 +771,16 @@ mod tests {
         assert_eq!(&wav[..4], b"RIFF");
         let decoded = decode(wav, Some("wav"), &DecodeLimits::default()).unwrap();
         assert_eq!(decoded, pcm);
+    }
+
+    #[test]
+    fn wav_header_and_raw_samples_are_the_wav() {
+        let pcm: Vec<i16> = (0..801).map(|i| ((i * 53) % 4000 - 2000) as i16).collect();
+        let raw: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
+        let mut wav = wav_header(raw.len()).unwrap().to_vec();
+        wav.extend_from_slice(&raw);
+        assert_eq!(wav, wav_bytes(&pcm).unwrap());
+        assert_eq!(wav_header(usize::MAX), None);
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! decides how *late* a packet leaves, which tokio's 1 ms timer resolution bounds.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +44,8 @@ const MAX_DATAGRAM: usize = 2048;
 const INBOUND_QUEUE: usize = 8192;
 
 /// Events queued per handle; an IVR that stops reading loses digits past this, not memory.
+/// Other events wait in the driver instead ([`Entry::held`]): streamed recording audio is
+/// held nowhere else.
 const EVENT_QUEUE: usize = 256;
 
 /// Why a session could not be opened.
@@ -114,8 +116,18 @@ enum Command {
     },
     Close {
         id: SessionId,
-        reply: Option<oneshot::Sender<Option<Recording>>>,
+        reply: Option<oneshot::Sender<Closed>>,
     },
+}
+
+/// What [`MediaHandle::close`] hands back, so that nothing recorded is lost to the close.
+#[derive(Debug, Default)]
+pub struct Closed {
+    /// Events the IVR had not read yet, in order: among them, the last streamed chunks
+    /// (`MediaEvent::RecordingAudio`) of the recording below, which exist nowhere else.
+    pub events: Vec<MediaEvent>,
+    /// The recording still running, ended with [`RecordStop::Hangup`].
+    pub recording: Option<Recording>,
 }
 
 /// One datagram from a receive task.
@@ -391,15 +403,27 @@ impl MediaHandle {
     }
 
     /// Closes the session and releases its port. A recording still running is returned
-    /// (reason [`RecordStop::Hangup`]) so a message left before the hang-up is kept.
-    pub async fn close(mut self) -> Option<Recording> {
+    /// (reason [`RecordStop::Hangup`]) with the events not read yet, its streamed chunks among
+    /// them, so a message left before the hang-up is kept.
+    pub async fn close(mut self) -> Closed {
         self.closed = true;
         let (reply, answer) = oneshot::channel();
         self.send(Command::Close {
             id: self.id,
             reply: Some(reply),
         });
-        answer.await.ok().flatten()
+        let held = answer.await.unwrap_or_default();
+        // The driver has dropped the session (and its sender) before replying: the queue
+        // holds everything it sent, and it sent these before the events it still held.
+        let mut events = Vec::new();
+        while let Ok(event) = self.events.try_recv() {
+            events.push(event);
+        }
+        events.extend(held.events);
+        Closed {
+            events,
+            recording: held.recording,
+        }
     }
 
     fn send(&self, command: Command) {
@@ -425,6 +449,11 @@ struct Entry {
     socket: Arc<UdpSocket>,
     receive_task: JoinHandle<()>,
     events: mpsc::Sender<MediaEvent>,
+    /// Events the handle's queue had no room for, oldest first, sent before any newer one.
+    /// Digits are dropped instead (a flood must not grow memory); recording audio, the end of
+    /// a recording or a prompt and a media timeout wait here: the IVR cannot do without them,
+    /// and they are few (a recording chunk a second).
+    held: VecDeque<MediaEvent>,
     /// Packets the socket would not take.
     send_failures: u64,
 }
@@ -448,21 +477,46 @@ impl Entry {
     }
 
     fn flush_events(&mut self) {
-        while let Some(event) = self.session.poll_event() {
+        while let Some(event) = self.held.pop_front() {
             match self.events.try_send(event) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(event)) => {
-                    tracing::warn!(?event, "media event queue full; event dropped");
+                    self.held.push_front(event);
+                    break;
                 }
+                Err(mpsc::error::TrySendError::Closed(_)) => self.held.clear(),
+            }
+        }
+        while let Some(event) = self.session.poll_event() {
+            if !self.held.is_empty() {
+                self.hold(event);
+                continue;
+            }
+            match self.events.try_send(event) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(event)) => self.hold(event),
                 Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
         }
     }
 
-    fn close(self, reason: RecordStop) -> (Option<Recording>, SessionStats) {
+    /// Keeps an event the queue has no room for, unless it is a digit.
+    fn hold(&mut self, event: MediaEvent) {
+        if matches!(event, MediaEvent::Digit(_)) {
+            tracing::warn!(?event, "media event queue full; digit dropped");
+        } else {
+            self.held.push_back(event);
+        }
+    }
+
+    fn close(self, reason: RecordStop) -> (Closed, SessionStats) {
         self.receive_task.abort();
         let mut session = self.session;
-        (session.take_recording(reason), session.stats())
+        let closed = Closed {
+            events: self.held.into(),
+            recording: session.take_recording(reason),
+        };
+        (closed, session.stats())
     }
 }
 
@@ -557,20 +611,24 @@ fn handle_command(
                     socket,
                     receive_task,
                     events,
+                    held: VecDeque::new(),
                     send_failures: 0,
                 },
             );
             return;
         }
         Command::Close { id, reply } => {
-            let recording = sessions.remove(&id).and_then(|entry| {
-                let send_failures = entry.send_failures;
-                let (recording, stats) = entry.close(RecordStop::Hangup);
-                tracing::debug!(session = id, ?stats, send_failures, "RTP session closed");
-                recording
-            });
+            let closed = sessions
+                .remove(&id)
+                .map(|entry| {
+                    let send_failures = entry.send_failures;
+                    let (closed, stats) = entry.close(RecordStop::Hangup);
+                    tracing::debug!(session = id, ?stats, send_failures, "RTP session closed");
+                    closed
+                })
+                .unwrap_or_default();
             if let Some(reply) = reply {
-                let _ = reply.send(recording);
+                let _ = reply.send(closed);
             }
             return;
         }

@@ -6,7 +6,16 @@
 //! In the call flow: after the tone, the IVR asks the session to record; the session decodes
 //! each G.711 packet and pushes it here; the first stop condition (silence, maximum length,
 //! the IVR's `#`/stop, hang-up) ends it and the PCM goes back to the IVR as
-//! `MediaEvent::RecordingDone`, to be stored as a WAV ([`Recording::to_wav`]).
+//! `MediaEvent::RecordingDone`, to be stored as a WAV.
+//!
+//! Streaming ([`RecordOptions::stream_interval`]): a voicemail message is written to a spool
+//! file as it is spoken, and holding it in RAM as well cost 16 KB per second per call (a
+//! 30 s message, 480 KB: most of a deposit call's memory). So the recorder can hand the
+//! settled audio over for good ([`Recorder::take_settled`]) and keep only what a reordered
+//! packet may still change ([`SETTLE_MARGIN`]) plus the chunk being gathered; the final
+//! [`Recording`] then carries only the rest, and says how much of the handed-over audio
+//! belongs to the message ([`Recording::streamed`]: trailing silence is trimmed after the
+//! fact).
 //!
 //! Why no jitter-buffer delay: a recorder does not play out in real time, so it needs no
 //! playout deadline. Writing each packet at its timestamp offset *is* the reordering: a late
@@ -16,7 +25,7 @@
 
 use std::time::Duration;
 
-use crate::media::decode::{duration_samples, wav_bytes};
+use crate::media::decode::duration_samples;
 
 /// Furthest behind the end a packet may be placed (1 s at 8 kHz); older packets re-base.
 pub const MAX_LATE: usize = 8000;
@@ -24,9 +33,14 @@ pub const MAX_LATE: usize = 8000;
 /// Largest forward gap filled with silence (2 s at 8 kHz); a larger jump is a new timeline.
 pub const MAX_GAP: usize = 16_000;
 
-/// Audio this close to the end is not yet handed out as progress: a reordered packet may still
-/// land there (60 ms: three packets of reordering, more than a LAN or a sane WAN produces).
-pub const PROGRESS_MARGIN: usize = 480;
+/// Audio this close to the end is not yet handed out by [`Recorder::take_settled`]: a reordered
+/// packet may still land there. 200 ms: ten packets of reordering, more than a LAN or a sane
+/// WAN produces, and more than a phone's own jitter buffer usually absorbs. A packet later
+/// than this (but less than [`MAX_LATE`]) finds its place handed out already and is dropped,
+/// leaving the silence of a lost packet. Why not keep the whole [`MAX_LATE`] second: the
+/// margin is what a crash can lose on top of the chunk being gathered, and what each call
+/// holds in RAM; a second of it would double both for packets that practically never come.
+pub const SETTLE_MARGIN: usize = 1600;
 
 /// Silence kept at the end when a recording stops on silence: a message should not end on a
 /// clipped syllable, but five seconds of nothing is not part of it. app_voicemail keeps about
@@ -44,21 +58,23 @@ pub struct RecordOptions {
     /// −42 dBFS) sits above a G.711 line's idle noise and well below quiet speech (Asterisk's
     /// `silencethreshold` default is 256 on the same scale).
     pub silence_threshold: u16,
-    /// Hand out the audio as it arrives, in chunks of about this length
-    /// (`MediaEvent::RecordingAudio`), so the IVR can append it to a WAV file and a crash
-    /// mid-message loses at most one chunk. `None`: only the final recording.
-    pub progress_interval: Option<Duration>,
+    /// Hand the settled audio over as it arrives, in chunks of about this length
+    /// (`MediaEvent::RecordingAudio`), and forget it: the receiver owns it from then on (the
+    /// deposit writes it to the spool file, so a crash mid-message loses at most one chunk and
+    /// the call's RAM holds no more than a chunk and [`SETTLE_MARGIN`]). The final
+    /// [`Recording`] carries only the rest. `None`: everything in the final recording.
+    pub stream_interval: Option<Duration>,
 }
 
 impl Default for RecordOptions {
     /// Three minutes, five seconds of silence, threshold 256: the product's defaults; no
-    /// progress chunks unless asked.
+    /// streaming unless asked.
     fn default() -> Self {
         Self {
             max_duration: Duration::from_secs(180),
             silence_timeout: Some(Duration::from_secs(5)),
             silence_threshold: 256,
-            progress_interval: None,
+            stream_interval: None,
         }
     }
 }
@@ -77,28 +93,39 @@ pub enum RecordStop {
     Hangup,
 }
 
-/// A finished recording.
+/// A finished recording: `streamed` samples handed out by [`Recorder::take_settled`] (the
+/// receiver has them), then `pcm`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recording {
-    /// 8 kHz mono samples.
+    /// How many of the samples handed out as streamed chunks belong to the message: all of
+    /// them, or fewer when the trailing-silence trim reached back into them (the receiver
+    /// truncates what it has to this length). 0 without [`RecordOptions::stream_interval`].
+    pub streamed: usize,
+    /// 8 kHz mono samples after the streamed ones: the whole message when nothing was
+    /// streamed.
     pub pcm: Vec<i16>,
     /// Why it ended.
     pub reason: RecordStop,
 }
 
 impl Recording {
-    /// Length of the audio.
-    pub fn duration(&self) -> Duration {
-        Duration::from_micros(self.pcm.len() as u64 * 125)
+    /// Length of the message in samples, streamed part included.
+    pub fn len(&self) -> usize {
+        self.streamed + self.pcm.len()
     }
 
-    /// The 8 kHz 16-bit mono WAV file stored for the message.
-    pub fn to_wav(&self) -> Result<Vec<u8>, hound::Error> {
-        wav_bytes(&self.pcm)
+    /// Whether the message is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Length of the message, streamed part included.
+    pub fn duration(&self) -> Duration {
+        Duration::from_micros(self.len() as u64 * 125)
     }
 }
 
-/// How the recording buffer grows: 4 s of 8 kHz audio at a time. Reserving a minute up front made
+/// How the recording buffer grows without streaming: 4 s of 8 kHz audio at a time. Reserving a minute up front made
 /// the recorder the largest item of a voicemail call's heap profile (960 KB per call,
 /// benches/README.md); only touched pages count in RSS, so the measured RSS per call did not
 /// change with this, but the reservation no longer scales with the allowed maximum.
@@ -113,14 +140,14 @@ pub struct Recorder {
     max_samples: usize,
     /// [`RecordOptions::silence_timeout`] in samples.
     silence_samples: Option<usize>,
-    /// The audio so far.
+    /// The audio not handed out yet: samples `delivered..self.len()` of the recording.
     pcm: Vec<i16>,
-    /// RTP timestamp of `pcm[0]`; `None` until the first packet, or after [`Self::rebase`]
-    /// (then the next packet continues at the end).
+    /// RTP timestamp of sample 0 of the recording; `None` until the first packet, or after
+    /// [`Self::rebase`] (then the next packet continues at the end).
     base: Option<u32>,
-    /// Samples of silence at the end of `pcm`.
+    /// Samples of silence at the end of the recording (may reach into delivered audio).
     trailing_silence: usize,
-    /// Samples already handed out by [`Self::take_progress`].
+    /// Samples handed out by [`Self::take_settled`] and no longer held.
     delivered: usize,
 }
 
@@ -128,31 +155,49 @@ impl Recorder {
     /// An empty recording.
     pub fn new(options: RecordOptions) -> Self {
         let max_samples = duration_samples(options.max_duration);
+        let capacity = match options.stream_interval {
+            // What streaming holds at most: the chunk being gathered, the margin, and a
+            // silence gap filled in one push; it never grows past this.
+            Some(interval) => duration_samples(interval) + SETTLE_MARGIN + MAX_GAP + 320,
+            // One growth step to start with; see [`GROWTH_STEP`].
+            None => GROWTH_STEP,
+        };
         Self {
             options,
             max_samples,
             silence_samples: options.silence_timeout.map(duration_samples),
-            // One growth step to start with; see [`GROWTH_STEP`].
-            pcm: Vec::with_capacity(max_samples.min(GROWTH_STEP)),
+            pcm: Vec::with_capacity(max_samples.min(capacity)),
             base: None,
             trailing_silence: 0,
             delivered: 0,
         }
     }
 
-    /// The audio settled since the last call, once at least
-    /// [`RecordOptions::progress_interval`] of it has accumulated. Samples within
-    /// [`PROGRESS_MARGIN`] of the end wait, since a late packet may still fill them; one that
-    /// arrives later still is only in the final [`Recording`], which is authoritative.
-    pub fn take_progress(&mut self) -> Option<Vec<i16>> {
-        let interval = duration_samples(self.options.progress_interval?).max(1);
-        let settled = self.pcm.len().saturating_sub(PROGRESS_MARGIN);
-        if settled < self.delivered + interval {
+    /// With [`RecordOptions::stream_interval`]: the audio settled since the last call, once at
+    /// least an interval of it has accumulated, handed over for good (the recorder forgets
+    /// it). Samples within [`SETTLE_MARGIN`] of the end wait, since a late packet may still
+    /// land there.
+    pub fn take_settled(&mut self) -> Option<Vec<i16>> {
+        let interval = duration_samples(self.options.stream_interval?).max(1);
+        let settled = self.pcm.len().saturating_sub(SETTLE_MARGIN);
+        if settled < interval {
             return None;
         }
-        let chunk = self.pcm[self.delivered..settled].to_vec();
-        self.delivered = settled;
+        // Moves the margin (at most a chunk's worth) to the front: cheap, once a chunk.
+        let chunk: Vec<i16> = self.pcm.drain(..settled).collect();
+        self.delivered += settled;
         Some(chunk)
+    }
+
+    /// Samples held in memory now (not handed out yet): bounded by a chunk, the margin and one
+    /// gap when streaming.
+    pub fn buffered(&self) -> usize {
+        self.pcm.len()
+    }
+
+    /// Bytes the recorder has reserved for samples (its capacity), for memory checks.
+    pub fn reserved_bytes(&self) -> usize {
+        self.pcm.capacity() * std::mem::size_of::<i16>()
     }
 
     /// The options it runs with.
@@ -160,14 +205,14 @@ impl Recorder {
         &self.options
     }
 
-    /// Samples recorded so far.
+    /// Samples recorded so far, handed out or not.
     pub fn len(&self) -> usize {
-        self.pcm.len()
+        self.delivered + self.pcm.len()
     }
 
     /// Whether nothing is recorded yet.
     pub fn is_empty(&self) -> bool {
-        self.pcm.is_empty()
+        self.len() == 0
     }
 
     /// The source changed (new SSRC or a restart): its timestamps mean nothing relative to the
@@ -179,7 +224,8 @@ impl Recorder {
     /// Places one packet's decoded samples at its timestamp. Returns the stop condition when
     /// this packet completed the recording.
     pub fn push(&mut self, timestamp: u32, samples: &[i16]) -> Option<RecordStop> {
-        let len = self.pcm.len();
+        // Positions are in the whole recording, handed-out samples included.
+        let len = self.len();
         let base = *self
             .base
             .get_or_insert_with(|| timestamp.wrapping_sub(len as u32));
@@ -192,20 +238,23 @@ impl Recorder {
         } else {
             offset
         };
-        // offset ∈ [len - MAX_LATE, len + MAX_GAP] and ≥ 0 is not guaranteed near the start:
-        // clip what would fall before sample 0.
-        let (offset, samples) = if offset < 0 {
-            let cut = usize::try_from(-offset).unwrap_or(usize::MAX);
-            (0usize, samples.get(cut..).unwrap_or_default())
+        // offset ∈ [len - MAX_LATE, len + MAX_GAP], but what it covers may lie before what is
+        // still held: before sample 0 near the start, or in audio already handed out (a packet
+        // later than SETTLE_MARGIN). That part is clipped.
+        let floor = self.delivered as i64;
+        let (offset, samples) = if offset < floor {
+            let cut = usize::try_from(floor - offset).unwrap_or(usize::MAX);
+            (self.delivered, samples.get(cut..).unwrap_or_default())
         } else {
-            // Non-negative and bounded by len + MAX_GAP.
+            // At least `delivered` (≥ 0) and bounded by len + MAX_GAP.
             (offset as usize, samples)
         };
 
         if offset < len {
             // Late or duplicate: overwrite what the gap left, append the rest.
             let overlap = (len - offset).min(samples.len());
-            self.pcm[offset..offset + overlap].copy_from_slice(&samples[..overlap]);
+            let at = offset - self.delivered;
+            self.pcm[at..at + overlap].copy_from_slice(&samples[..overlap]);
             if offset + overlap > len - self.trailing_silence.min(len)
                 && !self.is_silent(&samples[..overlap])
             {
@@ -215,10 +264,10 @@ impl Recorder {
         }
         let gap = offset - len;
         if gap > 0 {
-            let room = self.max_samples.saturating_sub(len);
-            self.reserve(gap.min(room));
-            self.pcm.resize(len + gap.min(room), 0);
-            self.trailing_silence += gap.min(room);
+            let fill = gap.min(self.max_samples.saturating_sub(len));
+            self.reserve(fill);
+            self.pcm.resize(self.pcm.len() + fill, 0);
+            self.trailing_silence += fill;
             if let Some(stop) = self.check_limits() {
                 return Some(stop);
             }
@@ -231,7 +280,7 @@ impl Recorder {
         if samples.is_empty() {
             return self.check_limits();
         }
-        let room = self.max_samples.saturating_sub(self.pcm.len());
+        let room = self.max_samples.saturating_sub(self.len());
         let samples = &samples[..samples.len().min(room)];
         self.reserve(samples.len());
         self.pcm.extend_from_slice(samples);
@@ -264,7 +313,7 @@ impl Recorder {
     }
 
     fn check_limits(&self) -> Option<RecordStop> {
-        if self.pcm.len() >= self.max_samples {
+        if self.len() >= self.max_samples {
             return Some(RecordStop::MaxLength);
         }
         match self.silence_samples {
@@ -281,15 +330,17 @@ impl Recorder {
     }
 
     /// Ends the recording. On [`RecordStop::Silence`] the trailing silence is cut to
-    /// [`SILENCE_TAIL`].
+    /// [`SILENCE_TAIL`], which may reach back into audio already handed out
+    /// ([`Recording::streamed`] then says how much of it to keep).
     pub fn finish(mut self, reason: RecordStop) -> Recording {
+        let mut len = self.len();
         if reason == RecordStop::Silence {
             let keep = duration_samples(SILENCE_TAIL);
-            let cut = self.trailing_silence.saturating_sub(keep);
-            let new_len = self.pcm.len().saturating_sub(cut);
-            self.pcm.truncate(new_len);
+            len = len.saturating_sub(self.trailing_silence.saturating_sub(keep));
         }
+        self.pcm.truncate(len.saturating_sub(self.delivered));
         Recording {
+            streamed: self.delivered.min(len),
             pcm: self.pcm,
             reason,
         }
@@ -311,7 +362,33 @@ mod tests {
             max_duration: Duration::from_millis(max_ms),
             silence_timeout: silence_ms.map(Duration::from_millis),
             silence_threshold: 256,
-            progress_interval: None,
+            stream_interval: None,
+        }
+    }
+
+    /// Pushes `packets` and gathers what is streamed; returns the chunks' concatenation.
+    fn push_all(recorder: &mut Recorder, packets: &[(u32, Vec<i16>)]) -> Vec<i16> {
+        let mut streamed = Vec::new();
+        for (ts, samples) in packets {
+            recorder.push(*ts, samples);
+            if let Some(chunk) = recorder.take_settled() {
+                streamed.extend(chunk);
+            }
+        }
+        streamed
+    }
+
+    /// The message as a receiver of the stream assembles it (what the spool holds).
+    fn assembled(mut streamed: Vec<i16>, recording: Recording) -> Vec<i16> {
+        streamed.truncate(recording.streamed);
+        streamed.extend(recording.pcm);
+        streamed
+    }
+
+    fn streaming(silence_ms: Option<u64>, max_ms: u64) -> RecordOptions {
+        RecordOptions {
+            stream_interval: Some(Duration::from_secs(1)),
+            ..options(silence_ms, max_ms)
         }
     }
 
@@ -389,9 +466,9 @@ mod tests {
     }
 
     #[test]
-    fn progress_hands_out_settled_audio_in_chunks() {
+    fn streaming_hands_out_settled_audio_in_chunks_and_forgets_it() {
         let mut recorder = Recorder::new(RecordOptions {
-            progress_interval: Some(Duration::from_millis(100)),
+            stream_interval: Some(Duration::from_millis(100)),
             ..options(None, 60_000)
         });
         let mut chunks = Vec::new();
@@ -399,17 +476,118 @@ mod tests {
         for i in 0..50 {
             recorder.push(ts, &[i; 160]);
             ts += 160;
-            if let Some(chunk) = recorder.take_progress() {
+            if let Some(chunk) = recorder.take_settled() {
                 chunks.push(chunk);
             }
+            assert!(recorder.buffered() < 800 + SETTLE_MARGIN + 160);
         }
         assert!(chunks.iter().all(|c| c.len() >= 800));
         let streamed: Vec<i16> = chunks.concat();
         // All but the unsettled margin and the last incomplete chunk.
-        let settled = 8000 - PROGRESS_MARGIN;
+        let settled = 8000 - SETTLE_MARGIN;
         assert!(streamed.len() <= settled && streamed.len() > settled - 800);
+        assert_eq!(recorder.len(), 8000);
         let recording = recorder.finish(RecordStop::Hangup);
-        assert_eq!(&recording.pcm[..streamed.len()], &streamed[..]);
+        assert_eq!(recording.streamed, streamed.len());
+        assert_eq!(recording.len(), 8000);
+        let whole = assemble_expected(50);
+        assert_eq!(assembled(streamed, recording), whole);
+    }
+
+    fn assemble_expected(packets: i16) -> Vec<i16> {
+        (0..packets).flat_map(|i| [i; 160]).collect()
+    }
+
+    #[test]
+    fn streaming_and_holding_give_the_same_message() {
+        // Reordered (within the margin), lost and duplicated packets, a gap, then silence
+        // that ends it and is trimmed back into audio already streamed.
+        let mut packets: Vec<(u32, Vec<i16>)> = Vec::new();
+        for n in 0..400u32 {
+            // Half a second of nothing before packet 150.
+            let ts = n * 160 + if n >= 150 { 4000 } else { 0 };
+            match n {
+                100 | 250 => {}
+                101 => {
+                    packets.push((ts, loud(160)));
+                    packets.push((100 * 160, vec![7; 160]));
+                }
+                _ if n >= 300 => packets.push((ts, vec![10; 160])),
+                _ => packets.push((ts + n % 7, loud(160))),
+            }
+            if n == 200 {
+                packets.push((ts, loud(160)));
+            }
+        }
+        let mut held = Recorder::new(options(Some(1500), 60_000));
+        let mut streaming = Recorder::new(streaming(Some(1500), 60_000));
+        let streamed = push_all(&mut streaming, &packets);
+        for (ts, samples) in &packets {
+            held.push(*ts, samples);
+        }
+        assert!(streaming.silent_for(0) && held.silent_for(0));
+        let held = held.finish(RecordStop::Silence);
+        let streamed_len = streamed.len();
+        let recording = streaming.finish(RecordStop::Silence);
+        assert!(
+            recording.streamed < streamed_len && recording.pcm.is_empty(),
+            "the trim reached into streamed audio: {} of {streamed_len}",
+            recording.streamed
+        );
+        assert_eq!(recording.duration(), held.duration());
+        assert_eq!(held.streamed, 0);
+        assert_eq!(assembled(streamed, recording), held.pcm);
+    }
+
+    #[test]
+    fn a_packet_later_than_the_margin_does_not_move_the_timeline() {
+        let mut recorder = Recorder::new(RecordOptions {
+            stream_interval: Some(Duration::from_millis(100)),
+            ..options(None, 60_000)
+        });
+        let mut streamed = Vec::new();
+        for n in (0..100u32).filter(|&n| n != 81) {
+            recorder.push(n * 160, &[1; 160]);
+            streamed.extend(recorder.take_settled().unwrap_or_default());
+        }
+        // Packet 81 arrives 0.3 s late, within MAX_LATE but after its place was handed out.
+        assert!(streamed.len() >= 82 * 160);
+        recorder.push(81 * 160, &[5; 160]);
+        assert_eq!(recorder.len(), 100 * 160);
+        recorder.push(100 * 160, &[2; 160]);
+        let message = assembled(streamed, recorder.finish(RecordStop::Stopped));
+        assert_eq!(message.len(), 101 * 160);
+        assert!(
+            message[81 * 160..82 * 160].iter().all(|&s| s == 0),
+            "left as lost"
+        );
+        assert!(message[16_000..].iter().all(|&s| s == 2));
+    }
+
+    #[test]
+    fn thirty_seconds_streamed_hold_about_one_chunk() {
+        // The deposit's case: 1 s chunks, 30 s of 20 ms packets with a 1.5 s gap (a phone
+        // suppressing silence) in the middle. What the recorder holds must not grow with the
+        // message: at most a chunk, the margin and a gap, and its reservation never grows.
+        let mut recorder = Recorder::new(streaming(None, 180_000));
+        let reserved = recorder.reserved_bytes();
+        assert!(reserved <= 64 * 1024, "{reserved} bytes reserved");
+        let mut streamed = 0;
+        let mut most = 0;
+        for packet in (0..1500u32).filter(|p| !(700..775).contains(p)) {
+            recorder.push(packet * 160, &loud(160));
+            if let Some(chunk) = recorder.take_settled() {
+                streamed += chunk.len();
+            }
+            most = most.max(recorder.buffered());
+        }
+        assert_eq!(recorder.len(), 240_000);
+        assert!(most <= 8000 + SETTLE_MARGIN + 12_160, "{most} samples held");
+        assert!(recorder.buffered() < 8000 + SETTLE_MARGIN);
+        assert_eq!(recorder.reserved_bytes(), reserved, "the buffer grew");
+        let recording = recorder.finish(RecordStop::Hangup);
+        assert_eq!(recording.streamed, streamed);
+        assert_eq!(recording.len(), 240_000);
     }
 
     #[test]
@@ -424,8 +602,7 @@ mod tests {
         assert_eq!(stop, Some(RecordStop::MaxLength));
         let recording = recorder.finish(RecordStop::MaxLength);
         assert_eq!(recording.pcm.len(), 8000);
-        let wav = recording.to_wav().unwrap();
-        assert_eq!(wav.len(), 44 + 16_000);
+        assert_eq!(recording.streamed, 0);
     }
 
     #[test]

@@ -88,11 +88,13 @@ pub enum MediaEvent {
     Digit(Digit),
     /// The prompt given to [`MediaSession::play`] has been sent to its last sample.
     PlaybackDone,
-    /// Recorded audio so far, in order, since the previous chunk (only with
-    /// `RecordOptions::progress_interval`); for writing the message to disk as it arrives.
+    /// Settled audio of the recording, in order, since the previous chunk (only with
+    /// `RecordOptions::stream_interval`), handed over for good: the session no longer holds
+    /// it, so it must not be dropped. The IVR writes it to disk as it arrives.
     RecordingAudio(Vec<i16>),
-    /// A recording ended. Its audio is complete and authoritative (late packets included,
-    /// trailing silence trimmed): the stored message is written from it.
+    /// A recording ended (trailing silence trimmed). When streamed, the message is the first
+    /// [`Recording::streamed`] samples of the `RecordingAudio` chunks followed by its `pcm`;
+    /// otherwise its `pcm` is the whole message.
     RecordingDone(Recording),
     /// No RTP from the peer for [`SessionConfig::media_timeout`]: the caller is gone, or
     /// their media path is.
@@ -499,7 +501,7 @@ impl MediaSession {
                 .codec
                 .decode_into(packet.payload, &mut self.decoded);
             let stop = recorder.push(packet.timestamp, &self.decoded);
-            if let Some(chunk) = recorder.take_progress() {
+            if let Some(chunk) = recorder.take_settled() {
                 self.events.push_back(MediaEvent::RecordingAudio(chunk));
             }
             if let Some(stop) = stop {
@@ -824,7 +826,7 @@ mod tests {
             max_duration: ms(max_ms),
             silence_timeout: silence_ms.map(ms),
             silence_threshold: 256,
-            progress_interval: None,
+            stream_interval: None,
         }
     }
 
@@ -924,7 +926,7 @@ mod tests {
         let got = events(&mut session);
         assert!(matches!(
             &got[..],
-            [MediaEvent::RecordingDone(Recording { reason: RecordStop::Stopped, pcm })] if pcm.is_empty()
+            [MediaEvent::RecordingDone(Recording { reason: RecordStop::Stopped, pcm, streamed: 0 })] if pcm.is_empty()
         ));
     }
 

@@ -10,15 +10,18 @@
 //!   fragments (`PromptCache::stitch`, on the blocking pool since a cold fragment is decoded
 //!   from disk) and handed to the media session; its `PlaybackDone` becomes `PromptDone`.
 //! - `Record` → the record tone, then `MediaHandle::record` from the tone's last sample, so no
-//!   word said after the tone is lost; the audio also arrives in one-second chunks, kept so a
-//!   recorder that never reports its end still leaves a message.
-//! - `SaveMessage` → a WAV file in the store (retried: the message is the one thing that must
-//!   not be lost), then `Notify` → e-mail/SMS, the message-waiting NOTIFYs and the live web
-//!   client's counters.
+//!   word said after the tone is lost. The settled audio arrives in one-second chunks that the
+//!   session no longer holds, and goes straight to the recording's [`spool`] file; the end of
+//!   the recording brings the last unsettled moment. The call holds no copy of the message:
+//!   the spool is the message (a recorder that never reports its end still leaves one).
+//! - `SaveMessage` → the spool read back as a WAV file into the store (retried: the message is
+//!   the one thing that must not be lost), then `Notify` → e-mail/SMS, the message-waiting
+//!   NOTIFYs and the live web client's counters. Playing the take back reads the spool too.
 //!
 //! A caller who hangs up mid-message still leaves it: the hang-up stops the recording, the
 //! machine saves it, and only then does the task end. Whatever is left in the session when it
-//! closes (a hang-up that raced the stop) is saved too.
+//! closes (a hang-up that raced the stop: its last chunks and its tail) is spooled and saved
+//! too.
 
 mod spool;
 
@@ -29,18 +32,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono_tz::Tz;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tracing::{debug, info, warn, Instrument};
 
-use self::spool::{Envelope, SpoolWriter};
+use self::spool::{Envelope, Spool};
 use super::ivr_leg::{IvrDeps, IvrLeg, LegCommand, LegEvent};
 use crate::b2bua::VoicemailRequest;
 use crate::ivr::{
     Action, Caller, Deposit, DepositSetup, Event, PlayId, Prompt, RecordingEnd, RecordingLimits,
     StoreReply, StoreRequest,
 };
-use crate::media::decode::{self, DecodeLimits};
+use crate::media::decode::{self, DecodeLimits, WAV_HEADER_LEN};
 use crate::media::dtmf::Digit;
+use crate::media::engine::Closed;
 use crate::media::recorder::{RecordOptions, RecordStop, Recording};
 use crate::media::session::MediaEvent;
 use crate::presence::PresenceEvent;
@@ -52,12 +56,21 @@ use crate::store::StoreError;
 
 /// With messages off but options offered, how long the caller has to press a key.
 const OPTION_WAIT: Duration = Duration::from_secs(5);
-/// Recorded audio is handed out this often while recording, so what was said is held outside
-/// the media session too.
-const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+/// Recorded audio is handed over this often while recording and written to the spool: one
+/// write and `fdatasync` a second, and what a crash can lose.
+const STREAM_INTERVAL: Duration = Duration::from_secs(1);
 /// Attempts at storing a message before the caller is told it failed; the store's pool may be
 /// momentarily exhausted or a Postgres fail-over under way.
 const SAVE_ATTEMPTS: u32 = 4;
+/// Messages being saved at once, process-wide. A save is the one moment a call holds its
+/// message in memory whole (the WAV read from the spool, and the store's copy while it is
+/// inserted); callers hang up together (a load test's do, to the second), and a thousand
+/// saves at once would hold a thousand messages. The store writes one at a time on SQLite
+/// anyway, and each save takes milliseconds, so the queue costs little time; waiting callers
+/// hold nothing but their spool file meanwhile.
+const SAVE_CONCURRENCY: usize = 4;
+/// The permits of [`SAVE_CONCURRENCY`].
+static SAVE_SLOTS: Semaphore = Semaphore::const_new(SAVE_CONCURRENCY);
 /// First wait between save attempts; doubled each time.
 const SAVE_BACKOFF: Duration = Duration::from_millis(250);
 /// A `PlaybackDone` arriving this much earlier than the prompt on air can have ended belongs to
@@ -250,7 +263,8 @@ struct Stitched {
 /// The message stored in this call, for the notification.
 struct Saved {
     message: VoicemailMessage,
-    wav: Vec<u8>,
+    /// The stored WAV until the notification takes it (to attach to the e-mail).
+    wav: Option<Vec<u8>>,
 }
 
 struct Driver {
@@ -271,13 +285,14 @@ struct Driver {
     /// The record tone, decoded once.
     tone: Option<Arc<[i16]>>,
     recording: bool,
-    /// Audio of the recording in progress, from the progress chunks.
-    partial: Vec<i16>,
-    /// The last finished recording, until saved or discarded.
-    take: Option<Vec<i16>>,
+    /// Length in samples of the last finished recording (in the spool), until saved or
+    /// discarded.
+    take: Option<usize>,
     saved: Option<Saved>,
-    /// The recording in progress (or not yet saved) as written to disk.
-    spool: Option<SpoolWriter>,
+    /// The recording in progress (or not yet saved): its only copy.
+    spool: Option<Spool>,
+    /// Samples of the recording in progress sent to the spool.
+    spooled: usize,
     /// Who is calling, for the spool's envelope.
     caller: Caller,
     hung_up: bool,
@@ -302,10 +317,10 @@ impl Driver {
             stitched_rx,
             tone: None,
             recording: false,
-            partial: Vec::new(),
             take: None,
             saved: None,
             spool: None,
+            spooled: 0,
             caller,
             hung_up: false,
             media_gone: false,
@@ -389,11 +404,7 @@ impl Driver {
             MediaEvent::Digit(digit) => self.on_digit(digit),
             MediaEvent::PlaybackDone => self.on_playback_done(),
             MediaEvent::RecordingAudio(chunk) => {
-                if let Some(spool) = &self.spool {
-                    spool.append(&chunk);
-                }
-                // Bounded by the recorder's maximum length.
-                self.partial.extend_from_slice(&chunk);
+                self.spool_chunk(chunk);
                 None
             }
             MediaEvent::RecordingDone(recording) => Some(self.on_recording(recording)),
@@ -449,8 +460,8 @@ impl Driver {
             RecordStop::Hangup => RecordingEnd::Hangup,
         };
         info!(duration_ms, ?ended_by, "recording ended");
-        self.take = Some(recording.pcm);
-        self.partial.clear();
+        self.take = Some(recording.len());
+        self.spool_rest(recording);
         Event::RecordingDone {
             duration_ms,
             ended_by,
@@ -496,18 +507,54 @@ impl Driver {
     fn start_recording(&mut self, options: RecordOptions) {
         let Some(media) = &self.media else { return };
         debug!(max = ?options.max_duration, "recording started");
-        self.partial.clear();
         self.recording = true;
         media.record(options);
         if let Some(old) = self.spool.take() {
             old.remove();
         }
-        self.spool = SpoolWriter::start(Envelope {
+        self.spooled = 0;
+        self.spool = Some(Spool::start(Envelope {
             user_id: self.mailbox.user_id.0,
             caller_number: self.caller.number.clone(),
             caller_name: self.caller.name.clone(),
             received_at: self.deps.clock.now(),
-        });
+        }));
+    }
+
+    /// A streamed chunk of the recording in progress: to the spool, the only place it is kept.
+    fn spool_chunk(&mut self, chunk: Vec<i16>) {
+        match &self.spool {
+            Some(spool) if self.recording => {
+                self.spooled += chunk.len();
+                spool.append(chunk);
+            }
+            _ => debug!(
+                samples = chunk.len(),
+                "recording audio with no recording; dropped"
+            ),
+        }
+    }
+
+    /// The end of a recording: the streamed part cut to what belongs to the message (trailing
+    /// silence), then the rest that was still unsettled.
+    fn spool_rest(&mut self, recording: Recording) {
+        let Some(spool) = &self.spool else {
+            warn!("recording ended with no spool; its tail is lost");
+            return;
+        };
+        if recording.streamed < self.spooled {
+            spool.truncate(recording.streamed);
+        } else if recording.streamed > self.spooled {
+            warn!(
+                streamed = recording.streamed,
+                spooled = self.spooled,
+                "recording audio missing from the spool"
+            );
+        }
+        self.spooled = recording.len();
+        if !recording.pcm.is_empty() {
+            spool.append(recording.pcm);
+        }
     }
 
     fn stop_playback(&mut self) {
@@ -535,7 +582,7 @@ impl Driver {
                 let options = RecordOptions {
                     max_duration: max,
                     silence_timeout: Some(silence_timeout),
-                    progress_interval: Some(PROGRESS_INTERVAL),
+                    stream_interval: Some(STREAM_INTERVAL),
                     ..RecordOptions::default()
                 };
                 self.stop_playback();
@@ -555,7 +602,7 @@ impl Driver {
                 {
                     // Stopped during the tone: nothing was recorded.
                     self.stop_playback();
-                    self.take = Some(Vec::new());
+                    self.take = Some(0);
                     self.pending.push_back(Event::RecordingDone {
                         duration_ms: 0,
                         ended_by: RecordingEnd::Stopped,
@@ -566,7 +613,6 @@ impl Driver {
             }
             Action::DiscardRecording => {
                 self.take = None;
-                self.partial.clear();
                 if let Some(spool) = self.spool.take() {
                     spool.remove();
                 }
@@ -587,11 +633,14 @@ impl Driver {
 
     fn play(&mut self, deposit: &Deposit, id: PlayId, prompt: Prompt, barge_in: bool) {
         self.stop_playback();
+        if let (Prompt::Take, Some(_), Some(spool)) = (&prompt, self.take, &self.spool) {
+            self.replay(spool.pcm(), id, barge_in);
+            return;
+        }
         let ready: Option<Arc<[i16]>> = match &prompt {
             Prompt::Recording(RecordingKind::Greeting) => self.mailbox.greeting.clone(),
             Prompt::Recording(RecordingKind::Name) => self.mailbox.name.clone(),
-            Prompt::Take => self.take.as_ref().map(|pcm| Arc::from(pcm.as_slice())),
-            Prompt::Message(_) | Prompt::Speech { .. } => None,
+            Prompt::Take | Prompt::Message(_) | Prompt::Speech { .. } => None,
         };
         if let Some(pcm) = ready {
             self.play_pcm(pcm, Playing::Prompt { id, barge_in });
@@ -638,6 +687,32 @@ impl Driver {
                 })
                 .await;
         });
+    }
+
+    /// Plays the take back once the spool has read it (as a stitched prompt would arrive):
+    /// the message is in memory only while it plays.
+    fn replay(
+        &self,
+        pcm: impl std::future::Future<Output = Option<Arc<[i16]>>> + Send + 'static,
+        id: PlayId,
+        barge_in: bool,
+    ) {
+        let generation = self.generation;
+        let tx = self.stitched_tx.clone();
+        tokio::spawn(
+            async move {
+                let pcm = pcm.await.ok_or_else(|| "recording not readable".to_owned());
+                let _ = tx
+                    .send(Stitched {
+                        generation,
+                        id,
+                        barge_in,
+                        pcm,
+                    })
+                    .await;
+            }
+            .in_current_span(),
+        );
     }
 
     /// Without a recorded name the generated one would be played; none is provisioned here, so
@@ -693,25 +768,21 @@ impl Driver {
                 received_at,
                 duration_ms,
             } => {
-                let pcm = match self.take.take() {
-                    Some(pcm) if !pcm.is_empty() => pcm,
-                    // The recorder never reported: what the progress chunks brought is the
-                    // message.
-                    _ => std::mem::take(&mut self.partial),
-                };
-                if pcm.is_empty() {
+                if self.take.take() == Some(0) {
                     warn!("no audio to save");
                     return StoreReply::Failed;
                 }
+                // The recording is in the spool: the take when the recorder reported its end,
+                // else what its chunks brought (a recorder that never reported).
                 let message = NewVoicemail {
                     user_id: user,
                     caller_number,
                     caller_name,
                     received_at,
-                    duration_ms: duration_ms.min(pcm.len() as u64 / 8),
+                    duration_ms,
                     audio: Vec::new(),
                 };
-                match self.save(message, &pcm).await {
+                match self.save_spooled(message).await {
                     Some(saved) => {
                         let id = saved.message.id;
                         self.saved = Some(saved);
@@ -731,16 +802,32 @@ impl Driver {
         }
     }
 
-    /// Writes the message, retrying with backoff: a failed save loses what the caller said.
-    async fn save(&self, mut message: NewVoicemail, pcm: &[i16]) -> Option<Saved> {
-        let wav = match decode::wav_bytes(pcm) {
-            Ok(wav) => wav,
-            Err(error) => {
-                warn!(%error, "message not encodable as WAV");
-                return None;
-            }
+    /// Stores the recording in the spool as `message`'s audio, within one of the
+    /// [`SAVE_SLOTS`]; its duration is capped by the audio there. `None`: no audio, or not
+    /// stored.
+    async fn save_spooled(&self, mut message: NewVoicemail) -> Option<Saved> {
+        let Some(spool) = &self.spool else {
+            warn!("no recording to save");
+            return None;
         };
+        let _slot = SAVE_SLOTS.acquire().await;
+        let Some(wav) = spool.wav().await else {
+            warn!("recording not readable from the spool");
+            return None;
+        };
+        let samples = wav.len().saturating_sub(WAV_HEADER_LEN) / 2;
+        if samples == 0 {
+            warn!("no audio to save");
+            return None;
+        }
+        message.duration_ms = message.duration_ms.min(samples as u64 / 8);
         message.audio = wav;
+        self.save(message).await
+    }
+
+    /// Writes the message, retrying with backoff: a failed save loses what the caller said,
+    /// unless the spool keeps it for the next start.
+    async fn save(&self, message: NewVoicemail) -> Option<Saved> {
         let mut backoff = SAVE_BACKOFF;
         for attempt in 1..=SAVE_ATTEMPTS {
             match self.deps.store.voicemail_insert(&message).await {
@@ -752,7 +839,7 @@ impl Driver {
                     );
                     return Some(Saved {
                         message: row,
-                        wav: message.audio,
+                        wav: Some(message.audio),
                     });
                 }
                 Err(error @ StoreError::Invalid { .. }) => {
@@ -772,13 +859,14 @@ impl Driver {
 
     /// E-mail/SMS, message-waiting lamps and the web client's counters. Runs on its own: a
     /// slow relay must not hold the call.
-    fn notify(&self, user_id: i64, message_id: i64) {
+    fn notify(&mut self, user_id: i64, message_id: i64) {
         self.commands_send(LegCommand::MessageWaiting { user_id });
-        let Some(saved) = self.saved.as_ref().filter(|s| s.message.id.0 == message_id) else {
+        let Some(saved) = self.saved.as_mut().filter(|s| s.message.id.0 == message_id) else {
             return;
         };
         let message = saved.message.clone();
-        let wav = saved.wav.clone();
+        // Moved, not copied: the call keeps no copy of the message.
+        let wav = saved.wav.take();
         let user = self.mailbox.user.clone();
         let timezone = self.mailbox.timezone;
         let settings = self.mailbox.settings.clone();
@@ -801,7 +889,7 @@ impl Driver {
                             timezone,
                             &settings,
                             &message,
-                            Some(&wav),
+                            wav.as_deref(),
                         )
                         .await;
                     debug!(?delivery, "new-message notification done");
@@ -813,35 +901,47 @@ impl Driver {
 
     /// The machine is done: close the media and keep anything a hang-up left in it.
     async fn finish(mut self, min_ms: u64) {
-        let leftover = match self.media.take() {
+        let closed = match self.media.take() {
             Some(media) => media.close().await,
-            None => None,
+            None => Closed::default(),
         };
-        if let Some(recording) = leftover {
+        // Chunks the loop had not read yet belong to the recording still running, if any.
+        for event in closed.events {
+            if let MediaEvent::RecordingAudio(chunk) = event {
+                self.spool_chunk(chunk);
+            }
+        }
+        if let Some(recording) = closed.recording.filter(|_| self.recording) {
             let ms = u64::try_from(recording.duration().as_millis()).unwrap_or(u64::MAX);
+            self.spool_rest(recording);
             if self.saved.is_none() && ms >= min_ms {
-                info!(duration_ms = ms, "saving a recording left in the session");
-                let message = NewVoicemail {
-                    user_id: self.mailbox.user_id,
-                    caller_number: None,
-                    caller_name: None,
-                    received_at: self.deps.clock.now()
-                        - chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(0)),
-                    duration_ms: ms,
-                    audio: Vec::new(),
-                };
-                if let Some(saved) = self.save(message, &recording.pcm).await {
-                    self.saved = Some(saved);
-                    if let Some(spool) = self.spool.take() {
-                        spool.remove();
-                    }
-                    let id = self.saved.as_ref().map_or(0, |s| s.message.id.0);
-                    self.notify(self.mailbox.user_id.0, id);
-                }
+                self.save_leftover(ms).await;
             }
         }
         self.hang_up().await;
         debug!("deposit over");
+    }
+
+    /// Saves a recording the session still held when it closed, from the spool.
+    async fn save_leftover(&mut self, ms: u64) {
+        info!(duration_ms = ms, "saving a recording left in the session");
+        let message = NewVoicemail {
+            user_id: self.mailbox.user_id,
+            caller_number: None,
+            caller_name: None,
+            received_at: self.deps.clock.now()
+                - chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(0)),
+            duration_ms: ms,
+            audio: Vec::new(),
+        };
+        if let Some(saved) = self.save_spooled(message).await {
+            let id = saved.message.id.0;
+            self.saved = Some(saved);
+            if let Some(spool) = self.spool.take() {
+                spool.remove();
+            }
+            self.notify(self.mailbox.user_id.0, id);
+        }
     }
 }
 
