@@ -328,6 +328,49 @@ async fn closing_mid_message_returns_what_was_recorded() {
     assert_eq!((recording.streamed, recording.pcm.len()), (0, 8000));
 }
 
+/// A hang-up that arrives while the caller's last packets are still queued (in the socket, or
+/// between the receive task and the driver: what an overloaded engine has behind it) does not
+/// cut them off: 2 s of speech sent in a burst and the close at once, with no pause to let the
+/// engine catch up, still give the whole 2 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hang_up_right_behind_the_speech_keeps_all_of_it() {
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let shutdown = Shutdown::new();
+    let config = RtpConfig {
+        port_min: 43_200,
+        port_max: 43_299,
+        ptime_ms: 20,
+    };
+    let engine = MediaEngine::start(&config, shutdown.listener());
+    let (handle, answer) = engine
+        .open_session(
+            &offer(peer.local_addr().unwrap()),
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+        )
+        .unwrap();
+    let engine_addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), answer.media[0].port);
+    handle.record(RecordOptions::default());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut stream = PeerStream {
+        seq: 1,
+        ts: 0,
+        ssrc: 0x5EED_0003,
+    };
+    let spoken = speech(16_000);
+    for frame in spoken.chunks(160) {
+        peer.send_to(&stream.audio(frame), engine_addr)
+            .await
+            .unwrap();
+    }
+    let recording = handle
+        .close()
+        .await
+        .recording
+        .expect("the message survives the hang-up");
+    assert_eq!(recording.reason, RecordStop::Hangup);
+    assert_eq!(recording.streamed + recording.pcm.len(), 16_000);
+}
+
 /// A streamed recording that the IVR does not read while it runs: more chunks than the event
 /// queue takes (the driver holds the rest), then a hang-up. Closing hands back every chunk and
 /// the tail: together, the whole message.

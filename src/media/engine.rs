@@ -94,6 +94,7 @@ enum Command {
         session: Box<MediaSession>,
         socket: Arc<UdpSocket>,
         receive_task: JoinHandle<()>,
+        stop_receiving: oneshot::Sender<()>,
         events: mpsc::Sender<MediaEvent>,
     },
     Play {
@@ -130,12 +131,14 @@ pub struct Closed {
     pub recording: Option<Recording>,
 }
 
-/// One datagram from a receive task.
+/// One datagram from a receive task, or (`end`) its last word: no datagram of this session
+/// follows, so a close waiting for it can now run (see [`Command::Close`] in `drive`).
 struct Inbound {
     id: SessionId,
     from: SocketAddr,
     at: Instant,
     data: Vec<u8>,
+    end: bool,
 }
 
 /// The media engine: cheap to clone, one driver task behind it.
@@ -303,10 +306,13 @@ impl MediaEngine {
             rand::random(),
             now(),
         );
-        let receive_task =
-            self.inner
-                .runtime
-                .spawn(receive(id, socket.clone(), self.inner.inbound.clone()));
+        let (stop_receiving, stop) = oneshot::channel();
+        let receive_task = self.inner.runtime.spawn(receive(
+            id,
+            socket.clone(),
+            self.inner.inbound.clone(),
+            stop,
+        ));
         let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
         self.inner
             .commands
@@ -315,6 +321,7 @@ impl MediaEngine {
                 session: Box::new(session),
                 socket,
                 receive_task,
+                stop_receiving,
                 events: events_tx,
             })
             .map_err(|_| MediaError::Stopped)?;
@@ -448,6 +455,13 @@ struct Entry {
     session: Box<MediaSession>,
     socket: Arc<UdpSocket>,
     receive_task: JoinHandle<()>,
+    /// Tells the receive task to read what its socket still holds, then end (it says so with
+    /// an `end` datagram). `None` once told.
+    stop_receiving: Option<oneshot::Sender<()>>,
+    /// The receive task has ended: nothing more of this session is queued.
+    receiver_done: bool,
+    /// A close waiting for the receive task's last datagrams (and its reply, if any).
+    closing: Option<Option<oneshot::Sender<Closed>>>,
     events: mpsc::Sender<MediaEvent>,
     /// Events the handle's queue had no room for, oldest first, sent before any newer one.
     /// Digits are dropped instead (a flood must not grow memory); recording audio, the end of
@@ -551,7 +565,15 @@ async fn drive(
                 None => break,
             },
             Some(datagram) = inbound.recv() => {
-                if let Some(entry) = sessions.get_mut(&datagram.id) {
+                if datagram.end {
+                    let closing = sessions.get_mut(&datagram.id).and_then(|entry| {
+                        entry.receiver_done = true;
+                        entry.closing.take()
+                    });
+                    if let Some(reply) = closing {
+                        close_now(datagram.id, reply, &mut sessions);
+                    }
+                } else if let Some(entry) = sessions.get_mut(&datagram.id) {
                     entry.session.handle_datagram(datagram.at, datagram.from, &datagram.data);
                     entry.flush_events();
                 }
@@ -601,6 +623,7 @@ fn handle_command(
             session,
             socket,
             receive_task,
+            stop_receiving,
             events,
         } => {
             timers.push(Reverse((session.poll_timeout(), id)));
@@ -610,6 +633,9 @@ fn handle_command(
                     session,
                     socket,
                     receive_task,
+                    stop_receiving: Some(stop_receiving),
+                    receiver_done: false,
+                    closing: None,
                     events,
                     held: VecDeque::new(),
                     send_failures: 0,
@@ -617,18 +643,21 @@ fn handle_command(
             );
             return;
         }
+        // Commands overtake datagrams (the select is biased), so under load the caller's last
+        // seconds of speech may still be queued, or in the socket, when the hang-up closes the
+        // session: the close waits for the receive task to hand over what it holds and end.
+        // Measured: at 1,000 concurrent messages an immediate close cut 3-5 s off most of them.
         Command::Close { id, reply } => {
-            let closed = sessions
-                .remove(&id)
-                .map(|entry| {
-                    let send_failures = entry.send_failures;
-                    let (closed, stats) = entry.close(RecordStop::Hangup);
-                    tracing::debug!(session = id, ?stats, send_failures, "RTP session closed");
-                    closed
-                })
-                .unwrap_or_default();
-            if let Some(reply) = reply {
-                let _ = reply.send(closed);
+            match sessions.get_mut(&id) {
+                Some(entry) if !entry.receiver_done => {
+                    if let Some(stop) = entry.stop_receiving.take() {
+                        let _ = stop.send(());
+                    }
+                    if entry.closing.is_none() {
+                        entry.closing = Some(reply);
+                    }
+                }
+                _ => close_now(id, reply, sessions),
             }
             return;
         }
@@ -648,19 +677,61 @@ fn handle_command(
     entry.flush_events();
 }
 
-/// A session's receive loop: datagrams to the driver, stamped with their arrival time.
-async fn receive(id: SessionId, socket: Arc<UdpSocket>, inbound: mpsc::Sender<Inbound>) {
+/// Ends a session at once and answers the close.
+fn close_now(
+    id: SessionId,
+    reply: Option<oneshot::Sender<Closed>>,
+    sessions: &mut HashMap<SessionId, Entry>,
+) {
+    let closed = sessions
+        .remove(&id)
+        .map(|entry| {
+            let send_failures = entry.send_failures;
+            let (closed, stats) = entry.close(RecordStop::Hangup);
+            tracing::debug!(session = id, ?stats, send_failures, "RTP session closed");
+            closed
+        })
+        .unwrap_or_default();
+    if let Some(reply) = reply {
+        let _ = reply.send(closed);
+    }
+}
+
+/// Datagrams read from a socket after the stop: what had arrived before the hang-up, bounded
+/// so that a flood cannot hold a close (4 s of 20 ms packets).
+const DRAIN_MAX: usize = 200;
+
+/// A session's receive loop: datagrams to the driver, stamped with their arrival time. When
+/// told to stop, it reads what the socket already holds, forwards it, and ends with an `end`
+/// datagram; it sends one too when the socket fails, so a close never waits for nothing.
+async fn receive(
+    id: SessionId,
+    socket: Arc<UdpSocket>,
+    inbound: mpsc::Sender<Inbound>,
+    mut stop: oneshot::Receiver<()>,
+) {
     let mut buffer = vec![0u8; MAX_DATAGRAM];
+    let datagram = |from, data: &[u8], end| Inbound {
+        id,
+        from,
+        at: now(),
+        data: data.to_vec(),
+        end,
+    };
     loop {
-        match socket.recv_from(&mut buffer).await {
+        let received = tokio::select! {
+            biased;
+            // Told to stop, or the engine dropped the session: drain and end.
+            _ = &mut stop => break,
+            received = socket.recv_from(&mut buffer) => received,
+        };
+        match received {
             Ok((len, from)) => {
-                let datagram = Inbound {
-                    id,
-                    from,
-                    at: now(),
-                    data: buffer[..len].to_vec(),
-                };
-                if inbound.send(datagram).await.is_err() {
+                if inbound
+                    .send(datagram(from, &buffer[..len], false))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -671,10 +742,30 @@ async fn receive(id: SessionId, socket: Arc<UdpSocket>, inbound: mpsc::Sender<In
                     || e.kind() == io::ErrorKind::ConnectionReset => {}
             Err(e) => {
                 tracing::warn!(session = id, error = %e, "RTP receive failed; session deaf");
-                return;
+                break;
             }
         }
     }
+    for _ in 0..DRAIN_MAX {
+        match socket.try_recv_from(&mut buffer) {
+            Ok((len, from)) => {
+                if inbound
+                    .send(datagram(from, &buffer[..len], false))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e)
+                if e.kind() == io::ErrorKind::ConnectionRefused
+                    || e.kind() == io::ErrorKind::ConnectionReset => {}
+            Err(_) => break,
+        }
+    }
+    let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+    let _ = inbound.send(datagram(unspecified, &[], true)).await;
 }
 
 #[cfg(test)]
