@@ -53,6 +53,13 @@ fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+
+/// Silence after the greeting that means "the beep has sounded, speak now". Longer than any
+/// pause inside a greeting (400 ms between sentences plus the fragments' own edges) even when
+/// the server's pacing jitter stretches it: at 600 ms the generator started speaking inside a
+/// greeting pause at 1,000 concurrent calls, and the server, still playing, missed the start.
+const GREETING_END_SILENCE: Duration = Duration::from_millis(1500);
+
 async fn one_call(
     i: usize,
     server: SocketAddr,
@@ -147,7 +154,7 @@ async fn one_call(
         t.answer_us.push(answered_after.as_micros() as i64);
     }
 
-    // Receive the greeting; it is over once non-silent audio was heard and then 600 ms of
+    // Receive the greeting; it is over once non-silent audio was heard and then GREETING_END_SILENCE of
     // silence frames followed (the beep is the last sound before recording starts).
     let mut intervals = Vec::new();
     let mut last_arrival: Option<Instant> = None;
@@ -194,7 +201,7 @@ async fn one_call(
                 silent_since = None;
             } else if heard {
                 let since = *silent_since.get_or_insert(at);
-                if at.duration_since(since) > Duration::from_millis(600) {
+                if at.duration_since(since) > GREETING_END_SILENCE {
                     break;
                 }
             }
