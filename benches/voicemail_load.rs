@@ -53,7 +53,6 @@ fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-
 /// Silence after the greeting that means "the beep has sounded, speak now". Longer than any
 /// pause inside a greeting (400 ms between sentences plus the fragments' own edges) even when
 /// the server's pacing jitter stretches it: at 600 ms the generator started speaking inside a
