@@ -285,13 +285,22 @@ async fn unanswerable_offers_and_shutdown_are_refused() {
     assert_eq!(error.sip_status(), 503);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn closing_mid_message_returns_what_was_recorded() {
+/// A peer socket and one engine session answering its offer, on ports from `port_min` (a
+/// hundred of them, so tests running at once do not meet): what the close tests start from.
+async fn session(
+    port_min: u16,
+) -> (
+    UdpSocket,
+    Shutdown,
+    MediaEngine,
+    onestatus::media::engine::MediaHandle,
+    SocketAddr,
+) {
     let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let shutdown = Shutdown::new();
     let config = RtpConfig {
-        port_min: 43_100,
-        port_max: 43_199,
+        port_min,
+        port_max: port_min + 99,
         ptime_ms: 20,
     };
     let engine = MediaEngine::start(&config, shutdown.listener());
@@ -302,6 +311,12 @@ async fn closing_mid_message_returns_what_was_recorded() {
         )
         .unwrap();
     let engine_addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), answer.media[0].port);
+    (peer, shutdown, engine, handle, engine_addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_mid_message_returns_what_was_recorded() {
+    let (peer, _shutdown, _engine, handle, engine_addr) = session(43_100).await;
     handle.record(RecordOptions::default());
     tokio::time::sleep(Duration::from_millis(50)).await;
     let mut stream = PeerStream {
@@ -334,21 +349,7 @@ async fn closing_mid_message_returns_what_was_recorded() {
 /// engine catch up, still give the whole 2 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hang_up_right_behind_the_speech_keeps_all_of_it() {
-    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let shutdown = Shutdown::new();
-    let config = RtpConfig {
-        port_min: 43_200,
-        port_max: 43_299,
-        ptime_ms: 20,
-    };
-    let engine = MediaEngine::start(&config, shutdown.listener());
-    let (handle, answer) = engine
-        .open_session(
-            &offer(peer.local_addr().unwrap()),
-            IpAddr::V4(Ipv4Addr::LOCALHOST),
-        )
-        .unwrap();
-    let engine_addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), answer.media[0].port);
+    let (peer, _shutdown, _engine, handle, engine_addr) = session(43_200).await;
     handle.record(RecordOptions::default());
     tokio::time::sleep(Duration::from_millis(50)).await;
     let mut stream = PeerStream {
@@ -376,21 +377,7 @@ async fn a_hang_up_right_behind_the_speech_keeps_all_of_it() {
 /// the tail: together, the whole message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_an_unread_streamed_recording_loses_no_chunk() {
-    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let shutdown = Shutdown::new();
-    let config = RtpConfig {
-        port_min: 43_300,
-        port_max: 43_399,
-        ptime_ms: 20,
-    };
-    let engine = MediaEngine::start(&config, shutdown.listener());
-    let (handle, answer) = engine
-        .open_session(
-            &offer(peer.local_addr().unwrap()),
-            IpAddr::V4(Ipv4Addr::LOCALHOST),
-        )
-        .unwrap();
-    let engine_addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), answer.media[0].port);
+    let (peer, _shutdown, _engine, handle, engine_addr) = session(43_300).await;
     // One chunk per packet once the margin is filled: 400 packets, ~390 chunks.
     handle.record(RecordOptions {
         stream_interval: Some(Duration::from_millis(20)),
