@@ -98,7 +98,7 @@ async fn plays_paced_rtp_and_records_and_detects_dtmf_over_real_udp() {
         "{}",
         prompt.len()
     );
-    handle.play(prompt.clone());
+    let playback = handle.play(prompt.clone());
 
     // The peer collects 400 packets with their arrival times.
     let receiver = tokio::spawn({
@@ -163,7 +163,10 @@ async fn plays_paced_rtp_and_records_and_detects_dtmf_over_real_udp() {
             .expect("engine running");
         match event {
             MediaEvent::Digit(d) => digits.push(d),
-            MediaEvent::PlaybackDone => playback_done = true,
+            MediaEvent::PlaybackDone(done) => {
+                assert_eq!(done, playback);
+                playback_done = true;
+            }
             MediaEvent::RecordingAudio(chunk) => streamed.extend(chunk),
             MediaEvent::RecordingDone(r) => recording = Some(r),
             MediaEvent::MediaTimeout => panic!("media timeout"),

@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 use crate::config::RtpConfig;
 use crate::media::recorder::{RecordOptions, RecordStop, Recording};
 use crate::media::sdp::{self, Direction, LocalMedia, SdpError, SessionDescription};
-use crate::media::session::{MediaEvent, MediaSession, SessionConfig, SessionStats};
+use crate::media::session::{MediaEvent, MediaSession, PlaybackId, SessionConfig, SessionStats};
 use crate::shutdown::ShutdownListener;
 
 /// Largest datagram read; an RTP packet of 20 ms G.711 is 172 bytes, jumbo SIP-side MTUs are
@@ -100,6 +100,7 @@ enum Command {
     Play {
         id: SessionId,
         pcm: Arc<[i16]>,
+        playback: PlaybackId,
     },
     StopPlayback {
         id: SessionId,
@@ -338,6 +339,7 @@ impl MediaEngine {
             local_addr: SocketAddr::new(local_ip, local_port),
             commands: self.inner.commands.clone(),
             events,
+            plays: 0,
             closed: false,
         };
         Ok((handle, answer.sdp))
@@ -355,6 +357,8 @@ pub struct MediaHandle {
     local_addr: SocketAddr,
     commands: mpsc::UnboundedSender<Command>,
     events: mpsc::Receiver<MediaEvent>,
+    /// Prompts played so far: the next [`PlaybackId`].
+    plays: u64,
     closed: bool,
 }
 
@@ -365,9 +369,16 @@ impl MediaHandle {
     }
 
     /// Plays `pcm` (8 kHz mono) from the next frame, replacing any prompt playing;
-    /// [`MediaEvent::PlaybackDone`] follows when it has all been sent.
-    pub fn play(&self, pcm: Arc<[i16]>) {
-        self.send(Command::Play { id: self.id, pcm });
+    /// [`MediaEvent::PlaybackDone`] with the returned id follows when it has all been sent.
+    pub fn play(&mut self, pcm: Arc<[i16]>) -> PlaybackId {
+        self.plays += 1;
+        let playback = PlaybackId(self.plays);
+        self.send(Command::Play {
+            id: self.id,
+            pcm,
+            playback,
+        });
+        playback
     }
 
     /// Stops the prompt (no `PlaybackDone`).
@@ -667,7 +678,7 @@ fn handle_command(
         return;
     };
     match command {
-        Command::Play { pcm, .. } => entry.session.play(pcm),
+        Command::Play { pcm, playback, .. } => entry.session.play(pcm, playback, now()),
         Command::StopPlayback { .. } => entry.session.stop_playback(),
         Command::Record { options, .. } => entry.session.record(options, now()),
         Command::StopRecording { .. } => entry.session.stop_recording(),

@@ -81,13 +81,20 @@ impl SessionConfig {
     }
 }
 
+/// Names one [`MediaSession::play`], chosen by whoever plays (the engine's handle counts them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PlaybackId(pub u64);
+
 /// What the session tells the IVR.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaEvent {
     /// A key was pressed (RFC 4733 event, one per press).
     Digit(Digit),
-    /// The prompt given to [`MediaSession::play`] has been sent to its last sample.
-    PlaybackDone,
+    /// The prompt given to [`MediaSession::play`] with this id has been sent to its last
+    /// sample. The id lets the IVR tell the end of the prompt it is waiting for from the end of
+    /// one it replaced, which crossed its `play` on the way in: timing cannot, since a stalled
+    /// driver makes prompts end early or late in wall time.
+    PlaybackDone(PlaybackId),
     /// Settled audio of the recording, in order, since the previous chunk (only with
     /// `RecordOptions::stream_interval`), handed over for good: the session no longer holds
     /// it, so it must not be dropped. The IVR writes it to disk as it arrives.
@@ -155,8 +162,8 @@ pub struct MediaSession {
     last_ssrc: Option<u32>,
     /// Address learned from the peer's packets (symmetric RTP).
     latched: Option<SocketAddr>,
-    /// The prompt playing.
-    player: Option<Player>,
+    /// The prompt playing, with the id its `PlaybackDone` carries.
+    player: Option<(Player, PlaybackId)>,
     /// The recording running, with the instant it began.
     recorder: Option<(Recorder, Instant)>,
     /// Last accepted RTP from the peer (or the start).
@@ -254,10 +261,19 @@ impl MediaSession {
         self.negotiated = negotiated;
     }
 
-    /// Starts playing `pcm` (8 kHz mono), replacing any prompt playing; the next packet
-    /// carries the marker bit.
-    pub fn play(&mut self, pcm: Arc<[i16]>) {
-        self.player = Some(Player::new(pcm));
+    /// Starts playing `pcm` (8 kHz mono) at `now`, replacing any prompt playing (no
+    /// `PlaybackDone` for that one); the next packet carries the marker bit.
+    ///
+    /// Frames that fell due before `now` and were not sent (the driver stalled) are skipped
+    /// first, so the prompt starts now rather than inside the backlog: otherwise the burst
+    /// catch-up of [`Self::poll_transmit`] would skip the prompt's opening words, unheard.
+    pub fn play(&mut self, pcm: Arc<[i16]>, id: PlaybackId, now: Instant) {
+        self.player = None;
+        let behind = self.frames_due(now).saturating_sub(self.next_frame);
+        if behind > 1 {
+            self.skip_frames(behind - 1);
+        }
+        self.player = Some((Player::new(pcm), id));
         self.sender.start_talkspurt();
     }
 
@@ -368,12 +384,7 @@ impl MediaSession {
             if self.deadline(self.next_frame) > now {
                 return None;
             }
-            // Frames due by now, this one included.
-            let elapsed = now.saturating_duration_since(self.start).as_nanos();
-            let due = u64::try_from(elapsed / u128::from(self.ptime_nanos))
-                .unwrap_or(u64::MAX)
-                .saturating_add(1);
-            let behind = due.saturating_sub(self.next_frame);
+            let behind = self.frames_due(now).saturating_sub(self.next_frame);
             if behind > u64::from(self.config.max_burst) {
                 self.skip_frames(behind - u64::from(self.config.max_burst));
                 continue;
@@ -387,6 +398,14 @@ impl MediaSession {
         }
     }
 
+    /// Frames due by `now` since the start, the one due exactly at `now` included.
+    fn frames_due(&self, now: Instant) -> u64 {
+        let elapsed = now.saturating_duration_since(self.start).as_nanos();
+        u64::try_from(elapsed / u128::from(self.ptime_nanos))
+            .unwrap_or(u64::MAX)
+            .saturating_add(1)
+    }
+
     /// Frames the driver was too late for pass unsent; the stream's clock runs on.
     fn skip_frames(&mut self, frames: u64) {
         self.next_frame += frames;
@@ -395,15 +414,15 @@ impl MediaSession {
         // RtpSender counts in u32 frames; a skip beyond 2^32 frames (2.7 years) cannot happen.
         self.sender
             .skip_frames(u32::try_from(frames).unwrap_or(u32::MAX));
-        if let Some(player) = &mut self.player {
+        if let Some((player, id)) = &mut self.player {
             player.skip(
                 usize::try_from(frames)
                     .unwrap_or(usize::MAX)
                     .saturating_mul(self.frame_samples),
             );
             if player.is_finished() {
+                self.events.push_back(MediaEvent::PlaybackDone(*id));
                 self.player = None;
-                self.events.push_back(MediaEvent::PlaybackDone);
             }
         }
     }
@@ -411,11 +430,11 @@ impl MediaSession {
     /// Builds the frame for this deadline: the prompt's next samples or silence.
     fn next_packet(&mut self) -> Option<Transmit> {
         let mut playing = false;
-        if let Some(player) = &mut self.player {
+        if let Some((player, id)) = &mut self.player {
             playing = player.next_frame(&mut self.frame);
             if player.is_finished() {
+                self.events.push_back(MediaEvent::PlaybackDone(*id));
                 self.player = None;
-                self.events.push_back(MediaEvent::PlaybackDone);
             }
         }
         let destination = self.destination();
@@ -712,13 +731,43 @@ mod tests {
         assert_eq!(session.poll_timeout(), start + ms(1020));
     }
 
+    /// The N=2,000 voicemail load: the engine stalled, then a prompt was started; the catch-up
+    /// skipped the backlog *with the prompt in it*, so the greeting's opening words were never
+    /// sent and its `PlaybackDone` came early. A prompt started late starts at its first word.
+    #[test]
+    fn a_prompt_started_after_a_stall_plays_from_its_first_word() {
+        let start = origin();
+        let mut session = session(start);
+        session.poll_transmit(start).unwrap();
+        let pcm: Arc<[i16]> = loud(160 * 3).into();
+        let late = start + ms(1000);
+        session.play(pcm.clone(), PlaybackId(1), late);
+        let sent: Vec<_> = std::iter::from_fn(|| session.poll_transmit(late)).collect();
+        assert_eq!(sent.len(), 1, "one frame is due at the play, not a burst");
+        let first = RtpPacket::parse(&sent[0].payload).unwrap();
+        assert!(first.marker);
+        assert_eq!(first.payload, G711::Pcmu.encode(&pcm[..160]).as_slice());
+        assert!(events(&mut session).is_empty());
+        // The rest follows on the clock, and the end comes when the last frame is sent.
+        let second = session.poll_transmit(late + ms(20)).unwrap();
+        let second = RtpPacket::parse(&second.payload).unwrap();
+        assert_eq!(second.payload, G711::Pcmu.encode(&pcm[160..320]).as_slice());
+        assert!(events(&mut session).is_empty());
+        session.poll_transmit(late + ms(40)).unwrap();
+        assert_eq!(
+            events(&mut session),
+            vec![MediaEvent::PlaybackDone(PlaybackId(1))]
+        );
+        assert_eq!(session.stats().skipped_frames, 49);
+    }
+
     #[test]
     fn a_prompt_plays_with_a_marker_then_silence_and_playback_done() {
         let start = origin();
         let mut session = session(start);
         session.poll_transmit(start).unwrap();
         let pcm: Arc<[i16]> = loud(160 * 3 + 40).into();
-        session.play(pcm.clone());
+        session.play(pcm.clone(), PlaybackId(7), start + ms(20));
         let mut frames = Vec::new();
         for n in 1..=5 {
             let t = session.poll_transmit(start + ms(20 * n)).unwrap();
@@ -727,7 +776,10 @@ mod tests {
             if n < 4 {
                 assert!(events(&mut session).is_empty(), "frame {n}");
             } else if n == 4 {
-                assert_eq!(events(&mut session), vec![MediaEvent::PlaybackDone]);
+                assert_eq!(
+                    events(&mut session),
+                    vec![MediaEvent::PlaybackDone(PlaybackId(7))]
+                );
             }
         }
         let mut padded = pcm.to_vec();
@@ -745,7 +797,7 @@ mod tests {
         );
         assert!(!session.is_playing());
         // Stopping a prompt is silent.
-        session.play(pcm);
+        session.play(pcm, PlaybackId(8), start + ms(100));
         session.stop_playback();
         session.poll_transmit(start + ms(120)).unwrap();
         assert!(events(&mut session).is_empty());

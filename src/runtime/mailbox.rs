@@ -37,20 +37,13 @@ use crate::media::decode::{self, DecodeLimits};
 use crate::media::dtmf::Digit;
 use crate::media::engine::MediaHandle;
 use crate::media::recorder::{RecordOptions, RecordStop};
-use crate::media::session::MediaEvent;
+use crate::media::session::{MediaEvent, PlaybackId};
 use crate::presence::PresenceEvent;
 use crate::speech::{self, fragment as f, Segment};
 use crate::store::model::{RecordingKind, User, UserId, VoicemailId};
 use crate::store::StoreError;
 
 use super::ivr_leg::{IvrDeps, IvrLeg, LegCommand, LegEvent};
-
-/// A `PlaybackDone` arriving earlier than this before the prompt we last started could have
-/// played out belongs to the prompt before it: the engine reports the end of a prompt with no
-/// name, and one that ended just as we replaced it crosses our `play` on its way in. A prompt
-/// ends at the earliest one frame (20 ms) before its length has passed since `play`; three
-/// frames leave room for timer jitter.
-const DONE_SLACK: Duration = Duration::from_millis(60);
 
 /// Runs the retrieval IVR on an answered call until it is finished: the caller left the
 /// mailbox (`LegCommand::HangUp` sent), was transferred (`LegCommand::Transfer` sent) or hung
@@ -122,10 +115,9 @@ impl Default for LockoutPolicy {
 #[derive(Debug, Clone, Copy)]
 struct Playing {
     what: Playback,
-    /// When `play` was sent (tokio's clock, the one the media engine paces with).
-    sent_at: TokioInstant,
-    /// Length of the audio.
-    len: Duration,
+    /// The engine's name for this `play`: a `PlaybackDone` of a prompt we replaced (it can
+    /// cross our `play` on its way in) carries another.
+    playback: PlaybackId,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,7 +288,7 @@ impl Driver {
     async fn on_media_event(&mut self, event: MediaEvent) {
         match event {
             MediaEvent::Digit(digit) => self.on_digit(digit),
-            MediaEvent::PlaybackDone => self.on_playback_done(),
+            MediaEvent::PlaybackDone(playback) => self.on_playback_done(playback),
             MediaEvent::RecordingAudio(_) => {}
             MediaEvent::RecordingDone(recording) => {
                 let ended_by = match recording.reason {
@@ -349,16 +341,13 @@ impl Driver {
         self.machine.handle(now, Event::Hangup);
     }
 
-    fn on_playback_done(&mut self) {
+    fn on_playback_done(&mut self, playback: PlaybackId) {
         let Some(playing) = self.playing else {
             // The end of a prompt we stopped meanwhile.
             return;
         };
-        let earliest = (playing.sent_at + playing.len)
-            .checked_sub(DONE_SLACK)
-            .unwrap_or(playing.sent_at);
-        if TokioInstant::now() < earliest {
-            debug!("stale end of playback ignored");
+        if playing.playback != playback {
+            debug!("end of a replaced prompt ignored");
             return;
         }
         self.playing = None;
@@ -376,13 +365,8 @@ impl Driver {
     }
 
     fn start_playing(&mut self, what: Playback, pcm: Arc<[i16]>) {
-        let len = Duration::from_micros(pcm.len() as u64 * 125);
-        self.media.play(pcm);
-        self.playing = Some(Playing {
-            what,
-            sent_at: TokioInstant::now(),
-            len,
-        });
+        let playback = self.media.play(pcm);
+        self.playing = Some(Playing { what, playback });
     }
 
     async fn play(&mut self, id: PlayId, prompt: Prompt, barge_in: bool) {

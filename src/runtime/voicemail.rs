@@ -46,7 +46,7 @@ use crate::media::decode::{self, DecodeLimits, WAV_HEADER_LEN};
 use crate::media::dtmf::Digit;
 use crate::media::engine::Closed;
 use crate::media::recorder::{RecordOptions, RecordStop, Recording};
-use crate::media::session::MediaEvent;
+use crate::media::session::{MediaEvent, PlaybackId};
 use crate::presence::PresenceEvent;
 use crate::speech::{self, fragment as f, Segment};
 use crate::store::model::{
@@ -73,9 +73,6 @@ const SAVE_CONCURRENCY: usize = 4;
 static SAVE_SLOTS: Semaphore = Semaphore::const_new(SAVE_CONCURRENCY);
 /// First wait between save attempts; doubled each time.
 const SAVE_BACKOFF: Duration = Duration::from_millis(250);
-/// A `PlaybackDone` arriving this much earlier than the prompt on air can have ended belongs to
-/// the prompt it replaced (it was queued before the stop reached the session).
-const PLAYBACK_SLACK: Duration = Duration::from_millis(60);
 
 /// Runs the deposit IVR for `req` on `leg` until the machine is finished and the message, if
 /// any, is stored. Never panics on what the caller sends; store failures are logged and the
@@ -236,12 +233,12 @@ fn deposit_setup(
     }
 }
 
-/// What the media session is playing, so its `PlaybackDone` is attributed correctly.
+/// What the media session is playing, so its `PlaybackDone` is attributed correctly: only the
+/// one carrying `playback` ends it (an earlier prompt's end may cross our `play` on its way in).
 #[derive(Debug, Clone, Copy)]
 struct OnAir {
     what: Playing,
-    started: Instant,
-    length: Duration,
+    playback: PlaybackId,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -402,7 +399,7 @@ impl Driver {
     fn on_media(&mut self, event: MediaEvent) -> Option<Event> {
         match event {
             MediaEvent::Digit(digit) => self.on_digit(digit),
-            MediaEvent::PlaybackDone => self.on_playback_done(),
+            MediaEvent::PlaybackDone(playback) => self.on_playback_done(playback),
             MediaEvent::RecordingAudio(chunk) => {
                 self.spool_chunk(chunk);
                 None
@@ -429,14 +426,9 @@ impl Driver {
         Some(Event::Digit(digit))
     }
 
-    fn on_playback_done(&mut self) -> Option<Event> {
+    fn on_playback_done(&mut self, playback: PlaybackId) -> Option<Event> {
         let on_air = self.on_air?;
-        let elapsed = self
-            .deps
-            .clock
-            .instant()
-            .saturating_duration_since(on_air.started);
-        if elapsed + PLAYBACK_SLACK < on_air.length {
+        if on_air.playback != playback {
             // The end of the prompt this one replaced.
             return None;
         }
@@ -493,14 +485,9 @@ impl Driver {
     }
 
     fn play_pcm(&mut self, pcm: Arc<[i16]>, what: Playing) {
-        let Some(media) = &self.media else { return };
-        let length = Duration::from_micros(pcm.len() as u64 * 125);
-        self.on_air = Some(OnAir {
-            what,
-            started: self.deps.clock.instant(),
-            length,
-        });
-        media.play(pcm);
+        let Some(media) = &mut self.media else { return };
+        let playback = media.play(pcm);
+        self.on_air = Some(OnAir { what, playback });
     }
 
     /// Records from now, spooling the audio to disk as it arrives.
