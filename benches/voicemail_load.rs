@@ -341,6 +341,14 @@ pub async fn run(load: Load) -> Summary {
         let _ = t.await;
     }
     let mut t = totals.lock().await;
+    // For a closer look at the pacing distribution (benches/README.md): every arrival interval
+    // minus 20 ms, one per line, in µs.
+    if let Some(path) = std::env::var_os("INTERVALS_FILE") {
+        let text: String = t.intervals_us.iter().map(|v| format!("{v}\n")).collect();
+        if let Err(e) = std::fs::write(&path, text) {
+            eprintln!("cannot write INTERVALS_FILE: {e}");
+        }
+    }
     let mut abs: Vec<i64> = t.intervals_us.iter().map(|v| v.abs()).collect();
     Summary {
         calls: load.calls,
