@@ -112,6 +112,11 @@ pub struct RtpConfig {
     pub port_max: u16,
     /// Packetisation time in ms.
     pub ptime_ms: u32,
+    /// An anchored, answered call with no RTP from either party for this long is ended with
+    /// BYE on both legs (0: never): the phones are gone without a BYE, and the call would
+    /// otherwise hold its relay ports and show the user on the phone for ever. Not while a
+    /// party holds the call.
+    pub timeout_secs: u32,
 }
 
 /// `[http]`
@@ -256,6 +261,7 @@ impl Default for RtpConfig {
             port_min: 20000,
             port_max: 30000,
             ptime_ms: 20,
+            timeout_secs: 60,
         }
     }
 }

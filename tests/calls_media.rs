@@ -691,3 +691,48 @@ fn a_call_handed_to_voicemail_gives_its_relay_back() {
         .wait_log("media relay closed", Duration::from_secs(5))
         .is_some());
 }
+
+/// Both phones vanish without a BYE (a crash, a lost network): once no RTP has crossed the
+/// relay either way for `rtp.timeout_secs`, the call is ended with BYE on both legs and its
+/// relay ports go back (the one-relay range serves the next call).
+#[test]
+fn a_call_whose_phones_fall_silent_is_ended_with_bye_on_both_legs() {
+    let (server, desk) = start(&[
+        ("ONESTATUS_RTP_TIMEOUT_SECS", "1"),
+        ("ONESTATUS_RTP_PORT_MIN", "31200"),
+        ("ONESTATUS_RTP_PORT_MAX", "31203"),
+    ]);
+    let call = bridge(&server, desk);
+    // Talking keeps the call: the caller sends for two timeouts, and no BYE comes meanwhile.
+    let talking_until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < talking_until {
+        call.caller
+            .send_rtp(sdp_audio(&call.caller_answer), 0x5113_0001, 10);
+        assert!(
+            call.desk.sip.collect(Duration::from_millis(50)).is_empty(),
+            "no BYE while RTP flows"
+        );
+    }
+    // Then silence: both legs get a BYE.
+    let bye = wait_for(&call.desk.sip, Duration::from_secs(5), |m| {
+        m.starts_with("BYE ")
+    });
+    call.desk
+        .sip
+        .send(response(&bye, 200, "desk1", call.desk.sip.local(), None).as_bytes());
+    let bye = wait_for(&call.caller.sip, Duration::from_secs(5), |m| {
+        m.starts_with("BYE ")
+    });
+    assert!(bye.contains(&call.call_id), "{bye}");
+    call.caller
+        .sip
+        .send(response(&bye, 200, "caller1", call.caller.sip.local(), None).as_bytes());
+    // The relay's ports are free again: the next call is anchored on the same range.
+    let next = bridge(&server, call.desk);
+    assert!(
+        [31200, 31202].contains(&sdp_audio(&next.desk_offer).port()),
+        "{}",
+        next.desk_offer
+    );
+    next.hang_up(2);
+}

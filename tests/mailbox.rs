@@ -150,6 +150,7 @@ impl Call {
                 port_min: 43_000,
                 port_max: 43_999,
                 ptime_ms: 20,
+                ..RtpConfig::default()
             },
             shutdown.listener(),
         );

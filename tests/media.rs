@@ -65,6 +65,7 @@ async fn plays_paced_rtp_and_records_and_detects_dtmf_over_real_udp() {
         port_min: 42_000,
         port_max: 42_999,
         ptime_ms: 20,
+        ..RtpConfig::default()
     };
     let engine = MediaEngine::start(&config, shutdown.listener());
     let (mut handle, answer) = engine
@@ -264,6 +265,7 @@ async fn unanswerable_offers_and_shutdown_are_refused() {
         port_min: 43_000,
         port_max: 43_099,
         ptime_ms: 20,
+        ..RtpConfig::default()
     };
     let engine = MediaEngine::start(&config, shutdown.listener());
     let g729_only = SessionDescription::parse(
@@ -305,6 +307,7 @@ async fn session(
         port_min,
         port_max: port_min + 99,
         ptime_ms: 20,
+        ..RtpConfig::default()
     };
     let engine = MediaEngine::start(&config, shutdown.listener());
     let (handle, answer) = engine
@@ -443,6 +446,7 @@ async fn one_driver_task_carries_hundreds_of_streams() {
         port_min: 44_000,
         port_max: 44_999,
         ptime_ms: 20,
+        ..RtpConfig::default()
     };
     let engine = MediaEngine::start(&config, shutdown.listener());
     let handles: Vec<_> = (0..STREAMS)
@@ -495,6 +499,7 @@ async fn a_driver_that_is_behind_still_records_and_answers_closes() {
         port_min: 50_000,
         port_max: 59_999,
         ptime_ms: 20,
+        ..RtpConfig::default()
     };
     let engine = MediaEngine::start(&config, shutdown.listener());
     let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);

@@ -124,6 +124,11 @@ pub enum Event {
     /// End the call from our side (click-to-call hang-up): CANCEL while ringing, BYE on both
     /// legs once answered.
     HangUp,
+    /// The anchored media saw no RTP from either party for the configured time
+    /// (`rtp.timeout_secs`): both phones are gone without a BYE (a crash, a lost network, a
+    /// BYE lost on UDP). An answered call is ended with BYE on both legs, as rtpengine's and
+    /// Asterisk's RTP timeouts do; before the answer nothing flows yet and it means nothing.
+    MediaTimeout,
 }
 
 /// Outputs of the call, drained with [`Call::poll_action`].
@@ -480,6 +485,12 @@ impl Call {
             Event::HangUp => {
                 self.on_cancelled(now);
                 self.hang_up_both(now);
+            }
+            Event::MediaTimeout => {
+                if matches!(self.state, State::Answered { .. }) {
+                    debug!(call_id = %self.a.call_id, "no RTP from either party: ending the call");
+                    self.hang_up_both(now);
+                }
             }
         }
     }

@@ -1440,10 +1440,9 @@ fn anchored_hold_and_resume_keep_directions_and_move_the_relay_targets() {
     let body = body_text(&relayed.body);
     assert!(body.contains("m=audio 20002 RTP/AVP 0\r\n"), "{body}");
     assert!(body.contains("a=sendonly\r\n"), "{body}");
-    assert_eq!(
-        media_peers(&a),
-        vec![(Party::Caller, Some("192.0.2.10:4000".parse().unwrap()))]
-    );
+    // A sendonly party receives nothing: the relay sends it nothing and, with no address for
+    // it, expects no media from the call (no RTP timeout on hold).
+    assert_eq!(media_peers(&a), vec![(Party::Caller, None)]);
     // The callee's recvonly answer goes back pointing at our caller-facing endpoint; the
     // callee has moved its media (a new port): the relay is told.
     let held = SDP_HELD.replace("5000", "5002");
@@ -1567,4 +1566,31 @@ fn a_refused_mid_call_offer_puts_the_relay_back_where_it_was() {
         response: answer_to(&out, 488, None, &[]),
     });
     assert!(media_peers(&a).is_empty(), "{a:?}");
+}
+
+#[test]
+fn media_timeout_ends_an_answered_call_with_bye_on_both_legs_and_nothing_before() {
+    let mut h = Harness::new();
+    h.ring(1);
+    // Ringing: no media yet, the timeout means nothing.
+    let a = h.event(Event::MediaTimeout);
+    assert!(sent(&a, Method::Bye).is_empty());
+    assert!(cancels(&a).is_empty());
+    h.device(0, 200);
+    h.event(Event::Ack);
+    let a = h.event(Event::MediaTimeout);
+    let byes: Vec<Side> = sent(&a, Method::Bye)
+        .into_iter()
+        .map(|(side, _)| side)
+        .collect();
+    assert_eq!(byes, vec![Side::Callee(LegId(0)), Side::Caller]);
+    assert!(a.contains(&Action::Presence {
+        user_id: 7,
+        change: PresenceChange::Ended
+    }));
+    assert!(a
+        .iter()
+        .any(|x| matches!(x, Action::Record(d) if d.answered_at.is_some())));
+    // Once over, a second timeout does nothing.
+    assert!(sent(&h.event(Event::MediaTimeout), Method::Bye).is_empty());
 }

@@ -7,8 +7,9 @@
 //! tells the handle where that party receives. Dropping the handle (call over, voicemail
 //! hand-off, failure) ends the task, which closes both sockets and frees the ports.
 //!
-//! Cost: two sockets, one tokio task and two 2 KiB buffers per call; no timer, no thread and
-//! no allocation per packet. The task sleeps in `recv_from` on both sockets and sends with
+//! Cost: two sockets, one tokio task and two 2 KiB buffers per call; no thread, and no timer
+//! or allocation per packet (the RTP timeout is a coarse tick, a quarter of the timeout, that
+//! only looks at whether anything came since the last one). The task sleeps in `recv_from` on both sockets and sends with
 //! `try_send_to`, which drops a packet when the kernel's buffer is full rather than queue it
 //! (late RTP is useless). RTCP is relayed only when multiplexed on the RTP port (RFC 5761):
 //! a third and fourth socket per call for RTCP on port+1 would double the relay's cost for
@@ -17,6 +18,7 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -33,7 +35,17 @@ const MAX_DATAGRAM: usize = 2048;
 #[derive(Debug, Clone)]
 pub struct MediaRelay {
     ports: Arc<PortRange>,
+    /// `rtp.timeout_secs`: silence of both parties after which a relay reports it.
+    timeout: Option<Duration>,
 }
+
+/// Called once when a relay has carried no RTP either way for the RTP timeout while both
+/// parties' SDPs said media should flow. The call driver ends the call.
+pub type OnTimeout = Box<dyn FnOnce() + Send>;
+
+/// Ticks per timeout: the timeout fires between (TICKS-1)/TICKS and all of it after the last
+/// packet; one tick per quarter keeps the cost at four wake-ups per timeout per call.
+const TICKS: u32 = 4;
 
 impl MediaRelay {
     /// A relay factory for `config`'s port range. The voicemail engine allocates from the same
@@ -41,18 +53,28 @@ impl MediaRelay {
     pub fn new(config: &RtpConfig) -> MediaRelay {
         MediaRelay {
             ports: Arc::new(PortRange::new(config.port_min, config.port_max)),
+            timeout: (config.timeout_secs > 0)
+                .then(|| Duration::from_secs(u64::from(config.timeout_secs))),
         }
     }
 
-    /// Binds the two endpoints of a new relay, written in SDP as `ip`, and starts its task.
-    /// Must be called inside a tokio runtime. [`MediaError::NoFreePort`] when the range is full.
-    pub fn open(&self, ip: IpAddr) -> Result<RelayHandle, MediaError> {
+    /// The same relays with another RTP timeout (`None`: never), for tests.
+    pub fn with_timeout(mut self, timeout: Option<Duration>) -> MediaRelay {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Binds the two endpoints of a new relay, written in SDP as `ip`, and starts its task;
+    /// `on_timeout` runs if the relay falls silent (see [`OnTimeout`]). Must be called inside
+    /// a tokio runtime. [`MediaError::NoFreePort`] when the range is full.
+    pub fn open(&self, ip: IpAddr, on_timeout: OnTimeout) -> Result<RelayHandle, MediaError> {
         let caller = self.bind(ip)?;
         let callee = self.bind(ip)?;
         let caller_port = caller.local_addr().map_err(MediaError::Socket)?.port();
         let callee_port = callee.local_addr().map_err(MediaError::Socket)?.port();
         let (control, commands) = mpsc::unbounded_channel();
-        tokio::spawn(run(caller, callee, commands));
+        let timeout = self.timeout.map(|timeout| (timeout, on_timeout));
+        tokio::spawn(run(caller, callee, commands, timeout));
         Ok(RelayHandle {
             caller_facing: SocketAddr::new(ip, caller_port),
             callee_facing: SocketAddr::new(ip, callee_port),
@@ -98,8 +120,19 @@ async fn run(
     caller: UdpSocket,
     callee: UdpSocket,
     mut commands: mpsc::UnboundedReceiver<(Party, Option<SocketAddr>)>,
+    timeout: Option<(Duration, OnTimeout)>,
 ) {
     let mut relay = Relay::new();
+    // The RTP timeout: a tick every quarter of it; `idle` counts ticks in a row with no packet
+    // while media was expected. Without a timeout the tick never fires.
+    let (period, mut on_timeout) = match timeout {
+        Some((timeout, on_timeout)) => (timeout / TICKS, Some(on_timeout)),
+        None => (Duration::from_secs(86_400 * 365), None),
+    };
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut active = false;
+    let mut idle = 0u32;
     let mut caller_buffer = vec![0u8; MAX_DATAGRAM];
     let mut callee_buffer = vec![0u8; MAX_DATAGRAM];
     let ports = (
@@ -128,6 +161,24 @@ async fn run(
             received = callee.recv_from(&mut callee_buffer) => {
                 (Party::Callee, received, &callee_buffer)
             }
+            _ = tick.tick(), if on_timeout.is_some() => {
+                if std::mem::take(&mut active) || !relay.expects_media() {
+                    idle = 0;
+                } else {
+                    idle += 1;
+                    if idle >= TICKS {
+                        tracing::info!(
+                            caller_port = ports.0,
+                            callee_port = ports.1,
+                            "no RTP either way: media timeout"
+                        );
+                        if let Some(on_timeout) = on_timeout.take() {
+                            on_timeout();
+                        }
+                    }
+                }
+                continue;
+            }
         };
         let (len, source) = match received {
             Ok(received) => received,
@@ -144,6 +195,7 @@ async fn run(
                 break;
             }
         };
+        active = true;
         if let Some(destination) = relay.on_packet(party, source) {
             let out = match party {
                 Party::Caller => &callee,
@@ -174,6 +226,7 @@ mod tests {
             port_min: min,
             port_max: max,
             ptime_ms: 20,
+            ..RtpConfig::default()
         }
     }
 
@@ -191,10 +244,10 @@ mod tests {
     async fn relays_both_ways_unchanged_and_frees_its_ports() {
         let relays = MediaRelay::new(&config(47_200, 47_203));
         let ip = IpAddr::from([127, 0, 0, 1]);
-        let handle = relays.open(ip).unwrap();
+        let handle = relays.open(ip, Box::new(|| {})).unwrap();
         // Two even ports: the range is full now.
         assert!(matches!(
-            relays.open(ip),
+            relays.open(ip, Box::new(|| {})),
             Err(MediaError::NoFreePort { .. })
         ));
         let alice = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -220,11 +273,85 @@ mod tests {
         let mut reopened = None;
         for _ in 0..100 {
             tokio::time::sleep(Duration::from_millis(10)).await;
-            if let Ok(h) = relays.open(ip) {
+            if let Ok(h) = relays.open(ip, Box::new(|| {})) {
                 reopened = Some(h);
                 break;
             }
         }
         assert!(reopened.is_some(), "ports not freed");
+    }
+
+    /// Waits up to `within` for the relay's timeout to fire.
+    async fn fired(rx: &mut mpsc::UnboundedReceiver<()>, within: Duration) -> bool {
+        matches!(tokio::time::timeout(within, rx.recv()).await, Ok(Some(())))
+    }
+
+    #[tokio::test]
+    async fn silence_both_ways_fires_the_timeout_once_but_not_on_hold_or_while_rtp_flows() {
+        let timeout = Duration::from_millis(400);
+        let relays = MediaRelay::new(&config(47_300, 47_399)).with_timeout(Some(timeout));
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let alice = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let bob = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let open = |tx: mpsc::UnboundedSender<()>| {
+            relays
+                .open(
+                    ip,
+                    Box::new(move || {
+                        let _ = tx.send(());
+                    }),
+                )
+                .unwrap()
+        };
+
+        // Both SDPs in, nothing sent: fires after the timeout (within a tick of it), once.
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let silent = open(tx);
+        silent.set_remote(Party::Caller, Some(alice.local_addr().unwrap()));
+        silent.set_remote(Party::Callee, Some(bob.local_addr().unwrap()));
+        let started = tokio::time::Instant::now();
+        assert!(fired(&mut rx, timeout * 3).await, "silence fires");
+        assert!(
+            started.elapsed() >= timeout * 3 / 4,
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(!fired(&mut rx, timeout * 2).await, "only once");
+
+        // The callee's answer not in yet (ringing): never.
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let ringing = open(tx);
+        ringing.set_remote(Party::Caller, Some(alice.local_addr().unwrap()));
+        assert!(!fired(&mut rx, timeout * 3).await, "ringing does not fire");
+
+        // On hold (the caller's sendonly SDP gives no address): never.
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let held = open(tx);
+        held.set_remote(Party::Caller, None);
+        held.set_remote(Party::Callee, Some(bob.local_addr().unwrap()));
+        assert!(!fired(&mut rx, timeout * 3).await, "hold does not fire");
+
+        // One party sending keeps the call: RTP every 50 ms for three timeouts.
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let talking = open(tx);
+        talking.set_remote(Party::Caller, Some(alice.local_addr().unwrap()));
+        talking.set_remote(Party::Callee, Some(bob.local_addr().unwrap()));
+        let until = tokio::time::Instant::now() + timeout * 3;
+        while tokio::time::Instant::now() < until {
+            alice
+                .send_to(b"\x80\x00rtp", talking.facing(Party::Caller))
+                .await
+                .unwrap();
+            assert!(
+                !fired(&mut rx, Duration::from_millis(50)).await,
+                "RTP flows"
+            );
+        }
+        // And when it stops, the timeout comes.
+        assert!(
+            fired(&mut rx, timeout * 3).await,
+            "silence after talk fires"
+        );
+        drop((silent, ringing, held, talking));
     }
 }

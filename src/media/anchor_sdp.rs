@@ -29,7 +29,7 @@
 use std::fmt::Write;
 use std::net::{IpAddr, SocketAddr};
 
-use super::sdp::{SdpError, SessionDescription, MAX_SDP_LEN};
+use super::sdp::{Direction, SdpError, SessionDescription, MAX_SDP_LEN};
 
 /// Attributes removed from relayed SDP (see the module doc).
 const DROPPED_ATTRIBUTES: &[&str] = &[
@@ -50,7 +50,9 @@ pub struct Rewritten {
     /// The SDP to send on, naming our relay endpoint.
     pub body: String,
     /// Where the sender wants its audio: the relayed stream's `c=` address and port, `None`
-    /// when it is on RFC 2543 hold (`c=0.0.0.0`), disabled (port 0) or absent.
+    /// when it holds the stream (RFC 2543 `c=0.0.0.0`, or RFC 3264 §8.4 `sendonly` or
+    /// `inactive`: it receives nothing), disabled (port 0) or absent. The relay sends nothing
+    /// to such a party and expects no media from the call meanwhile (its RTP timeout).
     pub remote: Option<SocketAddr>,
 }
 
@@ -75,7 +77,12 @@ pub fn rewrite(body: &[u8], local: SocketAddr) -> Result<Rewritten, SdpError> {
     let remote = anchored.and_then(|index| {
         let connection = parsed.connection_for(index)?;
         let port = parsed.media[index].port;
-        (!connection.is_hold()).then_some(SocketAddr::new(connection.address, port))
+        let holds = connection.is_hold()
+            || matches!(
+                parsed.direction_for(index),
+                Direction::SendOnly | Direction::Inactive
+            );
+        (!holds).then_some(SocketAddr::new(connection.address, port))
     });
 
     let ip = local.ip();
@@ -206,7 +213,10 @@ mod tests {
             assert!(out
                 .body
                 .contains("m=audio 20002 RTP/AVP 0\r\nc=IN IP4 127.0.0.1\r\n"));
-            assert_eq!(out.remote, Some("10.0.0.5:4000".parse().unwrap()));
+            // Holding (sendonly, inactive) receives nothing: no address for the relay.
+            let receives = matches!(direction, "recvonly" | "sendrecv");
+            let expected = receives.then(|| "10.0.0.5:4000".parse().unwrap());
+            assert_eq!(out.remote, expected, "{direction}");
         }
     }
 
@@ -216,6 +226,33 @@ mod tests {
         assert!(out.body.contains("c=IN IP4 0.0.0.0\r\n"), "{}", out.body);
         assert!(out.body.contains(" 20002 "), "{}", out.body);
         assert_eq!(out.remote, None);
+    }
+
+    #[test]
+    fn rfc3264_hold_has_no_remote_and_recvonly_keeps_it() {
+        let sdp = |direction: &str| {
+            format!(
+                "v=0\r\no=- 1 2 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+                 m=audio 49170 RTP/AVP 0\r\na={direction}\r\n"
+            )
+        };
+        for direction in ["sendonly", "inactive"] {
+            let out = rewrite(sdp(direction).as_bytes(), local()).unwrap();
+            assert_eq!(out.remote, None, "{direction}");
+            assert!(
+                out.body.contains(&format!("a={direction}\r\n")),
+                "{}",
+                out.body
+            );
+        }
+        for direction in ["recvonly", "sendrecv"] {
+            let out = rewrite(sdp(direction).as_bytes(), local()).unwrap();
+            assert_eq!(
+                out.remote,
+                Some("192.0.2.10:49170".parse().unwrap()),
+                "{direction}"
+            );
+        }
     }
 
     #[test]

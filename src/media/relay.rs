@@ -82,6 +82,14 @@ impl Relay {
         Relay::default()
     }
 
+    /// Whether both parties' SDPs are in and neither holds the stream: only then does a
+    /// silence of both mean the phones are gone (the RTP timeout). While ringing the callee's
+    /// answer is not in yet; on hold (RFC 3264 `sendonly`/`inactive`, RFC 2543 `0.0.0.0`)
+    /// nothing need flow at all.
+    pub fn expects_media(&self) -> bool {
+        self.caller.signalled.is_some() && self.callee.signalled.is_some()
+    }
+
     /// `party`'s SDP (offer or answer) says it receives at `remote` (`None`: hold or no
     /// stream). A changed address unlatches the party.
     pub fn set_remote(&mut self, party: Party, remote: Option<SocketAddr>) {

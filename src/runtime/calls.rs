@@ -27,7 +27,7 @@ use crate::clock::Clock;
 use crate::config::MediaMode;
 use crate::domain::Lang;
 use crate::ivr::{Entry, RetrieveSetup};
-use crate::media::anchor::{MediaRelay, RelayHandle};
+use crate::media::anchor::{MediaRelay, OnTimeout, RelayHandle};
 use crate::media::anchor_sdp;
 use crate::media::relay::Party;
 use crate::presence::Presence;
@@ -256,11 +256,18 @@ fn anchor_media(service: &mut SipService, key: CallKey, plan: Plan) -> Plan {
         return plan;
     }
     let ip = media_ip(service, invite);
+    // The relay's RTP timeout comes back to this loop as a completion for the call.
+    let completions = service.completions.clone();
+    let on_timeout: OnTimeout = Box::new(move || {
+        tokio::spawn(async move {
+            let _ = completions.send(Completion::MediaTimeout(key)).await;
+        });
+    });
     let relays = service
         .calls
         .relays
         .get_or_insert_with(|| MediaRelay::new(&service.config.rtp));
-    match relays.open(ip) {
+    match relays.open(ip, on_timeout) {
         Ok(relay) => {
             let anchor = MediaAnchor {
                 caller_facing: relay.facing(Party::Caller),
@@ -395,6 +402,18 @@ pub fn drive(service: &mut SipService, key: CallKey, event: Event) {
     };
     running.call.handle(now, event);
     run_actions(service, key);
+}
+
+/// The call's relay carried no RTP either way for `rtp.timeout_secs`: the call ends if it is
+/// answered (see [`Event::MediaTimeout`]). A call already gone is nothing to do.
+pub fn on_media_timeout(service: &mut SipService, key: CallKey) {
+    let span = service
+        .calls
+        .calls
+        .get(&key)
+        .map(|running| running.span.clone());
+    let _entered = span.as_ref().map(Span::enter);
+    drive(service, key, Event::MediaTimeout);
 }
 
 /// Feeds `event` to the call whose inbound INVITE is `inbound` (a click-to-call's target leg,

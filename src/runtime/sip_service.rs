@@ -67,6 +67,8 @@ pub enum Completion {
     LegDone(super::ivr_leg::LegKey),
     /// The store answered for a message-waiting update.
     Mwi(Box<super::ivr_leg::MwiLookup>),
+    /// An anchored call's relay carried no RTP either way for the RTP timeout.
+    MediaTimeout(super::calls::CallKey),
 }
 
 /// The SIP task's state.
@@ -548,6 +550,7 @@ impl SipService {
             Completion::Leg(key, command) => ivr_leg::on_command(self, key, command),
             Completion::LegDone(key) => ivr_leg::on_done(self, key),
             Completion::Mwi(lookup) => ivr_leg::on_mwi(self, *lookup),
+            Completion::MediaTimeout(key) => calls::on_media_timeout(self, key),
         }
     }
 
