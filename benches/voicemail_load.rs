@@ -210,17 +210,14 @@ async fn one_call(
     let frames = (speech.as_millis() / 20) as u32;
     let start = Instant::now();
     let ssrc = 0x1000 + i as u32;
+    let tone = tone();
     for f in 0..frames {
-        let mut packet = vec![0x80, 0x00];
+        let mut packet = Vec::with_capacity(172);
+        packet.extend_from_slice(&[0x80, 0x00]);
         packet.extend_from_slice(&(f as u16).to_be_bytes());
         packet.extend_from_slice(&(f * 160).to_be_bytes());
         packet.extend_from_slice(&ssrc.to_be_bytes());
-        for s in 0..160u32 {
-            let t = f64::from(f * 160 + s) / 8000.0;
-            packet.push(onestatus::media::g711::linear_to_ulaw(
-                (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16,
-            ));
-        }
+        packet.extend_from_slice(&tone[f as usize % TONE_FRAMES]);
         rtp.send_to(&packet, media)
             .await
             .map_err(|e| e.to_string())?;
@@ -317,6 +314,28 @@ fn spread(values: &mut [i64]) -> [i64; 3] {
         percentile(values, 99.0),
         values.last().copied().unwrap_or(0),
     ]
+}
+
+/// Frames in one second of the test tone: 440 Hz completes whole cycles in a second, so the
+/// second repeats seamlessly.
+const TONE_FRAMES: usize = 50;
+
+/// The test tone's μ-law payloads, computed once: at 2,000 callers a `sin` per sample cost the
+/// generator a core of the same two the server runs on.
+fn tone() -> &'static [Vec<u8>; TONE_FRAMES] {
+    static TONE: std::sync::OnceLock<[Vec<u8>; TONE_FRAMES]> = std::sync::OnceLock::new();
+    TONE.get_or_init(|| {
+        std::array::from_fn(|f| {
+            (0..160u32)
+                .map(|s| {
+                    let t = f64::from(f as u32 * 160 + s) / 8000.0;
+                    onestatus::media::g711::linear_to_ulaw(
+                        (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16,
+                    )
+                })
+                .collect()
+        })
+    })
 }
 
 /// Places `load.calls` calls, one every `load.ramp`, and waits for all of them.

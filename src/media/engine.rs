@@ -11,10 +11,13 @@
 //! every 20 ms. There is one driver per core (sessions dealt out round-robin): one driver
 //! saturated one core at 2,000 calls (100,000 packets a second each way) while the other
 //! core had room.
-//! Each session has a small receive task blocked in `recv_from` on its socket (no timer, no
-//! work between packets) that forwards datagrams to the driver; sends use `try_send_to` from
-//! the driver, which never blocks on a UDP socket in practice and drops the packet when the
-//! kernel buffer is full rather than delay every other call.
+//! The driver also reads each session's socket at that session's frame deadline
+//! (`try_recv_from` until it would block: the reactor marks the socket readable, no task
+//! waits on it), so a datagram costs its `recvfrom` and nothing else: no receive task to wake
+//! per packet, no copy, no channel hop (at 2,000 calls those were 100,000 task wake-ups a
+//! second). What arrived is at most one ptime old when the session sees it. Sends use
+//! `try_send_to`, which never blocks on a UDP socket in practice and drops the packet when
+//! the kernel buffer is full rather than delay every other call.
 //!
 //! The sessions' pacing is exact (deadline = start + n·ptime, see `session`); the timer only
 //! decides how *late* a packet leaves, which tokio's 1 ms timer resolution bounds.
@@ -30,7 +33,6 @@ use std::time::Instant;
 use thiserror::Error;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 use crate::config::RtpConfig;
 use crate::media::recorder::{RecordOptions, RecordStop, Recording};
@@ -42,9 +44,9 @@ use crate::shutdown::ShutdownListener;
 /// 1500. Larger datagrams are truncated by the kernel and then fail RTP parsing harmlessly.
 const MAX_DATAGRAM: usize = 2048;
 
-/// Datagrams queued from all receive tasks to the driver. When full, receive tasks wait and
-/// the kernel's socket buffers absorb (then drop) the excess: back-pressure, not memory.
-const INBOUND_QUEUE: usize = 8192;
+/// Datagrams read from one socket per visit, so that a flood on one call cannot hold the
+/// driver from every other (4 s of 20 ms packets; the rest waits in the kernel's buffer).
+const READ_MAX: usize = 200;
 
 /// Events queued per handle; an IVR that stops reading loses digits past this, not memory.
 /// Other events wait in the driver instead ([`Entry::held`]): streamed recording audio is
@@ -100,8 +102,6 @@ enum Command {
         id: SessionId,
         session: Box<MediaSession>,
         socket: Arc<UdpSocket>,
-        receive_task: JoinHandle<()>,
-        stop_receiving: oneshot::Sender<()>,
         events: mpsc::Sender<MediaEvent>,
     },
     Play {
@@ -139,16 +139,6 @@ pub struct Closed {
     pub recording: Option<Recording>,
 }
 
-/// One datagram from a receive task, or (`end`) its last word: no datagram of this session
-/// follows, so a close waiting for it can now run (see [`Command::Close`] in `drive`).
-struct Inbound {
-    id: SessionId,
-    from: SocketAddr,
-    at: Instant,
-    data: Vec<u8>,
-    end: bool,
-}
-
 /// The media engine: cheap to clone, a driver task per core behind it.
 #[derive(Debug, Clone)]
 pub struct MediaEngine {
@@ -159,7 +149,6 @@ pub struct MediaEngine {
 #[derive(Debug)]
 struct Driver {
     commands: mpsc::UnboundedSender<Command>,
-    inbound: mpsc::Sender<Inbound>,
 }
 
 #[derive(Debug)]
@@ -279,9 +268,8 @@ impl MediaEngine {
         let drivers = (0..count)
             .map(|_| {
                 let (commands, command_rx) = mpsc::unbounded_channel();
-                let (inbound, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
-                tokio::spawn(drive(command_rx, inbound_rx, shutdown.clone()));
-                Driver { commands, inbound }
+                tokio::spawn(drive(command_rx, shutdown.clone()));
+                Driver { commands }
             })
             .collect();
         Self {
@@ -337,11 +325,6 @@ impl MediaEngine {
             rand::random(),
             now(),
         );
-        let (stop_receiving, stop) = oneshot::channel();
-        let receive_task =
-            self.inner
-                .runtime
-                .spawn(receive(id, socket.clone(), driver.inbound.clone(), stop));
         let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
         driver
             .commands
@@ -349,8 +332,6 @@ impl MediaEngine {
                 id,
                 session: Box::new(session),
                 socket,
-                receive_task,
-                stop_receiving,
                 events: events_tx,
             })
             .map_err(|_| MediaError::Stopped)?;
@@ -493,14 +474,6 @@ impl Drop for MediaHandle {
 struct Entry {
     session: Box<MediaSession>,
     socket: Arc<UdpSocket>,
-    receive_task: JoinHandle<()>,
-    /// Tells the receive task to read what its socket still holds, then end (it says so with
-    /// an `end` datagram). `None` once told.
-    stop_receiving: Option<oneshot::Sender<()>>,
-    /// The receive task has ended: nothing more of this session is queued.
-    receiver_done: bool,
-    /// A close waiting for the receive task's last datagrams (and its reply, if any).
-    closing: Option<Option<oneshot::Sender<Closed>>>,
     events: mpsc::Sender<MediaEvent>,
     /// Events the handle's queue had no room for, oldest first, sent before any newer one.
     /// Digits are dropped instead (a flood must not grow memory); recording audio, the end of
@@ -512,8 +485,33 @@ struct Entry {
 }
 
 impl Entry {
-    /// Sends what is due and forwards events.
-    fn run(&mut self, now: Instant) {
+    /// Reads what the socket holds (at most [`READ_MAX`]) into the session, as arrived at
+    /// `now`. Without a waiting task `try_recv_from` costs no system call while the reactor
+    /// has not seen the socket become readable.
+    fn read(&mut self, now: Instant, buffer: &mut [u8]) {
+        for _ in 0..READ_MAX {
+            match self.socket.try_recv_from(buffer) {
+                Ok((len, from)) => {
+                    let datagram = buffer.get(..len).unwrap_or_default();
+                    self.session.handle_datagram(now, from, datagram);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                // ICMP errors surface on the next receive on some systems (ECONNREFUSED);
+                // they say nothing about this socket's future.
+                Err(e)
+                    if e.kind() == io::ErrorKind::ConnectionRefused
+                        || e.kind() == io::ErrorKind::ConnectionReset => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "RTP receive failed");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Reads what arrived, sends what is due and forwards events.
+    fn run(&mut self, now: Instant, buffer: &mut [u8]) {
+        self.read(now, buffer);
         self.session.handle_timeout(now);
         while let Some(transmit) = self.session.poll_transmit(now) {
             if let Err(e) = self
@@ -563,7 +561,6 @@ impl Entry {
     }
 
     fn close(self, reason: RecordStop) -> (Closed, SessionStats) {
-        self.receive_task.abort();
         let mut session = self.session;
         let closed = Closed {
             events: self.held.into(),
@@ -574,12 +571,10 @@ impl Entry {
 }
 
 /// The driver task: all sessions, one timer.
-async fn drive(
-    mut commands: mpsc::UnboundedReceiver<Command>,
-    mut inbound: mpsc::Receiver<Inbound>,
-    mut shutdown: ShutdownListener,
-) {
+async fn drive(mut commands: mpsc::UnboundedReceiver<Command>, mut shutdown: ShutdownListener) {
     let mut sessions: HashMap<SessionId, Entry> = HashMap::new();
+    // Every socket is read into this one buffer, at its session's deadline.
+    let mut buffer = vec![0u8; MAX_DATAGRAM];
     // Next deadline of each session; exactly one heap entry per live session.
     let mut timers: BinaryHeap<Reverse<(Instant, SessionId)>> = BinaryHeap::new();
     let mut shutting_down = false;
@@ -599,29 +594,22 @@ async fn drive(
         tokio::select! {
             biased;
             command = commands.recv() => match command {
-                Some(command) => handle_command(command, &mut sessions, &mut timers),
+                Some(command) => handle_command(command, &mut sessions, &mut timers, &mut buffer),
                 None => break,
             },
-            Some(datagram) = inbound.recv() => handle_inbound(datagram, &mut sessions),
             () = &mut sleep, if armed.is_some() => {}
             () = shutdown.recv(), if !shutting_down => {
                 shutting_down = true;
             }
         }
-        // Whichever woke us, one round serves all three kinds of work, each bounded: a select
+        // Whichever woke us, one round serves commands and due sessions, each bounded: a select
         // alone hands every wake-up to the first ready branch, and a driver that is behind
         // always has a timer due. At 2,000 voicemail calls on one free core the timer branch
-        // won every round: no datagram was read and no close was answered, so nothing was
-        // recorded and every call hung at its hang-up.
+        // won every round: no close was answered, nothing was recorded and every call hung
+        // at its hang-up.
         for _ in 0..COMMAND_BATCH {
             match commands.try_recv() {
-                Ok(command) => handle_command(command, &mut sessions, &mut timers),
-                Err(_) => break,
-            }
-        }
-        for _ in 0..INBOUND_QUEUE {
-            match inbound.try_recv() {
-                Ok(datagram) => handle_inbound(datagram, &mut sessions),
+                Ok(command) => handle_command(command, &mut sessions, &mut timers, &mut buffer),
                 Err(_) => break,
             }
         }
@@ -632,7 +620,7 @@ async fn drive(
             }
             timers.pop();
             if let Some(entry) = sessions.get_mut(&id) {
-                entry.run(now);
+                entry.run(now, &mut buffer);
                 timers.push(Reverse((entry.session.poll_timeout(), id)));
             }
         }
@@ -641,19 +629,15 @@ async fn drive(
         }
         // Behind, the next round's select is ready at once and never suspends: the task would
         // keep its worker until tokio's cooperative budget runs out (128 rounds, 25 s with
-        // 3,000 sessions on a debug build), and a task this one woke (a receive task told to
-        // stop, sitting in the worker's unstealable LIFO slot) would wait that long. Give the
-        // worker up once per round instead.
+        // 3,000 sessions on a debug build), and every task this one woke (an IVR's, sitting
+        // in the worker's unstealable LIFO slot) would wait that long. Give the worker up
+        // once per round instead.
         let behind = timers
             .peek()
-            .is_some_and(|Reverse((deadline, _))| *deadline <= self::now())
-            || !inbound.is_empty();
+            .is_some_and(|Reverse((deadline, _))| *deadline <= self::now());
         if behind {
             tokio::task::yield_now().await;
         }
-    }
-    for (_, entry) in sessions.drain() {
-        entry.receive_task.abort();
     }
     tracing::debug!("media engine stopped");
 }
@@ -662,6 +646,7 @@ fn handle_command(
     command: Command,
     sessions: &mut HashMap<SessionId, Entry>,
     timers: &mut BinaryHeap<Reverse<(Instant, SessionId)>>,
+    buffer: &mut [u8],
 ) {
     let id = match &command {
         Command::Open { id, .. }
@@ -677,8 +662,6 @@ fn handle_command(
             id,
             session,
             socket,
-            receive_task,
-            stop_receiving,
             events,
         } => {
             timers.push(Reverse((session.poll_timeout(), id)));
@@ -687,10 +670,6 @@ fn handle_command(
                 Entry {
                     session,
                     socket,
-                    receive_task,
-                    stop_receiving: Some(stop_receiving),
-                    receiver_done: false,
-                    closing: None,
                     events,
                     held: VecDeque::new(),
                     send_failures: 0,
@@ -698,22 +677,14 @@ fn handle_command(
             );
             return;
         }
-        // Commands overtake datagrams (the select is biased), so under load the caller's last
-        // seconds of speech may still be queued, or in the socket, when the hang-up closes the
-        // session: the close waits for the receive task to hand over what it holds and end.
-        // Measured: at 1,000 concurrent messages an immediate close cut 3-5 s off most of them.
+        // The caller's last words may still be in the socket when the hang-up closes the
+        // session (under load, seconds of them: at 1,000 concurrent messages a close that did
+        // not read them cut 3-5 s off most): they are read first.
         Command::Close { id, reply } => {
-            match sessions.get_mut(&id) {
-                Some(entry) if !entry.receiver_done => {
-                    if let Some(stop) = entry.stop_receiving.take() {
-                        let _ = stop.send(());
-                    }
-                    if entry.closing.is_none() {
-                        entry.closing = Some(reply);
-                    }
-                }
-                _ => close_now(id, reply, sessions),
+            if let Some(entry) = sessions.get_mut(&id) {
+                entry.read(now(), buffer);
             }
+            close_now(id, reply, sessions);
             return;
         }
         _ => {}
@@ -730,24 +701,6 @@ fn handle_command(
         Command::Open { .. } | Command::Close { .. } => {}
     }
     entry.flush_events();
-}
-
-/// A datagram (or a receive task's end marker) from a session's socket.
-fn handle_inbound(datagram: Inbound, sessions: &mut HashMap<SessionId, Entry>) {
-    if datagram.end {
-        let closing = sessions.get_mut(&datagram.id).and_then(|entry| {
-            entry.receiver_done = true;
-            entry.closing.take()
-        });
-        if let Some(reply) = closing {
-            close_now(datagram.id, reply, sessions);
-        }
-    } else if let Some(entry) = sessions.get_mut(&datagram.id) {
-        entry
-            .session
-            .handle_datagram(datagram.at, datagram.from, &datagram.data);
-        entry.flush_events();
-    }
 }
 
 /// Ends a session at once and answers the close.
@@ -768,77 +721,6 @@ fn close_now(
     if let Some(reply) = reply {
         let _ = reply.send(closed);
     }
-}
-
-/// Datagrams read from a socket after the stop: what had arrived before the hang-up, bounded
-/// so that a flood cannot hold a close (4 s of 20 ms packets).
-const DRAIN_MAX: usize = 200;
-
-/// A session's receive loop: datagrams to the driver, stamped with their arrival time. When
-/// told to stop, it reads what the socket already holds, forwards it, and ends with an `end`
-/// datagram; it sends one too when the socket fails, so a close never waits for nothing.
-async fn receive(
-    id: SessionId,
-    socket: Arc<UdpSocket>,
-    inbound: mpsc::Sender<Inbound>,
-    mut stop: oneshot::Receiver<()>,
-) {
-    let mut buffer = vec![0u8; MAX_DATAGRAM];
-    let datagram = |from, data: &[u8], end| Inbound {
-        id,
-        from,
-        at: now(),
-        data: data.to_vec(),
-        end,
-    };
-    loop {
-        let received = tokio::select! {
-            biased;
-            // Told to stop, or the engine dropped the session: drain and end.
-            _ = &mut stop => break,
-            received = socket.recv_from(&mut buffer) => received,
-        };
-        match received {
-            Ok((len, from)) => {
-                if inbound
-                    .send(datagram(from, &buffer[..len], false))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-            // ICMP errors surface on the next receive on some systems (ECONNREFUSED); they
-            // say nothing about this socket's future.
-            Err(e)
-                if e.kind() == io::ErrorKind::ConnectionRefused
-                    || e.kind() == io::ErrorKind::ConnectionReset => {}
-            Err(e) => {
-                tracing::warn!(session = id, error = %e, "RTP receive failed; session deaf");
-                break;
-            }
-        }
-    }
-    for _ in 0..DRAIN_MAX {
-        match socket.try_recv_from(&mut buffer) {
-            Ok((len, from)) => {
-                if inbound
-                    .send(datagram(from, &buffer[..len], false))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e)
-                if e.kind() == io::ErrorKind::ConnectionRefused
-                    || e.kind() == io::ErrorKind::ConnectionReset => {}
-            Err(_) => break,
-        }
-    }
-    let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
-    let _ = inbound.send(datagram(unspecified, &[], true)).await;
 }
 
 #[cfg(test)]
