@@ -48,7 +48,22 @@ for n in $CURVE; do
     elapsed_ms=$(( $(date +%s%3N) - started ))
     ticks1="$(cpu_ticks)"
     peak_rss="$(sort -n "$WORK/rss.$n" | tail -1)"
+    # Saves queue (a few at once, one SQLite writer): wait until this step's N messages are
+    # stored, or the count has not grown for 5 s, at most 120 s, before counting them.
+    count_stored() {
+        python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from voicemail_messages where received_at >= ?", (int(sys.argv[2]),)).fetchone()[0])' \
+            "$WORK/data/onestatus.db" "$started" 2>/dev/null || echo 0
+    }
     sleep 2
+    last=-1 still=0
+    for _ in $(seq 120); do
+        now_stored="$(count_stored)"
+        [ "$now_stored" -ge "$n" ] && break
+        if [ "$now_stored" = "$last" ]; then still=$((still + 1)); else still=0; fi
+        [ "$still" -ge 5 ] && break
+        last="$now_stored"
+        sleep 1
+    done
     # Recordings of this step: stored messages whose duration is within 1 s of SPEECH_SECS.
     stored="$(python3 - "$WORK/data/onestatus.db" "$started" "$SPEECH_SECS" <<'PY'
 import sqlite3, sys
