@@ -535,8 +535,8 @@ async fn a_driver_that_is_behind_still_records_and_answers_closes() {
         let next = started + Duration::from_millis(20 * (n as u64 + 1));
         tokio::time::sleep_until(next.into()).await;
     }
-    // A liveness bound, generous: a close waits one driver round for the receive task's end
-    // marker. Without the fix it never came; without the driver yielding, 25 s (see `drive`).
+    // A liveness bound, generous: a close is answered in the driver's next round (it reads the
+    // socket, then ends the session). Without the fix the answer never came.
     let closing = now();
     let closed = tokio::time::timeout(Duration::from_secs(10), handle.close())
         .await
