@@ -9,11 +9,11 @@
 //!
 //! Cost: two sockets, one tokio task and two 2 KiB buffers per call; no thread, and no timer
 //! or allocation per packet (the RTP timeout is a coarse tick, a quarter of the timeout, that
-//! only looks at whether anything came since the last one). The task sleeps in `recv_from` on both sockets and sends with
-//! `try_send_to`, which drops a packet when the kernel's buffer is full rather than queue it
-//! (late RTP is useless). RTCP is relayed only when multiplexed on the RTP port (RFC 5761):
-//! a third and fourth socket per call for RTCP on port+1 would double the relay's cost for
-//! reports that are optional for the calls we carry.
+//! only looks at whether anything came since the last one). The task sleeps in `recv_from` on
+//! both sockets and sends with `try_send_to`, which drops a packet when the kernel's buffer is
+//! full rather than queue it (late RTP is useless). RTCP is relayed only when multiplexed on
+//! the RTP port (RFC 5761): a third and fourth socket per call for RTCP on port+1 would double
+//! the relay's cost for reports that are optional for the calls we carry.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};

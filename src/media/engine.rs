@@ -560,17 +560,22 @@ impl Entry {
         }
     }
 
+    /// Ends the session, handing over every event the IVR has not had: the held ones, then
+    /// those the session still queues (the datagrams a close reads can end a streamed chunk,
+    /// which exists nowhere else).
     fn close(self, reason: RecordStop) -> (Closed, SessionStats) {
         let mut session = self.session;
+        let mut events: Vec<MediaEvent> = self.held.into();
+        events.extend(std::iter::from_fn(|| session.poll_event()));
         let closed = Closed {
-            events: self.held.into(),
+            events,
             recording: session.take_recording(reason),
         };
         (closed, session.stats())
     }
 }
 
-/// The driver task: all sessions, one timer.
+/// One driver task: its share of the sessions, one timer.
 async fn drive(mut commands: mpsc::UnboundedReceiver<Command>, mut shutdown: ShutdownListener) {
     let mut sessions: HashMap<SessionId, Entry> = HashMap::new();
     // Every socket is read into this one buffer, at its session's deadline.
