@@ -213,9 +213,12 @@ pub struct Report {
     pub max: Duration,
     /// How many lookups ended in ring / forward / voicemail.
     pub routes: [usize; 3],
-    /// Absences and calendar entries in the last state loaded (proves the window holds them).
+    /// Absences and calendar entries in the last user's 60-day read (proves the window holds
+    /// them).
     pub last_absences: usize,
     pub last_entries: usize,
+    /// Calendar entries the same user's call read (one day ahead, as the driver does).
+    pub first_read_entries: usize,
 }
 
 /// Times `lookups` lookups over random users of `users` (after a warm-up of a tenth).
@@ -247,7 +250,14 @@ pub async fn measure(store: &Store, users: u32, lookups: usize) -> Result<Report
         }] += 1;
     }
     let user = store.user_by_one_number(&one_number(next())).await?;
-    let state = user_state::load(store, &presence, user, at).await?.state;
+    // What a call reads (one day ahead, settled there) and what the 60-day read holds.
+    let first = user_state::load(store, &presence, user.clone(), at)
+        .await?
+        .state;
+    let ahead = at + chrono::Duration::days(user_state::LOOK_AHEAD_DAYS);
+    let state = user_state::load_until(store, &presence, user, at, ahead)
+        .await?
+        .state;
     samples.sort_unstable();
     let at_pct = |p: f64| {
         let i = ((p / 100.0) * samples.len() as f64).ceil() as usize;
@@ -261,6 +271,7 @@ pub async fn measure(store: &Store, users: u32, lookups: usize) -> Result<Report
         routes,
         last_absences: state.absences.len(),
         last_entries: state.calendar.len(),
+        first_read_entries: first.calendar.len(),
     })
 }
 
@@ -405,7 +416,7 @@ fn main() {
         Ok(r) => println!(
             "lookup [sqlite, {users} users, {ABSENCES} absences + {ENTRIES} entries each] \
              {} lookups: p50 {:.1} µs  p99 {:.1} µs  max {:.1} µs  (ring {} / forward {} / \
-             voicemail {}; last state: {} absences, {} entries)",
+             voicemail {}; last state: {} absences, {} entries in 60 days, {} read by the call)",
             r.lookups,
             r.p50.as_secs_f64() * 1e6,
             r.p99.as_secs_f64() * 1e6,
@@ -414,7 +425,8 @@ fn main() {
             r.routes[1],
             r.routes[2],
             r.last_absences,
-            r.last_entries
+            r.last_entries,
+            r.first_read_entries
         ),
         Err(e) => {
             eprintln!("lookup bench failed: {e}");

@@ -100,11 +100,18 @@ fn routing_lookup() -> Outcome {
         report.lookups == 200 && report.routes.iter().sum::<usize>() == 200,
         || format!("{report:?}"),
     )?;
-    // The driver reads what is in force at or after `now`: of a user's 200 entries, one every
-    // six hours from three weeks back, the 116 or so not yet ended; and (but for one that
+    // The 60-day read holds what is in force at or after `now`: of a user's 200 entries, one
+    // every six hours from three weeks back, the 116 or so not yet ended; and (but for one that
     // ended) the 20 absences. Users in an absence at `now` go to voicemail, the others ring.
     check((100..=130).contains(&report.last_entries), || {
         format!("{} calendar entries loaded", report.last_entries)
+    })?;
+    // A call reads one day ahead first: the four or five entries of the next day.
+    check((1..=6).contains(&report.first_read_entries), || {
+        format!(
+            "{} calendar entries read by a call",
+            report.first_read_entries
+        )
     })?;
     check(
         report.last_absences >= routing_lookup::ABSENCES as usize - 1,

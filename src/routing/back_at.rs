@@ -53,3 +53,33 @@ pub(crate) fn back_at(
     }
     None
 }
+
+/// Whether every route [`decide`](super::decide) can give at `now` depends only on periods
+/// that start before `until`: true when the user is available at `now`, or when the chain
+/// around what is in force at `now` has a gap (an instant with nothing in force) before
+/// `until`.
+///
+/// Why: the call driver reads absences and calendar entries for a short window first (one
+/// day), because most of the cost of a lookup is rows read, and the back-at walk is the only
+/// part of routing that looks past `now`. The walk stops at the first boundary where nothing
+/// is in force, or earlier; if that boundary is before `until`, a period starting at or after
+/// `until` can neither be in force at an instant the walk visits nor add a boundary before
+/// it, so the short read gives the very route the long one would. Otherwise (the chain
+/// reaches `until`, or an open-ended period is in force) the caller reads the long window.
+pub fn settled_before(state: &UserState, now: DateTime<Utc>, until: DateTime<Utc>) -> bool {
+    if winner(state, now).is_none() {
+        return true;
+    }
+    let mut t = now;
+    for _ in 0..MAX_STEPS {
+        match next_boundary_after(state, t) {
+            Some(next) if next < until => t = next,
+            // The chain reaches `until`, or nothing ends what is in force in this state.
+            _ => return false,
+        }
+        if winner(state, t).is_none() {
+            return true;
+        }
+    }
+    false
+}

@@ -1258,3 +1258,98 @@ fn random_states_always_route_truthfully() {
         }
     }
 }
+
+/// What the store's routing snapshot reads for `[from, to)`: absences and calendar entries
+/// overlapping it (the WHERE clauses of `store::routing_snapshot`), every schedule.
+fn read_window(s: &UserState, from: DateTime<Utc>, to: DateTime<Utc>) -> UserState {
+    let mut w = s.clone();
+    w.absences
+        .retain(|a| a.starts_at < to && a.ends_at.is_none_or(|end| end > from));
+    w.calendar.retain(|e| e.start < to && e.end > from);
+    w
+}
+
+#[test]
+fn a_short_read_that_settles_routes_as_the_long_read_does() {
+    // The call driver reads one day ahead and trusts it when `settled_before` says so
+    // (`runtime::user_state::load`); it must then give exactly the route of the 60-day read.
+    let mut rng = StdRng::seed_from_u64(0x5E77_1ED0);
+    let bases = [
+        utc(2026, 3, 27, 12, 0),
+        utc(2026, 10, 23, 12, 0),
+        utc(2026, 1, 12, 9, 0),
+    ];
+    let (mut settled, mut unsettled) = (0, 0);
+    for i in 0..6_000 {
+        let now = random_time(&mut rng, bases[i % bases.len()]);
+        let mut full = random_state(&mut rng, now);
+        // Chains of touching meetings from now on, some crossing the short window's end.
+        let mut t = now - chrono::Duration::minutes(rng.gen_range(0..120));
+        for id in 100..100 + rng.gen_range(0..40) {
+            let end = t + chrono::Duration::minutes(rng.gen_range(15..180));
+            full.calendar.push(entry(id, t, end, BusyStatus::Busy));
+            t = end + chrono::Duration::minutes([0, 0, 0, 30][rng.gen_range(0..4)]);
+        }
+        let short_end = now + chrono::Duration::days(1);
+        let short = read_window(&full, now, short_end);
+        let long = read_window(&full, now, now + chrono::Duration::days(60));
+        if !back_at::settled_before(&short, now, short_end) {
+            unsettled += 1;
+            continue;
+        }
+        settled += 1;
+        let c = call();
+        assert_eq!(
+            decide(&short, now, &c),
+            decide(&long, now, &c),
+            "case {i}: the one-day read routed differently at {now}"
+        );
+    }
+    // Both branches are exercised, and the short read is the common case.
+    assert!(
+        settled > 3_000 && unsettled > 300,
+        "{settled} / {unsettled}"
+    );
+}
+
+#[test]
+fn a_chain_of_meetings_past_the_short_window_is_not_settled() {
+    let now = monday(10, 0);
+    let mut s = state();
+    // Back-to-back meetings from 09:00 to 11:00 the next day.
+    s.calendar = (0..26)
+        .map(|h| {
+            let start = monday(9, 0) + chrono::Duration::hours(h);
+            entry(
+                h,
+                start,
+                start + chrono::Duration::hours(1),
+                BusyStatus::Busy,
+            )
+        })
+        .collect();
+    let until = now + chrono::Duration::days(1);
+    let short = read_window(&s, now, until);
+    assert!(!back_at::settled_before(&short, now, until));
+    // Read far enough, the walk finds the real end of the chain.
+    assert!(back_at::settled_before(
+        &s,
+        now,
+        now + chrono::Duration::days(2)
+    ));
+    assert_eq!(
+        greeting(&decide(&s, now, &call())),
+        Some(&absent(
+            Reason::Meeting,
+            Some(monday(11, 0) + chrono::Duration::days(1))
+        ))
+    );
+    // Available now: nothing to settle.
+    let mut free = state();
+    free.calendar = vec![entry(1, monday(12, 0), monday(13, 0), BusyStatus::Busy)];
+    assert!(back_at::settled_before(
+        &free,
+        now,
+        now + chrono::Duration::hours(1)
+    ));
+}

@@ -3,8 +3,10 @@
 //! cannot silently change a routing rule; see `routing::state`).
 //!
 //! Absences and calendar entries are read from `now` to a horizon far enough ahead for
-//! `back_at` to follow a chain of touching periods (RFC 5545-style half-open periods); active
-//! calls come from [`Presence`], which the B2BUA keeps up to date.
+//! `back_at` to follow a chain of touching periods (RFC 5545-style half-open periods): first
+//! one day ahead, which settles almost every call, and [`LOOK_AHEAD_DAYS`] only when the
+//! chain may reach past that day ([`routing::back_at::settled_before`]). Active calls come
+//! from [`Presence`], which the B2BUA keeps up to date.
 
 use std::time::Duration;
 
@@ -18,7 +20,12 @@ use crate::store::{Store, StoreError};
 
 /// How far ahead absences and calendar entries are read: `back_at` follows a chain of
 /// touching periods, and a holiday followed by a conference rarely spans more than this.
-const LOOK_AHEAD_DAYS: i64 = 60;
+pub const LOOK_AHEAD_DAYS: i64 = 60;
+
+/// The first, short read. A user with a meeting every hour has ~10 entries in a day and ~500
+/// in 60 days; the rows read are most of a lookup's cost (benches/README.md, "Routing
+/// lookup"), and a chain of busy periods that runs past tomorrow is rare.
+pub const FIRST_READ_DAYS: i64 = 1;
 
 /// Everything the call driver needs about a callee.
 #[derive(Debug, Clone)]
@@ -40,7 +47,24 @@ pub async fn load(
     user: model::User,
     now: DateTime<Utc>,
 ) -> Result<LoadedUser, StoreError> {
+    let first = now + chrono::Duration::days(FIRST_READ_DAYS);
+    let loaded = load_until(store, presence, user, now, first).await?;
+    if routing::back_at::settled_before(&loaded.state, now, first) {
+        return Ok(loaded);
+    }
     let ahead = now + chrono::Duration::days(LOOK_AHEAD_DAYS);
+    load_until(store, presence, loaded.user, now, ahead).await
+}
+
+/// Loads `user`'s routing state at `now` with the absences and calendar entries that overlap
+/// `[now, ahead)`.
+pub async fn load_until(
+    store: &Store,
+    presence: &Presence,
+    user: model::User,
+    now: DateTime<Utc>,
+    ahead: DateTime<Utc>,
+) -> Result<LoadedUser, StoreError> {
     // One query for all of it (organisation, absences, schedules, calendar entries, bindings,
     // devices, voicemail settings): seven separate reads cost milliseconds in round trips to
     // the database driver's thread (see `store::routing_snapshot`).
