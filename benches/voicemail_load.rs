@@ -7,6 +7,11 @@
 //! outbound pacing error (arrival interval minus 20 ms) p50/p99/max, lost packets, and the calls
 //! that failed. Bounded: N calls, each with its own deadline; loopback only.
 //!
+//! Arrivals are stamped by the kernel as each datagram reaches the socket (`SO_TIMESTAMPNS`,
+//! socket(7)), not when this generator's task gets to read it: on the 2 cores the server runs
+//! on, thousands of caller tasks are often late to read, and a user-space stamp measured the
+//! generator's own scheduling as the server's pacing (benches/README.md, "Fifth session").
+//!
 //! Environment: SERVER (SIP address), NUMBERS (file: one OneNumber per line), CALLS, SPEECH_SECS,
 //! RAMP_MS (delay between call starts) or RATE (call starts per second; overrides RAMP_MS).
 //!
@@ -25,6 +30,80 @@ use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 use tokio::sync::Mutex;
+
+/// Kernel receive timestamps of UDP datagrams (`SO_TIMESTAMPNS`): what the wire saw, whatever
+/// the generator's scheduling. Linux only, as the benchmark is.
+mod wire_clock {
+    use std::io;
+    use std::os::fd::AsRawFd;
+
+    use tokio::io::Interest;
+    use tokio::net::UdpSocket;
+
+    /// Asks the kernel to stamp every datagram `socket` receives.
+    pub fn enable(socket: &UdpSocket) -> io::Result<()> {
+        let on: libc::c_int = 1;
+        // SAFETY: a valid fd, and a c_int option value of the size passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMPNS,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Receives one datagram into `buf`: its length and the kernel's arrival stamp in ns
+    /// (CLOCK_REALTIME; only differences are used), `None` if the kernel gave none.
+    pub async fn recv(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, Option<i64>)> {
+        socket
+            .async_io(Interest::READABLE, || recv_now(socket.as_raw_fd(), buf))
+            .await
+    }
+
+    fn recv_now(fd: std::os::fd::RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<i64>)> {
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // u64s so the control buffer is aligned for cmsghdr.
+        let mut control = [0u64; 16];
+        // SAFETY: msghdr is plain data; zeroed is its documented empty value.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        // SAFETY: msg points at live buffers of the lengths it states; the socket is
+        // non-blocking, so WouldBlock comes back as an error for tokio to wait on.
+        let n = unsafe { libc::recvmsg(fd, &mut msg, 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut stamp = None;
+        // SAFETY: the CMSG_* walk stays within msg_controllen, as the kernel filled it.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_SOCKET
+                    && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
+                {
+                    let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                    stamp = Some(ts.tv_sec * 1_000_000_000 + ts.tv_nsec);
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+        }
+        Ok((n as usize, stamp))
+    }
+}
 
 #[derive(Default)]
 struct Totals {
@@ -74,6 +153,7 @@ async fn one_call(
         .map_err(|e| e.to_string())?;
     let local = sip.local_addr().map_err(|e| e.to_string())?;
     let rtp_port = rtp.local_addr().map_err(|e| e.to_string())?.port();
+    wire_clock::enable(&rtp).map_err(|e| format!("SO_TIMESTAMPNS: {e}"))?;
     let call_id = format!("vmload-{i}-{}@bench", std::process::id());
     let sdp = format!(
         "v=0\r\no=load {i} 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
@@ -156,14 +236,15 @@ async fn one_call(
     // Receive the greeting; it is over once non-silent audio was heard and then GREETING_END_SILENCE of
     // silence frames followed (the beep is the last sound before recording starts).
     let mut intervals = Vec::new();
-    let mut last_arrival: Option<Instant> = None;
+    // Kernel arrival stamp (ns) of the previous packet.
+    let mut last_arrival: Option<i64> = None;
     let mut last_seq: Option<u16> = None;
     let (mut lost, mut received) = (0u64, 0u64);
     let mut heard = false;
     let mut first_audio: Option<Instant> = None;
     let mut silent_since: Option<Instant> = None;
     let greeting_deadline = Instant::now() + Duration::from_secs(60);
-    let mut receive = |data: &[u8], at: Instant, intervals: &mut Vec<i64>| -> bool {
+    let mut receive = |data: &[u8], at: Option<i64>, intervals: &mut Vec<i64>| -> bool {
         if data.len() < 12 {
             return false;
         }
@@ -176,18 +257,18 @@ async fn one_call(
         }
         last_seq = Some(seq);
         received += 1;
-        if let Some(prev) = last_arrival {
-            intervals.push(at.duration_since(prev).as_micros() as i64 - 20_000);
+        if let (Some(prev), Some(at)) = (last_arrival, at) {
+            intervals.push((at - prev) / 1_000 - 20_000);
         }
-        last_arrival = Some(at);
+        last_arrival = at;
         let loud = data[12..]
             .iter()
             .any(|b| *b != 0xFF && *b != 0x7F && *b != 0xD5 && *b != 0x55);
         loud
     };
     while Instant::now() < greeting_deadline {
-        if let Ok(Ok((n, _))) =
-            tokio::time::timeout(Duration::from_millis(200), rtp.recv_from(&mut buf)).await
+        if let Ok(Ok((n, wire))) =
+            tokio::time::timeout(Duration::from_millis(200), wire_clock::recv(&rtp, &mut buf)).await
         {
             let at = Instant::now();
             first_audio.get_or_insert(at);
@@ -195,7 +276,7 @@ async fn one_call(
                 // Post-dial delay mode: the first packet is all that is measured.
                 break;
             }
-            if receive(&buf[..n], at, &mut intervals) {
+            if receive(&buf[..n], wire, &mut intervals) {
                 heard = true;
                 silent_since = None;
             } else if heard {
@@ -224,8 +305,10 @@ async fn one_call(
         let next = start + Duration::from_millis(20 * u64::from(f + 1));
         while Instant::now() < next {
             let wait = next.saturating_duration_since(Instant::now());
-            if let Ok(Ok((n, _))) = tokio::time::timeout(wait, rtp.recv_from(&mut buf)).await {
-                receive(&buf[..n], Instant::now(), &mut intervals);
+            if let Ok(Ok((n, wire))) =
+                tokio::time::timeout(wait, wire_clock::recv(&rtp, &mut buf)).await
+            {
+                receive(&buf[..n], wire, &mut intervals);
             }
         }
     }
