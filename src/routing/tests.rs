@@ -1107,6 +1107,15 @@ fn random_time(rng: &mut StdRng, base: DateTime<Utc>) -> DateTime<Utc> {
     base + chrono::Duration::minutes(rng.gen_range(-3 * 24 * 60..10 * 24 * 60))
 }
 
+/// The instants the randomised sweeps centre on: around both DST changes and an ordinary week.
+fn sweep_bases() -> [DateTime<Utc>; 3] {
+    [
+        utc(2026, 3, 27, 12, 0),
+        utc(2026, 10, 23, 12, 0),
+        utc(2026, 1, 12, 9, 0),
+    ]
+}
+
 fn random_destination(rng: &mut StdRng) -> Destination {
     match rng.gen_range(0..4) {
         0 => Destination::Voicemail,
@@ -1194,12 +1203,7 @@ fn random_state(rng: &mut StdRng, now: DateTime<Utc>) -> UserState {
 #[test]
 fn random_states_always_route_truthfully() {
     let mut rng = StdRng::seed_from_u64(0x0AE5_7A75);
-    // Around both DST changes and an ordinary week.
-    let bases = [
-        utc(2026, 3, 27, 12, 0),
-        utc(2026, 10, 23, 12, 0),
-        utc(2026, 1, 12, 9, 0),
-    ];
+    let bases = sweep_bases();
     for i in 0..3_000 {
         let base = bases[i % bases.len()];
         let now = random_time(&mut rng, base);
@@ -1274,11 +1278,7 @@ fn a_short_read_that_settles_routes_as_the_long_read_does() {
     // The call driver reads one day ahead and trusts it when `settled_before` says so
     // (`runtime::user_state::load`); it must then give exactly the route of the 60-day read.
     let mut rng = StdRng::seed_from_u64(0x5E77_1ED0);
-    let bases = [
-        utc(2026, 3, 27, 12, 0),
-        utc(2026, 10, 23, 12, 0),
-        utc(2026, 1, 12, 9, 0),
-    ];
+    let bases = sweep_bases();
     let (mut settled, mut unsettled) = (0, 0);
     for i in 0..6_000 {
         let now = random_time(&mut rng, bases[i % bases.len()]);
