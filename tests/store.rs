@@ -73,6 +73,7 @@ async fn suite(url: &str) {
     calendar_sync_respects_user_edits_and_tombstones(&store).await;
     registrations_expire(&store).await;
     routing_snapshot_matches_single_reads(&store).await;
+    direct_reads_match_sqlx(&store, url).await;
     pin_change_and_lockout(&store).await;
     let store = voicemail_is_durable(store, url).await;
     store.close().await;
@@ -831,6 +832,95 @@ async fn routing_snapshot_matches_single_reads(store: &Store) {
     assert!(matches!(missing, Err(StoreError::NotFound("organisation"))));
 }
 
+/// The per-call reads a SQLite file store makes directly (`store::sqlite_reader`: caller's
+/// device, callee, the caller's user, routing snapshot) answer what the same reads through
+/// sqlx answer, see a write as soon as it commits, and say NotFound alike. PostgreSQL has no
+/// direct reader, and neither does an in-memory SQLite (another connection would see another
+/// database).
+async fn direct_reads_match_sqlx(store: &Store, url: &str) {
+    assert_eq!(
+        store.has_direct_reads(),
+        url.starts_with("sqlite:") && !url.contains(":memory:")
+    );
+    let sqlx = store.without_direct_reads();
+    assert!(!sqlx.has_direct_reads());
+    let user = store.user_by_one_number("4520800001").await.unwrap();
+    let (from, to) = (t0(), t0() + Duration::days(60));
+    let direct = store
+        .routing_snapshot(user.id, user.org_id, from, to)
+        .await
+        .unwrap();
+    let through = sqlx
+        .routing_snapshot(user.id, user.org_id, from, to)
+        .await
+        .unwrap();
+    assert_eq!(direct.org, through.org);
+    assert_eq!(direct.absences, through.absences);
+    assert_eq!(direct.schedules, through.schedules);
+    assert_eq!(direct.calendar, through.calendar);
+    assert_eq!(direct.registrations, through.registrations);
+    assert_eq!(direct.devices, through.devices);
+    assert_eq!(direct.voicemail, through.voicemail);
+    assert_eq!(direct.calendar.len(), 2);
+
+    for number in [&user.one_number, &user.local_number] {
+        let found = store.user_by_number(number).await.unwrap();
+        assert_eq!(found, sqlx.user_by_number(number).await.unwrap());
+        assert_eq!(found, user);
+    }
+    assert_eq!(store.user(user.id).await.unwrap(), user);
+    assert_eq!(sqlx.user(user.id).await.unwrap(), user);
+    assert_eq!(
+        store
+            .user_by_local_number(&user.local_number)
+            .await
+            .unwrap(),
+        user
+    );
+    assert!(matches!(
+        store.user_by_number("4599999999").await,
+        Err(StoreError::NotFound("user"))
+    ));
+    assert!(matches!(
+        sqlx.user_by_number("4599999999").await,
+        Err(StoreError::NotFound("user"))
+    ));
+    assert!(matches!(
+        store.user(UserId(i64::MAX)).await,
+        Err(StoreError::NotFound("user"))
+    ));
+
+    // A device created through sqlx is read directly at once (WAL: the last commit).
+    assert!(matches!(
+        store.device_by_sip_username("2080009").await,
+        Err(StoreError::NotFound("device"))
+    ));
+    let device = store
+        .device_create(
+            user.id,
+            DeviceKind::Mobile,
+            "2080009",
+            "onestatus",
+            "pw",
+            t0(),
+        )
+        .await
+        .unwrap();
+    let read = store.device_by_sip_username("2080009").await.unwrap();
+    assert_eq!(read, device);
+    assert_eq!(read, sqlx.device_by_sip_username("2080009").await.unwrap());
+    // And an update of the user (a boolean, a NULL-able text) too.
+    let mut profile = user.profile.clone();
+    profile.allow_second_call = !profile.allow_second_call;
+    profile.department = Some("Salg & Ærø".into());
+    store.user_update_profile(user.id, &profile).await.unwrap();
+    let changed = store.user_by_number(&user.one_number).await.unwrap();
+    assert_eq!(changed.profile, profile);
+    assert_eq!(changed, sqlx.user(user.id).await.unwrap());
+    // Every read above was answered directly, none handed back to sqlx.
+    assert_eq!(store.direct_read_fallbacks(), 0);
+}
+
 async fn pin_change_and_lockout(store: &Store) {
     let hans = store.user_by_local_number("1000001").await.unwrap();
     assert_eq!(
@@ -959,6 +1049,14 @@ async fn sqlite_backend() {
     suite(&url).await;
     // The file is really on disk, in WAL mode.
     assert!(dir.path().join("onestatus.db").exists());
+}
+
+/// An in-memory database exists once per connection: its store reads through sqlx only.
+#[tokio::test]
+async fn in_memory_sqlite_has_no_direct_reads() {
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    assert!(!store.has_direct_reads());
+    store.close().await;
 }
 
 #[tokio::test]

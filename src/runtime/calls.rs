@@ -912,21 +912,16 @@ async fn retrieval(
     }
 }
 
+/// The user a dialled number reaches (OneNumber, else local number), in one store read.
 async fn find_user(store: &Store, number: &str) -> Result<Option<User>, StoreError> {
     if number.is_empty() {
         return Ok(None);
     }
-    for found in [
-        store.user_by_one_number(number).await,
-        store.user_by_local_number(number).await,
-    ] {
-        match found {
-            Ok(user) => return Ok(Some(user)),
-            Err(StoreError::NotFound(_)) => {}
-            Err(error) => return Err(error),
-        }
+    match store.user_by_number(number).await {
+        Ok(user) => Ok(Some(user)),
+        Err(StoreError::NotFound(_)) => Ok(None),
+        Err(error) => Err(error),
     }
-    Ok(None)
 }
 
 /// Decides and resolves: follows forwards to local users (with the loop guard of

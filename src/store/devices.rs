@@ -102,6 +102,11 @@ impl Store {
 
     /// The device with this digest username (the registrar's credential lookup).
     pub async fn device_by_sip_username(&self, sip_username: &str) -> Result<Device, StoreError> {
+        // Every call asks this of its caller: straight to SQLite where it can (sqlite_reader).
+        let direct = format!("SELECT json_array({COLUMNS}) FROM devices WHERE sip_username = $1");
+        if let Some(found) = self.direct_texts::<1>(&direct, &[("$1", &sip_username)]) {
+            return super::routing_snapshot::decode_found::<DeviceRow, _>("device", found);
+        }
         let sql = format!("SELECT {COLUMNS} FROM devices WHERE sip_username = $1");
         let row: Option<DeviceRow> = with_pool!(self, |pool| {
             sqlx::query_as(&sql)

@@ -24,6 +24,7 @@
 //! Every function whose answer depends on time takes `now`: the store never reads a clock.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -63,6 +64,7 @@ mod registrations;
 mod routing_snapshot;
 mod schedules;
 mod sessions;
+mod sqlite_reader;
 mod users;
 mod voicemail;
 
@@ -100,6 +102,10 @@ enum Backend {
 pub struct Store {
     /// The connection pool of the configured backend.
     backend: Backend,
+    /// For a SQLite file: the per-call reads without sqlx's thread hand-offs
+    /// ([`sqlite_reader`]). `None` for PostgreSQL and in-memory SQLite (another connection
+    /// would see another database).
+    reader: Option<Arc<sqlite_reader::SqliteReader>>,
 }
 
 impl Store {
@@ -118,6 +124,7 @@ impl Store {
         url: &str,
         max_connections: Option<u32>,
     ) -> Result<Store, StoreError> {
+        let mut reader_file = None;
         let backend = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -142,7 +149,11 @@ impl Store {
             // to the connection's worker thread per query (the signalling profile showed
             // `ConnectionWorker::ping` at 6% of the server's time).
             .test_before_acquire(false);
-            Backend::Sqlite(pool.connect_with(options).await?)
+            let pool = pool.connect_with(options.clone()).await?;
+            if !in_memory {
+                reader_file = Some(options.get_filename().to_owned());
+            }
+            Backend::Sqlite(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = sqlx::postgres::PgConnectOptions::from_str(url)?;
             // One direct attempt first: an unreachable server is reported at once, where the
@@ -159,8 +170,20 @@ impl Store {
                 detail: "expected sqlite://... or postgres://...".to_owned(),
             });
         };
-        let store = Store { backend };
+        let mut store = Store {
+            backend,
+            reader: None,
+        };
         store.migrate().await?;
+        // After the migration: the file exists and has its tables before a reader opens it.
+        if let Some(file) = reader_file {
+            match sqlite_reader::SqliteReader::open(&file) {
+                Ok(reader) => store.reader = Some(Arc::new(reader)),
+                Err(error) => {
+                    tracing::warn!(%error, "no direct SQLite reads; every read goes through sqlx")
+                }
+            }
+        }
         Ok(store)
     }
 
@@ -200,6 +223,37 @@ impl Store {
     /// checkpoints the WAL, so the database file alone holds everything afterwards.
     pub async fn close(&self) {
         with_pool!(self, |pool| pool.close().await)
+    }
+
+    /// The same store with every read through sqlx, for tests and benchmarks that compare
+    /// the direct SQLite reads ([`sqlite_reader`]) with it.
+    #[doc(hidden)]
+    pub fn without_direct_reads(&self) -> Store {
+        Store {
+            backend: self.backend.clone(),
+            reader: None,
+        }
+    }
+
+    /// Whether per-call reads go straight to SQLite ([`sqlite_reader`]).
+    pub fn has_direct_reads(&self) -> bool {
+        self.reader.is_some()
+    }
+
+    /// How many direct reads were handed back to sqlx (busy or failed) since the store
+    /// opened; 0 without a direct reader.
+    pub fn direct_read_fallbacks(&self) -> u64 {
+        self.reader.as_ref().map_or(0, |r| r.fallbacks())
+    }
+
+    /// The first row of the SQLite text `sql` as `N` text columns, read directly; `None` when
+    /// there is no direct reader or it could not answer (the caller then reads through sqlx).
+    fn direct_texts<const N: usize>(
+        &self,
+        sql: &str,
+        params: &[(&str, &dyn rusqlite::ToSql)],
+    ) -> Option<Option<[Option<String>; N]>> {
+        self.reader.as_ref()?.texts(sql, params).ok()
     }
 
     /// Which backend this store talks to ("sqlite" or "postgres"), for logs and health output.

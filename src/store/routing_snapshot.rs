@@ -157,13 +157,25 @@ type SnapshotRow = (
 );
 
 /// Decodes one JSON text into `R` and converts it as the single-table read would.
-fn decode<R: DeserializeOwned, T: TryFrom<R, Error = StoreError>>(
+pub(super) fn decode<R: DeserializeOwned, T: TryFrom<R, Error = StoreError>>(
     what: &'static str,
     json: &str,
 ) -> Result<T, StoreError> {
     let row: R =
         serde_json::from_str(json).map_err(|e| StoreError::invalid(what, e.to_string()))?;
     row.try_into()
+}
+
+/// A direct read's answer (`store::sqlite_reader`): the one row's JSON text decoded into `T`
+/// through `R`, or NotFound(`what`) when there was no row, as the sqlx read answers.
+pub(super) fn decode_found<R: DeserializeOwned, T: TryFrom<R, Error = StoreError>>(
+    what: &'static str,
+    found: Option<[Option<String>; 1]>,
+) -> Result<T, StoreError> {
+    match found {
+        None => Err(StoreError::NotFound(what)),
+        Some([json]) => decode::<R, T>(what, json.as_deref().unwrap_or("null")),
+    }
 }
 
 /// Decodes a JSON array text into `Vec<T>` through the row type `R`.
@@ -197,8 +209,31 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<RoutingSnapshot, StoreError> {
-        let row: SnapshotRow = match &self.backend {
-            super::Backend::Sqlite(pool) => {
+        let direct = self.direct_texts::<7>(
+            SQLITE_QUERY.as_str(),
+            &[
+                ("$1", &user.0),
+                ("$2", &org.0),
+                ("$3", &ms(from)),
+                ("$4", &ms(to)),
+            ],
+        );
+        let row: SnapshotRow = match (&self.backend, direct) {
+            (
+                _,
+                Some(Some([org, absences, schedules, calendar, registrations, devices, voicemail])),
+            ) => (
+                org,
+                absences,
+                schedules,
+                calendar,
+                registrations,
+                devices,
+                voicemail,
+            ),
+            // The one row always exists (scalar subqueries); no row would be a broken reader.
+            (_, Some(None)) => return Err(StoreError::NotFound("routing snapshot")),
+            (super::Backend::Sqlite(pool), None) => {
                 sqlx::query_as(SQLITE_QUERY.as_str())
                     .bind(user.0)
                     .bind(org.0)
@@ -207,7 +242,7 @@ impl Store {
                     .fetch_one(pool)
                     .await?
             }
-            super::Backend::Postgres(pool) => {
+            (super::Backend::Postgres(pool), None) => {
                 sqlx::query_as(POSTGRES_QUERY.as_str())
                     .bind(user.0)
                     .bind(org.0)

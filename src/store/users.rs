@@ -12,7 +12,9 @@ use super::{
 };
 
 /// A `users` row as stored.
-#[derive(sqlx::FromRow)]
+// Also `Deserialize`: the direct SQLite reads (`sqlite_reader.rs`) fetch the same row as a JSON
+// array in `USER_COLUMNS` order, so the fields must stay in that order (tests/store.rs checks).
+#[derive(sqlx::FromRow, serde::Deserialize)]
 pub(super) struct UserRow {
     id: i64,
     org_id: i64,
@@ -28,11 +30,13 @@ pub(super) struct UserRow {
     role: String,
     initials: Option<String>,
     pin_hash: String,
+    #[serde(deserialize_with = "super::json_bool")]
     pin_must_change: bool,
     lang: String,
     start_page: String,
     search_scope: String,
     no_answer_timeout_secs: i64,
+    #[serde(deserialize_with = "super::json_bool")]
     allow_second_call: bool,
     failed_pin_attempts: i64,
     locked_until: Option<i64>,
@@ -178,8 +182,15 @@ impl Store {
         row.try_into()
     }
 
-    /// Fetches one user by a unique column.
+    /// Fetches one user by a unique column (`condition` binds `value` as `$1`; it may end in
+    /// an ORDER BY ... LIMIT 1).
     async fn user_where(&self, condition: &str, value: &str) -> Result<User, StoreError> {
+        // Callee and caller lookups of every call: straight to SQLite where it can
+        // (sqlite_reader).
+        let direct = format!("SELECT json_array({USER_COLUMNS}) FROM users WHERE {condition}");
+        if let Some(found) = self.direct_texts::<1>(&direct, &[("$1", &value)]) {
+            return super::routing_snapshot::decode_found::<UserRow, _>("user", found);
+        }
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {condition}");
         let row: Option<UserRow> = with_pool!(self, |pool| sqlx::query_as(&sql)
             .bind(value)
@@ -190,6 +201,11 @@ impl Store {
 
     /// The user with this id.
     pub async fn user(&self, id: UserId) -> Result<User, StoreError> {
+        // The owner of a calling device, on every internal call (sqlite_reader).
+        let direct = format!("SELECT json_array({USER_COLUMNS}) FROM users WHERE id = $1");
+        if let Some(found) = self.direct_texts::<1>(&direct, &[("$1", &id.0)]) {
+            return super::routing_snapshot::decode_found::<UserRow, _>("user", found);
+        }
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         let row: Option<UserRow> = with_pool!(self, |pool| sqlx::query_as(&sql)
             .bind(id.0)
@@ -206,6 +222,19 @@ impl Store {
     /// The user with this OneNumber (the callee of an incoming call).
     pub async fn user_by_one_number(&self, one_number: &str) -> Result<User, StoreError> {
         self.user_where("one_number = $1", one_number).await
+    }
+
+    /// The user a dialled number reaches: the one with this OneNumber, else the one with this
+    /// local number. One query (a call's callee lookup); a number that is one user's OneNumber
+    /// and another's local number reaches the first.
+    pub async fn user_by_number(&self, number: &str) -> Result<User, StoreError> {
+        // Two index probes, no sort: `OR ... ORDER BY` made SQLite sort the candidates.
+        self.user_where(
+            "id = COALESCE((SELECT id FROM users WHERE one_number = $1), \
+             (SELECT id FROM users WHERE local_number = $1))",
+            number,
+        )
+        .await
     }
 
     /// The owner of the device with this SIP digest username (the registrar's lookup).
