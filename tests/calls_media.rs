@@ -560,6 +560,7 @@ fn a_small_port_range_serves_call_after_call_and_refuses_a_second_at_once_with_5
     ]);
     // A call the caller gives up while it rings gives its relay back too (CANCEL, §9).
     cancelled_while_ringing(&server, &desk);
+    ports_come_back(&[31100, 31102]);
     let mut desk = desk;
     for round in 0..4 {
         let call = bridge(&server, desk);
@@ -601,6 +602,28 @@ fn a_small_port_range_serves_call_after_call_and_refuses_a_second_at_once_with_5
         }
         call.hang_up(2);
         desk = call.desk;
+        ports_come_back(&[31100, 31102]);
+    }
+}
+
+/// Waits (at most 2 s) until every port of `ports` can be bound again on the wildcard
+/// address, as the server binds them: a relay's ports close when its task sees the call's
+/// handle dropped, a moment after the call is over, so a test calling again at once could
+/// otherwise meet them still bound (and assert on a race, not on the release).
+fn ports_come_back(ports: &[u16]) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let free = ports
+            .iter()
+            .all(|&port| UdpSocket::bind(("0.0.0.0", port)).is_ok());
+        if free {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ports {ports:?} still bound after the call"
+        );
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
