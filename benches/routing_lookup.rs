@@ -2,7 +2,7 @@
 //! every INVITE before it can answer (`runtime::calls::route` and `plan`), timed call by call:
 //!
 //! 1. the caller's device by SIP username (an outside caller: not found),
-//! 2. the callee by OneNumber (`calls::find_user`),
+//! 2. the callee by OneNumber or local number (`calls::find_user`: `Store::user_by_number`),
 //! 3. the callee's routing state at `now` (`runtime::user_state::load`: organisation, absences
 //!    and calendar entries in the look-ahead window, schedules, bindings, devices, voicemail
 //!    settings),
@@ -170,7 +170,10 @@ pub async fn populate(store: &Store, db: &Path, users: u32) -> Result<(), StoreE
         }
     }
     tx.commit().await?;
-    sqlx::query("ANALYZE").execute(&pool).await?;
+    // No ANALYZE: `serve` never runs it, and with statistics SQLite (built with STAT4, as
+    // libsqlite3-sys bundles it) re-prepares every statement whose WHERE binds an indexed
+    // column on each new binding: the profile of the lookup was then 58% `sqlite3Reprepare`
+    // (benches/README.md, "Sixth session").
     pool.close().await;
     Ok(())
 }
@@ -193,7 +196,7 @@ pub async fn lookup(
         }
         Err(e) => return Err(e),
     }
-    let user = store.user_by_one_number(dialled).await?;
+    let user = store.user_by_number(dialled).await?;
     let loaded = user_state::load(store, presence, user, now).await?;
     let context = CallContext {
         caller: Some(caller.into()),
@@ -286,7 +289,8 @@ type SnapshotTexts = (
     Option<String>,
 );
 
-/// p50 of each store call of the lookup on its own (µs), to see where the time goes.
+/// p50 of each store call of the lookup on its own (µs), to see where the time goes (the
+/// device, user and snapshot reads direct to SQLite, the others and the raw query through sqlx).
 pub async fn breakdown(
     store: &Store,
     db: &Path,
@@ -307,7 +311,7 @@ pub async fn breakdown(
     let raw = &raw;
     let mut times: Vec<(&'static str, Vec<Duration>)> = [
         "device_by_sip_username",
-        "user_by_one_number",
+        "user_by_number",
         "org",
         "absences_overlapping",
         "schedules",
@@ -315,8 +319,9 @@ pub async fn breakdown(
         "registrations_active",
         "devices",
         "voicemail_settings",
+        "routing_snapshot, one day",
         "routing_snapshot (3-8 in one)",
-        "  of which query only",
+        "  60 days via sqlx, undecoded",
     ]
     .into_iter()
     .map(|n| (n, Vec::with_capacity(rounds)))
@@ -334,7 +339,7 @@ pub async fn breakdown(
             }};
         }
         time!(0, store.device_by_sip_username("+4512345678").await);
-        time!(1, store.user_by_one_number(&user.one_number).await?);
+        time!(1, store.user_by_number(&user.one_number).await?);
         time!(2, store.org(org).await?);
         time!(3, store.absences_overlapping(id, at, ahead).await?);
         time!(4, store.schedules(id).await?);
@@ -345,9 +350,11 @@ pub async fn breakdown(
         time!(6, store.registrations_active(id, at).await?);
         time!(7, store.devices(id).await?);
         time!(8, store.voicemail_settings(id).await?);
-        time!(9, store.routing_snapshot(id, org, at, ahead).await?);
+        let day = at + chrono::Duration::days(user_state::FIRST_READ_DAYS);
+        time!(9, store.routing_snapshot(id, org, at, day).await?);
+        time!(10, store.routing_snapshot(id, org, at, ahead).await?);
         // The same query, its seven JSON texts fetched but not decoded.
-        time!(10, {
+        time!(11, {
             let row: SnapshotTexts =
                 sqlx::query_as(onestatus::store::routing_snapshot_sqlite_text())
                     .bind(id.0)
@@ -368,12 +375,41 @@ pub async fn breakdown(
         .collect())
 }
 
-/// Builds a store of `users` users in `dir` and measures `lookups` lookups on it.
-pub async fn run(dir: &Path, users: u32, lookups: usize) -> Result<Report, StoreError> {
+/// The lookup as `serve` makes it and the same-run reference.
+#[derive(Debug)]
+pub struct Comparison {
+    /// Reads straight to SQLite (`store::sqlite_reader`), as `serve` makes them.
+    pub direct: Report,
+    /// The same lookups with every read through sqlx (the store without its direct reader):
+    /// the reference, measured on the same file in the same run.
+    pub sqlx: Report,
+}
+
+/// Measures `lookups` lookups on `store` with its direct reads, then through sqlx only.
+pub async fn compare(store: &Store, users: u32, lookups: usize) -> Result<Comparison, StoreError> {
+    if !store.has_direct_reads() {
+        return Err(StoreError::Invalid {
+            what: "store",
+            detail: "a SQLite file store should read directly".into(),
+        });
+    }
+    let direct = measure(store, users, lookups).await?;
+    if store.direct_read_fallbacks() > 0 {
+        return Err(StoreError::Invalid {
+            what: "direct reads",
+            detail: format!("{} handed back to sqlx", store.direct_read_fallbacks()),
+        });
+    }
+    let sqlx = measure(&store.without_direct_reads(), users, lookups).await?;
+    Ok(Comparison { direct, sqlx })
+}
+
+/// Builds a store of `users` users in `dir` and compares `lookups` lookups on it.
+pub async fn run(dir: &Path, users: u32, lookups: usize) -> Result<Comparison, StoreError> {
     let db = dir.join("lookup.db");
     let store = Store::connect(&format!("sqlite://{}", db.display())).await?;
     populate(&store, &db, users).await?;
-    let report = measure(&store, users, lookups).await;
+    let report = compare(&store, users, lookups).await;
     store.close().await;
     report
 }
@@ -389,7 +425,9 @@ fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
 fn main() {
     let users: u32 = env("USERS", 10_000);
     let lookups: usize = env("LOOKUPS", 20_000);
-    let dir = tempfile::tempdir().expect("temp dir");
+    let mut dir = tempfile::tempdir().expect("temp dir");
+    // KEEP_DB=1 leaves the populated file for `EXPLAIN QUERY PLAN` or a profile.
+    dir.disable_cleanup(env("KEEP_DB", 0u8) == 1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -397,13 +435,16 @@ fn main() {
     let built = Instant::now();
     let report = runtime.block_on(async {
         let db = dir.path().join("lookup.db");
+        if env("KEEP_DB", 0u8) == 1 {
+            eprintln!("database kept: {}", db.display());
+        }
         let store = Store::connect(&format!("sqlite://{}", db.display())).await?;
         populate(&store, &db, users).await?;
         eprintln!(
             "populated {users} users ({ABSENCES} absences, {ENTRIES} entries each) in {:.1} s",
             built.elapsed().as_secs_f64()
         );
-        let report = measure(&store, users, lookups).await;
+        let report = compare(&store, users, lookups).await;
         if env("BREAKDOWN", 0u8) == 1 {
             for (name, p50) in breakdown(&store, &db, users, 2000).await? {
                 println!("  {name:<28} p50 {p50:>8.1} µs");
@@ -412,22 +453,34 @@ fn main() {
         store.close().await;
         report
     });
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
     match report {
-        Ok(r) => println!(
-            "lookup [sqlite, {users} users, {ABSENCES} absences + {ENTRIES} entries each] \
-             {} lookups: p50 {:.1} µs  p99 {:.1} µs  max {:.1} µs  (ring {} / forward {} / \
-             voicemail {}; last state: {} absences, {} entries in 60 days, {} read by the call)",
-            r.lookups,
-            r.p50.as_secs_f64() * 1e6,
-            r.p99.as_secs_f64() * 1e6,
-            r.max.as_secs_f64() * 1e6,
-            r.routes[0],
-            r.routes[1],
-            r.routes[2],
-            r.last_absences,
-            r.last_entries,
-            r.first_read_entries
-        ),
+        Ok(Comparison { direct: r, sqlx }) => {
+            println!(
+                "lookup [sqlite, {users} users, {ABSENCES} absences + {ENTRIES} entries each] \
+                 {} lookups: p50 {:.1} µs  p99 {:.1} µs  max {:.1} µs  (ring {} / forward {} / \
+                 voicemail {}; last state: {} absences, {} entries in 60 days, {} read by the \
+                 call)",
+                r.lookups,
+                us(r.p50),
+                us(r.p99),
+                us(r.max),
+                r.routes[0],
+                r.routes[1],
+                r.routes[2],
+                r.last_absences,
+                r.last_entries,
+                r.first_read_entries
+            );
+            println!(
+                "reference, every read through sqlx: p50 {:.1} µs  p99 {:.1} µs  max {:.1} µs \
+                 (same decisions: {})",
+                us(sqlx.p50),
+                us(sqlx.p99),
+                us(sqlx.max),
+                sqlx.routes == r.routes
+            );
+        }
         Err(e) => {
             eprintln!("lookup bench failed: {e}");
             std::process::exit(1);

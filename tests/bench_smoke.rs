@@ -92,10 +92,15 @@ fn routing_lookup() -> Outcome {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let report = runtime
+    let comparison = runtime
         .block_on(routing_lookup::run(dir.path(), 30, 200))
         .map_err(|e| format!("lookup failed: {e}"))?;
-    println!("    {report:?}");
+    println!("    {comparison:?}");
+    // The direct SQLite reads and the reference through sqlx decide the same.
+    check(comparison.direct.routes == comparison.sqlx.routes, || {
+        format!("{comparison:?}")
+    })?;
+    let report = comparison.direct;
     check(
         report.lookups == 200 && report.routes.iter().sum::<usize>() == 200,
         || format!("{report:?}"),
