@@ -665,6 +665,44 @@ impl PromptCache {
         Ok(out.into())
     }
 
+    /// [`Self::stitch`] without the copy: the same segments as shared pieces
+    /// ([`Audio`](crate::media::audio::Audio)), each fragment the cache's own buffer. What a
+    /// call plays: a per-call copy of its greeting was most of a voicemail call's memory.
+    /// Same bound ([`MAX_PROMPT`]) and errors as `stitch`.
+    pub fn stitch_shared(
+        &self,
+        segments: &[Segment],
+        name: Option<&Arc<[i16]>>,
+    ) -> Result<crate::media::audio::Audio, PromptError> {
+        let max = duration_samples(MAX_PROMPT);
+        let mut out = crate::media::audio::Audio::new();
+        for segment in segments {
+            let (pcm, silence) = match segment {
+                Segment::Fragment { id, lang } => {
+                    let path = self.inner.library.path(id, *lang)?;
+                    (Some(self.load(&path)?), 0)
+                }
+                Segment::Name(user) => (
+                    Some(
+                        name.ok_or(PromptError::MissingName { user: *user })?
+                            .clone(),
+                    ),
+                    0,
+                ),
+                Segment::Silence(duration) => (None, duration_samples(*duration)),
+            };
+            let added = pcm.as_ref().map_or(silence, |p| p.len());
+            if out.len().saturating_add(added) > max {
+                return Err(PromptError::TooLong);
+            }
+            match pcm {
+                Some(pcm) => out.push_pcm(pcm),
+                None => out.push_silence(silence),
+            }
+        }
+        Ok(out)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Arc<[i16]>>> {
         // A panic while holding the lock cannot leave the map inconsistent (insert/get only),
         // so a poisoned lock is still usable.
@@ -914,13 +952,30 @@ mod tests {
         expected.extend_from_slice(&name);
         expected.extend_from_slice(&beep);
         assert_eq!(&stitched[..], &expected[..]);
+        // The shared stitch plays the same samples, holding the cache's own buffers.
+        let name: Arc<[i16]> = name.into();
+        let shared = cache.stitch_shared(&segments, Some(&name)).unwrap();
+        assert_eq!(shared.to_vec(), expected);
+        assert_eq!(
+            Arc::strong_count(&name),
+            2,
+            "the name is shared, not copied"
+        );
 
         assert!(matches!(
             cache.stitch(&segments, None),
             Err(PromptError::MissingName { user: 7 })
         ));
         assert!(matches!(
+            cache.stitch_shared(&segments, None),
+            Err(PromptError::MissingName { user: 7 })
+        ));
+        assert!(matches!(
             cache.stitch(&[Segment::Silence(MAX_PROMPT * 2)], None),
+            Err(PromptError::TooLong)
+        ));
+        assert!(matches!(
+            cache.stitch_shared(&[Segment::Silence(MAX_PROMPT * 2)], None),
             Err(PromptError::TooLong)
         ));
     }

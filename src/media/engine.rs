@@ -35,6 +35,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::RtpConfig;
+use crate::media::audio::Audio;
 use crate::media::recorder::{RecordOptions, RecordStop, Recording};
 use crate::media::sdp::{self, Direction, LocalMedia, SdpError, SessionDescription};
 use crate::media::session::{MediaEvent, MediaSession, PlaybackId, SessionConfig, SessionStats};
@@ -106,7 +107,7 @@ enum Command {
     },
     Play {
         id: SessionId,
-        pcm: Arc<[i16]>,
+        pcm: Audio,
         playback: PlaybackId,
     },
     StopPlayback {
@@ -379,12 +380,12 @@ impl MediaHandle {
 
     /// Plays `pcm` (8 kHz mono) from the next frame, replacing any prompt playing;
     /// [`MediaEvent::PlaybackDone`] with the returned id follows when it has all been sent.
-    pub fn play(&mut self, pcm: Arc<[i16]>) -> PlaybackId {
+    pub fn play(&mut self, pcm: impl Into<Audio>) -> PlaybackId {
         self.plays += 1;
         let playback = PlaybackId(self.plays);
         self.send(Command::Play {
             id: self.id,
-            pcm,
+            pcm: pcm.into(),
             playback,
         });
         playback

@@ -24,6 +24,7 @@
 
 pub mod anchor;
 pub mod anchor_sdp;
+pub mod audio;
 pub mod decode;
 pub mod dtmf;
 pub mod engine;

@@ -1,36 +1,37 @@
 //! The playback position in one prompt: a shared 8 kHz PCM buffer cut into ptime frames for the
 //! RTP sender (RFC 3551 §4.5.14: one G.711 octet per sample, 160 per 20 ms).
 //!
-//! In the call flow: the IVR stitches a prompt (`decode::PromptCache::stitch`) and hands the
-//! `Arc<[i16]>` to the session, which owns one `Player` while it plays. The buffer is shared,
-//! never copied: a thousand callers hearing the same greeting share one allocation.
+//! In the call flow: the IVR stitches a prompt (`decode::PromptCache::stitch_shared`) and
+//! hands the [`Audio`] to the session, which owns one `Player` while it plays. Its pieces are
+//! shared, never copied: a thousand callers hearing the same fragments share their allocations.
 
-use std::sync::Arc;
+use crate::media::audio::Audio;
 
 /// A prompt being played.
 #[derive(Debug, Clone)]
 pub struct Player {
     /// The whole prompt.
-    pcm: Arc<[i16]>,
+    pcm: Audio,
     /// Next sample to play.
     position: usize,
 }
 
 impl Player {
     /// Starts at the beginning of `pcm`.
-    pub fn new(pcm: Arc<[i16]>) -> Self {
-        Self { pcm, position: 0 }
+    pub fn new(pcm: impl Into<Audio>) -> Self {
+        Self {
+            pcm: pcm.into(),
+            position: 0,
+        }
     }
 
     /// Fills `frame` with the next samples, zero-padding the last partial frame so every packet
     /// is a full ptime. Returns false, leaving `frame` untouched, when nothing is left.
     pub fn next_frame(&mut self, frame: &mut [i16]) -> bool {
-        let remaining = self.pcm.get(self.position..).unwrap_or_default();
-        if remaining.is_empty() {
+        if self.position >= self.pcm.len() {
             return false;
         }
-        let n = remaining.len().min(frame.len());
-        frame[..n].copy_from_slice(&remaining[..n]);
+        let n = self.pcm.copy_at(self.position, frame);
         frame[n..].fill(0);
         self.position += n;
         true
@@ -69,7 +70,7 @@ mod tests {
 
     #[test]
     fn frames_cover_the_prompt_and_pad_the_tail() {
-        let pcm: Arc<[i16]> = (1..=400).collect::<Vec<i16>>().into();
+        let pcm: Vec<i16> = (1..=400).collect();
         let mut player = Player::new(pcm);
         let mut frame = [7i16; 160];
         assert!(player.next_frame(&mut frame));
@@ -86,11 +87,11 @@ mod tests {
 
     #[test]
     fn skip_stops_at_the_end() {
-        let mut player = Player::new(vec![1i16; 500].into());
+        let mut player = Player::new(vec![1i16; 500]);
         player.skip(320);
         assert_eq!(player.position(), 320);
         player.skip(10_000);
         assert!(player.is_finished());
-        assert!(Player::new(Vec::new().into()).is_finished());
+        assert!(Player::new(Vec::new()).is_finished());
     }
 }

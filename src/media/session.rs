@@ -26,12 +26,12 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::media::audio::Audio;
 use crate::media::dtmf::{Digit, DtmfDetector};
 use crate::media::g711::G711;
 use crate::media::player::Player;
@@ -267,7 +267,7 @@ impl MediaSession {
     /// Frames that fell due before `now` and were not sent (the driver stalled) are skipped
     /// first, so the prompt starts now rather than inside the backlog: otherwise the burst
     /// catch-up of [`Self::poll_transmit`] would skip the prompt's opening words, unheard.
-    pub fn play(&mut self, pcm: Arc<[i16]>, id: PlaybackId, now: Instant) {
+    pub fn play(&mut self, pcm: impl Into<Audio>, id: PlaybackId, now: Instant) {
         self.player = None;
         let behind = self.frames_due(now).saturating_sub(self.next_frame);
         if behind > 1 {
@@ -564,6 +564,7 @@ impl MediaSession {
 mod tests {
     use super::*;
     use crate::media::dtmf::TelephoneEvent;
+    use std::sync::Arc;
 
     const PEER: &str = "192.0.2.10:40000";
 

@@ -42,6 +42,7 @@ use crate::ivr::{
     Action, Caller, Deposit, DepositSetup, Event, PlayId, Prompt, RecordingEnd, RecordingLimits,
     StoreReply, StoreRequest,
 };
+use crate::media::audio::Audio;
 use crate::media::decode::{self, DecodeLimits, WAV_HEADER_LEN};
 use crate::media::dtmf::Digit;
 use crate::media::engine::Closed;
@@ -254,7 +255,7 @@ struct Stitched {
     generation: u64,
     id: PlayId,
     barge_in: bool,
-    pcm: Result<Arc<[i16]>, String>,
+    pcm: Result<Audio, String>,
 }
 
 /// The message stored in this call, for the notification.
@@ -484,7 +485,7 @@ impl Driver {
         }
     }
 
-    fn play_pcm(&mut self, pcm: Arc<[i16]>, what: Playing) {
+    fn play_pcm(&mut self, pcm: impl Into<Audio>, what: Playing) {
         let Some(media) = &mut self.media else { return };
         let playback = media.play(pcm);
         self.on_air = Some(OnAir { what, playback });
@@ -660,7 +661,7 @@ impl Driver {
         tokio::spawn(async move {
             let pcm = tokio::task::spawn_blocking(move || {
                 cache
-                    .stitch(&segments, name.as_deref())
+                    .stitch_shared(&segments, name.as_ref())
                     .map_err(|e| e.to_string())
             })
             .await
@@ -688,7 +689,10 @@ impl Driver {
         let tx = self.stitched_tx.clone();
         tokio::spawn(
             async move {
-                let pcm = pcm.await.ok_or_else(|| "recording not readable".to_owned());
+                let pcm = pcm
+                    .await
+                    .map(Audio::from)
+                    .ok_or_else(|| "recording not readable".to_owned());
                 let _ = tx
                     .send(Stitched {
                         generation,
