@@ -635,34 +635,9 @@ impl PromptCache {
         segments: &[Segment],
         name: Option<&[i16]>,
     ) -> Result<Arc<[i16]>, PromptError> {
-        let max = duration_samples(MAX_PROMPT);
-        let mut out: Vec<i16> = Vec::new();
-        for segment in segments {
-            let added = match segment {
-                Segment::Fragment { id, lang } => {
-                    let path = self.inner.library.path(id, *lang)?;
-                    let pcm = self.load(&path)?;
-                    append_bounded(&mut out, &pcm, max)
-                }
-                Segment::Name(user) => {
-                    let pcm = name.ok_or(PromptError::MissingName { user: *user })?;
-                    append_bounded(&mut out, pcm, max)
-                }
-                Segment::Silence(duration) => {
-                    let samples = duration_samples(*duration);
-                    if out.len().saturating_add(samples) > max {
-                        false
-                    } else {
-                        out.resize(out.len() + samples, 0);
-                        true
-                    }
-                }
-            };
-            if !added {
-                return Err(PromptError::TooLong);
-            }
-        }
-        Ok(out.into())
+        // One buffer out of the shared pieces: the same segments, bound and errors.
+        let name: Option<Arc<[i16]>> = name.map(Arc::from);
+        Ok(self.stitch_shared(segments, name.as_ref())?.to_vec().into())
     }
 
     /// [`Self::stitch`] without the copy: the same segments as shared pieces
@@ -711,15 +686,6 @@ impl PromptCache {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-}
-
-/// Appends unless the result would exceed `max` samples.
-fn append_bounded(out: &mut Vec<i16>, pcm: &[i16], max: usize) -> bool {
-    if out.len().saturating_add(pcm.len()) > max {
-        return false;
-    }
-    out.extend_from_slice(pcm);
-    true
 }
 
 /// Samples at 8 kHz in `duration`, rounded to the nearest.
