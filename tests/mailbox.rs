@@ -204,6 +204,10 @@ impl Call {
             presence,
             clock: Arc::new(SystemClock),
             limits: onestatus::ivr::RecordingLimits::default(),
+            pin_check: onestatus::pin::PinCheck::new(
+                store.clone(),
+                onestatus::api::ApiConfig::default().lockout_policy(),
+            ),
         };
         let (leg_events, events) = mpsc::channel(16);
         let (commands_tx, commands) = mpsc::channel(16);

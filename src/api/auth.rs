@@ -7,17 +7,15 @@
 //!   `Authorization: Bearer` (RFC 6750 §2.1) or as the cookie; `SameSite=Strict` keeps other
 //!   sites from riding on the cookie (CSRF).
 //! - A wrong local number, a wrong PIN and a locked account all answer the same 401 after the
-//!   same argon2 work (an unknown number is verified against a dummy hash), so the answer and
-//!   its timing do not tell whether a number exists. argon2's verification compares in
-//!   constant time.
-//! - Failures are limited twice: per local number in the store (lockout after
-//!   `max_pin_attempts`, surviving restarts) and per source address in memory
+//!   same argon2 work (the one PIN check, [`crate::pin::check`], verifies an unknown number
+//!   against a dummy hash), so the answer and its timing do not tell whether a number exists.
+//! - Failures are limited twice: per local number in the store (the PIN check's lockout,
+//!   shared with the phone mailbox and surviving restarts) and per source address in memory
 //!   ([`IpLimiter`](super::rate_limit::IpLimiter), 429).
 //! - A user whose PIN is the default or was reset (`pin_must_change`) may only change it (and
 //!   log out) until they have.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::OnceLock;
 
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
@@ -35,6 +33,7 @@ use super::extract::ApiJson;
 use super::me::MeView;
 use super::notifier::NewPin;
 use super::ApiState;
+use crate::pin::Verdict;
 use crate::store::{StoreError, User};
 
 /// Name of the session cookie.
@@ -136,13 +135,6 @@ fn source_address(parts_extensions: &axum::http::Extensions) -> IpAddr {
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(a)| a.ip())
 }
 
-/// A hash to verify against when the local number is unknown, so the work (and time) is the
-/// same as for a known one.
-fn dummy_hash() -> &'static str {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| crate::pin::hash_pin("unknown-user"))
-}
-
 /// Body of `POST /login`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -199,35 +191,14 @@ pub async fn login(
     } else {
         None
     };
-    let pin = req.pin;
-    let hash = user
-        .as_ref()
-        .map_or_else(|| dummy_hash().to_owned(), |u| u.pin_hash.clone());
-    // argon2 is deliberately slow: keep it off the async worker threads.
-    let pin_ok = tokio::task::spawn_blocking(move || crate::pin::verify_pin(&pin, &hash))
-        .await
-        .map_err(|e| ApiError::Internal(format!("PIN verification task: {e}")))?;
-    let Some(user) = user else {
-        state.ip_limiter.record_failure(addr, now);
-        return Err(ApiError::InvalidCredentials);
-    };
-    let locked = user.locked_until.is_some_and(|until| until > now);
-    if locked || !pin_ok {
-        state.ip_limiter.record_failure(addr, now);
-        if !pin_ok {
-            state
-                .store
-                .user_record_pin_failure(
-                    user.id,
-                    state.config.max_pin_attempts,
-                    state.config.lockout,
-                    now,
-                )
-                .await?;
+    // Unknown number, locked account and wrong PIN: one 401 after the same argon2 work.
+    let user = match state.pin_check.check(user, &req.pin, now).await? {
+        Verdict::Granted(user) => user,
+        Verdict::Unknown | Verdict::Locked(_) | Verdict::Wrong { .. } => {
+            state.ip_limiter.record_failure(addr, now);
+            return Err(ApiError::InvalidCredentials);
         }
-        return Err(ApiError::InvalidCredentials);
-    }
-    state.store.user_record_pin_success(user.id).await?;
+    };
     // Logins are rare enough to carry the housekeeping: expired sessions go here, so the table
     // stays bounded without a timer task.
     state.store.sessions_purge_expired(now).await?;
@@ -295,33 +266,28 @@ pub async fn change_pin(
 ) -> Result<StatusCode, ApiError> {
     let now = state.now();
     let user = caller.user;
-    if user.locked_until.is_some_and(|until| until > now) {
-        return Err(ApiError::forbidden(
-            "locked",
-            "too many wrong PINs; try again later",
-        ));
-    }
+    // The rules first: a new PIN that could never be set does not cost an attempt.
     crate::pin::validate_new_pin(&req.new_pin, &user.local_number)?;
-    let (current, hash) = (req.current_pin, user.pin_hash.clone());
-    let ok = tokio::task::spawn_blocking(move || crate::pin::verify_pin(&current, &hash))
-        .await
-        .map_err(|e| ApiError::Internal(format!("PIN verification task: {e}")))?;
-    if !ok {
-        state
-            .store
-            .user_record_pin_failure(
-                user.id,
-                state.config.max_pin_attempts,
-                state.config.lockout,
-                now,
-            )
-            .await?;
-        return Err(ApiError::Invalid {
-            code: "wrong_pin",
-            field: "current_pin".to_owned(),
-            message: "the current PIN is wrong".to_owned(),
-        });
-    }
+    let user = match state
+        .pin_check
+        .check(Some(user), &req.current_pin, now)
+        .await?
+    {
+        Verdict::Granted(user) => user,
+        Verdict::Locked(_) => {
+            return Err(ApiError::forbidden(
+                "locked",
+                "too many wrong PINs; try again later",
+            ))
+        }
+        Verdict::Wrong { .. } | Verdict::Unknown => {
+            return Err(ApiError::Invalid {
+                code: "wrong_pin",
+                field: "current_pin".to_owned(),
+                message: "the current PIN is wrong".to_owned(),
+            })
+        }
+    };
     let new_pin = req.new_pin;
     let new_hash = tokio::task::spawn_blocking(move || crate::pin::hash_pin(&new_pin))
         .await

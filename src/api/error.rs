@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::pin::check::CheckError;
 use crate::pin::PinError;
 use crate::store::StoreError;
 
@@ -278,6 +279,16 @@ impl From<StoreError> for ApiError {
             other @ (StoreError::Database(_) | StoreError::Migrate(_)) => {
                 ApiError::Internal(other.to_string())
             }
+        }
+    }
+}
+
+impl From<CheckError> for ApiError {
+    /// A store failure as any other; a failed verification task is internal.
+    fn from(err: CheckError) -> Self {
+        match err {
+            CheckError::Store(err) => err.into(),
+            CheckError::Task(err) => ApiError::Internal(format!("PIN verification task: {err}")),
         }
     }
 }

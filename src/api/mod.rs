@@ -45,6 +45,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::clock::{Clock, SystemClock};
+use crate::pin::{LockoutPolicy, PinCheck};
 use crate::presence::{Presence, PresenceEvent};
 use crate::store::{Store, UserId};
 pub use error::ApiError;
@@ -72,6 +73,16 @@ pub struct ApiConfig {
     pub secure_cookie: bool,
     /// Search results returned at most.
     pub search_limit: u32,
+}
+
+impl ApiConfig {
+    /// The lockout of the one PIN check under these settings.
+    pub fn lockout_policy(&self) -> LockoutPolicy {
+        LockoutPolicy {
+            max_attempts: self.max_pin_attempts,
+            lock_for: self.lockout,
+        }
+    }
 }
 
 impl Default for ApiConfig {
@@ -106,6 +117,8 @@ pub struct ApiState {
     pub notifier: Arc<dyn PinNotifier>,
     /// Failed attempts per source address.
     pub ip_limiter: Arc<IpLimiter>,
+    /// The one PIN check with its lockout (shared with the phone mailbox).
+    pub pin_check: PinCheck,
     /// The SIP task's click-to-call channel and statuses; `None` without a SIP task (the
     /// endpoints answer 503 then).
     pub click_to_call: Option<crate::runtime::click_to_call::Handle>,
@@ -124,7 +137,9 @@ impl ApiState {
             config.ip_window,
             config.ip_table_size,
         ));
+        let pin_check = PinCheck::new(store.clone(), config.lockout_policy());
         ApiState {
+            pin_check,
             store,
             presence,
             clock,

@@ -131,6 +131,8 @@ pub struct IvrDeps {
     pub clock: Arc<dyn Clock>,
     /// The server's message limits (`[calls] max_message_secs`, `min_message_ms`).
     pub limits: crate::ivr::RecordingLimits,
+    /// The one PIN check with its lockout, shared with the web login.
+    pub pin_check: crate::pin::PinCheck,
 }
 
 // ---- the SIP side: answering for an IVR and keeping the dialog ------------------------------

@@ -28,7 +28,6 @@ use tokio::sync::mpsc;
 use tokio::time::Instant as TokioInstant;
 use tracing::{debug, info, warn, Instrument};
 
-use crate::api::ApiConfig;
 use crate::ivr::{
     Action, Event, LoginResult, Mailbox, MailboxInfo, Pin, PlayId, Prompt, RecordingEnd, Retrieve,
     RetrieveSetup, StoreReply, StoreRequest,
@@ -38,6 +37,7 @@ use crate::media::dtmf::Digit;
 use crate::media::engine::MediaHandle;
 use crate::media::recorder::{RecordOptions, RecordStop};
 use crate::media::session::{MediaEvent, PlaybackId};
+use crate::pin::{check::CheckError, Verdict};
 use crate::presence::PresenceEvent;
 use crate::speech::{self, fragment as f, Segment};
 use crate::store::model::{RecordingKind, User, UserId, VoicemailId};
@@ -70,7 +70,6 @@ pub async fn run_retrieve(leg: IvrLeg, setup: RetrieveSetup, deps: IvrDeps) {
             media,
             events,
             commands,
-            lockout: LockoutPolicy::default(),
             user: None,
             playing: None,
             pending_record: None,
@@ -90,25 +89,6 @@ pub async fn run_retrieve(leg: IvrLeg, setup: RetrieveSetup, deps: IvrDeps) {
     }
     .instrument(span)
     .await
-}
-
-/// Failed PIN logins before the mailbox locks, and for how long. The phone and the web login
-/// check the same PIN, so they share the API's numbers: otherwise the keypad would be the
-/// cheaper way to guess.
-#[derive(Debug, Clone, Copy)]
-struct LockoutPolicy {
-    max_attempts: u32,
-    lock_for: chrono::Duration,
-}
-
-impl Default for LockoutPolicy {
-    fn default() -> Self {
-        let api = ApiConfig::default();
-        LockoutPolicy {
-            max_attempts: api.max_pin_attempts,
-            lock_for: api.lockout,
-        }
-    }
 }
 
 /// What the engine is playing on our behalf.
@@ -135,7 +115,6 @@ struct Driver {
     media: MediaHandle,
     events: mpsc::Receiver<LegEvent>,
     commands: mpsc::Sender<LegCommand>,
-    lockout: LockoutPolicy,
     /// The mailbox owner, once logged in: every store request must be about them.
     user: Option<UserId>,
     playing: Option<Playing>,
@@ -598,10 +577,10 @@ impl Driver {
         }
     }
 
-    /// Checks a login as the web login does (`api::auth::login`): an unknown mailbox costs the
-    /// same argon2 work as a known one and answers the same `WrongPin`; a locked mailbox is
-    /// refused without looking at the PIN; each wrong PIN is counted in the store, so the
-    /// lockout holds across calls, the web and restarts.
+    /// Checks a login with the one PIN check the web login uses ([`crate::pin::check`]): an
+    /// unknown mailbox costs the same argon2 work as a known one and answers the same
+    /// `WrongPin`; a locked mailbox is refused without looking at the PIN; each wrong PIN is
+    /// counted in the store, so the lockout holds across calls, the web and restarts.
     async fn login(
         &mut self,
         mailbox: Mailbox,
@@ -621,49 +600,31 @@ impl Driver {
         let Some(pin) = pin else {
             return self.login_without_pin(&mailbox, user).await;
         };
-        let hash = user
-            .as_ref()
-            .map_or_else(|| dummy_hash().to_owned(), |u| u.pin_hash.clone());
-        let typed = pin.as_str().to_owned();
-        // argon2 is deliberately slow: keep it off the async worker threads.
-        let pin_ok = tokio::task::spawn_blocking(move || crate::pin::verify_pin(&typed, &hash))
-            .await
-            .map_err(|e| DriverError::Task(e.to_string()))?;
-        let Some(user) = user else {
-            warn!(?mailbox, "voicemail login to an unknown mailbox");
-            return Ok(LoginResult::WrongPin);
-        };
-        if user.locked_until.is_some_and(|until| until > now) {
-            warn!(user = user.id.0, locked_until = ?user.locked_until, "voicemail login to a locked mailbox");
-            return Ok(LoginResult::Locked);
+        match self.deps.pin_check.check(user, pin.as_str(), now).await? {
+            Verdict::Granted(user) => self.granted(user).await,
+            Verdict::Unknown => {
+                warn!(?mailbox, "voicemail login to an unknown mailbox");
+                Ok(LoginResult::WrongPin)
+            }
+            Verdict::Locked(user) => {
+                warn!(user = user.id.0, locked_until = ?user.locked_until, "voicemail login to a locked mailbox");
+                Ok(LoginResult::Locked)
+            }
+            Verdict::Wrong { user, locked } => {
+                warn!(
+                    user = user.id.0,
+                    local_number = %user.local_number,
+                    failures = user.failed_pin_attempts,
+                    locked,
+                    "wrong voicemail PIN"
+                );
+                Ok(if locked {
+                    LoginResult::Locked
+                } else {
+                    LoginResult::WrongPin
+                })
+            }
         }
-        if !pin_ok {
-            let updated = self
-                .deps
-                .store
-                .user_record_pin_failure(
-                    user.id,
-                    self.lockout.max_attempts,
-                    self.lockout.lock_for,
-                    now,
-                )
-                .await?;
-            let locked = updated.locked_until.is_some_and(|until| until > now);
-            warn!(
-                user = user.id.0,
-                local_number = %user.local_number,
-                failures = updated.failed_pin_attempts,
-                locked,
-                "wrong voicemail PIN"
-            );
-            return Ok(if locked {
-                LoginResult::Locked
-            } else {
-                LoginResult::WrongPin
-            });
-        }
-        self.deps.store.user_record_pin_success(user.id).await?;
-        self.granted(user).await
     }
 
     /// `pin: None`: only from the owner's own device with the PIN turned off there. The
@@ -681,10 +642,7 @@ impl Driver {
             warn!(user = user.id.0, "login without PIN refused: PIN required");
             return Ok(LoginResult::WrongPin);
         }
-        if user
-            .locked_until
-            .is_some_and(|until| until > self.deps.clock.now())
-        {
+        if crate::pin::check::is_locked(user.locked_until, self.deps.clock.now()) {
             return Ok(LoginResult::Locked);
         }
         self.granted(user).await
@@ -789,6 +747,8 @@ enum DriverError {
     Decode(#[from] decode::DecodeError),
     #[error(transparent)]
     Pin(#[from] crate::pin::PinError),
+    #[error(transparent)]
+    PinCheck(#[from] CheckError),
     #[error("WAV encoding: {0}")]
     Wav(String),
     #[error("blocking task: {0}")]
@@ -815,13 +775,6 @@ fn found(result: Result<User, StoreError>) -> Result<Option<User>, DriverError> 
     }
 }
 
-/// A hash to verify against when the mailbox is unknown, so the work (and time) is the same
-/// as for a known one and the keypad cannot be used to find valid local numbers.
-fn dummy_hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| crate::pin::hash_pin("unknown-mailbox"))
-}
-
 /// A stored WAV (message, name, greeting) to 8 kHz PCM, on a blocking thread.
 async fn decode_wav(wav: Vec<u8>) -> Result<Arc<[i16]>, DriverError> {
     let pcm = tokio::task::spawn_blocking(move || {
@@ -836,17 +789,5 @@ async fn sleep_until(deadline: Option<TokioInstant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lockout_matches_the_web_login() {
-        let policy = LockoutPolicy::default();
-        assert_eq!(policy.max_attempts, 5);
-        assert_eq!(policy.lock_for, chrono::Duration::minutes(15));
     }
 }

@@ -239,6 +239,10 @@ impl Server {
                     min: Duration::from_millis(u64::from(config.calls.min_message_ms)),
                     ..crate::ivr::RecordingLimits::default()
                 },
+                pin_check: crate::pin::PinCheck::new(
+                    store.clone(),
+                    crate::api::ApiConfig::default().lockout_policy(),
+                ),
             };
             sip.set_ivr(media, deps);
         }

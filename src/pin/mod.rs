@@ -5,11 +5,15 @@
 //! stored only as argon2id PHC strings (RFC 9106, with a per-PIN random salt), never in the clear,
 //! and compared through argon2's own verification (constant-time on the derived key). Lockout on
 //! repeated failures lives with the user row (`failed_pin_attempts`, `locked_until`), because
-//! a 4-digit space is small whatever the hash.
+//! a 4-digit space is small whatever the hash; [`check`] is the one place that applies it.
+
+pub mod check;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+
+pub use check::{LockoutPolicy, PinCheck, Verdict};
 
 /// Shortest PIN accepted: four digits, as the keypad prompts assume.
 pub const MIN_LEN: usize = 4;
