@@ -206,7 +206,7 @@ impl Call {
             limits: onestatus::ivr::RecordingLimits::default(),
             pin_check: onestatus::pin::PinCheck::new(
                 store.clone(),
-                onestatus::api::ApiConfig::default().lockout_policy(),
+                onestatus::config::ApiConfig::default().lockout_policy(),
             ),
         };
         let (leg_events, events) = mpsc::channel(16);

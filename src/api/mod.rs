@@ -44,63 +44,14 @@ use axum::extract::DefaultBodyLimit;
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::clock::{Clock, SystemClock};
-use crate::pin::{LockoutPolicy, PinCheck};
+use crate::clock::Clock;
+pub use crate::config::ApiConfig;
+use crate::pin::PinCheck;
 use crate::presence::{Presence, PresenceEvent};
 use crate::store::{Store, UserId};
 pub use error::ApiError;
 pub use notifier::{DeliveryFuture, LogPinNotifier, NewPin, PinDeliveryError, PinNotifier};
 use rate_limit::IpLimiter;
-
-/// Tunables of the side API. Defaults are the product's; `serve` uses them as they are.
-#[derive(Debug, Clone)]
-pub struct ApiConfig {
-    /// How long a login lasts.
-    pub session_ttl: chrono::Duration,
-    /// Consecutive wrong PINs before a local number is locked.
-    pub max_pin_attempts: u32,
-    /// How long a locked local number stays locked.
-    pub lockout: chrono::Duration,
-    /// Failed logins (and PIN-reset requests) per source address per window before 429.
-    pub ip_max_attempts: u32,
-    /// The window of `ip_max_attempts`.
-    pub ip_window: chrono::Duration,
-    /// Source addresses remembered at most, so a spray from many addresses cannot exhaust
-    /// memory.
-    pub ip_table_size: usize,
-    /// Mark the session cookie `Secure` (set when the API is served over TLS, e.g. behind a
-    /// terminating proxy).
-    pub secure_cookie: bool,
-    /// Search results returned at most.
-    pub search_limit: u32,
-}
-
-impl ApiConfig {
-    /// The lockout of the one PIN check under these settings.
-    pub fn lockout_policy(&self) -> LockoutPolicy {
-        LockoutPolicy {
-            max_attempts: self.max_pin_attempts,
-            lock_for: self.lockout,
-        }
-    }
-}
-
-impl Default for ApiConfig {
-    /// 12-hour sessions; 5 wrong PINs lock for 15 minutes; 20 failures per address per
-    /// 10 minutes.
-    fn default() -> Self {
-        ApiConfig {
-            session_ttl: chrono::Duration::hours(12),
-            max_pin_attempts: 5,
-            lockout: chrono::Duration::minutes(15),
-            ip_max_attempts: 20,
-            ip_window: chrono::Duration::minutes(10),
-            ip_table_size: 10_000,
-            secure_cookie: false,
-            search_limit: 50,
-        }
-    }
-}
 
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
@@ -148,11 +99,6 @@ impl ApiState {
             ip_limiter,
             click_to_call: None,
         }
-    }
-
-    /// State for `serve`: system clock, default configuration.
-    pub fn for_server(store: Store, presence: Presence) -> ApiState {
-        ApiState::new(store, presence, Arc::new(SystemClock), ApiConfig::default())
     }
 
     /// Replaces the PIN notifier (e-mail/SMS delivery, or a test double).

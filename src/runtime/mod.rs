@@ -241,7 +241,7 @@ impl Server {
                 },
                 pin_check: crate::pin::PinCheck::new(
                     store.clone(),
-                    crate::api::ApiConfig::default().lockout_policy(),
+                    config.api.lockout_policy(),
                 ),
             };
             sip.set_ivr(media, deps);
@@ -260,13 +260,11 @@ impl Server {
         }
 
         let mut http_shutdown = shutdown.listener();
-        let mut api = crate::api::ApiState::for_server(store.clone(), presence).with_notifier(
-            std::sync::Arc::new(pin_delivery::MailedPins {
+        let api = crate::api::ApiState::new(store.clone(), presence, clock.clone(), config.api.clone())
+            .with_notifier(std::sync::Arc::new(pin_delivery::MailedPins {
                 notifier,
-                clock: clock.clone(),
-            }),
-        );
-        api.clock = clock;
+                clock,
+            }));
         let http = axum::serve(
             listeners.http,
             crate::api::router(api.with_click_to_call(click_to_call))

@@ -13,9 +13,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Lang;
+use crate::pin::LockoutPolicy;
+
+pub mod duration;
 
 /// The documented configuration file, bundled so `onestatus config` can print it.
-pub const DOCUMENTED_DEFAULTS: &str = include_str!("../config/onestatus.toml");
+pub const DOCUMENTED_DEFAULTS: &str = include_str!("../../config/onestatus.toml");
 
 /// Prefix of environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "ONESTATUS_";
@@ -38,6 +41,8 @@ pub struct Config {
     pub rtp: RtpConfig,
     /// The HTTP side API.
     pub http: HttpConfig,
+    /// Sessions, PIN lockout and limits of the side API (the lockout also rules the phone).
+    pub api: ApiConfig,
     /// Call handling.
     pub calls: CallsConfig,
     /// E-mail notifications.
@@ -127,6 +132,61 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
 }
 
+/// `[api]`: the side API's security settings. The PIN lockout is also the phone mailbox's
+/// (one PIN, one [`LockoutPolicy`]), so it lives here rather than with the API alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// How long a login lasts.
+    #[serde(rename = "session_ttl_secs", with = "duration::chrono_secs")]
+    pub session_ttl: chrono::Duration,
+    /// Consecutive wrong PINs (web or phone) before a local number is locked.
+    pub max_pin_attempts: u32,
+    /// How long a locked local number stays locked.
+    #[serde(rename = "lockout_secs", with = "duration::chrono_secs")]
+    pub lockout: chrono::Duration,
+    /// Failed logins (and PIN-reset requests) per source address per window before 429.
+    pub ip_max_attempts: u32,
+    /// The window of `ip_max_attempts`.
+    #[serde(rename = "ip_window_secs", with = "duration::chrono_secs")]
+    pub ip_window: chrono::Duration,
+    /// Source addresses remembered at most, so a spray from many addresses cannot exhaust
+    /// memory.
+    pub ip_table_size: usize,
+    /// Mark the session cookie `Secure` (set when the API is served over TLS, e.g. behind a
+    /// terminating proxy).
+    pub secure_cookie: bool,
+    /// Search results returned at most.
+    pub search_limit: u32,
+}
+
+impl ApiConfig {
+    /// The lockout of the one PIN check ([`crate::pin::check`]) under these settings.
+    pub fn lockout_policy(&self) -> LockoutPolicy {
+        LockoutPolicy {
+            max_attempts: self.max_pin_attempts,
+            lock_for: self.lockout,
+        }
+    }
+}
+
+impl Default for ApiConfig {
+    /// 12-hour sessions; 5 wrong PINs lock for 15 minutes; 20 failures per address per
+    /// 10 minutes.
+    fn default() -> Self {
+        ApiConfig {
+            session_ttl: chrono::Duration::hours(12),
+            max_pin_attempts: 5,
+            lockout: chrono::Duration::minutes(15),
+            ip_max_attempts: 20,
+            ip_window: chrono::Duration::minutes(10),
+            ip_table_size: 10_000,
+            secure_cookie: false,
+            search_limit: 50,
+        }
+    }
+}
+
 /// `[calls]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -201,6 +261,7 @@ impl Default for Config {
             sip: SipConfig::default(),
             rtp: RtpConfig::default(),
             http: HttpConfig::default(),
+            api: ApiConfig::default(),
             calls: CallsConfig::default(),
             smtp: SmtpConfig::default(),
             sms: SmsConfig::default(),
@@ -640,6 +701,25 @@ mod tests {
         );
         let env = [("ONESTATUS_NO_SUCH".to_owned(), "1".to_owned())];
         assert!(Config::load(None, env).is_err());
+    }
+
+    #[test]
+    fn api_settings_are_read_as_durations_and_feed_the_pin_lockout() {
+        let (_d, path) = write("[api]\nlockout_secs = 60\nsecure_cookie = true\n");
+        let env = [("ONESTATUS_API_MAX_PIN_ATTEMPTS".to_owned(), "3".to_owned())];
+        let config = Config::load(Some(&path), env).unwrap();
+        assert!(config.api.secure_cookie);
+        assert_eq!(config.api.session_ttl, chrono::Duration::hours(12));
+        assert_eq!(
+            config.api.lockout_policy(),
+            LockoutPolicy {
+                max_attempts: 3,
+                lock_for: chrono::Duration::minutes(1),
+            }
+        );
+        let (_d, path) = write("[api]\nlockout_secs = -5\n");
+        let err = Config::load(Some(&path), []).unwrap_err().to_string();
+        assert!(err.contains("api.lockout_secs"), "{err}");
     }
 
     #[test]
