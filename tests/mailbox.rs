@@ -191,6 +191,7 @@ impl Call {
         let prompts = PromptCache::new(library, DecodeLimits::default());
         let presence = Presence::new();
         let presence_rx = presence.subscribe();
+        let changed = onestatus::notify::VoicemailChanged::new(store.clone(), presence.clone());
         let deps = IvrDeps {
             store: store.clone(),
             prompts: Arc::new(prompts.clone()),
@@ -207,6 +208,10 @@ impl Call {
             pin_check: onestatus::pin::PinCheck::new(
                 store.clone(),
                 onestatus::config::ApiConfig::default().lockout_policy(),
+            ),
+            voicemail: onestatus::runtime::voicemail::VoicemailShared::new(
+                onestatus::runtime::voicemail::SpoolDir::memory(),
+                changed,
             ),
         };
         let (leg_events, events) = mpsc::channel(16);

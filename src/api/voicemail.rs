@@ -19,7 +19,7 @@ use super::extract::{ApiJson, ApiPath};
 use super::range::wav_response;
 use super::ApiState;
 use crate::domain::{MessageState, Role};
-use crate::presence::PresenceEvent;
+use crate::notify::VoicemailChanged;
 use crate::store::{
     MessageChannel, Sender, StandardMessage, StandardMessageId, UserId, VoicemailId,
     WrittenMessageId,
@@ -179,12 +179,9 @@ pub struct StateInput {
 
 /// Tells the user's live views (and the MWI lamp's driver) the new counts.
 async fn voicemail_changed(state: &ApiState, user: UserId) -> Result<(), ApiError> {
-    let (new, old) = state.store.voicemail_counts(user).await?;
-    state.presence.publish(PresenceEvent::Voicemail {
-        user_id: user.0,
-        new,
-        old,
-    });
+    VoicemailChanged::new(state.store.clone(), state.presence.clone())
+        .publish(user)
+        .await?;
     Ok(())
 }
 

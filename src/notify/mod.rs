@@ -6,6 +6,7 @@
 //! - [`sms`]: the texts and [`HttpSmsGateway`].
 //! - [`mwi`]: RFC 3842 `message-summary` bodies and the NOTIFY for each registered contact;
 //!   sans-I/O, the SIP driver sends what it builds.
+//! - [`voicemail_changed`]: the one publisher of a user's message counts to the web client.
 //! - [`Notifier`]: the facade the IVR driver calls with the stored message; it fans out to
 //!   e-mail and/or SMS as the user chose (`VoicemailSettings::notify_channel`, `attach_audio`).
 //!
@@ -16,6 +17,7 @@
 pub mod email;
 pub mod mwi;
 pub mod sms;
+pub mod voicemail_changed;
 mod wording;
 
 use std::sync::Arc;
@@ -31,6 +33,7 @@ pub use email::{
 };
 pub use mwi::{MessageSummary, MwiConfig, MwiNotifier, MwiTarget, OutgoingNotify};
 pub use sms::{GatewaySettings, HttpSmsGateway, Sms, SmsError, SmsSender};
+pub use voicemail_changed::VoicemailChanged;
 
 use crate::config::Config;
 use crate::store::model::{NotifyChannel, User, VoicemailMessage, VoicemailSettings};

@@ -133,6 +133,8 @@ pub struct IvrDeps {
     pub limits: crate::ivr::RecordingLimits,
     /// The one PIN check with its lockout, shared with the web login.
     pub pin_check: crate::pin::PinCheck,
+    /// The spool, the save limit and the counts publisher, shared by every voicemail call.
+    pub voicemail: super::voicemail::VoicemailShared,
 }
 
 // ---- the SIP side: answering for an IVR and keeping the dialog ------------------------------

@@ -38,7 +38,6 @@ use crate::media::engine::MediaHandle;
 use crate::media::recorder::{RecordOptions, RecordStop};
 use crate::media::session::{MediaEvent, PlaybackId};
 use crate::pin::{check::CheckError, Verdict};
-use crate::presence::PresenceEvent;
 use crate::speech::{self, fragment as f, Segment};
 use crate::store::model::{RecordingKind, User, UserId, VoicemailId};
 use crate::store::StoreError;
@@ -720,16 +719,8 @@ impl Driver {
     /// The user's counts changed: tell the live web client and have the SIP side NOTIFY the
     /// user's phones (RFC 3842 `Voice-Message: new/old`), which turns the lamp off at zero new.
     async fn publish_counts(&self, user: UserId) {
-        match self.deps.store.voicemail_counts(user).await {
-            Ok((new, old)) => {
-                debug!(new, old, "message counts changed");
-                self.deps.presence.publish(PresenceEvent::Voicemail {
-                    user_id: user.0,
-                    new,
-                    old,
-                });
-            }
-            Err(error) => warn!(%error, "message counts unavailable"),
+        if let Err(error) = self.deps.voicemail.changed.publish(user).await {
+            warn!(%error, "message counts unavailable");
         }
         self.command(LegCommand::MessageWaiting { user_id: user.0 })
             .await;

@@ -115,6 +115,8 @@ pub struct Server {
     prompts: Option<crate::speech::FragmentLibrary>,
     /// The one clock of every part of the server (routing, IVRs, calendar sync, API).
     clock: std::sync::Arc<dyn crate::clock::Clock>,
+    /// Where voicemail recordings are spooled (in memory when the directory failed).
+    spool: voicemail::SpoolDir,
 }
 
 impl Server {
@@ -140,15 +142,19 @@ impl Server {
         }
         // Messages a crash interrupted are stored before new calls are taken.
         let spool = config.data_dir.join("spool");
-        match voicemail::set_spool_dir(spool.clone()) {
-            Ok(()) => {
-                let recovered = voicemail::recover_spool(&store).await;
+        let spool = match voicemail::SpoolDir::create(spool.clone()) {
+            Ok(dir) => {
+                let recovered = voicemail::recover_spool(&dir, &store).await;
                 if recovered > 0 {
                     info!(recovered, "voicemail messages recovered from the spool");
                 }
+                dir
             }
-            Err(error) => warn!(%error, dir = %spool.display(), "no recording spool"),
-        }
+            Err(error) => {
+                warn!(%error, dir = %spool.display(), "no recording spool");
+                voicemail::SpoolDir::memory()
+            }
+        };
         let notifier = std::sync::Arc::new(crate::notify::Notifier::from_config(&config)?);
         let prompts = match crate::speech::FragmentLibrary::load(&config.prompt_dir) {
             Ok(library) => Some(library),
@@ -171,6 +177,7 @@ impl Server {
             notifier,
             prompts,
             clock,
+            spool,
         })
     }
 
@@ -191,6 +198,7 @@ impl Server {
             notifier,
             prompts,
             clock,
+            spool,
         } = self;
         let shutdown = Shutdown::new();
         info!(listening = %listeners.describe(), "onestatus is up");
@@ -239,9 +247,10 @@ impl Server {
                     min: Duration::from_millis(u64::from(config.calls.min_message_ms)),
                     ..crate::ivr::RecordingLimits::default()
                 },
-                pin_check: crate::pin::PinCheck::new(
-                    store.clone(),
-                    config.api.lockout_policy(),
+                pin_check: crate::pin::PinCheck::new(store.clone(), config.api.lockout_policy()),
+                voicemail: voicemail::VoicemailShared::new(
+                    spool,
+                    crate::notify::VoicemailChanged::new(store.clone(), presence.clone()),
                 ),
             };
             sip.set_ivr(media, deps);

@@ -25,7 +25,7 @@
 
 mod spool;
 
-pub use spool::{recover as recover_spool, set_dir as set_spool_dir};
+pub use spool::{recover as recover_spool, SpoolDir};
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -48,7 +48,7 @@ use crate::media::dtmf::Digit;
 use crate::media::engine::Closed;
 use crate::media::recorder::{RecordOptions, RecordStop, Recording};
 use crate::media::session::{MediaEvent, PlaybackId};
-use crate::presence::PresenceEvent;
+use crate::notify::VoicemailChanged;
 use crate::speech::{self, fragment as f, Segment};
 use crate::store::model::{
     NewVoicemail, RecordingKind, User, UserId, VoicemailMessage, VoicemailSettings,
@@ -70,10 +70,32 @@ const SAVE_ATTEMPTS: u32 = 4;
 /// anyway, and each save takes milliseconds, so the queue costs little time; waiting callers
 /// hold nothing but their spool file meanwhile.
 const SAVE_CONCURRENCY: usize = 4;
-/// The permits of [`SAVE_CONCURRENCY`].
-static SAVE_SLOTS: Semaphore = Semaphore::const_new(SAVE_CONCURRENCY);
 /// First wait between save attempts; doubled each time.
 const SAVE_BACKOFF: Duration = Duration::from_millis(250);
+
+/// What the voicemail drivers share across calls, created once by `serve` and handed to each
+/// call with its other dependencies (`IvrDeps::voicemail`). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct VoicemailShared {
+    /// Where recordings are spooled while the caller speaks.
+    pub spool: SpoolDir,
+    /// The permits of [`SAVE_CONCURRENCY`]: messages being saved at once, server-wide.
+    pub save_slots: Arc<Semaphore>,
+    /// Publishes a user's message counts after a change.
+    pub changed: VoicemailChanged,
+}
+
+impl VoicemailShared {
+    /// Spooling into `spool`, [`SAVE_CONCURRENCY`] saves at once, counts published by
+    /// `changed`.
+    pub fn new(spool: SpoolDir, changed: VoicemailChanged) -> Self {
+        VoicemailShared {
+            spool,
+            save_slots: Arc::new(Semaphore::new(SAVE_CONCURRENCY)),
+            changed,
+        }
+    }
+}
 
 /// Runs the deposit IVR for `req` on `leg` until the machine is finished and the message, if
 /// any, is stored. Never panics on what the caller sends; store failures are logged and the
@@ -501,12 +523,15 @@ impl Driver {
             old.remove();
         }
         self.spooled = 0;
-        self.spool = Some(Spool::start(Envelope {
-            user_id: self.mailbox.user_id.0,
-            caller_number: self.caller.number.clone(),
-            caller_name: self.caller.name.clone(),
-            received_at: self.deps.clock.now(),
-        }));
+        self.spool = Some(Spool::start(
+            &self.deps.voicemail.spool,
+            Envelope {
+                user_id: self.mailbox.user_id.0,
+                caller_number: self.caller.number.clone(),
+                caller_name: self.caller.name.clone(),
+                received_at: self.deps.clock.now(),
+            },
+        ));
     }
 
     /// A streamed chunk of the recording in progress: to the spool, the only place it is kept.
@@ -794,14 +819,14 @@ impl Driver {
     }
 
     /// Stores the recording in the spool as `message`'s audio, within one of the
-    /// [`SAVE_SLOTS`]; its duration is capped by the audio there. `None`: no audio, or not
+    /// [`VoicemailShared::save_slots`]; its duration is capped by the audio there. `None`: no audio, or not
     /// stored.
     async fn save_spooled(&self, mut message: NewVoicemail) -> Option<Saved> {
         let Some(spool) = &self.spool else {
             warn!("no recording to save");
             return None;
         };
-        let _slot = SAVE_SLOTS.acquire().await;
+        let _slot = self.deps.voicemail.save_slots.acquire().await;
         let Some(wav) = spool.wav().await else {
             warn!("recording not readable from the spool");
             return None;
@@ -864,12 +889,8 @@ impl Driver {
         let deps = self.deps.clone();
         tokio::spawn(
             async move {
-                match deps.store.voicemail_counts(UserId(user_id)).await {
-                    Ok((new, old)) => {
-                        deps.presence
-                            .publish(PresenceEvent::Voicemail { user_id, new, old })
-                    }
-                    Err(error) => warn!(%error, "voicemail counts not read"),
+                if let Err(error) = deps.voicemail.changed.publish(UserId(user_id)).await {
+                    warn!(%error, "voicemail counts not read");
                 }
                 if let Some(user) = user {
                     let delivery = deps

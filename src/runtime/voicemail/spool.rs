@@ -19,7 +19,7 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -30,16 +30,27 @@ use crate::media::decode::{wav_header, WAV_HEADER_LEN};
 use crate::store::model::{NewVoicemail, UserId};
 use crate::store::Store;
 
-/// The spool directory of this process, set once by `serve` before calls are taken. A
-/// process-wide setting rather than a field of `IvrDeps`, whose shape is shared with the
-/// retrieval driver being written alongside; unset (unit tests), recordings stay in memory.
-static SPOOL_DIR: OnceLock<PathBuf> = OnceLock::new();
+/// Where this server spools recordings: a directory `serve` creates under `data_dir`, or none
+/// (unit tests, or a directory that could not be created), when recordings stay in memory.
+/// Handed to the deposit driver with its other dependencies; cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct SpoolDir(Option<Arc<Path>>);
 
-/// Sets the spool directory (created if missing). Later calls are ignored.
-pub fn set_dir(dir: PathBuf) -> std::io::Result<()> {
-    std::fs::create_dir_all(&dir)?;
-    let _ = SPOOL_DIR.set(dir);
-    Ok(())
+impl SpoolDir {
+    /// Spools into `dir`, created if missing.
+    pub fn create(dir: PathBuf) -> std::io::Result<Self> {
+        std::fs::create_dir_all(&dir)?;
+        Ok(SpoolDir(Some(dir.into())))
+    }
+
+    /// No spool directory: recordings are kept in memory.
+    pub fn memory() -> Self {
+        SpoolDir(None)
+    }
+
+    fn path(&self) -> Option<PathBuf> {
+        self.0.as_deref().map(Path::to_path_buf)
+    }
 }
 
 /// Shortest spooled recording kept at recovery (the deposit's default minimum).
@@ -95,9 +106,9 @@ pub struct Spool {
 }
 
 impl Spool {
-    /// Starts spooling a recording: on disk when a spool directory is set, else in memory.
-    pub fn start(envelope: Envelope) -> Self {
-        Self::start_in(SPOOL_DIR.get().cloned(), envelope)
+    /// Starts spooling a recording: on disk when there is a spool directory, else in memory.
+    pub fn start(dir: &SpoolDir, envelope: Envelope) -> Self {
+        Self::start_in(dir.path(), envelope)
     }
 
     fn start_in(dir: Option<PathBuf>, envelope: Envelope) -> Self {
@@ -317,8 +328,8 @@ fn read_samples(pcm: &Path) -> std::io::Result<Vec<i16>> {
 /// Stores every recording left in the spool by a previous run as a new message, then removes
 /// its files; returns how many were stored. Recordings shorter than a second are dropped, as
 /// the deposit drops them. A recording the store refuses stays in the spool for next time.
-pub async fn recover(store: &Store) -> usize {
-    let Some(dir) = SPOOL_DIR.get().cloned() else {
+pub async fn recover(dir: &SpoolDir, store: &Store) -> usize {
+    let Some(dir) = dir.path() else {
         return 0;
     };
     let Ok(entries) = std::fs::read_dir(&dir) else {
