@@ -274,9 +274,7 @@ impl ClickToCall {
             Header::CallId(headers::CallId::new(message::new_call_id(None))),
             Header::CSeq(headers::CSeq::new("0 INVITE")),
             Header::Contact(headers::Contact::new(format!("<{}>", config.contact))),
-            Header::Allow(headers::Allow::new(
-                "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY, UPDATE",
-            )),
+            message::allow_header(),
             Header::Other("Subject".into(), format!("Call {}", request.to)),
             Header::ContentLength(headers::ContentLength::new("0")),
         ];

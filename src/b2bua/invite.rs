@@ -62,9 +62,7 @@ pub fn outbound_invite(
         Header::CallId(headers::CallId::new(message::new_call_id(None))),
         Header::CSeq(headers::CSeq::new("1 INVITE")),
         Header::Contact(headers::Contact::new(format!("<{contact}>"))),
-        Header::Allow(headers::Allow::new(
-            "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY",
-        )),
+        message::allow_header(),
     ];
     if let Some(d) = diversion {
         // RFC 5806 §4: name-addr of the diverting party, reason and counter.

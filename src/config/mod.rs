@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::Lang;
 use crate::pin::LockoutPolicy;
+use crate::sip::auth::DigestAlgorithm;
 
 pub mod duration;
 
@@ -75,12 +76,15 @@ pub struct SipConfig {
     pub tcp: bool,
     /// Our domain and digest realm.
     pub domain: String,
-    /// Timer T1 in ms (RFC 3261 §17.1.1.1).
-    pub t1_ms: u64,
-    /// Timer T2 in ms.
-    pub t2_ms: u64,
-    /// Timer T4 in ms.
-    pub t4_ms: u64,
+    /// Timer T1 (RFC 3261 §17.1.1.1), `t1_ms` in the file.
+    #[serde(rename = "t1_ms", with = "duration::millis")]
+    pub t1: Duration,
+    /// Timer T2, `t2_ms` in the file.
+    #[serde(rename = "t2_ms", with = "duration::millis")]
+    pub t2: Duration,
+    /// Timer T4, `t4_ms` in the file.
+    #[serde(rename = "t4_ms", with = "duration::millis")]
+    pub t4: Duration,
     /// Largest message accepted.
     pub max_message_bytes: usize,
     /// Most live transactions.
@@ -89,16 +93,19 @@ pub struct SipConfig {
     pub min_expires_secs: u32,
     /// Registrar upper bound for Expires.
     pub max_expires_secs: u32,
-    /// Digest nonce lifetime.
-    pub nonce_lifetime_secs: u64,
+    /// Digest nonce lifetime, `nonce_lifetime_secs` in the file.
+    #[serde(rename = "nonce_lifetime_secs", with = "duration::secs")]
+    pub nonce_lifetime: Duration,
     /// Digest algorithms offered in challenges, most preferred first (RFC 8760 §2.4).
-    pub digest_algorithms: Vec<String>,
+    pub digest_algorithms: Vec<DigestAlgorithm>,
     /// Failed authentications before a ban.
     pub auth_failures_max: u32,
-    /// Window over which failures are counted.
-    pub auth_failures_window_secs: u64,
-    /// Length of a ban.
-    pub ban_secs: u64,
+    /// Window over which failures are counted, `auth_failures_window_secs` in the file.
+    #[serde(rename = "auth_failures_window_secs", with = "duration::secs")]
+    pub auth_failures_window: Duration,
+    /// Length of a ban, `ban_secs` in the file.
+    #[serde(rename = "ban_secs", with = "duration::secs")]
+    pub ban_for: Duration,
     /// User-Agent fragments dropped silently.
     pub scanner_user_agents: Vec<String>,
     /// SIP URI of the trunk for external numbers; empty for none.
@@ -120,8 +127,9 @@ pub struct RtpConfig {
     /// An anchored, answered call with no RTP from either party for this long is ended with
     /// BYE on both legs (0: never): the phones are gone without a BYE, and the call would
     /// otherwise hold its relay ports and show the user on the phone for ever. Not while a
-    /// party holds the call.
-    pub timeout_secs: u32,
+    /// party holds the call. `timeout_secs` in the file.
+    #[serde(rename = "timeout_secs", with = "duration::secs")]
+    pub timeout: Duration,
 }
 
 /// `[http]`
@@ -193,12 +201,15 @@ impl Default for ApiConfig {
 pub struct CallsConfig {
     /// Default ring time before voicemail.
     pub no_answer_timeout_secs: u32,
-    /// Longest voicemail message.
-    pub max_message_secs: u32,
-    /// Shortest message kept.
-    pub min_message_ms: u32,
-    /// How long shutdown waits for calls.
-    pub drain_secs: u64,
+    /// Longest voicemail message, `max_message_secs` in the file.
+    #[serde(rename = "max_message_secs", with = "duration::secs")]
+    pub max_message: Duration,
+    /// Shortest message kept, `min_message_ms` in the file.
+    #[serde(rename = "min_message_ms", with = "duration::millis")]
+    pub min_message: Duration,
+    /// How long shutdown waits for calls, `drain_secs` in the file.
+    #[serde(rename = "drain_secs", with = "duration::secs")]
+    pub drain: Duration,
     /// Whether bridged calls' RTP goes through us (`anchor`) or end to end (`passthrough`).
     pub media: MediaMode,
 }
@@ -231,14 +242,16 @@ pub struct SmtpConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CalendarConfig {
-    /// Seconds between polls of the users' calendar feeds; 0 turns polling off.
-    pub sync_interval_secs: u64,
+    /// Time between polls of the users' calendar feeds; zero turns polling off.
+    /// `sync_interval_secs` in the file.
+    #[serde(rename = "sync_interval_secs", with = "duration::secs")]
+    pub sync_interval: Duration,
 }
 
 impl Default for CalendarConfig {
     fn default() -> Self {
         Self {
-            sync_interval_secs: 300,
+            sync_interval: Duration::from_secs(300),
         }
     }
 }
@@ -286,18 +299,18 @@ impl Default for SipConfig {
             udp: true,
             tcp: true,
             domain: "onestatus".into(),
-            t1_ms: 500,
-            t2_ms: 4000,
-            t4_ms: 5000,
+            t1: Duration::from_millis(500),
+            t2: Duration::from_millis(4000),
+            t4: Duration::from_millis(5000),
             max_message_bytes: 65535,
             max_transactions: 400_000,
             min_expires_secs: 60,
             max_expires_secs: 3600,
-            nonce_lifetime_secs: 300,
-            digest_algorithms: vec!["SHA-256".into(), "MD5".into()],
+            nonce_lifetime: Duration::from_secs(300),
+            digest_algorithms: DigestAlgorithm::ALL.to_vec(),
             auth_failures_max: 10,
-            auth_failures_window_secs: 60,
-            ban_secs: 600,
+            auth_failures_window: Duration::from_secs(60),
+            ban_for: Duration::from_secs(600),
             scanner_user_agents: [
                 "friendly-scanner",
                 "sipvicious",
@@ -322,7 +335,7 @@ impl Default for RtpConfig {
             port_min: 20000,
             port_max: 30000,
             ptime_ms: 20,
-            timeout_secs: 60,
+            timeout: Duration::from_secs(60),
         }
     }
 }
@@ -339,9 +352,9 @@ impl Default for CallsConfig {
     fn default() -> Self {
         Self {
             no_answer_timeout_secs: 20,
-            max_message_secs: 180,
-            min_message_ms: 1000,
-            drain_secs: 30,
+            max_message: Duration::from_secs(180),
+            min_message: Duration::from_millis(1000),
+            drain: Duration::from_secs(30),
             media: MediaMode::Anchor,
         }
     }
@@ -444,41 +457,39 @@ impl Config {
         }
     }
 
-    /// RFC 3261 timer T1.
-    pub fn t1(&self) -> Duration {
-        Duration::from_millis(self.sip.t1_ms)
-    }
-
-    /// Checks relations between values that types alone cannot express.
+    /// Checks relations between values that types alone cannot express; every problem is
+    /// reported, in one line, so a fix does not just reveal the next one.
     fn check(&self) -> Result<(), String> {
+        let mut problems: Vec<&str> = Vec::new();
         if self.sip.listen.is_empty() {
-            return Err("sip.listen: at least one address is needed".into());
+            problems.push("sip.listen: at least one address is needed");
         }
         if !self.sip.udp && !self.sip.tcp {
-            return Err("sip.udp and sip.tcp are both false: no SIP transport".into());
+            problems.push("sip.udp and sip.tcp are both false: no SIP transport");
         }
         if self.rtp.port_min >= self.rtp.port_max {
-            return Err("rtp.port_min must be below rtp.port_max".into());
+            problems.push("rtp.port_min must be below rtp.port_max");
         }
         if self.sip.min_expires_secs > self.sip.max_expires_secs {
-            return Err("sip.min_expires_secs must not exceed sip.max_expires_secs".into());
+            problems.push("sip.min_expires_secs must not exceed sip.max_expires_secs");
         }
-        if self.sip.t1_ms == 0 || self.sip.t2_ms < self.sip.t1_ms {
-            return Err("sip.t1_ms must be > 0 and sip.t2_ms >= sip.t1_ms".into());
+        if self.sip.t1.is_zero() || self.sip.t2 < self.sip.t1 {
+            problems.push("sip.t1_ms must be > 0 and sip.t2_ms >= sip.t1_ms");
         }
-        if self.sip.digest_algorithms.is_empty()
-            || self
-                .sip
-                .digest_algorithms
-                .iter()
-                .any(|a| !matches!(a.as_str(), "SHA-256" | "MD5"))
-        {
-            return Err("sip.digest_algorithms: list of \"SHA-256\" and/or \"MD5\"".into());
+        if self.sip.digest_algorithms.is_empty() {
+            problems.push("sip.digest_algorithms: list of \"SHA-256\" and/or \"MD5\"");
         }
         if !(10..=60).contains(&self.rtp.ptime_ms) {
-            return Err("rtp.ptime_ms must be between 10 and 60".into());
+            problems.push("rtp.ptime_ms must be between 10 and 60");
         }
-        Ok(())
+        if self.calls.max_message.is_zero() {
+            problems.push("calls.max_message_secs must be > 0");
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
     }
 }
 
@@ -723,9 +734,26 @@ mod tests {
     }
 
     #[test]
-    fn inconsistent_values_are_refused() {
-        let (_d, path) = write("[rtp]\nport_min = 30000\nport_max = 20000\n");
+    fn inconsistent_values_are_refused_all_together() {
+        let (_d, path) = write("[rtp]\nport_min = 30000\nport_max = 20000\nptime_ms = 5\n");
         let err = Config::load(Some(&path), []).unwrap_err().to_string();
         assert!(err.contains("rtp.port_min"), "{err}");
+        assert!(err.contains("rtp.ptime_ms"), "{err}");
+        assert!(!err.contains('\n'), "one line: {err}");
+    }
+
+    #[test]
+    fn durations_and_digest_algorithms_are_parsed_once() {
+        let (_d, path) = write("[sip]\nt1_ms = 250\nt2_ms = 2000\ndigest_algorithms = [\"md5\"]\n");
+        let config = Config::load(Some(&path), []).unwrap();
+        assert_eq!(config.sip.t1, Duration::from_millis(250));
+        assert_eq!(config.sip.digest_algorithms, vec![DigestAlgorithm::Md5]);
+        assert_eq!(config.calls.drain, Duration::from_secs(30));
+        let (_d, path) = write("[sip]\ndigest_algorithms = [\"SHA-512\"]\n");
+        let err = Config::load(Some(&path), []).unwrap_err().to_string();
+        assert!(
+            err.contains(":2:") && err.contains("sip.digest_algorithms") && err.contains("SHA-512"),
+            "{err}"
+        );
     }
 }

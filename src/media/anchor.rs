@@ -53,8 +53,7 @@ impl MediaRelay {
     pub fn new(config: &RtpConfig) -> MediaRelay {
         MediaRelay {
             ports: Arc::new(PortRange::new(config.port_min, config.port_max)),
-            timeout: (config.timeout_secs > 0)
-                .then(|| Duration::from_secs(u64::from(config.timeout_secs))),
+            timeout: (!config.timeout.is_zero()).then_some(config.timeout),
         }
     }
 

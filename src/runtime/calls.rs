@@ -773,8 +773,8 @@ pub(crate) fn call_config(service: &SipService) -> CallConfig {
         contact: format!("sip:onestatus@{sent_by}"),
         domain: service.config.sip.domain.clone(),
         server: SERVER.to_owned(),
-        t1: std::time::Duration::from_millis(service.config.sip.t1_ms),
-        t2: std::time::Duration::from_millis(service.config.sip.t2_ms),
+        t1: service.config.sip.t1,
+        t2: service.config.sip.t2,
     }
 }
 

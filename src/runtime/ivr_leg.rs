@@ -23,7 +23,7 @@ use rsip::{Header, Method};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn, Instrument, Span};
 
-use super::sip_service::{reply, Completion, SipService, ALLOWED, SERVER};
+use super::sip_service::{reply, Completion, SipService, SERVER};
 use crate::b2bua::VoicemailRequest;
 use crate::clock::Clock;
 use crate::ivr::RetrieveSetup;
@@ -380,7 +380,7 @@ pub fn answer(service: &mut SipService, call: Answer, kind: IvrKind) {
     headers.push(Header::Contact(rsip::headers::Contact::new(format!(
         "<sip:onestatus@{sent_by}>"
     ))));
-    headers.push(Header::Allow(rsip::headers::Allow::new(ALLOWED)));
+    headers.push(crate::sip::message::allow_header());
     headers.push(Header::Server(rsip::headers::Server::new(SERVER)));
     headers.push(Header::ContentType(rsip::headers::ContentType::new(
         "application/sdp",
@@ -396,7 +396,7 @@ pub fn answer(service: &mut SipService, call: Answer, kind: IvrKind) {
     let (events_tx, events_rx) = mpsc::channel(32);
     let (commands_tx, mut commands_rx) = mpsc::channel::<LegCommand>(32);
     let now = service.instant();
-    let t1 = Duration::from_millis(service.config.sip.t1_ms);
+    let t1 = service.config.sip.t1;
     let retransmit = (!call.transport.is_reliable()).then(|| Retransmit {
         next: now + t1,
         interval: t1,
@@ -943,7 +943,7 @@ pub fn handle_timeout(service: &mut SipService, now: Instant) {
         .filter(|(_, l)| l.retransmit.is_some_and(|r| r.next.min(r.give_up) <= now))
         .map(|(k, _)| *k)
         .collect();
-    let t2 = Duration::from_millis(service.config.sip.t2_ms);
+    let t2 = service.config.sip.t2;
     for key in due {
         let Some(leg) = service.ivr_legs.legs.get_mut(&key) else {
             continue;

@@ -243,8 +243,8 @@ impl Server {
                 presence: presence.clone(),
                 clock: clock.clone(),
                 limits: crate::ivr::RecordingLimits {
-                    max: Duration::from_secs(u64::from(config.calls.max_message_secs.max(1))),
-                    min: Duration::from_millis(u64::from(config.calls.min_message_ms)),
+                    max: config.calls.max_message,
+                    min: config.calls.min_message,
                     ..crate::ivr::RecordingLimits::default()
                 },
                 pin_check: crate::pin::PinCheck::new(store.clone(), config.api.lockout_policy()),
@@ -259,21 +259,22 @@ impl Server {
         let history = sip.take_history_task();
         tasks.push(tokio::spawn(sip.run(inbound_rx, shutdown.listener())));
 
-        if config.calendar.sync_interval_secs > 0 {
+        if !config.calendar.sync_interval.is_zero() {
             tasks.push(tokio::spawn(crate::calendar::run_sync(
                 store.clone(),
                 clock.clone(),
-                Duration::from_secs(config.calendar.sync_interval_secs),
+                config.calendar.sync_interval,
                 shutdown.listener(),
             )));
         }
 
         let mut http_shutdown = shutdown.listener();
-        let api = crate::api::ApiState::new(store.clone(), presence, clock.clone(), config.api.clone())
-            .with_notifier(std::sync::Arc::new(pin_delivery::MailedPins {
-                notifier,
-                clock,
-            }));
+        let api =
+            crate::api::ApiState::new(store.clone(), presence, clock.clone(), config.api.clone())
+                .with_notifier(std::sync::Arc::new(pin_delivery::MailedPins {
+                    notifier,
+                    clock,
+                }));
         let http = axum::serve(
             listeners.http,
             crate::api::router(api.with_click_to_call(click_to_call))
@@ -285,9 +286,7 @@ impl Server {
         stop.await;
         info!("shutting down: no new calls, draining running ones");
         shutdown.trigger();
-        let left = shutdown
-            .drain(Duration::from_secs(config.calls.drain_secs))
-            .await;
+        let left = shutdown.drain(config.calls.drain).await;
         if left > 0 {
             warn!(calls = left, "drain time over: ending remaining calls");
         }

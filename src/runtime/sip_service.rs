@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use rsip::headers::UntypedHeader;
@@ -20,7 +20,7 @@ use tracing::{debug, info};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::shutdown::ShutdownListener;
-use crate::sip::auth::{AuthFailures, BanConfig, DigestAlgorithm, NonceConfig, NonceManager};
+use crate::sip::auth::{AuthFailures, BanConfig, NonceConfig, NonceManager};
 use crate::sip::message;
 use crate::sip::registrar::RegistrarConfig;
 use crate::sip::transaction::fields::response_to;
@@ -38,8 +38,6 @@ use super::register::{self, RegisterLookup};
 use crate::media::engine::MediaEngine;
 use crate::presence::Presence;
 
-/// Methods we implement, for Allow (RFC 3261 §20.5) and 405 answers.
-pub const ALLOWED: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, NOTIFY, SUBSCRIBE";
 /// Option tags we support (Supported, and what Require may name without a 420).
 pub const SUPPORTED: &[&str] = &["path", "outbound", "timer"];
 /// The Server / User-Agent string.
@@ -115,33 +113,23 @@ impl SipService {
         presence: Presence,
     ) -> Self {
         let timers = TimerConfig {
-            t1: Duration::from_millis(config.sip.t1_ms),
-            t2: Duration::from_millis(config.sip.t2_ms),
-            t4: Duration::from_millis(config.sip.t4_ms),
+            t1: config.sip.t1,
+            t2: config.sip.t2,
+            t4: config.sip.t4,
         };
         let layer = TransactionLayer::new(LayerConfig {
             timers,
             max_transactions: config.sip.max_transactions,
         });
-        let algorithms = config
-            .sip
-            .digest_algorithms
-            .iter()
-            .filter_map(|a| match a.as_str() {
-                "SHA-256" => Some(DigestAlgorithm::Sha256),
-                "MD5" => Some(DigestAlgorithm::Md5),
-                _ => None,
-            })
-            .collect();
         let nonces = NonceManager::new(NonceConfig {
-            lifetime: Duration::from_secs(config.sip.nonce_lifetime_secs),
-            algorithms,
+            lifetime: config.sip.nonce_lifetime,
+            algorithms: config.sip.digest_algorithms.clone(),
             ..NonceConfig::default()
         });
         let bans = AuthFailures::new(BanConfig {
             threshold: config.sip.auth_failures_max,
-            window: Duration::from_secs(config.sip.auth_failures_window_secs),
-            ban_for: Duration::from_secs(config.sip.ban_secs),
+            window: config.sip.auth_failures_window,
+            ban_for: config.sip.ban_for,
             ..BanConfig::default()
         });
         let registrar = RegistrarConfig {
@@ -467,7 +455,9 @@ impl SipService {
         source: SocketAddr,
         transport: TransportKind,
     ) {
-        if let Err(rejection) = message::validate_request(&request, SUPPORTED, ALLOWED_METHODS) {
+        if let Err(rejection) =
+            message::validate_request(&request, SUPPORTED, message::ALLOWED_METHODS)
+        {
             // §11: an OPTIONS with Max-Forwards 0 is answered by the element it reached.
             let options_hop = request.method == Method::Options && rejection.status_code == 483;
             if !options_hop {
@@ -483,9 +473,7 @@ impl SipService {
         match request.method {
             Method::Options => {
                 let mut response = reply(&request, 200, None);
-                response
-                    .headers
-                    .push(Header::Allow(rsip::headers::Allow::new(ALLOWED)));
+                response.headers.push(message::allow_header());
                 response
                     .headers
                     .push(Header::Accept(rsip::headers::Accept::new(
@@ -531,9 +519,7 @@ impl SipService {
             }
             _ => {
                 let mut response = reply(&request, 405, None);
-                response
-                    .headers
-                    .push(Header::Allow(rsip::headers::Allow::new(ALLOWED)));
+                response.headers.push(message::allow_header());
                 self.respond(transaction, response);
             }
         }
@@ -572,23 +558,6 @@ impl SipService {
         self.clock.instant()
     }
 }
-
-/// Methods we accept at all; others get 405 with Allow from validation (§8.2.1).
-pub const ALLOWED_METHODS: &[Method] = &[
-    Method::Invite,
-    Method::Ack,
-    Method::Cancel,
-    Method::Bye,
-    Method::Options,
-    Method::Register,
-    Method::Info,
-    Method::Notify,
-    Method::Subscribe,
-    Method::Update,
-    Method::PRack,
-    Method::Refer,
-    Method::Message,
-];
 
 /// A response to `request` with a tag on To for anything but 100, our Server header, and an
 /// optional reason phrase of our own.

@@ -46,7 +46,7 @@ impl DigestAlgorithm {
     }
 
     /// Reads the `algorithm` token, ignoring case: phones send `MD5`, `md5` or `SHA-256`.
-    fn from_token(token: &str) -> Result<Self, AuthError> {
+    pub fn from_token(token: &str) -> Result<Self, AuthError> {
         if token.eq_ignore_ascii_case("MD5") {
             Ok(Self::Md5)
         } else if token.eq_ignore_ascii_case("SHA-256") {
@@ -55,6 +55,9 @@ impl DigestAlgorithm {
             Err(AuthError::UnsupportedAlgorithm(token.to_owned()))
         }
     }
+
+    /// The algorithms this server implements, most preferred first (RFC 8760 §2.4).
+    pub const ALL: [DigestAlgorithm; 2] = [Self::Sha256, Self::Md5];
 
     /// `H(a ":" b ":" …)` as lower-case hex: the only shape of hash digest auth uses.
     pub(super) fn hash_joined(self, parts: &[&[u8]]) -> String {
@@ -72,6 +75,26 @@ impl DigestAlgorithm {
             Self::Md5 => run::<Md5>(parts),
             Self::Sha256 => run::<Sha256>(parts),
         }
+    }
+}
+
+/// In the configuration (`sip.digest_algorithms`), an algorithm is its token: `"SHA-256"` or
+/// `"MD5"` (any case). Parsed once at load, so an unknown name is a configuration error and
+/// the SIP side never sees a string.
+impl serde::Serialize for DigestAlgorithm {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DigestAlgorithm {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let token = String::deserialize(deserializer)?;
+        Self::from_token(&token).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "unknown digest algorithm {token:?}: use \"SHA-256\" and/or \"MD5\""
+            ))
+        })
     }
 }
 

@@ -35,6 +35,7 @@
 //! sees has passed the checks here, and `tests/sip_corpus.rs` throws 20,000 mutated messages at
 //! [`parse`] (plus the `fuzz/` target for longer runs).
 
+mod allow;
 mod build;
 mod error;
 mod ipv6;
@@ -45,6 +46,7 @@ mod validate;
 
 use std::borrow::Cow;
 
+pub use allow::{allow_header, ALLOWED_METHODS};
 pub use build::{
     canonical_reason, make_response, new_branch, new_branch_with, new_call_id, new_call_id_with,
     new_tag, new_tag_with, BRANCH_MAGIC_COOKIE, SERVER,
