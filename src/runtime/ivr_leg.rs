@@ -44,7 +44,7 @@ use crate::store::Store;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LegEvent {
     /// The caller hung up (BYE or CANCEL). The driver must still finish its work: a message
-    /// being recorded is saved (DEVELOPERS.md rule 3).
+    /// being recorded is saved (CONTRIBUTING.md rule 12).
     Hangup,
     /// A key pressed and sent as SIP INFO (`application/dtmf-relay` or `application/dtmf`)
     /// rather than RFC 4733 in the media.
