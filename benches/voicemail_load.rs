@@ -33,6 +33,7 @@ use tokio::sync::Mutex;
 
 /// Kernel receive timestamps of UDP datagrams (`SO_TIMESTAMPNS`): what the wire saw, whatever
 /// the generator's scheduling. Linux only, as the benchmark is.
+#[allow(unsafe_code)] // FFI for SO_TIMESTAMPNS; each block says why it is sound.
 mod wire_clock {
     use std::io;
     use std::os::fd::AsRawFd;

@@ -14,7 +14,7 @@ use onestatus::store::Store;
 
 /// `onestatus org …`
 #[derive(Debug, Subcommand)]
-pub enum OrgCommand {
+pub(crate) enum OrgCommand {
     /// Create an organisation.
     Add {
         /// Three-digit customer code (first part of every local number).
@@ -54,7 +54,7 @@ pub enum OrgCommand {
 
 /// `onestatus user …`
 #[derive(Debug, Subcommand)]
-pub enum UserCommand {
+pub(crate) enum UserCommand {
     /// Create a user. Without --pin the PIN is 0000 and must be changed at first login.
     Add(UserAdd),
     /// List users (of one organisation, or all).
@@ -88,7 +88,7 @@ pub enum UserCommand {
 
 /// `onestatus calendar …`
 #[derive(Debug, Subcommand)]
-pub enum CalendarCommand {
+pub(crate) enum CalendarCommand {
     /// Import an ICS file (an Exchange/Outlook export) into a user's calendar, with the same
     /// one-way rules as the sync: entries the user edited or deleted stay as the user left them.
     Import {
@@ -101,7 +101,7 @@ pub enum CalendarCommand {
 }
 
 /// Runs a `calendar` subcommand.
-pub async fn calendar(config: &Config, command: CalendarCommand) -> ExitCode {
+pub(crate) async fn calendar(config: &Config, command: CalendarCommand) -> ExitCode {
     let run = async {
         let store = open(config).await?;
         match command {
@@ -123,7 +123,7 @@ pub async fn calendar(config: &Config, command: CalendarCommand) -> ExitCode {
 
 /// Arguments of `user add`.
 #[derive(Debug, Args)]
-pub struct UserAdd {
+pub(crate) struct UserAdd {
     /// Customer code of the user's organisation.
     #[arg(long)]
     org: String,
@@ -171,7 +171,7 @@ fn done<T>(result: Result<T, impl std::fmt::Display>) -> Result<T, ExitCode> {
 }
 
 /// Runs an `org` subcommand.
-pub async fn org(config: &Config, command: OrgCommand) -> ExitCode {
+pub(crate) async fn org(config: &Config, command: OrgCommand) -> ExitCode {
     let run = async {
         let store = open(config).await?;
         match command {
@@ -216,7 +216,7 @@ pub async fn org(config: &Config, command: OrgCommand) -> ExitCode {
 }
 
 /// Runs a `user` subcommand.
-pub async fn user(config: &Config, command: UserCommand) -> ExitCode {
+pub(crate) async fn user(config: &Config, command: UserCommand) -> ExitCode {
     let run = async {
         let store = open(config).await?;
         let now = SystemClock.now();

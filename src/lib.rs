@@ -10,6 +10,8 @@
 //! The cores (`sip::transaction`, `routing`, `speech`, `media` codecs) do no I/O and never
 //! read a clock: `now` is a parameter. The drivers ([`runtime`]) own sockets and timers.
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 pub mod b2bua;
 pub mod calendar;

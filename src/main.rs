@@ -3,6 +3,8 @@
 //! Errors before the server is up print one line and exit with code 2 (configuration,
 //! database, sockets); a clean shutdown exits 0.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -195,7 +195,7 @@ pub fn parse_feed(text: &str, default_tz: Tz) -> Result<Vec<VEvent>, IcsError> {
         .collect();
     let zones = ZoneResolver::new(blocks);
 
-    let events: Vec<&Component> = calendar
+    let events: Vec<&Component<'_>> = calendar
         .components
         .iter()
         .filter(|c| c.name.as_str().eq_ignore_ascii_case("VEVENT"))
@@ -247,19 +247,19 @@ fn shorten(mut s: String, max: usize) -> String {
     s
 }
 
-fn prop<'c>(c: &'c Component, name: &str) -> Option<&'c Property<'c>> {
+fn prop<'c>(c: &'c Component<'_>, name: &str) -> Option<&'c Property<'c>> {
     c.properties
         .iter()
         .find(|p| p.name.as_str().eq_ignore_ascii_case(name))
 }
 
-fn props<'c>(c: &'c Component, name: &'c str) -> impl Iterator<Item = &'c Property<'c>> + 'c {
+fn props<'c>(c: &'c Component<'_>, name: &'c str) -> impl Iterator<Item = &'c Property<'c>> + 'c {
     c.properties
         .iter()
         .filter(move |p| p.name.as_str().eq_ignore_ascii_case(name))
 }
 
-fn param<'p>(p: &'p Property, name: &str) -> Option<&'p str> {
+fn param<'p>(p: &'p Property<'_>, name: &str) -> Option<&'p str> {
     p.params
         .iter()
         .find(|x| x.key.as_str().eq_ignore_ascii_case(name))
@@ -267,12 +267,12 @@ fn param<'p>(p: &'p Property, name: &str) -> Option<&'p str> {
         .map(|v| v.as_str())
 }
 
-fn value<'c>(c: &'c Component, name: &str) -> Option<&'c str> {
+fn value<'c>(c: &'c Component<'_>, name: &str) -> Option<&'c str> {
     prop(c, name).map(|p| p.val.as_str())
 }
 
 /// The offsets and switch rules of a `VTIMEZONE`, keyed by its `TZID`.
-fn vtimezone(c: &Component) -> Option<(String, VTimezone)> {
+fn vtimezone(c: &Component<'_>) -> Option<(String, VTimezone)> {
     let tzid = value(c, "TZID")?.to_owned();
     let mut block = VTimezone::default();
     for sub in &c.components {
@@ -311,7 +311,7 @@ fn parse_utc_offset(v: &str) -> Option<i32> {
 }
 
 fn vevent(
-    c: &Component,
+    c: &Component<'_>,
     index: usize,
     zones: &ZoneResolver,
     default_tz: Tz,
@@ -361,7 +361,7 @@ fn vevent(
 
 /// The instance length from `DTEND`, `DURATION` or the §3.6.1 default.
 fn length(
-    c: &Component,
+    c: &Component<'_>,
     start: &EventTime,
     uid: &str,
     zones: &ZoneResolver,
@@ -409,7 +409,7 @@ fn length(
 
 /// A property that must hold exactly one date or date-time.
 fn one_time(
-    p: &Property,
+    p: &Property<'_>,
     uid: &str,
     zones: &ZoneResolver,
     default_tz: Tz,
@@ -427,7 +427,7 @@ fn one_time(
 
 /// The comma-separated date or date-time values of a property (EXDATE may list several).
 fn times(
-    p: &Property,
+    p: &Property<'_>,
     uid: &str,
     zones: &ZoneResolver,
     default_tz: Tz,

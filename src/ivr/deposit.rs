@@ -432,12 +432,11 @@ impl Deposit {
     }
 
     fn on_recording_done(&mut self, now: Instant, duration_ms: u64, ended_by: RecordingEnd) {
-        let received_at = match self.state {
-            State::Recording { received_at, .. } | State::Stopping { received_at, .. } => {
-                received_at
-            }
-            // A report with no recording in progress (a duplicate): nothing to save.
-            _ => return,
+        // A report with no recording in progress (a duplicate): nothing to save.
+        let (State::Recording { received_at, .. } | State::Stopping { received_at, .. }) =
+            self.state
+        else {
+            return;
         };
         if ended_by == RecordingEnd::Hangup {
             self.caller_gone = true;

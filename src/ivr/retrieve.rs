@@ -942,9 +942,9 @@ impl Retrieve {
     }
 
     fn on_recording_done(&mut self, now: Instant, duration_ms: u64) {
-        let kind = match self.state {
-            State::Recording { kind, .. } | State::StoppingRecording { kind, .. } => kind,
-            _ => return,
+        let (State::Recording { kind, .. } | State::StoppingRecording { kind, .. }) = self.state
+        else {
+            return;
         };
         self.take = true;
         if self.caller_gone {

@@ -285,7 +285,11 @@ mod tests {
         matches!(tokio::time::timeout(within, rx.recv()).await, Ok(Some(())))
     }
 
-    #[tokio::test]
+    /// In tokio's paused time (CONTRIBUTING.md rule 5): the relay's tick is a tokio interval,
+    /// so its timeouts run on the virtual clock, which moves only when every task waits; the
+    /// loopback packets still travel for real, and the runtime takes them in before it moves
+    /// the clock on. Seconds of waiting become none, and the elapsed-time bound is exact.
+    #[tokio::test(start_paused = true)]
     async fn silence_both_ways_fires_the_timeout_once_but_not_on_hold_or_while_rtp_flows() {
         let timeout = Duration::from_millis(400);
         let relays = MediaRelay::new(&config(47_300, 47_399)).with_timeout(Some(timeout));

@@ -14,7 +14,7 @@ use crate::domain::MessageState;
 
 /// Longest audio accepted (bytes): 30 minutes of 16-bit 8 kHz mono WAV. Refusing more keeps a
 /// runaway recording from filling the database.
-pub const MAX_AUDIO_BYTES: usize = 30 * 60 * 16_000 + 44;
+pub(crate) const MAX_AUDIO_BYTES: usize = 30 * 60 * 16_000 + 44;
 
 /// A `voicemail_settings` row as stored.
 // Also `Deserialize`: the routing snapshot (`routing_snapshot.rs`) reads the same row as a JSON

@@ -90,13 +90,10 @@ impl TestServer {
         let mut seen = Vec::new();
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let line = match rx.recv_timeout(remaining) {
-                Ok(l) => l,
-                Err(_) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!("server did not come up; log:\n{}", seen.join("\n"));
-                }
+            let Ok(line) = rx.recv_timeout(remaining) else {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("server did not come up; log:\n{}", seen.join("\n"));
             };
             if let Some(listening) = line.split("listening=").nth(1) {
                 let field = |key: &str| -> SocketAddr {

@@ -32,7 +32,7 @@ pub(super) struct ContactAddress {
 
 impl ContactAddress {
     /// The value of a header parameter (names are case-insensitive, RFC 3261 §7.3.1).
-    pub fn param(&self, name: &str) -> Option<Option<&str>> {
+    pub(crate) fn param(&self, name: &str) -> Option<Option<&str>> {
         self.params
             .iter()
             .find(|(n, _)| n == name)
