@@ -8,14 +8,14 @@
 // Tests drive a real process over real sockets: wall-clock time is the point here.
 #![allow(clippy::disallowed_methods)]
 
-mod common;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::TestServer;
+use crate::support::TestServer;
 use serde_json::{json, Value};
 
 use onestatus::store::model::{CallDirection, CallRecord};
@@ -120,7 +120,7 @@ fn forbid_external_calls(server: &TestServer) {
 /// A binding for the user's (desk) device at 127.0.0.1:`port`.
 fn register(server: &TestServer, local_number: &str, port: u16) {
     with_store(server, async |store| {
-        common::bind_device(store, local_number, port).await
+        support::bind_device(store, local_number, port).await
     });
 }
 
@@ -176,10 +176,10 @@ fn click_to_call(
     target: &'static str,
     target_port: u16,
 ) -> (Vec<String>, Value) {
-    let desk_port = common::free_udp_port();
+    let desk_port = support::free_udp_port();
     register(server, HANS, desk_port);
-    let desk = common::sipp_uas(server, desk, desk_port);
-    let target = common::sipp_uas(server, target, target_port);
+    let desk = support::sipp_uas(server, desk, desk_port);
+    let target = support::sipp_uas(server, target, target_port);
     let hans = login(server, HANS);
     let (status, location, body) = start(server, &hans, to);
     assert_eq!(status, 202, "{body}");
@@ -199,7 +199,7 @@ fn click_to_call(
 /// Hans calls Karen (a colleague, routed like any call to her).
 fn bridged_call(desk: &'static str, target: &'static str) -> (TestServer, Vec<String>, Value) {
     let server = TestServer::start_demo();
-    let target_port = common::free_udp_port();
+    let target_port = support::free_udp_port();
     register(&server, KAREN, target_port);
     let (seen, last) = click_to_call(&server, KAREN, desk, target, target_port);
     (server, seen, last)
@@ -207,7 +207,7 @@ fn bridged_call(desk: &'static str, target: &'static str) -> (TestServer, Vec<St
 
 /// A server whose trunk is a SIPp UAS on the returned port.
 fn server_with_trunk() -> (TestServer, u16) {
-    let trunk_port = common::free_udp_port();
+    let trunk_port = support::free_udp_port();
     let trunk = format!("sip:127.0.0.1:{trunk_port}");
     let server = TestServer::start_with(
         &["serve", "--demo"],
@@ -312,11 +312,11 @@ fn hans_calls_karen(
     [thread::JoinHandle<Result<(), String>>; 2],
 ) {
     let server = TestServer::start_demo();
-    let (desk_port, target_port) = (common::free_udp_port(), common::free_udp_port());
+    let (desk_port, target_port) = (support::free_udp_port(), support::free_udp_port());
     register(&server, HANS, desk_port);
     register(&server, KAREN, target_port);
-    let desk = common::sipp_uas(&server, desk, desk_port);
-    let target = common::sipp_uas(&server, target, target_port);
+    let desk = support::sipp_uas(&server, desk, desk_port);
+    let target = support::sipp_uas(&server, target, target_port);
     let hans = login(&server, HANS);
     let (status, location, body) = start(&server, &hans, KAREN);
     assert_eq!(status, 202, "{body}");
@@ -385,9 +385,9 @@ fn presence_shows_the_user_on_the_phone_while_connected() {
 #[test]
 fn hang_up_while_the_desk_rings_cancels_it() {
     let server = TestServer::start_demo();
-    let desk_port = common::free_udp_port();
+    let desk_port = support::free_udp_port();
     register(&server, HANS, desk_port);
-    let desk = common::sipp_uas(&server, "c2c_desk_cancel.xml", desk_port);
+    let desk = support::sipp_uas(&server, "c2c_desk_cancel.xml", desk_port);
     let hans = login(&server, HANS);
     let (status, location, body) = start(&server, &hans, KAREN);
     assert_eq!(status, 202, "{body}");

@@ -7,17 +7,15 @@
 // Tests drive a real process over real sockets: wall-clock time is the point here.
 #![allow(clippy::disallowed_methods)]
 
-mod common;
-
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::support::smtp::{Received, Relay, SmtpReceiver};
+use crate::support::{rand_token, TestServer};
 use chrono::{Duration as ChronoDuration, Utc};
-use common::{rand_token, TestServer};
 use onestatus::domain::{Origin, Reason};
 use onestatus::media::g711::{linear_to_ulaw, ulaw_to_linear};
 use onestatus::store::model::{AbsenceData, Binding, Destination, UserId};
@@ -103,66 +101,6 @@ fn messages(server: &TestServer) -> Vec<onestatus::store::model::VoicemailMessag
         let user = hans(store).await;
         store.voicemails(user).await.unwrap()
     })
-}
-
-// ---- the SMTP receiver (as in tests/notify.rs, blocking) -----------------------------------
-
-/// Accepts mail on 127.0.0.1:0; each message's DATA goes to the channel.
-fn smtp_receiver() -> (u16, mpsc::Receiver<(Vec<String>, String)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let tx = tx.clone();
-            thread::spawn(move || {
-                let mut write = stream.try_clone().unwrap();
-                let mut read = BufReader::new(stream);
-                let _ = write.write_all(b"220 test.local ESMTP ready\r\n");
-                let mut rcpt = Vec::new();
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    if read.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
-                    let reply: &[u8] = match verb.as_str() {
-                        "EHLO" | "HELO" => b"250 test.local\r\n",
-                        "MAIL" | "RSET" | "NOOP" => b"250 OK\r\n",
-                        "RCPT" => {
-                            rcpt.push(line.trim().to_owned());
-                            b"250 OK\r\n"
-                        }
-                        "DATA" => {
-                            let _ = write.write_all(b"354 go ahead\r\n");
-                            let mut data = String::new();
-                            loop {
-                                line.clear();
-                                if read.read_line(&mut line).unwrap_or(0) == 0 {
-                                    return;
-                                }
-                                if line == ".\r\n" {
-                                    break;
-                                }
-                                data.push_str(line.strip_prefix('.').unwrap_or(&line));
-                            }
-                            let _ = tx.send((std::mem::take(&mut rcpt), data));
-                            b"250 queued\r\n"
-                        }
-                        "QUIT" => {
-                            let _ = write.write_all(b"221 bye\r\n");
-                            return;
-                        }
-                        _ => b"502 unknown\r\n",
-                    };
-                    let _ = write.write_all(reply);
-                }
-            });
-        }
-    });
-    (port, rx)
 }
 
 // ---- RTP ------------------------------------------------------------------------------------
@@ -533,7 +471,8 @@ fn wait_recording(server: &TestServer) {
 
 #[test]
 fn a_message_left_after_the_tone_is_stored_mailed_and_lights_the_lamp() {
-    let (smtp_port, mails) = smtp_receiver();
+    let smtp = SmtpReceiver::start(Relay::Accept);
+    let smtp_port = smtp.port;
     let server = start(Some(smtp_port));
     set_mail(&server);
 
@@ -608,8 +547,12 @@ fn a_message_left_after_the_tone_is_stored_mailed_and_lights_the_lamp() {
     );
 
     // The mail, with the WAV attached (the default settings).
-    let (rcpt, data) = mails
-        .recv_timeout(Duration::from_secs(15))
+    let Received {
+        rcpt_to: rcpt,
+        data,
+        ..
+    } = smtp
+        .next_blocking(Duration::from_secs(15))
         .expect("new-message mail");
     assert!(rcpt.iter().any(|r| r.contains(HANS_MAIL)), "{rcpt:?}");
     assert!(

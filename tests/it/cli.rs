@@ -1,11 +1,11 @@
 //! The administration commands, through the real binary on a fresh SQLite data directory.
 
-mod common;
+use crate::support;
 
 use std::process::Output;
 
 fn run(data: &std::path::Path, args: &[&str]) -> Output {
-    common::command(data)
+    support::command(data)
         .args(args)
         .stdout(std::process::Stdio::piped())
         .output()
@@ -107,7 +107,7 @@ fn calendar_import_from_a_file() {
     let o = run(d, &["migrate"]);
     assert!(o.status.success(), "{}", stderr(&o));
     // The demo users come with `serve --demo`; seed them the same way through a short serve.
-    let mut server = common::TestServer::start_in(d, &["serve", "--demo"], &[]);
+    let mut server = support::TestServer::start_in(d, &["serve", "--demo"], &[]);
     assert!(server.terminate().success());
     let ics = concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -2,11 +2,11 @@
 //! digest auth over UDP and TCP), raw datagrams for what SIPp cannot send (SHA-256 digest,
 //! retransmitted INVITEs, malformed and random bytes).
 
-mod common;
+use crate::support;
 
 use std::time::Duration;
 
-use common::{rss_kib, sipp, SipClient, TestServer};
+use crate::support::{rss_kib, sipp, SipClient, TestServer};
 use sha2::{Digest, Sha256};
 
 #[test]
@@ -125,7 +125,7 @@ fn register_with_sha256_digest_and_replayed_nonce_count_is_refused() {
              Max-Forwards: 70\r\nFrom: <sip:1000003@onestatus>;tag=t1\r\nTo: <sip:1000003@onestatus>\r\n\
              Call-ID: sha256-{}@test\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:1000003@{local}>\r\n\
              Expires: 600\r\n{auth}Content-Length: 0\r\n\r\n",
-            common::rand_token(),
+            support::rand_token(),
             std::process::id()
         )
     };
@@ -181,7 +181,7 @@ fn retransmitted_invites_make_one_call() {
          Call-ID: retrans-{t}@test\r\nCSeq: 1 INVITE\r\nContact: <sip:caller@{local}>\r\n\
          Content-Length: 0\r\n\r\n",
         srv = server.sip_udp,
-        t = common::rand_token()
+        t = support::rand_token()
     );
     for _ in 0..3 {
         client.send(invite.as_bytes());

@@ -1,5 +1,5 @@
-//! Notifications against real servers on loopback: a small RFC 5321 SMTP receiver written here
-//! (greeting, EHLO/HELO, MAIL, RCPT, DATA with dot-unstuffing, RSET, NOOP, QUIT) and an axum
+//! Notifications against real servers on loopback: the tests' SMTP receiver
+//! ([`crate::support::smtp`], also able to be busy, silent or refusing) and an axum
 //! HTTP server standing in for the SMS gateway. The mails are taken apart as a mail client
 //! would (headers unfolded, RFC 2047 subjects decoded, MIME parts split at the boundary, base64
 //! and quoted-printable decoded), so the tests check what a user would see.
@@ -14,10 +14,9 @@ use axum::routing::post;
 use axum::Router;
 use base64::Engine;
 use chrono::{TimeZone, Utc};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 
+use crate::support::smtp::{Received, Relay, SmtpReceiver};
 use onestatus::domain::{Lang, MessageState, Role};
 use onestatus::notify::email::mailbox;
 use onestatus::notify::{
@@ -27,146 +26,6 @@ use onestatus::notify::{
 use onestatus::store::model::{
     NotifyChannel, OrgId, Profile, User, UserId, VoicemailId, VoicemailMessage, VoicemailSettings,
 };
-
-// ---- the SMTP receiver ----------------------------------------------------------------------
-
-/// How the receiver behaves.
-#[derive(Clone, Copy, PartialEq)]
-enum Relay {
-    /// Accepts every message.
-    Accept,
-    /// Greets with 421 (service not available, RFC 5321 §4.2.3): a transient failure.
-    Busy,
-    /// Refuses every recipient with 550: a permanent failure.
-    RefuseRecipient,
-    /// Accepts the connection and never says anything.
-    Silent,
-}
-
-/// One message as the receiver got it.
-#[derive(Debug)]
-struct Received {
-    helo: String,
-    mail_from: String,
-    rcpt_to: Vec<String>,
-    data: String,
-}
-
-/// Starts a receiver on 127.0.0.1:0; returns its port, the captured messages and a connection
-/// counter.
-async fn smtp_receiver(mode: Relay) -> (u16, mpsc::UnboundedReceiver<Received>, Arc<Mutex<u32>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (tx, rx) = mpsc::unbounded_channel();
-    let connections = Arc::new(Mutex::new(0));
-    let counter = connections.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            *counter.lock().unwrap() += 1;
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let _ = smtp_session(stream, mode, tx).await;
-            });
-        }
-    });
-    (port, rx, connections)
-}
-
-async fn smtp_session(
-    stream: tokio::net::TcpStream,
-    mode: Relay,
-    tx: mpsc::UnboundedSender<Received>,
-) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read);
-    match mode {
-        Relay::Silent => {
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            return Ok(());
-        }
-        Relay::Busy => {
-            write
-                .write_all(b"421 test.local Service not available, try later\r\n")
-                .await?;
-            return Ok(());
-        }
-        _ => write.write_all(b"220 test.local ESMTP ready\r\n").await?,
-    }
-    let mut current = Received {
-        helo: String::new(),
-        mail_from: String::new(),
-        rcpt_to: Vec::new(),
-        data: String::new(),
-    };
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if lines.read_line(&mut line).await? == 0 {
-            return Ok(());
-        }
-        let command = line.trim_end_matches(['\r', '\n']).to_owned();
-        let verb = command
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_ascii_uppercase();
-        let reply: &[u8] = match verb.as_str() {
-            "EHLO" | "HELO" => {
-                current.helo = command[4..].trim().to_owned();
-                b"250 test.local greets you\r\n"
-            }
-            "MAIL" => {
-                current.mail_from = command[5..].trim().to_owned();
-                b"250 2.1.0 OK\r\n"
-            }
-            "RCPT" if mode == Relay::RefuseRecipient => b"550 5.1.1 No such user\r\n",
-            "RCPT" => {
-                current.rcpt_to.push(command[5..].trim().to_owned());
-                b"250 2.1.5 OK\r\n"
-            }
-            "DATA" => {
-                write
-                    .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
-                    .await?;
-                let mut data = String::new();
-                loop {
-                    line.clear();
-                    if lines.read_line(&mut line).await? == 0 {
-                        return Ok(());
-                    }
-                    if line == ".\r\n" {
-                        break;
-                    }
-                    // RFC 5321 §4.5.2: remove the first of a leading pair of dots.
-                    let unstuffed = line.strip_prefix('.').unwrap_or(&line);
-                    data.push_str(unstuffed);
-                }
-                current.data = data;
-                let done = std::mem::replace(
-                    &mut current,
-                    Received {
-                        helo: String::new(),
-                        mail_from: String::new(),
-                        rcpt_to: Vec::new(),
-                        data: String::new(),
-                    },
-                );
-                let _ = tx.send(done);
-                b"250 2.0.0 Queued\r\n"
-            }
-            "RSET" | "NOOP" => b"250 2.0.0 OK\r\n",
-            "QUIT" => {
-                write.write_all(b"221 2.0.0 Bye\r\n").await?;
-                return Ok(());
-            }
-            _ => b"502 5.5.2 Command not recognized\r\n",
-        };
-        write.write_all(reply).await?;
-    }
-}
 
 /// Wall-clock start for "gives up quickly" checks: these tests time real sockets and real
 /// retries, so the real clock is what must be bounded.
@@ -404,18 +263,18 @@ fn now() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 11, 24, 13, 30, 12).unwrap()
 }
 
-async fn next(rx: &mut mpsc::UnboundedReceiver<Received>) -> Received {
-    tokio::time::timeout(Duration::from_secs(5), rx.recv())
+async fn next(smtp: &SmtpReceiver) -> Received {
+    smtp.next(Duration::from_secs(5))
         .await
         .expect("a mail within 5 s")
-        .expect("receiver running")
 }
 
 // ---- SMTP tests -------------------------------------------------------------------------------
 
 #[tokio::test]
 async fn voicemail_mail_with_attachment_arrives_intact() {
-    let (port, mut rx, _) = smtp_receiver(Relay::Accept).await;
+    let rx = SmtpReceiver::start(Relay::Accept);
+    let port = rx.port;
     let mailer = SmtpMailer::new(settings(port));
     let from = mailbox("OneVoicemail <voicemail@onestatus.example>").unwrap();
     let audio = wav();
@@ -425,7 +284,7 @@ async fn voicemail_mail_with_attachment_arrives_intact() {
         .await
         .unwrap();
 
-    let got = next(&mut rx).await;
+    let got = next(&rx).await;
     assert!(!got.helo.is_empty());
     assert_eq!(got.mail_from, "FROM:<voicemail@onestatus.example>");
     assert_eq!(got.rcpt_to, vec!["TO:<hans@example.com>".to_owned()]);
@@ -487,7 +346,8 @@ async fn voicemail_mail_with_attachment_arrives_intact() {
 
 #[tokio::test]
 async fn subjects_and_texts_per_language_without_attachment() {
-    let (port, mut rx, _) = smtp_receiver(Relay::Accept).await;
+    let rx = SmtpReceiver::start(Relay::Accept);
+    let port = rx.port;
     let mailer = SmtpMailer::new(settings(port));
     let from = mailbox("voicemail@onestatus.example").unwrap();
     let cases = [
@@ -509,7 +369,7 @@ async fn subjects_and_texts_per_language_without_attachment() {
             .send(mail.to_message(&from, now()).unwrap())
             .await
             .unwrap();
-        let top = Part::parse(&next(&mut rx).await.data);
+        let top = Part::parse(&next(&rx).await.data);
         assert_eq!(decode_header(top.header("Subject").unwrap()), subject);
         // No attachment: one text/plain entity, not a multipart.
         assert!(top
@@ -550,7 +410,8 @@ async fn relay_down_is_a_typed_error_after_retries_quickly() {
 
 #[tokio::test]
 async fn busy_relay_is_retried_then_given_up() {
-    let (port, _rx, connections) = smtp_receiver(Relay::Busy).await;
+    let connections = SmtpReceiver::start(Relay::Busy);
+    let port = connections.port;
     let mailer = SmtpMailer::new(settings(port));
     let from = mailbox("voicemail@onestatus.example").unwrap();
     let err = mailer
@@ -565,16 +426,13 @@ async fn busy_relay_is_retried_then_given_up() {
         matches!(err, MailError::Unavailable { attempts: 3, .. }),
         "{err:?}"
     );
-    assert_eq!(
-        *connections.lock().unwrap(),
-        3,
-        "one connection per attempt"
-    );
+    assert_eq!(connections.connections(), 3, "one connection per attempt");
 }
 
 #[tokio::test]
 async fn silent_relay_times_out() {
-    let (port, _rx, connections) = smtp_receiver(Relay::Silent).await;
+    let connections = SmtpReceiver::start(Relay::Silent);
+    let port = connections.port;
     let mut s = settings(port);
     s.timeout = Duration::from_millis(150);
     s.attempts = 2;
@@ -596,13 +454,14 @@ async fn silent_relay_times_out() {
         } => {}
         other => panic!("{other:?}"),
     }
-    assert_eq!(*connections.lock().unwrap(), 2);
+    assert_eq!(connections.connections(), 2);
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
 #[tokio::test]
 async fn permanent_refusal_is_not_retried() {
-    let (port, _rx, connections) = smtp_receiver(Relay::RefuseRecipient).await;
+    let connections = SmtpReceiver::start(Relay::RefuseRecipient);
+    let port = connections.port;
     let mailer = SmtpMailer::new(settings(port));
     let from = mailbox("voicemail@onestatus.example").unwrap();
     let err = mailer
@@ -614,7 +473,7 @@ async fn permanent_refusal_is_not_retried() {
         .await
         .unwrap_err();
     assert!(matches!(err, MailError::Rejected(_)), "{err:?}");
-    assert_eq!(*connections.lock().unwrap(), 1);
+    assert_eq!(connections.connections(), 1);
 }
 
 // ---- the SMS gateway ----------------------------------------------------------------------------
@@ -771,7 +630,8 @@ async fn notifier(smtp_port: u16, sms_url: &str) -> Notifier {
 
 #[tokio::test]
 async fn notifier_fans_out_per_user_choice() {
-    let (port, mut rx, _) = smtp_receiver(Relay::Accept).await;
+    let rx = SmtpReceiver::start(Relay::Accept);
+    let port = rx.port;
     let (url, gateway) = sms_gateway(vec![]).await;
     let notifier = notifier(port, &url).await;
     let user = user(Some("hans@example.com"), Some("4520304050"), Lang::Sv);
@@ -794,7 +654,7 @@ async fn notifier_fans_out_per_user_choice() {
             sms: Outcome::Sent
         }
     );
-    let top = Part::parse(&next(&mut rx).await.data);
+    let top = Part::parse(&next(&rx).await.data);
     assert_eq!(
         decode_header(top.header("Subject").unwrap()),
         "Nytt röstmeddelande från Eva Berg (4512345678)"
@@ -829,7 +689,7 @@ async fn notifier_fans_out_per_user_choice() {
         .await;
     assert_eq!(delivery.email, Outcome::Sent);
     assert_eq!(delivery.sms, Outcome::NotChosen);
-    let top = Part::parse(&next(&mut rx).await.data);
+    let top = Part::parse(&next(&rx).await.data);
     let parts = top.parts();
     assert_eq!(parts[1].decoded(), audio);
     assert_eq!(
@@ -864,7 +724,7 @@ async fn notifier_fans_out_per_user_choice() {
         .notify_new_voicemail(now(), &no_mobile, tz, &settings, &message(), None)
         .await;
     assert_eq!(delivery.sms, Outcome::NoAddress);
-    assert!(rx.try_recv().is_err(), "no stray mail");
+    assert!(rx.try_next().is_none(), "no stray mail");
 }
 
 #[tokio::test]
@@ -923,13 +783,14 @@ async fn new_pin_mail_carries_the_pin_and_logs_never_do() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let (port, mut rx, _) = smtp_receiver(Relay::Accept).await;
+    let rx = SmtpReceiver::start(Relay::Accept);
+    let port = rx.port;
     let (url, _) = sms_gateway(vec![]).await;
     let notifier = notifier(port, &url).await;
     let user = user(Some("hans@example.com"), None, Lang::En);
     notifier.send_new_pin(now(), &user, "482913").await.unwrap();
 
-    let top = Part::parse(&next(&mut rx).await.data);
+    let top = Part::parse(&next(&rx).await.data);
     assert_eq!(
         decode_header(top.header("Subject").unwrap()),
         "Your new PIN"

@@ -7,14 +7,14 @@
 // Tests drive a real process: wall-clock time is the point here.
 #![allow(clippy::disallowed_methods)]
 
-mod common;
+use crate::support;
 
 use std::net::UdpSocket;
 use std::thread;
 use std::time::Duration;
 
+use crate::support::{sipp, TestServer};
 use chrono::{Duration as ChronoDuration, Utc};
-use common::{sipp, TestServer};
 use onestatus::domain::{Origin, Reason};
 use onestatus::store::model::{AbsenceData, Binding, CallDirection, CallRecord, Destination};
 use onestatus::store::Store;
@@ -262,7 +262,7 @@ fn forward_to_a_colleague_rings_their_device_with_diversion() {
 #[test]
 fn invite_from_a_users_own_device_is_challenged_with_407() {
     let server = TestServer::start_demo();
-    let client = common::SipClient::new(server.sip_udp);
+    let client = support::SipClient::new(server.sip_udp);
     let local = client.local();
     let srv = server.sip_udp;
     client.send(
@@ -422,7 +422,7 @@ fn keep_phone_open_absence_still_rings_the_desk() {
 #[test]
 fn session_expires_below_90_s_gets_422_with_min_se() {
     let server = TestServer::start_demo();
-    let client = common::SipClient::new(server.sip_udp);
+    let client = support::SipClient::new(server.sip_udp);
     let local = client.local();
     let srv = server.sip_udp;
     client.send(
@@ -573,7 +573,7 @@ fn digest_param<'a>(challenge: &'a str, name: &str) -> Option<&'a str> {
 
 /// The next message on `client` that `wanted` accepts, within `limit`.
 fn next_message(
-    client: &common::SipClient,
+    client: &support::SipClient,
     limit: Duration,
     wanted: impl Fn(&str) -> bool,
 ) -> String {
@@ -601,11 +601,11 @@ fn karen_calls_hans(
 ) -> (std::time::Instant, std::time::Instant) {
     use sha2::{Digest, Sha256};
     let sha = |s: &str| hex::encode(Sha256::digest(s.as_bytes()));
-    let phone = common::SipClient::new(server.sip_udp);
+    let phone = support::SipClient::new(server.sip_udp);
     let local = phone.local();
     let srv = server.sip_udp;
     let uri = format!("sip:{HANS_ONE_NUMBER}@{srv}");
-    let call_id = format!("karen-{}@test", common::rand_token());
+    let call_id = format!("karen-{}@test", support::rand_token());
     let sdp = format!(
         "v=0\r\no=karen 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
          m=audio {} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n",

@@ -10,16 +10,13 @@
 // Tests drive a real process over real sockets: wall-clock time is the point here.
 #![allow(clippy::disallowed_methods)]
 
-mod common;
-mod vm_support;
-
 use std::time::Duration;
 
-use common::TestServer;
+use crate::support::voicemail::*;
+use crate::support::TestServer;
 use onestatus::domain::{Lang, MessageState};
 use onestatus::speech;
 use onestatus::store::model::User;
-use vm_support::*;
 
 /// The voicemail access number (`sip.voicemail_number`'s default).
 const ACCESS: &str = "8000";

@@ -7,7 +7,7 @@
 // Tests drive a real process over real sockets: wall-clock time is the point here.
 #![allow(clippy::disallowed_methods)]
 
-mod common;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -15,8 +15,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::support::{sipp, TestServer};
 use chrono::{DateTime, Utc};
-use common::{sipp, TestServer};
 use serde_json::{json, Value};
 
 use onestatus::store::{NewVoicemail, Store};
@@ -577,7 +577,7 @@ fn free_port() -> u16 {
 /// after a REGISTER (the same way tests/calls.rs stands SIPp in for a desk phone).
 fn register(db_url: &str, local_number: &str, port: u16) {
     with_store(db_url, async |store: &Store| {
-        common::bind_device(store, local_number, port).await
+        support::bind_device(store, local_number, port).await
     });
 }
 

@@ -1,11 +1,11 @@
 //! The server's life cycle, driven through the real binary: start-up on the embedded default,
 //! one-line errors with exit code 2, graceful SIGTERM.
 
-mod common;
+use crate::support;
 
 use std::time::Duration;
 
-use common::TestServer;
+use crate::support::TestServer;
 
 #[test]
 fn serve_demo_listens_on_sip_and_http_within_two_seconds() {
@@ -34,7 +34,7 @@ fn serve_demo_listens_on_sip_and_http_within_two_seconds() {
 
 fn run_failing(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let temp = tempfile::tempdir().unwrap();
-    let mut cmd = common::command(temp.path());
+    let mut cmd = support::command(temp.path());
     cmd.args(args).stderr(std::process::Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
@@ -102,7 +102,7 @@ fn address_in_use_is_exit_2() {
 #[test]
 fn migrate_creates_the_database() {
     let temp = tempfile::tempdir().unwrap();
-    let output = common::command(temp.path())
+    let output = support::command(temp.path())
         .arg("migrate")
         .output()
         .unwrap();

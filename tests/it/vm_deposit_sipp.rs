@@ -11,20 +11,18 @@
 // Tests drive a real process over real sockets: wall-clock time is the point here.
 #![allow(clippy::disallowed_methods)]
 
-mod common;
-mod vm_support;
-
 use std::path::Path;
 use std::time::Duration;
 
+use crate::support::smtp::{Received, Relay, SmtpReceiver};
+use crate::support::voicemail::*;
 use onestatus::domain::Lang;
-use vm_support::*;
 
 fn leave_a_message(user: (&str, &str, &str, Lang, Lang)) {
     let (one_number, local, email, lang, secondary) = user;
-    let (smtp, mails) = smtp_receiver();
+    let mails = SmtpReceiver::start(Relay::Accept);
     let rtp = rtp_range();
-    let server = start(Some(smtp), rtp);
+    let server = start(Some(mails.port), rtp);
     let phone = Phone::new();
     let account = prepare_user(&server, local, email, secondary, phone.addr());
     let prompts = Prompts::load();
@@ -110,8 +108,12 @@ fn leave_a_message(user: (&str, &str, &str, Lang, Lang)) {
     assert_sounds_like(&stored, &spoken, "the stored message is what SIPp said");
 
     // Notified: e-mail with the WAV, and the lamp.
-    let (rcpt, data) = mails
-        .recv_timeout(Duration::from_secs(15))
+    let Received {
+        rcpt_to: rcpt,
+        data,
+        ..
+    } = mails
+        .next_blocking(Duration::from_secs(15))
         .expect("new-message mail");
     assert!(rcpt.iter().any(|r| r.contains(email)), "{rcpt:?}");
     assert!(data.contains(".wav"), "WAV attached");

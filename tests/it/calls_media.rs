@@ -6,14 +6,12 @@
 // Tests drive a real process: wall-clock time is the point here.
 #![allow(clippy::disallowed_methods)]
 
-mod common;
-
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use crate::support::rtp_peer::PeerStream;
+use crate::support::{rand_token, SipClient, TestServer};
 use chrono::{Duration as ChronoDuration, Utc};
-use common::rtp_peer::PeerStream;
-use common::{rand_token, SipClient, TestServer};
 use onestatus::store::model::Binding;
 use onestatus::store::Store;
 

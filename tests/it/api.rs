@@ -2,7 +2,7 @@
 //! temporary SQLite file with the demo organisation, a second organisation, and a set clock;
 //! plus one test over real HTTP against the running binary.
 
-mod common;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -1426,7 +1426,7 @@ async fn core_flows_on_postgres() {
 #[test]
 fn real_server_health_and_demo_login() {
     use std::io::{Read, Write};
-    let server = common::TestServer::start_demo();
+    let server = support::TestServer::start_demo();
     let (status, body) = server.http_get("/api/v1/health");
     assert_eq!(status, 200, "{body}");
     let payload = json!({"local_number": "1000001", "pin": "2580"}).to_string();

@@ -6,12 +6,12 @@
 // Tests drive a real process over real sockets: wall-clock deadlines are the point here.
 #![allow(clippy::disallowed_methods)]
 
-mod common;
+use crate::support;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::TestServer;
+use crate::support::TestServer;
 use sha2::{Digest, Sha256};
 
 const LISTEN_V6: (&str, &str) = ("ONESTATUS_SIP_LISTEN", "[\"[::1]:0\"]");
@@ -116,7 +116,7 @@ fn ipv6_phone_gets_options_and_registers_with_sha256_digest() {
 
     // OPTIONS with rport: RFC 3581 §4, received is added even when it equals the sent-by, and
     // rport gets the source port.
-    let branch = format!("z9hG4bK-v6opt-{}", common::rand_token());
+    let branch = format!("z9hG4bK-v6opt-{}", support::rand_token());
     let answer = phone.ask(&options(&format!("{local};rport"), &branch), &branch);
     assert!(answer.starts_with("SIP/2.0 200 OK\r\n"), "{answer}");
     assert_no_placeholder(&answer);
@@ -138,7 +138,7 @@ fn ipv6_phone_gets_options_and_registers_with_sha256_digest() {
 
     // A sent-by that is not the source (a phone behind NAT66, a stale address), no rport:
     // §18.2.1 received says where it really came from, bare as §25.1 writes it.
-    let branch = format!("z9hG4bK-v6nat-{}", common::rand_token());
+    let branch = format!("z9hG4bK-v6nat-{}", support::rand_token());
     let answer = phone.ask(&options("[2001:db8::5]:5060", &branch), &branch);
     assert!(answer.starts_with("SIP/2.0 200 OK\r\n"), "{answer}");
     assert_no_placeholder(&answer);
@@ -154,7 +154,7 @@ fn ipv6_phone_gets_options_and_registers_with_sha256_digest() {
         let auth = auth
             .map(|a| format!("Authorization: {a}\r\n"))
             .unwrap_or_default();
-        let branch = format!("z9hG4bK-v6r{cseq}-{}", common::rand_token());
+        let branch = format!("z9hG4bK-v6r{cseq}-{}", support::rand_token());
         let text = format!(
             "REGISTER sip:{target} SIP/2.0\r\n\
              Via: SIP/2.0/UDP {local};rport;branch={branch}\r\n\

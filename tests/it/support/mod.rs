@@ -1,4 +1,7 @@
-//! Starting the real `onestatus` binary on loopback ports for integration tests.
+//! What the integration tests share. This module: starting the real `onestatus` binary on
+//! loopback ports, SIPp, a raw SIP client. [`rtp_peer`]: the far end of an RTP stream.
+//! [`smtp`]: the one SMTP receiver. [`voicemail`]: the SIPp voicemail tests' server, capture
+//! and prompts.
 //!
 //! The server is told to bind port 0 everywhere; the ports it got are read from its
 //! "onestatus is up" log line, so tests can run in parallel without port clashes.
@@ -7,6 +10,8 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod rtp_peer;
+pub mod smtp;
+pub mod voicemail;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

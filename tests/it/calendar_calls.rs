@@ -2,12 +2,12 @@
 //! call. A call during a Busy entry reaches OneVoicemail with the entry's end as "back at"; a
 //! call during a Free entry does not.
 
-mod common;
+use crate::support;
 
 use std::time::Duration;
 
+use crate::support::{SipClient, TestServer};
 use chrono::{DateTime, Utc};
-use common::{SipClient, TestServer};
 
 const HANS_ONE_NUMBER: &str = "4570100001";
 
@@ -44,7 +44,7 @@ fn invite(client: &SipClient, tag: &str) {
 fn import(server: &TestServer, ics: &str) {
     let file = server.data_dir.join("feed.ics");
     std::fs::write(&file, ics).unwrap();
-    let output = common::command(&server.data_dir)
+    let output = support::command(&server.data_dir)
         .args(["calendar", "import", "--user", "1000001"])
         .arg(&file)
         .output()

@@ -2,9 +2,7 @@
 //! received as paced RTP and compared sample for sample; RFC 4733 DTMF and G.711 speech sent to
 //! the engine come back as a digit and a recording of the right length.
 
-mod common;
-
-use common::rtp_peer::PeerStream;
+use crate::support::rtp_peer::PeerStream;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;

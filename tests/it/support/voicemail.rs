@@ -6,19 +6,17 @@
 // Tests drive a real process over real sockets: wall-clock deadlines are the point here.
 #![allow(clippy::disallowed_methods)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::common::{rand_token, TestServer};
+use super::{rand_token, TestServer};
 use onestatus::domain::{Lang, Origin, Reason};
 use onestatus::media::decode::{DecodeLimits, PromptCache};
 use onestatus::media::g711::G711;
@@ -510,65 +508,7 @@ pub fn pcap_audio(path: &Path) -> Vec<i16> {
     out
 }
 
-// ---- SMTP and the phone ---------------------------------------------------------------------
-
-/// Accepts mail on 127.0.0.1:0; each message's (recipients, DATA) goes to the channel.
-pub fn smtp_receiver() -> (u16, mpsc::Receiver<(Vec<String>, String)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let tx = tx.clone();
-            thread::spawn(move || {
-                let mut write = stream.try_clone().unwrap();
-                let mut read = BufReader::new(stream);
-                let _ = write.write_all(b"220 test.local ESMTP ready\r\n");
-                let mut rcpt = Vec::new();
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    if read.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
-                    let reply: &[u8] = match verb.as_str() {
-                        "EHLO" | "HELO" => b"250 test.local\r\n",
-                        "MAIL" | "RSET" | "NOOP" => b"250 OK\r\n",
-                        "RCPT" => {
-                            rcpt.push(line.trim().to_owned());
-                            b"250 OK\r\n"
-                        }
-                        "DATA" => {
-                            let _ = write.write_all(b"354 go ahead\r\n");
-                            let mut data = String::new();
-                            loop {
-                                line.clear();
-                                if read.read_line(&mut line).unwrap_or(0) == 0 {
-                                    return;
-                                }
-                                if line == ".\r\n" {
-                                    break;
-                                }
-                                data.push_str(line.strip_prefix('.').unwrap_or(&line));
-                            }
-                            let _ = tx.send((std::mem::take(&mut rcpt), data));
-                            b"250 queued\r\n"
-                        }
-                        "QUIT" => {
-                            let _ = write.write_all(b"221 bye\r\n");
-                            return;
-                        }
-                        _ => b"502 unknown\r\n",
-                    };
-                    let _ = write.write_all(reply);
-                }
-            });
-        }
-    });
-    (port, rx)
-}
+// ---- the phone ---------------------------------------------------------------------
 
 fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
     message.lines().find_map(|l| {

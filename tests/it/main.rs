@@ -1,0 +1,31 @@
+//! The integration tests, as one test binary: each module was a test crate of its own, and
+//! every one of them linked the whole server (23 links on each change of `src/`). One binary
+//! links once; filter by module as before (`cargo test --test it api::`, `--test it
+//! voicemail::`).
+//!
+//! They start the real `onestatus` binary (or `serve` in-process on port-0 listeners) and talk
+//! to it over real sockets (CONTRIBUTING.md rule 2). `support` holds what several of them
+//! share: starting the server, SIPp, the RTP peer, the SMTP receiver and the voicemail
+//! helpers. `tests/bench_smoke.rs` stays a binary of its own (`harness = false`, its own main).
+
+mod support;
+
+mod api;
+mod api_http;
+mod calendar;
+mod calendar_calls;
+mod calls;
+mod calls_media;
+mod cli;
+mod click_to_call;
+mod ipv6;
+mod mailbox;
+mod media;
+mod notify;
+mod serve;
+mod sip;
+mod sip_corpus;
+mod store;
+mod vm_deposit_sipp;
+mod vm_retrieve_sipp;
+mod voicemail;
