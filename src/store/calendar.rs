@@ -49,7 +49,7 @@ impl TryFrom<SourceRow> for CalendarSource {
 
 /// A `calendar_entries` row as stored.
 // Also `Deserialize`: the routing snapshot (`routing_snapshot.rs`) reads the same row as a JSON
-// array in `ENTRY_COLUMNS` order, so the fields must stay in that order (tests/store.rs checks).
+// array in `ENTRY_COLUMNS` order, so the fields must stay in that order (tests/it/store.rs checks).
 #[derive(sqlx::FromRow, serde::Deserialize)]
 pub(super) struct EntryRow {
     id: i64,

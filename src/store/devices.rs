@@ -20,7 +20,7 @@ pub fn ha1_sha256(username: &str, realm: &str, password: &str) -> String {
 
 /// A `devices` row as stored.
 // Also `Deserialize`: the routing snapshot (`routing_snapshot.rs`) reads the same row as a JSON
-// array in `COLUMNS` order, so the fields must stay in that order (tests/store.rs checks).
+// array in `COLUMNS` order, so the fields must stay in that order (tests/it/store.rs checks).
 #[derive(sqlx::FromRow, serde::Deserialize)]
 pub(super) struct DeviceRow {
     id: i64,

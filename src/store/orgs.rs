@@ -7,7 +7,7 @@ use super::{ms, parse_tz, ts, NewOrganisation, OrgId, Organisation, Store, Store
 
 /// An `organisations` row as stored.
 // Also `Deserialize`: the routing snapshot (`routing_snapshot.rs`) reads the same row as a JSON
-// array in `COLUMNS` order, so the fields must stay in that order (tests/store.rs checks).
+// array in `COLUMNS` order, so the fields must stay in that order (tests/it/store.rs checks).
 #[derive(sqlx::FromRow, serde::Deserialize)]
 pub(super) struct OrgRow {
     id: i64,

@@ -10,7 +10,7 @@ use super::{
 
 /// A `registrations` row as stored.
 // Also `Deserialize`: the routing snapshot (`routing_snapshot.rs`) reads the same row as a JSON
-// array in `COLUMNS` order, so the fields must stay in that order (tests/store.rs checks).
+// array in `COLUMNS` order, so the fields must stay in that order (tests/it/store.rs checks).
 #[derive(sqlx::FromRow, serde::Deserialize)]
 pub(super) struct RegistrationRow {
     id: i64,

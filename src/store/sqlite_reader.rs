@@ -19,7 +19,7 @@
 //!
 //! Only the reads above come here; writes and everything else stay on sqlx. The answers are
 //! the same JSON row texts the routing snapshot uses (`json_array(COLUMNS)`), decoded by the
-//! same row types, so both paths return the very same values (tests/store.rs compares them).
+//! same row types, so both paths return the very same values (tests/it/store.rs compares them).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

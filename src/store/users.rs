@@ -13,7 +13,7 @@ use super::{
 
 /// A `users` row as stored.
 // Also `Deserialize`: the direct SQLite reads (`sqlite_reader.rs`) fetch the same row as a JSON
-// array in `USER_COLUMNS` order, so the fields must stay in that order (tests/store.rs checks).
+// array in `USER_COLUMNS` order, so the fields must stay in that order (tests/it/store.rs checks).
 #[derive(sqlx::FromRow, serde::Deserialize)]
 pub(super) struct UserRow {
     id: i64,

@@ -18,7 +18,7 @@ pub(crate) const MAX_AUDIO_BYTES: usize = 30 * 60 * 16_000 + 44;
 
 /// A `voicemail_settings` row as stored.
 // Also `Deserialize`: the routing snapshot (`routing_snapshot.rs`) reads the same row as a JSON
-// array in `SETTINGS_COLUMNS` order, so the fields must stay in that order (tests/store.rs checks).
+// array in `SETTINGS_COLUMNS` order, so the fields must stay in that order (tests/it/store.rs checks).
 #[derive(sqlx::FromRow, serde::Deserialize)]
 pub(super) struct SettingsRow {
     secondary_lang: Option<String>,

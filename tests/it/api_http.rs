@@ -574,7 +574,7 @@ fn free_port() -> u16 {
 }
 
 /// Writes a device binding for `local_number` at 127.0.0.1:`port`, as the registrar does
-/// after a REGISTER (the same way tests/calls.rs stands SIPp in for a desk phone).
+/// after a REGISTER (the same way tests/it/calls.rs stands SIPp in for a desk phone).
 fn register(db_url: &str, local_number: &str, port: u16) {
     with_store(db_url, async |store: &Store| {
         support::bind_device(store, local_number, port).await

@@ -3,7 +3,7 @@
 //! API, as the registrar would after a REGISTER), and the B2BUA in between routes and relays.
 //!
 //! A hand-off to voicemail is checked through its log line (reason, back_at); the caller's
-//! side of OneVoicemail (greeting, recording) is tested in tests/voicemail.rs.
+//! side of OneVoicemail (greeting, recording) is tested in tests/it/voicemail.rs.
 // Tests drive a real process: wall-clock time is the point here.
 #![allow(clippy::disallowed_methods)]
 

@@ -1,5 +1,5 @@
 //! Issue #6 "Done when", SIPp on both sides of the mailbox against the real binary: two SIPp
-//! callers leave messages (as in tests/vm_deposit_sipp.rs); another SIPp call to the voicemail
+//! callers leave messages (as in tests/it/vm_deposit_sipp.rs); another SIPp call to the voicemail
 //! access number logs in with DTMF (local number by SIP INFO, PIN and menu keys as RFC 4733
 //! events from SIPp's pcaps), hears the count, listens to both messages (the RTP we send,
 //! captured on loopback, equals the stored audio within G.711 loss), saves one and deletes the

@@ -32,7 +32,7 @@
 //! reason phrase of a known code; [`make_response`] avoids the former.
 //!
 //! No `catch_unwind`: rsip 0.4 has no `unwrap`/`expect`/`panic!` in its parsers, everything it
-//! sees has passed the checks here, and `tests/sip_corpus.rs` throws 20,000 mutated messages at
+//! sees has passed the checks here, and `tests/it/sip_corpus.rs` throws 20,000 mutated messages at
 //! [`parse`] (plus the `fuzz/` target for longer runs).
 
 mod allow;
