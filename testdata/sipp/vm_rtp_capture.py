@@ -20,6 +20,12 @@ PACKET_OUTGOING = 4
 
 port_min, port_max, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(0x0003))
+# A loaded host may not run this script for a while; a large buffer keeps the datagrams
+# queued meanwhile (SO_RCVBUFFORCE needs CAP_NET_ADMIN, as root has; else the capped size).
+try:
+    sock.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE
+except OSError:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
 sock.bind(("lo", 0))
 start = time.monotonic()
 with open(path, "w", buffering=1) as out:

@@ -6,6 +6,7 @@
 //! cut at the markers and each piece compared with the stitched prompt or the stored tone.
 
 use crate::support::rtp_peer::PeerStream;
+use crate::support::voicemail::{assert_sounds_like, frames_lost_between, snr_db, FRAME, LOST};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -36,9 +37,6 @@ use tokio::time::{sleep, timeout, Instant};
 /// Longest wait for anything the IVR should do.
 const WAIT: Duration = Duration::from_secs(10);
 
-/// Samples of one 20 ms frame.
-const FRAME: usize = 160;
-
 /// The newer message (heard first): 1 s of 800 Hz.
 const NEWER_HZ: f64 = 800.0;
 /// The older message: 1 s of 440 Hz.
@@ -50,25 +48,6 @@ fn tone(hz: f64, samples: usize) -> Vec<i16> {
             (8000.0 * (2.0 * std::f64::consts::PI * hz * i as f64 / 8000.0).sin()).round() as i16
         })
         .collect()
-}
-
-/// Signal-to-noise ratio of `received` against `expected` over their common length, in dB.
-fn snr_db(received: &[i16], expected: &[i16]) -> f64 {
-    let n = received.len().min(expected.len());
-    assert!(n > 0, "nothing to compare");
-    let (mut signal, mut noise) = (0.0f64, 0.0f64);
-    for (&r, &e) in received[..n].iter().zip(&expected[..n]) {
-        signal += f64::from(e) * f64::from(e);
-        noise += (f64::from(r) - f64::from(e)).powi(2);
-    }
-    10.0 * (signal / noise.max(1.0)).log10()
-}
-
-/// G.711 A-law keeps about 38 dB SNR on a loud sine and on speech; anything else (another
-/// prompt, silence, a shifted frame) is far below 30 dB.
-fn assert_sounds_like(received: &[i16], expected: &[i16], what: &str) {
-    let snr = snr_db(received, expected);
-    assert!(snr > 30.0, "{what}: SNR {snr:.1} dB");
 }
 
 fn offer(peer: SocketAddr) -> SessionDescription {
@@ -84,6 +63,7 @@ fn offer(peer: SocketAddr) -> SessionDescription {
 /// One packet heard by the phone.
 struct Heard {
     marker: bool,
+    timestamp: u32,
     pcm: Vec<i16>,
 }
 
@@ -177,8 +157,20 @@ impl Call {
                     };
                     assert_eq!(packet.payload_type, 8, "PCMA as answered");
                     let pcm = G711::Pcma.decode(packet.payload);
-                    heard.lock().unwrap().push(Heard {
+                    let mut heard = heard.lock().unwrap();
+                    // A frame the server skipped (a stalled driver) keeps its place, so
+                    // that packet k is frame k of the stream.
+                    if let Some(previous) = heard.last().map(|h: &Heard| h.timestamp) {
+                        let lost = frames_lost_between(previous, packet.timestamp, packet.marker);
+                        heard.extend((1..=lost).map(|k| Heard {
+                            marker: false,
+                            timestamp: previous.wrapping_add((k * FRAME) as u32),
+                            pcm: vec![LOST; FRAME],
+                        }));
+                    }
+                    heard.push(Heard {
                         marker: packet.marker,
+                        timestamp: packet.timestamp,
                         pcm,
                     });
                 }
