@@ -1821,3 +1821,249 @@ async fn calendar_push_is_all_or_nothing_and_sources_show_the_last_error() {
         json!([])
     );
 }
+
+/// What one calendar code does at t0, as colleagues see it and as routing does it.
+struct CodeCase {
+    subject: &'static str,
+    busy: BusyStatus,
+    /// `None`: not shown (presence available, nothing on the timeline).
+    shown: Option<(&'static str, bool)>,
+    /// What routing does with a call at t0: "ring", "voicemail" or "forward:<number>".
+    routing: &'static str,
+}
+
+/// Every code of docs/calendar-codes.md: `GET /api/v1/users/{id}`, the timeline and the
+/// routing decision at the same instant, from the same stored entry, agree.
+#[tokio::test]
+async fn presence_timeline_and_routing_agree_for_every_calendar_code() {
+    use onestatus::routing::{decide, CallContext, Route};
+    let cases = [
+        CodeCase {
+            subject: "Tandlæge [ÅBEN]",
+            busy: BusyStatus::Busy,
+            shown: Some(("meeting", true)),
+            routing: "ring",
+        },
+        CodeCase {
+            subject: "Tandlæge [open]",
+            busy: BusyStatus::OutOfOffice,
+            shown: Some(("out_of_office", true)),
+            routing: "ring",
+        },
+        CodeCase {
+            subject: "Husk at ringe til Jens [IGNORER]",
+            busy: BusyStatus::Busy,
+            shown: None,
+            routing: "ring",
+        },
+        CodeCase {
+            subject: "Note [ignore]",
+            busy: BusyStatus::OutOfOffice,
+            shown: None,
+            routing: "ring",
+        },
+        CodeCase {
+            subject: "Kundebesøg [FWD 4570100002]",
+            busy: BusyStatus::Busy,
+            shown: Some(("meeting", false)),
+            routing: "forward:4570100002",
+        },
+        CodeCase {
+            subject: "Messe [fwd karen berg]",
+            busy: BusyStatus::Free,
+            shown: Some(("meeting", false)),
+            routing: "forward:4570100002",
+        },
+        CodeCase {
+            subject: "Styregruppe [møde]",
+            busy: BusyStatus::OutOfOffice,
+            shown: Some(("meeting", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "[meeting] Board",
+            busy: BusyStatus::Busy,
+            shown: Some(("meeting", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "Frokost [frokost]",
+            busy: BusyStatus::Busy,
+            shown: Some(("lunch", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "[lunch]",
+            busy: BusyStatus::OutOfOffice,
+            shown: Some(("lunch", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "Kaffe [pause]",
+            busy: BusyStatus::Busy,
+            shown: Some(("break", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "[Break]",
+            busy: BusyStatus::Busy,
+            shown: Some(("break", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "Influenza [syg]",
+            busy: BusyStatus::OutOfOffice,
+            shown: Some(("sick", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "[sick]",
+            busy: BusyStatus::Busy,
+            shown: Some(("sick", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "Påskeferie [ferie]",
+            busy: BusyStatus::OutOfOffice,
+            shown: Some(("holiday", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "[Holiday]",
+            busy: BusyStatus::Busy,
+            shown: Some(("holiday", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "Fri [gået]",
+            busy: BusyStatus::Busy,
+            shown: Some(("gone_for_today", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "[gone]",
+            busy: BusyStatus::OutOfOffice,
+            shown: Some(("gone_for_today", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "Ude [ude]",
+            busy: BusyStatus::Busy,
+            shown: Some(("out_of_office", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "[away]",
+            busy: BusyStatus::Busy,
+            shown: Some(("out_of_office", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "[oof]",
+            busy: BusyStatus::OutOfOffice,
+            shown: Some(("out_of_office", false)),
+            routing: "voicemail",
+        },
+        // Reason codes do not make a non-routing entry route.
+        CodeCase {
+            subject: "Måske [ferie]",
+            busy: BusyStatus::Tentative,
+            shown: None,
+            routing: "ring",
+        },
+        CodeCase {
+            subject: "Hjemmekontor",
+            busy: BusyStatus::WorkingElsewhere,
+            shown: None,
+            routing: "ring",
+        },
+        CodeCase {
+            subject: "Without a code [EXTERNAL]",
+            busy: BusyStatus::Busy,
+            shown: Some(("meeting", false)),
+            routing: "voicemail",
+        },
+    ];
+    for case in cases {
+        let api = setup().await;
+        let hans_id = api.user_id(HANS).await;
+        let hans = api.login(HANS).await;
+        // A mobile, so that "ring" has something to ring.
+        let m = api
+            .call(
+                Method::PATCH,
+                "/api/v1/me",
+                Some(&hans),
+                Some(json!({"mobile_number": "+4520304050"})),
+            )
+            .await;
+        assert_eq!(m.status, StatusCode::OK, "{:?}", m.json());
+        // 10:00–10:45 local on Monday 5 January (t0 is 11:00 local): in force at t0.
+        api.state
+            .store
+            .calendar_upsert_from_sync(
+                &SyncedEntry {
+                    user_id: UserId(hans_id),
+                    source_id: None,
+                    external_uid: "code".into(),
+                    recurrence_id: String::new(),
+                    subject: case.subject.into(),
+                    starts_at: t0() - Duration::hours(1),
+                    ends_at: t0() + Duration::minutes(45),
+                    all_day: false,
+                    busy_status: case.busy,
+                },
+                t0(),
+            )
+            .await
+            .unwrap();
+        let sven = api.login(SVEN).await;
+        let seen = api.get(&format!("/api/v1/users/{hans_id}"), &sven).await;
+        assert_eq!(seen.status, StatusCode::OK);
+        let presence = seen.json()["presence"].clone();
+        let timeline = api
+            .get(&format!("/api/v1/users/{hans_id}/timeline"), &sven)
+            .await
+            .json();
+        let items = timeline["items"].as_array().unwrap().clone();
+        let user = api.state.store.user(UserId(hans_id)).await.unwrap();
+        let loaded =
+            onestatus::runtime::user_state::load(&api.state.store, &api.state.presence, user, t0())
+                .await
+                .unwrap();
+        let call = CallContext {
+            dialled: "4570100001".into(),
+            ..CallContext::default()
+        };
+        let route = match decide(&loaded.state, t0(), &call) {
+            Route::Ring { .. } => "ring".to_owned(),
+            Route::Voicemail(_) => "voicemail".to_owned(),
+            Route::Forward { number, .. } => format!("forward:{number}"),
+        };
+        let what = case.subject;
+        assert_eq!(route, case.routing, "{what}: routing");
+        match case.shown {
+            None => {
+                assert_eq!(presence["status"], "available", "{what}: {presence}");
+                assert!(items.is_empty(), "{what}: {items:?}");
+            }
+            Some((reason, keep_open)) => {
+                assert_eq!(presence["status"], "absent", "{what}: {presence}");
+                let absence = &presence["absence"];
+                assert_eq!(absence["reason"], reason, "{what}: {presence}");
+                assert_eq!(absence["keep_phone_open"], keep_open, "{what}: {presence}");
+                assert_eq!(absence["source"], "calendar", "{what}");
+                // Until the entry's end, as the greeting says (not a later entry's).
+                assert_eq!(absence["until"], "2026-01-05T10:45:00Z", "{what}");
+                assert_eq!(items.len(), 1, "{what}: {items:?}");
+                assert_eq!(items[0]["reason"], reason, "{what}");
+                assert_eq!(items[0]["keep_phone_open"], keep_open, "{what}");
+                assert_eq!(items[0]["when"], "current", "{what}");
+                assert_eq!(items[0]["text"], case.subject, "{what}");
+                if let Some(number) = case.routing.strip_prefix("forward:") {
+                    assert_eq!(absence["forward_to"], number, "{what}");
+                }
+            }
+        }
+    }
+}

@@ -20,7 +20,6 @@ use super::colleagues::colleague;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath};
 use super::me::{check_number, check_text};
-use super::snapshot::routing_working_hours;
 use super::ApiState;
 use crate::domain::{DestinationKind, Origin, Reason, Role};
 use crate::routing::{quick_forward_period, QuickForward as DefaultQuickForward};
@@ -530,7 +529,8 @@ pub async fn apply_quick_forward(
         QuickDuration::Minutes(m) => (now, Some(now + Duration::minutes(i64::from(m)))),
         QuickDuration::EndOfWorkingDay => {
             let org = state.store.org(caller.user.org_id).await?;
-            let hours = routing_working_hours(&caller.user.profile.working_hours);
+            let hours =
+                crate::runtime::user_state::working_hours(&caller.user.profile.working_hours);
             quick_forward_period(DefaultQuickForward::GoneForToday, now, &hours, org.timezone)
         }
     };

@@ -2,6 +2,10 @@
 //! store's rows and the routing core's own types (which are kept apart so a schema change
 //! cannot silently change a routing rule; see `routing::state`).
 //!
+//! This is the only loader: the call driver routes from it, and the HTTP API's presence
+//! (`GET /api/v1/users/{id}`, the colleagues search) and timeline are computed from the very
+//! same state by `routing::presence`, so what colleagues see is what a caller gets.
+//!
 //! Absences and calendar entries are read from `now` to a horizon far enough ahead for
 //! `back_at` to follow a chain of touching periods (RFC 5545-style half-open periods): first
 //! one day ahead, which settles almost every call, and [`LOOK_AHEAD_DAYS`] only when the
@@ -38,6 +42,9 @@ pub struct LoadedUser {
     pub state: routing::UserState,
     /// Active registrations, to resolve a ring target's Contact to an address.
     pub registrations: Vec<Registration>,
+    /// The stored absences `state.absences` came from, same order: what only the API shows
+    /// (receptionist notes).
+    pub absences: Vec<model::Absence>,
 }
 
 /// Loads `user`'s routing state at `now`.
@@ -113,7 +120,7 @@ pub async fn load_until(
             working_hours: working_hours(&user.profile.working_hours),
         },
         absences: absences.iter().map(absence).collect(),
-        schedules: schedules.iter().map(|s| schedule(s, tz, now)).collect(),
+        schedules: schedules.iter().map(|s| schedule(s, tz)).collect(),
         calendar,
         active_calls: presence.active_calls(user.id.0),
         voicemail: routing::VoicemailSettings {
@@ -125,6 +132,7 @@ pub async fn load_until(
         org,
         state,
         registrations,
+        absences,
     })
 }
 
@@ -168,7 +176,7 @@ const WEEK: [Weekday; 7] = [
     Weekday::Sun,
 ];
 
-fn schedule(s: &model::Schedule, tz: Tz, now: DateTime<Utc>) -> routing::Schedule {
+fn schedule(s: &model::Schedule, tz: Tz) -> routing::Schedule {
     let d = &s.data;
     routing::Schedule {
         id: s.id.0,
@@ -184,13 +192,15 @@ fn schedule(s: &model::Schedule, tz: Tz, now: DateTime<Utc>) -> routing::Schedul
         destination: destination(&d.destination),
         free_text: d.free_text.clone(),
         origin: crate::domain::Origin::Web,
-        // The store keeps no edit time for schedules; all tie at `now` and the precedence's
-        // own order (id) decides.
-        set_at: now,
+        // The store keeps no edit time for schedules; all tie and the precedence's own order
+        // (start, then id) decides — a constant, so the answer never depends on when asked.
+        set_at: DateTime::<Utc>::MIN_UTC,
     }
 }
 
-fn working_hours(w: &model::WorkingHours) -> routing::WorkingHours {
+/// The routing view of a user's stored working hours (also what "gone for today" is computed
+/// from when the user presses it).
+pub fn working_hours(w: &model::WorkingHours) -> routing::WorkingHours {
     let day = routing::WorkingDay {
         start: time(w.start),
         end: time(w.end),
