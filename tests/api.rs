@@ -909,7 +909,8 @@ async fn quick_forward_apply_and_open_phone() {
     let seen = api.get("/api/v1/colleagues?q=hans", &sven).await.json();
     assert_eq!(seen["colleagues"][0]["presence"]["status"], "available");
 
-    // Gone for today ends at the end of working hours: 16:00 Copenhagen = 15:00 UTC.
+    // Gone for today (Monday 11:01 local) lasts until the next working start: Tuesday 08:00
+    // Copenhagen = 07:00 UTC, and colleagues see that return.
     let gone = api
         .post(
             &format!(
@@ -920,7 +921,12 @@ async fn quick_forward_apply_and_open_phone() {
             json!({}),
         )
         .await;
-    assert_eq!(gone.json()["ends_at"], "2026-01-05T15:00:00Z");
+    assert_eq!(gone.json()["ends_at"], "2026-01-06T07:00:00Z");
+    let seen = api.get("/api/v1/colleagues?q=hans", &sven).await.json();
+    assert_eq!(
+        seen["colleagues"][0]["presence"]["absence"]["until"],
+        "2026-01-06T07:00:00Z"
+    );
     // Pressed the same instant, open phone still ends it.
     let opened = api.post("/api/v1/me/open-phone", &hans, json!({})).await;
     assert_eq!(opened.json()["ended"], 1);
@@ -1392,7 +1398,8 @@ async fn core_flows_on_postgres() {
         assert_eq!(seen["colleagues"].as_array().unwrap().len(), 1);
         let absence = &seen["colleagues"][0]["presence"]["absence"];
         assert_eq!(absence["reason"], "holiday");
-        assert_eq!(absence["until"], "2026-01-09T15:00:00Z");
+        // A holiday ending Friday at 16:00 (the end of work): back Monday at 08:00.
+        assert_eq!(absence["until"], "2026-01-12T07:00:00Z");
         assert_eq!(absence["receptionist_note"], "Mallorca");
         let vm = api
             .state

@@ -59,6 +59,7 @@ pub mod quick_forward;
 pub mod route;
 pub mod schedule;
 pub mod state;
+pub mod working_time;
 
 #[cfg(test)]
 mod tests;

@@ -39,7 +39,9 @@ fn state() -> UserState {
             mobile: Some("+4520304050".into()),
             no_answer_timeout: Duration::from_secs(20),
             allow_second_call: false,
-            working_hours: WorkingHours::weekdays(time(8, 0), time(16, 0)),
+            // No working hours: the rule tests below see plain ends of periods; the moves to
+            // a working start have their own tests (and the random sweeps mix both).
+            working_hours: WorkingHours::default(),
         },
         absences: vec![],
         schedules: vec![],
@@ -47,6 +49,11 @@ fn state() -> UserState {
         active_calls: 0,
         voicemail: VoicemailSettings::default(),
     }
+}
+
+/// Monday to Friday 08–16 local.
+fn office_hours() -> WorkingHours {
+    WorkingHours::weekdays(time(8, 0), time(16, 0))
 }
 
 fn call() -> CallContext {
@@ -1129,6 +1136,9 @@ fn random_destination(rng: &mut StdRng) -> Destination {
 
 fn random_state(rng: &mut StdRng, now: DateTime<Utc>) -> UserState {
     let mut s = state();
+    if rng.gen_bool(0.6) {
+        s.user.working_hours = office_hours();
+    }
     s.active_calls = rng.gen_range(0..3);
     s.user.allow_second_call = rng.gen_bool(0.3);
     if rng.gen_bool(0.2) {
@@ -1495,5 +1505,68 @@ fn presence_timeline_and_greeting_agree_with_routing() {
     assert!(
         absent_cases > 300 && open_cases > 100 && available_cases > 300,
         "{absent_cases} / {open_cases} / {available_cases}"
+    );
+}
+
+// ---- Return times at the next working start ---------------------------------------------------
+
+#[test]
+fn a_return_after_work_is_the_next_working_start() {
+    let mut s = state();
+    s.user.working_hours = office_hours();
+    // Monday: a meeting until 16:00 local (the end of work) → back Tuesday 08:00 local.
+    s.absences = vec![absence(
+        1,
+        Reason::Meeting,
+        monday(13, 0),
+        Some(monday(15, 0)),
+        Destination::Voicemail,
+    )];
+    assert_eq!(
+        greeting(&decide(&s, monday(14, 0), &call())),
+        Some(&absent(Reason::Meeting, Some(utc(2026, 1, 13, 7, 0))))
+    );
+    // Ending during work, the end stands.
+    s.absences[0].ends_at = Some(monday(14, 30));
+    assert_eq!(
+        greeting(&decide(&s, monday(14, 0), &call())),
+        Some(&absent(Reason::Meeting, Some(monday(14, 30))))
+    );
+    // Colleagues see the same "until".
+    assert_eq!(
+        presence(&s, monday(14, 0)).absence.map(|a| a.until),
+        Some(Some(monday(14, 30)))
+    );
+}
+
+#[test]
+fn a_short_read_is_not_settled_when_the_working_start_lies_beyond_it() {
+    let mut s = state();
+    s.user.working_hours = office_hours();
+    // Friday 16 January, away until 16:00 local; Monday 19 January a meeting 08:00–09:00.
+    let now = utc(2026, 1, 16, 13, 0);
+    s.absences = vec![absence(
+        1,
+        Reason::Meeting,
+        utc(2026, 1, 16, 12, 0),
+        Some(utc(2026, 1, 16, 15, 0)),
+        Destination::Voicemail,
+    )];
+    s.calendar = vec![entry(
+        2,
+        utc(2026, 1, 19, 7, 0),
+        utc(2026, 1, 19, 8, 0),
+        BusyStatus::Busy,
+    )];
+    let until = now + chrono::Duration::days(1);
+    assert!(!back_at::settled_before(
+        &read_window(&s, now, until),
+        now,
+        until
+    ));
+    // The long read finds the meeting at the working start: back Monday 09:00 local.
+    assert_eq!(
+        greeting(&decide(&s, now, &call())),
+        Some(&absent(Reason::Meeting, Some(utc(2026, 1, 19, 8, 0))))
     );
 }
