@@ -2074,3 +2074,96 @@ async fn presence_timeline_and_routing_agree_for_every_calendar_code() {
         }
     }
 }
+
+/// Numbers typed the ways people type them are stored in one form (E.164 digits, as OneNumbers
+/// are), so they compare with OneNumbers; what is not a number is a 422 naming the field.
+#[tokio::test]
+async fn numbers_are_stored_normalised_and_bad_ones_name_the_field() {
+    let api = setup().await;
+    let hans = api.login(HANS).await;
+    for (typed, stored) in [
+        ("+45 20 30 40 50", "4520304050"),
+        ("0045 20304050", "4520304050"),
+        ("20 30 40 50", "4520304050"),
+        ("+46 8 123 456 78", "46812345678"),
+    ] {
+        let m = api
+            .call(
+                Method::PATCH,
+                "/api/v1/me",
+                Some(&hans),
+                Some(json!({ "mobile_number": typed })),
+            )
+            .await;
+        assert_eq!(m.status, StatusCode::OK, "{typed}: {:?}", m.json());
+        assert_eq!(m.json()["mobile_number"], stored, "{typed}");
+    }
+    for bad in ["20 30 4O 50", "+45 20 30", "45+20304050"] {
+        let m = api
+            .call(
+                Method::PATCH,
+                "/api/v1/me",
+                Some(&hans),
+                Some(json!({ "mobile_number": bad })),
+            )
+            .await;
+        assert_eq!(m.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert_eq!(m.field(), "mobile_number", "{bad}");
+    }
+    // Forwarding to Karen written with `+` and spaces is forwarding to her OneNumber; to
+    // Hans's own number written so is refused as his own.
+    let own = api
+        .post(
+            "/api/v1/me/absences",
+            &hans,
+            json!({"reason": "lunch",
+                   "destination": {"kind": "number", "number": "+45 70 10 00 01"}}),
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(own.field(), "destination.number");
+    let r = api
+        .post(
+            "/api/v1/me/absences",
+            &hans,
+            json!({"reason": "lunch", "to": "2026-01-05T10:30:00Z",
+                   "destination": {"kind": "number", "number": "+45 70 10 00 02"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    assert_eq!(r.json()["destination"]["number"], "4570100002");
+    let sven = api.login(SVEN).await;
+    let seen = api
+        .get(&format!("/api/v1/users/{}", api.user_id(HANS).await), &sven)
+        .await
+        .json();
+    assert_eq!(seen["presence"]["absence"]["forward_to"], "4570100002");
+    // The other organisation forbids external numbers, and knows its own whatever the spelling.
+    let hanne = api.login("2000001").await;
+    let saved = api
+        .post(
+            "/api/v1/me/saved-destinations",
+            &hanne,
+            json!({"label": "Reception", "kind": "colleague", "number": "0045 70 10 00 02"}),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::FORBIDDEN, "{:?}", saved.json());
+    let bad = api
+        .post(
+            "/api/v1/me/saved-destinations",
+            &hans,
+            json!({"label": "Mum", "kind": "external", "number": "mum"}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.field(), "number");
+    let saved = api
+        .post(
+            "/api/v1/me/saved-destinations",
+            &hans,
+            json!({"label": "Karen", "kind": "colleague", "number": "+45 7010 0002"}),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::CREATED, "{:?}", saved.json());
+    assert_eq!(saved.json()["number"], "4570100002");
+}

@@ -93,3 +93,52 @@ fn a_call_during_a_free_entry_is_not_sent_to_voicemail_for_it() {
     assert!(line.contains("reason=not available"), "{line}");
     assert!(!line.contains("reason=meeting"), "{line}");
 }
+
+/// A binding for the first device of the user with `local_number` at 127.0.0.1:`port`.
+fn register(server: &TestServer, local_number: &str, port: u16) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let url = format!(
+            "sqlite://{}",
+            server.data_dir.join("onestatus.db").display()
+        );
+        let store = onestatus::store::Store::connect(&url).await.unwrap();
+        common::bind_device(&store, local_number, port).await;
+    });
+}
+
+/// The example of docs/calendar-codes.md: `[viderestil +45 70 10 00 02]` is Karen's OneNumber
+/// 4570100002 written with `+`, country code and spaces. The call to Hans is forwarded to
+/// Karen's desk phone (a SIPp UAS that checks the Diversion header and answers busy), not
+/// treated as external.
+#[test]
+fn a_forward_code_written_with_plus_and_spaces_rings_karen() {
+    for subject in [
+        "Kundebesøg [viderestil +45 70 10 00 02]",
+        "Messe [fwd 0045 7010 0002]",
+    ] {
+        let server = TestServer::start_demo();
+        let port = common::free_udp_port();
+        register(&server, "1000002", port);
+        let now = onestatus::clock::Clock::now(&onestatus::clock::SystemClock);
+        import(&server, &feed(now, "BUSY", subject));
+        let karen = common::sipp_uas(&server, "uas_diverted_busy.xml", port);
+        common::sipp(
+            "uac_unavailable.xml",
+            server.sip_udp,
+            &["-s", HANS_ONE_NUMBER, "-m", "1"],
+        )
+        .unwrap();
+        karen
+            .join()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{subject}: {e}"));
+        let line = server
+            .wait_log("forward to a colleague", Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("{subject}: no forward to a colleague"));
+        assert!(line.contains("to=4570100002"), "{subject}: {line}");
+    }
+}
