@@ -52,6 +52,7 @@ pub mod back_at;
 pub mod calendar;
 pub mod decide;
 pub mod forward_loop;
+pub mod group;
 pub mod local_time;
 pub mod precedence;
 pub mod presence;
