@@ -515,7 +515,8 @@ pub async fn delete_quick_forward(
 }
 
 /// `POST /api/v1/me/quick-forwards/{id}/apply`: sets the absence from now; "gone for today"
-/// lasts until the end of the working day (or the start of the next one), as routing computes.
+/// lasts until the start of the next working day, as routing computes
+/// (`routing::quick_forward`).
 pub async fn apply_quick_forward(
     State(state): State<ApiState>,
     caller: Caller,
