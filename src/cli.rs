@@ -182,6 +182,11 @@ pub(crate) async fn org(config: &Config, command: OrgCommand) -> ExitCode {
                 allow_external_forwarding,
                 receptionist_group,
             } => {
+                let plan = onestatus::number::Plan::for_timezone(timezone);
+                let receptionist_group = match &receptionist_group {
+                    Some(n) => Some(number_arg("--receptionist-group", n, &plan)?),
+                    None => None,
+                };
                 let new = NewOrganisation {
                     customer_code: code,
                     name,
@@ -223,14 +228,21 @@ pub(crate) async fn user(config: &Config, command: UserCommand) -> ExitCode {
         match command {
             UserCommand::Add(add) => {
                 let org = done(store.org_by_code(&add.org).await)?;
+                // Numbers in their stored form, as the API and calendar codes give them.
+                let plan = onestatus::number::Plan::for_timezone(org.timezone);
+                let one_number = number_arg("--one-number", &add.one_number, &plan)?;
+                let mobile = match &add.mobile {
+                    Some(m) => Some(number_arg("--mobile", m, &plan)?),
+                    None => None,
+                };
                 let mut profile = Profile::new(add.name, add.language);
                 profile.email = add.email;
-                profile.mobile_number = add.mobile;
+                profile.mobile_number = mobile;
                 profile.department = add.department;
                 profile.initials = add.initials;
                 let (pin_hash, must_change) = match &add.pin {
                     Some(p) => {
-                        let local = local_number(&org.customer_code, &add.one_number);
+                        let local = local_number(&org.customer_code, &one_number);
                         done(pin::validate_new_pin(p, &local))?;
                         (pin::hash_pin(p), false)
                     }
@@ -238,7 +250,7 @@ pub(crate) async fn user(config: &Config, command: UserCommand) -> ExitCode {
                 };
                 let new = NewUser {
                     org_id: org.id,
-                    one_number: add.one_number,
+                    one_number,
                     role: if add.receptionist {
                         Role::Receptionist
                     } else {
@@ -367,6 +379,15 @@ async fn populate(
         println!("{};{};{}", user.one_number, user.local_number, password);
     }
     Ok(())
+}
+
+/// A number given on the command line in its stored form (`number::normalise`); exit code 2
+/// naming the flag when it is not a number.
+fn number_arg(flag: &str, value: &str, plan: &onestatus::number::Plan) -> Result<String, ExitCode> {
+    onestatus::number::normalise(value, plan).map_err(|e| {
+        eprintln!("onestatus: {flag}: not a telephone number: {e}");
+        ExitCode::from(2)
+    })
 }
 
 /// Customer code + last four digits of the OneNumber (the product's local number).

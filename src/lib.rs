@@ -21,6 +21,7 @@ pub mod domain;
 pub mod ivr;
 pub mod media;
 pub mod notify;
+pub mod number;
 pub mod pin;
 pub mod presence;
 pub mod routing;

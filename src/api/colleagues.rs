@@ -12,7 +12,7 @@ use super::extract::{ApiPath, QueryParams};
 use super::snapshot::{presence_of, PresenceView};
 use super::ApiState;
 use crate::domain::Role;
-use crate::store::{Contact, Organisation, SearchScope, StoreError, User, UserId};
+use crate::store::{Contact, SearchScope, StoreError, User, UserId};
 
 /// A colleague in a search result.
 #[derive(Debug, Clone, Serialize)]
@@ -61,11 +61,10 @@ pub async fn colleague(state: &ApiState, caller: &Caller, id: UserId) -> Result<
 pub async fn view(
     state: &ApiState,
     caller: &Caller,
-    org: &Organisation,
     user: &User,
 ) -> Result<ColleagueView, ApiError> {
     let show_note = caller.user.role == Role::Receptionist;
-    let presence = presence_of(state, user, org, state.now(), show_note).await?;
+    let presence = presence_of(state, user, state.now(), show_note).await?;
     Ok(ColleagueView {
         id: user.id,
         name: user.profile.name.clone(),
@@ -112,7 +111,7 @@ pub async fn search(
             state.store.user_search(org.id, q, limit).await?
         };
         for user in &users {
-            colleagues.push(view(&state, &caller, &org, user).await?);
+            colleagues.push(view(&state, &caller, user).await?);
         }
     }
     let contacts = if matches!(scope, SearchScope::All | SearchScope::External) {
@@ -136,6 +135,5 @@ pub async fn show(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<ColleagueView>, ApiError> {
     let user = colleague(&state, &caller, UserId(id)).await?;
-    let org = state.store.org(user.org_id).await?;
-    Ok(Json(view(&state, &caller, &org, &user).await?))
+    Ok(Json(view(&state, &caller, &user).await?))
 }

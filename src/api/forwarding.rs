@@ -19,10 +19,10 @@ use super::auth::Caller;
 use super::colleagues::colleague;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath};
-use super::me::{check_number, check_text};
-use super::snapshot::routing_working_hours;
+use super::me::{check_text, normalise_number};
 use super::ApiState;
 use crate::domain::{DestinationKind, Origin, Reason, Role};
+use crate::number::Plan;
 use crate::routing::{quick_forward_period, QuickForward as DefaultQuickForward};
 use crate::store::{
     Absence, AbsenceData, AbsenceId, Destination, MinuteOfDay, NewQuickForward, QuickDuration,
@@ -148,30 +148,33 @@ async fn destination(
                     ))
                 }
             };
-            check_forward_number(state, target, &number, &format!("{field}.number")).await?;
+            let number =
+                check_forward_number(state, target, &number, &format!("{field}.number")).await?;
             Ok(Destination::number(number))
         }
     }
 }
 
 /// A forward target must be a number, not the user's own, and — if outside the organisation —
-/// allowed by the organisation.
+/// allowed by the organisation. Returns it in its stored form (`number::normalise` with the
+/// organisation's plan: `+45 70 10 00 02` is `4570100002`), so it compares with OneNumbers.
 async fn check_forward_number(
     state: &ApiState,
     target: &User,
     number: &str,
     field: &str,
-) -> Result<(), ApiError> {
-    check_number(field, number)?;
+) -> Result<String, ApiError> {
+    let org = state.store.org(target.org_id).await?;
+    let number = normalise_number(field, number, &Plan::for_timezone(org.timezone))?;
+    let number = number.as_str();
     if number == target.one_number || number == target.local_number {
         return Err(ApiError::invalid(
             field,
             "cannot forward to one's own number",
         ));
     }
-    let org = state.store.org(target.org_id).await?;
     if org.allow_external_forwarding {
-        return Ok(());
+        return Ok(number.to_owned());
     }
     let internal_user = [
         state.store.user_by_one_number(number).await,
@@ -192,7 +195,7 @@ async fn check_forward_number(
         Err(e) => return Err(e.into()),
     };
     if internal_user || internal_group {
-        Ok(())
+        Ok(number.to_owned())
     } else {
         Err(ApiError::Forbidden {
             code: "external_forwarding_not_allowed",
@@ -512,7 +515,8 @@ pub async fn delete_quick_forward(
 }
 
 /// `POST /api/v1/me/quick-forwards/{id}/apply`: sets the absence from now; "gone for today"
-/// lasts until the end of the working day (or the start of the next one), as routing computes.
+/// lasts until the start of the next working day, as routing computes
+/// (`routing::quick_forward`).
 pub async fn apply_quick_forward(
     State(state): State<ApiState>,
     caller: Caller,
@@ -530,7 +534,8 @@ pub async fn apply_quick_forward(
         QuickDuration::Minutes(m) => (now, Some(now + Duration::minutes(i64::from(m)))),
         QuickDuration::EndOfWorkingDay => {
             let org = state.store.org(caller.user.org_id).await?;
-            let hours = routing_working_hours(&caller.user.profile.working_hours);
+            let hours =
+                crate::runtime::user_state::working_hours(&caller.user.profile.working_hours);
             quick_forward_period(DefaultQuickForward::GoneForToday, now, &hours, org.timezone)
         }
     };
@@ -684,11 +689,12 @@ pub struct SavedDestinationInput {
     pub number: String,
 }
 
+/// Checks a saved destination; returns its number in the stored form.
 async fn check_saved(
     state: &ApiState,
     caller: &Caller,
     input: &SavedDestinationInput,
-) -> Result<(), ApiError> {
+) -> Result<String, ApiError> {
     if input.label.trim().is_empty() {
         return Err(ApiError::invalid("label", "must not be empty"));
     }
@@ -708,9 +714,9 @@ pub async fn saved_destinations(
 pub async fn create_saved_destination(
     State(state): State<ApiState>,
     caller: Caller,
-    ApiJson(input): ApiJson<SavedDestinationInput>,
+    ApiJson(mut input): ApiJson<SavedDestinationInput>,
 ) -> Result<(StatusCode, Json<SavedDestination>), ApiError> {
-    check_saved(&state, &caller, &input).await?;
+    input.number = check_saved(&state, &caller, &input).await?;
     let d = state
         .store
         .saved_destination_create(
@@ -729,9 +735,9 @@ pub async fn update_saved_destination(
     State(state): State<ApiState>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(input): ApiJson<SavedDestinationInput>,
+    ApiJson(mut input): ApiJson<SavedDestinationInput>,
 ) -> Result<Json<SavedDestination>, ApiError> {
-    check_saved(&state, &caller, &input).await?;
+    input.number = check_saved(&state, &caller, &input).await?;
     let id = SavedDestinationId(id);
     state
         .store

@@ -14,6 +14,7 @@ use super::error::ApiError;
 use super::extract::ApiJson;
 use super::ApiState;
 use crate::domain::{Lang, Role};
+use crate::number::{self, Plan};
 use crate::store::{
     MinuteOfDay, NotifyChannel, Organisation, Profile, SearchScope, User, UserId,
     VoicemailSettings, Weekdays, WorkingHours,
@@ -152,6 +153,13 @@ pub fn check_number(field: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A telephone number as entered, in its stored form (`number::normalise` with `plan`: E.164
+/// digits, or a local/service number), or a 422 naming `field`.
+pub fn normalise_number(field: &str, value: &str, plan: &Plan) -> Result<String, ApiError> {
+    number::normalise(value, plan)
+        .map_err(|e| ApiError::invalid(field, format!("not a telephone number: {e}")))
+}
+
 /// `PATCH /api/v1/me`.
 pub async fn update(
     State(state): State<ApiState>,
@@ -167,10 +175,14 @@ pub async fn update(
         p.name = name;
     }
     if let Some(mobile) = patch.mobile_number {
-        if let Some(m) = &mobile {
-            check_number("mobile_number", m)?;
-        }
-        p.mobile_number = mobile;
+        p.mobile_number = match mobile {
+            Some(m) => {
+                let org = state.store.org(caller.user.org_id).await?;
+                let plan = Plan::for_timezone(org.timezone);
+                Some(normalise_number("mobile_number", &m, &plan)?)
+            }
+            None => None,
+        };
     }
     if let Some(email) = patch.email {
         if let Some(e) = &email {

@@ -118,11 +118,10 @@ pub async fn favourites(
     State(state): State<ApiState>,
     caller: Caller,
 ) -> Result<Json<Vec<ColleagueView>>, ApiError> {
-    let org = state.store.org(caller.user.org_id).await?;
     let mut out = Vec::new();
     for user in state.store.favourites(caller.user.id).await? {
-        if user.org_id == org.id {
-            out.push(view(&state, &caller, &org, &user).await?);
+        if user.org_id == caller.user.org_id {
+            out.push(view(&state, &caller, &user).await?);
         }
     }
     Ok(Json(out))

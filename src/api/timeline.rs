@@ -1,9 +1,12 @@
 //! A colleague's availability timeline: current (red) and future (blue) absences, weekly
 //! schedule occurrences and calendar entries for the next N days (default 7).
 //!
-//! Calendar entries follow the product rule: Busy and Out of office are shown, Free and
-//! Tentative are not (WorkingElsewhere is shown too — the phone stays open, but colleagues
-//! see where the user is). Receptionist notes only for receptionists.
+//! Every item comes from `routing::timeline` over the state the call driver routes from, so
+//! each bar says what routing does while it decides: calendar entries that route (Busy, Out of
+//! office, any `[fwd …]`) are shown with the reason of their code (`[frokost]` is lunch,
+//! `[ferie]` a holiday) and `[open]` ones as "keep phone open"; Free, Tentative, Working
+//! elsewhere and `[ignore]` entries are not absences and are not shown (docs/calendar-codes.md).
+//! Receptionist notes only for receptionists.
 
 use axum::extract::State;
 use axum::Json;
@@ -14,10 +17,11 @@ use super::auth::Caller;
 use super::colleagues::colleague;
 use super::error::ApiError;
 use super::extract::{ApiPath, QueryParams};
-use super::snapshot::schedule as routing_schedule;
+use super::snapshot::source_name;
 use super::ApiState;
-use crate::domain::{BusyStatus, DestinationKind, Origin, Reason, Role};
-use crate::routing::schedule::occurrences;
+use crate::domain::{Origin, Reason, Role};
+use crate::routing::{self, Source};
+use crate::runtime::user_state;
 use crate::store::UserId;
 
 /// Days ahead at most.
@@ -85,72 +89,46 @@ pub async fn show(
         return Err(ApiError::invalid("days", format!("1 to {MAX_DAYS}")));
     }
     let user = colleague(&state, &caller, UserId(id)).await?;
-    let org = state.store.org(user.org_id).await?;
     let now = state.now();
     let to = now + Duration::days(i64::from(days));
-    let when = |start: DateTime<Utc>| {
-        if start <= now {
-            When::Current
-        } else {
-            When::Future
-        }
-    };
     let show_note = caller.user.role == Role::Receptionist;
-    let mut items = Vec::new();
-    for a in state.store.absences_overlapping(user.id, now, to).await? {
-        items.push(TimelineItem {
-            kind: "absence",
-            id: a.id.0,
-            when: when(a.data.starts_at),
-            reason: a.data.reason,
-            from: a.data.starts_at,
-            to: a.data.ends_at,
-            text: a.data.free_text,
-            origin: a.data.origin,
-            keep_phone_open: a.data.destination.kind == DestinationKind::Open,
-            receptionist_note: a.data.receptionist_note.filter(|_| show_note),
-        });
-    }
-    for s in state.store.schedules(user.id).await? {
-        let rs = routing_schedule(&s, org.timezone);
-        for o in occurrences(&rs, org.timezone, now, to) {
-            items.push(TimelineItem {
-                kind: "schedule",
-                id: s.id.0,
-                when: when(o.start),
-                reason: s.data.reason,
-                from: o.start,
-                to: Some(o.end),
-                text: s.data.free_text.clone(),
-                origin: Origin::Web,
-                keep_phone_open: s.data.destination.kind == DestinationKind::Open,
-                receptionist_note: None,
-            });
-        }
-    }
-    for e in state.store.calendar_entries(user.id, now, to).await? {
-        let (reason, keep_open) = match e.busy_status {
-            BusyStatus::Free | BusyStatus::Tentative => continue,
-            BusyStatus::Busy => (Reason::Meeting, false),
-            BusyStatus::OutOfOffice => (Reason::OutOfOffice, false),
-            BusyStatus::WorkingElsewhere => (Reason::Custom, true),
-        };
-        items.push(TimelineItem {
-            kind: "calendar",
-            id: e.id.0,
-            when: when(e.starts_at),
-            reason,
-            from: e.starts_at,
-            to: Some(e.ends_at),
-            text: Some(e.subject),
-            origin: e.origin,
-            keep_phone_open: keep_open,
-            receptionist_note: None,
-        });
-    }
+    // The state the call driver routes from, read for the whole window: each item carries
+    // the reason and "keep phone open" routing gives it (calendar codes included).
+    let loaded = user_state::load_until(&state.store, &state.presence, user, now, to).await?;
+    let mut items: Vec<TimelineItem> = routing::timeline(&loaded.state, now, to)
+        .into_iter()
+        .map(|item| {
+            let note = match item.source {
+                Source::Absence(id) if show_note => loaded
+                    .absences
+                    .iter()
+                    .find(|a| a.id.0 == id)
+                    .and_then(|a| a.data.receptionist_note.clone()),
+                _ => None,
+            };
+            TimelineItem {
+                kind: source_name(item.source),
+                id: match item.source {
+                    Source::Absence(id) | Source::Schedule(id) | Source::Calendar(id) => id,
+                },
+                when: if item.from <= now {
+                    When::Current
+                } else {
+                    When::Future
+                },
+                reason: item.reason,
+                from: item.from,
+                to: item.to,
+                text: item.text,
+                origin: item.origin,
+                keep_phone_open: item.keep_phone_open,
+                receptionist_note: note,
+            }
+        })
+        .collect();
     items.sort_by_key(|i| (i.from, i.id));
     Ok(Json(Timeline {
-        user_id: user.id,
+        user_id: loaded.user.id,
         from: now,
         to,
         items,

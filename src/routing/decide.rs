@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::back_at::back_at;
 use super::forward_loop::{check_forward, diverted_from};
-use super::precedence::{winner, Effect, Winner};
+use super::precedence::{Effect, Winner};
+use super::presence::{standing, Standing};
 use super::route::{
     AbsenceContext, DiversionReason, GreetingStatus, RingOutcome, RingTarget, Route, Source,
     VoicemailInfo,
@@ -31,7 +31,13 @@ pub const MAX_RING_TARGETS: usize = 16;
 /// Pure: no I/O and no clock, so the same inputs always give the same route.
 pub fn decide(state: &UserState, now: DateTime<Utc>, call: &CallContext) -> Route {
     let allow_messages = state.voicemail.allow_messages;
-    let Some(w) = winner(state, now) else {
+    // The same standing the presence view and the timeline are built from (see
+    // [`presence`](super::presence)): who speaks for the user now, and when they are back.
+    let Some(Standing {
+        winner: w,
+        back_at: back,
+    }) = standing(state, now)
+    else {
         return ring(
             state,
             call,
@@ -42,15 +48,11 @@ pub fn decide(state: &UserState, now: DateTime<Utc>, call: &CallContext) -> Rout
         );
     };
     match w.effect {
-        Effect::Voicemail => {
-            let back = back_at(state, now, |w| w.effect.takes_calls_away());
-            Route::Voicemail(VoicemailInfo {
-                status: absent(&w, back),
-                allow_messages,
-            })
-        }
+        Effect::Voicemail => Route::Voicemail(VoicemailInfo {
+            status: absent(&w, back),
+            allow_messages,
+        }),
         Effect::Forward(number) => {
-            let back = back_at(state, now, |w| w.effect.takes_calls_away());
             if check_forward(number, call).is_some() {
                 // Forwarding would loop (rule 7): voicemail still tells the truth.
                 return Route::Voicemail(VoicemailInfo {
@@ -70,19 +72,16 @@ pub fn decide(state: &UserState, now: DateTime<Utc>, call: &CallContext) -> Rout
                 },
             }
         }
-        Effect::Open => {
-            // "Keep phone open" (rule 2): ring, and if nobody answers say the absence and when
-            // it (and whatever follows it) ends.
-            let back = back_at(state, now, |_| true);
-            ring(
-                state,
-                call,
-                VoicemailInfo {
-                    status: absent(&w, back),
-                    allow_messages,
-                },
-            )
-        }
+        // "Keep phone open" (rule 2): ring, and if nobody answers say the absence and when it
+        // (and whatever follows it) ends.
+        Effect::Open => ring(
+            state,
+            call,
+            VoicemailInfo {
+                status: absent(&w, back),
+                allow_messages,
+            },
+        ),
     }
 }
 

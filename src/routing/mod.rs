@@ -52,18 +52,22 @@ pub mod back_at;
 pub mod calendar;
 pub mod decide;
 pub mod forward_loop;
+pub mod group;
 pub mod local_time;
 pub mod precedence;
+pub mod presence;
 pub mod quick_forward;
 pub mod route;
 pub mod schedule;
 pub mod state;
+pub mod working_time;
 
 #[cfg(test)]
 mod tests;
 
 pub use decide::{after_ring, decide, MAX_RING_TARGETS, MAX_RING_TIMEOUT, MIN_RING_TIMEOUT};
 pub use forward_loop::MAX_FORWARD_HOPS;
+pub use presence::{presence, timeline, Presence, ShownAbsence, Status, TimelineItem};
 pub use quick_forward::{quick_forward_period, QuickForward};
 pub use route::{
     AbsenceContext, DiversionReason, GreetingStatus, RingOutcome, RingTarget, Route, Source,

@@ -2,23 +2,21 @@
 //! time, Pause 5 minutter, Gået for i dag, Møde 1 time, Møde 2 timer): the period each one
 //! sets, from the instant the user presses it.
 //!
-//! "Gone for today" is the only one that depends on the clock on the wall:
-//! - during (or before) today's working hours it lasts until today's end of work, local time;
-//! - when today's work is already over, or today is a day off, it lasts until the *start* of
-//!   the next working day — pressed on Friday at 17:00 with Monday–Friday 8–16 it ends Monday at
-//!   08:00, so callers hear "back on Monday at 08:00", which is the truth (ending it "now" would
-//!   make the button do nothing);
-//! - a night shift that began yesterday and is still running counts as today's work;
-//! - with no working hours at all it lasts until the next local midnight.
+//! "Gone for today" is the only one that depends on the clock on the wall: it lasts until the
+//! start of the user's next working day, local time, because that is when they are back —
+//! pressed on Tuesday at 10:02 with Monday–Friday 8–16 it ends Wednesday at 08:00 (callers hear
+//! "back tomorrow at eight"), pressed on Friday it ends Monday at 08:00, pressed before work it
+//! skips today. A night shift that began yesterday and is still running counts as today's
+//! work. With no working hours at all it lasts until the next local midnight.
 //!
 //! Local times are resolved to instants as everywhere in routing (RFC 5545 §3.3.5, see
 //! [`local_time`](super::local_time)).
 
-use chrono::{DateTime, Datelike, Days, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
 use super::local_time::{local_date, to_utc};
-use super::state::{WorkingDay, WorkingHours};
+use super::state::WorkingHours;
 use crate::domain::Reason;
 
 /// One of the five default quick forwards.
@@ -77,42 +75,18 @@ pub fn quick_forward_period(
     (now, end)
 }
 
-/// The span of the working day starting on local `date`, as instants.
-fn shift(date: NaiveDate, day: WorkingDay, tz: Tz) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let end_date = if day.end <= day.start {
-        date.succ_opt()?
-    } else {
-        date
-    };
-    let start = to_utc(tz, date.and_time(day.start))?;
-    let end = to_utc(tz, end_date.and_time(day.end))?;
-    (end > start).then_some((start, end))
-}
-
+/// The start of the user's next working day: after the shift running now (yesterday's night
+/// shift, or today's), or after today's shift when it has not begun yet, or after `now` when
+/// today's work is over or today is a day off.
 fn gone_for_today_end(now: DateTime<Utc>, hours: &WorkingHours, tz: Tz) -> Option<DateTime<Utc>> {
     let today = local_date(tz, now)?;
-    let shift_on = |date: NaiveDate| {
-        hours
-            .on(date.weekday())
-            .and_then(|day| shift(date, day, tz))
-    };
-    // A shift still running (yesterday's night shift, or today's) or still to come today ends
-    // today's work.
-    let yesterday = today
-        .pred_opt()
-        .and_then(shift_on)
-        .filter(|(_, end)| *end > now);
-    let this_day = shift_on(today).filter(|(_, end)| *end > now);
-    if let Some((_, end)) = yesterday.or(this_day) {
-        return Some(end);
-    }
-    // Work is over for today: back at the start of the next working day within a week.
-    let next = (1..=7u64)
-        .filter_map(|ahead| today.checked_add_days(Days::new(ahead)))
-        .filter_map(shift_on)
-        .map(|(start, _)| start)
-        .find(|start| *start > now);
-    next.or_else(|| {
+    let todays_work = hours
+        .shift_at(now, tz)
+        .or_else(|| hours.shift_on(today, tz).filter(|(_, end)| *end > now))
+        .map(|(_, end)| end);
+    let after = todays_work.unwrap_or(now);
+    hours.next_start_after(after, tz).or_else(|| {
+        // No working day at all: the next local midnight.
         today
             .succ_opt()
             .and_then(|tomorrow| to_utc(tz, tomorrow.and_time(chrono::NaiveTime::MIN)))
@@ -122,6 +96,7 @@ fn gone_for_today_end(now: DateTime<Utc>, hours: &WorkingHours, tz: Tz) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::routing::state::WorkingDay;
     use chrono::{NaiveTime, TimeZone};
     use chrono_tz::Europe::Copenhagen;
 
@@ -169,34 +144,43 @@ mod tests {
     }
 
     #[test]
-    fn gone_for_today_during_work_ends_at_end_of_work_local() {
-        // Monday 12:00 CET → 16:00 CET = 15:00 UTC.
+    fn gone_for_today_during_work_lasts_until_the_next_working_start() {
+        // Tuesday 10:02 CET → Wednesday 08:00 CET = 07:00 UTC.
         let (_, end) = quick_forward_period(
             QuickForward::GoneForToday,
-            utc(2026, 1, 12, 11, 0),
+            utc(2026, 1, 13, 9, 2),
             &office(),
             Copenhagen,
         );
-        assert_eq!(end, Some(utc(2026, 1, 12, 15, 0)));
-        // In summer 16:00 CEST = 14:00 UTC.
+        assert_eq!(end, Some(utc(2026, 1, 14, 7, 0)));
+        // In summer 08:00 CEST = 06:00 UTC.
         let (_, end) = quick_forward_period(
             QuickForward::GoneForToday,
             utc(2026, 7, 13, 10, 0),
             &office(),
             Copenhagen,
         );
-        assert_eq!(end, Some(utc(2026, 7, 13, 14, 0)));
+        assert_eq!(end, Some(utc(2026, 7, 14, 6, 0)));
+        // Friday during work → Monday 08:00.
+        let (_, end) = quick_forward_period(
+            QuickForward::GoneForToday,
+            utc(2026, 1, 16, 9, 0),
+            &office(),
+            Copenhagen,
+        );
+        assert_eq!(end, Some(utc(2026, 1, 19, 7, 0)));
     }
 
     #[test]
-    fn gone_for_today_before_work_ends_at_todays_end() {
+    fn gone_for_today_before_work_skips_today() {
+        // Monday 06:00 CET → Tuesday 08:00 CET.
         let (_, end) = quick_forward_period(
             QuickForward::GoneForToday,
             utc(2026, 1, 12, 5, 0),
             &office(),
             Copenhagen,
         );
-        assert_eq!(end, Some(utc(2026, 1, 12, 15, 0)));
+        assert_eq!(end, Some(utc(2026, 1, 13, 7, 0)));
     }
 
     #[test]
@@ -248,14 +232,14 @@ mod tests {
         let hours = WorkingHours {
             days: [Some(night); 7],
         };
-        // Tuesday 02:00 CET, inside Monday's shift → Tuesday 06:00 CET.
+        // Tuesday 02:00 CET, inside Monday's shift → Tuesday's shift at 22:00 CET.
         let (_, end) = quick_forward_period(
             QuickForward::GoneForToday,
             utc(2026, 1, 13, 1, 0),
             &hours,
             Copenhagen,
         );
-        assert_eq!(end, Some(utc(2026, 1, 13, 5, 0)));
+        assert_eq!(end, Some(utc(2026, 1, 13, 21, 0)));
     }
 
     #[test]

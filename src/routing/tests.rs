@@ -39,7 +39,9 @@ fn state() -> UserState {
             mobile: Some("+4520304050".into()),
             no_answer_timeout: Duration::from_secs(20),
             allow_second_call: false,
-            working_hours: WorkingHours::weekdays(time(8, 0), time(16, 0)),
+            // No working hours: the rule tests below see plain ends of periods; the moves to
+            // a working start have their own tests (and the random sweeps mix both).
+            working_hours: WorkingHours::default(),
         },
         absences: vec![],
         schedules: vec![],
@@ -47,6 +49,11 @@ fn state() -> UserState {
         active_calls: 0,
         voicemail: VoicemailSettings::default(),
     }
+}
+
+/// Monday to Friday 08–16 local.
+fn office_hours() -> WorkingHours {
+    WorkingHours::weekdays(time(8, 0), time(16, 0))
 }
 
 fn call() -> CallContext {
@@ -1129,6 +1136,9 @@ fn random_destination(rng: &mut StdRng) -> Destination {
 
 fn random_state(rng: &mut StdRng, now: DateTime<Utc>) -> UserState {
     let mut s = state();
+    if rng.gen_bool(0.6) {
+        s.user.working_hours = office_hours();
+    }
     s.active_calls = rng.gen_range(0..3);
     s.user.allow_second_call = rng.gen_bool(0.3);
     if rng.gen_bool(0.2) {
@@ -1352,4 +1362,211 @@ fn a_chain_of_meetings_past_the_short_window_is_not_settled() {
         now,
         now + chrono::Duration::hours(1)
     ));
+}
+
+// ---- One truth: presence, timeline and greeting agree with routing --------------------------
+
+/// The reason and "back at" a route tells the caller (now, or after an unanswered ring).
+fn told(route: &Route) -> Option<(Reason, Option<DateTime<Utc>>)> {
+    match route {
+        Route::Forward { absence, .. } => Some((absence.reason, absence.back_at)),
+        Route::Voicemail(info) | Route::Ring { fallback: info, .. } => match &info.status {
+            GreetingStatus::Absent {
+                reason, back_at, ..
+            } => Some((*reason, *back_at)),
+            _ => None,
+        },
+    }
+}
+
+#[test]
+fn presence_timeline_and_greeting_agree_with_routing() {
+    let mut rng = StdRng::seed_from_u64(0x0E7_7207);
+    let bases = sweep_bases();
+    let (mut absent_cases, mut open_cases, mut available_cases) = (0, 0, 0);
+    for i in 0..4_000 {
+        let now = random_time(&mut rng, bases[i % bases.len()]);
+        let s = random_state(&mut rng, now);
+        let route = decide(&s, now, &call());
+        let shown = presence(&s, now);
+        let items = timeline(&s, now, now + chrono::Duration::days(7));
+        let covering: Vec<&TimelineItem> = items
+            .iter()
+            .filter(|t| t.from <= now && t.to.is_none_or(|to| now < to))
+            .collect();
+        assert_eq!(shown.active_calls, s.active_calls);
+        match &shown.absence {
+            None => {
+                available_cases += 1;
+                // Not shown absent: the user's phones ring (unless they are on a call, or
+                // have nothing to ring), and nothing on the timeline is in force.
+                assert!(
+                    told(&route).is_none(),
+                    "case {i}: {route:?} told an absence"
+                );
+                assert!(
+                    !matches!(route, Route::Forward { .. }),
+                    "case {i}: forwarded while shown available"
+                );
+                let expected = if s.active_calls > 0 {
+                    Status::OnThePhone
+                } else {
+                    Status::Available
+                };
+                assert_eq!(shown.status, expected, "case {i}");
+                assert!(covering.is_empty(), "case {i}: {covering:?} in force");
+            }
+            Some(a) => {
+                // The greeting says what colleagues see: the same reason, the same return —
+                // except that a user who keeps the phone open and is on a call without call
+                // waiting is "on the phone" (rule 5), which colleagues see too.
+                let busy_line =
+                    a.keep_phone_open && s.active_calls > 0 && !s.user.allow_second_call;
+                if busy_line {
+                    assert_eq!(greeting(&route), Some(&GreetingStatus::OnThePhone));
+                    assert_eq!(shown.status, Status::OnThePhone);
+                } else {
+                    assert_eq!(
+                        told(&route),
+                        Some((a.reason, a.until)),
+                        "case {i}: {route:?} vs {a:?}"
+                    );
+                }
+                if a.keep_phone_open {
+                    open_cases += 1;
+                    // Shown, but calls ring (or go where a ring would end: no device, or
+                    // "on the phone" without call waiting).
+                    assert!(
+                        !matches!(route, Route::Forward { .. }),
+                        "case {i}: keep-open forwarded"
+                    );
+                    let on_call = s.active_calls > 0;
+                    assert_eq!(
+                        shown.status,
+                        if on_call {
+                            Status::OnThePhone
+                        } else {
+                            Status::Absent
+                        }
+                    );
+                } else {
+                    absent_cases += 1;
+                    // Shown absent: the phones do not ring.
+                    assert!(
+                        !matches!(route, Route::Ring { .. }),
+                        "case {i}: rang while shown absent {a:?}"
+                    );
+                    assert_eq!(shown.status, Status::Absent);
+                    if let Route::Forward { number, .. } = &route {
+                        assert_eq!(a.forward_to.as_deref(), Some(number.as_str()));
+                    }
+                }
+                // The item that decides is on the timeline, as it is shown.
+                assert!(
+                    covering.iter().any(|t| t.source == a.source
+                        && t.reason == a.reason
+                        && t.keep_phone_open == a.keep_phone_open),
+                    "case {i}: {a:?} not on the timeline {covering:?}"
+                );
+            }
+        }
+        // Each timeline item, alone, is what routing does while it is in force.
+        for item in &items {
+            let mut alone = s.clone();
+            alone.active_calls = 0;
+            alone.user.devices = state().user.devices;
+            alone
+                .absences
+                .retain(|a| Source::Absence(a.id) == item.source);
+            alone
+                .schedules
+                .retain(|x| Source::Schedule(x.id) == item.source);
+            alone
+                .calendar
+                .retain(|e| Source::Calendar(e.id) == item.source);
+            let at = item.from.max(now);
+            if item.to.is_some_and(|to| at >= to) {
+                continue;
+            }
+            let p = presence(&alone, at);
+            let a = p
+                .absence
+                .unwrap_or_else(|| panic!("case {i}: {item:?} not in force at {at}"));
+            assert_eq!(
+                (a.reason, a.keep_phone_open),
+                (item.reason, item.keep_phone_open),
+                "case {i}: {item:?}"
+            );
+            let rang = matches!(decide(&alone, at, &call()), Route::Ring { .. });
+            assert_eq!(rang, item.keep_phone_open, "case {i}: {item:?}");
+        }
+    }
+    // Every branch is exercised.
+    assert!(
+        absent_cases > 300 && open_cases > 100 && available_cases > 300,
+        "{absent_cases} / {open_cases} / {available_cases}"
+    );
+}
+
+// ---- Return times at the next working start ---------------------------------------------------
+
+#[test]
+fn a_return_after_work_is_the_next_working_start() {
+    let mut s = state();
+    s.user.working_hours = office_hours();
+    // Monday: a meeting until 16:00 local (the end of work) → back Tuesday 08:00 local.
+    s.absences = vec![absence(
+        1,
+        Reason::Meeting,
+        monday(13, 0),
+        Some(monday(15, 0)),
+        Destination::Voicemail,
+    )];
+    assert_eq!(
+        greeting(&decide(&s, monday(14, 0), &call())),
+        Some(&absent(Reason::Meeting, Some(utc(2026, 1, 13, 7, 0))))
+    );
+    // Ending during work, the end stands.
+    s.absences[0].ends_at = Some(monday(14, 30));
+    assert_eq!(
+        greeting(&decide(&s, monday(14, 0), &call())),
+        Some(&absent(Reason::Meeting, Some(monday(14, 30))))
+    );
+    // Colleagues see the same "until".
+    assert_eq!(
+        presence(&s, monday(14, 0)).absence.map(|a| a.until),
+        Some(Some(monday(14, 30)))
+    );
+}
+
+#[test]
+fn a_short_read_is_not_settled_when_the_working_start_lies_beyond_it() {
+    let mut s = state();
+    s.user.working_hours = office_hours();
+    // Friday 16 January, away until 16:00 local; Monday 19 January a meeting 08:00–09:00.
+    let now = utc(2026, 1, 16, 13, 0);
+    s.absences = vec![absence(
+        1,
+        Reason::Meeting,
+        utc(2026, 1, 16, 12, 0),
+        Some(utc(2026, 1, 16, 15, 0)),
+        Destination::Voicemail,
+    )];
+    s.calendar = vec![entry(
+        2,
+        utc(2026, 1, 19, 7, 0),
+        utc(2026, 1, 19, 8, 0),
+        BusyStatus::Busy,
+    )];
+    let until = now + chrono::Duration::days(1);
+    assert!(!back_at::settled_before(
+        &read_window(&s, now, until),
+        now,
+        until
+    ));
+    // The long read finds the meeting at the working start: back Monday 09:00 local.
+    assert_eq!(
+        greeting(&decide(&s, now, &call())),
+        Some(&absent(Reason::Meeting, Some(utc(2026, 1, 19, 8, 0))))
+    );
 }

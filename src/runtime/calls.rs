@@ -912,15 +912,25 @@ async fn retrieval(
     }
 }
 
-/// The user a dialled number reaches (OneNumber, else local number), in one store read.
+/// The user a dialled number reaches (OneNumber, else local number), in one store read — two
+/// when the number is written another way than it is stored (`+4570100002`, `0045…`): then
+/// its normalised form (`number::normalise`) is tried too.
 async fn find_user(store: &Store, number: &str) -> Result<Option<User>, StoreError> {
     if number.is_empty() {
         return Ok(None);
     }
     match store.user_by_number(number).await {
-        Ok(user) => Ok(Some(user)),
-        Err(StoreError::NotFound(_)) => Ok(None),
-        Err(error) => Err(error),
+        Ok(user) => return Ok(Some(user)),
+        Err(StoreError::NotFound(_)) => {}
+        Err(error) => return Err(error),
+    }
+    match crate::number::normalise(number, &crate::number::Plan::DK) {
+        Ok(normal) if normal != number => match store.user_by_number(&normal).await {
+            Ok(user) => Ok(Some(user)),
+            Err(StoreError::NotFound(_)) => Ok(None),
+            Err(error) => Err(error),
+        },
+        _ => Ok(None),
     }
 }
 

@@ -2,6 +2,10 @@
 //! store's rows and the routing core's own types (which are kept apart so a schema change
 //! cannot silently change a routing rule; see `routing::state`).
 //!
+//! This is the only loader: the call driver routes from it, and the HTTP API's presence
+//! (`GET /api/v1/users/{id}`, the colleagues search) and timeline are computed from the very
+//! same state by `routing::presence`, so what colleagues see is what a caller gets.
+//!
 //! Absences and calendar entries are read from `now` to a horizon far enough ahead for
 //! `back_at` to follow a chain of touching periods (RFC 5545-style half-open periods): first
 //! one day ahead, which settles almost every call, and [`LOOK_AHEAD_DAYS`] only when the
@@ -13,6 +17,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 
+use crate::number;
 use crate::presence::Presence;
 use crate::routing;
 use crate::store::model::{self, Organisation, Registration};
@@ -38,6 +43,9 @@ pub struct LoadedUser {
     pub state: routing::UserState,
     /// Active registrations, to resolve a ring target's Contact to an address.
     pub registrations: Vec<Registration>,
+    /// The stored absences `state.absences` came from, same order: what only the API shows
+    /// (receptionist notes).
+    pub absences: Vec<model::Absence>,
 }
 
 /// Loads `user`'s routing state at `now`.
@@ -81,8 +89,16 @@ pub async fn load_until(
     // back-at walk), so an entry that ended before `now` is never read, while one in force
     // since long ago is (a fixed look-behind of 31 days read a month of past meetings on every
     // call and missed a six-week leave that began 40 days ago).
-    let calendar =
+    let plan = number::Plan::for_timezone(tz);
+    let mut calendar =
         crate::calendar::routing_entries_from(store, user.id, org.id, snapshot.calendar).await?;
+    // `[fwd +45 70 10 00 02]` is Karen's 4570100002: a code's number in the stored form, so
+    // routing and the call driver compare it with OneNumbers as they are.
+    for entry in &mut calendar {
+        if let Some(routing::CalendarOverride::Forward(n)) = &mut entry.override_code {
+            *n = normalised(n, &plan);
+        }
+    }
     let registrations = snapshot.registrations;
     let devices = snapshot.devices;
     let voicemail = snapshot.voicemail;
@@ -107,13 +123,17 @@ pub async fn load_until(
                     },
                 })
                 .collect(),
-            mobile: user.profile.mobile_number.clone(),
+            mobile: user
+                .profile
+                .mobile_number
+                .as_deref()
+                .map(|m| normalised(m, &plan)),
             no_answer_timeout: Duration::from_secs(u64::from(user.profile.no_answer_timeout_secs)),
             allow_second_call: user.profile.allow_second_call,
             working_hours: working_hours(&user.profile.working_hours),
         },
-        absences: absences.iter().map(absence).collect(),
-        schedules: schedules.iter().map(|s| schedule(s, tz, now)).collect(),
+        absences: absences.iter().map(|a| absence(a, &plan)).collect(),
+        schedules: schedules.iter().map(|s| schedule(s, tz, &plan)).collect(),
         calendar,
         active_calls: presence.active_calls(user.id.0),
         voicemail: routing::VoicemailSettings {
@@ -125,13 +145,21 @@ pub async fn load_until(
         org,
         state,
         registrations,
+        absences,
     })
 }
 
-fn destination(d: &model::Destination) -> routing::Destination {
+/// A number in its stored form (`number::normalise`); text that is not a number is kept as
+/// it is, and routing's loop guard then refuses to forward to it (voicemail tells the truth).
+fn normalised(n: &str, plan: &number::Plan) -> String {
+    number::normalise(n, plan).unwrap_or_else(|_| n.trim().to_owned())
+}
+
+fn destination(d: &model::Destination, plan: &number::Plan) -> routing::Destination {
     match (d.kind, &d.number) {
         (crate::domain::DestinationKind::Number, Some(n)) if !n.trim().is_empty() => {
-            routing::Destination::Number(n.clone())
+            // Rows written before numbers were normalised on the way in.
+            routing::Destination::Number(normalised(n, plan))
         }
         (crate::domain::DestinationKind::Open, _) => routing::Destination::Open,
         // A number destination without a number cannot forward: voicemail tells the truth.
@@ -139,13 +167,13 @@ fn destination(d: &model::Destination) -> routing::Destination {
     }
 }
 
-fn absence(a: &model::Absence) -> routing::Absence {
+fn absence(a: &model::Absence, plan: &number::Plan) -> routing::Absence {
     routing::Absence {
         id: a.id.0,
         reason: a.data.reason,
         starts_at: a.data.starts_at,
         ends_at: a.data.ends_at,
-        destination: destination(&a.data.destination),
+        destination: destination(&a.data.destination, plan),
         free_text: a.data.free_text.clone(),
         origin: a.data.origin.clone(),
         set_at: a.updated_at,
@@ -168,7 +196,7 @@ const WEEK: [Weekday; 7] = [
     Weekday::Sun,
 ];
 
-fn schedule(s: &model::Schedule, tz: Tz, now: DateTime<Utc>) -> routing::Schedule {
+fn schedule(s: &model::Schedule, tz: Tz, plan: &number::Plan) -> routing::Schedule {
     let d = &s.data;
     routing::Schedule {
         id: s.id.0,
@@ -181,16 +209,18 @@ fn schedule(s: &model::Schedule, tz: Tz, now: DateTime<Utc>) -> routing::Schedul
         valid_from: d.valid_from.map(|t| t.with_timezone(&tz).date_naive()),
         valid_until: d.valid_until.map(|t| t.with_timezone(&tz).date_naive()),
         reason: d.reason,
-        destination: destination(&d.destination),
+        destination: destination(&d.destination, plan),
         free_text: d.free_text.clone(),
         origin: crate::domain::Origin::Web,
-        // The store keeps no edit time for schedules; all tie at `now` and the precedence's
-        // own order (id) decides.
-        set_at: now,
+        // The store keeps no edit time for schedules; all tie and the precedence's own order
+        // (start, then id) decides — a constant, so the answer never depends on when asked.
+        set_at: DateTime::<Utc>::MIN_UTC,
     }
 }
 
-fn working_hours(w: &model::WorkingHours) -> routing::WorkingHours {
+/// The routing view of a user's stored working hours (also what "gone for today" is computed
+/// from when the user presses it).
+pub fn working_hours(w: &model::WorkingHours) -> routing::WorkingHours {
     let day = routing::WorkingDay {
         start: time(w.start),
         end: time(w.end),

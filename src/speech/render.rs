@@ -47,6 +47,9 @@ pub fn render(utterance: &Utterance, lang: Lang) -> Vec<Segment> {
             Piece::Name(user) => out.push(Segment::Name(*user)),
             Piece::Time(t) => time(lang, *t, &mut words),
             Piece::Date(d) => date(lang, *d, &mut words),
+            // "on Monday" / "på mandag" / "på måndag": the preposition and the weekday, the
+            // same two words every language's date begins with.
+            Piece::Weekday(w) => words.extend([f::ON, FragmentId::weekday(*w)]),
             Piece::Number(n) if *n <= MAX_SPOKEN_NUMBER => number(lang, *n, &mut words),
             Piece::Number(n) => digits(&n.to_string(), &mut words),
             Piece::Digits(s) => digits(s, &mut words),

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveTime};
+use chrono::{DateTime, Datelike, NaiveTime};
 use chrono_tz::Tz;
 
 use super::fragment::{self as f, FragmentId};
@@ -147,7 +147,17 @@ enum Direction {
     Past,
 }
 
-/// The day (relative when near) and the time of `at`, judged in `at`'s timezone.
+/// How far ahead a return is still named by its weekday ("on Monday at eight"); from a week on
+/// the weekday alone would be ambiguous, so the date is said instead.
+const WEEKDAY_DAYS: i64 = 6;
+
+/// The day (relative when near) and the time of `at`, judged in `at`'s timezone — as a person
+/// would say it (prompts/README.md, "How times and dates are spoken"):
+/// - today or tomorrow: "i dag"/"i morgen" plus the time ("back tomorrow at eight");
+/// - a return two to six days ahead: the weekday plus the time ("back on Monday at eight");
+/// - a return a week or more ahead: the date alone ("back on Monday the 14th of December") —
+///   nobody says the hour of a return three weeks away;
+/// - a message received before yesterday: the date plus the time, as the envelope has it.
 fn when(u: &mut Utterance, at: DateTime<Tz>, now: DateTime<Tz>, direction: Direction) {
     let day = at.date_naive();
     let today = now.with_timezone(&at.timezone()).date_naive();
@@ -161,14 +171,24 @@ fn when(u: &mut Utterance, at: DateTime<Tz>, now: DateTime<Tz>, direction: Direc
             (today.pred_opt().unwrap_or(today), f::YESTERDAY),
         ],
     };
+    let days_ahead = (day - today).num_days();
+    let mut with_time = true;
     match near.into_iter().find(|(d, _)| *d == day) {
-        Some((_, word)) => u.fragment(word),
-        None => u.push(Piece::Date(day)),
-    };
+        Some((_, word)) => {
+            u.fragment(word);
+        }
+        None if matches!(direction, Direction::Future) && days_ahead <= WEEKDAY_DAYS => {
+            u.push(Piece::Weekday(day.weekday()));
+        }
+        None => {
+            u.push(Piece::Date(day));
+            with_time = matches!(direction, Direction::Past);
+        }
+    }
     let time = at.time();
     // A return at 00:00 is the start of the day just named; a message at 00:00 is still told.
     let midnight = NaiveTime::MIN;
-    if !(matches!(direction, Direction::Future) && time == midnight) {
+    if with_time && !(matches!(direction, Direction::Future) && time == midnight) {
         // The grammars read hours and minutes only: 14:30:59 is "14:30", never rounded up.
         u.push(Piece::Time(time));
     }

@@ -125,24 +125,33 @@ fn back_today_tomorrow_or_on_a_date() {
             absent(Reason::GoneForToday, cph(2025, 11, 21, 8, 5)),
             "NAME has_gone_for_today | and_will_be_back tomorrow at num_8 oh num_5 am |",
         ),
-        // Back on a date next week, at 08:00.
+        // Back on a weekday within the week, at 08:00: the weekday, not the date.
         (
             Lang::Da,
             absent(Reason::Holiday, cph(2025, 11, 24, 8, 0)),
-            "NAME is_on_holiday | and_will_be_back on weekday_monday the ord_24 month_november \
-          at num_8 |",
+            "NAME is_on_holiday | and_will_be_back on weekday_monday at num_8 |",
         ),
         (
             Lang::En,
             absent(Reason::Holiday, cph(2025, 11, 24, 8, 0)),
-            "NAME is_on_holiday | and_will_be_back on weekday_monday the ord_24 of month_november \
-          at num_8 am |",
+            "NAME is_on_holiday | and_will_be_back on weekday_monday at num_8 am |",
+        ),
+        // A week or more away: the date alone.
+        (
+            Lang::Da,
+            absent(Reason::Holiday, cph(2025, 12, 1, 8, 0)),
+            "NAME is_on_holiday | and_will_be_back on weekday_monday the ord_1 month_december |",
+        ),
+        (
+            Lang::En,
+            absent(Reason::Holiday, cph(2025, 12, 1, 8, 0)),
+            "NAME is_on_holiday | and_will_be_back on weekday_monday the ord_1 of month_december |",
         ),
         // Back at midnight: only the day is named.
         (
             Lang::Sv,
             absent(Reason::Sick, cph(2025, 11, 24, 0, 0)),
-            "NAME is_ill | and_will_be_back on weekday_monday the ord_24 month_november |",
+            "NAME is_ill | and_will_be_back on weekday_monday |",
         ),
         (
             Lang::Da,
@@ -481,4 +490,268 @@ fn a_greeting_without_a_recorded_name_reads_the_number_once() {
         .collect();
     assert_eq!(words.first(), Some(&"welcome"));
     assert_eq!(words.last(), Some(&"is_not_available"));
+}
+
+// ---- Return times as people say them, from routing to words ---------------------------------
+
+mod return_times {
+    //! Golden tests over the whole chain: a user's state → `routing::decide` → the greeting's
+    //! "back at" in the user's zone → the words in da, sv and en. Working hours Monday–Friday
+    //! 08–16 in Europe/Copenhagen.
+
+    use chrono::{DateTime, NaiveTime, TimeZone, Utc};
+    use chrono_tz::Europe::Copenhagen;
+
+    use super::{said, HANS};
+    use crate::domain::{BusyStatus, Lang, Origin, Reason};
+    use crate::routing::{
+        self, quick_forward_period, Absence, CalendarEntry, CalendarOverride, CallContext,
+        Destination, QuickForward, Route, UserState, WorkingHours,
+    };
+    use crate::speech::{greeting_status, GreetingStatus};
+
+    fn cph(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Copenhagen
+            .with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .single()
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn hours() -> WorkingHours {
+        WorkingHours::weekdays(
+            NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+            NaiveTime::from_hms_opt(16, 0, 0).unwrap(),
+        )
+    }
+
+    fn user() -> UserState {
+        UserState {
+            user: routing::User {
+                id: HANS,
+                name: "Hans Hansen".into(),
+                timezone: Copenhagen,
+                devices: vec![],
+                mobile: None,
+                no_answer_timeout: std::time::Duration::from_secs(20),
+                allow_second_call: false,
+                working_hours: hours(),
+            },
+            absences: vec![],
+            schedules: vec![],
+            calendar: vec![],
+            active_calls: 0,
+            voicemail: routing::VoicemailSettings::default(),
+        }
+    }
+
+    fn away(reason: Reason, from: DateTime<Utc>, to: DateTime<Utc>) -> Absence {
+        Absence {
+            id: 1,
+            reason,
+            starts_at: from,
+            ends_at: Some(to),
+            destination: Destination::Voicemail,
+            free_text: None,
+            origin: Origin::Web,
+            set_at: from,
+        }
+    }
+
+    /// The greeting a caller hears at `now`, in each language, and the instant it names.
+    fn greeting(state: &UserState, now: DateTime<Utc>) -> (Option<DateTime<Utc>>, [String; 3]) {
+        let call = CallContext {
+            dialled: "4570100001".into(),
+            ..CallContext::default()
+        };
+        let Route::Voicemail(info) = routing::decide(state, now, &call) else {
+            panic!("expected voicemail at {now}");
+        };
+        let routing::GreetingStatus::Absent {
+            reason, back_at, ..
+        } = info.status
+        else {
+            panic!("expected an absence at {now}");
+        };
+        let status = GreetingStatus::Absent {
+            reason,
+            back_at: back_at.map(|b| b.with_timezone(&Copenhagen)),
+        };
+        let now = now.with_timezone(&Copenhagen);
+        let words = Lang::ALL
+            .iter()
+            .map(|lang| said(&greeting_status(HANS, &status, now), *lang))
+            .collect::<Vec<_>>();
+        (
+            back_at,
+            [words[0].clone(), words[1].clone(), words[2].clone()],
+        )
+    }
+
+    fn check(state: &UserState, now: DateTime<Utc>, back: DateTime<Utc>, expected: [&str; 3]) {
+        let (back_at, words) = greeting(state, now);
+        assert_eq!(back_at, Some(back), "back at, called {now}");
+        for (lang, (got, want)) in Lang::ALL.iter().zip(words.iter().zip(expected)) {
+            assert_eq!(got, want, "{lang}, called {now}");
+        }
+    }
+
+    fn gone_for_today(pressed: DateTime<Utc>) -> UserState {
+        let (from, to) =
+            quick_forward_period(QuickForward::GoneForToday, pressed, &hours(), Copenhagen);
+        let mut s = user();
+        s.absences = vec![away(Reason::GoneForToday, from, to.unwrap())];
+        s
+    }
+
+    #[test]
+    fn gone_for_today_is_back_tomorrow_at_eight() {
+        assert_eq!(Lang::ALL, [Lang::Da, Lang::Sv, Lang::En]);
+        // Tuesday 8 December 2026 at 10:02, called at 10:30.
+        let s = gone_for_today(cph(2026, 12, 8, 10, 2));
+        check(
+            &s,
+            cph(2026, 12, 8, 10, 30),
+            cph(2026, 12, 9, 8, 0),
+            [
+                "NAME has_gone_for_today | and_will_be_back tomorrow at num_8 |",
+                "NAME has_gone_for_today | and_will_be_back tomorrow at num_8 |",
+                "NAME has_gone_for_today | and_will_be_back tomorrow at num_8 am |",
+            ],
+        );
+    }
+
+    #[test]
+    fn gone_for_today_on_friday_is_back_on_monday_at_eight() {
+        let s = gone_for_today(cph(2026, 12, 11, 14, 0));
+        check(
+            &s,
+            cph(2026, 12, 11, 15, 0),
+            cph(2026, 12, 14, 8, 0),
+            [
+                "NAME has_gone_for_today | and_will_be_back on weekday_monday at num_8 |",
+                "NAME has_gone_for_today | and_will_be_back on weekday_monday at num_8 |",
+                "NAME has_gone_for_today | and_will_be_back on weekday_monday at num_8 am |",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_holiday_ending_on_friday_is_back_on_monday_at_eight() {
+        // All-day Out of office "[ferie]" Monday 7 – Friday 11 December (ends Saturday 00:00).
+        let mut s = user();
+        s.calendar = vec![CalendarEntry {
+            id: 3,
+            start: cph(2026, 12, 7, 0, 0),
+            end: cph(2026, 12, 12, 0, 0),
+            busy: BusyStatus::OutOfOffice,
+            subject: "Juleferie [ferie]".into(),
+            all_day: true,
+            override_code: Some(CalendarOverride::Reason(Reason::Holiday)),
+            origin: Origin::Outlook,
+        }];
+        check(
+            &s,
+            cph(2026, 12, 9, 10, 0),
+            cph(2026, 12, 14, 8, 0),
+            [
+                "NAME is_on_holiday | and_will_be_back on weekday_monday at num_8 |",
+                "NAME is_on_holiday | and_will_be_back on weekday_monday at num_8 |",
+                "NAME is_on_holiday | and_will_be_back on weekday_monday at num_8 am |",
+            ],
+        );
+        // Called on the Friday: Monday is three days away, still "on Monday".
+        let (back, _) = greeting(&s, cph(2026, 12, 11, 15, 0));
+        assert_eq!(back, Some(cph(2026, 12, 14, 8, 0)));
+    }
+
+    #[test]
+    fn a_three_week_holiday_names_the_date() {
+        // Holiday from Monday 23 November until Friday 11 December, ending at 16:00.
+        let mut s = user();
+        s.absences = vec![away(
+            Reason::Holiday,
+            cph(2026, 11, 23, 8, 0),
+            cph(2026, 12, 11, 16, 0),
+        )];
+        check(
+            &s,
+            cph(2026, 11, 23, 9, 0),
+            cph(2026, 12, 14, 8, 0),
+            [
+                "NAME is_on_holiday | and_will_be_back on weekday_monday the ord_14 month_december |",
+                "NAME is_on_holiday | and_will_be_back on weekday_monday the ord_14 month_december |",
+                "NAME is_on_holiday | and_will_be_back on weekday_monday the ord_14 of \
+                 month_december |",
+            ],
+        );
+    }
+
+    #[test]
+    fn across_the_autumn_change_back_at_eight_local() {
+        // Holiday until Saturday 24 October 2026 00:00 (CEST); the clocks go back on Sunday
+        // 25 October; Monday 26 October 08:00 is CET = 07:00 UTC.
+        let mut s = user();
+        s.absences = vec![away(
+            Reason::Holiday,
+            cph(2026, 10, 19, 0, 0),
+            cph(2026, 10, 24, 0, 0),
+        )];
+        let back = Utc.with_ymd_and_hms(2026, 10, 26, 7, 0, 0).unwrap();
+        assert_eq!(cph(2026, 10, 26, 8, 0), back);
+        check(
+            &s,
+            cph(2026, 10, 22, 11, 0),
+            back,
+            [
+                "NAME is_on_holiday | and_will_be_back on weekday_monday at num_8 |",
+                "NAME is_on_holiday | and_will_be_back on weekday_monday at num_8 |",
+                "NAME is_on_holiday | and_will_be_back on weekday_monday at num_8 am |",
+            ],
+        );
+    }
+
+    #[test]
+    fn across_the_spring_change_gone_for_today_on_friday() {
+        // Friday 27 March 2026 (CET); the clocks go forward on Sunday 29 March; Monday 30 March
+        // 08:00 is CEST = 06:00 UTC.
+        let s = gone_for_today(cph(2026, 3, 27, 12, 0));
+        let back = Utc.with_ymd_and_hms(2026, 3, 30, 6, 0, 0).unwrap();
+        check(
+            &s,
+            cph(2026, 3, 27, 12, 5),
+            back,
+            [
+                "NAME has_gone_for_today | and_will_be_back on weekday_monday at num_8 |",
+                "NAME has_gone_for_today | and_will_be_back on weekday_monday at num_8 |",
+                "NAME has_gone_for_today | and_will_be_back on weekday_monday at num_8 am |",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_meeting_at_the_working_start_keeps_the_user_away() {
+        // Gone for today on Tuesday, and a meeting Wednesday 08:00–09:30: back at 09:30.
+        let mut s = gone_for_today(cph(2026, 12, 8, 10, 2));
+        s.calendar = vec![CalendarEntry {
+            id: 4,
+            start: cph(2026, 12, 9, 8, 0),
+            end: cph(2026, 12, 9, 9, 30),
+            busy: BusyStatus::Busy,
+            subject: "Morgenmøde".into(),
+            all_day: false,
+            override_code: None,
+            origin: Origin::Outlook,
+        }];
+        check(
+            &s,
+            cph(2026, 12, 8, 11, 0),
+            cph(2026, 12, 9, 9, 30),
+            [
+                "NAME has_gone_for_today | and_will_be_back tomorrow at num_9 num_30 |",
+                "NAME has_gone_for_today | and_will_be_back tomorrow at num_9 and num_30 |",
+                "NAME has_gone_for_today | and_will_be_back tomorrow at num_9 num_30 am |",
+            ],
+        );
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use chrono::{NaiveDate, NaiveTime};
+use chrono::{NaiveDate, NaiveTime, Weekday};
 
 use super::fragment::FragmentId;
 use crate::domain::Lang;
@@ -30,6 +30,9 @@ pub enum Piece {
     /// A calendar day *with its preposition and weekday*: "on Monday the twenty-fourth of
     /// November" / "på mandag den fireogtyvende november". The year is not spoken.
     Date(NaiveDate),
+    /// A day of the coming week *with its preposition*: "on Monday" / "på mandag" / "på
+    /// måndag" — how a return two to six days away is said ("back on Monday at eight").
+    Weekday(Weekday),
     /// A cardinal number ("twenty-one"); above 999 999 it is read digit by digit.
     Number(u32),
     /// A string read key by key (a phone number): `0`–`9`, `*`, `#`, `+`; other characters

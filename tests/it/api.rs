@@ -909,7 +909,8 @@ async fn quick_forward_apply_and_open_phone() {
     let seen = api.get("/api/v1/colleagues?q=hans", &sven).await.json();
     assert_eq!(seen["colleagues"][0]["presence"]["status"], "available");
 
-    // Gone for today ends at the end of working hours: 16:00 Copenhagen = 15:00 UTC.
+    // Gone for today (Monday 11:01 local) lasts until the next working start: Tuesday 08:00
+    // Copenhagen = 07:00 UTC, and colleagues see that return.
     let gone = api
         .post(
             &format!(
@@ -920,7 +921,12 @@ async fn quick_forward_apply_and_open_phone() {
             json!({}),
         )
         .await;
-    assert_eq!(gone.json()["ends_at"], "2026-01-05T15:00:00Z");
+    assert_eq!(gone.json()["ends_at"], "2026-01-06T07:00:00Z");
+    let seen = api.get("/api/v1/colleagues?q=hans", &sven).await.json();
+    assert_eq!(
+        seen["colleagues"][0]["presence"]["absence"]["until"],
+        "2026-01-06T07:00:00Z"
+    );
     // Pressed the same instant, open phone still ends it.
     let opened = api.post("/api/v1/me/open-phone", &hans, json!({})).await;
     assert_eq!(opened.json()["ended"], 1);
@@ -1392,7 +1398,8 @@ async fn core_flows_on_postgres() {
         assert_eq!(seen["colleagues"].as_array().unwrap().len(), 1);
         let absence = &seen["colleagues"][0]["presence"]["absence"];
         assert_eq!(absence["reason"], "holiday");
-        assert_eq!(absence["until"], "2026-01-09T15:00:00Z");
+        // A holiday ending Friday at 16:00 (the end of work): back Monday at 08:00.
+        assert_eq!(absence["until"], "2026-01-12T07:00:00Z");
         assert_eq!(absence["receptionist_note"], "Mallorca");
         let vm = api
             .state
@@ -1820,4 +1827,343 @@ async fn calendar_push_is_all_or_nothing_and_sources_show_the_last_error() {
         api.get("/api/v1/me/calendar/sources", &karen).await.json(),
         json!([])
     );
+}
+
+/// What one calendar code does at t0, as colleagues see it and as routing does it.
+struct CodeCase {
+    subject: &'static str,
+    busy: BusyStatus,
+    /// `None`: not shown (presence available, nothing on the timeline).
+    shown: Option<(&'static str, bool)>,
+    /// What routing does with a call at t0: "ring", "voicemail" or "forward:<number>".
+    routing: &'static str,
+}
+
+/// Every code of docs/calendar-codes.md: `GET /api/v1/users/{id}`, the timeline and the
+/// routing decision at the same instant, from the same stored entry, agree.
+#[tokio::test]
+async fn presence_timeline_and_routing_agree_for_every_calendar_code() {
+    use onestatus::routing::{decide, CallContext, Route};
+    let cases = [
+        CodeCase {
+            subject: "Tandlæge [ÅBEN]",
+            busy: BusyStatus::Busy,
+            shown: Some(("meeting", true)),
+            routing: "ring",
+        },
+        CodeCase {
+            subject: "Tandlæge [open]",
+            busy: BusyStatus::OutOfOffice,
+            shown: Some(("out_of_office", true)),
+            routing: "ring",
+        },
+        CodeCase {
+            subject: "Husk at ringe til Jens [IGNORER]",
+            busy: BusyStatus::Busy,
+            shown: None,
+            routing: "ring",
+        },
+        CodeCase {
+            subject: "Note [ignore]",
+            busy: BusyStatus::OutOfOffice,
+            shown: None,
+            routing: "ring",
+        },
+        CodeCase {
+            subject: "Kundebesøg [FWD 4570100002]",
+            busy: BusyStatus::Busy,
+            shown: Some(("meeting", false)),
+            routing: "forward:4570100002",
+        },
+        CodeCase {
+            subject: "Messe [fwd karen berg]",
+            busy: BusyStatus::Free,
+            shown: Some(("meeting", false)),
+            routing: "forward:4570100002",
+        },
+        CodeCase {
+            subject: "Styregruppe [møde]",
+            busy: BusyStatus::OutOfOffice,
+            shown: Some(("meeting", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "[meeting] Board",
+            busy: BusyStatus::Busy,
+            shown: Some(("meeting", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "Frokost [frokost]",
+            busy: BusyStatus::Busy,
+            shown: Some(("lunch", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "[lunch]",
+            busy: BusyStatus::OutOfOffice,
+            shown: Some(("lunch", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "Kaffe [pause]",
+            busy: BusyStatus::Busy,
+            shown: Some(("break", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "[Break]",
+            busy: BusyStatus::Busy,
+            shown: Some(("break", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "Influenza [syg]",
+            busy: BusyStatus::OutOfOffice,
+            shown: Some(("sick", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "[sick]",
+            busy: BusyStatus::Busy,
+            shown: Some(("sick", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "Påskeferie [ferie]",
+            busy: BusyStatus::OutOfOffice,
+            shown: Some(("holiday", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "[Holiday]",
+            busy: BusyStatus::Busy,
+            shown: Some(("holiday", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "Fri [gået]",
+            busy: BusyStatus::Busy,
+            shown: Some(("gone_for_today", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "[gone]",
+            busy: BusyStatus::OutOfOffice,
+            shown: Some(("gone_for_today", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "Ude [ude]",
+            busy: BusyStatus::Busy,
+            shown: Some(("out_of_office", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "[away]",
+            busy: BusyStatus::Busy,
+            shown: Some(("out_of_office", false)),
+            routing: "voicemail",
+        },
+        CodeCase {
+            subject: "[oof]",
+            busy: BusyStatus::OutOfOffice,
+            shown: Some(("out_of_office", false)),
+            routing: "voicemail",
+        },
+        // Reason codes do not make a non-routing entry route.
+        CodeCase {
+            subject: "Måske [ferie]",
+            busy: BusyStatus::Tentative,
+            shown: None,
+            routing: "ring",
+        },
+        CodeCase {
+            subject: "Hjemmekontor",
+            busy: BusyStatus::WorkingElsewhere,
+            shown: None,
+            routing: "ring",
+        },
+        CodeCase {
+            subject: "Without a code [EXTERNAL]",
+            busy: BusyStatus::Busy,
+            shown: Some(("meeting", false)),
+            routing: "voicemail",
+        },
+    ];
+    for case in cases {
+        let api = setup().await;
+        let hans_id = api.user_id(HANS).await;
+        let hans = api.login(HANS).await;
+        // A mobile, so that "ring" has something to ring.
+        let m = api
+            .call(
+                Method::PATCH,
+                "/api/v1/me",
+                Some(&hans),
+                Some(json!({"mobile_number": "+4520304050"})),
+            )
+            .await;
+        assert_eq!(m.status, StatusCode::OK, "{:?}", m.json());
+        // 10:00–10:45 local on Monday 5 January (t0 is 11:00 local): in force at t0.
+        api.state
+            .store
+            .calendar_upsert_from_sync(
+                &SyncedEntry {
+                    user_id: UserId(hans_id),
+                    source_id: None,
+                    external_uid: "code".into(),
+                    recurrence_id: String::new(),
+                    subject: case.subject.into(),
+                    starts_at: t0() - Duration::hours(1),
+                    ends_at: t0() + Duration::minutes(45),
+                    all_day: false,
+                    busy_status: case.busy,
+                },
+                t0(),
+            )
+            .await
+            .unwrap();
+        let sven = api.login(SVEN).await;
+        let seen = api.get(&format!("/api/v1/users/{hans_id}"), &sven).await;
+        assert_eq!(seen.status, StatusCode::OK);
+        let presence = seen.json()["presence"].clone();
+        let timeline = api
+            .get(&format!("/api/v1/users/{hans_id}/timeline"), &sven)
+            .await
+            .json();
+        let items = timeline["items"].as_array().unwrap().clone();
+        let user = api.state.store.user(UserId(hans_id)).await.unwrap();
+        let loaded =
+            onestatus::runtime::user_state::load(&api.state.store, &api.state.presence, user, t0())
+                .await
+                .unwrap();
+        let call = CallContext {
+            dialled: "4570100001".into(),
+            ..CallContext::default()
+        };
+        let route = match decide(&loaded.state, t0(), &call) {
+            Route::Ring { .. } => "ring".to_owned(),
+            Route::Voicemail(_) => "voicemail".to_owned(),
+            Route::Forward { number, .. } => format!("forward:{number}"),
+        };
+        let what = case.subject;
+        assert_eq!(route, case.routing, "{what}: routing");
+        match case.shown {
+            None => {
+                assert_eq!(presence["status"], "available", "{what}: {presence}");
+                assert!(items.is_empty(), "{what}: {items:?}");
+            }
+            Some((reason, keep_open)) => {
+                assert_eq!(presence["status"], "absent", "{what}: {presence}");
+                let absence = &presence["absence"];
+                assert_eq!(absence["reason"], reason, "{what}: {presence}");
+                assert_eq!(absence["keep_phone_open"], keep_open, "{what}: {presence}");
+                assert_eq!(absence["source"], "calendar", "{what}");
+                // Until the entry's end, as the greeting says (not a later entry's).
+                assert_eq!(absence["until"], "2026-01-05T10:45:00Z", "{what}");
+                assert_eq!(items.len(), 1, "{what}: {items:?}");
+                assert_eq!(items[0]["reason"], reason, "{what}");
+                assert_eq!(items[0]["keep_phone_open"], keep_open, "{what}");
+                assert_eq!(items[0]["when"], "current", "{what}");
+                assert_eq!(items[0]["text"], case.subject, "{what}");
+                if let Some(number) = case.routing.strip_prefix("forward:") {
+                    assert_eq!(absence["forward_to"], number, "{what}");
+                }
+            }
+        }
+    }
+}
+
+/// Numbers typed the ways people type them are stored in one form (E.164 digits, as OneNumbers
+/// are), so they compare with OneNumbers; what is not a number is a 422 naming the field.
+#[tokio::test]
+async fn numbers_are_stored_normalised_and_bad_ones_name_the_field() {
+    let api = setup().await;
+    let hans = api.login(HANS).await;
+    for (typed, stored) in [
+        ("+45 20 30 40 50", "4520304050"),
+        ("0045 20304050", "4520304050"),
+        ("20 30 40 50", "4520304050"),
+        ("+46 8 123 456 78", "46812345678"),
+    ] {
+        let m = api
+            .call(
+                Method::PATCH,
+                "/api/v1/me",
+                Some(&hans),
+                Some(json!({ "mobile_number": typed })),
+            )
+            .await;
+        assert_eq!(m.status, StatusCode::OK, "{typed}: {:?}", m.json());
+        assert_eq!(m.json()["mobile_number"], stored, "{typed}");
+    }
+    for bad in ["20 30 4O 50", "+45 20 30", "45+20304050"] {
+        let m = api
+            .call(
+                Method::PATCH,
+                "/api/v1/me",
+                Some(&hans),
+                Some(json!({ "mobile_number": bad })),
+            )
+            .await;
+        assert_eq!(m.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert_eq!(m.field(), "mobile_number", "{bad}");
+    }
+    // Forwarding to Karen written with `+` and spaces is forwarding to her OneNumber; to
+    // Hans's own number written so is refused as his own.
+    let own = api
+        .post(
+            "/api/v1/me/absences",
+            &hans,
+            json!({"reason": "lunch",
+                   "destination": {"kind": "number", "number": "+45 70 10 00 01"}}),
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(own.field(), "destination.number");
+    let r = api
+        .post(
+            "/api/v1/me/absences",
+            &hans,
+            json!({"reason": "lunch", "to": "2026-01-05T10:30:00Z",
+                   "destination": {"kind": "number", "number": "+45 70 10 00 02"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    assert_eq!(r.json()["destination"]["number"], "4570100002");
+    let sven = api.login(SVEN).await;
+    let seen = api
+        .get(&format!("/api/v1/users/{}", api.user_id(HANS).await), &sven)
+        .await
+        .json();
+    assert_eq!(seen["presence"]["absence"]["forward_to"], "4570100002");
+    // The other organisation forbids external numbers, and knows its own whatever the spelling.
+    let hanne = api.login("2000001").await;
+    let saved = api
+        .post(
+            "/api/v1/me/saved-destinations",
+            &hanne,
+            json!({"label": "Reception", "kind": "colleague", "number": "0045 70 10 00 02"}),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::FORBIDDEN, "{:?}", saved.json());
+    let bad = api
+        .post(
+            "/api/v1/me/saved-destinations",
+            &hans,
+            json!({"label": "Mum", "kind": "external", "number": "mum"}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.field(), "number");
+    let saved = api
+        .post(
+            "/api/v1/me/saved-destinations",
+            &hans,
+            json!({"label": "Karen", "kind": "colleague", "number": "+45 7010 0002"}),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::CREATED, "{:?}", saved.json());
+    assert_eq!(saved.json()["number"], "4570100002");
 }

@@ -59,6 +59,8 @@ fn import(server: &TestServer, ics: &str) {
 #[test]
 fn a_call_during_a_busy_entry_reaches_voicemail_with_the_entry_end_as_back_at() {
     let server = TestServer::start_demo();
+    // Whatever the hour, the entry's end is within Hans's working time.
+    common::work_around_the_clock(&server, "1000001");
     let now = onestatus::clock::Clock::now(&onestatus::clock::SystemClock);
     let end = now + chrono::Duration::minutes(50);
     import(&server, &feed(now, "BUSY", "Styregruppemøde"));
@@ -90,4 +92,53 @@ fn a_call_during_a_free_entry_is_not_sent_to_voicemail_for_it() {
         .expect("hand-off logged");
     assert!(line.contains("reason=not available"), "{line}");
     assert!(!line.contains("reason=meeting"), "{line}");
+}
+
+/// A binding for the first device of the user with `local_number` at 127.0.0.1:`port`.
+fn register(server: &TestServer, local_number: &str, port: u16) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let url = format!(
+            "sqlite://{}",
+            server.data_dir.join("onestatus.db").display()
+        );
+        let store = onestatus::store::Store::connect(&url).await.unwrap();
+        common::bind_device(&store, local_number, port).await;
+    });
+}
+
+/// The example of docs/calendar-codes.md: `[viderestil +45 70 10 00 02]` is Karen's OneNumber
+/// 4570100002 written with `+`, country code and spaces. The call to Hans is forwarded to
+/// Karen's desk phone (a SIPp UAS that checks the Diversion header and answers busy), not
+/// treated as external.
+#[test]
+fn a_forward_code_written_with_plus_and_spaces_rings_karen() {
+    for subject in [
+        "Kundebesøg [viderestil +45 70 10 00 02]",
+        "Messe [fwd 0045 7010 0002]",
+    ] {
+        let server = TestServer::start_demo();
+        let port = common::free_udp_port();
+        register(&server, "1000002", port);
+        let now = onestatus::clock::Clock::now(&onestatus::clock::SystemClock);
+        import(&server, &feed(now, "BUSY", subject));
+        let karen = common::sipp_uas(&server, "uas_diverted_busy.xml", port);
+        common::sipp(
+            "uac_unavailable.xml",
+            server.sip_udp,
+            &["-s", HANS_ONE_NUMBER, "-m", "1"],
+        )
+        .unwrap();
+        karen
+            .join()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{subject}: {e}"));
+        let line = server
+            .wait_log("forward to a colleague", Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("{subject}: no forward to a colleague"));
+        assert!(line.contains("to=4570100002"), "{subject}: {line}");
+    }
 }

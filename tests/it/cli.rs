@@ -49,6 +49,46 @@ fn org_and_user_administration() {
         "{}",
         stdout(&o)
     );
+    // Numbers are stored in one form however they are typed; what is not a number is refused,
+    // naming the flag.
+    let o = run(
+        d,
+        &[
+            "user",
+            "add",
+            "--org",
+            "321",
+            "--name",
+            "Karen Berg",
+            "--one-number",
+            "+45 33 33 55 55",
+            "--mobile",
+            "0045 20 30 40 50",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("3215555\t4533335555\tKaren Berg"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(
+        d,
+        &[
+            "user",
+            "add",
+            "--org",
+            "321",
+            "--name",
+            "Nobody",
+            "--one-number",
+            "4533336666",
+            "--mobile",
+            "mobil",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--mobile"), "{}", stderr(&o));
 
     // PIN rules: not 0000, not the local number, digits only.
     for bad in ["0000", "3214444", "12a4"] {

@@ -369,3 +369,29 @@ pub fn sipp_uas(
     std::thread::sleep(Duration::from_millis(400));
     handle
 }
+
+/// Gives the user with `local_number` working hours around the clock, every day, in the
+/// running server's database: routing then never moves a return time to the next working
+/// start, so a test that runs at any hour of the wall clock can expect "back at" to be the
+/// absence's own end.
+pub fn work_around_the_clock(server: &TestServer, local_number: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let url = format!(
+            "sqlite://{}",
+            server.data_dir.join("onestatus.db").display()
+        );
+        let store = onestatus::store::Store::connect(&url).await.unwrap();
+        let user = store.user_by_local_number(local_number).await.unwrap();
+        let mut profile = user.profile.clone();
+        profile.working_hours = onestatus::store::WorkingHours {
+            start: onestatus::store::MinuteOfDay::MIDNIGHT,
+            end: onestatus::store::MinuteOfDay::END_OF_DAY,
+            days: onestatus::store::Weekdays::ALL,
+        };
+        store.user_update_profile(user.id, &profile).await.unwrap();
+    });
+}
