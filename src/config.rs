@@ -173,12 +173,19 @@ pub struct SmtpConfig {
 pub struct CalendarConfig {
     /// Seconds between polls of the users' calendar feeds; 0 turns polling off.
     pub sync_interval_secs: u64,
+    /// Fetch plain `http://` feed URLs too (default: https only).
+    pub allow_http: bool,
+    /// Address blocks the poller may reach although they are loopback, private, link-local,
+    /// … (`calendar::fetch_policy`); default none.
+    pub allowed_networks: Vec<crate::calendar::fetch_policy::Network>,
 }
 
 impl Default for CalendarConfig {
     fn default() -> Self {
         Self {
             sync_interval_secs: 300,
+            allow_http: false,
+            allowed_networks: Vec::new(),
         }
     }
 }

@@ -58,6 +58,15 @@ impl FetchPolicy {
     }
 }
 
+impl From<&crate::config::CalendarConfig> for FetchPolicy {
+    fn from(config: &crate::config::CalendarConfig) -> Self {
+        FetchPolicy {
+            allow_http: config.allow_http,
+            allowed_networks: config.allowed_networks.clone(),
+        }
+    }
+}
+
 /// A non-global address range the poller refuses by default. The names say what an attacker
 /// would reach through it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
