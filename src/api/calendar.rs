@@ -34,25 +34,44 @@ use crate::store::{
     CalendarEntry, CalendarEntryId, CalendarSource, CalendarSourceId, CalendarSourceKind, EntryEdit,
 };
 
-/// `GET /api/v1/me/calendar?days=14`: entries from now on (Free/Tentative included, since the
-/// user manages their own entries; colleagues never see those).
+/// Entries in one page of `GET /me/calendar` when the request names no `limit`: two weeks of
+/// a full diary.
+pub const DEFAULT_ENTRY_PAGE: u32 = 200;
+/// Most entries in one page (issue #19: an unpaged listing answered 13 MB).
+pub const MAX_ENTRY_PAGE: u32 = 1000;
+
+/// `GET /api/v1/me/calendar?days=14&limit=200&offset=0`: entries from now on, by start (Free
+/// and Tentative included, since the user manages their own entries; colleagues never see
+/// those). Paged: at most `limit` entries (default [`DEFAULT_ENTRY_PAGE`], at most
+/// [`MAX_ENTRY_PAGE`]) after skipping `offset`; a page shorter than `limit` is the last.
 pub async fn entries(
     State(state): State<ApiState>,
     caller: Caller,
     query: QueryParams,
 ) -> Result<Json<Vec<CalendarEntry>>, ApiError> {
-    query.only(&["days"])?;
+    query.only(&["days", "limit", "offset"])?;
     let days = query.parsed::<u32>("days")?.unwrap_or(14);
     if !(1..=366).contains(&days) {
         return Err(ApiError::invalid("days", "1 to 366"));
     }
+    let limit = query.parsed::<u32>("limit")?.unwrap_or(DEFAULT_ENTRY_PAGE);
+    if !(1..=MAX_ENTRY_PAGE).contains(&limit) {
+        return Err(ApiError::invalid("limit", format!("1 to {MAX_ENTRY_PAGE}")));
+    }
+    let offset = query.parsed::<u32>("offset")?.unwrap_or(0);
     let now = state.now();
     let to = now + Duration::days(i64::from(days));
+    // The rows are bounded by the sync's per-feed cap (`calendar::expand`); the page bounds
+    // the answer.
+    let rows = state
+        .store
+        .calendar_entries(caller.user.id, now, to)
+        .await?;
     Ok(Json(
-        state
-            .store
-            .calendar_entries(caller.user.id, now, to)
-            .await?,
+        rows.into_iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .collect(),
     ))
 }
 

@@ -93,6 +93,31 @@ pub enum IcsError {
         /// Why.
         reason: String,
     },
+    /// A recurrence more often than hourly (`FREQ=SECONDLY`/`MINUTELY`, or several `BYMINUTE`
+    /// or `BYSECOND` values): no calendar needs one, and one such rule is thousands of
+    /// entries a day (issue #19). See [`expand`](super::expand) for the bounds.
+    #[error("event {event}: repeats more often than hourly ({rule})")]
+    TooFrequent {
+        /// The event's UID.
+        event: String,
+        /// The offending rule part, e.g. `FREQ=MINUTELY`.
+        rule: String,
+    },
+    /// The feed has more instances in the sync window than
+    /// [`MAX_INSTANCES_PER_FEED`](super::expand::MAX_INSTANCES_PER_FEED).
+    #[error("more than {limit} entries in the sync window")]
+    TooManyInstances {
+        /// The limit.
+        limit: usize,
+    },
+    /// Expanding the feed's series would take more than
+    /// [`MAX_EXPANSION_STEPS`](super::expand::MAX_EXPANSION_STEPS) steps (series repeating
+    /// often since long ago).
+    #[error("recurring series too costly to expand (more than {limit} steps)")]
+    TooCostly {
+        /// The limit.
+        limit: u64,
+    },
 }
 
 /// A point in time as the feed wrote it: a wall-clock reading in a zone, or a date.
