@@ -54,7 +54,9 @@ pub use ipv6::{
     decode_placeholder, decode_text, host_ip, host_with_port, ip_host, serialize, HOST_HEADERS,
     PLACEHOLDER_PREFIX, PLACEHOLDER_SUFFIX,
 };
-pub use recover::{bad_request_response, recover_request_basics, RequestBasics};
+pub use recover::{
+    bad_request_response, bad_request_response_allowing, recover_request_basics, RequestBasics,
+};
 pub use validate::{validate_request, RequestRejection};
 
 /// Largest message accepted, in bytes. UDP cannot carry more than 65 507 bytes anyway; on TCP
@@ -108,7 +110,11 @@ pub fn parse_framed(bytes: &[u8], framing: Framing) -> Result<rsip::SipMessage, 
         return Err(ParseError::Empty);
     }
     let head = normalize::split_head(bytes)?;
-    let start_line = canonical_start_line(head.start_line)?;
+    let start_line = match canonical_start_line(head.start_line) {
+        Ok(line) => line,
+        Err(ParseError::NotImplemented(method)) => return Err(not_implemented(&head, method)),
+        Err(error) => return Err(error),
+    };
     let checked = check_headers(&head.headers)?;
     let body = frame_body(head.body, checked.content_length, framing)?;
 
@@ -124,6 +130,26 @@ pub fn parse_framed(bytes: &[u8], framing: Framing) -> Result<rsip::SipMessage, 
     normalised.extend_from_slice(b"\r\n");
     normalised.extend_from_slice(body);
     rsip::SipMessage::try_from(normalised.as_slice()).map_err(ParseError::Rejected)
+}
+
+/// The error for a request whose method we do not implement: 501, unless its headers are
+/// broken (400 for those) or its CSeq names another method (400, RFC 4475 §3.1.2.18): a UAS
+/// reads the request before it decides it cannot perform it.
+fn not_implemented(head: &normalize::Head<'_>, method: String) -> ParseError {
+    let checked = match check_headers(&head.headers) {
+        Ok(checked) => checked,
+        Err(error) => return error,
+    };
+    let cseq_method = checked
+        .headers
+        .iter()
+        .find(|(name, _)| *name == "CSeq")
+        .and_then(|(_, value)| value.split_once(' '))
+        .map(|(_, cseq_method)| cseq_method.to_owned());
+    match cseq_method {
+        Some(cseq) if cseq != method => ParseError::CSeqMethodMismatch { method, cseq },
+        _ => ParseError::NotImplemented(method),
+    }
 }
 
 /// Checks the start line and spells it the way rsip expects (upper-case `SIP/2.0`, lower-case
