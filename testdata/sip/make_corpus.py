@@ -427,10 +427,10 @@ write(
     "\n",
 )
 
-# RFC 4475 `semiuri`: a semicolon in the user part. Legal, but rsip 0.4's Request-Line
-# tokenizer cannot read it, so we answer 400 Bad Request-URI (see README.md).
+# RFC 4475 §3.1.1.9 `semiuri`: a semicolon in the user part. Legal; rsip 0.4's Request-Line
+# tokenizer cannot read it, so the façade carries it escaped as %3B (see README.md).
 write(
-    "invalid",
+    "valid",
     "semicolon_in_user_part",
     "OPTIONS sip:user;par=u%40example.net@example.com SIP/2.0\n"
     "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKkdjuw\n"
@@ -644,4 +644,28 @@ write(
     "Contact: <sip:alice@pc33.atlanta.example.com>\n"
     "Content-Length: 0\n"
     "\n",
+)
+
+# §3.1.1.2 (intmeth): an unknown method spelled with every token character, the same method
+# in the CSeq, a display name holding BEL, NUL and DEL as quoted-pairs, unusual word
+# characters in the Call-ID and a UTF-8 extension header: legal, so 501 Not Implemented (the
+# runtime adds Allow), not 400 for the escaped controls.
+write(
+    "invalid",
+    "unknown_method_escaped_controls",
+    crlf(
+        "~odd.Method-_!%*+`'9 sip:odd.user~(yes!)&so+on$@example.com SIP/2.0\n"
+        "Via: SIP/2.0/TCP host9.example.com;branch=z9hG4bK-odd.!%77*_+`'~\n"
+        "To: \"BELL:\\@B@ NULL:\\@N@ DELETE:\\@D@\" <sip:odd.user~(yes!)&so+on$@example.com>\n"
+        "From: <sip:plain@example.com>;tag=_odd~1'+`*%!-.\n"
+        "Call-ID: oddmethod.call%QQ-!.*_+'@host`~)(><:\\/\"][?}{\n"
+        "CSeq: 2716 ~odd.Method-_!%*+`'9\n"
+        "Max-Forwards: 255\n"
+        "X-Extension-~!%*+_`':  Grüße, 大停電\n"
+        "Content-Length: 0\n"
+        "\n"
+    )
+    .replace(b"@B@", b"\x07")
+    .replace(b"@N@", b"\x00")
+    .replace(b"@D@", b"\x7f"),
 )

@@ -139,8 +139,8 @@ pub enum ParseError {
     MalformedRequestLine,
     /// The Request-URI has a sip/sips scheme but does not parse (including a broken IPv6
     /// reference: `sip:[2001:db8::1`, a zone identifier). Also the answer for what rsip 0.4
-    /// cannot represent: URI headers (`?Subject=x`) and a `;` in the user part
-    /// (`sip:user;par=x@host`, RFC 4475 §3.1.1.6).
+    /// cannot represent: URI headers (`?Subject=x`). (A `;` in the user part, RFC 4475
+    /// §3.1.1.9, is carried escaped instead.)
     #[error("malformed Request-URI")]
     MalformedRequestUri,
     /// The Status-Line is not `SIP-Version SP Status-Code SP Reason-Phrase CRLF` with a code in

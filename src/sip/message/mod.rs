@@ -24,9 +24,9 @@
 //! [`host_ip`] gives the address behind a host. **Send only what [`serialize`] printed**, never
 //! `to_string()`, and build hosts from socket addresses with [`ip_host`] / [`host_with_port`].
 //!
-//! Known rsip 0.4 limits, answered rather than misparsed: URI headers and `;` in the user part
-//! of the Request-URI (400 Bad Request-URI); non-sip Request-URI schemes (416); methods outside
-//! [`rsip::Method`] (501). Accepted but unreadable by rsip's `.typed()`: `tel:` URIs in From/To,
+//! Known rsip 0.4 limits, answered rather than misparsed: URI headers in the Request-URI (400
+//! Bad Request-URI); non-sip Request-URI schemes (416); methods outside [`rsip::Method`] (501).
+//! A `;` in the user part of the Request-URI (RFC 4475 §3.1.1.9) is carried escaped as `%3B`. Accepted but unreadable by rsip's `.typed()`: `tel:` URIs in From/To,
 //! a `<` inside a quoted display name, several values in one Contact line. rsip also prints its
 //! named status codes with the Rust variant as reason (`486 BusyHere`) and forgets the received
 //! reason phrase of a known code; [`make_response`] avoids the former.
@@ -132,22 +132,23 @@ pub fn parse_framed(bytes: &[u8], framing: Framing) -> Result<rsip::SipMessage, 
     rsip::SipMessage::try_from(normalised.as_slice()).map_err(ParseError::Rejected)
 }
 
-/// The error for a request whose method we do not implement: 501, unless its headers are
-/// broken (400 for those) or its CSeq names another method (400, RFC 4475 §3.1.2.18): a UAS
-/// reads the request before it decides it cannot perform it.
+/// The error for a request whose method we do not implement: 501, unless its CSeq names
+/// another method (400, RFC 4475 §3.1.2.18 `mismatch02`). Only the CSeq is read: the rest of
+/// such a request may use every corner of the grammar (§3.1.1.2 `intmeth`) and still deserves
+/// its 501.
 fn not_implemented(head: &normalize::Head<'_>, method: String) -> ParseError {
-    let checked = match check_headers(&head.headers) {
-        Ok(checked) => checked,
-        Err(error) => return error,
-    };
-    let cseq_method = checked
+    let cseq_methods: Vec<&str> = head
         .headers
         .iter()
-        .find(|(name, _)| *name == "CSeq")
-        .and_then(|(_, value)| value.split_once(' '))
-        .map(|(_, cseq_method)| cseq_method.to_owned());
-    match cseq_method {
-        Some(cseq) if cseq != method => ParseError::CSeqMethodMismatch { method, cseq },
+        .filter(|line| line.is("CSeq"))
+        .filter_map(|line| syntax::cseq(line.value.as_ref()).ok())
+        .map(|(_, cseq_method)| cseq_method)
+        .collect();
+    match cseq_methods.as_slice() {
+        [cseq] if *cseq != method => ParseError::CSeqMethodMismatch {
+            method,
+            cseq: (*cseq).to_owned(),
+        },
         _ => ParseError::NotImplemented(method),
     }
 }

@@ -380,4 +380,57 @@ mod tests {
         let basics = recover_request_basics(text.as_bytes()).unwrap();
         assert_eq!(basics.to, None);
     }
+
+    /// RFC 4475 §3.1.1.2: an unknown method with escaped controls in a quoted string is a
+    /// 501, and the 501 says what we do implement.
+    #[test]
+    fn unknown_method_gets_501_with_allow() {
+        let text = "FROB sip:bob@example.com SIP/2.0\r\n\
+            Via: SIP/2.0/UDP host.example.com;branch=z9hG4bKfrob\r\n\
+            To: \"BEL:\\\u{7} NUL:\\\u{0} DEL:\\\u{7f}\" <sip:bob@example.com>\r\n\
+            From: <sip:alice@example.com>;tag=1\r\n\
+            Call-ID: frob-1\r\n\
+            CSeq: 1 FROB\r\n\
+            Max-Forwards: 70\r\n\
+            Content-Length: 0\r\n\r\n";
+        let error = parse(text.as_bytes()).unwrap_err();
+        assert!(
+            matches!(error, ParseError::NotImplemented(ref m) if m == "FROB"),
+            "{error}"
+        );
+        // A control outside a quoted string, or an escaped CR, is still refused.
+        let bare = text.replace("\\\u{7}", "\u{7}");
+        assert!(matches!(
+            parse(bare.as_bytes()),
+            Err(ParseError::ControlCharacter { byte: 7 })
+        ));
+        let basics = recover_request_basics(text.as_bytes()).unwrap();
+        let allowed = [rsip::Method::Invite, rsip::Method::Options];
+        let response = bad_request_response_allowing(&basics, &error, &allowed);
+        let response = String::from_utf8(response).unwrap();
+        assert!(
+            response.starts_with("SIP/2.0 501 Not Implemented\r\n"),
+            "{response}"
+        );
+        assert!(
+            response.contains("\r\nAllow: INVITE, OPTIONS\r\n"),
+            "{response}"
+        );
+        assert!(response.ends_with("Content-Length: 0\r\n\r\n"));
+        // Other errors get no Allow.
+        let other = ParseError::MalformedCSeq;
+        let response = bad_request_response_allowing(&basics, &other, &allowed);
+        assert!(!String::from_utf8(response).unwrap().contains("Allow:"));
+    }
+
+    /// RFC 4475 §3.1.2.18: a CSeq naming another method is found before the unknown method.
+    #[test]
+    fn unknown_method_with_cseq_mismatch_is_400() {
+        let text = BROKEN
+            .replace("INVITE sip:bob", "FROB sip:bob")
+            .replace("Content-Length: 400", "Content-Length: 0");
+        let error = parse(text.as_bytes()).unwrap_err();
+        assert_eq!(error.status_code(), 400);
+        assert_eq!(error.reason_phrase(), "CSeq method mismatch");
+    }
 }
