@@ -141,7 +141,14 @@ pub async fn apply(
     text: &str,
     sync_at: DateTime<Utc>,
 ) -> Result<ImportReport, CalendarError> {
-    let (events, occurrences) = match prepare(text, tz, sync_at) {
+    // Parsing and expanding are CPU work of up to a second or two for a feed at the bounds
+    // (ics::MAX_FEED_BYTES, expand::MAX_EXPANSION_STEPS): off the async workers, which also
+    // carry calls.
+    let owned = text.to_owned();
+    let prepared = tokio::task::spawn_blocking(move || prepare(&owned, tz, sync_at))
+        .await
+        .map_err(|e| CalendarError::Feed(IcsError::Syntax(format!("parse task failed: {e}"))))?;
+    let (events, occurrences) = match prepared {
         Ok(x) => x,
         Err(e) => return Err(fail(store, source, CalendarError::Feed(e), sync_at).await),
     };
