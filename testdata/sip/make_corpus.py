@@ -669,3 +669,20 @@ write(
     .replace(b"@N@", b"\x00")
     .replace(b"@D@", b"\x7f"),
 )
+
+# RFC 5118 §4.4 (port-unambiguous): the port outside the brackets; compare §4.3
+# (valid/ipv6_port_ambiguous.sip), where ":5070" is part of the address.
+write(
+    "valid",
+    "ipv6_port_unambiguous",
+    "REGISTER sip:[2001:db8::10]:5070 SIP/2.0\n"
+    "Via: SIP/2.0/UDP [2001:db8::9:1];branch=z9hG4bKas3-222\n"
+    "Max-Forwards: 70\n"
+    "From: \"Caller\" <sip:caller@[2001:db8::9:1]>;tag=269\n"
+    "To: \"Caller\" <sip:caller@[2001:db8::9:1]>\n"
+    "Call-ID: ipv6-port-unambiguous\n"
+    "CSeq: 1 REGISTER\n"
+    "Contact: \"Caller\" <sip:caller@[2001:db8::9:1]>\n"
+    "Content-Length: 0\n"
+    "\n",
+)
