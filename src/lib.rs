@@ -30,3 +30,4 @@ pub mod shutdown;
 pub mod sip;
 pub mod speech;
 pub mod store;
+pub mod toll_fraud;

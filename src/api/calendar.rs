@@ -11,6 +11,8 @@
 //! tombstone, so it leaves routing and is not resurrected by the next sync — Exchange itself is
 //! never touched (product: calendar rule 3).
 
+use std::net::IpAddr;
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -26,31 +28,50 @@ use super::extract::{ApiJson, ApiPath, QueryParams};
 use super::me::check_text;
 use super::ApiState;
 use crate::calendar::ics::MAX_FEED_BYTES;
-use crate::calendar::{import_body, CalendarError, ImportReport};
+use crate::calendar::{import_body, CalendarError, FetchPolicy, ImportReport};
 use crate::domain::BusyStatus;
 use crate::store::{
     CalendarEntry, CalendarEntryId, CalendarSource, CalendarSourceId, CalendarSourceKind, EntryEdit,
 };
 
-/// `GET /api/v1/me/calendar?days=14`: entries from now on (Free/Tentative included, since the
-/// user manages their own entries; colleagues never see those).
+/// Entries in one page of `GET /me/calendar` when the request names no `limit`: two weeks of
+/// a full diary.
+pub const DEFAULT_ENTRY_PAGE: u32 = 200;
+/// Most entries in one page (issue #19: an unpaged listing answered 13 MB).
+pub const MAX_ENTRY_PAGE: u32 = 1000;
+
+/// `GET /api/v1/me/calendar?days=14&limit=200&offset=0`: entries from now on, by start (Free
+/// and Tentative included, since the user manages their own entries; colleagues never see
+/// those). Paged: at most `limit` entries (default [`DEFAULT_ENTRY_PAGE`], at most
+/// [`MAX_ENTRY_PAGE`]) after skipping `offset`; a page shorter than `limit` is the last.
 pub async fn entries(
     State(state): State<ApiState>,
     caller: Caller,
     query: QueryParams,
 ) -> Result<Json<Vec<CalendarEntry>>, ApiError> {
-    query.only(&["days"])?;
+    query.only(&["days", "limit", "offset"])?;
     let days = query.parsed::<u32>("days")?.unwrap_or(14);
     if !(1..=366).contains(&days) {
         return Err(ApiError::invalid("days", "1 to 366"));
     }
+    let limit = query.parsed::<u32>("limit")?.unwrap_or(DEFAULT_ENTRY_PAGE);
+    if !(1..=MAX_ENTRY_PAGE).contains(&limit) {
+        return Err(ApiError::invalid("limit", format!("1 to {MAX_ENTRY_PAGE}")));
+    }
+    let offset = query.parsed::<u32>("offset")?.unwrap_or(0);
     let now = state.now();
     let to = now + Duration::days(i64::from(days));
+    // The rows are bounded by the sync's per-feed cap (`calendar::expand`); the page bounds
+    // the answer.
+    let rows = state
+        .store
+        .calendar_entries(caller.user.id, now, to)
+        .await?;
     Ok(Json(
-        state
-            .store
-            .calendar_entries(caller.user.id, now, to)
-            .await?,
+        rows.into_iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .collect(),
     ))
 }
 
@@ -281,9 +302,12 @@ pub struct SourceInput {
 /// Longest feed URL accepted (published Exchange URLs are ~150 characters).
 const MAX_URL_LEN: usize = 2048;
 
-/// Checks a feed URL: `http`, `https` or `webcal` scheme, a host, no whitespace or control
-/// characters (RFC 3986 §2 has none), bounded length. Returns it as it will be fetched.
-pub fn check_feed_url(url: &str) -> Result<String, ApiError> {
+/// Checks a feed URL: `https` or `webcal` scheme (`http` only if `policy` allows it), a host,
+/// no whitespace or control characters (RFC 3986 §2 has none), bounded length, and no literal
+/// address (or `localhost`, RFC 6761 §6.3) that `policy` refuses. Returns it as it will be
+/// fetched. Host names are checked again at every fetch, on every address they resolve to
+/// (`calendar::http`): a name's addresses can change after it is stored.
+pub fn check_feed_url(url: &str, policy: &FetchPolicy) -> Result<String, ApiError> {
     let url = url.trim();
     let bad = |m: &str| ApiError::invalid("url", m);
     if url.len() > MAX_URL_LEN {
@@ -301,6 +325,9 @@ pub fn check_feed_url(url: &str) -> Result<String, ApiError> {
         "webcal" => "https",
         _ => return Err(bad("must be an http or https URL")),
     };
+    if !policy.scheme_allowed(fetched_scheme) {
+        return Err(bad("must be an https URL"));
+    }
     // RFC 3986 §3.2: authority = [ userinfo "@" ] host [ ":" port ], ended by "/", "?" or "#".
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host_port = authority.rsplit('@').next().unwrap_or("");
@@ -321,6 +348,17 @@ pub fn check_feed_url(url: &str) -> Result<String, ApiError> {
             return Err(bad("has an invalid port"));
         }
     }
+    let lower = host.to_ascii_lowercase();
+    let literal = if lower == "localhost" || lower.ends_with(".localhost") {
+        Some(IpAddr::from([127, 0, 0, 1]))
+    } else {
+        host.parse::<IpAddr>().ok()
+    };
+    if let Some(range) = literal.and_then(|ip| policy.check(ip).err()) {
+        return Err(bad(&format!(
+            "must not name a {range} address; use the feed's public https URL"
+        )));
+    }
     Ok(format!("{fetched_scheme}://{rest}"))
 }
 
@@ -331,7 +369,9 @@ pub async fn add_source(
     caller: Caller,
     ApiJson(input): ApiJson<SourceInput>,
 ) -> Result<(StatusCode, Json<SourceView>), ApiError> {
-    let url = check_feed_url(&input.url)?;
+    // The default policy: the API state does not carry `[calendar]` yet, so a deployment that
+    // allow-lists an internal feed server adds such a source with the CLI, not here.
+    let url = check_feed_url(&input.url, &FetchPolicy::default())?;
     if let Some(auth) = &input.authorization {
         if auth.is_empty() || auth.len() > 4096 || auth.chars().any(char::is_control) {
             return Err(ApiError::invalid(
@@ -369,20 +409,24 @@ mod tests {
 
     #[test]
     fn feed_urls_are_http_with_a_host() {
+        let open = FetchPolicy {
+            allow_http: true,
+            allowed_networks: vec!["::1".parse().unwrap()],
+        };
+        let check = |url: &str| check_feed_url(url, &open);
         assert_eq!(
-            check_feed_url(" https://outlook.office365.com/owa/calendar/x/reachcalendar.ics ")
-                .unwrap(),
+            check(" https://outlook.office365.com/owa/calendar/x/reachcalendar.ics ").unwrap(),
             "https://outlook.office365.com/owa/calendar/x/reachcalendar.ics"
         );
         assert_eq!(
-            check_feed_url("webcal://example.com/cal.ics").unwrap(),
+            check("webcal://example.com/cal.ics").unwrap(),
             "https://example.com/cal.ics"
         );
         assert_eq!(
-            check_feed_url("http://[::1]:8080/c.ics").unwrap(),
+            check("http://[::1]:8080/c.ics").unwrap(),
             "http://[::1]:8080/c.ics"
         );
-        assert!(check_feed_url("http://user:pw@host.example/c").is_ok());
+        assert!(check("http://user:pw@host.example/c").is_ok());
         for bad in [
             "ftp://example.com/c.ics",
             "file:///etc/passwd",
@@ -393,8 +437,31 @@ mod tests {
             "https://example.com:0/",
             "javascript:alert(1)",
         ] {
-            let err = check_feed_url(bad).unwrap_err();
+            let err = check(bad).unwrap_err();
             assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
         }
+    }
+
+    /// Issue #19 finding 3: loopback, link-local and metadata URLs, and plain http, were
+    /// stored for the server to fetch.
+    #[test]
+    fn inside_addresses_and_http_are_refused_by_default() {
+        let policy = FetchPolicy::default();
+        for bad in [
+            "http://example.com/c.ics",
+            "https://127.0.0.1:5432/",
+            "https://localhost/c.ics",
+            "https://LOCALHOST:8080/c.ics",
+            "https://[::1]/c.ics",
+            "https://[fe80::1]/c.ics",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://10.0.0.1/c.ics",
+            "https://[::ffff:127.0.0.1]/c.ics",
+        ] {
+            let err = check_feed_url(bad, &policy).unwrap_err();
+            assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        }
+        assert!(check_feed_url("https://outlook.office365.com/c.ics", &policy).is_ok());
+        assert!(check_feed_url("https://52.97.1.1/c.ics", &policy).is_ok());
     }
 }

@@ -18,6 +18,24 @@
 //! Single events have the empty key.
 //!
 //! Cancelled events and instances (`STATUS:CANCELLED`) produce nothing.
+//!
+//! # Bounds (issue #19, finding 6)
+//! A feed comes from outside, and 40 events of `RRULE:FREQ=MINUTELY` were 40,000 rows and
+//! 13 s of work. So:
+//! - a rule that repeats more often than hourly (`FREQ=SECONDLY`, `FREQ=MINUTELY`, or more
+//!   than one `BYMINUTE`/`BYSECOND` value) rejects the feed ([`IcsError::TooFrequent`]);
+//!   Exchange never writes one;
+//! - one series yields at most [`MAX_INSTANCES_PER_SERIES`] instances in the window (the rest
+//!   are dropped: an hourly series over 60 days is 1,440);
+//! - a feed yields at most [`MAX_INSTANCES_PER_FEED`] instances in the window, else it is
+//!   rejected ([`IcsError::TooManyInstances`]; the previous copy stays, sync rule 1);
+//! - the recurrence engine walks every period from `DTSTART`, also the ones before the
+//!   window, so each series is charged its periods up to the window's end (days for daily and
+//!   longer rules, times the `BYHOUR` values; hours for hourly rules, over `INTERVAL`), and a
+//!   feed whose series cost more than [`MAX_EXPANSION_STEPS`] in total is rejected
+//!   ([`IcsError::TooCostly`]) before any is expanded. That bounds the expansion's time by a
+//!   count, without a clock; the parse before it is bounded by the feed's size
+//!   ([`MAX_FEED_BYTES`](super::ics::MAX_FEED_BYTES)) and event count.
 
 use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
@@ -34,8 +52,19 @@ use crate::routing::local_time::to_utc;
 pub const WINDOW: Duration = Duration::days(60);
 
 /// Most instances taken from one recurring series within a window (a daily series over 60 days
-/// is 60; this bounds hourly or minutely nonsense).
+/// is 60; this bounds hourly nonsense).
 pub const MAX_INSTANCES_PER_SERIES: u16 = 1_000;
+
+/// Most instances one feed may have in a window. A full working diary is about 10 entries a
+/// day, 600 in 60 days; 5,000 leaves room for shared calendars and stays a small read for
+/// routing and the listing.
+pub const MAX_INSTANCES_PER_FEED: usize = 5_000;
+
+/// Most recurrence steps (see the module doc) the series of one feed may cost together:
+/// 40 daily series started 25 years ago fit (365,000); one hourly series since 1970 (493,000)
+/// does not. A step cost about 3 µs unoptimised on the loaded test machine (6 s for 90 daily
+/// series since 1970, 1.85 M steps), so a feed at the bound costs about 1.2 s there.
+pub const MAX_EXPANSION_STEPS: u64 = 400_000;
 
 /// One concrete instance, ready to be stored as a calendar entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,12 +99,35 @@ pub fn expand(
             overrides.insert((e.uid.as_str(), rid.key()), e);
         }
     }
+    // Every rule is read and charged before any is expanded, so a costly feed is refused
+    // without doing the work.
+    let mut rules = Vec::new();
+    let mut steps: u64 = 0;
+    for e in events
+        .iter()
+        .filter(|e| e.recurrence_id.is_none() && !e.cancelled)
+    {
+        let rule = match &e.rrule {
+            None => None,
+            Some(text) => {
+                let rule = read_rule(e, text, to)?;
+                steps = steps.saturating_add(rule.steps);
+                Some(rule)
+            }
+        };
+        rules.push((e, rule));
+    }
+    if steps > MAX_EXPANSION_STEPS {
+        return Err(IcsError::TooCostly {
+            limit: MAX_EXPANSION_STEPS,
+        });
+    }
+    let too_many = IcsError::TooManyInstances {
+        limit: MAX_INSTANCES_PER_FEED,
+    };
     let mut out: BTreeMap<(String, String), Occurrence> = BTreeMap::new();
-    for e in events.iter().filter(|e| e.recurrence_id.is_none()) {
-        if e.cancelled {
-            continue;
-        }
-        let starts = match &e.rrule {
+    for (e, rule) in rules {
+        let starts = match rule {
             None => vec![(String::new(), e.start)],
             Some(rule) => instance_starts(e, rule, from, to)?
                 .into_iter()
@@ -88,6 +140,9 @@ pub fn expand(
             }
             if let Some(o) = occurrence(e, key.clone(), start, from, to) {
                 out.insert((e.uid.clone(), key), o);
+                if out.len() > MAX_INSTANCES_PER_FEED {
+                    return Err(too_many);
+                }
             }
         }
     }
@@ -97,6 +152,9 @@ pub fn expand(
         }
         if let Some(o) = occurrence(e, key.clone(), e.start, from, to) {
             out.insert((uid.to_owned(), key), o);
+            if out.len() > MAX_INSTANCES_PER_FEED {
+                return Err(too_many);
+            }
         }
     }
     let mut list: Vec<Occurrence> = out.into_values().collect();
@@ -144,10 +202,80 @@ fn span(start: EventTime, length: Length) -> Option<(DateTime<Utc>, DateTime<Utc
     Some((s, end))
 }
 
+/// A recurrence rule, read and checked: what [`instance_starts`] expands.
+struct Rule {
+    /// The rule without `UNTIL`, for the recurrence engine.
+    parts: String,
+    /// `UNTIL`, as an instant.
+    until: Option<DateTime<Utc>>,
+    /// What expanding it up to the window's end costs (module doc).
+    steps: u64,
+}
+
+/// Reads `rule` of `e`, refusing sub-hourly rules and charging its cost up to `to`.
+fn read_rule(e: &VEvent, rule: &str, to: DateTime<Utc>) -> Result<Rule, IcsError> {
+    let bad = |reason: String| IcsError::BadRecurrence {
+        event: e.uid.clone(),
+        reason,
+    };
+    let too_frequent = |rule: &str| IcsError::TooFrequent {
+        event: e.uid.clone(),
+        rule: rule.chars().take(40).collect(),
+    };
+    // UNTIL is taken out and applied by `instance_starts`: Outlook writes it as a DATE, as a
+    // UTC time or as a floating time, and the rrule crate accepts only UTC with a zoned
+    // DTSTART (§3.3.10 says UTC, but real feeds differ).
+    let mut until: Option<DateTime<Utc>> = None;
+    let mut parts = Vec::new();
+    let mut hourly = false;
+    let mut interval: u64 = 1;
+    let mut by_hours: u64 = 1;
+    for part in rule.split(';').filter(|p| !p.is_empty()) {
+        let (key, value) = part.split_once('=').unwrap_or((part, ""));
+        let key = key.trim().to_ascii_uppercase();
+        let value = value.trim();
+        let values = value.split(',').filter(|v| !v.trim().is_empty()).count() as u64;
+        match key.as_str() {
+            "UNTIL" => {
+                until = Some(
+                    parse_until(value, e.start.tz)
+                        .ok_or_else(|| bad(format!("UNTIL {value:?}")))?,
+                );
+                continue;
+            }
+            "FREQ" => match value.to_ascii_uppercase().as_str() {
+                "SECONDLY" | "MINUTELY" => return Err(too_frequent(part)),
+                "HOURLY" => hourly = true,
+                _ => {}
+            },
+            "BYSECOND" | "BYMINUTE" if values > 1 => return Err(too_frequent(part)),
+            "INTERVAL" => interval = value.parse::<u64>().unwrap_or(1).max(1),
+            "BYHOUR" => by_hours = values.max(1),
+            _ => {}
+        }
+        parts.push(part);
+    }
+    // Periods the engine walks from DTSTART to the end of the window (or UNTIL).
+    let start = e.start.instant().unwrap_or(to);
+    let end = until.map_or(to, |u| u.min(to));
+    let span = end.signed_duration_since(start);
+    let periods = if hourly {
+        span.num_hours()
+    } else {
+        span.num_days() * by_hours as i64
+    };
+    let steps = (u64::try_from(periods).unwrap_or(0) / interval).max(1);
+    Ok(Rule {
+        parts: parts.join(";"),
+        until,
+        steps,
+    })
+}
+
 /// The original starts of the instances of a recurring `e` that may overlap `[from, to)`.
 fn instance_starts(
     e: &VEvent,
-    rule: &str,
+    rule: Rule,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<EventTime>, IcsError> {
@@ -161,22 +289,7 @@ fn instance_starts(
         .instant()
         .ok_or_else(|| bad("DTSTART out of range".into()))?
         .with_timezone(&zone);
-
-    // UNTIL is taken out and applied here: Outlook writes it as a DATE, as a UTC time or as a
-    // floating time, and the rrule crate accepts only UTC with a zoned DTSTART (§3.3.10 says
-    // UTC, but real feeds differ).
-    let mut until: Option<DateTime<Utc>> = None;
-    let mut parts = Vec::new();
-    for part in rule.split(';').filter(|p| !p.is_empty()) {
-        match part.split_once('=') {
-            Some((k, v)) if k.trim().eq_ignore_ascii_case("UNTIL") => {
-                until = Some(
-                    parse_until(v.trim(), e.start.tz).ok_or_else(|| bad(format!("UNTIL {v:?}")))?,
-                );
-            }
-            _ => parts.push(part),
-        }
-    }
+    let until = rule.until;
     if let Some(u) = until {
         if u < dt_start.with_timezone(&Utc) {
             // A series that ends before it starts has only its first instance (§3.8.5.3: DTSTART
@@ -185,7 +298,7 @@ fn instance_starts(
         }
     }
     let mut parsed: RRule<Unvalidated> =
-        RRule::from_str(&parts.join(";")).map_err(|err| bad(err.to_string()))?;
+        RRule::from_str(&rule.parts).map_err(|err| bad(err.to_string()))?;
     if let Some(u) = until {
         parsed = parsed.until(u.with_timezone(&rrule::Tz::UTC));
     }
@@ -353,5 +466,94 @@ mod tests {
         );
         let err = expand(&events, utc(2026, 3, 1, 0, 0), utc(2026, 4, 1, 0, 0)).unwrap_err();
         assert!(matches!(err, IcsError::BadRecurrence { .. }), "{err}");
+    }
+
+    /// `n` events repeating by `rule`, starting at `dtstart`.
+    fn series(n: usize, dtstart: &str, rule: &str) -> Vec<VEvent> {
+        let body: String = (0..n)
+            .map(|i| {
+                format!(
+                    "BEGIN:VEVENT\r\nUID:s{i}\r\nDTSTART:{dtstart}\r\nDURATION:PT1M\r\n\
+                     RRULE:{rule}\r\nEND:VEVENT\r\n"
+                )
+            })
+            .collect();
+        feed(&body)
+    }
+
+    /// Issue #19 finding 6: 40 minutely events were 40,000 rows. Sub-hourly rules are refused.
+    #[test]
+    fn sub_hourly_rules_are_refused() {
+        let (from, to) = (utc(2026, 3, 16, 0, 0), utc(2026, 5, 15, 0, 0));
+        for rule in [
+            "FREQ=MINUTELY",
+            "FREQ=SECONDLY;INTERVAL=30",
+            "freq=minutely;count=5",
+            "FREQ=HOURLY;BYMINUTE=0,30",
+            "FREQ=DAILY;BYHOUR=9;BYMINUTE=0;BYSECOND=0,1,2",
+        ] {
+            let err = expand(&series(40, "20260316T080000Z", rule), from, to).unwrap_err();
+            assert!(matches!(err, IcsError::TooFrequent { .. }), "{rule}: {err}");
+        }
+        // One BYMINUTE value is an ordinary "at 09:30".
+        let ok = expand(
+            &series(1, "20260316T080000Z", "FREQ=DAILY;BYHOUR=9;BYMINUTE=30"),
+            from,
+            to,
+        )
+        .unwrap();
+        assert_eq!(ok.len(), 60);
+    }
+
+    #[test]
+    fn instances_are_capped_per_series_and_per_feed() {
+        let (from, to) = (utc(2026, 3, 16, 0, 0), utc(2026, 5, 15, 0, 0));
+        // Hourly over 60 days is 1,440 instances: one series yields the cap.
+        let one = expand(&series(1, "20260316T000000Z", "FREQ=HOURLY"), from, to).unwrap();
+        assert_eq!(one.len(), usize::from(MAX_INSTANCES_PER_SERIES));
+        let six = series(6, "20260316T000000Z", "FREQ=HOURLY");
+        assert_eq!(
+            expand(&six, from, to).map(|list| list.len()).unwrap_err(),
+            IcsError::TooManyInstances {
+                limit: MAX_INSTANCES_PER_FEED
+            }
+        );
+        let four = expand(&series(4, "20260316T000000Z", "FREQ=HOURLY"), from, to).unwrap();
+        assert_eq!(four.len(), 4 * usize::from(MAX_INSTANCES_PER_SERIES));
+    }
+
+    #[test]
+    fn series_walking_decades_before_the_window_are_charged() {
+        let (from, to) = (utc(2026, 3, 16, 0, 0), utc(2026, 5, 15, 0, 0));
+        // An hourly series since 1970 walks ~493,000 periods before the window.
+        let costly = series(5, "19700101T000000Z", "FREQ=HOURLY");
+        assert_eq!(
+            expand(&costly, from, to)
+                .map(|list| list.len())
+                .unwrap_err(),
+            IcsError::TooCostly {
+                limit: MAX_EXPANSION_STEPS
+            }
+        );
+        // Ending long ago, or running every 1,000 hours, it is cheap.
+        assert!(expand(
+            &series(5, "19700101T000000Z", "FREQ=HOURLY;UNTIL=19710101T000000Z"),
+            from,
+            to
+        )
+        .unwrap()
+        .is_empty());
+        assert!(expand(
+            &series(5, "19700101T000000Z", "FREQ=HOURLY;INTERVAL=1000"),
+            from,
+            to
+        )
+        .is_ok());
+        // Weekly meetings since 2000 and yearly birthdays since 1950 fit.
+        let mut ordinary = series(20, "20000103T080000Z", "FREQ=WEEKLY;BYDAY=MO");
+        ordinary.extend(series(5, "19500316T000000Z", "FREQ=YEARLY"));
+        assert!(expand(&ordinary, from, to).is_ok());
+        // One hourly series since 1970 alone is over the bound.
+        assert!(expand(&series(1, "19700101T000000Z", "FREQ=HOURLY"), from, to).is_err());
     }
 }

@@ -9,10 +9,11 @@
 //!
 //! # Sources
 //! Built: an HTTPS/`webcal` URL polled by [`run_sync`] with `ETag`/`If-Modified-Since`
-//! ([`http::UrlSource`]), an ICS file ([`import_file`], `onestatus calendar import --user …
-//! FILE`, re-read by each sync round) and an ICS body pushed to the HTTP API
-//! ([`import_body`]). Not built: Microsoft Graph and CalDAV; each would be another
-//! [`CalendarSource`] returning iCalendar text, and nothing after the fetch changes.
+//! ([`http::UrlSource`], only to the addresses [`fetch_policy`] allows), an ICS file
+//! ([`import_file`], `onestatus calendar import --user … FILE`, re-read by each sync round)
+//! and an ICS body pushed to the HTTP API ([`import_body`]). Not built: Microsoft Graph and
+//! CalDAV; each would be another [`CalendarSource`] returning iCalendar text, and nothing
+//! after the fetch changes.
 //!
 //! # Mapping
 //! See [`busy_status`] for how Exchange's properties become a
@@ -30,6 +31,7 @@ pub mod busy_status;
 pub mod codes;
 pub mod entries;
 pub mod expand;
+pub mod fetch_policy;
 pub mod http;
 pub mod ics;
 pub mod source;
@@ -38,9 +40,12 @@ pub mod timezone;
 
 pub use codes::{CalendarCode, ForwardTarget};
 pub use entries::{routing_entries, routing_entries_from};
+pub use fetch_policy::FetchPolicy;
 pub use ics::IcsError;
 pub use source::{BodySource, CalendarSource, FetchError, Fetched, FileSource, Validators};
-pub use sync::{import_body, import_file, run_sync, ImportReport, PUSHED_SOURCE_URL};
+pub use sync::{
+    import_body, import_file, run_sync, run_sync_with, ImportReport, PUSHED_SOURCE_URL,
+};
 
 use crate::store::StoreError;
 

@@ -10,6 +10,7 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
+use super::fetch_policy::BlockedRange;
 use super::ics::MAX_FEED_BYTES;
 
 /// The validators of the last fetch, for a conditional request (RFC 9110 §13.1.2
@@ -50,12 +51,25 @@ pub enum FetchError {
     /// The URL is not an `http`, `https` or `webcal` URL.
     #[error("not an http(s) URL: {0}")]
     BadUrl(String),
+    /// A plain `http` URL (or a redirect to one) while `[calendar] allow_http` is off.
+    #[error("only https URLs are fetched")]
+    HttpNotAllowed,
+    /// The host resolves to an address the [`FetchPolicy`](super::fetch_policy::FetchPolicy)
+    /// refuses (loopback, private, link-local, metadata, …), directly or after a redirect.
+    #[error("the feed's address is not allowed ({0} network)")]
+    AddressNotAllowed(BlockedRange),
+    /// More redirects than [`MAX_REDIRECTS`](super::http::MAX_REDIRECTS), or a redirect
+    /// without a usable `Location`.
+    #[error("too many or malformed redirects")]
+    Redirect,
     /// The server answered with a status other than 200 or 304.
     #[error("HTTP status {0}")]
     Status(u16),
-    /// Connecting, TLS, or reading failed, or timed out.
-    #[error("fetch failed: {0}")]
-    Transport(String),
+    /// Resolving, connecting, TLS or reading failed, or timed out. Deliberately one message
+    /// without the socket's detail: "connection refused" against "timed out" would tell an
+    /// open port from a closed one (issue #19); the detail goes to the debug log only.
+    #[error("the feed's server could not be reached, or did not answer in time")]
+    Unreachable,
     /// The body is larger than [`MAX_FEED_BYTES`].
     #[error("feed is larger than {MAX_FEED_BYTES} bytes")]
     TooLarge,

@@ -36,6 +36,7 @@ use chrono_tz::Tz;
 use tracing::{debug, info, warn};
 
 use super::expand::{expand, Occurrence, WINDOW};
+use super::fetch_policy::FetchPolicy;
 use super::http::UrlSource;
 use super::ics::{parse_feed, IcsError};
 use super::source::{BodySource, CalendarSource, FetchError, Fetched, FileSource, Validators};
@@ -140,7 +141,14 @@ pub async fn apply(
     text: &str,
     sync_at: DateTime<Utc>,
 ) -> Result<ImportReport, CalendarError> {
-    let (events, occurrences) = match prepare(text, tz, sync_at) {
+    // Parsing and expanding are CPU work of up to a second or two for a feed at the bounds
+    // (ics::MAX_FEED_BYTES, expand::MAX_EXPANSION_STEPS): off the async workers, which also
+    // carry calls.
+    let owned = text.to_owned();
+    let prepared = tokio::task::spawn_blocking(move || prepare(&owned, tz, sync_at))
+        .await
+        .map_err(|e| CalendarError::Feed(IcsError::Syntax(format!("parse task failed: {e}"))))?;
+    let (events, occurrences) = match prepared {
         Ok(x) => x,
         Err(e) => return Err(fail(store, source, CalendarError::Feed(e), sync_at).await),
     };
@@ -277,18 +285,30 @@ pub async fn import_body(
     sync_source(store, &row, &BodySource::new(body), tz, &mut cache, now).await
 }
 
-/// Syncs every URL and file source every `interval` until shutdown. Pushed feeds are not
-/// polled (there is nothing to fetch). One failing source never stops the others.
+/// [`run_sync_with`] under the default [`FetchPolicy`] (https only, public addresses only).
 pub async fn run_sync(
     store: Store,
     clock: Arc<dyn Clock>,
     interval: Duration,
+    shutdown: ShutdownListener,
+) {
+    run_sync_with(store, clock, interval, FetchPolicy::default(), shutdown).await;
+}
+
+/// Syncs every URL and file source every `interval` until shutdown, fetching URLs under
+/// `policy` (`[calendar] allow_http` and `allowed_networks`). Pushed feeds are not polled
+/// (there is nothing to fetch). One failing source never stops the others.
+pub async fn run_sync_with(
+    store: Store,
+    clock: Arc<dyn Clock>,
+    interval: Duration,
+    policy: FetchPolicy,
     mut shutdown: ShutdownListener,
 ) {
     let mut bodies: HashMap<CalendarSourceId, String> = HashMap::new();
     info!(interval_secs = interval.as_secs(), "calendar sync started");
     loop {
-        sync_round(&store, clock.as_ref(), &mut bodies).await;
+        sync_round(&store, clock.as_ref(), &policy, &mut bodies).await;
         tokio::select! {
             _ = shutdown.recv() => break,
             _ = tokio::time::sleep(interval) => {}
@@ -297,10 +317,11 @@ pub async fn run_sync(
     info!("calendar sync stopped");
 }
 
-/// One pass over all sources.
+/// One pass over all sources, URLs fetched under `policy`.
 pub async fn sync_round(
     store: &Store,
     clock: &dyn Clock,
+    policy: &FetchPolicy,
     bodies: &mut HashMap<CalendarSourceId, String>,
 ) {
     let sources = match store.calendar_sources(None).await {
@@ -333,10 +354,12 @@ pub async fn sync_round(
             CalendarSourceKind::File => {
                 sync_source(store, &row, &FileSource::new(&row.url), tz, &mut cache, now).await
             }
-            CalendarSourceKind::Url => match UrlSource::new(&row.url, row.auth.as_deref()) {
-                Ok(fetcher) => sync_source(store, &row, &fetcher, tz, &mut cache, now).await,
-                Err(e) => Err(fail(store, row.id, CalendarError::Fetch(e), now).await),
-            },
+            CalendarSourceKind::Url => {
+                match UrlSource::new(&row.url, row.auth.as_deref(), policy.clone()) {
+                    Ok(fetcher) => sync_source(store, &row, &fetcher, tz, &mut cache, now).await,
+                    Err(e) => Err(fail(store, row.id, CalendarError::Fetch(e), now).await),
+                }
+            }
         };
         if let Some(body) = cache {
             bodies.insert(row.id, body);

@@ -246,12 +246,19 @@ pub struct CalendarConfig {
     /// `sync_interval_secs` in the file.
     #[serde(rename = "sync_interval_secs", with = "duration::secs")]
     pub sync_interval: Duration,
+    /// Fetch plain `http://` feed URLs too (default: https only).
+    pub allow_http: bool,
+    /// Address blocks the poller may reach although they are loopback, private, link-local,
+    /// … (`calendar::fetch_policy`); default none.
+    pub allowed_networks: Vec<crate::calendar::fetch_policy::Network>,
 }
 
 impl Default for CalendarConfig {
     fn default() -> Self {
         Self {
             sync_interval: Duration::from_secs(300),
+            allow_http: false,
+            allowed_networks: Vec::new(),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod dialog;
+pub mod fuzz;
 pub mod message;
 pub mod registrar;
 pub mod transaction;

@@ -651,7 +651,7 @@ fn presence_of_a_sipp_call_reaches_an_sse_subscriber_within_a_second() {
 fn meeting_1_hour_over_http_sends_the_next_sipp_call_to_voicemail_with_back_at() {
     let server = TestServer::start_demo();
     // Whatever the hour, the meeting's end is within Hans's working time.
-    common::work_around_the_clock(&server, "1000001");
+    support::work_around_the_clock(&server, "1000001");
     let hans = Client::login(&server, HANS);
     let forwards = hans.get("/api/v1/me/quick-forwards").json();
     let meeting = forwards

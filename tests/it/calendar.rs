@@ -504,9 +504,14 @@ async fn https_poller_uses_etags_and_survives_errors() {
         .unwrap();
     let clock = ManualClock::new(now());
     let mut bodies = HashMap::new();
+    // The feed server is on loopback over http: allow-listed, as an on-premises server would be.
+    let policy = calendar::FetchPolicy {
+        allow_http: true,
+        allowed_networks: vec!["127.0.0.1".parse().unwrap()],
+    };
 
     // 1: 200 with ETag → imported.
-    sync_round(&store, &clock, &mut bodies).await;
+    sync_round(&store, &clock, &policy, &mut bodies).await;
     let first = entries(&store).await;
     assert!(first.len() > 10);
     let src = &store.calendar_sources(Some(hans.id)).await.unwrap()[0];
@@ -516,7 +521,7 @@ async fn https_poller_uses_etags_and_survives_errors() {
     // 2: conditional request → 304; the cached body is re-expanded a week later, so next
     // week's instance of the weekly meeting appears and last week's ends are pruned.
     clock.advance(Duration::from_secs(7 * 24 * 3600));
-    sync_round(&store, &clock, &mut bodies).await;
+    sync_round(&store, &clock, &policy, &mut bodies).await;
     let src = &store.calendar_sources(Some(hans.id)).await.unwrap()[0];
     assert_eq!(src.last_error, None);
     let later = store
@@ -534,14 +539,14 @@ async fn https_poller_uses_etags_and_survives_errors() {
     // 3: 500 → error stored, entries kept.
     let kept = entries(&store).await;
     clock.advance(Duration::from_secs(60));
-    sync_round(&store, &clock, &mut bodies).await;
+    sync_round(&store, &clock, &policy, &mut bodies).await;
     let src = &store.calendar_sources(Some(hans.id)).await.unwrap()[0];
     assert_eq!(src.last_error.as_deref(), Some("HTTP status 500"));
     assert_eq!(entries(&store).await, kept);
 
     // 4: 200 with a malformed body → rejected, entries kept, old ETag kept.
     clock.advance(Duration::from_secs(60));
-    sync_round(&store, &clock, &mut bodies).await;
+    sync_round(&store, &clock, &policy, &mut bodies).await;
     let src = &store.calendar_sources(Some(hans.id)).await.unwrap()[0];
     assert!(src.last_error.as_deref().unwrap().contains("malformed"));
     assert_eq!(src.etag.as_deref(), Some("\"v1\""));

@@ -60,7 +60,7 @@ fn import(server: &TestServer, ics: &str) {
 fn a_call_during_a_busy_entry_reaches_voicemail_with_the_entry_end_as_back_at() {
     let server = TestServer::start_demo();
     // Whatever the hour, the entry's end is within Hans's working time.
-    common::work_around_the_clock(&server, "1000001");
+    support::work_around_the_clock(&server, "1000001");
     let now = onestatus::clock::Clock::now(&onestatus::clock::SystemClock);
     let end = now + chrono::Duration::minutes(50);
     import(&server, &feed(now, "BUSY", "Styregruppemøde"));
@@ -106,7 +106,7 @@ fn register(server: &TestServer, local_number: &str, port: u16) {
             server.data_dir.join("onestatus.db").display()
         );
         let store = onestatus::store::Store::connect(&url).await.unwrap();
-        common::bind_device(&store, local_number, port).await;
+        support::bind_device(&store, local_number, port).await;
     });
 }
 
@@ -121,12 +121,12 @@ fn a_forward_code_written_with_plus_and_spaces_rings_karen() {
         "Messe [fwd 0045 7010 0002]",
     ] {
         let server = TestServer::start_demo();
-        let port = common::free_udp_port();
+        let port = support::free_udp_port();
         register(&server, "1000002", port);
         let now = onestatus::clock::Clock::now(&onestatus::clock::SystemClock);
         import(&server, &feed(now, "BUSY", subject));
-        let karen = common::sipp_uas(&server, "uas_diverted_busy.xml", port);
-        common::sipp(
+        let karen = support::sipp_uas(&server, "uas_diverted_busy.xml", port);
+        support::sipp(
             "uac_unavailable.xml",
             server.sip_udp,
             &["-s", HANS_ONE_NUMBER, "-m", "1"],

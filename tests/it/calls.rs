@@ -183,7 +183,7 @@ fn caller_cancel_while_ringing_gets_487_and_the_device_sees_cancel() {
 fn absence_in_force_hands_off_with_reason_and_back_at() {
     let server = TestServer::start_demo();
     // Whatever the hour, the absence's end is within Hans's working time.
-    common::work_around_the_clock(&server, "1000001");
+    support::work_around_the_clock(&server, "1000001");
     let back = {
         let (rt, store) = store(&server);
         rt.block_on(async {

@@ -92,6 +92,11 @@ pub enum AuthError {
     /// `stale=true` rather than risk accepting a replay.
     #[error("nonce is no longer tracked")]
     NonceForgotten,
+    /// The nonce is ours and the password right, but the nonce was issued to another source
+    /// address (`NonceBinding`): re-challenge with `stale=true` and a nonce for this address.
+    /// A thief of the nonce learns nothing; a phone whose NAT mapping changed retries silently.
+    #[error("nonce was issued to another address")]
+    NonceFromOtherAddress,
     /// The HA1 handed in by the caller is not the hex digest of the algorithm used: a store
     /// problem, not the client's fault.
     #[error("stored HA1 is not a {expected_len}-digit hex digest")]
@@ -107,7 +112,10 @@ impl AuthError {
     pub fn is_stale(&self) -> bool {
         matches!(
             self,
-            Self::NonceExpired | Self::NonceCountReplayed { .. } | Self::NonceForgotten
+            Self::NonceExpired
+                | Self::NonceCountReplayed { .. }
+                | Self::NonceForgotten
+                | Self::NonceFromOtherAddress
         )
     }
 
@@ -117,12 +125,34 @@ impl AuthError {
     pub fn counts_as_failure(&self) -> bool {
         !matches!(
             self,
-            Self::NonceExpired | Self::NonceForgotten | Self::InvalidHa1 { .. }
+            Self::NonceExpired
+                | Self::NonceForgotten
+                | Self::NonceFromOtherAddress
+                | Self::InvalidHa1 { .. }
         )
     }
 
+    /// The one answer to credentials refused with this error, for every place that reads an
+    /// `Authorization` (parsing it and verifying it alike):
+    /// - malformed Digest credentials → 400 ([`is_malformed`](Self::is_malformed));
+    /// - everything else → 401 with our challenge, `stale=true` when
+    ///   [`is_stale`](Self::is_stale). That includes a scheme we do not know: RFC 4475 §3.3.7
+    ///   (`NoOneKnowsThisScheme`) expects "a 401 Unauthorized response with its own
+    ///   challenge", since the client may well know Digest once offered it (RFC 3261 §22.1,
+    ///   RFC 7235 §4.1).
+    pub fn answer(&self) -> AuthAnswer {
+        if self.is_malformed() {
+            AuthAnswer::BadRequest
+        } else {
+            AuthAnswer::Challenge {
+                stale: self.is_stale(),
+            }
+        }
+    }
+
     /// Whether to answer 400 rather than 401: the credentials are malformed, or (RFC 7616
-    /// §3.4.6) their digest-uri names another resource than the Request-URI.
+    /// §3.4.6) their digest-uri names another resource than the Request-URI. Never for an
+    /// unknown scheme ([`AuthError::NotDigest`]), which gets our challenge.
     pub fn is_malformed(&self) -> bool {
         matches!(
             self,
@@ -135,5 +165,40 @@ impl AuthError {
                 | Self::InvalidNonceCount(_)
                 | Self::UriMismatch
         )
+    }
+}
+
+/// How to answer refused credentials ([`AuthError::answer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthAnswer {
+    /// 401 (or 407) with a fresh challenge.
+    Challenge {
+        /// Set `stale=true`: the password was right, only the nonce was not.
+        stale: bool,
+    },
+    /// 400: the credentials cannot be read.
+    BadRequest,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::auth::DigestResponse;
+
+    /// RFC 4475 §3.3.7: an unknown scheme is answered with our own challenge, not a 400.
+    #[test]
+    fn unknown_scheme_gets_our_challenge() {
+        let error = DigestResponse::parse("NoOneKnowsThisScheme opaque-data=here").unwrap_err();
+        assert_eq!(error, AuthError::NotDigest);
+        assert_eq!(error.answer(), AuthAnswer::Challenge { stale: false });
+        let basic = DigestResponse::parse("Basic YWxhZGRpbjpvcGVuc2VzYW1l").unwrap_err();
+        assert_eq!(basic.answer(), AuthAnswer::Challenge { stale: false });
+        // Broken Digest credentials stay a 400; an expired nonce is a stale challenge.
+        let broken = DigestResponse::parse("Digest username=").unwrap_err();
+        assert_eq!(broken.answer(), AuthAnswer::BadRequest);
+        assert_eq!(
+            AuthError::NonceExpired.answer(),
+            AuthAnswer::Challenge { stale: true }
+        );
     }
 }

@@ -30,6 +30,6 @@ mod scanner;
 
 pub use ban::{AuthFailures, BanConfig, BanStarted};
 pub use digest::{ha1, DigestAlgorithm, DigestResponse, NonceCount, Qop};
-pub use error::AuthError;
-pub use nonce::{NonceConfig, NonceManager, RequestContext};
+pub use error::{AuthAnswer, AuthError};
+pub use nonce::{NonceBinding, NonceConfig, NonceManager, RequestContext};
 pub use scanner::{is_scanner, DEFAULT_SCANNER_PATTERNS};

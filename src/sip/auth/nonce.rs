@@ -7,16 +7,27 @@
 //! issued (u64, Unix seconds) ‖ serial (u64) ‖ first 16 bytes of HMAC-SHA256(secret, "nonce" ‖ issued ‖ serial ‖ realm)
 //! ```
 //!
-//! which is RFC 7616 §3.3's suggestion (`time-stamp H(time-stamp ":" ETag ":" secret-data)`) with
-//! an HMAC instead of a bare hash. The serial makes every nonce unique, so two phones challenged
-//! in the same second never share a nonce-count sequence. Memory is spent only after a
-//! response has been verified: the highest nonce count seen per nonce, for replay detection
-//! (RFC 7616 §3.4.5), in a table capped at [`NonceConfig::max_tracked`].
+//! followed by the first 8 bytes of `HMAC-SHA256(secret, "client" ‖ issued ‖ serial ‖ address)`
+//! (the [`NonceBinding`]). That is RFC 7616 §3.3's suggestion (`time-stamp H(time-stamp ":"
+//! ETag ":" secret-data)`) with an HMAC instead of a bare hash. The serial makes every nonce
+//! unique, so two phones challenged in the same second never share a nonce-count sequence.
+//! Memory is spent only after a response has been verified: the highest nonce count seen per
+//! nonce, for replay detection (RFC 7616 §3.4.5), in a table capped at
+//! [`NonceConfig::max_tracked`].
+//!
+//! The second tag binds the nonce to the address it was issued to (issue #19: a nonce taken
+//! from one address was accepted from another). RFC 7616 §3.3 weighs the client's IP address
+//! in the nonce against proxy farms that would break; so the driver binds only where no proxy
+//! is in between, and leaves nonces unbound behind a proxy it trusts. It is a separate tag so
+//! that a nonce presented from another address is still recognised as ours: with the right
+//! password it is answered `stale=true` and a nonce for the new address (a phone behind a NAT
+//! that rebinds), never accepted.
 //!
 //! Time is wall-clock (`DateTime<Utc>`) because the issue time travels inside the nonce and
 //! must mean the same on every node that shares the secret.
 
 use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -28,8 +39,10 @@ use super::AuthError;
 
 /// Bytes of HMAC kept in a nonce: 128 bits is far beyond what can be forged online.
 const TAG_LEN: usize = 16;
-/// Bytes of a decoded nonce: issue time, serial, tag.
-const NONCE_LEN: usize = 8 + 8 + TAG_LEN;
+/// Bytes of the address-binding tag: it only has to tell addresses apart under our secret.
+const BINDING_TAG_LEN: usize = 8;
+/// Bytes of a decoded nonce: issue time, serial, tag, binding tag.
+const NONCE_LEN: usize = 8 + 8 + TAG_LEN + BINDING_TAG_LEN;
 /// How far in the future an issue time may lie (our own clock stepped back) before the nonce
 /// is treated as stale.
 const CLOCK_STEP_TOLERANCE_SECS: i64 = 5;
@@ -68,6 +81,32 @@ pub struct RequestContext<'a> {
     pub method: &'a str,
     /// The Request-URI as text, which the digest-uri must designate (RFC 7616 §3.4.6).
     pub request_uri: &'a str,
+}
+
+/// Whom a nonce is for. The driver binds to the request's source address when the request
+/// came straight from the client (RFC 7616 §3.3), and leaves it [`NonceBinding::Unbound`]
+/// when a proxy it trusts is in between (the proxy's address says nothing about the client,
+/// and several clients share it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonceBinding {
+    /// Usable from any address (behind a trusted proxy).
+    Unbound,
+    /// Usable only from this address.
+    Address(IpAddr),
+}
+
+impl NonceBinding {
+    /// The bytes the binding tag covers: none, or the address (IPv4-mapped IPv6 as IPv4, so
+    /// a dual-stack socket does not change the binding).
+    fn bytes(&self) -> Vec<u8> {
+        match self {
+            NonceBinding::Unbound => Vec::new(),
+            NonceBinding::Address(ip) => match ip.to_canonical() {
+                IpAddr::V4(v4) => v4.octets().to_vec(),
+                IpAddr::V6(v6) => v6.octets().to_vec(),
+            },
+        }
+    }
 }
 
 /// Replay state of one nonce in use.
@@ -129,6 +168,18 @@ impl NonceManager {
     /// nonce, `qop="auth"` and our opaque. `stale` is set when the client's credentials were
     /// right but its nonce was not (RFC 7616 §3.3), see [`AuthError::is_stale`].
     pub fn challenge(&mut self, now: DateTime<Utc>, realm: &str, stale: bool) -> Vec<String> {
+        self.challenge_bound(now, realm, stale, NonceBinding::Unbound)
+    }
+
+    /// [`challenge`](Self::challenge) with nonces usable only under `binding` (see
+    /// [`verify_bound`](Self::verify_bound)).
+    pub fn challenge_bound(
+        &mut self,
+        now: DateTime<Utc>,
+        realm: &str,
+        stale: bool,
+        binding: NonceBinding,
+    ) -> Vec<String> {
         let issued = now.timestamp();
         let opaque = self.opaque(realm);
         let algorithms = self.config.algorithms.clone();
@@ -137,7 +188,7 @@ impl NonceManager {
             .map(|algorithm| {
                 let serial = self.next_serial;
                 self.next_serial = self.next_serial.wrapping_add(1);
-                let nonce = self.nonce(issued, serial, realm);
+                let nonce = self.nonce(issued, serial, realm, binding);
                 let mut value = format!(
                     "Digest realm=\"{}\", nonce=\"{nonce}\", opaque=\"{opaque}\", \
                      algorithm={algorithm}, qop=\"auth\"",
@@ -164,6 +215,21 @@ impl NonceManager {
         response: &DigestResponse,
         ha1: &str,
     ) -> Result<(), AuthError> {
+        self.verify_bound(now, request, response, ha1, NonceBinding::Unbound)
+    }
+
+    /// [`verify`](Self::verify) for a request received under `binding` (its source address,
+    /// or unbound behind a trusted proxy). A nonce issued under another binding is refused as
+    /// [`AuthError::NonceFromOtherAddress`] once the response proved the password: stale, so
+    /// an honest phone whose address changed just gets a new nonce.
+    pub fn verify_bound(
+        &mut self,
+        now: DateTime<Utc>,
+        request: &RequestContext<'_>,
+        response: &DigestResponse,
+        ha1: &str,
+        binding: NonceBinding,
+    ) -> Result<(), AuthError> {
         let (cnonce, nc) = match (response.qop, &response.cnonce, &response.nc) {
             (None, _, _) => return Err(AuthError::QopRequired),
             (Some(Qop::AuthInt), _, _) => return Err(AuthError::UnsupportedQop),
@@ -185,7 +251,8 @@ impl NonceManager {
         {
             return Err(AuthError::OpaqueMismatch);
         }
-        let (issued, serial) = self.open_nonce(&response.nonce, request.realm)?;
+        let (issued, serial, bound_here) =
+            self.open_nonce(&response.nonce, request.realm, binding)?;
 
         let algorithm = response.algorithm;
         if ha1.len() != algorithm.hex_len() || !ha1.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -210,6 +277,9 @@ impl NonceManager {
         let now = now.timestamp();
         if !self.is_fresh(issued, now) {
             return Err(AuthError::NonceExpired);
+        }
+        if !bound_here {
+            return Err(AuthError::NonceFromOtherAddress);
         }
         self.record_nonce_count(now, serial, issued, nc.value())
     }
@@ -285,38 +355,57 @@ impl NonceManager {
         }
     }
 
-    fn nonce(&self, issued: i64, serial: u64, realm: &str) -> String {
+    fn nonce(&self, issued: i64, serial: u64, realm: &str, binding: NonceBinding) -> String {
         let issued = issued.to_be_bytes();
         let serial = serial.to_be_bytes();
         let tag = hmac_sha256(
             &self.secret,
             &[b"nonce", &issued, &serial, realm.as_bytes()],
         );
+        let bound = self.binding_tag(&issued, &serial, binding);
         let mut bytes = Vec::with_capacity(NONCE_LEN);
         bytes.extend_from_slice(&issued);
         bytes.extend_from_slice(&serial);
         bytes.extend_from_slice(&tag[..TAG_LEN]);
+        bytes.extend_from_slice(&bound[..BINDING_TAG_LEN]);
         hex::encode(bytes)
     }
 
-    /// Decodes a nonce and checks that we issued it for `realm`; returns (issue time, serial).
-    fn open_nonce(&self, nonce: &str, realm: &str) -> Result<(i64, u64), AuthError> {
+    fn binding_tag(&self, issued: &[u8], serial: &[u8], binding: NonceBinding) -> [u8; 32] {
+        hmac_sha256(&self.secret, &[b"client", issued, serial, &binding.bytes()])
+    }
+
+    /// Decodes a nonce and checks that we issued it for `realm`; returns (issue time, serial,
+    /// whether it was issued under `binding`).
+    fn open_nonce(
+        &self,
+        nonce: &str,
+        realm: &str,
+        binding: NonceBinding,
+    ) -> Result<(i64, u64, bool), AuthError> {
         if nonce.len() != 2 * NONCE_LEN {
             return Err(AuthError::NonceMalformed);
         }
         let mut bytes = [0u8; NONCE_LEN];
         hex::decode_to_slice(nonce, &mut bytes).map_err(|_| AuthError::NonceMalformed)?;
         let (issued, rest) = bytes.split_at(8);
-        let (serial, tag) = rest.split_at(8);
+        let (serial, rest) = rest.split_at(8);
+        let (tag, bound) = rest.split_at(TAG_LEN);
         let expected = hmac_sha256(&self.secret, &[b"nonce", issued, serial, realm.as_bytes()]);
         if !constant_time_eq(&expected[..TAG_LEN], tag) {
             return Err(AuthError::NonceTampered);
         }
+        let expected_bound = self.binding_tag(issued, serial, binding);
+        let bound_here = constant_time_eq(&expected_bound[..BINDING_TAG_LEN], bound);
         let mut issued_be = [0u8; 8];
         issued_be.copy_from_slice(issued);
         let mut serial_be = [0u8; 8];
         serial_be.copy_from_slice(serial);
-        Ok((i64::from_be_bytes(issued_be), u64::from_be_bytes(serial_be)))
+        Ok((
+            i64::from_be_bytes(issued_be),
+            u64::from_be_bytes(serial_be),
+            bound_here,
+        ))
     }
 
     /// Our opaque for a realm: constant, derived from the secret, so it needs no storage.
@@ -718,5 +807,57 @@ mod tests {
             manager.verify(t0(), &context(), &upper, &ha1.to_ascii_uppercase()),
             Ok(())
         );
+    }
+
+    /// Issue #19: a nonce taken from one address was accepted from another.
+    #[test]
+    fn a_bound_nonce_is_refused_from_another_address() {
+        let mut manager = manager();
+        let phone: IpAddr = "192.0.2.10".parse().unwrap();
+        let thief: IpAddr = "198.51.100.7".parse().unwrap();
+        let bound = NonceBinding::Address(phone);
+        let challenge = manager.challenge_bound(t0(), REALM, false, bound).remove(0);
+        let ha1 = stored_ha1(DigestAlgorithm::Sha256);
+        let at = |nc| answer(&challenge, "s3cret", nc);
+
+        // From another address: refused, as stale (a new challenge), and not recorded.
+        let elsewhere = NonceBinding::Address(thief);
+        let err = manager
+            .verify_bound(t0(), &context(), &at(1), &ha1, elsewhere)
+            .unwrap_err();
+        assert_eq!(err, AuthError::NonceFromOtherAddress);
+        assert!(err.is_stale() && !err.counts_as_failure());
+        assert_eq!(
+            manager.verify(t0(), &context(), &at(1), &ha1),
+            Err(AuthError::NonceFromOtherAddress),
+            "unbound verification does not accept a bound nonce"
+        );
+        assert_eq!(manager.tracked_len(), 0);
+        // With a wrong password the failure is the password's, and it counts.
+        let wrong = answer(&challenge, "guess", 1);
+        let err = manager
+            .verify_bound(t0(), &context(), &wrong, &ha1, elsewhere)
+            .unwrap_err();
+        assert_eq!(err, AuthError::ResponseMismatch);
+
+        // From the address it was issued to (also written IPv4-mapped): accepted.
+        assert_eq!(
+            manager.verify_bound(t0(), &context(), &at(1), &ha1, bound),
+            Ok(())
+        );
+        let mapped = NonceBinding::Address("::ffff:192.0.2.10".parse().unwrap());
+        assert_eq!(
+            manager.verify_bound(t0(), &context(), &at(2), &ha1, mapped),
+            Ok(())
+        );
+
+        // An unbound nonce (behind a trusted proxy) is refused from a direct client too.
+        let proxied = manager.challenge(t0(), REALM, false).remove(0);
+        let response = answer(&proxied, "s3cret", 1);
+        assert_eq!(
+            manager.verify_bound(t0(), &context(), &response, &ha1, bound),
+            Err(AuthError::NonceFromOtherAddress)
+        );
+        assert_eq!(manager.verify(t0(), &context(), &response, &ha1), Ok(()));
     }
 }

@@ -95,6 +95,16 @@ pub enum ParseError {
     /// The header section is not UTF-8. §25.1 allows UTF-8 in TEXT-UTF8 values and nothing else.
     #[error("header section is not valid UTF-8")]
     InvalidUtf8,
+    /// The CSeq method differs from the Request-Line's, on a request whose method we do not
+    /// implement (§8.1.1.5: "The method MUST match that of the request"). Checked before the
+    /// 501: RFC 4475 §3.1.2.18 (`mismatch02`) wants 400 for such a request, not 501.
+    #[error("CSeq method {cseq:?} differs from the request method {method:?}")]
+    CSeqMethodMismatch {
+        /// The Request-Line method.
+        method: String,
+        /// The CSeq method.
+        cseq: String,
+    },
     /// `Content-Length` is not `1*DIGIT` (negative, garbage, overflowing) (§20.14).
     #[error("malformed Content-Length")]
     MalformedContentLength,
@@ -129,8 +139,8 @@ pub enum ParseError {
     MalformedRequestLine,
     /// The Request-URI has a sip/sips scheme but does not parse (including a broken IPv6
     /// reference: `sip:[2001:db8::1`, a zone identifier). Also the answer for what rsip 0.4
-    /// cannot represent: URI headers (`?Subject=x`) and a `;` in the user part
-    /// (`sip:user;par=x@host`, RFC 4475 §3.1.1.6).
+    /// cannot represent: URI headers (`?Subject=x`). (A `;` in the user part, RFC 4475
+    /// §3.1.1.9, is carried escaped instead.)
     #[error("malformed Request-URI")]
     MalformedRequestUri,
     /// The Status-Line is not `SIP-Version SP Status-Code SP Reason-Phrase CRLF` with a code in
@@ -202,6 +212,7 @@ impl ParseError {
             Self::BadVia => "Bad Via header",
             Self::ControlCharacter { .. } => "Illegal control character in header",
             Self::ContentLengthMismatch { .. } => "Content-Length mismatch",
+            Self::CSeqMethodMismatch { .. } => "CSeq method mismatch",
             Self::DuplicateHeader(header) => return format!("Duplicate {header} header").into(),
             Self::Empty => "Empty message",
             Self::HeaderTooLong { .. } => "Header line too long",

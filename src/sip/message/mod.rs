@@ -24,9 +24,9 @@
 //! [`host_ip`] gives the address behind a host. **Send only what [`serialize`] printed**, never
 //! `to_string()`, and build hosts from socket addresses with [`ip_host`] / [`host_with_port`].
 //!
-//! Known rsip 0.4 limits, answered rather than misparsed: URI headers and `;` in the user part
-//! of the Request-URI (400 Bad Request-URI); non-sip Request-URI schemes (416); methods outside
-//! [`rsip::Method`] (501). Accepted but unreadable by rsip's `.typed()`: `tel:` URIs in From/To,
+//! Known rsip 0.4 limits, answered rather than misparsed: URI headers in the Request-URI (400
+//! Bad Request-URI); non-sip Request-URI schemes (416); methods outside [`rsip::Method`] (501).
+//! A `;` in the user part of the Request-URI (RFC 4475 §3.1.1.9) is carried escaped as `%3B`. Accepted but unreadable by rsip's `.typed()`: `tel:` URIs in From/To,
 //! a `<` inside a quoted display name, several values in one Contact line. rsip also prints its
 //! named status codes with the Rust variant as reason (`486 BusyHere`) and forgets the received
 //! reason phrase of a known code; [`make_response`] avoids the former.
@@ -56,7 +56,9 @@ pub use ipv6::{
     decode_placeholder, decode_text, host_ip, host_with_port, ip_host, serialize, HOST_HEADERS,
     PLACEHOLDER_PREFIX, PLACEHOLDER_SUFFIX,
 };
-pub use recover::{bad_request_response, recover_request_basics, RequestBasics};
+pub use recover::{
+    bad_request_response, bad_request_response_allowing, recover_request_basics, RequestBasics,
+};
 pub use validate::{validate_request, RequestRejection};
 
 /// Largest message accepted, in bytes. UDP cannot carry more than 65 507 bytes anyway; on TCP
@@ -110,7 +112,11 @@ pub fn parse_framed(bytes: &[u8], framing: Framing) -> Result<rsip::SipMessage, 
         return Err(ParseError::Empty);
     }
     let head = normalize::split_head(bytes)?;
-    let start_line = canonical_start_line(head.start_line)?;
+    let start_line = match canonical_start_line(head.start_line) {
+        Ok(line) => line,
+        Err(ParseError::NotImplemented(method)) => return Err(not_implemented(&head, method)),
+        Err(error) => return Err(error),
+    };
     let checked = check_headers(&head.headers)?;
     let body = frame_body(head.body, checked.content_length, framing)?;
 
@@ -126,6 +132,27 @@ pub fn parse_framed(bytes: &[u8], framing: Framing) -> Result<rsip::SipMessage, 
     normalised.extend_from_slice(b"\r\n");
     normalised.extend_from_slice(body);
     rsip::SipMessage::try_from(normalised.as_slice()).map_err(ParseError::Rejected)
+}
+
+/// The error for a request whose method we do not implement: 501, unless its CSeq names
+/// another method (400, RFC 4475 §3.1.2.18 `mismatch02`). Only the CSeq is read: the rest of
+/// such a request may use every corner of the grammar (§3.1.1.2 `intmeth`) and still deserves
+/// its 501.
+fn not_implemented(head: &normalize::Head<'_>, method: String) -> ParseError {
+    let cseq_methods: Vec<&str> = head
+        .headers
+        .iter()
+        .filter(|line| line.is("CSeq"))
+        .filter_map(|line| syntax::cseq(line.value.as_ref()).ok())
+        .map(|(_, cseq_method)| cseq_method)
+        .collect();
+    match cseq_methods.as_slice() {
+        [cseq] if *cseq != method => ParseError::CSeqMethodMismatch {
+            method,
+            cseq: (*cseq).to_owned(),
+        },
+        _ => ParseError::NotImplemented(method),
+    }
 }
 
 /// Checks the start line and spells it the way rsip expects (upper-case `SIP/2.0`, lower-case

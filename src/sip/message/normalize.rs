@@ -133,11 +133,31 @@ pub(crate) fn split_head(bytes: &[u8]) -> Result<Head<'_>, ParseError> {
 
 /// Checks one header-section line for controls and UTF-8.
 ///
-/// §25.1: header values are TEXT-UTF8 plus LWS; the only control allowed is HTAB. A NUL or a
-/// stray CR inside a line would otherwise reach rsip and the application.
+/// §25.1: header values are TEXT-UTF8 plus LWS; the only control allowed bare is HTAB. A NUL
+/// or a stray CR inside a line would otherwise reach rsip and the application. Inside a
+/// quoted string, though, `quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)` escapes any
+/// control but CR and LF, and RFC 4475 §3.1.1.2 (`intmeth`) sends BEL, NUL and DEL that way in
+/// a display name: those are accepted.
 fn checked_text(raw: &[u8]) -> Result<&str, ParseError> {
-    if let Some(&byte) = raw.iter().find(|&&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
-        return Err(ParseError::ControlCharacter { byte });
+    let is_control = |b: u8| (b < 0x20 && b != b'\t') || b == 0x7f;
+    let mut in_quotes = false;
+    let mut escaped = false;
+    for &byte in raw {
+        if escaped {
+            escaped = false;
+            if byte == b'\r' || byte == b'\n' {
+                return Err(ParseError::ControlCharacter { byte });
+            }
+            continue;
+        }
+        if is_control(byte) {
+            return Err(ParseError::ControlCharacter { byte });
+        }
+        match byte {
+            b'"' => in_quotes = !in_quotes,
+            b'\\' if in_quotes => escaped = true,
+            _ => {}
+        }
     }
     std::str::from_utf8(raw).map_err(|_| ParseError::InvalidUtf8)
 }

@@ -32,8 +32,15 @@ pub struct RequestBasics {
     pub to: Option<String>,
     /// The Call-ID, if present once and well formed.
     pub call_id: Option<String>,
-    /// The CSeq, canonical (`314159 INVITE`).
+    /// The CSeq, canonical (`314159 INVITE`); the first one when the request has several
+    /// (RFC 4475 §3.3.8), and with its number as received when that is too large for us
+    /// (§3.1.2.4).
     pub cseq: String,
+    /// Some echoed value is one our own parser refuses — a Via of another SIP version (RFC
+    /// 4475 §3.1.2.16, answered 505), an overlarge CSeq number (§3.1.2.4) — copied as
+    /// received, as §8.2.6.2 says: the peer's client transaction matches by the top Via's
+    /// branch and the CSeq method (§17.1.3), which are intact.
+    pub echoed_as_received: bool,
 }
 
 /// Pulls the transaction-identifying headers out of a message [`super::parse`] refused.
@@ -108,20 +115,28 @@ pub fn recover_request_basics(bytes: &[u8]) -> Option<RequestBasics> {
 
     // The same checks parse makes, IPv6 references included (ipv6.rs), so that what we echo
     // back is a response our own parser (and the peer's) accepts.
-    let via_ok = |via: &String| {
+    let via_ok = |via: &str| {
         syntax::via(via).is_ok_and(|canonical| {
             ipv6::encode_references(&canonical, ipv6::Positions::Via).is_ok()
         })
+    };
+    // A Via of another SIP version (`SIP/7.0/UDP …`, RFC 4475 §3.1.2.16) is usable to answer
+    // 505 if it is otherwise well formed.
+    let other_version = |via: &str| {
+        other_version_via(via)
+            .map(|as_2_0| via_ok(&as_2_0))
+            .unwrap_or(false)
     };
     let name_addr = |value: &str, header: EssentialHeader| {
         syntax::name_addr(value, header)
             .ok()
             .filter(|canonical| ipv6::encode_references(canonical, ipv6::Positions::Uri).is_ok())
     };
-    if vias.is_empty() || !vias.iter().all(via_ok) {
+    if vias.is_empty() || !vias.iter().all(|v| via_ok(v) || other_version(v)) {
         return None;
     }
-    let (number, cseq_method) = syntax::cseq(cseq.value()?).ok()?;
+    let echoed_vias = vias.iter().any(|v| !via_ok(v));
+    let (cseq, overlarge) = lenient_cseq(cseq.first()?)?;
     Some(RequestBasics {
         method: method.to_owned(),
         vias,
@@ -133,8 +148,63 @@ pub fn recover_request_basics(bytes: &[u8]) -> Option<RequestBasics> {
             .value()
             .filter(|v| syntax::call_id(v).is_ok())
             .map(str::to_owned),
-        cseq: format!("{number} {cseq_method}"),
+        cseq,
+        echoed_as_received: echoed_vias || overlarge,
     })
+}
+
+/// The CSeq as it can be echoed: canonical when [`syntax::cseq`] accepts it, else, for a
+/// number too large for us (RFC 4475 §3.1.2.4 `scalar02`: `36893488147419103232`), the digits
+/// as received (at most 40) and `true`.
+fn lenient_cseq(value: &str) -> Option<(String, bool)> {
+    if let Ok((number, method)) = syntax::cseq(value) {
+        return Some((format!("{number} {method}"), false));
+    }
+    let mut words = value.split([' ', '\t']).filter(|w| !w.is_empty());
+    let (digits, method) = (words.next()?, words.next()?);
+    let ok = words.next().is_none()
+        && (1..=40).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !method.is_empty()
+        && method.bytes().all(super::normalize::is_token_byte);
+    ok.then(|| (format!("{digits} {method}"), true))
+}
+
+/// `via` with its protocol version replaced by `2.0`, if it names another `SIP/x.y`.
+fn other_version_via(via: &str) -> Option<String> {
+    let rest = via.trim_start();
+    let (protocol, rest) = rest.split_once('/')?;
+    if !protocol.trim().eq_ignore_ascii_case("SIP") {
+        return None;
+    }
+    let (version, rest) = rest.split_once('/')?;
+    let version = version.trim();
+    let (major, minor) = version.split_once('.')?;
+    let numeric = |s: &str| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit());
+    (numeric(major) && numeric(minor) && version != "2.0").then(|| format!("SIP/2.0/{rest}"))
+}
+
+/// [`bad_request_response`] with an `Allow` header listing `allowed` on a 501 or 405: RFC 4475
+/// §3.1.1.2 expects the 501 to an unknown method to say what we do implement, and §20.5 makes
+/// `Allow` mandatory in a 405.
+pub fn bad_request_response_allowing(
+    basics: &RequestBasics,
+    error: &ParseError,
+    allowed: &[rsip::Method],
+) -> Vec<u8> {
+    let mut out = bad_request_response(basics, error);
+    if matches!(error.status_code(), 405 | 501) && !allowed.is_empty() {
+        let allow = allowed
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Before the final `Content-Length: 0` and the empty line.
+        let tail = b"Content-Length: 0\r\n\r\n".len();
+        let at = out.len() - tail;
+        out.splice(at..at, format!("Allow: {allow}\r\n").into_bytes());
+    }
+    out
 }
 
 /// Builds the response to a refused request: status and reason from `error`, the recovered
@@ -212,6 +282,7 @@ fn readable(raw: &[u8]) -> Option<&str> {
 #[derive(Default)]
 struct Single<'a> {
     value: Option<&'a str>,
+    first: Option<&'a str>,
     duplicated: bool,
 }
 
@@ -220,12 +291,18 @@ impl<'a> Single<'a> {
         if self.value.is_some() {
             self.duplicated = true;
         }
+        self.first.get_or_insert(value);
         self.value = Some(value);
     }
 
     /// The value if it appeared exactly once.
     fn value(&self) -> Option<&'a str> {
         self.value.filter(|_| !self.duplicated)
+    }
+
+    /// The first value, however many there were.
+    fn first(&self) -> Option<&'a str> {
+        self.first.or(self.value)
     }
 }
 
@@ -302,5 +379,58 @@ mod tests {
         let text = BROKEN.replace("Max-Forwards: 70", "To: <sip:eve@example.com>");
         let basics = recover_request_basics(text.as_bytes()).unwrap();
         assert_eq!(basics.to, None);
+    }
+
+    /// RFC 4475 §3.1.1.2: an unknown method with escaped controls in a quoted string is a
+    /// 501, and the 501 says what we do implement.
+    #[test]
+    fn unknown_method_gets_501_with_allow() {
+        let text = "FROB sip:bob@example.com SIP/2.0\r\n\
+            Via: SIP/2.0/UDP host.example.com;branch=z9hG4bKfrob\r\n\
+            To: \"BEL:\\\u{7} NUL:\\\u{0} DEL:\\\u{7f}\" <sip:bob@example.com>\r\n\
+            From: <sip:alice@example.com>;tag=1\r\n\
+            Call-ID: frob-1\r\n\
+            CSeq: 1 FROB\r\n\
+            Max-Forwards: 70\r\n\
+            Content-Length: 0\r\n\r\n";
+        let error = parse(text.as_bytes()).unwrap_err();
+        assert!(
+            matches!(error, ParseError::NotImplemented(ref m) if m == "FROB"),
+            "{error}"
+        );
+        // A control outside a quoted string, or an escaped CR, is still refused.
+        let bare = text.replace("\\\u{7}", "\u{7}");
+        assert!(matches!(
+            parse(bare.as_bytes()),
+            Err(ParseError::ControlCharacter { byte: 7 })
+        ));
+        let basics = recover_request_basics(text.as_bytes()).unwrap();
+        let allowed = [rsip::Method::Invite, rsip::Method::Options];
+        let response = bad_request_response_allowing(&basics, &error, &allowed);
+        let response = String::from_utf8(response).unwrap();
+        assert!(
+            response.starts_with("SIP/2.0 501 Not Implemented\r\n"),
+            "{response}"
+        );
+        assert!(
+            response.contains("\r\nAllow: INVITE, OPTIONS\r\n"),
+            "{response}"
+        );
+        assert!(response.ends_with("Content-Length: 0\r\n\r\n"));
+        // Other errors get no Allow.
+        let other = ParseError::MalformedCSeq;
+        let response = bad_request_response_allowing(&basics, &other, &allowed);
+        assert!(!String::from_utf8(response).unwrap().contains("Allow:"));
+    }
+
+    /// RFC 4475 §3.1.2.18: a CSeq naming another method is found before the unknown method.
+    #[test]
+    fn unknown_method_with_cseq_mismatch_is_400() {
+        let text = BROKEN
+            .replace("INVITE sip:bob", "FROB sip:bob")
+            .replace("Content-Length: 400", "Content-Length: 0");
+        let error = parse(text.as_bytes()).unwrap_err();
+        assert_eq!(error.status_code(), 400);
+        assert_eq!(error.reason_phrase(), "CSeq method mismatch");
     }
 }

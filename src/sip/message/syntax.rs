@@ -85,11 +85,34 @@ pub(crate) fn request_line(line: &str) -> Result<RequestLine<'_>, ParseError> {
         .into_owned();
     // Ask rsip's own Request-Line tokenizer, not `Uri::try_from`: the standalone URI parser
     // accepts URIs (`sip:user;par=x@host`) that the Request-Line tokenizer then rejects.
-    let probe = format!("{method} {uri} SIP/2.0\r\n\r\n");
-    if rsip::Request::try_from(probe.as_bytes()).is_err() {
-        return Err(ParseError::MalformedRequestUri);
+    let readable = |uri: &str| {
+        let probe = format!("{method} {uri} SIP/2.0\r\n\r\n");
+        rsip::Request::try_from(probe.as_bytes()).is_ok()
+    };
+    if readable(&uri) {
+        return Ok(RequestLine { method, uri });
     }
-    Ok(RequestLine { method, uri })
+    // RFC 4475 §3.1.1.9 (`semiuri`): `;` is legal in the user part (§25.1 user-unreserved),
+    // but rsip 0.4's tokenizer takes it for the start of the URI parameters. Escaped as %3B
+    // the user reads the same to us (we route by user part, and a Request-URI is never
+    // echoed in a response), and rsip can carry it.
+    match escape_user_semicolons(&uri) {
+        Some(escaped) if readable(&escaped) => Ok(RequestLine {
+            method,
+            uri: escaped,
+        }),
+        _ => Err(ParseError::MalformedRequestUri),
+    }
+}
+
+/// `sip:user;par=x@host` → `sip:user%3Bpar=x@host`; `None` when the URI has no user part or
+/// no `;` in it. The user part ends at the first `@` (§25.1: `@` is not allowed unescaped in a
+/// user, nor in a URI parameter).
+fn escape_user_semicolons(uri: &str) -> Option<String> {
+    let (scheme, rest) = uri.split_once(':')?;
+    let (user, host) = rest.split_once('@')?;
+    user.contains(';')
+        .then(|| format!("{scheme}:{}@{host}", user.replace(';', "%3B")))
 }
 
 /// A checked Status-Line (§7.2).

@@ -17,7 +17,7 @@ use super::build::make_response;
 pub struct RequestRejection {
     /// The final status code (4xx/5xx).
     pub status_code: u16,
-    /// Reason phrase naming the problem ("Missing Max-Forwards").
+    /// Reason phrase naming the problem ("Missing Call-ID").
     pub reason_phrase: Cow<'static, str>,
     /// Headers the RFC requires with this status.
     pub headers: Vec<rsip::Header>,
@@ -46,7 +46,10 @@ impl RequestRejection {
 ///
 /// - SIP-Version other than 2.0 → 505 Version Not Supported (§8.2, §21.5.6). [`super::parse`]
 ///   already refuses those; this catches requests built in code.
-/// - A missing To, From, CSeq, Call-ID, Max-Forwards or Via (§8.1.1) → 400 "Missing Via" (etc.).
+/// - A missing To, From, CSeq, Call-ID or Via (§8.1.1) → 400 "Missing Via" (etc.). A missing
+///   Max-Forwards is accepted: RFC 2543 did not have it, and RFC 4475 §3.4.1 (`inv2543`) says
+///   such an INVITE "should be accepted"; we forward our own request with our own
+///   Max-Forwards, as §16.6 step 3 has a proxy add one.
 /// - A CSeq that rsip cannot read → 400 "Malformed CSeq"; a CSeq method other than the request
 ///   method → 400 "CSeq method mismatch" (§8.1.1.5: "The method MUST match that of the
 ///   request").
@@ -93,7 +96,12 @@ pub fn validate_request(
         }
     }
     const NAMES: [&str; 6] = ["To", "From", "CSeq", "Call-ID", "Max-Forwards", "Via"];
-    if let Some(index) = present.iter().position(|p| !p) {
+    const OPTIONAL_MAX_FORWARDS: usize = 4;
+    if let Some(index) = present
+        .iter()
+        .enumerate()
+        .position(|(i, p)| !p && i != OPTIONAL_MAX_FORWARDS)
+    {
         return Err(RequestRejection::new(
             400,
             format!("Missing {}", NAMES[index]),
@@ -107,10 +115,12 @@ pub fn validate_request(
         return Err(RequestRejection::new(400, "CSeq method mismatch"));
     }
 
-    let Some(Ok(hops)) = max_forwards.map(|m| m.num()) else {
-        return Err(RequestRejection::new(400, "Malformed Max-Forwards"));
+    let hops = match max_forwards.map(|m| m.num()) {
+        None => None,
+        Some(Ok(hops)) => Some(hops),
+        Some(Err(_)) => return Err(RequestRejection::new(400, "Malformed Max-Forwards")),
     };
-    if hops == 0 {
+    if hops == Some(0) {
         return Err(RequestRejection::new(483, "Too Many Hops"));
     }
 
@@ -196,10 +206,20 @@ mod tests {
         );
     }
 
+    /// RFC 4475 §3.4.1 (`inv2543`): an RFC 2543 INVITE has no Max-Forwards, its Via no
+    /// branch and its From no tag; it "should be accepted".
+    #[test]
+    fn an_rfc_2543_invite_is_accepted() {
+        let text = INVITE
+            .replace("Max-Forwards: 70\r\n", "")
+            .replace(";branch=z9hG4bK1", "")
+            .replace(";tag=1928301774", "");
+        assert_eq!(check(&text), Ok(()));
+    }
+
     #[test]
     fn rejections() {
         let cases = [
-            ("Max-Forwards: 70\r\n", "", 400, "Missing Max-Forwards"),
             ("Max-Forwards: 70", "Max-Forwards: 0", 483, "Too Many Hops"),
             (
                 "CSeq: 314159 INVITE",
