@@ -19,6 +19,7 @@ pub mod domain;
 pub mod ivr;
 pub mod media;
 pub mod notify;
+pub mod originate;
 pub mod pin;
 pub mod presence;
 pub mod routing;

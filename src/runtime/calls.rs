@@ -1,7 +1,9 @@
 //! The call driver in the SIP task: an INVITE to a OneNumber or local number becomes a
-//! [`b2bua::Call`]; the store look-up and [`routing::decide`] run in a spawned task whose
+//! [`crate::b2bua::Call`]; the store look-up and [`crate::routing::decide`] run in a spawned task whose
 //! [`RouteLookup`] comes back to the loop; the call's actions are carried out on the
 //! transaction layer, presence and the store.
+//!
+//! The routing task and the route → plan policy live in [`route`] and [`policy`].
 //!
 //! One tracing span per call, keyed by the caller's Call-ID. Calls hold a shutdown guard, so
 //! `serve` drains them on SIGTERM while new INVITEs get 503 (in `sip_service`).
@@ -10,38 +12,40 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
 use rsip::headers::UntypedHeader;
 use rsip::{Header, Method};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn, Span};
 
+mod policy;
+mod route;
+
 use super::ivr_leg::{Answer, IvrKind};
 use super::sip_service::{reply, Completion, SipService, SERVER};
-use super::user_state::{self, LoadedUser};
+use crate::b2bua::CallerInfo;
 use crate::b2bua::{
-    Action, Call, CallConfig, CalleeInfo, CallerInfo, Diversion, Event, Inbound, LegId,
-    MediaAnchor, OutboundTarget, Plan, PresenceChange, Side, TargetKind, VoicemailRequest,
+    Action, Call, CallConfig, Event, Inbound, LegId, MediaAnchor, Plan, PresenceChange, Side,
+    VoicemailRequest,
 };
 use crate::clock::Clock;
 use crate::config::MediaMode;
-use crate::domain::Lang;
-use crate::ivr::{Entry, RetrieveSetup};
+use crate::ivr::RetrieveSetup;
 use crate::media::anchor::{MediaRelay, OnTimeout, RelayHandle};
 use crate::media::anchor_sdp;
 use crate::media::relay::Party;
-use crate::presence::Presence;
-use crate::routing::{self, CallContext, GreetingStatus, Route, VoicemailInfo};
+use crate::routing::GreetingStatus;
 use crate::shutdown::CallGuard;
 use crate::sip::auth::DigestResponse;
 use crate::sip::dialog;
 use crate::sip::transaction::{TransactionId, TransportKind};
-use crate::store::model::{Device, User};
-use crate::store::{Store, StoreError};
+use crate::store::model::Device;
 
 /// Key of a call in the driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallKey(u64);
+
+pub use route::RouteLookup;
+use route::{caller_from, Numbers, Routed};
 
 /// The running calls and the indexes that lead events to them.
 #[derive(Default)]
@@ -78,26 +82,6 @@ struct Running {
     /// the caller's side is over.
     relay: Option<RelayHandle>,
     _guard: Option<CallGuard>,
-}
-
-/// Where the routing task sends a call.
-#[derive(Debug)]
-enum Routed {
-    /// Through the B2BUA.
-    Plan(Plan),
-    /// To the mailbox (the access number, or one's own number from one's own device): the
-    /// retrieval IVR answers it.
-    Mailbox(RetrieveSetup),
-}
-
-/// What the spawned routing task found out.
-#[derive(Debug)]
-pub struct RouteLookup {
-    key: CallKey,
-    outcome: Routed,
-    caller: CallerInfo,
-    /// Set when the From user is one of our devices: the INVITE must then be authenticated.
-    caller_device: Option<Device>,
 }
 
 impl Calls {
@@ -192,7 +176,7 @@ pub fn on_invite(
     };
     tokio::spawn(tracing::Instrument::instrument(
         async move {
-            let lookup = route(&store, &presence, &numbers, key, &request, wall).await;
+            let lookup = route::route(&store, &presence, &numbers, key, &request, wall).await;
             let _ = completions.send(Completion::Routed(Box::new(lookup))).await;
         },
         span,
@@ -775,407 +759,5 @@ pub(crate) fn call_config(service: &SipService) -> CallConfig {
         server: SERVER.to_owned(),
         t1: std::time::Duration::from_millis(service.config.sip.t1_ms),
         t2: std::time::Duration::from_millis(service.config.sip.t2_ms),
-    }
-}
-
-/// The caller as far as the INVITE says: From's user part and display name.
-fn caller_from(request: &rsip::Request) -> CallerInfo {
-    let from = dialog::header_value(&request.headers, "From").unwrap_or_default();
-    let (addr, _) = dialog::split_tag(&from);
-    let name = addr
-        .split_once('<')
-        .map(|(n, _)| n.trim().trim_matches('"').trim().to_owned())
-        .filter(|n| !n.is_empty());
-    CallerInfo {
-        number: uri_user(&addr).unwrap_or_default(),
-        name,
-        user_id: None,
-    }
-}
-
-/// The user part of the URI in a name-addr or addr-spec.
-fn uri_user(value: &str) -> Option<String> {
-    let uri = match (value.find('<'), value.find('>')) {
-        (Some(o), Some(c)) if c > o => &value[o + 1..c],
-        _ => value,
-    };
-    let rest = uri.split_once(':').map(|(_, r)| r)?;
-    let user = rest.split_once('@').map(|(u, _)| u)?;
-    let user = user.split(';').next().unwrap_or(user);
-    (!user.is_empty()).then(|| user.to_owned())
-}
-
-// ---- the routing task -----------------------------------------------------------------------
-
-/// The configuration the routing task needs.
-struct Numbers {
-    /// `sip.trunk`.
-    trunk: String,
-    /// `sip.voicemail_number`: the mailbox's access number.
-    voicemail: String,
-    /// The prompts' language before a caller from outside has logged in.
-    default_lang: Lang,
-}
-
-async fn route(
-    store: &Store,
-    presence: &Presence,
-    numbers: &Numbers,
-    key: CallKey,
-    request: &rsip::Request,
-    now: DateTime<Utc>,
-) -> RouteLookup {
-    let trunk = numbers.trunk.as_str();
-    let mut caller = caller_from(request);
-    let caller_device = match store.device_by_sip_username(&caller.number).await {
-        Ok(device) => Some(device),
-        Err(StoreError::NotFound(_)) => None,
-        Err(error) => {
-            warn!(%error, "store failed looking up the caller");
-            None
-        }
-    };
-    let mut own: Option<User> = None;
-    if let Some(device) = &caller_device {
-        if let Ok(user) = store.user(device.user_id).await {
-            caller.user_id = Some(user.id.0);
-            caller.name = Some(user.profile.name.clone());
-            caller.number = user.local_number.clone();
-            own = Some(user);
-        }
-    }
-    let dialled = request.uri.user().unwrap_or("").to_owned();
-    match retrieval(store, numbers, &dialled, own.as_ref()).await {
-        Ok(Some(setup)) => {
-            return RouteLookup {
-                key,
-                outcome: Routed::Mailbox(setup),
-                caller,
-                caller_device,
-            };
-        }
-        Ok(None) => {}
-        Err(error) => warn!(%error, "store failed looking up the mailbox"),
-    }
-    let plan = match plan(
-        store,
-        presence,
-        trunk,
-        request,
-        now,
-        &caller,
-        caller_device.is_some(),
-    )
-    .await
-    {
-        Ok(plan) => plan,
-        Err(error) => {
-            warn!(%error, "store failed while routing");
-            Plan::Reject {
-                status: 500,
-                reason: None,
-            }
-        }
-    };
-    RouteLookup {
-        key,
-        outcome: Routed::Plan(plan),
-        caller,
-        caller_device,
-    }
-}
-
-/// Whether the call is for a mailbox: the access number from anywhere (from one's own device
-/// it opens one's own mailbox), or one's own OneNumber or local number from one's own device.
-async fn retrieval(
-    store: &Store,
-    numbers: &Numbers,
-    dialled: &str,
-    own: Option<&User>,
-) -> Result<Option<RetrieveSetup>, StoreError> {
-    let access = !numbers.voicemail.is_empty() && dialled == numbers.voicemail;
-    let own_number = own.is_some_and(|u| dialled == u.one_number || dialled == u.local_number);
-    match own {
-        Some(user) if access || own_number => {
-            let settings = store.voicemail_settings(user.id).await?;
-            let entry = Entry::OwnDevice {
-                user: user.id,
-                pin_required: settings.pin_required_from_own_device,
-            };
-            Ok(Some(RetrieveSetup::new(entry, user.profile.lang)))
-        }
-        None if access => Ok(Some(RetrieveSetup::new(
-            Entry::AccessNumber,
-            numbers.default_lang,
-        ))),
-        _ => Ok(None),
-    }
-}
-
-/// The user a dialled number reaches (OneNumber, else local number), in one store read.
-async fn find_user(store: &Store, number: &str) -> Result<Option<User>, StoreError> {
-    if number.is_empty() {
-        return Ok(None);
-    }
-    match store.user_by_number(number).await {
-        Ok(user) => Ok(Some(user)),
-        Err(StoreError::NotFound(_)) => Ok(None),
-        Err(error) => Err(error),
-    }
-}
-
-/// Decides and resolves: follows forwards to local users (with the loop guard of
-/// `routing::forward_loop` through the CallContext history), applies the toll-fraud guard to
-/// external forwards, and turns contacts into addresses.
-async fn plan(
-    store: &Store,
-    presence: &Presence,
-    trunk: &str,
-    request: &rsip::Request,
-    now: DateTime<Utc>,
-    caller: &CallerInfo,
-    is_internal: bool,
-) -> Result<Plan, StoreError> {
-    let dialled = request.uri.user().unwrap_or("").to_owned();
-    let Some(mut user) = find_user(store, &dialled).await? else {
-        info!(%dialled, "call to an unknown number");
-        return Ok(Plan::Reject {
-            status: 404,
-            reason: None,
-        });
-    };
-    let (history, hops) = diversion_history(request);
-    let mut context = CallContext {
-        caller: (!caller.number.is_empty()).then(|| caller.number.clone()),
-        is_internal,
-        dialled: dialled.clone(),
-        history,
-        forwarded_hops: hops,
-    };
-    let mut diversion: Option<Diversion> = None;
-    for _ in 0..=routing::MAX_FORWARD_HOPS {
-        let loaded = user_state::load(store, presence, user, now).await?;
-        let callee = CalleeInfo {
-            user_id: loaded.user.id.0,
-            number: loaded.user.one_number.clone(),
-            lang: loaded.user.profile.lang,
-        };
-        let route = routing::decide(&loaded.state, now, &context);
-        info!(user_id = callee.user_id, route = ?route_name(&route), "routing decision");
-        match route {
-            Route::Voicemail(info) => return Ok(Plan::Voicemail { callee, info }),
-            Route::Ring {
-                targets,
-                timeout,
-                fallback,
-            } => {
-                let resolved = resolve_targets(&loaded, &targets, trunk).await;
-                if resolved.is_empty() {
-                    return Ok(Plan::Voicemail {
-                        callee,
-                        info: fallback,
-                    });
-                }
-                return Ok(Plan::Ring {
-                    callee,
-                    targets: resolved,
-                    timeout,
-                    fallback,
-                    diversion,
-                });
-            }
-            Route::Forward {
-                number,
-                reason,
-                absence,
-            } => {
-                let absent = VoicemailInfo {
-                    status: GreetingStatus::Absent {
-                        reason: absence.reason,
-                        back_at: absence.back_at,
-                        free_text: absence.free_text.clone(),
-                    },
-                    allow_messages: loaded.state.voicemail.allow_messages,
-                };
-                context.history.push(loaded.user.one_number.clone());
-                context.forwarded_hops += 1;
-                let counter = context.forwarded_hops;
-                let next_diversion = Diversion {
-                    from: loaded.user.one_number.clone(),
-                    reason,
-                    counter,
-                    user_id: Some(loaded.user.id.0),
-                };
-                match find_user(store, &number).await? {
-                    Some(next) if next.org_id == loaded.user.org_id => {
-                        info!(to = %number, "forward to a colleague");
-                        diversion = Some(next_diversion);
-                        user = next;
-                        continue;
-                    }
-                    _ => {}
-                }
-                // External (or another organisation's) number: only where the organisation
-                // allows it, and only through a trunk (toll-fraud guard).
-                let target = if loaded.org.allow_external_forwarding {
-                    trunk_target(trunk, &number, TargetKind::External).await
-                } else {
-                    None
-                };
-                let Some(target) = target else {
-                    info!(to = %number, "external forward refused or no trunk: voicemail");
-                    return Ok(Plan::Voicemail {
-                        callee,
-                        info: absent,
-                    });
-                };
-                return Ok(Plan::Ring {
-                    callee,
-                    targets: vec![target],
-                    timeout: routing::MAX_RING_TIMEOUT,
-                    fallback: absent,
-                    diversion: Some(next_diversion),
-                });
-            }
-        }
-    }
-    Ok(Plan::Reject {
-        status: 482,
-        reason: Some("Loop Detected".into()),
-    })
-}
-
-fn route_name(route: &Route) -> &'static str {
-    match route {
-        Route::Ring { .. } => "ring",
-        Route::Forward { .. } => "forward",
-        Route::Voicemail(_) => "voicemail",
-    }
-}
-
-/// Ring targets to addresses: a device is reached where its REGISTER came from (the flow it
-/// keeps open through NAT, as RFC 5626 does), the mobile through the trunk.
-async fn resolve_targets(
-    loaded: &LoadedUser,
-    targets: &[routing::RingTarget],
-    trunk: &str,
-) -> Vec<OutboundTarget> {
-    let mut out = Vec::new();
-    for target in targets {
-        match target {
-            routing::RingTarget::Device { contact, .. } => {
-                let Some(reg) = loaded
-                    .registrations
-                    .iter()
-                    .find(|r| r.binding.contact_uri == *contact)
-                else {
-                    continue;
-                };
-                let Ok(destination) = reg.binding.received_addr.parse::<SocketAddr>() else {
-                    continue;
-                };
-                out.push(OutboundTarget {
-                    uri: contact.clone(),
-                    destination,
-                    transport: if reg.binding.transport.eq_ignore_ascii_case("tcp") {
-                        TransportKind::Tcp
-                    } else {
-                        TransportKind::Udp
-                    },
-                    kind: TargetKind::Device,
-                });
-            }
-            routing::RingTarget::Mobile { number } => {
-                if let Some(t) = trunk_target(trunk, number, TargetKind::Mobile).await {
-                    out.push(t);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// `number` through the configured trunk (`sip:host[:port]`), or `None` without one.
-pub(crate) async fn trunk_target(
-    trunk: &str,
-    number: &str,
-    kind: TargetKind,
-) -> Option<OutboundTarget> {
-    let trunk = trunk.trim();
-    if trunk.is_empty() {
-        return None;
-    }
-    let host_port = trunk
-        .trim_start_matches("sips:")
-        .trim_start_matches("sip:")
-        .split(';')
-        .next()?
-        .rsplit('@')
-        .next()?
-        .to_owned();
-    let number: String = number
-        .chars()
-        .filter(|c| c.is_ascii_digit() || *c == '+')
-        .take(32)
-        .collect();
-    if number.is_empty() {
-        return None;
-    }
-    let lookup = if host_port.contains(':') {
-        host_port.clone()
-    } else {
-        format!("{host_port}:5060")
-    };
-    let destination = tokio::net::lookup_host(lookup).await.ok()?.next()?;
-    Some(OutboundTarget {
-        uri: format!("sip:{number}@{host_port}"),
-        destination,
-        transport: TransportKind::Udp,
-        kind,
-    })
-}
-
-/// The numbers a call was already diverted from, from Diversion (RFC 5806, newest first) or
-/// History-Info (RFC 7044), and the hop count.
-fn diversion_history(request: &rsip::Request) -> (Vec<String>, u32) {
-    let mut history = Vec::new();
-    let mut hops = 0u32;
-    for header in request.headers.iter() {
-        if let Header::Other(name, value) = header {
-            if name.eq_ignore_ascii_case("Diversion") {
-                for entry in value
-                    .split(',')
-                    .take(routing::MAX_FORWARD_HOPS as usize + 1)
-                {
-                    if let Some(user) = uri_user(entry) {
-                        history.push(user);
-                    }
-                    let counter = entry
-                        .split(';')
-                        .filter_map(|p| p.trim().strip_prefix("counter="))
-                        .find_map(|c| c.trim().parse::<u32>().ok())
-                        .unwrap_or(1);
-                    hops = hops.saturating_add(counter);
-                }
-            }
-        }
-    }
-    history.reverse();
-    (history, hops)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uri_user_reads_name_addr_and_addr_spec() {
-        assert_eq!(uri_user("\"A\" <sip:4512@h>").as_deref(), Some("4512"));
-        assert_eq!(
-            uri_user("sip:1000001@h;user=phone").as_deref(),
-            Some("1000001")
-        );
-        assert_eq!(uri_user("<tel:+4512>"), None);
-        assert_eq!(uri_user("garbage"), None);
     }
 }

@@ -22,6 +22,7 @@ use super::sip_service::SipService;
 use crate::b2bua::click_to_call::{
     Action, ClickToCall, EndReason, Event as C2cEvent, Originate, Status,
 };
+use crate::b2bua::trunk::Trunk;
 use crate::b2bua::{Event as CallEvent, OutboundTarget, Plan, TargetKind};
 use crate::clock::Clock;
 use crate::shutdown::CallGuard;
@@ -167,7 +168,11 @@ impl Handle {
     /// The trunk leg for an external `number`; `None` without a trunk (or if it does not
     /// resolve).
     pub async fn external_target(&self, number: &str) -> Option<OutboundTarget> {
-        calls::trunk_target(&self.trunk, number, TargetKind::External).await
+        let trunk = Trunk::parse(&self.trunk)?;
+        // Nothing to dial: no look-up.
+        crate::b2bua::trunk::dialable(number)?;
+        let address = crate::originate::resolve_trunk(&trunk).await?;
+        trunk.target(address, number, TargetKind::External)
     }
 
     /// Asks the SIP task to hang `id` up.
