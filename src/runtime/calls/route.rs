@@ -16,9 +16,10 @@ use crate::domain::Lang;
 use crate::ivr::{Entry, RetrieveSetup};
 use crate::presence::Presence;
 use crate::routing::{self, CallContext};
+use crate::runtime::sip::completion::{RouteLookup, Routed};
 use crate::runtime::user_state;
 use crate::sip::dialog;
-use crate::store::model::{Device, User};
+use crate::store::model::User;
 use crate::store::{Store, StoreError};
 
 /// The caller as far as the INVITE says: From's user part and display name.
@@ -46,26 +47,6 @@ fn uri_user(value: &str) -> Option<String> {
     let user = rest.split_once('@').map(|(u, _)| u)?;
     let user = user.split(';').next().unwrap_or(user);
     (!user.is_empty()).then(|| user.to_owned())
-}
-
-/// Where the routing task sends a call.
-#[derive(Debug)]
-pub(super) enum Routed {
-    /// Through the B2BUA.
-    Plan(Plan),
-    /// To the mailbox (the access number, or one's own number from one's own device): the
-    /// retrieval IVR answers it.
-    Mailbox(RetrieveSetup),
-}
-
-/// What the spawned routing task found out.
-#[derive(Debug)]
-pub struct RouteLookup {
-    pub(super) key: CallKey,
-    pub(super) outcome: Routed,
-    pub(super) caller: CallerInfo,
-    /// Set when the From user is one of our devices: the INVITE must then be authenticated.
-    pub(super) caller_device: Option<Device>,
 }
 
 /// The configuration the routing task needs.
