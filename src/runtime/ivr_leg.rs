@@ -30,6 +30,7 @@ use crate::media::dtmf::{parse_info_body, InfoDtmfError};
 use crate::media::engine::MediaEngine;
 use crate::media::sdp::SessionDescription;
 use crate::notify::{MwiConfig, MwiNotifier, MwiTarget};
+use crate::sip::answer_retransmit::{AnswerDue, AnswerRetransmit};
 use crate::sip::dialog::{self, Dialog};
 use crate::sip::message;
 use crate::sip::transaction::fields::response_to;
@@ -59,21 +60,13 @@ impl IvrRuntime {
     }
 }
 
-/// §13.3.1.4: our 2xx is retransmitted "starting with T1 seconds and doubling until it
-/// reaches T2", for 64·T1, until the ACK arrives.
-#[derive(Debug, Clone, Copy)]
-struct Retransmit {
-    next: Instant,
-    interval: Duration,
-    give_up: Instant,
-}
-
 /// One call we answered, as the SIP task keeps it.
 struct AnsweredLeg {
     dialog: Dialog,
     transaction: TransactionId,
     answer: rsip::Response,
-    retransmit: Option<Retransmit>,
+    /// §13.3.1.4: our 2xx until the ACK arrives (unreliable transports only).
+    retransmit: Option<AnswerRetransmit>,
     acked: bool,
     source: SocketAddr,
     transport: TransportKind,
@@ -127,7 +120,7 @@ impl IvrLegs {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.legs
             .values()
-            .filter_map(|l| l.retransmit.map(|r| r.next.min(r.give_up)))
+            .filter_map(|l| l.retransmit.map(|r| r.deadline()))
             .min()
     }
 
@@ -244,11 +237,7 @@ pub fn answer(cx: &mut Context, legs: &mut IvrLegs, call: Answer, kind: IvrKind)
     let (commands_tx, mut commands_rx) = mpsc::channel::<LegCommand>(32);
     let now = cx.instant();
     let t1 = Duration::from_millis(cx.config.sip.t1_ms);
-    let retransmit = (!call.transport.is_reliable()).then(|| Retransmit {
-        next: now + t1,
-        interval: t1,
-        give_up: now + t1 * 64,
-    });
+    let retransmit = (!call.transport.is_reliable()).then(|| AnswerRetransmit::start(now, t1));
     legs.by_call_id.insert(call.call_id.clone(), key);
     cx.owners
         .bind_dialog(call.call_id.clone(), Owner::IvrLeg(key));
@@ -797,7 +786,7 @@ pub fn handle_timeout(cx: &mut Context, legs: &mut IvrLegs, now: Instant) {
     let due: Vec<LegKey> = legs
         .legs
         .iter()
-        .filter(|(_, l)| l.retransmit.is_some_and(|r| r.next.min(r.give_up) <= now))
+        .filter(|(_, l)| l.retransmit.is_some_and(|r| r.deadline() <= now))
         .map(|(k, _)| *k)
         .collect();
     let t2 = Duration::from_millis(cx.config.sip.t2_ms);
@@ -808,22 +797,24 @@ pub fn handle_timeout(cx: &mut Context, legs: &mut IvrLegs, now: Instant) {
         let Some(mut r) = leg.retransmit else {
             continue;
         };
-        if r.give_up <= now {
-            // §13.3.1.4: "If the server retransmits the 2xx response for 64*T1 seconds without
-            // receiving an ACK, the dialog is confirmed, but the session SHOULD be terminated.
-            // This is accomplished with a BYE."
-            let span = leg.span.clone();
-            let _enter = span.enter();
-            info!("no ACK for our 2xx: ending the call");
-            leg.retransmit = None;
-            send_bye(cx, legs, key);
-            continue;
+        match r.poll(now, t2) {
+            AnswerDue::GiveUp => {
+                // §13.3.1.4: "If the server retransmits the 2xx response for 64*T1 seconds
+                // without receiving an ACK, the dialog is confirmed, but the session SHOULD be
+                // terminated. This is accomplished with a BYE."
+                let span = leg.span.clone();
+                let _enter = span.enter();
+                info!("no ACK for our 2xx: ending the call");
+                leg.retransmit = None;
+                send_bye(cx, legs, key);
+            }
+            AnswerDue::Resend => {
+                leg.retransmit = Some(r);
+                let (transaction, answer) = (leg.transaction, leg.answer.clone());
+                cx.respond(transaction, answer);
+            }
+            AnswerDue::Nothing => {}
         }
-        r.interval = (r.interval * 2).min(t2);
-        r.next = now + r.interval;
-        leg.retransmit = Some(r);
-        let (transaction, answer) = (leg.transaction, leg.answer.clone());
-        cx.respond(transaction, answer);
     }
 }
 

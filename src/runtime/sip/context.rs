@@ -152,15 +152,7 @@ impl Context {
     /// A Via for a request we send over `transport`, with a new branch (§8.1.1.7) and rport
     /// (RFC 3581).
     pub fn via(&self, transport: TransportKind) -> String {
-        let transport = match transport {
-            TransportKind::Udp => "UDP",
-            TransportKind::Tcp => "TCP",
-        };
-        format!(
-            "SIP/2.0/{transport} {};branch={};rport",
-            self.sent_by(),
-            crate::sip::message::new_branch()
-        )
+        crate::sip::via::ours(&self.sent_by(), transport)
     }
 
     /// The IP our SDP names (`c=`): the SIP socket's, or, when it listens on a wildcard
