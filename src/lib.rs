@@ -22,6 +22,7 @@ pub mod ivr;
 pub mod media;
 pub mod notify;
 pub mod number;
+pub mod originate;
 pub mod pin;
 pub mod presence;
 pub mod routing;

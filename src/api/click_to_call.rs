@@ -28,7 +28,7 @@ use super::me::check_number;
 use super::ApiState;
 use crate::b2bua::click_to_call::{DeskTarget, Originate, Status};
 use crate::b2bua::CallerInfo;
-use crate::runtime::click_to_call::{View, MAX_PER_USER};
+use crate::originate::{View, MAX_PER_USER};
 use crate::sip::transaction::TransportKind;
 use crate::store::{DeviceKind, StoreError, User};
 

@@ -72,7 +72,7 @@ pub struct ApiState {
     pub pin_check: PinCheck,
     /// The SIP task's click-to-call channel and statuses; `None` without a SIP task (the
     /// endpoints answer 503 then).
-    pub click_to_call: Option<crate::runtime::click_to_call::Handle>,
+    pub click_to_call: Option<crate::originate::Handle>,
 }
 
 impl ApiState {
@@ -108,7 +108,7 @@ impl ApiState {
     }
 
     /// Connects click-to-call to the SIP task.
-    pub fn with_click_to_call(mut self, handle: crate::runtime::click_to_call::Handle) -> Self {
+    pub fn with_click_to_call(mut self, handle: crate::originate::Handle) -> Self {
         self.click_to_call = Some(handle);
         self
     }

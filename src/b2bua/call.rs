@@ -18,6 +18,7 @@ use rsip::{Method, Request, Response};
 use tracing::debug;
 
 use crate::routing::{after_ring, GreetingStatus, RingOutcome, Route, VoicemailInfo};
+use crate::sip::answer_retransmit::{AnswerDue, AnswerRetransmit};
 use crate::sip::dialog::{self, Dialog};
 use crate::sip::message;
 use crate::sip::transaction::fields::response_to;
@@ -256,7 +257,7 @@ struct CallerLeg {
     dialog: Option<Dialog>,
     /// Our 2xx, kept for retransmission until the ACK (§13.3.1.4).
     answer: Option<Response>,
-    retransmit: Option<Retransmit>,
+    retransmit: Option<AnswerRetransmit>,
     acked: bool,
     ringing_sent: bool,
     early_media_sent: bool,
@@ -265,14 +266,6 @@ struct CallerLeg {
     /// The callee hung up before the caller ACKed our 2xx: the BYE towards the caller waits
     /// for that ACK, or for this deadline (§15).
     bye_after_ack: Option<Instant>,
-}
-
-/// §13.3.1.4: "starting with T1 seconds and doubling until it reaches T2", for 64·T1.
-#[derive(Debug, Clone, Copy)]
-struct Retransmit {
-    next: Instant,
-    interval: Duration,
-    give_up: Instant,
 }
 
 /// One call through the B2BUA. See the module doc.
@@ -416,7 +409,7 @@ impl Call {
             State::Ringing { deadline, .. } => Some(*deadline),
             _ => None,
         };
-        let retransmit = self.a.retransmit.map(|r| r.next.min(r.give_up));
+        let retransmit = self.a.retransmit.map(|r| r.deadline());
         let session = self.session.map(|s| s.deadline);
         [ring, retransmit, session, self.a.bye_after_ack]
             .into_iter()
@@ -435,23 +428,25 @@ impl Call {
             }
         }
         if let Some(mut r) = self.a.retransmit {
-            if r.give_up <= now {
-                // §13.3.1.4: "If the server retransmits the 2xx response for 64*T1 seconds
-                // without receiving an ACK, the dialog is confirmed, but the session SHOULD be
-                // terminated. This is accomplished with a BYE."
-                self.a.retransmit = None;
-                debug!(call_id = %self.a.call_id, "no ACK for our 2xx: ending the call");
-                self.hang_up_both(now);
-            } else if r.next <= now {
-                if let Some(answer) = self.a.answer.clone() {
-                    self.actions.push_back(Action::Respond {
-                        transaction: self.a.inbound.transaction,
-                        response: answer,
-                    });
+            match r.poll(now, self.config.t2) {
+                AnswerDue::GiveUp => {
+                    // §13.3.1.4: "If the server retransmits the 2xx response for 64*T1 seconds
+                    // without receiving an ACK, the dialog is confirmed, but the session SHOULD
+                    // be terminated. This is accomplished with a BYE."
+                    self.a.retransmit = None;
+                    debug!(call_id = %self.a.call_id, "no ACK for our 2xx: ending the call");
+                    self.hang_up_both(now);
                 }
-                r.interval = (r.interval * 2).min(self.config.t2);
-                r.next = now + r.interval;
-                self.a.retransmit = Some(r);
+                AnswerDue::Resend => {
+                    if let Some(answer) = self.a.answer.clone() {
+                        self.actions.push_back(Action::Respond {
+                            transaction: self.a.inbound.transaction,
+                            response: answer,
+                        });
+                    }
+                    self.a.retransmit = Some(r);
+                }
+                AnswerDue::Nothing => {}
             }
         }
         if self.a.bye_after_ack.is_some_and(|t| t <= now) {
@@ -751,11 +746,7 @@ impl Call {
         self.a.answer = Some(answer.clone());
         self.respond_caller(answer);
         if !self.a.inbound.transport.is_reliable() {
-            self.a.retransmit = Some(Retransmit {
-                next: now + self.config.t1,
-                interval: self.config.t1,
-                give_up: now + self.config.t1 * 64,
-            });
+            self.a.retransmit = Some(AnswerRetransmit::start(now, self.config.t1));
         }
         self.presence(PresenceChange::Started);
     }
@@ -1228,15 +1219,7 @@ impl Call {
 
 /// Our Via value with a fresh branch (§8.1.1.7).
 pub(crate) fn via(config: &CallConfig, transport: TransportKind) -> String {
-    let transport = match transport {
-        TransportKind::Udp => "UDP",
-        TransportKind::Tcp => "TCP",
-    };
-    format!(
-        "SIP/2.0/{transport} {};branch={};rport",
-        config.via_sent_by,
-        message::new_branch()
-    )
+    crate::sip::via::ours(&config.via_sent_by, transport)
 }
 
 /// Copies a response's body and Content-Type onto `to` (SDP pass-through).

@@ -52,6 +52,7 @@ mod call;
 pub mod click_to_call;
 mod invite;
 mod plan;
+pub mod trunk;
 mod voicemail;
 
 #[cfg(test)]

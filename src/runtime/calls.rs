@@ -1,56 +1,60 @@
 //! The call driver in the SIP task: an INVITE to a OneNumber or local number becomes a
-//! [`b2bua::Call`]; the store look-up and [`routing::decide`] run in a spawned task whose
+//! [`crate::b2bua::Call`]; the store look-up and [`crate::routing::decide`] run in a spawned task whose
 //! [`RouteLookup`] comes back to the loop; the call's actions are carried out on the
 //! transaction layer, presence and the store.
 //!
+//! The routing task and the route → plan policy live in [`route`] and [`policy`].
+//!
 //! One tracing span per call, keyed by the caller's Call-ID. Calls hold a shutdown guard, so
-//! `serve` drains them on SIGTERM while new INVITEs get 503 (in `sip_service`).
+//! `serve` drains them on SIGTERM while new INVITEs get 503 (in `sip::service`).
+//!
+//! Calls are an owner of the SIP task's router: each call enters its transactions and Call-IDs
+//! in the owner index ([`crate::runtime::sip::owners`]) and keeps what it needs of them (which
+//! side, which method) in its own [`Running`]. A call handed to voicemail or to a mailbox leaves
+//! the IVR's answer to the router ([`Deferred::AnswerIvr`]); this module imports no other owner.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
 use rsip::headers::UntypedHeader;
 use rsip::{Header, Method};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn, Span};
 
-use super::ivr_leg::{Answer, IvrKind};
-use super::sip_service::{reply, Completion, SipService, SERVER};
-use super::user_state::{self, LoadedUser};
+mod policy;
+mod route;
+
+use super::leg::{Answer, IvrKind};
+use super::sip::completion::{Completion, RouteLookup, Routed};
+use super::sip::context::{Context, Deferred};
+use super::sip::owners::Owner;
+use super::sip::reply::{reply, SERVER};
+use crate::b2bua::CallerInfo;
 use crate::b2bua::{
-    Action, Call, CallConfig, CalleeInfo, CallerInfo, Diversion, Event, Inbound, LegId,
-    MediaAnchor, OutboundTarget, Plan, PresenceChange, Side, TargetKind, VoicemailRequest,
+    Action, Call, CallConfig, Event, Inbound, LegId, MediaAnchor, Plan, PresenceChange, Side,
+    VoicemailRequest,
 };
 use crate::clock::Clock;
 use crate::config::MediaMode;
-use crate::domain::Lang;
-use crate::ivr::{Entry, RetrieveSetup};
+use crate::ivr::RetrieveSetup;
 use crate::media::anchor::{MediaRelay, OnTimeout, RelayHandle};
 use crate::media::anchor_sdp;
 use crate::media::relay::Party;
-use crate::presence::Presence;
-use crate::routing::{self, CallContext, GreetingStatus, Route, VoicemailInfo};
+use crate::routing::GreetingStatus;
 use crate::shutdown::CallGuard;
 use crate::sip::auth::DigestResponse;
 use crate::sip::dialog;
 use crate::sip::transaction::{TransactionId, TransportKind};
-use crate::store::model::{Device, User};
-use crate::store::{Store, StoreError};
+use crate::store::model::Device;
 
-/// Key of a call in the driver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CallKey(u64);
+pub use super::sip::owners::CallKey;
+use route::{caller_from, Numbers};
 
 /// The running calls and the indexes that lead events to them.
 #[derive(Default)]
 pub struct Calls {
     calls: HashMap<CallKey, Running>,
-    /// Client transactions (B-leg INVITEs, BYEs either way) and the inbound INVITE.
-    by_transaction: HashMap<TransactionId, (CallKey, Side, Method)>,
-    /// Call-IDs of every leg, for in-dialog requests and stray 2xx retransmissions.
-    by_call_id: HashMap<String, (CallKey, Side)>,
     /// Every call's next timer, earliest first: the loop's sleep and the due calls come from
     /// here instead of a scan of every call per event (at 1,000 calls/s a thousand or more calls
     /// are up at once, and the loop wakes for every datagram).
@@ -60,15 +64,23 @@ pub struct Calls {
     voicemail: Option<mpsc::Sender<VoicemailRequest>>,
     /// Opens media relays for anchored calls (`calls.media = "anchor"`); made on first use.
     relays: Option<MediaRelay>,
+    /// Whether the SIP task answers voicemail hand-offs itself (the IVR runs here).
+    ivr_available: bool,
 }
 
 struct Running {
     call: Call,
     span: Span,
-    call_ids: Vec<String>,
-    /// Every transaction entered in `by_transaction` for this call, so that forgetting the
-    /// call removes exactly those (not a scan of every call's).
-    transactions: Vec<TransactionId>,
+    /// The Call-IDs of the caller's dialog and every B leg's, entered in the owner index, and
+    /// which side each is.
+    call_ids: HashMap<String, Side>,
+    /// Every transaction entered in the owner index for this call (B-leg INVITEs, BYEs either
+    /// way, the inbound INVITE), with its side and method; forgetting the call releases
+    /// exactly those.
+    transactions: HashMap<TransactionId, (Side, Method)>,
+    /// The inbound INVITE is one we made ourselves (a click-to-call's target call): its
+    /// caller is our user's desk, which needs no authentication.
+    originated: bool,
     /// The call's entry in `Calls::timers`.
     deadline: Option<Instant>,
     invites: HashMap<LegId, TransactionId>,
@@ -80,30 +92,15 @@ struct Running {
     _guard: Option<CallGuard>,
 }
 
-/// Where the routing task sends a call.
-#[derive(Debug)]
-enum Routed {
-    /// Through the B2BUA.
-    Plan(Plan),
-    /// To the mailbox (the access number, or one's own number from one's own device): the
-    /// retrieval IVR answers it.
-    Mailbox(RetrieveSetup),
-}
-
-/// What the spawned routing task found out.
-#[derive(Debug)]
-pub struct RouteLookup {
-    key: CallKey,
-    outcome: Routed,
-    caller: CallerInfo,
-    /// Set when the From user is one of our devices: the INVITE must then be authenticated.
-    caller_device: Option<Device>,
-}
-
 impl Calls {
-    /// Sets the channel to the voicemail service.
+    /// Sets the channel to the voicemail cx.
     pub fn set_voicemail(&mut self, sender: mpsc::Sender<VoicemailRequest>) {
         self.voicemail = Some(sender);
+    }
+
+    /// The IVR answers voicemail hand-offs and mailbox calls in this task.
+    pub fn set_ivr_available(&mut self) {
+        self.ivr_available = true;
     }
 
     /// The earliest timer of any call.
@@ -132,19 +129,20 @@ impl Calls {
 
 /// A new out-of-dialog INVITE: create the call and start the routing look-up.
 pub fn on_invite(
-    service: &mut SipService,
+    cx: &mut Context,
+    calls: &mut Calls,
     transaction: TransactionId,
     request: rsip::Request,
     source: SocketAddr,
     transport: TransportKind,
 ) {
-    let now = service.instant();
-    let wall = service.clock.now();
+    let now = cx.instant();
+    let wall = cx.clock.now();
     let call_id = dialog::header_value(&request.headers, "Call-ID").unwrap_or_default();
     let span = tracing::info_span!("call", call_id = %call_id);
-    let config = call_config(service);
-    let key = CallKey(service.calls.next);
-    service.calls.next += 1;
+    let config = call_config(cx);
+    let key = CallKey(calls.next);
+    calls.next += 1;
     let caller = caller_from(&request);
     let call = Call::new(
         now,
@@ -159,40 +157,35 @@ pub fn on_invite(
         caller,
     );
     span.in_scope(|| info!(from = %source, uri = %request.uri, "incoming call"));
-    service.calls.calls.insert(
+    calls.calls.insert(
         key,
         Running {
             call,
             span: span.clone(),
-            call_ids: vec![call_id.clone()],
-            transactions: vec![transaction],
+            call_ids: HashMap::from([(call_id.clone(), Side::Caller)]),
+            transactions: HashMap::from([(transaction, (Side::Caller, Method::Invite))]),
+            originated: false,
             deadline: None,
             invites: HashMap::new(),
             transport,
             relay: None,
-            _guard: service.shutdown.as_ref().map(|s| s.call_started()),
+            _guard: cx.call_guard(),
         },
     );
-    service
-        .calls
-        .by_transaction
-        .insert(transaction, (key, Side::Caller, Method::Invite));
-    service
-        .calls
-        .by_call_id
-        .insert(call_id, (key, Side::Caller));
-    service.calls.reindex(key);
-    let store = service.store.clone();
-    let presence = service.presence.clone();
-    let completions = service.completions.clone();
+    cx.owners.bind_transaction(transaction, Owner::Call(key));
+    cx.owners.bind_dialog(call_id, Owner::Call(key));
+    calls.reindex(key);
+    let store = cx.store.clone();
+    let presence = cx.presence.clone();
+    let completions = cx.completions.clone();
     let numbers = Numbers {
-        trunk: service.config.sip.trunk.clone(),
-        voicemail: service.config.sip.voicemail_number.clone(),
-        default_lang: service.config.default_language,
+        trunk: cx.config.sip.trunk.clone(),
+        voicemail: cx.config.sip.voicemail_number.clone(),
+        default_lang: cx.config.default_language,
     };
     tokio::spawn(tracing::Instrument::instrument(
         async move {
-            let lookup = route(&store, &presence, &numbers, key, &request, wall).await;
+            let lookup = route::route(&store, &presence, &numbers, key, &request, wall).await;
             let _ = completions.send(Completion::Routed(Box::new(lookup))).await;
         },
         span,
@@ -200,22 +193,21 @@ pub fn on_invite(
 }
 
 /// The routing task answered: authenticate a caller that is one of our devices, then run.
-pub fn on_routed(service: &mut SipService, lookup: RouteLookup) {
+pub fn on_routed(cx: &mut Context, calls: &mut Calls, lookup: RouteLookup) {
     let RouteLookup {
         key,
         outcome,
         caller,
         caller_device,
     } = lookup;
-    let Some(running) = service.calls.calls.get(&key) else {
+    let Some(running) = calls.calls.get(&key) else {
         return;
     };
     let span = running.span.clone();
     let _enter = span.enter();
     if let Some(device) = caller_device {
         // A click-to-call's target leg is an INVITE we made ourselves: nothing to check.
-        let originated = super::click_to_call::is_originated(service, running.call.inbound().0);
-        if !originated && !authenticated(service, key, &device) {
+        if !running.originated && !authenticated(cx, calls, key, &device) {
             return;
         }
         debug!(caller = %caller.number, "caller authenticated");
@@ -223,15 +215,15 @@ pub fn on_routed(service: &mut SipService, lookup: RouteLookup) {
     let plan = match outcome {
         Routed::Plan(plan) => plan,
         Routed::Mailbox(setup) => {
-            retrieve_mailbox(service, key, setup);
+            retrieve_mailbox(cx, calls, key, setup);
             return;
         }
     };
-    if let Some(running) = service.calls.calls.get_mut(&key) {
+    if let Some(running) = calls.calls.get_mut(&key) {
         running.call.set_caller(caller);
     }
-    let plan = anchor_media(service, key, plan);
-    drive(service, key, Event::Routed(plan));
+    let plan = anchor_media(cx, calls, key, plan);
+    drive(cx, calls, key, Event::Routed(plan));
 }
 
 /// Opens a media relay for a call about to ring when its media is anchored (the default) and
@@ -239,11 +231,11 @@ pub fn on_routed(service: &mut SipService, lookup: RouteLookup) {
 /// come in a 2xx and the answer in the ACK) or with `calls.media = "passthrough"` the SDP
 /// crosses unchanged. A full port range refuses the call with 503 (RFC 3261 §21.5.4), as the
 /// IVR does: ringing a phone whose media cannot flow helps nobody.
-fn anchor_media(service: &mut SipService, key: CallKey, plan: Plan) -> Plan {
-    if service.config.calls.media != MediaMode::Anchor || !matches!(plan, Plan::Ring { .. }) {
+fn anchor_media(cx: &mut Context, calls: &mut Calls, key: CallKey, plan: Plan) -> Plan {
+    if cx.config.calls.media != MediaMode::Anchor || !matches!(plan, Plan::Ring { .. }) {
         return plan;
     }
-    let Some(running) = service.calls.calls.get(&key) else {
+    let Some(running) = calls.calls.get(&key) else {
         return plan;
     };
     let invite = running.call.inbound().1;
@@ -255,18 +247,17 @@ fn anchor_media(service: &mut SipService, key: CallKey, plan: Plan) -> Plan {
         debug!(%error, "offer not rewritable: media not anchored");
         return plan;
     }
-    let ip = media_ip(service, invite);
+    let ip = cx.media_ip(invite);
     // The relay's RTP timeout comes back to this loop as a completion for the call.
-    let completions = service.completions.clone();
+    let completions = cx.completions.clone();
     let on_timeout: OnTimeout = Box::new(move || {
         tokio::spawn(async move {
             let _ = completions.send(Completion::MediaTimeout(key)).await;
         });
     });
-    let relays = service
-        .calls
+    let relays = calls
         .relays
-        .get_or_insert_with(|| MediaRelay::new(&service.config.rtp));
+        .get_or_insert_with(|| MediaRelay::new(&cx.config.rtp));
     match relays.open(ip, on_timeout) {
         Ok(relay) => {
             let anchor = MediaAnchor {
@@ -274,7 +265,7 @@ fn anchor_media(service: &mut SipService, key: CallKey, plan: Plan) -> Plan {
                 callee_facing: relay.facing(Party::Callee),
             };
             debug!(caller_facing = %anchor.caller_facing, callee_facing = %anchor.callee_facing, "media anchored");
-            if let Some(running) = service.calls.calls.get_mut(&key) {
+            if let Some(running) = calls.calls.get_mut(&key) {
                 running.call.anchor_media(anchor);
                 running.relay = Some(relay);
             }
@@ -290,30 +281,10 @@ fn anchor_media(service: &mut SipService, key: CallKey, plan: Plan) -> Plan {
     }
 }
 
-/// The IP our SDP names: the SIP socket's, or, when it listens on a wildcard address, the one
-/// the caller addressed the INVITE to (so a phone reaches the relay where it reached us).
-fn media_ip(service: &SipService, invite: &rsip::Request) -> std::net::IpAddr {
-    if let Some(ip) = service
-        .local_address()
-        .map(|a| a.ip())
-        .filter(|ip| !ip.is_unspecified())
-    {
-        return ip;
-    }
-    invite
-        .uri
-        .host_with_port
-        .host
-        .to_string()
-        .trim_matches(['[', ']'])
-        .parse()
-        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
-}
-
 /// A call for the mailbox: the B2BUA steps aside (nothing was answered yet but the layer's 100)
 /// and the retrieval IVR answers with the same To tag.
-fn retrieve_mailbox(service: &mut SipService, key: CallKey, setup: RetrieveSetup) {
-    let Some(running) = service.calls.calls.get(&key) else {
+fn retrieve_mailbox(cx: &mut Context, calls: &mut Calls, key: CallKey, setup: RetrieveSetup) {
+    let Some(running) = calls.calls.get(&key) else {
         return;
     };
     let (transaction, invite) = running.call.inbound();
@@ -326,14 +297,17 @@ fn retrieve_mailbox(service: &mut SipService, key: CallKey, setup: RetrieveSetup
         transport: running.transport,
     };
     info!(entry = ?setup.entry, "call for the mailbox");
-    forget(service, key);
-    super::ivr_leg::answer(service, answer, IvrKind::Retrieve(setup));
+    forget(cx, calls, key);
+    cx.defer(Deferred::AnswerIvr(
+        Box::new(answer),
+        IvrKind::Retrieve(setup),
+    ));
 }
 
 /// §22.3: an INVITE from one of our users' devices must carry valid Proxy-Authorization;
 /// without it (or stale, or wrong) it gets 407 and the call ends here.
-fn authenticated(service: &mut SipService, key: CallKey, device: &Device) -> bool {
-    let Some(running) = service.calls.calls.get(&key) else {
+fn authenticated(cx: &mut Context, calls: &mut Calls, key: CallKey, device: &Device) -> bool {
+    let Some(running) = calls.calls.get(&key) else {
         return false;
     };
     let (transaction, request) = running.call.inbound();
@@ -342,7 +316,7 @@ fn authenticated(service: &mut SipService, key: CallKey, device: &Device) -> boo
         Header::ProxyAuthorization(a) => Some(a.value().to_owned()),
         _ => None,
     });
-    let now = service.clock.now();
+    let now = cx.clock.now();
     let mut stale = false;
     if let Some(credentials) = credentials {
         match DigestResponse::parse(&credentials) {
@@ -354,19 +328,17 @@ fn authenticated(service: &mut SipService, key: CallKey, device: &Device) -> boo
                 // The phone hashed the URI as it wrote it (IPv6 in brackets).
                 let uri = crate::sip::message::decode_text(&request.uri.to_string()).into_owned();
                 let context = crate::sip::auth::RequestContext {
-                    realm: &service.config.sip.domain,
+                    realm: &cx.config.sip.domain,
                     method: "INVITE",
                     request_uri: &uri,
                 };
-                match service.nonces.verify(now, &context, &digest, ha1) {
+                match cx.nonces.verify(now, &context, &digest, ha1) {
                     Ok(()) => return true,
                     Err(error) => {
                         stale = error.is_stale();
                         if error.counts_as_failure() {
-                            let at = service.instant();
-                            if let Some(ban) =
-                                service.bans.record_failure(at, running_source(running))
-                            {
+                            let at = cx.instant();
+                            if let Some(ban) = cx.bans.record_failure(at, running_source(running)) {
                                 warn!(source = %ban.source, "banning source after failed authentications");
                             }
                         }
@@ -378,15 +350,15 @@ fn authenticated(service: &mut SipService, key: CallKey, device: &Device) -> boo
             Err(error) => debug!(%error, "malformed Proxy-Authorization"),
         }
     }
-    let realm = service.config.sip.domain.clone();
+    let realm = cx.config.sip.domain.clone();
     let mut response = reply(&request, 407, None);
-    for value in service.nonces.challenge(now, &realm, stale) {
+    for value in cx.nonces.challenge(now, &realm, stale) {
         response.headers.push(Header::ProxyAuthenticate(
             rsip::headers::ProxyAuthenticate::new(value),
         ));
     }
-    service.respond(transaction, response);
-    forget(service, key);
+    cx.respond(transaction, response);
+    forget(cx, calls, key);
     false
 }
 
@@ -395,85 +367,101 @@ fn running_source(running: &Running) -> std::net::IpAddr {
 }
 
 /// Feeds an event to a call and carries out what it asks.
-pub fn drive(service: &mut SipService, key: CallKey, event: Event) {
-    let now = service.instant();
-    let Some(running) = service.calls.calls.get_mut(&key) else {
+pub fn drive(cx: &mut Context, calls: &mut Calls, key: CallKey, event: Event) {
+    let now = cx.instant();
+    let Some(running) = calls.calls.get_mut(&key) else {
         return;
     };
     running.call.handle(now, event);
-    run_actions(service, key);
+    run_actions(cx, calls, key);
 }
 
 /// The call's relay carried no RTP either way for `rtp.timeout_secs`: the call ends if it is
 /// answered (see [`Event::MediaTimeout`]). A call already gone is nothing to do.
-pub fn on_media_timeout(service: &mut SipService, key: CallKey) {
-    let span = service
-        .calls
-        .calls
-        .get(&key)
-        .map(|running| running.span.clone());
+pub fn on_media_timeout(cx: &mut Context, calls: &mut Calls, key: CallKey) {
+    let span = calls.calls.get(&key).map(|running| running.span.clone());
     let _entered = span.as_ref().map(Span::enter);
-    drive(service, key, Event::MediaTimeout);
+    drive(cx, calls, key, Event::MediaTimeout);
+}
+
+/// The call whose inbound INVITE is `inbound`, while it has it.
+fn inbound_call(cx: &Context, calls: &Calls, inbound: TransactionId) -> Option<CallKey> {
+    match cx.owners.transaction(inbound) {
+        Some(&Owner::Call(key))
+            if calls.calls.get(&key).is_some_and(|r| {
+                r.transactions
+                    .get(&inbound)
+                    .is_some_and(|(side, _)| *side == Side::Caller)
+            }) =>
+        {
+            Some(key)
+        }
+        _ => None,
+    }
 }
 
 /// Feeds `event` to the call whose inbound INVITE is `inbound` (a click-to-call's target leg,
 /// which we originated); false when no call has it.
 pub(crate) fn drive_inbound(
-    service: &mut SipService,
+    cx: &mut Context,
+    calls: &mut Calls,
     inbound: TransactionId,
     event: Event,
 ) -> bool {
-    let Some(&(key, Side::Caller, _)) = service.calls.by_transaction.get(&inbound) else {
+    let Some(key) = inbound_call(cx, calls, inbound) else {
         return false;
     };
-    drive(service, key, event);
+    drive(cx, calls, key, event);
     true
 }
 
-/// Tells the call whose inbound INVITE is `inbound` who its caller is before routing does (a
-/// click-to-call's user, known from the start).
-pub(crate) fn set_caller_of(service: &mut SipService, inbound: TransactionId, caller: CallerInfo) {
-    if let Some(&(key, Side::Caller, _)) = service.calls.by_transaction.get(&inbound) {
-        if let Some(running) = service.calls.calls.get_mut(&key) {
+/// Marks the call whose inbound INVITE is `inbound` as one we originated (a click-to-call's
+/// target call: its caller, our user's desk, needs no authentication) and tells it who its
+/// caller is before routing does.
+pub(crate) fn mark_originated(
+    cx: &Context,
+    calls: &mut Calls,
+    inbound: TransactionId,
+    caller: CallerInfo,
+) {
+    if let Some(key) = inbound_call(cx, calls, inbound) {
+        if let Some(running) = calls.calls.get_mut(&key) {
+            running.originated = true;
             running.call.set_caller(caller);
         }
     }
 }
 
 /// Whether a call still has `inbound` as its inbound INVITE (it is not over).
-pub(crate) fn has_inbound(service: &SipService, inbound: TransactionId) -> bool {
-    matches!(
-        service.calls.by_transaction.get(&inbound),
-        Some((_, Side::Caller, _))
-    )
+pub(crate) fn has_inbound(cx: &Context, calls: &Calls, inbound: TransactionId) -> bool {
+    inbound_call(cx, calls, inbound).is_some()
 }
 
 /// Fires due call timers.
-pub fn handle_timeout(service: &mut SipService, now: Instant) {
-    let due: Vec<CallKey> = service
-        .calls
+pub fn handle_timeout(cx: &mut Context, calls: &mut Calls, now: Instant) {
+    let due: Vec<CallKey> = calls
         .timers
         .iter()
         .take_while(|&&(at, _)| at <= now)
         .map(|&(_, key)| key)
         .collect();
     for key in due {
-        if let Some(running) = service.calls.calls.get_mut(&key) {
+        if let Some(running) = calls.calls.get_mut(&key) {
             running.call.handle_timeout(now);
         }
-        run_actions(service, key);
+        run_actions(cx, calls, key);
     }
 }
 
-fn run_actions(service: &mut SipService, key: CallKey) {
-    let Some(running) = service.calls.calls.get(&key) else {
+fn run_actions(cx: &mut Context, calls: &mut Calls, key: CallKey) {
+    let Some(running) = calls.calls.get(&key) else {
         return;
     };
     let span = running.span.clone();
     let _enter = span.enter();
     loop {
-        let now = service.instant();
-        let Some(running) = service.calls.calls.get_mut(&key) else {
+        let now = cx.instant();
+        let Some(running) = calls.calls.get_mut(&key) else {
             return;
         };
         let Some(action) = running.call.poll_action() else {
@@ -489,18 +477,14 @@ fn run_actions(service: &mut SipService, key: CallKey) {
             } => {
                 let method = request.method;
                 let leg_call_id = dialog::header_value(&request.headers, "Call-ID").ok();
-                match service
-                    .layer
-                    .send_request(now, request, destination, transport)
-                {
+                match cx.layer.send_request(now, request, destination, transport) {
                     Ok(tx) => {
-                        service.calls.by_transaction.insert(tx, (key, side, method));
-                        if let Some(running) = service.calls.calls.get_mut(&key) {
-                            running.transactions.push(tx);
+                        cx.owners.bind_transaction(tx, Owner::Call(key));
+                        if let Some(running) = calls.calls.get_mut(&key) {
+                            running.transactions.insert(tx, (side, method));
                         }
                         if let (Side::Callee(leg), Method::Invite) = (side, &method) {
-                            if let Some(running) = service
-                                .calls
+                            if let Some(running) = calls
                                 .calls
                                 .get_mut(&key)
                                 // A re-INVITE relayed on an existing leg is not a new leg.
@@ -509,15 +493,15 @@ fn run_actions(service: &mut SipService, key: CallKey) {
                                 info!(leg = leg.0, %destination, "ringing leg");
                                 running.invites.insert(leg, tx);
                                 if let Some(id) = leg_call_id {
-                                    running.call_ids.push(id.clone());
-                                    service.calls.by_call_id.insert(id, (key, side));
+                                    running.call_ids.insert(id.clone(), side);
+                                    cx.owners.bind_dialog(id, Owner::Call(key));
                                 }
                             }
                         }
                     }
                     Err(error) => {
                         debug!(%error, "request not sent");
-                        if let Some(running) = service.calls.calls.get_mut(&key) {
+                        if let Some(running) = calls.calls.get_mut(&key) {
                             running
                                 .call
                                 .handle(now, Event::RequestFailed { side, method });
@@ -527,7 +511,7 @@ fn run_actions(service: &mut SipService, key: CallKey) {
             }
             Action::Cancel(leg) => {
                 if let Some(tx) = running.invites.get(&leg).copied() {
-                    if let Err(error) = service.layer.cancel(now, tx) {
+                    if let Err(error) = cx.layer.cancel(now, tx) {
                         debug!(%error, leg = leg.0, "CANCEL not sent");
                     }
                 }
@@ -536,23 +520,22 @@ fn run_actions(service: &mut SipService, key: CallKey) {
                 request,
                 destination,
                 transport,
-            } => service.layer.send_stateless(
-                rsip::SipMessage::Request(request),
-                destination,
-                transport,
-            ),
+            } => {
+                cx.layer
+                    .send_stateless(rsip::SipMessage::Request(request), destination, transport)
+            }
             Action::Respond {
                 transaction,
                 response,
-            } => service.respond(transaction, response),
-            Action::Voicemail(request) => hand_off(service, *request),
+            } => cx.respond(transaction, response),
+            Action::Voicemail(request) => hand_off(cx, calls, *request),
             Action::Presence { user_id, change } => match change {
-                PresenceChange::Ringing => service.presence.call_ringing(user_id, &call_id),
-                PresenceChange::RingingEnded => service.presence.ringing_ended(user_id, &call_id),
-                PresenceChange::Started => service.presence.call_started(user_id, &call_id),
-                PresenceChange::Ended => service.presence.call_ended(user_id, &call_id),
+                PresenceChange::Ringing => cx.presence.call_ringing(user_id, &call_id),
+                PresenceChange::RingingEnded => cx.presence.ringing_ended(user_id, &call_id),
+                PresenceChange::Started => cx.presence.call_started(user_id, &call_id),
+                PresenceChange::Ended => cx.presence.call_ended(user_id, &call_id),
             },
-            Action::Record(data) => service.history.record(data),
+            Action::Record(data) => cx.history.record(data),
             Action::MediaPeer { party, remote } => {
                 if let Some(relay) = &running.relay {
                     relay.set_remote(party, remote);
@@ -560,35 +543,34 @@ fn run_actions(service: &mut SipService, key: CallKey) {
             }
         }
     }
-    if let Some(running) = service.calls.calls.get_mut(&key) {
+    if let Some(running) = calls.calls.get_mut(&key) {
         if running.call.is_over() && running.relay.take().is_some() {
             // Hung up, handed to voicemail (the IVR answers with its own media), rejected or
             // cancelled: the relay's ports go back now, not when the last B leg has wound down.
             debug!("media relay released");
         }
     }
-    service.calls.reindex(key);
-    let finished = service
-        .calls
-        .calls
-        .get(&key)
-        .is_some_and(|r| r.call.is_finished());
+    calls.reindex(key);
+    let finished = calls.calls.get(&key).is_some_and(|r| r.call.is_finished());
     if finished {
         info!("call over");
-        forget(service, key);
+        forget(cx, calls, key);
     }
 }
 
-fn forget(service: &mut SipService, key: CallKey) {
-    if let Some(running) = service.calls.calls.remove(&key) {
-        for id in running.call_ids {
-            service.calls.by_call_id.remove(&id);
+fn forget(cx: &mut Context, calls: &mut Calls, key: CallKey) {
+    if let Some(running) = calls.calls.remove(&key) {
+        let owner = Owner::Call(key);
+        for id in running.call_ids.keys() {
+            cx.owners.release_dialog(id, &owner);
         }
-        for tx in running.transactions {
-            service.calls.by_transaction.remove(&tx);
+        for tx in running.transactions.keys() {
+            if cx.owners.transaction(*tx) == Some(&owner) {
+                cx.owners.release_transaction(*tx);
+            }
         }
         if let Some(at) = running.deadline {
-            service.calls.timers.remove(&(at, key));
+            calls.timers.remove(&(at, key));
         }
     }
 }
@@ -597,7 +579,7 @@ fn forget(service: &mut SipService, key: CallKey) {
 /// running (`ivr_leg::answer`), else to an external voicemail service when one is wired in;
 /// without either the caller is told 480 with a Reason saying why, so nobody rings into a void
 /// without a word.
-fn hand_off(service: &mut SipService, request: VoicemailRequest) {
+fn hand_off(cx: &mut Context, calls: &mut Calls, request: VoicemailRequest) {
     let (reason, back_at) = match &request.info.status {
         GreetingStatus::OnThePhone => ("on the phone".to_owned(), None),
         GreetingStatus::Absent {
@@ -613,7 +595,7 @@ fn hand_off(service: &mut SipService, request: VoicemailRequest) {
         allow_messages = request.info.allow_messages,
         "voicemail hand-off"
     );
-    if service.ivr.is_some() {
+    if calls.ivr_available {
         let answer = Answer {
             call_id: request.call_id.clone(),
             transaction: request.transaction,
@@ -622,10 +604,13 @@ fn hand_off(service: &mut SipService, request: VoicemailRequest) {
             source: request.source,
             transport: request.transport,
         };
-        super::ivr_leg::answer(service, answer, IvrKind::Deposit(Box::new(request)));
+        cx.defer(Deferred::AnswerIvr(
+            Box::new(answer),
+            IvrKind::Deposit(Box::new(request)),
+        ));
         return;
     }
-    if let Some(sender) = &service.calls.voicemail {
+    if let Some(sender) = &calls.voicemail {
         match sender.try_send(request) {
             Ok(()) => return,
             Err(error) => {
@@ -633,20 +618,15 @@ fn hand_off(service: &mut SipService, request: VoicemailRequest) {
                 let request = match error {
                     mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r) => r,
                 };
-                answer_unavailable(service, &request, &reason, &back_at_text);
+                answer_unavailable(cx, &request, &reason, &back_at_text);
                 return;
             }
         }
     }
-    answer_unavailable(service, &request, &reason, &back_at_text);
+    answer_unavailable(cx, &request, &reason, &back_at_text);
 }
 
-fn answer_unavailable(
-    service: &mut SipService,
-    request: &VoicemailRequest,
-    reason: &str,
-    back_at: &str,
-) {
+fn answer_unavailable(cx: &mut Context, request: &VoicemailRequest, reason: &str, back_at: &str) {
     let mut response = crate::sip::transaction::fields::response_to(
         &request.invite,
         480,
@@ -669,85 +649,115 @@ fn answer_unavailable(
     response
         .headers
         .push(Header::Server(rsip::headers::Server::new(SERVER)));
-    service.respond(request.transaction, response);
+    cx.respond(request.transaction, response);
 }
 
-/// Leads a transaction-layer event to its call; false when it belongs to none.
+/// A response in one of the call's client transactions.
 pub fn on_response(
-    service: &mut SipService,
+    cx: &mut Context,
+    calls: &mut Calls,
+    key: CallKey,
     transaction: TransactionId,
     response: rsip::Response,
-) -> bool {
-    let Some(&(key, side, _)) = service.calls.by_transaction.get(&transaction) else {
-        return false;
+) {
+    let Some(side) = side_of_transaction(calls, key, transaction) else {
+        return;
     };
-    drive(service, key, Event::Response { side, response });
-    true
+    drive(cx, calls, key, Event::Response { side, response });
 }
 
-/// A response no transaction matched: a 2xx retransmission for a leg (RFC 6026 §8.9).
-pub fn on_stray_response(service: &mut SipService, response: rsip::Response) {
+/// A response no transaction matched, in one of the call's dialogs: a 2xx retransmission for
+/// a B leg (RFC 6026 §8.9).
+pub fn on_stray_response(
+    cx: &mut Context,
+    calls: &mut Calls,
+    key: CallKey,
+    response: rsip::Response,
+) {
     if !(200..300).contains(&response.status_code.code()) {
         return;
     }
     let Ok(call_id) = dialog::header_value(&response.headers, "Call-ID") else {
         return;
     };
-    if let Some(&(key, side)) = service.calls.by_call_id.get(&call_id) {
-        if matches!(side, Side::Callee(_)) {
-            drive(service, key, Event::Response { side, response });
-        }
+    if let Some(side @ Side::Callee(_)) = side_of_dialog(calls, key, &call_id) {
+        drive(cx, calls, key, Event::Response { side, response });
     }
 }
 
-/// Timer B/F or a transport error for one of our client transactions.
-pub fn on_transaction_failed(service: &mut SipService, transaction: TransactionId) {
-    if let Some((key, side, method)) = service.calls.by_transaction.remove(&transaction) {
-        // The caller's own INVITE (Timer H) is no request of ours; a re-INVITE we relayed
-        // towards the caller is.
-        let inbound = service
-            .calls
-            .calls
-            .get(&key)
-            .is_some_and(|r| r.call.inbound().0 == transaction);
-        if !inbound {
-            drive(service, key, Event::RequestFailed { side, method });
-        }
-    }
-}
-
-/// A terminated transaction no longer routes events.
-pub fn on_terminated(service: &mut SipService, transaction: TransactionId) {
-    service.calls.by_transaction.remove(&transaction);
-}
-
-/// The caller cancelled; false when no call has this INVITE.
-pub fn on_cancelled(service: &mut SipService, invite: TransactionId) -> bool {
-    let Some(&(key, Side::Caller, _)) = service.calls.by_transaction.get(&invite) else {
-        return false;
+/// Timer B/F/H or a transport error in one of the call's transactions (the router has taken
+/// it out of the owner index).
+pub fn on_transaction_failed(
+    cx: &mut Context,
+    calls: &mut Calls,
+    key: CallKey,
+    transaction: TransactionId,
+) {
+    let Some((side, method)) = calls
+        .calls
+        .get_mut(&key)
+        .and_then(|r| r.transactions.remove(&transaction))
+    else {
+        return;
     };
-    drive(service, key, Event::Cancelled);
+    // The caller's own INVITE (Timer H) is no request of ours; a re-INVITE we relayed
+    // towards the caller is.
+    let inbound = calls
+        .calls
+        .get(&key)
+        .is_some_and(|r| r.call.inbound().0 == transaction);
+    if !inbound {
+        drive(cx, calls, key, Event::RequestFailed { side, method });
+    }
+}
+
+/// A terminated transaction no longer routes events (the router has taken it out of the
+/// owner index).
+pub fn on_terminated(calls: &mut Calls, key: CallKey, transaction: TransactionId) {
+    if let Some(running) = calls.calls.get_mut(&key) {
+        running.transactions.remove(&transaction);
+    }
+}
+
+/// The caller cancelled the call's INVITE; false when `invite` is not its inbound INVITE.
+pub fn on_cancelled(
+    cx: &mut Context,
+    calls: &mut Calls,
+    key: CallKey,
+    invite: TransactionId,
+) -> bool {
+    if side_of_transaction(calls, key, invite) != Some(Side::Caller) {
+        return false;
+    }
+    drive(cx, calls, key, Event::Cancelled);
     true
 }
 
-/// An ACK outside a transaction: the caller's ACK for our 2xx, or either side's ACK for a
-/// relayed re-INVITE's 2xx.
-pub fn on_ack(service: &mut SipService, request: &rsip::Request) {
+/// An ACK outside a transaction in one of the call's dialogs: the caller's ACK for our 2xx,
+/// or either side's ACK for a relayed re-INVITE's 2xx.
+pub fn on_ack(cx: &mut Context, calls: &mut Calls, key: CallKey, request: &rsip::Request) {
     let Ok(call_id) = dialog::header_value(&request.headers, "Call-ID") else {
         return;
     };
-    if let Some(&(key, side)) = service.calls.by_call_id.get(&call_id) {
+    if let Some(side) = side_of_dialog(calls, key, &call_id) {
         let request = request.clone();
-        drive(service, key, Event::DialogAck { side, request });
+        drive(cx, calls, key, Event::DialogAck { side, request });
     }
 }
 
-/// An in-dialog request (BYE, re-INVITE, ...): to its call, or 481.
-pub fn on_in_dialog(service: &mut SipService, transaction: TransactionId, request: rsip::Request) {
+/// An in-dialog request (BYE, re-INVITE, ...) in one of the call's dialogs.
+pub fn on_in_dialog(
+    cx: &mut Context,
+    calls: &mut Calls,
+    key: CallKey,
+    transaction: TransactionId,
+    request: rsip::Request,
+) {
     let call_id = dialog::header_value(&request.headers, "Call-ID").unwrap_or_default();
-    match service.calls.by_call_id.get(&call_id).copied() {
-        Some((key, side)) => drive(
-            service,
+    match side_of_dialog(calls, key, &call_id) {
+        Some(side) => drive(
+            cx,
+            calls,
             key,
             Event::Request {
                 side,
@@ -755,437 +765,35 @@ pub fn on_in_dialog(service: &mut SipService, transaction: TransactionId, reques
                 request,
             },
         ),
-        None if service.ivr_legs.owns(&call_id) => {
-            super::ivr_leg::on_in_dialog(service, transaction, request);
-        }
         None => {
             let response = reply(&request, 481, Some("Call/Transaction Does Not Exist"));
-            service.respond(transaction, response);
+            cx.respond(transaction, response);
         }
     }
 }
 
-pub(crate) fn call_config(service: &SipService) -> CallConfig {
-    let local = service.local_address();
-    let sent_by = local.map_or_else(|| service.config.sip.domain.clone(), |a| a.to_string());
+/// Which side of call `key` a transaction is on.
+fn side_of_transaction(calls: &Calls, key: CallKey, transaction: TransactionId) -> Option<Side> {
+    let running = calls.calls.get(&key)?;
+    running
+        .transactions
+        .get(&transaction)
+        .map(|&(side, _)| side)
+}
+
+/// Which side of call `key` a Call-ID is.
+fn side_of_dialog(calls: &Calls, key: CallKey, call_id: &str) -> Option<Side> {
+    calls.calls.get(&key)?.call_ids.get(call_id).copied()
+}
+
+pub(crate) fn call_config(cx: &Context) -> CallConfig {
+    let sent_by = cx.sent_by();
     CallConfig {
         via_sent_by: sent_by.clone(),
         contact: format!("sip:onestatus@{sent_by}"),
-        domain: service.config.sip.domain.clone(),
+        domain: cx.config.sip.domain.clone(),
         server: SERVER.to_owned(),
-        t1: service.config.sip.t1,
-        t2: service.config.sip.t2,
-    }
-}
-
-/// The caller as far as the INVITE says: From's user part and display name.
-fn caller_from(request: &rsip::Request) -> CallerInfo {
-    let from = dialog::header_value(&request.headers, "From").unwrap_or_default();
-    let (addr, _) = dialog::split_tag(&from);
-    let name = addr
-        .split_once('<')
-        .map(|(n, _)| n.trim().trim_matches('"').trim().to_owned())
-        .filter(|n| !n.is_empty());
-    CallerInfo {
-        number: uri_user(&addr).unwrap_or_default(),
-        name,
-        user_id: None,
-    }
-}
-
-/// The user part of the URI in a name-addr or addr-spec.
-fn uri_user(value: &str) -> Option<String> {
-    let uri = match (value.find('<'), value.find('>')) {
-        (Some(o), Some(c)) if c > o => &value[o + 1..c],
-        _ => value,
-    };
-    let rest = uri.split_once(':').map(|(_, r)| r)?;
-    let user = rest.split_once('@').map(|(u, _)| u)?;
-    let user = user.split(';').next().unwrap_or(user);
-    (!user.is_empty()).then(|| user.to_owned())
-}
-
-// ---- the routing task -----------------------------------------------------------------------
-
-/// The configuration the routing task needs.
-struct Numbers {
-    /// `sip.trunk`.
-    trunk: String,
-    /// `sip.voicemail_number`: the mailbox's access number.
-    voicemail: String,
-    /// The prompts' language before a caller from outside has logged in.
-    default_lang: Lang,
-}
-
-async fn route(
-    store: &Store,
-    presence: &Presence,
-    numbers: &Numbers,
-    key: CallKey,
-    request: &rsip::Request,
-    now: DateTime<Utc>,
-) -> RouteLookup {
-    let trunk = numbers.trunk.as_str();
-    let mut caller = caller_from(request);
-    let caller_device = match store.device_by_sip_username(&caller.number).await {
-        Ok(device) => Some(device),
-        Err(StoreError::NotFound(_)) => None,
-        Err(error) => {
-            warn!(%error, "store failed looking up the caller");
-            None
-        }
-    };
-    let mut own: Option<User> = None;
-    if let Some(device) = &caller_device {
-        if let Ok(user) = store.user(device.user_id).await {
-            caller.user_id = Some(user.id.0);
-            caller.name = Some(user.profile.name.clone());
-            caller.number = user.local_number.clone();
-            own = Some(user);
-        }
-    }
-    let dialled = request.uri.user().unwrap_or("").to_owned();
-    match retrieval(store, numbers, &dialled, own.as_ref()).await {
-        Ok(Some(setup)) => {
-            return RouteLookup {
-                key,
-                outcome: Routed::Mailbox(setup),
-                caller,
-                caller_device,
-            };
-        }
-        Ok(None) => {}
-        Err(error) => warn!(%error, "store failed looking up the mailbox"),
-    }
-    let plan = match plan(
-        store,
-        presence,
-        trunk,
-        request,
-        now,
-        &caller,
-        caller_device.is_some(),
-    )
-    .await
-    {
-        Ok(plan) => plan,
-        Err(error) => {
-            warn!(%error, "store failed while routing");
-            Plan::Reject {
-                status: 500,
-                reason: None,
-            }
-        }
-    };
-    RouteLookup {
-        key,
-        outcome: Routed::Plan(plan),
-        caller,
-        caller_device,
-    }
-}
-
-/// Whether the call is for a mailbox: the access number from anywhere (from one's own device
-/// it opens one's own mailbox), or one's own OneNumber or local number from one's own device.
-async fn retrieval(
-    store: &Store,
-    numbers: &Numbers,
-    dialled: &str,
-    own: Option<&User>,
-) -> Result<Option<RetrieveSetup>, StoreError> {
-    let access = !numbers.voicemail.is_empty() && dialled == numbers.voicemail;
-    let own_number = own.is_some_and(|u| dialled == u.one_number || dialled == u.local_number);
-    match own {
-        Some(user) if access || own_number => {
-            let settings = store.voicemail_settings(user.id).await?;
-            let entry = Entry::OwnDevice {
-                user: user.id,
-                pin_required: settings.pin_required_from_own_device,
-            };
-            Ok(Some(RetrieveSetup::new(entry, user.profile.lang)))
-        }
-        None if access => Ok(Some(RetrieveSetup::new(
-            Entry::AccessNumber,
-            numbers.default_lang,
-        ))),
-        _ => Ok(None),
-    }
-}
-
-/// The user a dialled number reaches (OneNumber, else local number), in one store read — two
-/// when the number is written another way than it is stored (`+4570100002`, `0045…`): then
-/// its normalised form (`number::normalise`) is tried too.
-async fn find_user(store: &Store, number: &str) -> Result<Option<User>, StoreError> {
-    if number.is_empty() {
-        return Ok(None);
-    }
-    match store.user_by_number(number).await {
-        Ok(user) => return Ok(Some(user)),
-        Err(StoreError::NotFound(_)) => {}
-        Err(error) => return Err(error),
-    }
-    match crate::number::normalise(number, &crate::number::Plan::DK) {
-        Ok(normal) if normal != number => match store.user_by_number(&normal).await {
-            Ok(user) => Ok(Some(user)),
-            Err(StoreError::NotFound(_)) => Ok(None),
-            Err(error) => Err(error),
-        },
-        _ => Ok(None),
-    }
-}
-
-/// Decides and resolves: follows forwards to local users (with the loop guard of
-/// `routing::forward_loop` through the CallContext history), applies the toll-fraud guard to
-/// external forwards, and turns contacts into addresses.
-async fn plan(
-    store: &Store,
-    presence: &Presence,
-    trunk: &str,
-    request: &rsip::Request,
-    now: DateTime<Utc>,
-    caller: &CallerInfo,
-    is_internal: bool,
-) -> Result<Plan, StoreError> {
-    let dialled = request.uri.user().unwrap_or("").to_owned();
-    let Some(mut user) = find_user(store, &dialled).await? else {
-        info!(%dialled, "call to an unknown number");
-        return Ok(Plan::Reject {
-            status: 404,
-            reason: None,
-        });
-    };
-    let (history, hops) = diversion_history(request);
-    let mut context = CallContext {
-        caller: (!caller.number.is_empty()).then(|| caller.number.clone()),
-        is_internal,
-        dialled: dialled.clone(),
-        history,
-        forwarded_hops: hops,
-    };
-    let mut diversion: Option<Diversion> = None;
-    for _ in 0..=routing::MAX_FORWARD_HOPS {
-        let loaded = user_state::load(store, presence, user, now).await?;
-        let callee = CalleeInfo {
-            user_id: loaded.user.id.0,
-            number: loaded.user.one_number.clone(),
-            lang: loaded.user.profile.lang,
-        };
-        let route = routing::decide(&loaded.state, now, &context);
-        info!(user_id = callee.user_id, route = ?route_name(&route), "routing decision");
-        match route {
-            Route::Voicemail(info) => return Ok(Plan::Voicemail { callee, info }),
-            Route::Ring {
-                targets,
-                timeout,
-                fallback,
-            } => {
-                let resolved = resolve_targets(&loaded, &targets, trunk).await;
-                if resolved.is_empty() {
-                    return Ok(Plan::Voicemail {
-                        callee,
-                        info: fallback,
-                    });
-                }
-                return Ok(Plan::Ring {
-                    callee,
-                    targets: resolved,
-                    timeout,
-                    fallback,
-                    diversion,
-                });
-            }
-            Route::Forward {
-                number,
-                reason,
-                absence,
-            } => {
-                let absent = VoicemailInfo {
-                    status: GreetingStatus::Absent {
-                        reason: absence.reason,
-                        back_at: absence.back_at,
-                        free_text: absence.free_text.clone(),
-                    },
-                    allow_messages: loaded.state.voicemail.allow_messages,
-                };
-                context.history.push(loaded.user.one_number.clone());
-                context.forwarded_hops += 1;
-                let counter = context.forwarded_hops;
-                let next_diversion = Diversion {
-                    from: loaded.user.one_number.clone(),
-                    reason,
-                    counter,
-                    user_id: Some(loaded.user.id.0),
-                };
-                match find_user(store, &number).await? {
-                    Some(next) if next.org_id == loaded.user.org_id => {
-                        info!(to = %number, "forward to a colleague");
-                        diversion = Some(next_diversion);
-                        user = next;
-                        continue;
-                    }
-                    _ => {}
-                }
-                // External (or another organisation's) number: only where the organisation
-                // allows it, and only through a trunk (toll-fraud guard).
-                let target = if loaded.org.allow_external_forwarding {
-                    trunk_target(trunk, &number, TargetKind::External).await
-                } else {
-                    None
-                };
-                let Some(target) = target else {
-                    info!(to = %number, "external forward refused or no trunk: voicemail");
-                    return Ok(Plan::Voicemail {
-                        callee,
-                        info: absent,
-                    });
-                };
-                return Ok(Plan::Ring {
-                    callee,
-                    targets: vec![target],
-                    timeout: routing::MAX_RING_TIMEOUT,
-                    fallback: absent,
-                    diversion: Some(next_diversion),
-                });
-            }
-        }
-    }
-    Ok(Plan::Reject {
-        status: 482,
-        reason: Some("Loop Detected".into()),
-    })
-}
-
-fn route_name(route: &Route) -> &'static str {
-    match route {
-        Route::Ring { .. } => "ring",
-        Route::Forward { .. } => "forward",
-        Route::Voicemail(_) => "voicemail",
-    }
-}
-
-/// Ring targets to addresses: a device is reached where its REGISTER came from (the flow it
-/// keeps open through NAT, as RFC 5626 does), the mobile through the trunk.
-async fn resolve_targets(
-    loaded: &LoadedUser,
-    targets: &[routing::RingTarget],
-    trunk: &str,
-) -> Vec<OutboundTarget> {
-    let mut out = Vec::new();
-    for target in targets {
-        match target {
-            routing::RingTarget::Device { contact, .. } => {
-                let Some(reg) = loaded
-                    .registrations
-                    .iter()
-                    .find(|r| r.binding.contact_uri == *contact)
-                else {
-                    continue;
-                };
-                let Ok(destination) = reg.binding.received_addr.parse::<SocketAddr>() else {
-                    continue;
-                };
-                out.push(OutboundTarget {
-                    uri: contact.clone(),
-                    destination,
-                    transport: if reg.binding.transport.eq_ignore_ascii_case("tcp") {
-                        TransportKind::Tcp
-                    } else {
-                        TransportKind::Udp
-                    },
-                    kind: TargetKind::Device,
-                });
-            }
-            routing::RingTarget::Mobile { number } => {
-                if let Some(t) = trunk_target(trunk, number, TargetKind::Mobile).await {
-                    out.push(t);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// `number` through the configured trunk (`sip:host[:port]`), or `None` without one.
-pub(crate) async fn trunk_target(
-    trunk: &str,
-    number: &str,
-    kind: TargetKind,
-) -> Option<OutboundTarget> {
-    let trunk = trunk.trim();
-    if trunk.is_empty() {
-        return None;
-    }
-    let host_port = trunk
-        .trim_start_matches("sips:")
-        .trim_start_matches("sip:")
-        .split(';')
-        .next()?
-        .rsplit('@')
-        .next()?
-        .to_owned();
-    let number: String = number
-        .chars()
-        .filter(|c| c.is_ascii_digit() || *c == '+')
-        .take(32)
-        .collect();
-    if number.is_empty() {
-        return None;
-    }
-    let lookup = if host_port.contains(':') {
-        host_port.clone()
-    } else {
-        format!("{host_port}:5060")
-    };
-    let destination = tokio::net::lookup_host(lookup).await.ok()?.next()?;
-    Some(OutboundTarget {
-        uri: format!("sip:{number}@{host_port}"),
-        destination,
-        transport: TransportKind::Udp,
-        kind,
-    })
-}
-
-/// The numbers a call was already diverted from, from Diversion (RFC 5806, newest first) or
-/// History-Info (RFC 7044), and the hop count.
-fn diversion_history(request: &rsip::Request) -> (Vec<String>, u32) {
-    let mut history = Vec::new();
-    let mut hops = 0u32;
-    for header in request.headers.iter() {
-        if let Header::Other(name, value) = header {
-            if name.eq_ignore_ascii_case("Diversion") {
-                for entry in value
-                    .split(',')
-                    .take(routing::MAX_FORWARD_HOPS as usize + 1)
-                {
-                    if let Some(user) = uri_user(entry) {
-                        history.push(user);
-                    }
-                    let counter = entry
-                        .split(';')
-                        .filter_map(|p| p.trim().strip_prefix("counter="))
-                        .find_map(|c| c.trim().parse::<u32>().ok())
-                        .unwrap_or(1);
-                    hops = hops.saturating_add(counter);
-                }
-            }
-        }
-    }
-    history.reverse();
-    (history, hops)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uri_user_reads_name_addr_and_addr_spec() {
-        assert_eq!(uri_user("\"A\" <sip:4512@h>").as_deref(), Some("4512"));
-        assert_eq!(
-            uri_user("sip:1000001@h;user=phone").as_deref(),
-            Some("1000001")
-        );
-        assert_eq!(uri_user("<tel:+4512>"), None);
-        assert_eq!(uri_user("garbage"), None);
+        t1: cx.config.sip.t1,
+        t2: cx.config.sip.t2,
     }
 }

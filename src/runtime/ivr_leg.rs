@@ -1,11 +1,9 @@
-//! The seam between the SIP side and the voicemail IVR drivers: a call we answered ourselves
-//! (deposit or retrieval), with its media session and the signals that cross between the two.
+//! The SIP side of a call we answered ourselves for an IVR (deposit or retrieval): an owner
+//! in the SIP task's router, which hands it the events of the caller's dialog. The seam to
+//! the IVR drivers (what crosses, [`LegEvent`] and [`LegCommand`]) is [`super::leg`]; the
+//! drivers run the sans-I/O state machines over the media session and know nothing of SIP.
 //!
-//! The SIP task answers the INVITE (SDP answer from the media engine), keeps the dialog, and
-//! turns in-dialog requests into [`LegEvent`]s; the IVR driver runs the sans-I/O state machine
-//! over the [`MediaHandle`] and asks the SIP side for what only it can do via [`LegCommand`]s.
-//!
-//! The second half of the file is that SIP side: [`answer`] takes the caller's INVITE (from
+//! [`answer`] takes the caller's INVITE (from
 //! the B2BUA's voicemail hand-off, or a call to the access number), opens the RTP session,
 //! answers 200 with our SDP in the caller's dialog (§12.1.1), retransmits it until the ACK
 //! (§13.3.1.4) and spawns the driver. In-dialog BYE and INFO become [`LegEvent`]s; the
@@ -14,143 +12,32 @@
 //! before the answer, while the B2BUA still owns it (487 there); we answer synchronously.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Instant;
 
 use rsip::headers::UntypedHeader;
 use rsip::{Header, Method};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn, Instrument, Span};
 
-use super::sip_service::{reply, Completion, SipService, SERVER};
-use crate::b2bua::VoicemailRequest;
-use crate::clock::Clock;
-use crate::ivr::RetrieveSetup;
-use crate::media::decode::PromptCache;
-use crate::media::dtmf::{parse_info_body, Digit, InfoDtmfError};
-use crate::media::engine::{MediaEngine, MediaHandle};
+pub use super::leg::{answer_offer, Answer, IvrDeps, IvrKind, IvrLeg, LegCommand, LegEvent};
+use super::sip::completion::{Completion, MwiLookup};
+use super::sip::context::Context;
+pub use super::sip::owners::LegKey;
+use super::sip::owners::Owner;
+use super::sip::reply::{reply, SERVER};
+use crate::media::dtmf::{parse_info_body, InfoDtmfError};
+use crate::media::engine::MediaEngine;
 use crate::media::sdp::SessionDescription;
-use crate::notify::{MwiConfig, MwiNotifier, MwiTarget, Notifier};
-use crate::presence::Presence;
+use crate::notify::{MwiConfig, MwiNotifier, MwiTarget};
+use crate::sip::answer_retransmit::{AnswerDue, AnswerRetransmit};
 use crate::sip::dialog::{self, Dialog};
 use crate::sip::message;
 use crate::sip::transaction::fields::response_to;
 use crate::sip::transaction::{TransactionId, TransportKind};
 use crate::store::model::UserId;
-use crate::store::Store;
-
-/// What the SIP side tells the IVR driver about the call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LegEvent {
-    /// The caller hung up (BYE or CANCEL). The driver must still finish its work: a message
-    /// being recorded is saved (CONTRIBUTING.md rule 12).
-    Hangup,
-    /// A key pressed and sent as SIP INFO (`application/dtmf-relay` or `application/dtmf`)
-    /// rather than RFC 4733 in the media.
-    Digit(Digit),
-    /// A re-INVITE or UPDATE changed the session (the caller moved, or put us on hold): the
-    /// driver answers it with its media session ([`answer_offer`]) as `LegCommand::Answer`.
-    Offer {
-        /// Names the offer in the answer.
-        id: u64,
-        /// The caller's new offer.
-        offer: Box<SessionDescription>,
-    },
-}
-
-/// The driver's answer to [`LegEvent::Offer`]: the media session renegotiated on the same
-/// port (RFC 3264 §8, our `o=` version one higher), or `None` when there is no session or the
-/// offer cannot be answered (the SIP side then says 488 and the session stays as it was, RFC
-/// 3261 §14.2).
-pub fn answer_offer(
-    media: Option<&mut MediaHandle>,
-    id: u64,
-    offer: &SessionDescription,
-) -> LegCommand {
-    let sdp = media.and_then(|media| match media.renegotiate(offer) {
-        Ok(sdp) => Some(sdp.to_string()),
-        Err(error) => {
-            info!(%error, "new offer not answerable; the session stays as it was");
-            None
-        }
-    });
-    LegCommand::Answer { id, sdp }
-}
-
-/// What the IVR driver asks the SIP side to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LegCommand {
-    /// End the call: send BYE.
-    HangUp,
-    /// Transfer the caller (e.g. "press 9 for the receptionist") to this number.
-    Transfer {
-        /// The number to reach.
-        number: String,
-    },
-    /// The user's message counts changed: send message-waiting NOTIFYs (RFC 3842) to the
-    /// user's registered phones.
-    MessageWaiting {
-        /// The mailbox owner (store id).
-        user_id: i64,
-    },
-    /// The answer to [`LegEvent::Offer`] `id`: our SDP, or `None` for 488.
-    Answer {
-        /// The offer answered.
-        id: u64,
-        /// Our new SDP.
-        sdp: Option<String>,
-    },
-}
-
-/// A call answered for an IVR.
-#[derive(Debug)]
-pub struct IvrLeg {
-    /// Call-ID of the caller's dialog, for logs.
-    pub call_id: String,
-    /// The RTP session: play, record, DTMF events.
-    pub media: MediaHandle,
-    /// Signals from the SIP side.
-    pub events: mpsc::Receiver<LegEvent>,
-    /// Requests to the SIP side.
-    pub commands: mpsc::Sender<LegCommand>,
-}
-
-/// What the IVR drivers need besides the call itself. Cheap to clone.
-#[derive(Clone)]
-pub struct IvrDeps {
-    /// Messages, settings, PINs.
-    pub store: Store,
-    /// Decoded prompt fragments, stitched into what is played.
-    pub prompts: Arc<PromptCache>,
-    /// E-mail/SMS after a new message.
-    pub notifier: Arc<Notifier>,
-    /// Voicemail count events for the live web client.
-    pub presence: Presence,
-    /// Wall clock and monotonic time (the state machines take `now`).
-    pub clock: Arc<dyn Clock>,
-    /// The server's message limits (`[calls] max_message_secs`, `min_message_ms`).
-    pub limits: crate::ivr::RecordingLimits,
-    /// The one PIN check with its lockout, shared with the web login.
-    pub pin_check: crate::pin::PinCheck,
-    /// The spool, the save limit and the counts publisher, shared by every voicemail call.
-    pub voicemail: super::voicemail::VoicemailShared,
-}
 
 // ---- the SIP side: answering for an IVR and keeping the dialog ------------------------------
-
-/// Key of an answered IVR leg in the SIP task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct LegKey(u64);
-
-/// Which IVR answers the call.
-#[derive(Debug)]
-pub enum IvrKind {
-    /// The caller leaves a message (the B2BUA's hand-off).
-    Deposit(Box<VoicemailRequest>),
-    /// The caller listens to their messages.
-    Retrieve(RetrieveSetup),
-}
 
 /// What the SIP task needs to answer calls itself: the media engine and the drivers' deps.
 pub struct IvrRuntime {
@@ -173,39 +60,13 @@ impl IvrRuntime {
     }
 }
 
-/// The caller's INVITE, still waiting for its final response, and the To tag to answer with.
-#[derive(Debug, Clone)]
-pub struct Answer {
-    /// The caller's Call-ID.
-    pub call_id: String,
-    /// The INVITE server transaction.
-    pub transaction: TransactionId,
-    /// The INVITE.
-    pub invite: rsip::Request,
-    /// Our To tag (already in any provisional response the caller saw: one dialog, §12.1.1).
-    pub local_tag: String,
-    /// Where the INVITE came from: responses and our in-dialog requests go there (symmetric
-    /// signalling, which also reaches a caller behind NAT).
-    pub source: SocketAddr,
-    /// The transport it came on.
-    pub transport: TransportKind,
-}
-
-/// §13.3.1.4: our 2xx is retransmitted "starting with T1 seconds and doubling until it
-/// reaches T2", for 64·T1, until the ACK arrives.
-#[derive(Debug, Clone, Copy)]
-struct Retransmit {
-    next: Instant,
-    interval: Duration,
-    give_up: Instant,
-}
-
 /// One call we answered, as the SIP task keeps it.
 struct AnsweredLeg {
     dialog: Dialog,
     transaction: TransactionId,
     answer: rsip::Response,
-    retransmit: Option<Retransmit>,
+    /// §13.3.1.4: our 2xx until the ACK arrives (unreliable transports only).
+    retransmit: Option<AnswerRetransmit>,
     acked: bool,
     source: SocketAddr,
     transport: TransportKind,
@@ -242,10 +103,16 @@ struct PendingOffer {
 #[derive(Default)]
 pub struct IvrLegs {
     legs: HashMap<LegKey, AnsweredLeg>,
+    /// The legs' dialogs. The owner index has them too, except a click-to-call's desk dialog,
+    /// which stays with the click-to-call; it finds the leg that answered its call here.
     by_call_id: HashMap<String, LegKey>,
-    /// Our client transactions in the legs' dialogs (BYE, REFER).
+    /// Our client transactions in the legs' dialogs (BYE, REFER), entered in the owner index
+    /// too, and their methods.
     by_transaction: HashMap<TransactionId, (LegKey, Method)>,
     next: u64,
+    /// Media engine and drivers for the calls we answer ourselves (voicemail); `None`: such
+    /// calls get 480.
+    runtime: Option<IvrRuntime>,
 }
 
 impl IvrLegs {
@@ -253,7 +120,7 @@ impl IvrLegs {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.legs
             .values()
-            .filter_map(|l| l.retransmit.map(|r| r.next.min(r.give_up)))
+            .filter_map(|l| l.retransmit.map(|r| r.deadline()))
             .min()
     }
 
@@ -262,60 +129,33 @@ impl IvrLegs {
         self.by_call_id.contains_key(call_id)
     }
 
-    fn forget(&mut self, key: LegKey) {
+    /// The leg answering the dialog with this Call-ID.
+    pub fn leg_of(&self, call_id: &str) -> Option<LegKey> {
+        self.by_call_id.get(call_id).copied()
+    }
+
+    /// Answers IVR calls with this media engine and these drivers.
+    pub fn set_runtime(&mut self, runtime: IvrRuntime) {
+        self.runtime = Some(runtime);
+    }
+
+    fn forget(&mut self, cx: &mut Context, key: LegKey) {
+        let owner = Owner::IvrLeg(key);
         if let Some(leg) = self.legs.remove(&key) {
             self.by_call_id.remove(&leg.dialog.call_id);
+            cx.owners.release_dialog(&leg.dialog.call_id, &owner);
         }
-        self.by_transaction.retain(|_, (k, _)| *k != key);
+        self.by_transaction.retain(|tx, (k, _)| {
+            if *k == key {
+                if cx.owners.transaction(*tx) == Some(&owner) {
+                    cx.owners.release_transaction(*tx);
+                }
+                false
+            } else {
+                true
+            }
+        });
     }
-}
-
-/// The store's answer for a message-waiting update.
-#[derive(Debug)]
-pub struct MwiLookup {
-    /// The mailbox owner.
-    pub user_id: i64,
-    /// Unheard messages.
-    pub new: u32,
-    /// Heard or saved messages.
-    pub old: u32,
-    /// The owner's registered contacts.
-    pub targets: Vec<MwiTarget>,
-}
-
-/// The address our answers and requests carry (Via sent-by, Contact).
-fn sent_by(service: &SipService) -> String {
-    service
-        .local_address()
-        .map_or_else(|| service.config.sip.domain.clone(), |a| a.to_string())
-}
-
-/// The IP written in our SDP's `c=`: the SIP socket's, or, when it listens on a wildcard
-/// address, the one the caller addressed the INVITE to.
-fn media_ip(service: &SipService, invite: &rsip::Request) -> IpAddr {
-    if let Some(ip) = service
-        .local_address()
-        .map(|a| a.ip())
-        .filter(|ip| !ip.is_unspecified())
-    {
-        return ip;
-    }
-    let host = invite.uri.host_with_port.host.to_string();
-    host.trim_matches(['[', ']'])
-        .parse()
-        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
-}
-
-fn via(service: &SipService, transport: TransportKind) -> String {
-    let transport = match transport {
-        TransportKind::Udp => "UDP",
-        TransportKind::Tcp => "TCP",
-    };
-    format!(
-        "SIP/2.0/{transport} {};branch={};rport",
-        sent_by(service),
-        message::new_branch()
-    )
 }
 
 /// Answers the caller's INVITE ourselves and starts the IVR: an RTP session answering the
@@ -324,31 +164,31 @@ fn via(service: &SipService, transport: TransportKind) -> String {
 /// An INVITE without an offer gets 488: offer-less INVITEs (the offer in our 2xx, the answer
 /// in the ACK) are not supported here. An offer the engine cannot answer gets the status the
 /// SDP error names (488), a full port range 503.
-pub fn answer(service: &mut SipService, call: Answer, kind: IvrKind) {
+pub fn answer(cx: &mut Context, legs: &mut IvrLegs, call: Answer, kind: IvrKind) {
     let span = tracing::info_span!("ivr", call_id = %call.call_id);
     let _enter = span.enter();
-    let Some(ivr) = service.ivr.as_ref() else {
-        reject(service, &call, 480, "voicemail not available");
+    let Some(ivr) = legs.runtime.as_ref() else {
+        reject(cx, &call, 480, "voicemail not available");
         return;
     };
     if call.invite.body.is_empty() {
-        reject(service, &call, 488, "no SDP offer");
+        reject(cx, &call, 488, "no SDP offer");
         return;
     }
     let offer = match SessionDescription::parse(&String::from_utf8_lossy(&call.invite.body)) {
         Ok(offer) => offer,
         Err(error) => {
             info!(%error, "SDP offer not usable");
-            reject(service, &call, error.sip_status(), "SDP offer not usable");
+            reject(cx, &call, error.sip_status(), "SDP offer not usable");
             return;
         }
     };
-    let ip = media_ip(service, &call.invite);
+    let ip = cx.media_ip(&call.invite);
     let (media, sdp) = match ivr.media.open_session(&offer, ip) {
         Ok(opened) => opened,
         Err(error) => {
             warn!(%error, "no media session for the IVR");
-            reject(service, &call, error.sip_status(), "no media");
+            reject(cx, &call, error.sip_status(), "no media");
             return;
         }
     };
@@ -357,12 +197,12 @@ pub fn answer(service: &mut SipService, call: Answer, kind: IvrKind) {
         Err(error) => {
             // §8.1.1.8: an INVITE MUST carry a Contact; without it there is no dialog to keep.
             info!(%error, "INVITE cannot start a dialog");
-            reject(service, &call, 400, "no dialog");
+            reject(cx, &call, 400, "no dialog");
             return;
         }
     };
     let deps = ivr.deps.clone();
-    let sent_by = sent_by(service);
+    let sent_by = cx.sent_by();
     let body = sdp.to_string().into_bytes();
     let mut response = response_to(&call.invite, 200, Some(&call.local_tag));
     let mut headers: Vec<Header> = response
@@ -391,22 +231,17 @@ pub fn answer(service: &mut SipService, call: Answer, kind: IvrKind) {
     response.headers = headers.into();
     response.body = body;
 
-    let key = LegKey(service.ivr_legs.next);
-    service.ivr_legs.next += 1;
+    let key = LegKey(legs.next);
+    legs.next += 1;
     let (events_tx, events_rx) = mpsc::channel(32);
     let (commands_tx, mut commands_rx) = mpsc::channel::<LegCommand>(32);
-    let now = service.instant();
-    let t1 = service.config.sip.t1;
-    let retransmit = (!call.transport.is_reliable()).then(|| Retransmit {
-        next: now + t1,
-        interval: t1,
-        give_up: now + t1 * 64,
-    });
-    service
-        .ivr_legs
-        .by_call_id
-        .insert(call.call_id.clone(), key);
-    service.ivr_legs.legs.insert(
+    let now = cx.instant();
+    let t1 = cx.config.sip.t1;
+    let retransmit = (!call.transport.is_reliable()).then(|| AnswerRetransmit::start(now, t1));
+    legs.by_call_id.insert(call.call_id.clone(), key);
+    cx.owners
+        .bind_dialog(call.call_id.clone(), Owner::IvrLeg(key));
+    legs.legs.insert(
         key,
         AnsweredLeg {
             dialog,
@@ -426,12 +261,12 @@ pub fn answer(service: &mut SipService, call: Answer, kind: IvrKind) {
             next_offer: 0,
         },
     );
-    service.respond(call.transaction, response);
+    cx.respond(call.transaction, response);
     info!(rtp = %media.local_addr(), "answered for the IVR");
 
     // The leg's commands come back into the SIP loop tagged with the leg; when the driver
     // ends, `LegDone` makes sure the call ends too.
-    let completions = service.completions.clone();
+    let completions = cx.completions.clone();
     tokio::spawn(async move {
         while let Some(command) = commands_rx.recv().await {
             if completions
@@ -451,7 +286,7 @@ pub fn answer(service: &mut SipService, call: Answer, kind: IvrKind) {
         commands: commands_tx,
     };
     // The drain guard lives as long as the driver: a message being saved holds the shutdown.
-    let guard = service.shutdown.as_ref().map(|s| s.call_started());
+    let guard = cx.shutdown.as_ref().map(|s| s.call_started());
     tokio::spawn(
         async move {
             match kind {
@@ -466,7 +301,7 @@ pub fn answer(service: &mut SipService, call: Answer, kind: IvrKind) {
     );
 }
 
-fn reject(service: &mut SipService, call: &Answer, code: u16, why: &str) {
+fn reject(cx: &mut Context, call: &Answer, code: u16, why: &str) {
     info!(code, why, "IVR call refused");
     let mut response = response_to(&call.invite, code, Some(&call.local_tag));
     response.status_code = rsip::StatusCode::Other(code, message::canonical_reason(code).into());
@@ -480,72 +315,80 @@ fn reject(service: &mut SipService, call: &Answer, code: u16, why: &str) {
     response
         .headers
         .push(Header::Server(rsip::headers::Server::new(SERVER)));
-    service.respond(call.transaction, response);
+    cx.respond(call.transaction, response);
 }
 
-/// The caller's ACK for our 2xx: stop retransmitting. False when no IVR leg has the Call-ID.
-pub fn on_ack(service: &mut SipService, request: &rsip::Request) -> bool {
-    let Ok(call_id) = dialog::header_value(&request.headers, "Call-ID") else {
-        return false;
-    };
-    let Some(&key) = service.ivr_legs.by_call_id.get(&call_id) else {
-        return false;
-    };
-    let Some(leg) = service.ivr_legs.legs.get_mut(&key) else {
-        return false;
+/// The caller's ACK for our 2xx: stop retransmitting.
+pub fn on_ack(cx: &mut Context, legs: &mut IvrLegs, key: LegKey) {
+    let Some(leg) = legs.legs.get_mut(&key) else {
+        return;
     };
     leg.acked = true;
     leg.retransmit = None;
     if leg.bye_after_ack {
-        send_bye(service, key);
+        send_bye(cx, legs, key);
     }
+}
+
+/// A caller's ACK for our 2xx by its Call-ID (a click-to-call's, whose desk dialog the
+/// owner index keeps with the click-to-call); false when no leg answers that dialog.
+pub fn on_ack_by_call_id(cx: &mut Context, legs: &mut IvrLegs, request: &rsip::Request) -> bool {
+    let Ok(call_id) = dialog::header_value(&request.headers, "Call-ID") else {
+        return false;
+    };
+    let Some(key) = legs.leg_of(&call_id) else {
+        return false;
+    };
+    on_ack(cx, legs, key);
     true
 }
 
-/// A request inside an answered IVR leg's dialog (the Call-ID is one of ours).
-pub fn on_in_dialog(service: &mut SipService, transaction: TransactionId, request: rsip::Request) {
+/// A request inside an answered IVR leg's dialog.
+pub fn on_in_dialog(
+    cx: &mut Context,
+    legs: &mut IvrLegs,
+    key: LegKey,
+    transaction: TransactionId,
+    request: rsip::Request,
+) {
     let call_id = dialog::header_value(&request.headers, "Call-ID").unwrap_or_default();
     let from_tag = tag_of(&request, "From");
     let to_tag = tag_of(&request, "To");
-    let Some(&key) = service.ivr_legs.by_call_id.get(&call_id) else {
-        respond(service, transaction, &request, 481, None);
-        return;
-    };
-    let Some(leg) = service.ivr_legs.legs.get_mut(&key) else {
-        respond(service, transaction, &request, 481, None);
+    let Some(leg) = legs.legs.get_mut(&key) else {
+        respond(cx, transaction, &request, 481, None);
         return;
     };
     let span = leg.span.clone();
     let _enter = span.enter();
     if !leg.dialog.matches_request(&call_id, &from_tag, &to_tag) {
         // §12.2.2: no dialog matches.
-        respond(service, transaction, &request, 481, None);
+        respond(cx, transaction, &request, 481, None);
         return;
     }
     if let Ok(cseq) = dialog::cseq_number(&request.headers) {
         if leg.dialog.accept_remote_cseq(cseq).is_err() {
             // §12.2.2: out of order.
-            respond(service, transaction, &request, 500, None);
+            respond(cx, transaction, &request, 500, None);
             return;
         }
     }
     match request.method {
         Method::Bye => {
-            respond(service, transaction, &request, 200, None);
+            respond(cx, transaction, &request, 200, None);
             info!("caller hung up (BYE)");
-            if let Some(leg) = service.ivr_legs.legs.get(&key) {
+            if let Some(leg) = legs.legs.get(&key) {
                 let _ = leg.events.try_send(LegEvent::Hangup);
             }
-            service.ivr_legs.forget(key);
+            legs.forget(cx, key);
         }
-        Method::Info => on_info(service, key, transaction, &request),
+        Method::Info => on_info(cx, legs, key, transaction, &request),
         Method::Notify => {
             // Progress of our REFER (RFC 3515 §2.4.5); the call ends on the REFER's answer, so
             // the report is only acknowledged.
-            respond(service, transaction, &request, 200, None);
+            respond(cx, transaction, &request, 200, None);
         }
-        Method::Invite | Method::Update => on_offer(service, key, transaction, request),
-        _ => respond(service, transaction, &request, 501, None),
+        Method::Invite | Method::Update => on_offer(cx, legs, key, transaction, request),
+        _ => respond(cx, transaction, &request, 501, None),
     }
 }
 
@@ -556,30 +399,31 @@ pub fn on_in_dialog(service: &mut SipService, transaction: TransactionId, reques
 /// §5.2). A changed offer goes to the driver, whose media session follows it on the same
 /// port ([`answer_offer`]); while it does, a second offer gets 491 (§14.2).
 fn on_offer(
-    service: &mut SipService,
+    cx: &mut Context,
+    legs: &mut IvrLegs,
     key: LegKey,
     transaction: TransactionId,
     request: rsip::Request,
 ) {
-    let Some(leg) = service.ivr_legs.legs.get_mut(&key) else {
-        respond(service, transaction, &request, 481, None);
+    let Some(leg) = legs.legs.get_mut(&key) else {
+        respond(cx, transaction, &request, 481, None);
         return;
     };
     if leg.pending.is_some() {
-        respond(service, transaction, &request, 491, None);
+        respond(cx, transaction, &request, 491, None);
         return;
     }
     if request.body.is_empty() {
         let body = (request.method == Method::Invite).then(|| leg.local_sdp.clone());
-        let response = refresh_answer(service, &request, body);
-        service.respond(transaction, response);
+        let response = refresh_answer(cx, &request, body);
+        cx.respond(transaction, response);
         return;
     }
     let offer = match SessionDescription::parse(&String::from_utf8_lossy(&request.body)) {
         Ok(offer) => offer,
         Err(error) => {
             info!(%error, "new offer not usable; the session stays as it was");
-            respond(service, transaction, &request, error.sip_status(), None);
+            respond(cx, transaction, &request, error.sip_status(), None);
             return;
         }
     };
@@ -587,8 +431,8 @@ fn on_offer(
     if leg.remote_version == Some(version) {
         debug!(method = %request.method, "same session: answered as before");
         let body = Some(leg.local_sdp.clone());
-        let response = refresh_answer(service, &request, body);
-        service.respond(transaction, response);
+        let response = refresh_answer(cx, &request, body);
+        cx.respond(transaction, response);
         return;
     }
     let id = leg.next_offer;
@@ -598,7 +442,7 @@ fn on_offer(
         offer: Box::new(offer),
     });
     if sent.is_err() {
-        respond(service, transaction, &request, 500, None);
+        respond(cx, transaction, &request, 500, None);
         return;
     }
     info!(method = %request.method, "new offer: the media session follows it");
@@ -611,8 +455,8 @@ fn on_offer(
 }
 
 /// The driver's answer to a changed offer: 200 with the new SDP, or 488.
-fn offer_answered(service: &mut SipService, key: LegKey, id: u64, sdp: Option<String>) {
-    let Some(leg) = service.ivr_legs.legs.get_mut(&key) else {
+fn offer_answered(cx: &mut Context, legs: &mut IvrLegs, key: LegKey, id: u64, sdp: Option<String>) {
+    let Some(leg) = legs.legs.get_mut(&key) else {
         return;
     };
     let Some(pending) = leg.pending.take_if(|p| p.id == id) else {
@@ -622,10 +466,10 @@ fn offer_answered(service: &mut SipService, key: LegKey, id: u64, sdp: Option<St
         Some(sdp) => {
             leg.local_sdp = sdp.clone();
             leg.remote_version = Some(pending.version);
-            let response = refresh_answer(service, &pending.request, Some(sdp));
-            service.respond(pending.transaction, response);
+            let response = refresh_answer(cx, &pending.request, Some(sdp));
+            cx.respond(pending.transaction, response);
         }
-        None => respond(service, pending.transaction, &pending.request, 488, None),
+        None => respond(cx, pending.transaction, &pending.request, 488, None),
     }
 }
 
@@ -633,11 +477,7 @@ fn offer_answered(service: &mut SipService, key: LegKey, id: u64, sdp: Option<St
 /// given, and the session timer echoed (RFC 4028 §9: a UAS that supports timers copies
 /// Session-Expires into the 2xx, the refresher being the caller unless it said otherwise, and
 /// then requires "timer").
-fn refresh_answer(
-    service: &SipService,
-    request: &rsip::Request,
-    body: Option<String>,
-) -> rsip::Response {
+fn refresh_answer(cx: &Context, request: &rsip::Request, body: Option<String>) -> rsip::Response {
     let mut response = reply(request, 200, None);
     let mut headers: Vec<Header> = response
         .headers
@@ -647,7 +487,7 @@ fn refresh_answer(
         .collect();
     headers.push(Header::Contact(rsip::headers::Contact::new(format!(
         "<sip:onestatus@{}>",
-        sent_by(service)
+        cx.sent_by()
     ))));
     if let Ok(expires) = dialog::header_value(&request.headers, "Session-Expires") {
         let value = if expires.to_ascii_lowercase().contains("refresher=") {
@@ -676,7 +516,8 @@ fn refresh_answer(
 /// [`LegEvent::Digit`]; another body type gets 415 with Accept (RFC 6086 §4.2.2), a body that
 /// names no key 400.
 fn on_info(
-    service: &mut SipService,
+    cx: &mut Context,
+    legs: &mut IvrLegs,
     key: LegKey,
     transaction: TransactionId,
     request: &rsip::Request,
@@ -691,21 +532,21 @@ fn on_info(
         .unwrap_or_default();
     if request.body.is_empty() {
         // An empty INFO is a keep-alive probe some phones send.
-        respond(service, transaction, request, 200, None);
+        respond(cx, transaction, request, 200, None);
         return;
     }
     let body = String::from_utf8_lossy(&request.body);
     match parse_info_body(&content_type, &body) {
         Ok(info) => {
-            respond(service, transaction, request, 200, None);
+            respond(cx, transaction, request, 200, None);
             debug!(digit = %info.digit.as_char(), "key pressed (INFO)");
-            if let Some(leg) = service.ivr_legs.legs.get(&key) {
+            if let Some(leg) = legs.legs.get(&key) {
                 let _ = leg.events.try_send(LegEvent::Digit(info.digit));
             }
         }
         Err(InfoDtmfError::UnsupportedContentType) => {
             respond(
-                service,
+                cx,
                 transaction,
                 request,
                 415,
@@ -714,13 +555,13 @@ fn on_info(
         }
         Err(error) => {
             debug!(%error, "INFO names no key");
-            respond(service, transaction, request, 400, None);
+            respond(cx, transaction, request, 400, None);
         }
     }
 }
 
 fn respond(
-    service: &mut SipService,
+    cx: &mut Context,
     transaction: TransactionId,
     request: &rsip::Request,
     code: u16,
@@ -732,7 +573,7 @@ fn respond(
             .headers
             .push(Header::Other(name.to_owned(), value.to_owned()));
     }
-    service.respond(transaction, response);
+    cx.respond(transaction, response);
 }
 
 fn tag_of(request: &rsip::Request, header: &'static str) -> String {
@@ -743,23 +584,23 @@ fn tag_of(request: &rsip::Request, header: &'static str) -> String {
 }
 
 /// A command from a leg's driver.
-pub fn on_command(service: &mut SipService, key: LegKey, command: LegCommand) {
+pub fn on_command(cx: &mut Context, legs: &mut IvrLegs, key: LegKey, command: LegCommand) {
     match command {
-        LegCommand::HangUp => end_call(service, key),
-        LegCommand::Transfer { number } => transfer(service, key, &number),
-        LegCommand::MessageWaiting { user_id } => message_waiting(service, user_id),
-        LegCommand::Answer { id, sdp } => offer_answered(service, key, id, sdp),
+        LegCommand::HangUp => end_call(cx, legs, key),
+        LegCommand::Transfer { number } => transfer(cx, legs, key, &number),
+        LegCommand::MessageWaiting { user_id } => message_waiting(cx, user_id),
+        LegCommand::Answer { id, sdp } => offer_answered(cx, legs, key, id, sdp),
     }
 }
 
 /// The driver has ended: the call ends with it, whatever the driver said last.
-pub fn on_done(service: &mut SipService, key: LegKey) {
-    end_call(service, key);
+pub fn on_done(cx: &mut Context, legs: &mut IvrLegs, key: LegKey) {
+    end_call(cx, legs, key);
 }
 
 /// BYE in the dialog, once the ACK allows it.
-fn end_call(service: &mut SipService, key: LegKey) {
-    let Some(leg) = service.ivr_legs.legs.get_mut(&key) else {
+fn end_call(cx: &mut Context, legs: &mut IvrLegs, key: LegKey) {
+    let Some(leg) = legs.legs.get_mut(&key) else {
         return;
     };
     if leg.ending {
@@ -769,17 +610,17 @@ fn end_call(service: &mut SipService, key: LegKey) {
         leg.bye_after_ack = true;
         return;
     }
-    send_bye(service, key);
+    send_bye(cx, legs, key);
 }
 
-fn send_bye(service: &mut SipService, key: LegKey) {
+fn send_bye(cx: &mut Context, legs: &mut IvrLegs, key: LegKey) {
     let via = {
-        let Some(leg) = service.ivr_legs.legs.get(&key) else {
+        let Some(leg) = legs.legs.get(&key) else {
             return;
         };
-        via(service, leg.transport)
+        cx.via(leg.transport)
     };
-    let Some(leg) = service.ivr_legs.legs.get_mut(&key) else {
+    let Some(leg) = legs.legs.get_mut(&key) else {
         return;
     };
     let span = leg.span.clone();
@@ -793,12 +634,12 @@ fn send_bye(service: &mut SipService, key: LegKey) {
         Ok(bye) => bye,
         Err(error) => {
             warn!(%error, "cannot build BYE towards the caller");
-            service.ivr_legs.forget(key);
+            legs.forget(cx, key);
             return;
         }
     };
     info!("ending the call (BYE)");
-    send_in_dialog(service, key, bye, destination, transport);
+    send_in_dialog(cx, legs, key, bye, destination, transport);
 }
 
 /// Blind transfer by REFER (RFC 3515): the caller's phone calls `number` itself, with our
@@ -807,14 +648,14 @@ fn send_bye(service: &mut SipService, key: LegKey) {
 /// taken over the transfer; on a refusal there is nothing else we can do for the caller. This
 /// was chosen over bridging a new B2BUA leg to the caller's existing dialog, which would need
 /// a re-INVITE towards the caller to move its media from our IVR to the new callee.
-fn transfer(service: &mut SipService, key: LegKey, number: &str) {
-    let sent_by = sent_by(service);
-    let Some(leg) = service.ivr_legs.legs.get(&key) else {
+fn transfer(cx: &mut Context, legs: &mut IvrLegs, key: LegKey, number: &str) {
+    let sent_by = cx.sent_by();
+    let Some(leg) = legs.legs.get(&key) else {
         return;
     };
     let transport = leg.transport;
-    let via = via(service, transport);
-    let Some(leg) = service.ivr_legs.legs.get_mut(&key) else {
+    let via = cx.via(transport);
+    let Some(leg) = legs.legs.get_mut(&key) else {
         return;
     };
     let span = leg.span.clone();
@@ -829,14 +670,14 @@ fn transfer(service: &mut SipService, key: LegKey, number: &str) {
         .collect();
     if number.trim_start_matches('+').is_empty() {
         warn!("transfer to no number; ending the call");
-        end_call(service, key);
+        end_call(cx, legs, key);
         return;
     }
     let mut refer = match leg.dialog.request(Method::Refer, &via) {
         Ok(refer) => refer,
         Err(error) => {
             warn!(%error, "cannot build REFER; ending the call");
-            end_call(service, key);
+            end_call(cx, legs, key);
             return;
         }
     };
@@ -857,49 +698,51 @@ fn transfer(service: &mut SipService, key: LegKey, number: &str) {
     leg.ending = true;
     let (destination, transport) = (leg.source, leg.transport);
     info!(%number, "transferring the caller (REFER)");
-    send_in_dialog(service, key, refer, destination, transport);
+    send_in_dialog(cx, legs, key, refer, destination, transport);
 }
 
 fn send_in_dialog(
-    service: &mut SipService,
+    cx: &mut Context,
+    legs: &mut IvrLegs,
     key: LegKey,
     request: rsip::Request,
     destination: SocketAddr,
     transport: TransportKind,
 ) {
-    let now = service.instant();
+    let now = cx.instant();
     let method = request.method;
-    match service
-        .layer
-        .send_request(now, request, destination, transport)
-    {
+    match cx.layer.send_request(now, request, destination, transport) {
         Ok(tx) => {
-            service.ivr_legs.by_transaction.insert(tx, (key, method));
+            legs.by_transaction.insert(tx, (key, method));
+            cx.owners.bind_transaction(tx, Owner::IvrLeg(key));
         }
         Err(error) => {
             warn!(%error, %method, "in-dialog request not sent");
-            service.ivr_legs.forget(key);
+            legs.forget(cx, key);
         }
     }
 }
 
-/// A response to one of our BYE/REFER; false when the transaction is not an IVR leg's.
+/// A response to one of our BYE/REFER in leg `key`'s dialog.
 pub fn on_response(
-    service: &mut SipService,
+    cx: &mut Context,
+    legs: &mut IvrLegs,
+    key: LegKey,
     transaction: TransactionId,
     response: &rsip::Response,
-) -> bool {
-    let Some(&(key, method)) = service.ivr_legs.by_transaction.get(&transaction) else {
-        return false;
+) {
+    let Some(&(_, method)) = legs.by_transaction.get(&transaction) else {
+        return;
     };
     let code = response.status_code.code();
     if code < 200 {
-        return true;
+        return;
     }
-    service.ivr_legs.by_transaction.remove(&transaction);
+    legs.by_transaction.remove(&transaction);
+    cx.owners.release_transaction(transaction);
     match method {
         Method::Refer => {
-            if let Some(leg) = service.ivr_legs.legs.get_mut(&key) {
+            if let Some(leg) = legs.legs.get_mut(&key) {
                 let span = leg.span.clone();
                 let _enter = span.enter();
                 if code < 300 {
@@ -910,73 +753,78 @@ pub fn on_response(
                 leg.ending = false;
                 leg.acked = true;
             }
-            end_call(service, key);
+            end_call(cx, legs, key);
         }
-        _ => service.ivr_legs.forget(key),
+        _ => legs.forget(cx, key),
     }
-    true
 }
 
-/// Timer F or a transport error on one of our BYE/REFER; false when not an IVR leg's.
-pub fn on_transaction_failed(service: &mut SipService, transaction: TransactionId) -> bool {
-    let Some((key, method)) = service.ivr_legs.by_transaction.remove(&transaction) else {
-        return false;
+/// Timer F or a transport error on one of our BYE/REFER (the router has taken it out of the
+/// owner index).
+pub fn on_transaction_failed(
+    cx: &mut Context,
+    legs: &mut IvrLegs,
+    key: LegKey,
+    transaction: TransactionId,
+) {
+    let Some((_, method)) = legs.by_transaction.remove(&transaction) else {
+        return;
     };
     if method == Method::Refer {
-        if let Some(leg) = service.ivr_legs.legs.get_mut(&key) {
+        if let Some(leg) = legs.legs.get_mut(&key) {
             leg.ending = false;
             leg.acked = true;
         }
-        end_call(service, key);
+        end_call(cx, legs, key);
     } else {
-        service.ivr_legs.forget(key);
+        legs.forget(cx, key);
     }
-    true
 }
 
 /// 2xx retransmissions and the give-up.
-pub fn handle_timeout(service: &mut SipService, now: Instant) {
-    let due: Vec<LegKey> = service
-        .ivr_legs
+pub fn handle_timeout(cx: &mut Context, legs: &mut IvrLegs, now: Instant) {
+    let due: Vec<LegKey> = legs
         .legs
         .iter()
-        .filter(|(_, l)| l.retransmit.is_some_and(|r| r.next.min(r.give_up) <= now))
+        .filter(|(_, l)| l.retransmit.is_some_and(|r| r.deadline() <= now))
         .map(|(k, _)| *k)
         .collect();
-    let t2 = service.config.sip.t2;
+    let t2 = cx.config.sip.t2;
     for key in due {
-        let Some(leg) = service.ivr_legs.legs.get_mut(&key) else {
+        let Some(leg) = legs.legs.get_mut(&key) else {
             continue;
         };
         let Some(mut r) = leg.retransmit else {
             continue;
         };
-        if r.give_up <= now {
-            // §13.3.1.4: "If the server retransmits the 2xx response for 64*T1 seconds without
-            // receiving an ACK, the dialog is confirmed, but the session SHOULD be terminated.
-            // This is accomplished with a BYE."
-            let span = leg.span.clone();
-            let _enter = span.enter();
-            info!("no ACK for our 2xx: ending the call");
-            leg.retransmit = None;
-            send_bye(service, key);
-            continue;
+        match r.poll(now, t2) {
+            AnswerDue::GiveUp => {
+                // §13.3.1.4: "If the server retransmits the 2xx response for 64*T1 seconds
+                // without receiving an ACK, the dialog is confirmed, but the session SHOULD be
+                // terminated. This is accomplished with a BYE."
+                let span = leg.span.clone();
+                let _enter = span.enter();
+                info!("no ACK for our 2xx: ending the call");
+                leg.retransmit = None;
+                send_bye(cx, legs, key);
+            }
+            AnswerDue::Resend => {
+                leg.retransmit = Some(r);
+                let (transaction, answer) = (leg.transaction, leg.answer.clone());
+                cx.respond(transaction, answer);
+            }
+            AnswerDue::Nothing => {}
         }
-        r.interval = (r.interval * 2).min(t2);
-        r.next = now + r.interval;
-        leg.retransmit = Some(r);
-        let (transaction, answer) = (leg.transaction, leg.answer.clone());
-        service.respond(transaction, answer);
     }
 }
 
 /// Looks up the user's counts and registered contacts for the message-waiting NOTIFYs; the
 /// answer comes back as [`Completion::Mwi`].
-fn message_waiting(service: &mut SipService, user_id: i64) {
-    let store = service.store.clone();
-    let domain = service.config.sip.domain.clone();
-    let completions = service.completions.clone();
-    let now = service.clock.now();
+fn message_waiting(cx: &mut Context, user_id: i64) {
+    let store = cx.store.clone();
+    let domain = cx.config.sip.domain.clone();
+    let completions = cx.completions.clone();
+    let now = cx.clock.now();
     tokio::spawn(
         async move {
             let user = UserId(user_id);
@@ -1010,14 +858,14 @@ fn message_waiting(service: &mut SipService, user_id: i64) {
 
 /// Sends an unsolicited `message-summary` NOTIFY (RFC 3842 §3, as phones configured for MWI
 /// without SUBSCRIBE expect) to each registered contact of the user.
-pub fn on_mwi(service: &mut SipService, lookup: MwiLookup) {
-    let Some(local) = service.local_address() else {
+pub fn on_mwi(cx: &mut Context, legs: &mut IvrLegs, lookup: MwiLookup) {
+    let Some(local) = cx.local_address else {
         return;
     };
-    let domain = service.config.sip.domain.clone();
-    let voicemail_number = service.config.sip.voicemail_number.clone();
-    let now = service.instant();
-    let Some(ivr) = service.ivr.as_mut() else {
+    let domain = cx.config.sip.domain.clone();
+    let voicemail_number = cx.config.sip.voicemail_number.clone();
+    let now = cx.instant();
+    let Some(ivr) = legs.runtime.as_mut() else {
         return;
     };
     let mwi = ivr.mwi.get_or_insert_with(|| {
@@ -1046,8 +894,7 @@ pub fn on_mwi(service: &mut SipService, lookup: MwiLookup) {
     );
     for notify in notifies {
         if let Err(error) =
-            service
-                .layer
+            cx.layer
                 .send_request(now, notify.request, notify.destination, notify.transport)
         {
             debug!(%error, "NOTIFY not sent");

@@ -42,7 +42,7 @@ use crate::speech::{self, fragment as f, Segment};
 use crate::store::model::{RecordingKind, User, UserId, VoicemailId};
 use crate::store::StoreError;
 
-use super::ivr_leg::{IvrDeps, IvrLeg, LegCommand, LegEvent};
+use super::leg::{IvrDeps, IvrLeg, LegCommand, LegEvent};
 
 /// Runs the retrieval IVR on an answered call until it is finished: the caller left the
 /// mailbox (`LegCommand::HangUp` sent), was transferred (`LegCommand::Transfer` sent) or hung
@@ -156,7 +156,7 @@ impl Driver {
                     Some(LegEvent::Digit(digit)) => self.on_digit(digit),
                     Some(LegEvent::Offer { id, offer }) => {
                         let media = self.media_open.then_some(&mut self.media);
-                        let answer = super::ivr_leg::answer_offer(media, id, &offer);
+                        let answer = super::leg::answer_offer(media, id, &offer);
                         self.command(answer).await;
                     }
                     Some(LegEvent::Hangup) => {

@@ -1,6 +1,21 @@
 //! The tokio glue: `serve` loads the store, binds the sockets, starts the SIP, media and HTTP
 //! tasks, and on SIGTERM/SIGINT stops accepting, drains calls and exits.
 //!
+//! # Layout
+//! - [`sip`]: the SIP task — [`sip::service`] (sockets, the layer's driver, the router),
+//!   [`sip::owners`] (transactions and dialogs → owner), [`sip::context`] (what an owner may
+//!   use), [`sip::completion`] (answers from spawned work), [`sip::reply`].
+//! - The owners the router hands events to: `calls` (B2BUA calls; `calls/route.rs` the routing
+//!   task, `calls/policy.rs` the pure route → plan policy), [`ivr_leg`] (calls answered for an
+//!   IVR), [`click_to_call`] (RFC 3725) and `register` (REGISTER).
+//! - [`leg`]: the seam between the SIP side and the IVR drivers, [`voicemail`] (deposit) and
+//!   [`mailbox`] (retrieval), which import it and nothing of SIP.
+//! - [`user_state`] (a callee's routing state from the store), `call_history`, [`listeners`],
+//!   [`pin_delivery`].
+//!
+//! Imports go one way: `sip::service` → owners → `sip::{context, owners, completion, reply}`
+//! and `leg`; `click_to_call` → `calls`, `ivr_leg`; `calls` and `ivr_leg` import no other owner.
+//!
 //! Everything that can go wrong before the server is up (config, database, an address in use)
 //! is a [`StartupError`], which `main` turns into one line and exit code 2.
 
@@ -8,11 +23,12 @@ mod call_history;
 mod calls;
 pub mod click_to_call;
 pub mod ivr_leg;
+pub mod leg;
 pub mod listeners;
 pub mod mailbox;
 pub mod pin_delivery;
 mod register;
-pub mod sip_service;
+pub mod sip;
 pub mod user_state;
 pub mod voicemail;
 
@@ -222,7 +238,7 @@ impl Server {
         drop(inbound_tx);
         // One presence for the B2BUA (writes calls) and the API (reads, streams to clients).
         let presence = crate::presence::Presence::new();
-        let mut sip = crate::runtime::sip_service::SipService::new(
+        let mut sip = sip::SipService::new(
             config.clone(),
             store.clone(),
             listeners.sip_udp.clone(),
@@ -233,7 +249,7 @@ impl Server {
         if let Some(library) = prompts {
             // One media engine (one task, one timer) for every call we answer ourselves.
             let media = crate::media::engine::MediaEngine::start(&config.rtp, shutdown.listener());
-            let deps = ivr_leg::IvrDeps {
+            let deps = leg::IvrDeps {
                 store: store.clone(),
                 prompts: std::sync::Arc::new(crate::media::decode::PromptCache::new(
                     library,

@@ -12,7 +12,9 @@ use rsip::headers::UntypedHeader;
 use rsip::Header;
 use tracing::{debug, info, warn};
 
-use super::sip_service::{reply, Completion, SipService};
+use super::sip::completion::{Completion, RegisterLookup};
+use super::sip::context::Context;
+use super::sip::reply::reply;
 use crate::clock::Clock;
 use crate::sip::auth::{DigestAlgorithm, DigestResponse, RequestContext};
 use crate::sip::registrar::{self, Binding, QValue};
@@ -20,21 +22,9 @@ use crate::sip::transaction::{TransactionId, TransportKind};
 use crate::store::model::{self, Device, Registration, User};
 use crate::store::{Store, StoreError};
 
-/// What the store said about a REGISTER's credentials and the AOR's current bindings.
-#[derive(Debug)]
-pub struct RegisterLookup {
-    transaction: TransactionId,
-    request: rsip::Request,
-    source: SocketAddr,
-    transport: TransportKind,
-    aor: String,
-    digest: DigestResponse,
-    found: Result<(Device, User, Vec<Registration>), StoreError>,
-}
-
 /// A new REGISTER: answer a challenge, or start the look-up of the credentials it carries.
 pub fn on_register(
-    service: &mut SipService,
+    cx: &mut Context,
     transaction: TransactionId,
     request: rsip::Request,
     source: SocketAddr,
@@ -48,7 +38,7 @@ pub fn on_register(
                 rejection.status_code(),
                 Some(rejection.reason_phrase()),
             );
-            service.respond(transaction, response);
+            cx.respond(transaction, response);
             return;
         }
     };
@@ -57,7 +47,7 @@ pub fn on_register(
         _ => None,
     });
     let Some(credentials) = credentials else {
-        challenge(service, transaction, &request, false);
+        challenge(cx, transaction, &request, false);
         return;
     };
     let digest = match DigestResponse::parse(&credentials) {
@@ -65,13 +55,13 @@ pub fn on_register(
         Err(error) => {
             debug!(%error, "malformed Authorization");
             let response = reply(&request, 400, Some("Malformed Authorization"));
-            service.respond(transaction, response);
+            cx.respond(transaction, response);
             return;
         }
     };
-    let store = service.store.clone();
-    let completions = service.completions.clone();
-    let now = service.clock.now();
+    let store = cx.store.clone();
+    let completions = cx.completions.clone();
+    let now = cx.clock.now();
     tokio::spawn(async move {
         let found = look_up(&store, &digest.username, now).await;
         let lookup = RegisterLookup {
@@ -101,7 +91,7 @@ async fn look_up(
 }
 
 /// The store answered: verify the digest, apply §10.3, write, answer.
-pub fn on_lookup(service: &mut SipService, lookup: RegisterLookup) {
+pub fn on_lookup(cx: &mut Context, lookup: RegisterLookup) {
     let RegisterLookup {
         transaction,
         request,
@@ -111,18 +101,18 @@ pub fn on_lookup(service: &mut SipService, lookup: RegisterLookup) {
         digest,
         found,
     } = lookup;
-    let now = service.clock.now();
+    let now = cx.clock.now();
     let (device, user, stored) = match found {
         Ok(found) => found,
         Err(StoreError::NotFound(_)) => {
             // Unknown username: the same answer as a wrong password, so names cannot be probed.
-            failed(service, source);
-            challenge(service, transaction, &request, false);
+            failed(cx, source);
+            challenge(cx, transaction, &request, false);
             return;
         }
         Err(error) => {
             warn!(%error, "store failed during REGISTER");
-            service.respond(
+            cx.respond(
                 transaction,
                 reply(&request, 500, Some("Server Internal Error")),
             );
@@ -136,24 +126,24 @@ pub fn on_lookup(service: &mut SipService, lookup: RegisterLookup) {
     // The phone hashed the URI as it wrote it (IPv6 in brackets).
     let uri = crate::sip::message::decode_text(&request.uri.to_string()).into_owned();
     let context = RequestContext {
-        realm: &service.config.sip.domain,
+        realm: &cx.config.sip.domain,
         method: "REGISTER",
         request_uri: &uri,
     };
-    if let Err(error) = service.nonces.verify(now, &context, &digest, ha1) {
+    if let Err(error) = cx.nonces.verify(now, &context, &digest, ha1) {
         if error.is_stale() {
-            challenge(service, transaction, &request, true);
+            challenge(cx, transaction, &request, true);
         } else if error.is_malformed() {
-            service.respond(
+            cx.respond(
                 transaction,
                 reply(&request, 400, Some("Malformed Authorization")),
             );
         } else {
             debug!(%error, username = %digest.username, "REGISTER authentication failed");
             if error.counts_as_failure() {
-                failed(service, source);
+                failed(cx, source);
             }
-            challenge(service, transaction, &request, false);
+            challenge(cx, transaction, &request, false);
         }
         return;
     }
@@ -161,7 +151,7 @@ pub fn on_lookup(service: &mut SipService, lookup: RegisterLookup) {
     let aor_user = aor_user(&aor);
     if ![&device.sip_username, &user.local_number, &user.one_number].contains(&&aor_user) {
         info!(username = %digest.username, %aor, "device may not register this address");
-        service.respond(transaction, reply(&request, 403, Some("Forbidden")));
+        cx.respond(transaction, reply(&request, 403, Some("Forbidden")));
         return;
     }
     let existing: Vec<Binding> = stored
@@ -179,7 +169,7 @@ pub fn on_lookup(service: &mut SipService, lookup: RegisterLookup) {
         &existing,
         source,
         rsip_transport,
-        &service.registrar,
+        &cx.registrar,
     ) {
         Ok(outcome) => outcome,
         Err(rejection) => {
@@ -193,12 +183,12 @@ pub fn on_lookup(service: &mut SipService, lookup: RegisterLookup) {
                     .headers
                     .push(Header::Other("Min-Expires".into(), min_expires.to_string()));
             }
-            service.respond(transaction, response);
+            cx.respond(transaction, response);
             return;
         }
     };
-    let store = service.store.clone();
-    let completions = service.completions.clone();
+    let store = cx.store.clone();
+    let completions = cx.completions.clone();
     let device_id = device.id;
     tokio::spawn(async move {
         let write = async {
@@ -242,27 +232,22 @@ pub fn on_lookup(service: &mut SipService, lookup: RegisterLookup) {
 }
 
 /// 401 with one WWW-Authenticate per offered algorithm (RFC 8760 §2.4).
-fn challenge(
-    service: &mut SipService,
-    transaction: TransactionId,
-    request: &rsip::Request,
-    stale: bool,
-) {
-    let now = service.clock.now();
-    let realm = service.config.sip.domain.clone();
+fn challenge(cx: &mut Context, transaction: TransactionId, request: &rsip::Request, stale: bool) {
+    let now = cx.clock.now();
+    let realm = cx.config.sip.domain.clone();
     let mut response = reply(request, 401, Some("Unauthorized"));
-    for value in service.nonces.challenge(now, &realm, stale) {
+    for value in cx.nonces.challenge(now, &realm, stale) {
         response.headers.push(Header::WwwAuthenticate(
             rsip::headers::WwwAuthenticate::new(value),
         ));
     }
-    service.respond(transaction, response);
+    cx.respond(transaction, response);
 }
 
 /// Counts a failed authentication against the source; logs one line when a ban starts.
-fn failed(service: &mut SipService, source: SocketAddr) {
-    let now = service.instant();
-    if let Some(ban) = service.bans.record_failure(now, source.ip()) {
+fn failed(cx: &mut Context, source: SocketAddr) {
+    let now = cx.instant();
+    if let Some(ban) = cx.bans.record_failure(now, source.ip()) {
         warn!(source = %ban.source, failures = ban.failures, "banning source after failed authentications");
     }
 }

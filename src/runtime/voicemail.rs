@@ -36,7 +36,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tracing::{debug, info, warn, Instrument};
 
 use self::spool::{Envelope, Spool};
-use super::ivr_leg::{IvrDeps, IvrLeg, LegCommand, LegEvent};
+use super::leg::{IvrDeps, IvrLeg, LegCommand, LegEvent};
 use crate::b2bua::VoicemailRequest;
 use crate::ivr::{
     Action, Caller, Deposit, DepositSetup, Event, PlayId, Prompt, RecordingEnd, RecordingLimits,
@@ -404,7 +404,7 @@ impl Driver {
                 }
                 Some(LegEvent::Digit(digit)) => self.on_digit(digit),
                 Some(LegEvent::Offer { id, offer }) => {
-                    let answer = super::ivr_leg::answer_offer(self.media.as_mut(), id, &offer);
+                    let answer = super::leg::answer_offer(self.media.as_mut(), id, &offer);
                     self.commands_send(answer);
                     None
                 }

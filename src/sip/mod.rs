@@ -1,6 +1,7 @@
 //! The SIP stack (RFC 3261): message façade over `rsip`, the §17 transaction machines,
 //! transports (§18), digest authentication and the registrar (§10).
 
+pub mod answer_retransmit;
 pub mod auth;
 pub mod dialog;
 pub mod fuzz;

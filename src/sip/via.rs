@@ -17,6 +17,21 @@ use std::net::{IpAddr, SocketAddr};
 use rsip::headers::UntypedHeader;
 use rsip::Header;
 
+/// Our own Via value for a request we send from `sent_by` over `transport`: a fresh branch
+/// with the RFC 3261 magic cookie (§8.1.1.7) and an empty `rport` asking for the symmetric
+/// response (RFC 3581 §3). The B2BUA's legs, the click-to-call and the IVR's BYE/REFER all use
+/// this one.
+pub fn ours(sent_by: &str, transport: crate::sip::transaction::TransportKind) -> String {
+    let transport = match transport {
+        crate::sip::transaction::TransportKind::Udp => "UDP",
+        crate::sip::transaction::TransportKind::Tcp => "TCP",
+    };
+    format!(
+        "SIP/2.0/{transport} {sent_by};branch={};rport",
+        crate::sip::message::new_branch()
+    )
+}
+
 /// Adds `received=<source ip>` when the sent-by host differs from the source address, or when
 /// the client asked for `rport`, and fills in `rport=<source port>` when the client asked for
 /// it (§18.2.1, RFC 3581 §4). Only the first Via value is touched.

@@ -5,10 +5,13 @@
 //! input it drains `poll_transmit`, then `poll_event`, and it keeps one sleep armed at
 //! `poll_timeout`. Store look-ups never block the loop: they run as spawned tasks whose results
 //! come back as [`Completion`]s.
+//!
+//! It is also the router: each event of the layer, each completion and each piece of work an
+//! owner leaves for another goes to one owner, found with one look-up in the owner index
+//! ([`super::owners`]). The owners get the [`Context`], not this service.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 use rsip::headers::UntypedHeader;
@@ -17,88 +20,52 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::config::Config;
+use crate::media::engine::MediaEngine;
+use crate::originate;
+use crate::presence::Presence;
 use crate::shutdown::ShutdownListener;
 use crate::sip::auth::{AuthFailures, BanConfig, NonceConfig, NonceManager};
-use crate::sip::message;
 use crate::sip::registrar::RegistrarConfig;
-use crate::sip::transaction::fields::response_to;
 use crate::sip::transaction::{
     LayerConfig, TimerConfig, TransactionId, TransactionLayer, TransportKind, TuEvent,
 };
 use crate::sip::transport::{tcp, Inbound, Protocol};
+use crate::sip::{dialog, message};
 use crate::store::Store;
 
-use super::call_history::HistoryWriter;
-use super::calls::{self, Calls};
-use super::click_to_call::{self, ClickToCalls};
-use super::ivr_leg::{self, IvrDeps, IvrLegs, IvrRuntime};
-use super::register::{self, RegisterLookup};
-use crate::media::engine::MediaEngine;
-use crate::presence::Presence;
+use super::super::call_history::HistoryWriter;
+use super::super::calls::{self, Calls};
+use super::super::click_to_call::{self, ClickToCalls};
+use super::super::ivr_leg::{self, IvrLegs, IvrRuntime};
+use super::super::leg::IvrDeps;
+use super::super::register;
+use super::completion::Completion;
+use super::context::{Context, Deferred};
+use super::owners::Owner;
+use super::reply::{reply, SERVER, SUPPORTED};
 
-/// Option tags we support (Supported, and what Require may name without a 420).
-pub const SUPPORTED: &[&str] = &["path", "outbound", "timer"];
-/// The Server / User-Agent string.
-pub const SERVER: &str = concat!("OneStatus/", env!("CARGO_PKG_VERSION"));
 /// Results of spawned work queued for the loop.
 const COMPLETION_QUEUE: usize = 4096;
 
-/// Answers from spawned work, handled back in the loop that owns the layer.
-#[derive(Debug)]
-pub enum Completion {
-    /// Send this response in this server transaction.
-    Respond {
-        /// The transaction.
-        transaction: TransactionId,
-        /// The response.
-        response: rsip::Response,
-    },
-    /// The store answered a REGISTER's credential and binding look-up.
-    Register(Box<RegisterLookup>),
-    /// Routing decided for a new call.
-    Routed(Box<super::calls::RouteLookup>),
-    /// An IVR driver asks for something only the SIP side can do.
-    Leg(super::ivr_leg::LegKey, super::ivr_leg::LegCommand),
-    /// An IVR driver has ended.
-    LegDone(super::ivr_leg::LegKey),
-    /// The store answered for a message-waiting update.
-    Mwi(Box<super::ivr_leg::MwiLookup>),
-    /// An anchored call's relay carried no RTP either way for the RTP timeout.
-    MediaTimeout(super::calls::CallKey),
-}
-
-/// The SIP task's state.
+/// The SIP task: the sockets, the owners, and the context they share.
 pub struct SipService {
-    pub(super) config: Config,
-    pub(super) store: Store,
+    /// What the owners may use: the layer, the clock, the owner index, the configuration.
+    cx: Context,
     udp: Vec<Arc<UdpSocket>>,
     tcp: tcp::Connections,
-    pub(super) layer: TransactionLayer,
-    pub(super) nonces: NonceManager,
-    pub(super) bans: AuthFailures,
-    pub(super) registrar: RegistrarConfig,
+    /// User-Agent patterns of scanners, dropped unanswered.
     scanners: Vec<String>,
-    pub(super) completions: mpsc::Sender<Completion>,
     completions_rx: Option<mpsc::Receiver<Completion>>,
-    pub(super) clock: Arc<dyn Clock>,
+    /// False once shutdown began: new INVITEs get 503.
     accepting_calls: bool,
-    /// Who is on the phone; the B2BUA writes it, routing reads it.
-    pub(super) presence: Presence,
     /// The running calls.
-    pub(super) calls: Calls,
-    /// For the calls' drain guards (set when `run` starts).
-    pub(super) shutdown: Option<ShutdownListener>,
-    /// Media engine and drivers for the calls we answer ourselves (voicemail); `None`: such
-    /// calls get 480.
-    pub(super) ivr: Option<IvrRuntime>,
-    /// The calls answered for an IVR.
-    pub(super) ivr_legs: IvrLegs,
+    calls: Calls,
+    /// The calls answered for an IVR (and the media engine that answers them).
+    ivr_legs: IvrLegs,
     /// Click-to-calls (RFC 3725) the API asked for.
-    pub(super) click_to_call: ClickToCalls,
-    /// Where ended calls' history records go (one writer task, group commit).
-    pub(super) history: HistoryWriter,
+    click_to_call: ClickToCalls,
     /// The writer task, until `serve` takes it to wait for the last records at shutdown.
     history_task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -141,27 +108,27 @@ impl SipService {
         let scanners = config.sip.scanner_user_agents.clone();
         let (completions, completions_rx) = mpsc::channel(COMPLETION_QUEUE);
         let (history, history_task) = HistoryWriter::start(store.clone());
-        Self {
+        let mut cx = Context::new(
             config,
             store,
+            layer,
+            (nonces, bans),
+            registrar,
+            completions,
+            presence,
+            history,
+        );
+        cx.local_address = udp.first().and_then(|s| s.local_addr().ok());
+        Self {
+            cx,
             udp,
             tcp,
-            layer,
-            nonces,
-            bans,
-            registrar,
             scanners,
-            completions,
             completions_rx: Some(completions_rx),
-            clock: Arc::new(SystemClock),
             accepting_calls: true,
-            presence,
             calls: Calls::default(),
-            shutdown: None,
-            ivr: None,
             ivr_legs: IvrLegs::default(),
             click_to_call: ClickToCalls::default(),
-            history,
             history_task: Some(history_task),
         }
     }
@@ -175,13 +142,14 @@ impl SipService {
     /// Reads the time from `clock` (routing decisions, registrations, timers) instead of the
     /// system clock; `serve` passes the one clock every part of the server shares.
     pub fn set_clock(&mut self, clock: Arc<dyn Clock>) {
-        self.clock = clock;
+        self.cx.clock = clock;
     }
 
     /// Answers voicemail hand-offs and calls to the voicemail number ourselves, with media
     /// from `media` and the IVR drivers given `deps`.
     pub fn set_ivr(&mut self, media: MediaEngine, deps: IvrDeps) {
-        self.ivr = Some(IvrRuntime::new(media, deps));
+        self.ivr_legs.set_runtime(IvrRuntime::new(media, deps));
+        self.calls.set_ivr_available();
     }
 
     /// Sends voicemail hand-offs to another voicemail service instead of answering them 480
@@ -191,13 +159,8 @@ impl SipService {
     }
 
     /// The API's way to ask for click-to-calls (RFC 3725) and read their status.
-    pub fn click_to_call_handle(&mut self) -> click_to_call::Handle {
-        self.click_to_call.handle(self.config.sip.trunk.clone())
-    }
-
-    /// Our first UDP address: Via sent-by and Contact of the calls' requests.
-    pub(super) fn local_address(&self) -> Option<SocketAddr> {
-        self.udp.first().and_then(|s| s.local_addr().ok())
+    pub fn click_to_call_handle(&mut self) -> originate::Handle {
+        self.click_to_call.handle(self.cx.config.sip.trunk.clone())
     }
 
     /// Runs until the inbound channel closes or the task is aborted after the drain.
@@ -209,11 +172,11 @@ impl SipService {
         let Some(mut completions) = self.completions_rx.take() else {
             return;
         };
-        self.shutdown = Some(shutdown.clone());
+        self.cx.shutdown = Some(shutdown.clone());
         let mut commands = self.click_to_call.take_commands();
         loop {
             let deadline = [
-                self.layer.poll_timeout(),
+                self.cx.layer.poll_timeout(),
                 self.calls.poll_timeout(),
                 self.ivr_legs.poll_timeout(),
                 self.click_to_call.poll_timeout(),
@@ -239,17 +202,29 @@ impl SipService {
                     None => return,
                 },
                 Some(command) = command, if self.accepting_calls => {
-                    click_to_call::on_command(&mut self, command);
+                    click_to_call::on_command(
+                        &mut self.cx,
+                        &mut self.click_to_call,
+                        &mut self.calls,
+                        &mut self.ivr_legs,
+                        command,
+                    );
                 }
                 Some(done) = completions.recv() => self.on_completion(done),
                 _ = sleep => {
                     // Read the clock after waking: the sleep may have returned late (quinn's
                     // drive_timer note), and the layer must see the real time.
-                    let now = self.clock.instant();
-                    self.layer.handle_timeout(now);
-                    calls::handle_timeout(&mut self, now);
-                    ivr_leg::handle_timeout(&mut self, now);
-                    click_to_call::handle_timeout(&mut self, now);
+                    let now = self.cx.instant();
+                    self.cx.layer.handle_timeout(now);
+                    calls::handle_timeout(&mut self.cx, &mut self.calls, now);
+                    ivr_leg::handle_timeout(&mut self.cx, &mut self.ivr_legs, now);
+                    click_to_call::handle_timeout(
+                        &mut self.cx,
+                        &mut self.click_to_call,
+                        &mut self.calls,
+                        &mut self.ivr_legs,
+                        now,
+                    );
                 }
                 _ = shutdown.recv(), if self.accepting_calls => {
                     info!("SIP: no new calls from now on");
@@ -257,16 +232,26 @@ impl SipService {
                 }
             }
             self.flush().await;
-            click_to_call::sweep(&mut self);
+            click_to_call::sweep(
+                &mut self.cx,
+                &mut self.click_to_call,
+                &mut self.calls,
+                &mut self.ivr_legs,
+            );
             self.flush().await;
         }
     }
 
-    /// Sends what the layer queued and handles its events, until both are empty.
+    /// Hands over the work owners left for each other, sends what the layer queued and
+    /// handles its events, until all three are empty.
     async fn flush(&mut self) {
         loop {
             let mut progressed = false;
-            while let Some(transmit) = self.layer.poll_transmit() {
+            while let Some(work) = self.cx.take_deferred() {
+                progressed = true;
+                self.on_deferred(work);
+            }
+            while let Some(transmit) = self.cx.layer.poll_transmit() {
                 progressed = true;
                 // The façade prints IPv6 references back from their rsip-safe form and keeps
                 // binary bodies intact.
@@ -276,12 +261,12 @@ impl SipService {
                     .await;
                 if !sent {
                     if let Some(id) = transmit.transaction {
-                        let now = self.clock.instant();
-                        self.layer.handle_transport_error(now, id);
+                        let now = self.cx.instant();
+                        self.cx.layer.handle_transport_error(now, id);
                     }
                 }
             }
-            while let Some(event) = self.layer.poll_event() {
+            while let Some(event) = self.cx.layer.poll_event() {
                 progressed = true;
                 self.on_event(event);
             }
@@ -323,8 +308,8 @@ impl SipService {
 
     /// Bytes from a transport: parse, answer what cannot be parsed, feed the layer.
     fn on_inbound(&mut self, inbound: Inbound) {
-        let now = self.clock.instant();
-        if self.bans.is_banned(now, inbound.from.ip()) {
+        let now = self.cx.instant();
+        if self.cx.bans.is_banned(now, inbound.from.ip()) {
             return;
         }
         let transport = match inbound.protocol {
@@ -358,6 +343,7 @@ impl SipService {
             crate::sip::via::stamp_received(request, inbound.from);
         }
         if let Err(error) = self
+            .cx
             .layer
             .handle_message(now, parsed, inbound.from, transport)
         {
@@ -399,51 +385,167 @@ impl SipService {
                 self.on_request(transaction, request, source, transport);
             }
             TuEvent::Ack { request, .. } => {
-                if !ivr_leg::on_ack(self, &request) {
-                    calls::on_ack(self, &request);
+                let call_id = call_id(&request);
+                match self.dialog_owner(&call_id) {
+                    Some(Owner::Call(key)) => {
+                        calls::on_ack(&mut self.cx, &mut self.calls, key, &request);
+                    }
+                    Some(Owner::IvrLeg(key)) => {
+                        ivr_leg::on_ack(&mut self.cx, &mut self.ivr_legs, key);
+                    }
+                    Some(Owner::ClickToCall(_)) | None => {}
                 }
             }
             TuEvent::Cancelled { invite, .. } => {
                 debug!(%invite, "INVITE cancelled by the caller");
-                if !calls::on_cancelled(self, invite) {
+                let cancelled = match self.cx.owners.transaction(invite) {
+                    Some(&Owner::Call(key)) => {
+                        calls::on_cancelled(&mut self.cx, &mut self.calls, key, invite)
+                    }
+                    _ => false,
+                };
+                if !cancelled {
                     debug!(%invite, "CANCEL for an INVITE no call owns");
                 }
             }
             TuEvent::Timeout { transaction, timer } => {
                 debug!(%transaction, ?timer, "transaction timed out");
-                if !click_to_call::on_transaction_failed(self, transaction)
-                    && !ivr_leg::on_transaction_failed(self, transaction)
-                {
-                    calls::on_transaction_failed(self, transaction);
-                }
+                self.on_transaction_failed(transaction);
             }
             TuEvent::TransportError { transaction } => {
                 debug!(%transaction, "transport error");
-                if !click_to_call::on_transaction_failed(self, transaction)
-                    && !ivr_leg::on_transaction_failed(self, transaction)
-                {
-                    calls::on_transaction_failed(self, transaction);
-                }
+                self.on_transaction_failed(transaction);
             }
             TuEvent::Response {
                 transaction,
                 response,
-            } => {
-                if !click_to_call::on_response(self, transaction, &response)
-                    && !ivr_leg::on_response(self, transaction, &response)
-                {
-                    calls::on_response(self, transaction, response);
+            } => match self.cx.owners.transaction(transaction).cloned() {
+                Some(Owner::Call(key)) => {
+                    calls::on_response(&mut self.cx, &mut self.calls, key, transaction, response);
                 }
-            }
+                Some(Owner::IvrLeg(key)) => {
+                    ivr_leg::on_response(
+                        &mut self.cx,
+                        &mut self.ivr_legs,
+                        key,
+                        transaction,
+                        &response,
+                    );
+                }
+                Some(Owner::ClickToCall(id)) => click_to_call::on_response(
+                    &mut self.cx,
+                    &mut self.click_to_call,
+                    &mut self.calls,
+                    &mut self.ivr_legs,
+                    &id,
+                    response,
+                ),
+                None => debug!(%transaction, "response for a transaction no one owns"),
+            },
             TuEvent::StrayResponse { response, .. } => {
-                if !click_to_call::on_stray_response(self, &response) {
-                    calls::on_stray_response(self, response);
+                let call_id =
+                    dialog::header_value(&response.headers, "Call-ID").unwrap_or_default();
+                match self.cx.owners.dialog(&call_id).cloned() {
+                    Some(Owner::Call(key)) => {
+                        calls::on_stray_response(&mut self.cx, &mut self.calls, key, response);
+                    }
+                    // Only our INVITE to the desk has CSeq 0; the target call relays its own.
+                    Some(Owner::ClickToCall(id))
+                        if dialog::cseq_number(&response.headers).ok() == Some(0) =>
+                    {
+                        click_to_call::on_desk_response(
+                            &mut self.cx,
+                            &mut self.click_to_call,
+                            &mut self.calls,
+                            &mut self.ivr_legs,
+                            &id,
+                            response,
+                        );
+                    }
+                    _ => {}
                 }
             }
             TuEvent::Terminated { transaction } => {
-                click_to_call::on_terminated(self, transaction);
-                calls::on_terminated(self, transaction);
+                match self.cx.owners.release_transaction(transaction) {
+                    Some(Owner::Call(key)) => {
+                        calls::on_terminated(&mut self.calls, key, transaction)
+                    }
+                    Some(Owner::ClickToCall(id)) => {
+                        click_to_call::on_terminated(&mut self.click_to_call, &id, transaction);
+                    }
+                    Some(Owner::IvrLeg(_)) | None => {}
+                }
             }
+        }
+    }
+
+    /// Timer B/F/H or a transport error: the transaction goes, and its owner hears of it.
+    fn on_transaction_failed(&mut self, transaction: TransactionId) {
+        match self.cx.owners.release_transaction(transaction) {
+            Some(Owner::Call(key)) => {
+                calls::on_transaction_failed(&mut self.cx, &mut self.calls, key, transaction);
+            }
+            Some(Owner::IvrLeg(key)) => {
+                ivr_leg::on_transaction_failed(&mut self.cx, &mut self.ivr_legs, key, transaction);
+            }
+            Some(Owner::ClickToCall(id)) => click_to_call::on_transaction_failed(
+                &mut self.cx,
+                &mut self.click_to_call,
+                &mut self.calls,
+                &mut self.ivr_legs,
+                &id,
+                transaction,
+            ),
+            None => {}
+        }
+    }
+
+    /// The owner of a dialog's ACKs and requests other than a click-to-call's own: a
+    /// click-to-call's desk dialog is, once bridged, its target's (the call, or the IVR leg
+    /// that took the call over).
+    fn dialog_owner(&self, call_id: &str) -> Option<Owner> {
+        match self.cx.owners.dialog(call_id)? {
+            Owner::ClickToCall(id) => {
+                click_to_call::target_of(&self.cx, &self.click_to_call, &self.ivr_legs, id)
+            }
+            owner => Some(owner.clone()),
+        }
+    }
+
+    /// A request inside a dialog (a to-tag, or a method that only exists in one): to the
+    /// dialog's owner, or 481 (§12.2.2).
+    fn on_in_dialog(&mut self, transaction: TransactionId, request: rsip::Request) {
+        match self.dialog_owner(&call_id(&request)) {
+            Some(Owner::Call(key)) => {
+                calls::on_in_dialog(&mut self.cx, &mut self.calls, key, transaction, request);
+            }
+            Some(Owner::IvrLeg(key)) => {
+                ivr_leg::on_in_dialog(&mut self.cx, &mut self.ivr_legs, key, transaction, request);
+            }
+            Some(Owner::ClickToCall(_)) | None => {
+                let response = reply(&request, 481, Some("Call/Transaction Does Not Exist"));
+                self.cx.respond(transaction, response);
+            }
+        }
+    }
+
+    /// Work one owner left for another.
+    fn on_deferred(&mut self, work: Deferred) {
+        match work {
+            Deferred::AnswerIvr(answer, kind) => {
+                ivr_leg::answer(&mut self.cx, &mut self.ivr_legs, *answer, kind);
+            }
+            Deferred::TargetResponse {
+                click_to_call,
+                response,
+            } => click_to_call::on_target_response(
+                &mut self.cx,
+                &mut self.click_to_call,
+                &mut self.calls,
+                &mut self.ivr_legs,
+                &click_to_call,
+                *response,
+            ),
         }
     }
 
@@ -466,7 +568,7 @@ impl SipService {
                 response
                     .headers
                     .push(Header::Server(rsip::headers::Server::new(SERVER)));
-                self.respond(transaction, response);
+                self.cx.respond(transaction, response);
                 return;
             }
         }
@@ -487,17 +589,16 @@ impl SipService {
                     .push(Header::Supported(rsip::headers::Supported::new(
                         SUPPORTED.join(", "),
                     )));
-                self.respond(transaction, response);
+                self.cx.respond(transaction, response);
             }
             Method::Register => {
-                register::on_register(self, transaction, request, source, transport)
+                register::on_register(&mut self.cx, transaction, request, source, transport)
             }
             // A desk's request while its click-to-call is not bridged yet (RFC 3725).
-            _ if has_to_tag(&request)
-                && click_to_call::on_in_dialog(self, transaction, &request) => {}
+            _ if has_to_tag(&request) && self.click_to_call_takes(transaction, &request) => {}
             Method::Invite if has_to_tag(&request) => {
                 // A re-INVITE belongs to its dialog (§14.2).
-                calls::on_in_dialog(self, transaction, request);
+                self.on_in_dialog(transaction, request);
             }
             Method::Invite => {
                 if !self.accepting_calls {
@@ -505,71 +606,67 @@ impl SipService {
                     response
                         .headers
                         .push(Header::Other("Retry-After".into(), "30".into()));
-                    self.respond(transaction, response);
+                    self.cx.respond(transaction, response);
                     return;
                 }
-                calls::on_invite(self, transaction, request, source, transport);
+                calls::on_invite(
+                    &mut self.cx,
+                    &mut self.calls,
+                    transaction,
+                    request,
+                    source,
+                    transport,
+                );
             }
             Method::Bye | Method::Info | Method::Update | Method::PRack | Method::Refer => {
-                calls::on_in_dialog(self, transaction, request);
+                self.on_in_dialog(transaction, request);
             }
             // A NOTIFY in a dialog: the progress of a transfer we asked for (RFC 3515).
             Method::Notify if has_to_tag(&request) => {
-                calls::on_in_dialog(self, transaction, request);
+                self.on_in_dialog(transaction, request);
             }
             _ => {
                 let mut response = reply(&request, 405, None);
                 response.headers.push(message::allow_header());
-                self.respond(transaction, response);
+                self.cx.respond(transaction, response);
             }
         }
     }
 
+    /// Whether the request is in a click-to-call's desk dialog that is not bridged yet, and
+    /// the click-to-call took it.
+    fn click_to_call_takes(&mut self, transaction: TransactionId, request: &rsip::Request) -> bool {
+        let Some(Owner::ClickToCall(id)) = self.cx.owners.dialog(&call_id(request)).cloned() else {
+            return false;
+        };
+        click_to_call::on_in_dialog(
+            &mut self.cx,
+            &mut self.click_to_call,
+            &mut self.calls,
+            &mut self.ivr_legs,
+            &id,
+            transaction,
+            request,
+        )
+    }
+
     fn on_completion(&mut self, completion: Completion) {
+        let cx = &mut self.cx;
         match completion {
             Completion::Respond {
                 transaction,
                 response,
-            } => self.respond(transaction, response),
-            Completion::Register(lookup) => register::on_lookup(self, *lookup),
-            Completion::Routed(lookup) => calls::on_routed(self, *lookup),
-            Completion::Leg(key, command) => ivr_leg::on_command(self, key, command),
-            Completion::LegDone(key) => ivr_leg::on_done(self, key),
-            Completion::Mwi(lookup) => ivr_leg::on_mwi(self, *lookup),
-            Completion::MediaTimeout(key) => calls::on_media_timeout(self, key),
+            } => cx.respond(transaction, response),
+            Completion::Register(lookup) => register::on_lookup(cx, *lookup),
+            Completion::Routed(lookup) => calls::on_routed(cx, &mut self.calls, *lookup),
+            Completion::Leg(key, command) => {
+                ivr_leg::on_command(cx, &mut self.ivr_legs, key, command);
+            }
+            Completion::LegDone(key) => ivr_leg::on_done(cx, &mut self.ivr_legs, key),
+            Completion::Mwi(lookup) => ivr_leg::on_mwi(cx, &mut self.ivr_legs, *lookup),
+            Completion::MediaTimeout(key) => calls::on_media_timeout(cx, &mut self.calls, key),
         }
     }
-
-    /// Answers in a server transaction; a transaction that ended meanwhile (CANCEL, timeout)
-    /// is not an error worth more than a debug line.
-    pub(super) fn respond(&mut self, transaction: TransactionId, response: rsip::Response) {
-        // The target call of a click-to-call answers an INVITE we made: no transaction.
-        if click_to_call::on_respond(self, transaction, &response) {
-            return;
-        }
-        let now = self.clock.instant();
-        if let Err(error) = self.layer.respond(now, transaction, response) {
-            debug!(%transaction, %error, "response not sent");
-        }
-    }
-
-    /// The monotonic time, for ban bookkeeping.
-    pub(super) fn instant(&self) -> Instant {
-        self.clock.instant()
-    }
-}
-
-/// A response to `request` with a tag on To for anything but 100, our Server header, and an
-/// optional reason phrase of our own.
-pub fn reply(request: &rsip::Request, code: u16, reason: Option<&str>) -> rsip::Response {
-    let tag = (code > 100).then(message::new_tag);
-    let mut response = response_to(request, code, tag.as_deref());
-    let reason = reason.unwrap_or_else(|| message::canonical_reason(code));
-    response.status_code = rsip::StatusCode::Other(code, reason.to_owned());
-    response
-        .headers
-        .push(Header::Server(rsip::headers::Server::new(SERVER)));
-    response
 }
 
 fn user_agent(request: &rsip::Request) -> Option<String> {

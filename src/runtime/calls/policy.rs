@@ -1,0 +1,405 @@
+//! The route → plan policy: from the dialled user's routing state to a concrete [`Plan`], as
+//! a sans-I/O step machine over prefetched data. The routing task (`route.rs`) fetches what a
+//! [`Step`] names and feeds the answer back; this file decides everything else:
+//!
+//! 1. **Unknown number**: no user has the dialled OneNumber or local number → 404.
+//! 2. **Decide**: [`routing::decide`] on the user's state at `now`, with the call's history.
+//! 3. **Ring**: each target to an address ([`ring_targets`]): a device where its REGISTER
+//!    came from (the flow it keeps open through NAT, as RFC 5626 does), the mobile through the
+//!    trunk. Nothing reachable → the route's fallback voicemail.
+//! 4. **Forward to a colleague** (a user of the *same organisation*): the diversion is
+//!    recorded (RFC 5806 counter, RFC 7044 history) and the colleague's state decides next, at
+//!    most [`routing::MAX_FORWARD_HOPS`] + 1 states in all, then 482 (the loop guard of
+//!    `routing::forward_loop` normally stops a loop earlier, through the history).
+//! 5. **Forward elsewhere** (outside our users, or another organisation's user): the
+//!    **toll-fraud guard** — only where the organisation allows external forwarding, and only
+//!    through a trunk, for at most [`routing::MAX_RING_TIMEOUT`]; otherwise voicemail with the
+//!    absence that forwarded.
+//!
+//! Steps, in the driver's loop: [`Planner::new`] asks [`Step::FindUser`] for the dialled
+//! number; [`Planner::on_user`] answers it; [`Step::LoadState`] is answered by
+//! [`Planner::on_state`]; [`Step::ResolveTrunk`] (asked at most once, and only when a target
+//! needs the trunk) by [`Planner::on_trunk`]; [`Step::Done`] carries the plan. Every path
+//! ends: each state loaded counts towards the hop bound.
+
+use std::net::SocketAddr;
+
+use chrono::{DateTime, Utc};
+use tracing::info;
+
+use crate::b2bua::trunk::Trunk;
+use crate::b2bua::{CalleeInfo, Diversion, OutboundTarget, Plan, TargetKind};
+use crate::routing::{self, CallContext, GreetingStatus, RingTarget, Route, VoicemailInfo};
+use crate::sip::transaction::TransportKind;
+use crate::store::model::User;
+
+use super::super::user_state::LoadedUser;
+
+/// What the policy needs next, or its answer.
+#[derive(Debug)]
+pub enum Step {
+    /// The user a number reaches (OneNumber, else local number), or `None`; answer with
+    /// [`Planner::on_user`].
+    FindUser(String),
+    /// This user's routing state at `now`; answer with [`Planner::on_state`].
+    LoadState(Box<User>),
+    /// The trunk's address; answer with [`Planner::on_trunk`].
+    ResolveTrunk,
+    /// The plan for the call.
+    Done(Plan),
+}
+
+/// One call's way from the dialled number to its plan.
+#[derive(Debug)]
+pub struct Planner {
+    /// What `routing::decide` knows of the call; grows by one entry per forward followed.
+    context: CallContext,
+    /// The configured trunk, if any.
+    trunk: Option<Trunk>,
+    /// The trunk's address once resolved (`Some(None)`: it does not resolve); asked for only
+    /// when a target needs it, so calls that never use the trunk never wait for DNS.
+    trunk_address: Option<Option<SocketAddr>>,
+    /// The latest forward to a colleague, for the B legs' Diversion headers.
+    diversion: Option<Diversion>,
+    /// Routing states loaded so far (the forward bound).
+    states: u32,
+    /// The question asked last.
+    waiting: Waiting,
+}
+
+/// The question a [`Planner`] waits on.
+#[derive(Debug)]
+enum Waiting {
+    /// The dialled number's user.
+    Callee,
+    /// A user's state.
+    State,
+    /// The user a forward names.
+    Colleague(Box<Forward>),
+    /// The trunk's address, for this decision.
+    Trunk(Box<Pending>),
+    /// Nothing: the plan was given.
+    Done,
+}
+
+/// A forward being followed.
+#[derive(Debug)]
+struct Forward {
+    /// The forwarding user's organisation (same organisation = colleague).
+    org_id: crate::store::model::OrgId,
+    /// Whether that organisation allows forwards outside it.
+    allow_external: bool,
+    /// The forwarding user, whose voicemail takes the call if the forward cannot be made.
+    callee: CalleeInfo,
+    /// What that voicemail says: the absence that forwarded.
+    absent: VoicemailInfo,
+    /// The number forwarded to.
+    number: String,
+    /// The diversion this forward adds.
+    diversion: Diversion,
+}
+
+/// A decision waiting for the trunk's address.
+#[derive(Debug)]
+enum Pending {
+    /// Ring these targets of this user.
+    Ring {
+        loaded: Box<LoadedUser>,
+        callee: CalleeInfo,
+        targets: Vec<RingTarget>,
+        timeout: std::time::Duration,
+        fallback: VoicemailInfo,
+    },
+    /// Forward outside our users.
+    External(Box<Forward>),
+}
+
+impl Planner {
+    /// A planner for a call with `context` (dialled number, caller, the history its headers
+    /// carry); its first step asks for the dialled number's user.
+    pub fn new(context: CallContext, trunk: Option<Trunk>) -> (Planner, Step) {
+        let dialled = context.dialled.clone();
+        let planner = Planner {
+            context,
+            trunk,
+            trunk_address: None,
+            diversion: None,
+            states: 0,
+            waiting: Waiting::Callee,
+        };
+        (planner, Step::FindUser(dialled))
+    }
+
+    /// The trunk to resolve for [`Step::ResolveTrunk`].
+    pub fn trunk(&self) -> Option<&Trunk> {
+        self.trunk.as_ref()
+    }
+
+    /// The answer to [`Step::FindUser`].
+    pub fn on_user(&mut self, user: Option<User>) -> Step {
+        match std::mem::replace(&mut self.waiting, Waiting::Done) {
+            Waiting::Callee => match user {
+                Some(user) => self.load(user),
+                None => {
+                    info!(dialled = %self.context.dialled, "call to an unknown number");
+                    Step::Done(Plan::Reject {
+                        status: 404,
+                        reason: None,
+                    })
+                }
+            },
+            Waiting::Colleague(forward) => match user {
+                Some(next) if next.org_id == forward.org_id => {
+                    info!(to = %forward.number, "forward to a colleague");
+                    self.diversion = Some(forward.diversion);
+                    if self.states > routing::MAX_FORWARD_HOPS {
+                        return Step::Done(Plan::Reject {
+                            status: 482,
+                            reason: Some("Loop Detected".into()),
+                        });
+                    }
+                    self.load(next)
+                }
+                // Outside our users, or another organisation's user: an external forward.
+                _ => self.external(forward),
+            },
+            other => self.unexpected(other),
+        }
+    }
+
+    /// The answer to [`Step::LoadState`]: decides with the user's state at `now`.
+    pub fn on_state(&mut self, now: DateTime<Utc>, loaded: LoadedUser) -> Step {
+        if !matches!(self.waiting, Waiting::State) {
+            let waiting = std::mem::replace(&mut self.waiting, Waiting::Done);
+            return self.unexpected(waiting);
+        }
+        self.waiting = Waiting::Done;
+        self.states += 1;
+        let callee = CalleeInfo {
+            user_id: loaded.user.id.0,
+            number: loaded.user.one_number.clone(),
+            lang: loaded.user.profile.lang,
+        };
+        let route = routing::decide(&loaded.state, now, &self.context);
+        info!(
+            user_id = callee.user_id,
+            route = route_name(&route),
+            "routing decision"
+        );
+        match route {
+            Route::Voicemail(info) => Step::Done(Plan::Voicemail { callee, info }),
+            Route::Ring {
+                targets,
+                timeout,
+                fallback,
+            } => {
+                let pending = Pending::Ring {
+                    loaded: Box::new(loaded),
+                    callee,
+                    targets,
+                    timeout,
+                    fallback,
+                };
+                self.conclude(pending)
+            }
+            Route::Forward {
+                number,
+                reason,
+                absence,
+            } => {
+                let absent = VoicemailInfo {
+                    status: GreetingStatus::Absent {
+                        reason: absence.reason,
+                        back_at: absence.back_at,
+                        free_text: absence.free_text.clone(),
+                    },
+                    allow_messages: loaded.state.voicemail.allow_messages,
+                };
+                self.context.history.push(loaded.user.one_number.clone());
+                self.context.forwarded_hops += 1;
+                let diversion = Diversion {
+                    from: loaded.user.one_number.clone(),
+                    reason,
+                    counter: self.context.forwarded_hops,
+                    user_id: Some(loaded.user.id.0),
+                };
+                let forward = Forward {
+                    org_id: loaded.user.org_id,
+                    allow_external: loaded.org.allow_external_forwarding,
+                    callee,
+                    absent,
+                    number: number.clone(),
+                    diversion,
+                };
+                self.waiting = Waiting::Colleague(Box::new(forward));
+                Step::FindUser(number)
+            }
+        }
+    }
+
+    /// The answer to [`Step::ResolveTrunk`]: the trunk's address, `None` when it does not
+    /// resolve.
+    pub fn on_trunk(&mut self, address: Option<SocketAddr>) -> Step {
+        match std::mem::replace(&mut self.waiting, Waiting::Done) {
+            Waiting::Trunk(pending) => {
+                self.trunk_address = Some(address);
+                self.conclude(*pending)
+            }
+            other => self.unexpected(other),
+        }
+    }
+
+    fn load(&mut self, user: User) -> Step {
+        self.waiting = Waiting::State;
+        Step::LoadState(Box::new(user))
+    }
+
+    /// A forward outside our users: the toll-fraud guard, then the trunk.
+    fn external(&mut self, forward: Box<Forward>) -> Step {
+        if forward.allow_external {
+            self.conclude(Pending::External(forward))
+        } else {
+            Step::Done(self.refused(*forward))
+        }
+    }
+
+    /// Turns a decision into the plan, first asking for the trunk when it needs one.
+    fn conclude(&mut self, pending: Pending) -> Step {
+        let needs_trunk = match &pending {
+            Pending::Ring { targets, .. } => targets
+                .iter()
+                .any(|t| matches!(t, RingTarget::Mobile { .. })),
+            Pending::External(_) => true,
+        };
+        if needs_trunk && self.trunk.is_some() && self.trunk_address.is_none() {
+            self.waiting = Waiting::Trunk(Box::new(pending));
+            return Step::ResolveTrunk;
+        }
+        let trunk = self.resolved_trunk();
+        let plan = match pending {
+            Pending::Ring {
+                loaded,
+                callee,
+                targets,
+                timeout,
+                fallback,
+            } => {
+                let resolved = ring_targets(&loaded, &targets, trunk);
+                if resolved.is_empty() {
+                    Plan::Voicemail {
+                        callee,
+                        info: fallback,
+                    }
+                } else {
+                    Plan::Ring {
+                        callee,
+                        targets: resolved,
+                        timeout,
+                        fallback,
+                        diversion: self.diversion.clone(),
+                    }
+                }
+            }
+            Pending::External(forward) => {
+                let target = trunk.and_then(|(trunk, at)| {
+                    trunk.target(at, &forward.number, TargetKind::External)
+                });
+                match target {
+                    Some(target) => Plan::Ring {
+                        callee: forward.callee,
+                        targets: vec![target],
+                        timeout: routing::MAX_RING_TIMEOUT,
+                        fallback: forward.absent,
+                        diversion: Some(forward.diversion),
+                    },
+                    None => self.refused(*forward),
+                }
+            }
+        };
+        Step::Done(plan)
+    }
+
+    /// The trunk with its address, when there is one and it resolved.
+    fn resolved_trunk(&self) -> Option<(&Trunk, SocketAddr)> {
+        let trunk = self.trunk.as_ref()?;
+        let address = self.trunk_address.flatten()?;
+        Some((trunk, address))
+    }
+
+    /// An external forward not made (refused by the organisation, or no trunk): the forwarding
+    /// user's voicemail tells the caller about the absence.
+    fn refused(&self, forward: Forward) -> Plan {
+        info!(to = %forward.number, "external forward refused or no trunk: voicemail");
+        Plan::Voicemail {
+            callee: forward.callee,
+            info: forward.absent,
+        }
+    }
+
+    /// An answer to a question not asked: the driver's bug, not the caller's; the call is
+    /// refused rather than routed on a guess.
+    fn unexpected(&mut self, waiting: Waiting) -> Step {
+        tracing::error!(?waiting, "routing policy fed out of order");
+        self.waiting = Waiting::Done;
+        Step::Done(Plan::Reject {
+            status: 500,
+            reason: None,
+        })
+    }
+}
+
+fn route_name(route: &Route) -> &'static str {
+    match route {
+        Route::Ring { .. } => "ring",
+        Route::Forward { .. } => "forward",
+        Route::Voicemail(_) => "voicemail",
+    }
+}
+
+/// One member's ring targets to addresses: a device is reached where its REGISTER came from,
+/// the mobile through the trunk (when there is one and it resolved). Targets that cannot be
+/// reached are left out. One call per member rung, so a group is the concatenation.
+pub fn ring_targets(
+    loaded: &LoadedUser,
+    targets: &[RingTarget],
+    trunk: Option<(&Trunk, SocketAddr)>,
+) -> Vec<OutboundTarget> {
+    let mut out = Vec::new();
+    for target in targets {
+        match target {
+            RingTarget::Device { contact, .. } => {
+                let Some(reg) = loaded
+                    .registrations
+                    .iter()
+                    .find(|r| r.binding.contact_uri == *contact)
+                else {
+                    continue;
+                };
+                let Ok(destination) = reg.binding.received_addr.parse::<SocketAddr>() else {
+                    continue;
+                };
+                out.push(OutboundTarget {
+                    uri: contact.clone(),
+                    destination,
+                    transport: if reg.binding.transport.eq_ignore_ascii_case("tcp") {
+                        TransportKind::Tcp
+                    } else {
+                        TransportKind::Udp
+                    },
+                    kind: TargetKind::Device,
+                });
+            }
+            RingTarget::Mobile { number } => {
+                if let Some(t) =
+                    trunk.and_then(|(trunk, at)| trunk.target(at, number, TargetKind::Mobile))
+                {
+                    out.push(t);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,472 @@
+//! The route → plan policy without a store: each test plays the driver, answering the
+//! planner's [`Step`]s from a table of users, and checks the plan.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{NaiveTime, TimeZone};
+use chrono_tz::Europe::Copenhagen;
+
+use super::*;
+use crate::domain::{Lang, Origin, Reason, Role};
+use crate::routing::{
+    Absence, Destination, Device, DeviceKind, DiversionReason, UserState, VoicemailSettings,
+};
+use crate::store::model::{
+    Binding, OrgId, Organisation, Profile, Registration, RegistrationId, UserId,
+};
+
+/// Monday 2026-01-12 10:00 UTC (11:00 in Copenhagen, inside working hours).
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 12, 10, 0, 0).unwrap()
+}
+
+fn trunk_address() -> SocketAddr {
+    "127.0.0.1:5070".parse().unwrap()
+}
+
+/// A user of organisation `org` with OneNumber `number`, one desk phone registered from
+/// 10.0.0.<id>:5060 over `transport`, and optionally a mobile and an absence forwarding to
+/// `forward_to`.
+struct Fixture {
+    id: i64,
+    org: i64,
+    number: &'static str,
+    mobile: Option<&'static str>,
+    forward_to: Option<&'static str>,
+    registered: bool,
+    transport: &'static str,
+    allow_external: bool,
+}
+
+impl Fixture {
+    fn new(id: i64, org: i64, number: &'static str) -> Self {
+        Fixture {
+            id,
+            org,
+            number,
+            mobile: None,
+            forward_to: None,
+            registered: true,
+            transport: "udp",
+            allow_external: false,
+        }
+    }
+
+    fn contact(&self) -> String {
+        format!("sip:u{}@10.0.0.{}:5060", self.id, self.id)
+    }
+
+    fn user(&self) -> User {
+        User {
+            id: UserId(self.id),
+            org_id: OrgId(self.org),
+            one_number: self.number.to_owned(),
+            local_number: format!("100{}", self.id),
+            role: Role::User,
+            profile: Profile::new(format!("User {}", self.id), Lang::Da),
+            pin_hash: String::new(),
+            pin_must_change: false,
+            failed_pin_attempts: 0,
+            locked_until: None,
+            created_at: now(),
+        }
+    }
+
+    fn loaded(&self) -> LoadedUser {
+        let time = |h| NaiveTime::from_hms_opt(h, 0, 0).unwrap();
+        let absences = self
+            .forward_to
+            .map(|to| Absence {
+                id: self.id,
+                reason: Reason::Meeting,
+                starts_at: now() - chrono::Duration::hours(1),
+                ends_at: Some(now() + chrono::Duration::hours(1)),
+                destination: Destination::Number(to.to_owned()),
+                free_text: None,
+                origin: Origin::Web,
+                set_at: now() - chrono::Duration::hours(1),
+            })
+            .into_iter()
+            .collect();
+        let state = UserState {
+            user: crate::routing::User {
+                id: self.id,
+                name: format!("User {}", self.id),
+                timezone: Copenhagen,
+                devices: if self.registered {
+                    vec![Device {
+                        contact: self.contact(),
+                        kind: DeviceKind::Desk,
+                    }]
+                } else {
+                    vec![]
+                },
+                mobile: self.mobile.map(str::to_owned),
+                no_answer_timeout: Duration::from_secs(20),
+                allow_second_call: false,
+                working_hours: crate::routing::WorkingHours::weekdays(time(8), time(16)),
+            },
+            absences,
+            schedules: vec![],
+            calendar: vec![],
+            active_calls: 0,
+            voicemail: VoicemailSettings::default(),
+        };
+        let registrations = if self.registered {
+            vec![Registration {
+                id: RegistrationId(self.id),
+                binding: Binding {
+                    user_id: UserId(self.id),
+                    device_id: None,
+                    contact_uri: self.contact(),
+                    expires_at: now() + chrono::Duration::hours(1),
+                    call_id: "reg".into(),
+                    cseq: 1,
+                    q_millis: 1000,
+                    received_addr: format!("10.0.0.{}:5060", self.id),
+                    transport: self.transport.to_owned(),
+                    instance_id: None,
+                    reg_id: None,
+                },
+                updated_at: now(),
+            }]
+        } else {
+            vec![]
+        };
+        LoadedUser {
+            user: self.user(),
+            org: Organisation {
+                id: OrgId(self.org),
+                customer_code: "100".into(),
+                name: format!("Org {}", self.org),
+                timezone: Copenhagen,
+                allow_external_forwarding: self.allow_external,
+                receptionist_group_number: None,
+                created_at: now(),
+            },
+            state,
+            registrations,
+            absences: vec![],
+        }
+    }
+}
+
+/// The driver's side in memory: users by number, and what the trunk resolves to.
+struct Directory {
+    users: HashMap<&'static str, Fixture>,
+    trunk: Option<SocketAddr>,
+    /// The steps asked, in order, for checking what was fetched.
+    asked: Vec<String>,
+}
+
+impl Directory {
+    fn new(users: Vec<Fixture>) -> Self {
+        Directory {
+            users: users.into_iter().map(|u| (u.number, u)).collect(),
+            trunk: Some(trunk_address()),
+            asked: Vec::new(),
+        }
+    }
+
+    /// Runs the planner to its plan, answering each step (bounded: a planner that never ends
+    /// fails the test).
+    fn plan(&mut self, dialled: &str, trunk: &str) -> Plan {
+        let context = CallContext {
+            caller: Some("+4570101010".into()),
+            is_internal: false,
+            dialled: dialled.to_owned(),
+            history: vec![],
+            forwarded_hops: 0,
+        };
+        let (mut planner, mut step) = Planner::new(context, Trunk::parse(trunk));
+        for _ in 0..50 {
+            step = match step {
+                Step::FindUser(number) => {
+                    self.asked.push(format!("user {number}"));
+                    let user = self.users.get(number.as_str()).map(Fixture::user);
+                    planner.on_user(user)
+                }
+                Step::LoadState(user) => {
+                    self.asked.push(format!("state {}", user.one_number));
+                    let loaded = self.users[user.one_number.as_str()].loaded();
+                    planner.on_state(now(), loaded)
+                }
+                Step::ResolveTrunk => {
+                    self.asked.push("trunk".into());
+                    planner.on_trunk(self.trunk)
+                }
+                Step::Done(plan) => return plan,
+            };
+        }
+        panic!("the planner did not finish");
+    }
+}
+
+fn targets(plan: &Plan) -> Vec<(String, TargetKind)> {
+    match plan {
+        Plan::Ring { targets, .. } | Plan::Dial { targets, .. } => {
+            targets.iter().map(|t| (t.uri.clone(), t.kind)).collect()
+        }
+        _ => vec![],
+    }
+}
+
+#[test]
+fn an_unknown_number_is_refused_404() {
+    let mut directory = Directory::new(vec![]);
+    let plan = directory.plan("4570999999", "");
+    assert_eq!(
+        plan,
+        Plan::Reject {
+            status: 404,
+            reason: None
+        }
+    );
+    assert_eq!(directory.asked, ["user 4570999999"]);
+}
+
+#[test]
+fn a_present_user_rings_their_device_where_it_registered_from() {
+    let mut hans = Fixture::new(7, 1, "4570000007");
+    hans.transport = "TCP";
+    let mut directory = Directory::new(vec![hans]);
+    let plan = directory.plan("4570000007", "sip:127.0.0.1:5070");
+    let Plan::Ring {
+        callee,
+        targets,
+        timeout,
+        diversion,
+        ..
+    } = plan
+    else {
+        panic!("expected ring, got {plan:?}");
+    };
+    assert_eq!(callee.user_id, 7);
+    assert_eq!(targets.len(), 1);
+    assert_eq!(targets[0].uri, "sip:u7@10.0.0.7:5060");
+    assert_eq!(targets[0].destination, "10.0.0.7:5060".parse().unwrap());
+    assert_eq!(targets[0].transport, TransportKind::Tcp);
+    assert_eq!(timeout, Duration::from_secs(20));
+    assert_eq!(diversion, None);
+    // No mobile: the trunk is never resolved.
+    assert_eq!(directory.asked, ["user 4570000007", "state 4570000007"]);
+}
+
+#[test]
+fn the_mobile_rings_through_the_trunk_only_when_there_is_one() {
+    let mut hans = Fixture::new(7, 1, "4570000007");
+    hans.mobile = Some("+45 20 30 40 50");
+    let mut directory = Directory::new(vec![hans]);
+    let plan = directory.plan("4570000007", "sip:127.0.0.1:5070");
+    assert_eq!(
+        targets(&plan),
+        [
+            ("sip:u7@10.0.0.7:5060".to_owned(), TargetKind::Device),
+            (
+                "sip:+4520304050@127.0.0.1:5070".to_owned(),
+                TargetKind::Mobile
+            ),
+        ]
+    );
+    assert_eq!(
+        directory.asked,
+        ["user 4570000007", "state 4570000007", "trunk"]
+    );
+
+    // Without a trunk: the desk alone, and nothing resolved.
+    let mut directory = Directory::new(vec![{
+        let mut hans = Fixture::new(7, 1, "4570000007");
+        hans.mobile = Some("+4520304050");
+        hans
+    }]);
+    let plan = directory.plan("4570000007", "");
+    assert_eq!(
+        targets(&plan),
+        [("sip:u7@10.0.0.7:5060".to_owned(), TargetKind::Device)]
+    );
+    assert!(!directory.asked.contains(&"trunk".to_owned()));
+}
+
+#[test]
+fn nothing_reachable_goes_to_the_fallback_voicemail() {
+    // Only a mobile, and the trunk does not resolve.
+    let mut hans = Fixture::new(7, 1, "4570000007");
+    hans.registered = false;
+    hans.mobile = Some("+4520304050");
+    let mut directory = Directory::new(vec![hans]);
+    directory.trunk = None;
+    let plan = directory.plan("4570000007", "sip:trunk.invalid");
+    let Plan::Voicemail { callee, info } = plan else {
+        panic!("expected voicemail, got {plan:?}");
+    };
+    assert_eq!(callee.user_id, 7);
+    assert_eq!(info.status, GreetingStatus::NotAvailable);
+}
+
+#[test]
+fn a_forward_to_a_colleague_rings_the_colleague_with_a_diversion() {
+    let mut hans = Fixture::new(7, 1, "4570000007");
+    hans.forward_to = Some("4570000008");
+    let grete = Fixture::new(8, 1, "4570000008");
+    let mut directory = Directory::new(vec![hans, grete]);
+    let plan = directory.plan("4570000007", "");
+    let Plan::Ring {
+        callee,
+        targets,
+        diversion,
+        ..
+    } = plan
+    else {
+        panic!("expected ring, got {plan:?}");
+    };
+    assert_eq!(callee.user_id, 8);
+    assert_eq!(targets[0].uri, "sip:u8@10.0.0.8:5060");
+    assert_eq!(
+        diversion,
+        Some(Diversion {
+            from: "4570000007".into(),
+            reason: DiversionReason::Unconditional,
+            counter: 1,
+            user_id: Some(7),
+        })
+    );
+    assert_eq!(
+        directory.asked,
+        [
+            "user 4570000007",
+            "state 4570000007",
+            "user 4570000008",
+            "state 4570000008"
+        ]
+    );
+}
+
+/// The toll-fraud guard, one row per case: (forwarding org allows external forwards, trunk
+/// configured, trunk resolves, the target is another organisation's user) → rung through the
+/// trunk, else the forwarding user's voicemail with the absence.
+#[test]
+fn external_forwards_pass_the_toll_fraud_guard_or_go_to_voicemail() {
+    let cases = [
+        (false, true, true, false, false),
+        (true, false, true, false, false),
+        (true, true, false, false, false),
+        (true, true, true, false, true),
+        // Another organisation's user counts as external.
+        (false, true, true, true, false),
+        (true, true, true, true, true),
+    ];
+    for (allow, configured, resolves, other_org_user, rung) in cases {
+        let mut hans = Fixture::new(7, 1, "4570000007");
+        hans.forward_to = Some("+4533445566");
+        hans.allow_external = allow;
+        let mut users = vec![hans];
+        if other_org_user {
+            users.push(Fixture::new(9, 2, "+4533445566"));
+        }
+        let mut directory = Directory::new(users);
+        if !resolves {
+            directory.trunk = None;
+        }
+        let trunk = if configured { "sip:127.0.0.1:5070" } else { "" };
+        let plan = directory.plan("4570000007", trunk);
+        let case = (allow, configured, resolves, other_org_user);
+        if rung {
+            let Plan::Ring {
+                callee,
+                targets,
+                timeout,
+                fallback,
+                diversion,
+            } = &plan
+            else {
+                panic!("{case:?}: expected ring, got {plan:?}");
+            };
+            assert_eq!(callee.user_id, 7, "{case:?}");
+            assert_eq!(targets.len(), 1, "{case:?}");
+            assert_eq!(targets[0].uri, "sip:+4533445566@127.0.0.1:5070", "{case:?}");
+            assert_eq!(targets[0].kind, TargetKind::External, "{case:?}");
+            assert_eq!(*timeout, routing::MAX_RING_TIMEOUT, "{case:?}");
+            assert!(
+                matches!(fallback.status, GreetingStatus::Absent { .. }),
+                "{case:?}"
+            );
+            assert_eq!(diversion.as_ref().map(|d| d.counter), Some(1), "{case:?}");
+        } else {
+            let Plan::Voicemail { callee, info } = &plan else {
+                panic!("{case:?}: expected voicemail, got {plan:?}");
+            };
+            assert_eq!(callee.user_id, 7, "{case:?}");
+            assert!(
+                matches!(
+                    info.status,
+                    GreetingStatus::Absent {
+                        reason: Reason::Meeting,
+                        ..
+                    }
+                ),
+                "{case:?}"
+            );
+            // A refused forward never looks at the trunk.
+            if !allow {
+                assert!(!directory.asked.contains(&"trunk".to_owned()), "{case:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_chain_of_forwards_ends_within_the_hop_bound() {
+    // Ten colleagues, each forwarding to the next.
+    const NUMBERS: [&str; 10] = [
+        "4570000010",
+        "4570000011",
+        "4570000012",
+        "4570000013",
+        "4570000014",
+        "4570000015",
+        "4570000016",
+        "4570000017",
+        "4570000018",
+        "4570000019",
+    ];
+    let users = NUMBERS
+        .iter()
+        .enumerate()
+        .map(|(i, number)| {
+            let mut user = Fixture::new(10 + i as i64, 1, number);
+            user.forward_to = NUMBERS.get(i + 1).copied();
+            user
+        })
+        .collect();
+    let mut directory = Directory::new(users);
+    let plan = directory.plan(NUMBERS[0], "");
+    let states = directory
+        .asked
+        .iter()
+        .filter(|a| a.starts_with("state"))
+        .count();
+    assert!(
+        states <= routing::MAX_FORWARD_HOPS as usize + 1,
+        "{states} states loaded"
+    );
+    match plan {
+        Plan::Voicemail { .. } => {}
+        Plan::Reject { status: 482, .. } => {}
+        other => panic!("a chain must end in voicemail or 482, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_answer_out_of_order_refuses_the_call() {
+    let context = CallContext {
+        caller: None,
+        is_internal: false,
+        dialled: "4570000007".into(),
+        history: vec![],
+        forwarded_hops: 0,
+    };
+    let (mut planner, _) = Planner::new(context, None);
+    let step = planner.on_trunk(Some(trunk_address()));
+    assert!(matches!(step, Step::Done(Plan::Reject { status: 500, .. })));
+}
