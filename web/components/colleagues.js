@@ -1,0 +1,116 @@
+// "Søgning": search colleagues by partial name in the chosen scope, each with live status, a
+// favourite star, click-to-call and a link to the timeline; the quick forwards beside it.
+import { html, useState, useEffect, useRef } from '../vendor/htm-preact.js';
+import { t } from '../lib/i18n.js';
+import { get, put, del } from '../lib/api.js';
+import { subscribe } from '../lib/live.js';
+import { Phone, StatusLine, errorText, toast } from './common.js';
+import { QuickForwards } from './forward.js';
+
+/** One colleague row; shared with the phonebook's favourites. */
+export function ColleagueRow({ c, starred, onStar, showNote, navigate }) {
+  return html`<li data-user=${c.id} class="colleague">
+    <button type="button" class="star" aria-pressed=${starred ? 'true' : 'false'}
+      aria-label=${t(starred ? 'col.unstar' : 'col.star', { name: c.name })} onClick=${() => onStar(c, !starred)}>
+      ${starred ? '★' : '☆'}</button>
+    <div class="grow">
+      <div><span class="name">${c.name}</span>
+        ${c.department && html` <span class="note">· ${c.department}</span>`}</div>
+      <${StatusLine} presence=${c.presence} showNote=${showNote} />
+      <div class="row note">
+        <span>${t('col.local')}: <${Phone} number=${c.local_number} label=${c.name} /></span>
+        <span>${t('col.number')}: <${Phone} number=${c.one_number} label=${c.name} /></span>
+        ${c.mobile_number && html`<span>${t('col.mobile')}: <${Phone} number=${c.mobile_number} label=${c.name} /></span>`}
+      </div>
+    </div>
+    <a class="button" href=${`/colleagues/${c.id}`} onClick=${(e) => { e.preventDefault(); navigate(`/colleagues/${c.id}`); }}
+      aria-label=${t('col.timeline_of', { name: c.name })}>${t('col.timeline')}</a>
+  </li>`;
+}
+
+/** Keeps a list of colleagues live: re-reads only the colleague an event is about. */
+export function useLiveColleagues(initial, reloadAll) {
+  const [list, setList] = useState(initial);
+  const ref = useRef(list);
+  ref.current = list;
+  useEffect(() => setList(initial), [initial]);
+  useEffect(() => subscribe(async (type, data) => {
+    if (type === 'resync') { reloadAll(); return; }
+    if (type !== 'calls' && type !== 'availability') return;
+    if (!ref.current || !ref.current.some((c) => c.id === data.user_id)) return;
+    try {
+      const fresh = await get(`/users/${data.user_id}`);
+      setList((l) => l && l.map((c) => (c.id === fresh.id ? fresh : c)));
+    } catch { /* gone: the next search drops it */ }
+  }), []);
+  return list;
+}
+
+/** Favourite ids, and a function to star or unstar. */
+export function useFavourites() {
+  const [ids, setIds] = useState(new Set());
+  useEffect(() => { get('/me/favourites').then((f) => setIds(new Set(f.map((c) => c.id))), () => {}); }, []);
+  const star = async (c, on) => {
+    try {
+      if (on) await put(`/me/favourites/${c.id}`); else await del(`/me/favourites/${c.id}`);
+      setIds((s) => { const n = new Set(s); if (on) n.add(c.id); else n.delete(c.id); return n; });
+    } catch (e) { toast(errorText(e), 'error'); }
+  };
+  return [ids, star];
+}
+
+export function Colleagues({ me, settings, navigate }) {
+  const [q, setQ] = useState('');
+  const [scope, setScope] = useState(settings.search_scope || 'all');
+  const [result, setResult] = useState(null);
+  const [error, setError] = useState('');
+  const [tick, setTick] = useState(0);
+  const [favs, star] = useFavourites();
+  useEffect(() => {
+    const id = setTimeout(async () => {
+      try {
+        const params = new URLSearchParams({ scope });
+        if (q.trim()) params.set('q', q.trim());
+        setResult(await get(`/colleagues?${params}`));
+        setError('');
+      } catch (e) { setError(errorText(e)); }
+    }, q ? 150 : 0);
+    return () => clearTimeout(id);
+  }, [q, scope, tick]);
+  const colleagues = useLiveColleagues(result ? result.colleagues : null, () => setTick((x) => x + 1));
+  const isRec = me.role === 'receptionist';
+  return html`<div class="split">
+    <aside>
+      <div class="panel">
+        <form role="search" onSubmit=${(e) => e.preventDefault()}>
+          <label for="search">${t('col.search')}</label>
+          <input id="search" type="search" value=${q} placeholder=${t('col.search_ph')}
+            onInput=${(e) => setQ(e.target.value)} autocomplete="off" />
+          <fieldset>
+            <legend>${t('col.scope')}</legend>
+            ${['all', 'internal', 'external'].map((s) => html`<span class="check">
+              <input type="radio" name="scope" id=${`scope-${s}`} value=${s} checked=${scope === s}
+                onChange=${() => setScope(s)} /><label for=${`scope-${s}`}>${t(`scope.${s}`)}</label></span>`)}
+          </fieldset>
+        </form>
+      </div>
+      <${QuickForwards} navigate=${navigate} />
+    </aside>
+    <section class="panel" aria-labelledby="col-h">
+      <h1 id="col-h">${t('col.title')}</h1>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      ${!result && !error && html`<p class="note">${t('common.loading')}</p>`}
+      ${colleagues && html`<ul class="list" aria-label=${t('col.results')} data-testid="colleagues">
+        ${colleagues.map((c) => html`<${ColleagueRow} key=${c.id} c=${c} starred=${favs.has(c.id)}
+          onStar=${star} showNote=${isRec} navigate=${navigate} />`)}
+      </ul>`}
+      ${result && result.contacts.length > 0 && html`<h2>${t('col.contacts')}</h2>
+        <ul class="list">${result.contacts.map((c) => html`<li key=${`c${c.id}`}><div class="grow">
+          <div class="name">${c.name}</div>${c.company && html`<div class="note">${c.company}</div>`}
+          <div class="row note"><${Phone} number=${c.phone_number} label=${c.name} /><${Phone} number=${c.mobile_number} label=${c.name} /></div>
+        </div></li>`)}</ul>`}
+      ${result && colleagues && colleagues.length === 0 && result.contacts.length === 0
+        && html`<p class="note">${t('col.none')}</p>`}
+    </section>
+  </div>`;
+}
