@@ -7,6 +7,7 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod rtp_peer;
+pub mod webdriver;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -79,9 +79,9 @@ export function Colleagues({ me, settings, navigate }) {
   }, [q, scope, tick]);
   const colleagues = useLiveColleagues(result ? result.colleagues : null, () => setTick((x) => x + 1));
   const isRec = me.role === 'receptionist';
-  return html`<div class="split">
+  return html`<div class="split colleagues-page">
     <aside>
-      <div class="panel">
+      <div class="panel search-panel">
         <form role="search" onSubmit=${(e) => e.preventDefault()}>
           <label for="search">${t('col.search')}</label>
           <input id="search" type="search" value=${q} placeholder=${t('col.search_ph')}
@@ -96,7 +96,7 @@ export function Colleagues({ me, settings, navigate }) {
       </div>
       <${QuickForwards} navigate=${navigate} />
     </aside>
-    <section class="panel" aria-labelledby="col-h">
+    <section class="panel results" aria-labelledby="col-h">
       <h1 id="col-h">${t('col.title')}</h1>
       ${error && html`<p class="error" role="alert">${error}</p>`}
       ${!result && !error && html`<p class="note">${t('common.loading')}</p>`}

@@ -34,9 +34,9 @@ function BoardRow({ c, open, setOpen }) {
         <${WriteMessage} idp=${`recmsg-${c.id}`} toUser=${c.id} onSent=${() => setOpen(null)} /></div>`}
     </td>
     <td><div class="row">
-      <button type="button" onClick=${() => setOpen({ id: c.id, what: 'absence' })} aria-label=${t('rec.set_for', { name: c.name })}>${t('rec.absence')}</button>
-      ${c.presence.absence && html`<button type="button" onClick=${endAbsence} aria-label=${t('rec.end_for', { name: c.name })}>${t('rec.end')}</button>`}
-      <button type="button" onClick=${() => setOpen({ id: c.id, what: 'message' })} aria-label=${t('rec.message_for', { name: c.name })}>${t('rec.message')}</button>
+      <button type="button" data-action="set-absence" onClick=${() => setOpen({ id: c.id, what: "absence" })} aria-label=${`${t('rec.absence')}: ${c.name}`}>${t('rec.absence')}</button>
+      ${c.presence.absence && html`<button type="button" onClick=${endAbsence} aria-label=${`${t('rec.end')}: ${c.name}`}>${t('rec.end')}</button>`}
+      <button type="button" onClick=${() => setOpen({ id: c.id, what: 'message' })} aria-label=${`${t('rec.message')}: ${c.name}`}>${t('rec.message')}</button>
     </div></td>
   </tr>`;
 }
