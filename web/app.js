@@ -3,7 +3,7 @@
 // tabs, connection state) around the current screen. Screens live in components/.
 import { html, render, useState, useEffect } from './vendor/htm-preact.js';
 import { t, setLang, onLang } from './lib/i18n.js';
-import { get, post, onSessionProblem } from './lib/api.js';
+import { get, post, onSessionProblem, prefetch, clearPrefetched } from './lib/api.js';
 import { startLive, stopLive, subscribe, onConnection } from './lib/live.js';
 import { Toasts } from './components/common.js';
 import { Login, PinChange } from './components/login.js';
@@ -111,6 +111,11 @@ function App() {
   useEffect(() => onLang(() => setLangTick((x) => x + 1)), []);
 
   const load = async () => {
+    // The colleagues page is the usual first screen: ask for its data in the same round trip
+    // as the session's, rather than after it.
+    if (['/', '/login', '/colleagues'].includes(location.pathname)) {
+      ['/colleagues', '/me/favourites', '/me/quick-forwards'].forEach(prefetch);
+    }
     try {
       const [me, settings, vm] = await Promise.all([get('/me'), get('/me/settings'), get('/me/voicemail')]);
       setLang(settings.lang);
@@ -123,6 +128,7 @@ function App() {
         window.dispatchEvent(new Event('os:navigate'));
       }
     } catch (e) {
+      clearPrefetched();
       setPhase(e.code === 'pin_change_required' ? 'pin' : 'login');
     }
   };
@@ -138,6 +144,7 @@ function App() {
   const logout = async () => {
     try { await post('/logout'); } catch { /* the session may be gone already */ }
     stopLive();
+    clearPrefetched();
     setSession(null);
     history.replaceState(null, '', '/');
     setPhase('login');

@@ -59,9 +59,10 @@ export function useFavourites() {
   return [ids, star];
 }
 
-export function Colleagues({ me, settings, navigate }) {
+export function Colleagues({ me, navigate }) {
   const [q, setQ] = useState('');
-  const [scope, setScope] = useState(settings.search_scope || 'all');
+  // null until chosen: the server searches the user's default scope and says which it was.
+  const [scope, setScope] = useState(null);
   const [result, setResult] = useState(null);
   const [error, setError] = useState('');
   const [tick, setTick] = useState(0);
@@ -69,9 +70,10 @@ export function Colleagues({ me, settings, navigate }) {
   useEffect(() => {
     const id = setTimeout(async () => {
       try {
-        const params = new URLSearchParams({ scope });
+        const params = new URLSearchParams();
         if (q.trim()) params.set('q', q.trim());
-        setResult(await get(`/colleagues?${params}`));
+        if (scope) params.set('scope', scope);
+        setResult(await get(params.size ? `/colleagues?${params}` : '/colleagues'));
         setError('');
       } catch (e) { setError(errorText(e)); }
     }, q ? 150 : 0);
@@ -89,7 +91,7 @@ export function Colleagues({ me, settings, navigate }) {
           <fieldset>
             <legend>${t('col.scope')}</legend>
             ${['all', 'internal', 'external'].map((s) => html`<span class="check">
-              <input type="radio" name="scope" id=${`scope-${s}`} value=${s} checked=${scope === s}
+              <input type="radio" name="scope" id=${`scope-${s}`} value=${s} checked=${(scope || (result && result.scope) || 'all') === s}
                 onChange=${() => setScope(s)} /><label for=${`scope-${s}`}>${t(`scope.${s}`)}</label></span>`)}
           </fieldset>
         </form>

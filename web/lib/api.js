@@ -39,7 +39,23 @@ export async function api(method, path, body) {
   return data;
 }
 
-export const get = (p) => api('GET', p);
+const prefetched = new Map();
+
+/** Starts a GET now so a screen about to mount finds its answer on the way (one use). */
+export function prefetch(path) {
+  const answer = api('GET', path);
+  answer.catch(() => {}); // the screen that takes it handles the failure
+  prefetched.set(path, answer);
+}
+
+/** Forgets prefetched answers (logout). */
+export function clearPrefetched() { prefetched.clear(); }
+
+export const get = (p) => {
+  const early = prefetched.get(p);
+  if (early) { prefetched.delete(p); return early; }
+  return api('GET', p);
+};
 export const post = (p, b) => api('POST', p, b ?? {});
 export const put = (p, b) => api('PUT', p, b);
 export const patch = (p, b) => api('PATCH', p, b);
