@@ -1,6 +1,6 @@
 // "Søgning": search colleagues by partial name in the chosen scope, each with live status, a
 // favourite star, click-to-call and a link to the timeline; the quick forwards beside it.
-import { html, useState, useEffect, useRef } from '../vendor/htm-preact.js';
+import { html, useState, useEffect, useRef, useMemo } from '../vendor/htm-preact.js';
 import { t } from '../lib/i18n.js';
 import { get, put, del } from '../lib/api.js';
 import { subscribe } from '../lib/live.js';
@@ -28,22 +28,23 @@ export function ColleagueRow({ c, starred, onStar, showNote, navigate }) {
   </li>`;
 }
 
-/** Keeps a list of colleagues live: re-reads only the colleague an event is about. */
+/** Keeps a list of colleagues live: re-reads only the colleague an event is about, and lays
+ * the fresh copies over the list as loaded (no second render of the whole list on arrival). */
 export function useLiveColleagues(initial, reloadAll) {
-  const [list, setList] = useState(initial);
-  const ref = useRef(list);
-  ref.current = list;
-  useEffect(() => setList(initial), [initial]);
+  const [fresh, setFresh] = useState({});
+  const ref = useRef(initial);
+  ref.current = initial;
+  useEffect(() => setFresh({}), [initial]);
   useEffect(() => subscribe(async (type, data) => {
     if (type === 'resync') { reloadAll(); return; }
     if (type !== 'calls' && type !== 'availability') return;
     if (!ref.current || !ref.current.some((c) => c.id === data.user_id)) return;
     try {
-      const fresh = await get(`/users/${data.user_id}`);
-      setList((l) => l && l.map((c) => (c.id === fresh.id ? fresh : c)));
+      const one = await get(`/users/${data.user_id}`);
+      setFresh((f) => ({ ...f, [one.id]: one }));
     } catch { /* gone: the next search drops it */ }
   }), []);
-  return list;
+  return useMemo(() => initial && initial.map((c) => fresh[c.id] || c), [initial, fresh]);
 }
 
 /** Favourite ids, and a function to star or unstar. */

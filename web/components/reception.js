@@ -41,13 +41,19 @@ function BoardRow({ c, open, setOpen }) {
   </tr>`;
 }
 
+/** Rows drawn at most before "show all": a board of thousands is read through the filter,
+ * and drawing every row would make each keystroke wait for thousands of DOM updates. */
+export const BOARD_ROWS = 200;
+
 export function Reception() {
   const [all, error, reload] = useLoad(() => get('/colleagues?scope=internal&limit=5000').then((r) => r.colleagues), []);
   const list = useLiveColleagues(all, reload);
   const [text, setText] = useState('');
   const [status, setStatus] = useState('all');
   const [open, setOpen] = useState(null);
-  const shown = list ? filterBoard(list, text, status) : [];
+  const [all_, setAll] = useState(false);
+  const matching = list ? filterBoard(list, text, status) : [];
+  const shown = all_ ? matching : matching.slice(0, BOARD_ROWS);
   return html`<section class="panel" aria-labelledby="rec-h">
     <h1 id="rec-h">${t('rec.title')}</h1>
     <div class="grid2">
@@ -58,8 +64,10 @@ export function Reception() {
           ${['all', 'available', 'on_the_phone', 'absent'].map((s) => html`<option value=${s}>${s === 'all' ? t('scope.all') : t(`status.${s}`)}</option>`)}</select></div>
     </div>
     ${error && html`<p class="error">${errorText(error)}</p>`}
-    ${list && html`<p class="note" role="status">${t('rec.count', { n: shown.length, total: list.length })}</p>`}
-    <table class="board" data-testid="board"><thead><tr><th scope="col">${t('rec.name')}</th><th scope="col">${t('col.local')}</th>
+    ${list && html`<p class="note" role="status">${t('rec.count', { n: matching.length, total: list.length })}
+      ${shown.length < matching.length && html` · ${t('rec.first', { n: shown.length })}
+        <button type="button" class="link" onClick=${() => setAll(true)}>${t('rec.show_all')}</button>`}</p>`}
+    <table class="board" data-testid="board" data-shown=${shown.length}><thead><tr><th scope="col">${t('rec.name')}</th><th scope="col">${t('col.local')}</th>
       <th scope="col">${t('rec.status')}</th><th scope="col">${t('rec.actions')}</th></tr></thead>
       <tbody>${shown.map((c) => html`<${BoardRow} key=${c.id} c=${c} open=${open} setOpen=${setOpen} />`)}</tbody></table>
   </section>`;

@@ -21,7 +21,7 @@ function VoiceItem({ m, reload }) {
   const toContacts = () => act(() => post('/me/contacts', { name: m.caller_name || m.caller_number, phone_number: m.caller_number }), t('vm.contact_saved'));
   return html`<li class=${m.new ? 'new voice' : 'voice'} data-vm=${m.id} data-state=${m.state}>
     <div class="grow">
-      <div><span aria-hidden="true">🔊 </span><span class="name">${who}</span>
+      <div><span class="kind">${t('vm.voice')}</span> <span class="name">${who}</span>
         ${m.new && html` <strong class="when-current">${t('vm.new')}</strong>`}
         ${m.state === 'saved' && html` <span class="note">(${t('vm.saved')})</span>`}</div>
       <div class="note">${fmtDateTime(m.received_at)} · ${fmtDuration(m.duration_ms)}
@@ -46,8 +46,7 @@ export function WrittenItem({ m, reload, colleagues }) {
   const from = m.from_name || (m.from && m.from.external) || t('vm.unknown');
   return html`<li class=${m.new ? 'new written' : 'written'}>
     <div class="grow">
-      <div><span aria-hidden="true">${m.channel === 'sms' ? '💬 ' : '✉ '}</span><span class="name">${from}</span>
-        <span class="note"> · ${t(`channel.${m.channel}`)}</span>
+      <div><span class="kind">${t(`channel.${m.channel}`)}</span> <span class="name">${from}</span>
         ${m.new && html` <strong class="when-current">${t('vm.new')}</strong>`}</div>
       <div class="note">${fmtDateTime(m.received_at)}</div>
       <p>${m.body}</p>
