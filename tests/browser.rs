@@ -162,9 +162,32 @@ fn login_search_han_finds_hans_and_main_screens_are_accessible() {
             screenshot(&b, "forward");
         }
     }
-    // The CSP allows no inline script; the client loaded regardless, so it has none.
-    let (status, _) = server.http_get("/");
-    assert_eq!(status, 200);
+    // Secure by default: the page carries its CSP; a cookie-authenticated write without the
+    // client's CSRF header is refused, the same write with it goes through; the token is
+    // nowhere in the page's storage.
+    let checks = b.exec_async(
+        "const done = arguments[arguments.length - 1];
+         Promise.all([
+           fetch('/').then(r => r.headers.get('content-security-policy')),
+           fetch('/api/v1/me/open-phone', { method: 'POST' }).then(r => r.status),
+           fetch('/api/v1/me/open-phone', { method: 'POST', headers: { 'X-OneStatus-CSRF': '1' } }).then(r => r.status),
+         ]).then(([csp, bare, marked]) => done({ csp, bare, marked,
+           stored: localStorage.length + sessionStorage.length, cookie: document.cookie }));",
+        json!([]),
+    );
+    let csp = checks["csp"].as_str().unwrap_or("");
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{checks}"
+    );
+    assert_eq!(checks["bare"], json!(403), "{checks}");
+    assert_eq!(checks["marked"], json!(200), "{checks}");
+    assert_eq!(checks["stored"], json!(0), "{checks}");
+    assert_eq!(
+        checks["cookie"],
+        json!(""),
+        "HttpOnly: the page cannot read it: {checks}"
+    );
 }
 
 #[test]
