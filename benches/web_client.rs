@@ -205,6 +205,14 @@ fn main() {
         &format!("{} users", users + 4),
         (0..runs).map(|_| first_screen_ms(&b, &base)).collect(),
     );
+    // Where the last login's time went: the API requests after the login answer.
+    let slowest = b.exec(
+        "return performance.getEntriesByType('resource').filter(e => e.name.includes('/api/v1/'))
+           .map(e => [e.name.replace(location.origin, ''), Math.round(e.duration)])
+           .sort((a, b) => b[1] - a[1]).slice(0, 4)",
+        json!([]),
+    );
+    println!("  slowest API requests of the last login: {slowest}");
 
     // The receptionist board with the whole organisation.
     b.goto(&format!("{base}/"));
