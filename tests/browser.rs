@@ -571,3 +571,61 @@ fn the_client_fits_a_360_pixel_phone() {
     screenshot(&b, "phone");
     assert_accessible(&b, "colleagues at 360 px");
 }
+
+/// Writes a registrar binding for `local_number`'s desk phone at 127.0.0.1:`port`.
+fn register(server: &TestServer, local_number: &str, port: u16) {
+    let url = format!(
+        "sqlite://{}",
+        server.data_dir.join("onestatus.db").display()
+    );
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async {
+            let store = onestatus::store::Store::connect(&url)
+                .await
+                .expect("the server's database");
+            common::bind_device(&store, local_number, port).await;
+            store.close().await;
+        });
+}
+
+#[test]
+fn clicking_a_colleagues_number_rings_my_desk_then_connects_them() {
+    let server = TestServer::start_demo();
+    let (desk_port, karen_port) = (common::free_udp_port(), common::free_udp_port());
+    register(&server, "1000001", desk_port);
+    register(&server, "1000002", karen_port);
+    let driver = Driver::start();
+    let b = driver.browser(Window::DESKTOP);
+    login(&b, &server, "1000001", "2580");
+    b.wait_for("Karen in the list", &row_of("Karen Berg"), WAIT);
+    // Hans's desk phone answers and later hangs up; Karen's phone answers (testdata/sipp/c2c_*).
+    let desk = common::sipp_uas(&server, "c2c_desk_bye.xml", desk_port);
+    let karen = common::sipp_uas(&server, "c2c_target.xml", karen_port);
+    b.exec(
+        &format!(
+            "{}.querySelector('button.num').click()",
+            row_of("Karen Berg")
+        ),
+        json!([]),
+    );
+    let said = b.wait_for(
+        "the click-to-call toast",
+        "document.querySelector('.toast') && document.querySelector('.toast').textContent",
+        WAIT,
+    );
+    assert!(said.as_str().unwrap_or("").contains("1000002"), "{said}");
+    assert!(
+        b.exec("return !document.querySelector('.toast.error')", json!([])) == json!(true),
+        "{said}"
+    );
+    desk.join()
+        .expect("desk thread")
+        .expect("the desk phone rang, answered and hung up");
+    karen
+        .join()
+        .expect("target thread")
+        .expect("Karen's phone rang and was connected");
+}
