@@ -81,14 +81,19 @@ pub async fn view(
 /// Longest search text accepted.
 const MAX_QUERY: usize = 100;
 
-/// `GET /api/v1/colleagues?q=han&scope=all|internal|external`. Without `q`, the whole
-/// organisation (up to the search limit); the scope defaults to the user's setting.
+/// Most results one search may ask for with `limit` (the receptionist board lists the whole
+/// organisation; beyond this a board would need paging).
+const MAX_LIMIT: u32 = 5000;
+
+/// `GET /api/v1/colleagues?q=han&scope=all|internal|external&limit=N`. Without `q`, the whole
+/// organisation (up to `limit`, default the configured search limit, at most [`MAX_LIMIT`]);
+/// the scope defaults to the user's setting.
 pub async fn search(
     State(state): State<ApiState>,
     caller: Caller,
     query: QueryParams,
 ) -> Result<Json<SearchResult>, ApiError> {
-    query.only(&["q", "scope"])?;
+    query.only(&["q", "scope", "limit"])?;
     let q = query.text("q").unwrap_or("").trim();
     if q.chars().count() > MAX_QUERY {
         return Err(ApiError::invalid(
@@ -99,7 +104,11 @@ pub async fn search(
     let scope = query
         .parsed::<SearchScope>("scope")?
         .unwrap_or(caller.user.profile.search_scope);
-    let limit = state.config.search_limit;
+    let limit = match query.parsed::<u32>("limit")? {
+        None => state.config.search_limit,
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(_) => return Err(ApiError::invalid("limit", format!("1 to {MAX_LIMIT}"))),
+    };
     let org = state.store.org(caller.user.org_id).await?;
     let mut colleagues = Vec::new();
     if matches!(scope, SearchScope::All | SearchScope::Internal) {

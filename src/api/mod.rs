@@ -23,6 +23,7 @@ pub mod auth;
 pub mod calendar;
 pub mod click_to_call;
 pub mod colleagues;
+pub mod csrf;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -37,6 +38,7 @@ pub mod recordings;
 pub mod snapshot;
 pub mod timeline;
 pub mod voicemail;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -361,10 +363,11 @@ routes! {
         "Live presence and voicemail events (Server-Sent Events)";
 }
 
-/// The API router with its state.
+/// The API router with its state; everything outside `/api/` is the web client ([`web`]).
 pub fn router(state: ApiState) -> Router {
     add_routes(Router::new())
-        .fallback(not_found)
+        .fallback(web::fallback)
+        .layer(axum::middleware::from_fn(csrf::require_header))
         .layer(axum::middleware::from_fn(error::log_internal_errors))
         .layer(DefaultBodyLimit::max(extract::MAX_JSON_BYTES))
         .with_state(state)
@@ -373,9 +376,4 @@ pub fn router(state: ApiState) -> Router {
 /// Liveness probe for load balancers and the test harness.
 async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
-}
-
-/// Unknown paths answer in the API's error shape too.
-async fn not_found() -> ApiError {
-    ApiError::NotFound("route")
 }

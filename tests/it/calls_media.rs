@@ -1,7 +1,7 @@
 //! Media of bridged calls end to end through the real binary: with `calls.media = "anchor"`
 //! (the default) each phone's SDP names our relay and RTP flows through it both ways, byte
 //! for byte; with `"passthrough"` the SDP crosses unchanged. The caller and the callee's
-//! desk phone are raw UDP SIP peers here (tests/common `SipClient`), so every byte of SDP and
+//! desk phone are raw UDP SIP peers here (tests/it/support `SipClient`), so every byte of SDP and
 //! RTP can be checked; the SIPp scenarios of tests/it/calls.rs run over the same anchoring.
 // Tests drive a real process: wall-clock time is the point here.
 #![allow(clippy::disallowed_methods)]

@@ -12,6 +12,7 @@
 pub mod rtp_peer;
 pub mod smtp;
 pub mod voicemail;
+pub mod webdriver;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
