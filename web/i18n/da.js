@@ -54,7 +54,7 @@ export default {
   'cal.add_url': 'Publiceret kalender (ICS-adresse)', 'cal.add': 'Tilføj kalender',
   'busy.free': 'Ledig', 'busy.tentative': 'Foreløbig', 'busy.busy': 'Optaget', 'busy.out_of_office': 'Ikke til stede',
   'busy.working_elsewhere': 'Arbejder andetsteds',
-  'vm.title': 'Telefonbesked', 'vm.counts': '{n} nye talebeskeder, {m} nye skriftlige, {total} i alt.', 'vm.none': 'Ingen beskeder.',
+  'vm.title': 'Telefonbesked', 'vm.counts': 'Nye talebeskeder: {n} · nye skriftlige: {m} · i alt: {total}', 'vm.none': 'Ingen beskeder.',
   'vm.new': 'Ny', 'vm.saved': 'Gemt', 'vm.save': 'Gem', 'vm.mark_read': 'Markér som læst', 'vm.deleted': 'Beskeden er slettet.',
   'vm.to_contacts': 'Gem nummer i kontakter', 'vm.contact_saved': 'Nummeret er gemt i kontakter.', 'vm.unknown': 'Ukendt',
   'vm.play': 'Besked fra {who}', 'vm.badge': '{n} nye',

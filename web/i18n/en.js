@@ -54,7 +54,7 @@ export default {
   'cal.add_url': 'Published calendar (ICS URL)', 'cal.add': 'Add calendar',
   'busy.free': 'Free', 'busy.tentative': 'Tentative', 'busy.busy': 'Busy', 'busy.out_of_office': 'Out of office',
   'busy.working_elsewhere': 'Working elsewhere',
-  'vm.title': 'Voicemail', 'vm.counts': '{n} new voice messages, {m} new written, {total} in all.', 'vm.none': 'No messages.',
+  'vm.title': 'Voicemail', 'vm.counts': 'New voice messages: {n} · new written: {m} · in all: {total}', 'vm.none': 'No messages.',
   'vm.new': 'New', 'vm.saved': 'Saved', 'vm.save': 'Save', 'vm.mark_read': 'Mark read', 'vm.deleted': 'Message deleted.',
   'vm.to_contacts': 'Save caller to contacts', 'vm.contact_saved': 'Caller saved to contacts.', 'vm.unknown': 'Unknown',
   'vm.play': 'Message from {who}', 'vm.badge': '{n} new',

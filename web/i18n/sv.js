@@ -54,7 +54,7 @@ export default {
   'cal.add_url': 'Publicerad kalender (ICS-adress)', 'cal.add': 'Lägg till kalender',
   'busy.free': 'Ledig', 'busy.tentative': 'Preliminär', 'busy.busy': 'Upptagen', 'busy.out_of_office': 'Frånvarande',
   'busy.working_elsewhere': 'Arbetar på annan plats',
-  'vm.title': 'Röstbrevlåda', 'vm.counts': '{n} nya röstmeddelanden, {m} nya skriftliga, {total} totalt.', 'vm.none': 'Inga meddelanden.',
+  'vm.title': 'Röstbrevlåda', 'vm.counts': 'Nya röstmeddelanden: {n} · nya skriftliga: {m} · totalt: {total}', 'vm.none': 'Inga meddelanden.',
   'vm.new': 'Nytt', 'vm.saved': 'Sparat', 'vm.save': 'Spara', 'vm.mark_read': 'Markera som läst', 'vm.deleted': 'Meddelandet är raderat.',
   'vm.to_contacts': 'Spara numret i kontakter', 'vm.contact_saved': 'Numret är sparat i kontakter.', 'vm.unknown': 'Okänd',
   'vm.play': 'Meddelande från {who}', 'vm.badge': '{n} nya',
