@@ -3,7 +3,7 @@
 //!
 //! 1. the caller's device by SIP username (an outside caller: not found),
 //! 2. the callee by OneNumber or local number (`calls::find_user`: `Store::user_by_number`),
-//! 3. the callee's routing state at `now` (`runtime::user_state::load`: organisation, absences
+//! 3. the callee's routing state at `now` (`user_state::load`: organisation, absences
 //!    and calendar entries in the look-ahead window, schedules, bindings, devices, voicemail
 //!    settings),
 //! 4. `routing::decide`.
@@ -26,8 +26,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use onestatus::domain::{BusyStatus, Reason};
 use onestatus::presence::Presence;
 use onestatus::routing::{decide, CallContext, Route};
-use onestatus::runtime::user_state;
 use onestatus::store::{NewOrganisation, Store, StoreError};
+use onestatus::user_state;
 
 /// Absences, calendar entries and schedules per user (issue 9 §3).
 pub const ABSENCES: i64 = 20;

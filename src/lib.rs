@@ -9,6 +9,10 @@
 //!
 //! The cores (`sip::transaction`, `routing`, `speech`, `media` codecs) do no I/O and never
 //! read a clock: `now` is a parameter. The drivers ([`runtime`]) own sockets and timers.
+//!
+//! One loader, [`user_state`], reads a user's state from the store; the call driver routes
+//! from it and the HTTP API ([`api`]) shows presence and timelines from the very same state
+//! (`routing::presence`), so neither depends on the other.
 
 #![forbid(unsafe_code)]
 
@@ -32,3 +36,4 @@ pub mod sip;
 pub mod speech;
 pub mod store;
 pub mod toll_fraud;
+pub mod user_state;

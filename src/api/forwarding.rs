@@ -534,8 +534,7 @@ pub async fn apply_quick_forward(
         QuickDuration::Minutes(m) => (now, Some(now + Duration::minutes(i64::from(m)))),
         QuickDuration::EndOfWorkingDay => {
             let org = state.store.org(caller.user.org_id).await?;
-            let hours =
-                crate::runtime::user_state::working_hours(&caller.user.profile.working_hours);
+            let hours = crate::user_state::working_hours(&caller.user.profile.working_hours);
             quick_forward_period(DefaultQuickForward::GoneForToday, now, &hours, org.timezone)
         }
     };

@@ -1,5 +1,5 @@
 //! A colleague's presence at an instant, as the web client shows it: the routing core's
-//! [`routing::presence`] of the state the call driver routes from (`runtime::user_state`), so
+//! [`routing::presence`] of the state the call driver routes from (`user_state`), so
 //! the web client shows exactly what a caller would get — an ad hoc absence beats a schedule
 //! beats a calendar entry, calendar codes count (`[open]` is shown but rings, `[ignore]` is not
 //! shown), and "until" is the return time the greeting says.
@@ -11,8 +11,8 @@ use super::error::ApiError;
 use super::ApiState;
 use crate::domain::{Origin, Reason};
 use crate::routing::{self, Source};
-use crate::runtime::user_state;
 use crate::store::User;
+use crate::user_state;
 
 /// How the web client shows a colleague.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

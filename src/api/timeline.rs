@@ -21,8 +21,8 @@ use super::snapshot::source_name;
 use super::ApiState;
 use crate::domain::{Origin, Reason, Role};
 use crate::routing::{self, Source};
-use crate::runtime::user_state;
 use crate::store::UserId;
+use crate::user_state;
 
 /// Days ahead at most.
 const MAX_DAYS: u32 = 60;

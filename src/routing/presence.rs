@@ -5,7 +5,7 @@
 //! In the call flow: the B2BUA asks [`decide`] when an INVITE arrives; the HTTP API asks
 //! [`presence`] for `GET /api/v1/users/{id}` and the colleagues search, and [`timeline`] for a
 //! colleague's timeline. All three start from the same [`UserState`] (loaded once, by
-//! `runtime::user_state`) and the same [`standing`] — the winner of the precedence at `now`
+//! `user_state`) and the same [`standing`] — the winner of the precedence at `now`
 //! and when the user is back — so a user shown absent is a user whose calls do not ring, unless
 //! the absence keeps the phone open, which is shown too.
 //!

@@ -1286,7 +1286,7 @@ fn read_window(s: &UserState, from: DateTime<Utc>, to: DateTime<Utc>) -> UserSta
 #[test]
 fn a_short_read_that_settles_routes_as_the_long_read_does() {
     // The call driver reads one day ahead and trusts it when `settled_before` says so
-    // (`runtime::user_state::load`); it must then give exactly the route of the 60-day read.
+    // (`user_state::load`); it must then give exactly the route of the 60-day read.
     let mut rng = StdRng::seed_from_u64(0x5E77_1ED0);
     let bases = sweep_bases();
     let (mut settled, mut unsettled) = (0, 0);

@@ -10,8 +10,8 @@
 //!   IVR), [`click_to_call`] (RFC 3725) and `register` (REGISTER).
 //! - [`leg`]: the seam between the SIP side and the IVR drivers, [`voicemail`] (deposit) and
 //!   [`mailbox`] (retrieval), which import it and nothing of SIP.
-//! - [`user_state`] (a callee's routing state from the store), `call_history`, [`listeners`],
-//!   [`pin_delivery`].
+//! - `call_history`, [`listeners`], [`pin_delivery`]. A callee's routing state comes from
+//!   [`crate::user_state`], the one loader the HTTP API shares.
 //!
 //! Imports go one way: `sip::service` → owners → `sip::{context, owners, completion, reply}`
 //! and `leg`; `click_to_call` → `calls`, `ivr_leg`; `calls` and `ivr_leg` import no other owner.
@@ -29,7 +29,6 @@ pub mod mailbox;
 pub mod pin_delivery;
 mod register;
 pub mod sip;
-pub mod user_state;
 pub mod voicemail;
 
 use std::path::PathBuf;

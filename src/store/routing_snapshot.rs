@@ -1,6 +1,6 @@
 //! Everything the B2BUA reads about a callee for one routing decision, in ONE query.
 //!
-//! `runtime::user_state::load` used to make seven queries (organisation, absences, schedules,
+//! `user_state::load` used to make seven queries (organisation, absences, schedules,
 //! calendar entries, bindings, devices, voicemail settings). Each is an index search SQLite
 //! answers in microseconds, but sqlx-sqlite runs a connection on its own thread: every query
 //! is a round trip to it and every *row* a channel hand-off, which made the lookup cost

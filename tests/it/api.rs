@@ -2034,10 +2034,9 @@ async fn presence_timeline_and_routing_agree_for_every_calendar_code() {
             .json();
         let items = timeline["items"].as_array().unwrap().clone();
         let user = api.state.store.user(UserId(hans_id)).await.unwrap();
-        let loaded =
-            onestatus::runtime::user_state::load(&api.state.store, &api.state.presence, user, t0())
-                .await
-                .unwrap();
+        let loaded = onestatus::user_state::load(&api.state.store, &api.state.presence, user, t0())
+            .await
+            .unwrap();
         let call = CallContext {
             dialled: "4570100001".into(),
             ..CallContext::default()

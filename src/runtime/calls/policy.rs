@@ -33,7 +33,7 @@ use crate::routing::{self, CallContext, GreetingStatus, RingTarget, Route, Voice
 use crate::sip::transaction::TransportKind;
 use crate::store::model::User;
 
-use super::super::user_state::LoadedUser;
+use crate::user_state::LoadedUser;
 
 /// What the policy needs next, or its answer.
 #[derive(Debug)]

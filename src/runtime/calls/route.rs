@@ -17,10 +17,10 @@ use crate::ivr::{Entry, RetrieveSetup};
 use crate::presence::Presence;
 use crate::routing::{self, CallContext};
 use crate::runtime::sip::completion::{RouteLookup, Routed};
-use crate::runtime::user_state;
 use crate::sip::dialog;
 use crate::store::model::User;
 use crate::store::{Store, StoreError};
+use crate::user_state;
 
 /// The caller as far as the INVITE says: From's user part and display name.
 pub(super) fn caller_from(request: &rsip::Request) -> CallerInfo {
