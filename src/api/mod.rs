@@ -36,6 +36,7 @@ pub mod rate_limit;
 pub mod recordings;
 pub mod snapshot;
 pub mod timeline;
+pub mod toll_fraud;
 pub mod voicemail;
 
 use std::sync::Arc;
@@ -73,6 +74,8 @@ pub struct ApiState {
     /// The SIP task's click-to-call channel and statuses; `None` without a SIP task (the
     /// endpoints answer 503 then).
     pub click_to_call: Option<crate::originate::Handle>,
+    /// The operator's toll-fraud deny-list (`[toll_fraud] deny_prefixes`).
+    pub deny_list: Arc<crate::toll_fraud::DenyList>,
 }
 
 impl ApiState {
@@ -98,12 +101,19 @@ impl ApiState {
             notifier: Arc::new(LogPinNotifier),
             ip_limiter,
             click_to_call: None,
+            deny_list: Arc::default(),
         }
     }
 
     /// Replaces the PIN notifier (e-mail/SMS delivery, or a test double).
     pub fn with_notifier(mut self, notifier: Arc<dyn PinNotifier>) -> ApiState {
         self.notifier = notifier;
+        self
+    }
+
+    /// Replaces the default toll-fraud deny-list with the configured one.
+    pub fn with_deny_list(mut self, deny_list: crate::toll_fraud::DenyList) -> Self {
+        self.deny_list = Arc::new(deny_list);
         self
     }
 

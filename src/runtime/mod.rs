@@ -290,7 +290,8 @@ impl Server {
                 .with_notifier(std::sync::Arc::new(pin_delivery::MailedPins {
                     notifier,
                     clock,
-                }));
+                }))
+                .with_deny_list(config.toll_fraud.deny_prefixes.clone());
         let http = axum::serve(
             listeners.http,
             crate::api::router(api.with_click_to_call(click_to_call))
