@@ -182,6 +182,7 @@ pub fn on_invite(
         trunk: cx.config.sip.trunk.clone(),
         voicemail: cx.config.sip.voicemail_number.clone(),
         default_lang: cx.config.default_language,
+        deny: cx.config.toll_fraud.deny_prefixes.clone(),
     };
     tokio::spawn(tracing::Instrument::instrument(
         async move {

@@ -57,6 +57,8 @@ pub(super) struct Numbers {
     pub(super) voicemail: String,
     /// The prompts' language before a caller from outside has logged in.
     pub(super) default_lang: Lang,
+    /// `toll_fraud.deny_prefixes`: ranges never dialled through the trunk.
+    pub(super) deny: crate::toll_fraud::DenyList,
 }
 
 pub(super) async fn route(
@@ -103,6 +105,7 @@ pub(super) async fn route(
         store,
         presence,
         trunk,
+        &numbers.deny,
         request,
         now,
         &caller,
@@ -182,6 +185,7 @@ async fn plan(
     store: &Store,
     presence: &Presence,
     trunk: &str,
+    deny: &crate::toll_fraud::DenyList,
     request: &rsip::Request,
     now: DateTime<Utc>,
     caller: &CallerInfo,
@@ -196,7 +200,7 @@ async fn plan(
         history,
         forwarded_hops: hops,
     };
-    let (mut planner, mut step) = Planner::new(context, Trunk::parse(trunk));
+    let (mut planner, mut step) = Planner::new(context, Trunk::parse(trunk), deny.clone());
     loop {
         step = match step {
             Step::FindUser(number) => planner.on_user(find_user(store, &number).await?),
