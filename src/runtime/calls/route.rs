@@ -69,7 +69,6 @@ pub(super) async fn route(
     request: &rsip::Request,
     now: DateTime<Utc>,
 ) -> RouteLookup {
-    let trunk = numbers.trunk.as_str();
     let mut caller = caller_from(request);
     let caller_device = match store.device_by_sip_username(&caller.number).await {
         Ok(device) => Some(device),
@@ -104,8 +103,7 @@ pub(super) async fn route(
     let plan = match plan(
         store,
         presence,
-        trunk,
-        &numbers.deny,
+        numbers,
         request,
         now,
         &caller,
@@ -184,8 +182,7 @@ async fn find_user(store: &Store, number: &str) -> Result<Option<User>, StoreErr
 async fn plan(
     store: &Store,
     presence: &Presence,
-    trunk: &str,
-    deny: &crate::toll_fraud::DenyList,
+    numbers: &Numbers,
     request: &rsip::Request,
     now: DateTime<Utc>,
     caller: &CallerInfo,
@@ -200,7 +197,8 @@ async fn plan(
         history,
         forwarded_hops: hops,
     };
-    let (mut planner, mut step) = Planner::new(context, Trunk::parse(trunk), deny.clone());
+    let (mut planner, mut step) =
+        Planner::new(context, Trunk::parse(&numbers.trunk), numbers.deny.clone());
     loop {
         step = match step {
             Step::FindUser(number) => planner.on_user(find_user(store, &number).await?),
