@@ -264,6 +264,7 @@ impl Server {
                     ..crate::ivr::RecordingLimits::default()
                 },
                 pin_check: crate::pin::PinCheck::new(store.clone(), config.api.lockout_policy()),
+                deny_list: config.toll_fraud.deny_prefixes.clone(),
                 voicemail: voicemail::VoicemailShared::new(
                     spool,
                     crate::notify::VoicemailChanged::new(store.clone(), presence.clone()),
