@@ -76,6 +76,8 @@ pub struct ApiState {
     pub click_to_call: Option<crate::originate::Handle>,
     /// The operator's toll-fraud deny-list (`[toll_fraud] deny_prefixes`).
     pub deny_list: Arc<crate::toll_fraud::DenyList>,
+    /// `[calendar] allow_http`, `allowed_networks`: which feed URLs a user may add.
+    pub fetch_policy: Arc<crate::calendar::FetchPolicy>,
 }
 
 impl ApiState {
@@ -102,6 +104,7 @@ impl ApiState {
             ip_limiter,
             click_to_call: None,
             deny_list: Arc::default(),
+            fetch_policy: Arc::default(),
         }
     }
 
@@ -114,6 +117,12 @@ impl ApiState {
     /// Replaces the default toll-fraud deny-list with the configured one.
     pub fn with_deny_list(mut self, deny_list: crate::toll_fraud::DenyList) -> Self {
         self.deny_list = Arc::new(deny_list);
+        self
+    }
+
+    /// Replaces the default calendar fetch policy with the configured one.
+    pub fn with_fetch_policy(mut self, policy: crate::calendar::FetchPolicy) -> Self {
+        self.fetch_policy = Arc::new(policy);
         self
     }
 

@@ -277,10 +277,11 @@ impl Server {
         tasks.push(tokio::spawn(sip.run(inbound_rx, shutdown.listener())));
 
         if !config.calendar.sync_interval.is_zero() {
-            tasks.push(tokio::spawn(crate::calendar::run_sync(
+            tasks.push(tokio::spawn(crate::calendar::run_sync_with(
                 store.clone(),
                 clock.clone(),
                 config.calendar.sync_interval,
+                crate::calendar::FetchPolicy::from(&config.calendar),
                 shutdown.listener(),
             )));
         }
@@ -292,7 +293,8 @@ impl Server {
                     notifier,
                     clock,
                 }))
-                .with_deny_list(config.toll_fraud.deny_prefixes.clone());
+                .with_deny_list(config.toll_fraud.deny_prefixes.clone())
+                .with_fetch_policy(crate::calendar::FetchPolicy::from(&config.calendar));
         let http = axum::serve(
             listeners.http,
             crate::api::router(api.with_click_to_call(click_to_call))

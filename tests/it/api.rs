@@ -2277,3 +2277,29 @@ async fn the_configured_deny_list_is_the_one_applied() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
 }
+
+/// Issue #19 finding 3: `POST /me/calendar/sources` checks with the configured `[calendar]`
+/// policy, the one the poller fetches with: refused by default, accepted where configured.
+#[tokio::test]
+async fn calendar_sources_follow_the_configured_fetch_policy() {
+    let mut api = setup().await;
+    let hans = api.login(HANS).await;
+    let internal = "http://10.1.2.3/owa/calendar.ics";
+    let r = api.add_source(&hans, json!({"url": internal})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.json());
+    assert_eq!(r.field(), "url");
+    let config: onestatus::config::CalendarConfig =
+        toml::from_str("allow_http = true\nallowed_networks = [\"10.1.2.0/24\"]").unwrap();
+    api.state = api
+        .state
+        .clone()
+        .with_fetch_policy(onestatus::calendar::FetchPolicy::from(&config));
+    api.app = router(api.state.clone());
+    let r = api.add_source(&hans, json!({"url": internal})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    // Outside the allowed block, still refused.
+    let r = api
+        .add_source(&hans, json!({"url": "http://10.9.9.9/c.ics"}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.json());
+}
