@@ -371,3 +371,25 @@ fn tcp_keepalive_pong_and_oversized_body_gets_513() {
     let _ = stream.read_to_string(&mut answer);
     assert!(answer.starts_with("SIP/2.0 513"), "{answer:?}");
 }
+
+/// RFC 4475 §3.1.1.2 over the wire: an unknown method whose message the parser cannot take
+/// (escaped control characters in a quoted string) is answered 501 with our `Allow` (RFC 3261
+/// §21.5.2), through the recovery path of the SIP service.
+#[test]
+fn an_unparseable_unknown_method_gets_501_with_allow() {
+    let server = TestServer::start_demo();
+    let client = SipClient::new(server.sip_udp);
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/sip/invalid/unknown_method_escaped_controls.sip"
+    ))
+    .unwrap();
+    client.send(&bytes);
+    let answer = client.recv_within(Duration::from_secs(2)).expect("501");
+    assert!(answer.starts_with("SIP/2.0 501"), "{answer}");
+    let allow = header(&answer, "Allow");
+    assert_eq!(allow.len(), 1, "{answer}");
+    for method in ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER"] {
+        assert!(allow[0].contains(method), "{answer}");
+    }
+}
