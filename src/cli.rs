@@ -11,6 +11,7 @@ use onestatus::domain::{Lang, Role};
 use onestatus::pin;
 use onestatus::store::model::{Binding, DeviceKind, NewOrganisation, NewUser, Profile};
 use onestatus::store::Store;
+use onestatus::toll_fraud::{self, OrgPolicy};
 
 /// `onestatus org …`
 #[derive(Debug, Subcommand)]
@@ -187,6 +188,14 @@ pub(crate) async fn org(config: &Config, command: OrgCommand) -> ExitCode {
                     Some(n) => Some(number_arg("--receptionist-group", n, &plan)?),
                     None => None,
                 };
+                if let Some(n) = &receptionist_group {
+                    let policy = OrgPolicy {
+                        external_calls_allowed: allow_external_forwarding,
+                        allow_list: Vec::new(),
+                        plan: (&plan).into(),
+                    };
+                    toll_fraud_arg("--receptionist-group", n, &policy, config)?;
+                }
                 let new = NewOrganisation {
                     customer_code: code,
                     name,
@@ -235,6 +244,9 @@ pub(crate) async fn user(config: &Config, command: UserCommand) -> ExitCode {
                     Some(m) => Some(number_arg("--mobile", m, &plan)?),
                     None => None,
                 };
+                if let Some(m) = &mobile {
+                    toll_fraud_arg("--mobile", m, &OrgPolicy::for_org(&org), config)?;
+                }
                 let mut profile = Profile::new(add.name, add.language);
                 profile.email = add.email;
                 profile.mobile_number = mobile;
@@ -386,6 +398,25 @@ async fn populate(
 fn number_arg(flag: &str, value: &str, plan: &onestatus::number::Plan) -> Result<String, ExitCode> {
     onestatus::number::normalise(value, plan).map_err(|e| {
         eprintln!("onestatus: {flag}: not a telephone number: {e}");
+        ExitCode::from(2)
+    })
+}
+
+/// The toll-fraud policy ([`onestatus::toll_fraud`]) for a number the server may dial out to,
+/// in its stored form. Numbers of at most a local number's length are the organisation's own
+/// (`number::normalise` keeps them as typed; the group may be created after the organisation)
+/// and never leave through the trunk.
+fn toll_fraud_arg(
+    flag: &str,
+    number: &str,
+    policy: &OrgPolicy,
+    config: &Config,
+) -> Result<(), ExitCode> {
+    if number.len() <= onestatus::number::LOCAL_NUMBER_DIGITS {
+        return Ok(());
+    }
+    toll_fraud::check_stored(number, policy, &config.toll_fraud.deny_prefixes).map_err(|e| {
+        eprintln!("onestatus: {flag}: {e}");
         ExitCode::from(2)
     })
 }

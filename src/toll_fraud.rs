@@ -303,6 +303,40 @@ pub struct OrgPolicy {
     pub plan: NumberingPlan,
 }
 
+impl From<&crate::number::Plan> for NumberingPlan {
+    /// The same country in this module's terms (`00` is the international prefix of every
+    /// country `number::Plan` knows).
+    fn from(plan: &crate::number::Plan) -> Self {
+        Self {
+            country_code: plan.country_code.to_owned(),
+            trunk_prefix: plan.trunk_prefix.map(String::from).unwrap_or_default(),
+            international_prefix: "00".into(),
+        }
+    }
+}
+
+impl OrgPolicy {
+    /// The policy of a stored organisation: its external-calls switch and the numbering plan
+    /// of its time zone. Organisations have no stored allow-list yet, so it is empty.
+    pub fn for_org(org: &crate::store::Organisation) -> Self {
+        Self {
+            external_calls_allowed: org.allow_external_forwarding,
+            allow_list: Vec::new(),
+            plan: (&crate::number::Plan::for_timezone(org.timezone)).into(),
+        }
+    }
+}
+
+/// [`check`] for a number in its stored form (`number::normalise`: E.164 digits without the
+/// `+`), as the store keeps forwards, mobiles and receptionist numbers: read as international
+/// so `4520123456` is not taken for a national number and prefixed again.
+pub fn check_stored(number: &str, org: &OrgPolicy, deny: &DenyList) -> Result<(), TollFraudError> {
+    match number.trim().strip_prefix('+') {
+        Some(_) => check(number, org, deny),
+        None => check(&format!("+{}", number.trim()), org, deny),
+    }
+}
+
 /// Whether the external `number` may be dialled (or stored to be dialled) for an organisation
 /// with policy `org`, given the operator's `deny` list. The rules are in the module doc.
 pub fn check(number: &str, org: &OrgPolicy, deny: &DenyList) -> Result<(), TollFraudError> {
@@ -520,5 +554,22 @@ mod tests {
             DenyList::default().prefixes().count(),
             DEFAULT_DENY_LIST.len()
         );
+    }
+
+    #[test]
+    fn stored_numbers_are_international() {
+        let org = open(NumberingPlan::denmark());
+        let deny = DenyList::default();
+        assert_eq!(check_stored("4520123456", &org, &deny), Ok(()));
+        assert_eq!(
+            check_stored("88213000000", &org, &deny),
+            denied("882", Category::InternationalNetwork)
+        );
+        assert_eq!(
+            check_stored("4590123456", &org, &deny),
+            denied("4590", Category::NationalPremium)
+        );
+        let se: NumberingPlan = (&crate::number::Plan::SE).into();
+        assert_eq!(se, NumberingPlan::sweden());
     }
 }

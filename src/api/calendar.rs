@@ -369,9 +369,8 @@ pub async fn add_source(
     caller: Caller,
     ApiJson(input): ApiJson<SourceInput>,
 ) -> Result<(StatusCode, Json<SourceView>), ApiError> {
-    // The default policy: the API state does not carry `[calendar]` yet, so a deployment that
-    // allow-lists an internal feed server adds such a source with the CLI, not here.
-    let url = check_feed_url(&input.url, &FetchPolicy::default())?;
+    // The configured policy (`[calendar]`), the one the poller fetches with.
+    let url = check_feed_url(&input.url, &state.fetch_policy)?;
     if let Some(auth) = &input.authorization {
         if auth.is_empty() || auth.len() > 4096 || auth.chars().any(char::is_control) {
             return Err(ApiError::invalid(

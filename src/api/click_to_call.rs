@@ -107,15 +107,12 @@ pub async fn originate(
     }
     check_number("to", &to)?;
     let external = if !is_colleague(&state, user, &to).await? {
-        // The toll-fraud guard of external forwards (routing `allow_external_forwarding`).
+        // The toll-fraud policy: the organisation's switch, then the deny-list (issue #19
+        // finding 7: click-to-call to +882 went out through the trunk).
         let org = state.store.org(user.org_id).await?;
-        if !org.allow_external_forwarding {
-            return Err(ApiError::Forbidden {
-                code: "external_calls_not_allowed",
-                message: "your organisation does not allow calls to numbers outside it".to_owned(),
-                field: Some("to".to_owned()),
-            });
-        }
+        let plan = crate::number::Plan::for_timezone(org.timezone);
+        let stored = super::me::normalise_number("to", &to, &plan)?;
+        super::toll_fraud::guard(&state, &org, &stored, "to", "external_calls_not_allowed").await?;
         let trunk = handle
             .external_target(&to)
             .await

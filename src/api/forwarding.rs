@@ -156,8 +156,9 @@ async fn destination(
 }
 
 /// A forward target must be a number, not the user's own, and — if outside the organisation —
-/// allowed by the organisation. Returns it in its stored form (`number::normalise` with the
-/// organisation's plan: `+45 70 10 00 02` is `4570100002`), so it compares with OneNumbers.
+/// allowed by the toll-fraud policy (the organisation's switch and the deny-list). Returns it
+/// in its stored form (`number::normalise` with the organisation's plan: `+45 70 10 00 02` is
+/// `4570100002`), so it compares with OneNumbers.
 async fn check_forward_number(
     state: &ApiState,
     target: &User,
@@ -173,36 +174,15 @@ async fn check_forward_number(
             "cannot forward to one's own number",
         ));
     }
-    if org.allow_external_forwarding {
-        return Ok(number.to_owned());
-    }
-    let internal_user = [
-        state.store.user_by_one_number(number).await,
-        state.store.user_by_local_number(number).await,
-    ]
-    .into_iter()
-    .filter_map(|r| match r {
-        Ok(u) => Some(Ok(u)),
-        Err(StoreError::NotFound(_)) => None,
-        Err(e) => Some(Err(e)),
-    })
-    .collect::<Result<Vec<_>, _>>()?
-    .iter()
-    .any(|u| u.org_id == org.id);
-    let internal_group = match state.store.group_by_number(number).await {
-        Ok(g) => g.org_id == org.id,
-        Err(StoreError::NotFound(_)) => false,
-        Err(e) => return Err(e.into()),
-    };
-    if internal_user || internal_group {
-        Ok(number.to_owned())
-    } else {
-        Err(ApiError::Forbidden {
-            code: "external_forwarding_not_allowed",
-            message: "your organisation does not allow forwarding to external numbers".into(),
-            field: Some(field.to_owned()),
-        })
-    }
+    crate::api::toll_fraud::guard(
+        state,
+        &org,
+        number,
+        field,
+        "external_forwarding_not_allowed",
+    )
+    .await?;
+    Ok(number.to_owned())
 }
 
 /// Checks an absence input and builds the row.

@@ -179,7 +179,17 @@ pub async fn update(
             Some(m) => {
                 let org = state.store.org(caller.user.org_id).await?;
                 let plan = Plan::for_timezone(org.timezone);
-                Some(normalise_number("mobile_number", &m, &plan)?)
+                let m = normalise_number("mobile_number", &m, &plan)?;
+                // Parallel ringing dials the mobile through the trunk (issue #19 finding 1).
+                crate::api::toll_fraud::guard(
+                    &state,
+                    &org,
+                    &m,
+                    "mobile_number",
+                    "external_calls_not_allowed",
+                )
+                .await?;
+                Some(m)
             }
             None => None,
         };
@@ -376,6 +386,21 @@ pub async fn update_voicemail_settings(
     if let Some(v) = patch.receptionist_group_number {
         if let Some(n) = &v {
             check_number("receptionist_group_number", n)?;
+            // "Press 9" transfers the caller to this number (issue #19 finding 1).
+            let org = state.store.org(caller.user.org_id).await?;
+            let stored = normalise_number(
+                "receptionist_group_number",
+                n,
+                &Plan::for_timezone(org.timezone),
+            )?;
+            crate::api::toll_fraud::guard(
+                &state,
+                &org,
+                &stored,
+                "receptionist_group_number",
+                "external_calls_not_allowed",
+            )
+            .await?;
         }
         s.receptionist_group_number = v;
     }

@@ -37,6 +37,7 @@ pub mod rate_limit;
 pub mod recordings;
 pub mod snapshot;
 pub mod timeline;
+pub mod toll_fraud;
 pub mod voicemail;
 pub mod web;
 
@@ -75,6 +76,10 @@ pub struct ApiState {
     /// The SIP task's click-to-call channel and statuses; `None` without a SIP task (the
     /// endpoints answer 503 then).
     pub click_to_call: Option<crate::originate::Handle>,
+    /// The operator's toll-fraud deny-list (`[toll_fraud] deny_prefixes`).
+    pub deny_list: Arc<crate::toll_fraud::DenyList>,
+    /// `[calendar] allow_http`, `allowed_networks`: which feed URLs a user may add.
+    pub fetch_policy: Arc<crate::calendar::FetchPolicy>,
 }
 
 impl ApiState {
@@ -100,12 +105,26 @@ impl ApiState {
             notifier: Arc::new(LogPinNotifier),
             ip_limiter,
             click_to_call: None,
+            deny_list: Arc::default(),
+            fetch_policy: Arc::default(),
         }
     }
 
     /// Replaces the PIN notifier (e-mail/SMS delivery, or a test double).
     pub fn with_notifier(mut self, notifier: Arc<dyn PinNotifier>) -> ApiState {
         self.notifier = notifier;
+        self
+    }
+
+    /// Replaces the default toll-fraud deny-list with the configured one.
+    pub fn with_deny_list(mut self, deny_list: crate::toll_fraud::DenyList) -> Self {
+        self.deny_list = Arc::new(deny_list);
+        self
+    }
+
+    /// Replaces the default calendar fetch policy with the configured one.
+    pub fn with_fetch_policy(mut self, policy: crate::calendar::FetchPolicy) -> Self {
+        self.fetch_policy = Arc::new(policy);
         self
     }
 

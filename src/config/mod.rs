@@ -52,6 +52,8 @@ pub struct Config {
     pub sms: SmsConfig,
     /// Calendar import.
     pub calendar: CalendarConfig,
+    /// The toll-fraud deny-list.
+    pub toll_fraud: TollFraudConfig,
 }
 
 /// `[database]`
@@ -263,6 +265,16 @@ impl Default for CalendarConfig {
     }
 }
 
+/// `[toll_fraud]`: the operator's side of [`crate::toll_fraud`] (the organisation's side is
+/// its `allow_external_forwarding` switch).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TollFraudConfig {
+    /// E.164 prefixes no organisation may dial; default
+    /// [`crate::toll_fraud::DEFAULT_DENY_LIST`].
+    pub deny_prefixes: crate::toll_fraud::DenyList,
+}
+
 /// `[sms]`
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -286,6 +298,7 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             sms: SmsConfig::default(),
             calendar: CalendarConfig::default(),
+            toll_fraud: TollFraudConfig::default(),
         }
     }
 }

@@ -182,6 +182,7 @@ pub fn on_invite(
         trunk: cx.config.sip.trunk.clone(),
         voicemail: cx.config.sip.voicemail_number.clone(),
         default_lang: cx.config.default_language,
+        deny: cx.config.toll_fraud.deny_prefixes.clone(),
     };
     tokio::spawn(tracing::Instrument::instrument(
         async move {
@@ -332,7 +333,8 @@ fn authenticated(cx: &mut Context, calls: &mut Calls, key: CallKey, device: &Dev
                     method: "INVITE",
                     request_uri: &uri,
                 };
-                match cx.nonces.verify(now, &context, &digest, ha1) {
+                let binding = super::register::binding(running.call.inbound_source());
+                match cx.nonces.verify_bound(now, &context, &digest, ha1, binding) {
                     Ok(()) => return true,
                     Err(error) => {
                         stale = error.is_stale();
@@ -351,8 +353,9 @@ fn authenticated(cx: &mut Context, calls: &mut Calls, key: CallKey, device: &Dev
         }
     }
     let realm = cx.config.sip.domain.clone();
+    let binding = super::register::binding(running.call.inbound_source());
     let mut response = reply(&request, 407, None);
-    for value in cx.nonces.challenge(now, &realm, stale) {
+    for value in cx.nonces.challenge_bound(now, &realm, stale, binding) {
         response.headers.push(Header::ProxyAuthenticate(
             rsip::headers::ProxyAuthenticate::new(value),
         ));

@@ -121,6 +121,8 @@ pub struct IvrDeps {
     pub pin_check: crate::pin::PinCheck,
     /// The spool, the save limit and the counts publisher, shared by every voicemail call.
     pub voicemail: super::voicemail::VoicemailShared,
+    /// `[toll_fraud] deny_prefixes`: "press 9" never transfers to a number it names.
+    pub deny_list: crate::toll_fraud::DenyList,
 }
 
 /// Which IVR answers the call.

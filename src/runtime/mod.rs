@@ -263,6 +263,7 @@ impl Server {
                     ..crate::ivr::RecordingLimits::default()
                 },
                 pin_check: crate::pin::PinCheck::new(store.clone(), config.api.lockout_policy()),
+                deny_list: config.toll_fraud.deny_prefixes.clone(),
                 voicemail: voicemail::VoicemailShared::new(
                     spool,
                     crate::notify::VoicemailChanged::new(store.clone(), presence.clone()),
@@ -275,10 +276,11 @@ impl Server {
         tasks.push(tokio::spawn(sip.run(inbound_rx, shutdown.listener())));
 
         if !config.calendar.sync_interval.is_zero() {
-            tasks.push(tokio::spawn(crate::calendar::run_sync(
+            tasks.push(tokio::spawn(crate::calendar::run_sync_with(
                 store.clone(),
                 clock.clone(),
                 config.calendar.sync_interval,
+                crate::calendar::FetchPolicy::from(&config.calendar),
                 shutdown.listener(),
             )));
         }
@@ -289,7 +291,9 @@ impl Server {
                 .with_notifier(std::sync::Arc::new(pin_delivery::MailedPins {
                     notifier,
                     clock,
-                }));
+                }))
+                .with_deny_list(config.toll_fraud.deny_prefixes.clone())
+                .with_fetch_policy(crate::calendar::FetchPolicy::from(&config.calendar));
         let http = axum::serve(
             listeners.http,
             crate::api::router(api.with_click_to_call(click_to_call))

@@ -16,7 +16,7 @@ use super::sip::completion::{Completion, RegisterLookup};
 use super::sip::context::Context;
 use super::sip::reply::reply;
 use crate::clock::Clock;
-use crate::sip::auth::{DigestAlgorithm, DigestResponse, RequestContext};
+use crate::sip::auth::{AuthAnswer, DigestAlgorithm, DigestResponse, NonceBinding, RequestContext};
 use crate::sip::registrar::{self, Binding, QValue};
 use crate::sip::transaction::{TransactionId, TransportKind};
 use crate::store::model::{self, Device, Registration, User};
@@ -47,15 +47,24 @@ pub fn on_register(
         _ => None,
     });
     let Some(credentials) = credentials else {
-        challenge(cx, transaction, &request, false);
+        challenge(cx, transaction, &request, source, false);
         return;
     };
     let digest = match DigestResponse::parse(&credentials) {
         Ok(d) => d,
         Err(error) => {
-            debug!(%error, "malformed Authorization");
-            let response = reply(&request, 400, Some("Malformed Authorization"));
-            cx.respond(transaction, response);
+            debug!(%error, "unusable Authorization");
+            // A scheme we do not know (RFC 4475 §3.3.7) is answered with our own challenge;
+            // only unreadable Digest credentials get 400.
+            match error.answer() {
+                AuthAnswer::Challenge { stale } => {
+                    challenge(cx, transaction, &request, source, stale);
+                }
+                AuthAnswer::BadRequest => {
+                    let response = reply(&request, 400, Some("Malformed Authorization"));
+                    cx.respond(transaction, response);
+                }
+            }
             return;
         }
     };
@@ -107,7 +116,7 @@ pub fn on_lookup(cx: &mut Context, lookup: RegisterLookup) {
         Err(StoreError::NotFound(_)) => {
             // Unknown username: the same answer as a wrong password, so names cannot be probed.
             failed(cx, source);
-            challenge(cx, transaction, &request, false);
+            challenge(cx, transaction, &request, source, false);
             return;
         }
         Err(error) => {
@@ -130,9 +139,12 @@ pub fn on_lookup(cx: &mut Context, lookup: RegisterLookup) {
         method: "REGISTER",
         request_uri: &uri,
     };
-    if let Err(error) = cx.nonces.verify(now, &context, &digest, ha1) {
+    if let Err(error) = cx
+        .nonces
+        .verify_bound(now, &context, &digest, ha1, binding(source))
+    {
         if error.is_stale() {
-            challenge(cx, transaction, &request, true);
+            challenge(cx, transaction, &request, source, true);
         } else if error.is_malformed() {
             cx.respond(
                 transaction,
@@ -143,7 +155,7 @@ pub fn on_lookup(cx: &mut Context, lookup: RegisterLookup) {
             if error.counts_as_failure() {
                 failed(cx, source);
             }
-            challenge(cx, transaction, &request, false);
+            challenge(cx, transaction, &request, source, false);
         }
         return;
     }
@@ -231,12 +243,29 @@ pub fn on_lookup(cx: &mut Context, lookup: RegisterLookup) {
     });
 }
 
-/// 401 with one WWW-Authenticate per offered algorithm (RFC 8760 §2.4).
-fn challenge(cx: &mut Context, transaction: TransactionId, request: &rsip::Request, stale: bool) {
+/// The nonce binding for a request from `source`: always the source address (issue #19: a
+/// nonce taken from one address is refused from another). There is no trusted-proxy setting
+/// for SIP, so no request arrives through a proxy whose address would be shared.
+pub(super) fn binding(source: SocketAddr) -> NonceBinding {
+    NonceBinding::Address(source.ip())
+}
+
+/// 401 with one WWW-Authenticate per offered algorithm (RFC 8760 §2.4), its nonces bound to
+/// `source`.
+fn challenge(
+    cx: &mut Context,
+    transaction: TransactionId,
+    request: &rsip::Request,
+    source: SocketAddr,
+    stale: bool,
+) {
     let now = cx.clock.now();
     let realm = cx.config.sip.domain.clone();
     let mut response = reply(request, 401, Some("Unauthorized"));
-    for value in cx.nonces.challenge(now, &realm, stale) {
+    for value in cx
+        .nonces
+        .challenge_bound(now, &realm, stale, binding(source))
+    {
         response.headers.push(Header::WwwAuthenticate(
             rsip::headers::WwwAuthenticate::new(value),
         ));

@@ -144,17 +144,18 @@ async fn load_mailbox(deps: &IvrDeps, req: &VoicemailRequest) -> MailboxData {
             None
         }
     };
-    let (timezone, org_receptionist) = match &user {
+    let org = match &user {
         Some(user) => match deps.store.org(user.org_id).await {
-            Ok(org) => (org.timezone, org.receptionist_group_number),
+            Ok(org) => Some(org),
             Err(error) => {
                 warn!(%error, "organisation not loaded; times in UTC");
-                (chrono_tz::UTC, None)
+                None
             }
         },
-        None => (chrono_tz::UTC, None),
+        None => None,
     };
-    let settings = deps
+    let timezone = org.as_ref().map_or(chrono_tz::UTC, |org| org.timezone);
+    let mut settings = deps
         .store
         .voicemail_settings(user_id)
         .await
@@ -162,6 +163,23 @@ async fn load_mailbox(deps: &IvrDeps, req: &VoicemailRequest) -> MailboxData {
             warn!(%error, "voicemail settings not loaded; using the defaults");
             VoicemailSettings::default()
         });
+    // "Press 9" transfers the caller: to a number the toll-fraud policy allows only (issue
+    // #19), checked again here because a stored number may predate a policy change.
+    let mut org_receptionist = None;
+    if let Some(org) = &org {
+        if let Some(n) = settings.receptionist_group_number.take() {
+            if transfer_allowed(deps, org, &n).await {
+                settings.receptionist_group_number = Some(n);
+            }
+        }
+        if let Some(n) = &org.receptionist_group_number {
+            if transfer_allowed(deps, org, n).await {
+                org_receptionist = Some(n.clone());
+            }
+        }
+    } else {
+        settings.receptionist_group_number = None;
+    }
     let name = if settings.use_own_name {
         recording(deps, user_id, RecordingKind::Name).await
     } else {
@@ -180,6 +198,52 @@ async fn load_mailbox(deps: &IvrDeps, req: &VoicemailRequest) -> MailboxData {
         settings,
         name,
         greeting,
+    }
+}
+
+/// Whether "press 9" may transfer to `number`: a user or group of `org` always (it never
+/// leaves through the trunk), any other number only if [`crate::toll_fraud::check`] allows it
+/// with the configured deny-list. A store failure refuses: no transfer is better than one the
+/// policy never saw.
+async fn transfer_allowed(deps: &IvrDeps, org: &crate::store::Organisation, number: &str) -> bool {
+    let plan = crate::number::Plan::for_timezone(org.timezone);
+    let Ok(number) = crate::number::normalise(number, &plan) else {
+        return false;
+    };
+    let internal = match deps.store.group_by_number(&number).await {
+        Ok(group) => Ok(group.org_id == org.id),
+        Err(crate::store::StoreError::NotFound(_)) => {
+            match deps.store.user_by_one_number(&number).await {
+                Ok(user) => Ok(user.org_id == org.id),
+                Err(crate::store::StoreError::NotFound(_)) => {
+                    match deps.store.user_by_local_number(&number).await {
+                        Ok(user) => Ok(user.org_id == org.id),
+                        Err(crate::store::StoreError::NotFound(_)) => Ok(false),
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    match internal {
+        Ok(true) => true,
+        Ok(false) => match crate::toll_fraud::check_stored(
+            &number,
+            &crate::toll_fraud::OrgPolicy::for_org(org),
+            &deps.deny_list,
+        ) {
+            Ok(()) => true,
+            Err(error) => {
+                info!(to = %number, %error, "toll-fraud policy: no transfer to the receptionist");
+                false
+            }
+        },
+        Err(error) => {
+            warn!(%error, "receptionist number not checked; no transfer");
+            false
+        }
     }
 }
 

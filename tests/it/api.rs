@@ -2166,3 +2166,139 @@ async fn numbers_are_stored_normalised_and_bad_ones_name_the_field() {
     assert_eq!(saved.status, StatusCode::CREATED, "{:?}", saved.json());
     assert_eq!(saved.json()["number"], "4570100002");
 }
+
+/// Issue #19 finding 1 and 7, one test per storing entry point: a number that would make the
+/// server dial out is refused, naming the field, when the organisation forbids external calls
+/// (Hanne's) and, where it allows them (Hans's), when the deny-list names its range.
+#[tokio::test]
+async fn toll_fraud_policy_at_every_stored_number() {
+    let api = setup().await;
+    let hanne = api.login("2000001").await;
+    let hans = api.login(HANS).await;
+    let satellite = "0088213000000";
+    let expect = |r: &Reply, code: &str, field: &str| {
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{field}: {:?}", r.json());
+        assert_eq!(r.json()["error"]["code"], code, "{field}");
+        assert_eq!(r.field(), field);
+    };
+    let patch = |token: &str, path: &'static str, body: Value| {
+        let token = token.to_owned();
+        let api = &api;
+        async move {
+            api.call(Method::PATCH, path, Some(&token), Some(body))
+                .await
+        }
+    };
+
+    // The mobile rung in parallel (PATCH /me).
+    let r = patch(&hanne, "/api/v1/me", json!({"mobile_number": satellite})).await;
+    expect(&r, "external_calls_not_allowed", "mobile_number");
+    let r = patch(
+        &hanne,
+        "/api/v1/me",
+        json!({"mobile_number": "20 30 40 50"}),
+    )
+    .await;
+    expect(&r, "external_calls_not_allowed", "mobile_number");
+    let r = patch(&hans, "/api/v1/me", json!({"mobile_number": satellite})).await;
+    expect(&r, "number_not_allowed", "mobile_number");
+    let r = patch(&hans, "/api/v1/me", json!({"mobile_number": "90 12 34 56"})).await;
+    expect(&r, "number_not_allowed", "mobile_number");
+    let r = patch(&hans, "/api/v1/me", json!({"mobile_number": "20 30 40 50"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    assert_eq!(r.json()["mobile_number"], "4520304050");
+
+    // The receptionist group number ("press 9").
+    let path = "/api/v1/me/voicemail-settings";
+    let field = "receptionist_group_number";
+    let r = patch(&hanne, path, json!({field: satellite})).await;
+    expect(&r, "external_calls_not_allowed", field);
+    let r = patch(&hans, path, json!({field: "+88213000000"})).await;
+    expect(&r, "number_not_allowed", field);
+    let r = patch(&hans, path, json!({field: "+468123456"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+
+    // A forward destination.
+    let r = api
+        .post(
+            "/api/v1/me/absences",
+            &hans,
+            json!({"reason": "lunch", "destination": {"kind": "number", "number": satellite}}),
+        )
+        .await;
+    expect(&r, "number_not_allowed", "destination.number");
+
+    // A saved destination.
+    let r = api
+        .post(
+            "/api/v1/me/saved-destinations",
+            &hanne,
+            json!({"label": "Ship", "kind": "external", "number": satellite}),
+        )
+        .await;
+    expect(&r, "external_forwarding_not_allowed", "number");
+    let r = api
+        .post(
+            "/api/v1/me/saved-destinations",
+            &hans,
+            json!({"label": "Ship", "kind": "external", "number": satellite}),
+        )
+        .await;
+    expect(&r, "number_not_allowed", "number");
+}
+
+/// `[toll_fraud] deny_prefixes` replaces the shipped list.
+#[tokio::test]
+async fn the_configured_deny_list_is_the_one_applied() {
+    let mut api = setup().await;
+    let deny: onestatus::toll_fraud::DenyList = serde_json::from_value(json!(["+4520"])).unwrap();
+    api.state = api.state.clone().with_deny_list(deny);
+    api.app = router(api.state.clone());
+    let hans = api.login(HANS).await;
+    let r = api
+        .call(
+            Method::PATCH,
+            "/api/v1/me",
+            Some(&hans),
+            Some(json!({"mobile_number": "20 30 40 50"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.json());
+    assert_eq!(r.field(), "mobile_number");
+    // +882 is no longer on the list.
+    let r = api
+        .call(
+            Method::PATCH,
+            "/api/v1/me",
+            Some(&hans),
+            Some(json!({"mobile_number": "0088213000000"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+}
+
+/// Issue #19 finding 3: `POST /me/calendar/sources` checks with the configured `[calendar]`
+/// policy, the one the poller fetches with: refused by default, accepted where configured.
+#[tokio::test]
+async fn calendar_sources_follow_the_configured_fetch_policy() {
+    let mut api = setup().await;
+    let hans = api.login(HANS).await;
+    let internal = "http://10.1.2.3/owa/calendar.ics";
+    let r = api.add_source(&hans, json!({"url": internal})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.json());
+    assert_eq!(r.field(), "url");
+    let config: onestatus::config::CalendarConfig =
+        toml::from_str("allow_http = true\nallowed_networks = [\"10.1.2.0/24\"]").unwrap();
+    api.state = api
+        .state
+        .clone()
+        .with_fetch_policy(onestatus::calendar::FetchPolicy::from(&config));
+    api.app = router(api.state.clone());
+    let r = api.add_source(&hans, json!({"url": internal})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    // Outside the allowed block, still refused.
+    let r = api
+        .add_source(&hans, json!({"url": "http://10.9.9.9/c.ics"}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.json());
+}

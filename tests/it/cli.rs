@@ -24,7 +24,18 @@ fn stderr(o: &Output) -> String {
 fn org_and_user_administration() {
     let data = tempfile::tempdir().unwrap();
     let d = data.path();
-    let o = run(d, &["org", "add", "--code", "321", "--name", "Acme ApS"]);
+    let o = run(
+        d,
+        &[
+            "org",
+            "add",
+            "--code",
+            "321",
+            "--name",
+            "Acme ApS",
+            "--allow-external-forwarding",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let o = run(d, &["org", "add", "--code", "321", "--name", "Again"]);
     assert!(!o.status.success(), "duplicate customer code refused");
@@ -168,4 +179,74 @@ fn calendar_import_from_a_file() {
         .find(|l| l.starts_with("onestatus: "))
         .unwrap_or_else(|| panic!("{err}"));
     assert!(line.contains("malformed calendar feed"), "{line}");
+}
+
+/// Issue #19: the toll-fraud policy holds for numbers given on the command line too — the
+/// organisation's switch for `--mobile`, the deny-list for `--mobile` and
+/// `--receptionist-group`.
+#[test]
+fn toll_fraud_policy_on_the_command_line() {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path();
+    let o = run(
+        d,
+        &[
+            "org",
+            "add",
+            "--code",
+            "322",
+            "--name",
+            "Sea ApS",
+            "--allow-external-forwarding",
+            "--receptionist-group",
+            "+882 13000000",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--receptionist-group"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        d,
+        &[
+            "org",
+            "add",
+            "--code",
+            "322",
+            "--name",
+            "Sea ApS",
+            "--allow-external-forwarding",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(d, &["org", "add", "--code", "323", "--name", "Closed ApS"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let add = |org: &str, one: &str, mobile: &str| {
+        run(
+            d,
+            &[
+                "user",
+                "add",
+                "--org",
+                org,
+                "--name",
+                "Ole",
+                "--one-number",
+                one,
+                "--mobile",
+                mobile,
+            ],
+        )
+    };
+    let o = add("322", "4533331111", "0088213000000");
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--mobile"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("+882"), "{}", stderr(&o));
+    let o = add("323", "4533332222", "20 30 40 50");
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--mobile"), "{}", stderr(&o));
+    let o = add("322", "4533333333", "20 30 40 50");
+    assert!(o.status.success(), "{}", stderr(&o));
 }

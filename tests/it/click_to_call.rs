@@ -452,6 +452,14 @@ fn refusals_name_the_field_and_send_nothing() {
     );
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["field"], "from");
+    // The organisation allows external calls, but the deny-list names the range (issue #19
+    // finding 7: click-to-call to +882 went out through the trunk): 403 naming `to`.
+    for to in ["+88213000000", "0088213000000", "90123456"] {
+        let (status, _, body) = start(&server, &hans, to);
+        assert_eq!(status, 403, "{to}: {body}");
+        assert_eq!(body["error"]["code"], "number_not_allowed", "{to}");
+        assert_eq!(body["error"]["field"], "to");
+    }
     // The organisation forbids external calls: 403 with a code, naming `to`.
     forbid_external_calls(&server);
     let (status, _, body) = start(&server, &hans, "4512345678");

@@ -204,6 +204,7 @@ impl Call {
                 onestatus::runtime::voicemail::SpoolDir::memory(),
                 changed,
             ),
+            deny_list: Default::default(),
         };
         let (leg_events, events) = mpsc::channel(16);
         let (commands_tx, commands) = mpsc::channel(16);

@@ -116,7 +116,7 @@ fn register_with_sha256_digest_and_replayed_nonce_count_is_refused() {
     let server = TestServer::start_demo();
     let client = SipClient::new(server.sip_udp);
     let local = client.local();
-    let register = |cseq: u32, auth: Option<String>| {
+    let register_from = |local: std::net::SocketAddr, cseq: u32, auth: Option<String>| {
         let auth = auth
             .map(|a| format!("Authorization: {a}\r\n"))
             .unwrap_or_default();
@@ -129,6 +129,7 @@ fn register_with_sha256_digest_and_replayed_nonce_count_is_refused() {
             std::process::id()
         )
     };
+    let register = |cseq: u32, auth: Option<String>| register_from(local, cseq, auth);
     client.send(register(1, None).as_bytes());
     let challenge = client.recv_within(Duration::from_secs(2)).expect("401");
     assert!(
@@ -168,6 +169,33 @@ fn register_with_sha256_digest_and_replayed_nonce_count_is_refused() {
     client.send(register(3, Some(authorization(1))).as_bytes());
     let replay = client.recv_within(Duration::from_secs(2)).expect("answer");
     assert!(replay.starts_with("SIP/2.0 401"), "{replay}");
+
+    // The nonce is bound to the address it was issued to (issue #19): the right password from
+    // another address gets a fresh stale=true challenge, not a binding.
+    let thief = support::SipClient {
+        socket: std::net::UdpSocket::bind("127.0.0.2:0").unwrap(),
+        server: server.sip_udp,
+    };
+    thief
+        .socket
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    thief.send(register_from(thief.local(), 4, Some(authorization(5))).as_bytes());
+    let moved = thief.recv_within(Duration::from_secs(2)).expect("answer");
+    assert!(moved.starts_with("SIP/2.0 401"), "{moved}");
+    assert!(
+        header(&moved, "WWW-Authenticate")
+            .iter()
+            .all(|c| c.contains("stale=true")),
+        "{moved}"
+    );
+
+    // An Authorization scheme we do not know is answered with our challenge (RFC 4475
+    // §3.3.7), not 400.
+    client.send(register(5, Some("NoOneKnowsThisScheme opaque-data=here".into())).as_bytes());
+    let unknown = client.recv_within(Duration::from_secs(2)).expect("answer");
+    assert!(unknown.starts_with("SIP/2.0 401"), "{unknown}");
+    assert_eq!(header(&unknown, "WWW-Authenticate").len(), 2, "{unknown}");
 }
 
 #[test]
@@ -342,4 +370,26 @@ fn tcp_keepalive_pong_and_oversized_body_gets_513() {
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
     assert!(answer.starts_with("SIP/2.0 513"), "{answer:?}");
+}
+
+/// RFC 4475 §3.1.1.2 over the wire: an unknown method whose message the parser cannot take
+/// (escaped control characters in a quoted string) is answered 501 with our `Allow` (RFC 3261
+/// §21.5.2), through the recovery path of the SIP service.
+#[test]
+fn an_unparseable_unknown_method_gets_501_with_allow() {
+    let server = TestServer::start_demo();
+    let client = SipClient::new(server.sip_udp);
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/sip/invalid/unknown_method_escaped_controls.sip"
+    ))
+    .unwrap();
+    client.send(&bytes);
+    let answer = client.recv_within(Duration::from_secs(2)).expect("501");
+    assert!(answer.starts_with("SIP/2.0 501"), "{answer}");
+    let allow = header(&answer, "Allow");
+    assert_eq!(allow.len(), 1, "{answer}");
+    for method in ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER"] {
+        assert!(allow[0].contains(method), "{answer}");
+    }
 }

@@ -12,9 +12,12 @@
 //!    most [`routing::MAX_FORWARD_HOPS`] + 1 states in all, then 482 (the loop guard of
 //!    `routing::forward_loop` normally stops a loop earlier, through the history).
 //! 5. **Forward elsewhere** (outside our users, or another organisation's user): the
-//!    **toll-fraud guard** — only where the organisation allows external forwarding, and only
-//!    through a trunk, for at most [`routing::MAX_RING_TIMEOUT`]; otherwise voicemail with the
-//!    absence that forwarded.
+//!    **toll-fraud policy** ([`toll_fraud::check`]: the organisation's external-calls switch,
+//!    then the configured deny-list), and only through a trunk, for at most
+//!    [`routing::MAX_RING_TIMEOUT`]; otherwise voicemail with the absence that forwarded.
+//!    The mobile of parallel ringing passes the same policy: a refused mobile is not rung
+//!    (the desk still is). Checked here again although the API checked it when stored,
+//!    because a stored number may predate a policy change.
 //!
 //! Steps, in the driver's loop: [`Planner::new`] asks [`Step::FindUser`] for the dialled
 //! number; [`Planner::on_user`] answers it; [`Step::LoadState`] is answered by
@@ -32,6 +35,7 @@ use crate::b2bua::{CalleeInfo, Diversion, OutboundTarget, Plan, TargetKind};
 use crate::routing::{self, CallContext, GreetingStatus, RingTarget, Route, VoicemailInfo};
 use crate::sip::transaction::TransportKind;
 use crate::store::model::User;
+use crate::toll_fraud::{self, DenyList, OrgPolicy};
 
 use crate::user_state::LoadedUser;
 
@@ -65,6 +69,8 @@ pub struct Planner {
     states: u32,
     /// The question asked last.
     waiting: Waiting,
+    /// The operator's toll-fraud deny-list.
+    deny: DenyList,
 }
 
 /// The question a [`Planner`] waits on.
@@ -87,8 +93,8 @@ enum Waiting {
 struct Forward {
     /// The forwarding user's organisation (same organisation = colleague).
     org_id: crate::store::model::OrgId,
-    /// Whether that organisation allows forwards outside it.
-    allow_external: bool,
+    /// That organisation's toll-fraud policy.
+    policy: OrgPolicy,
     /// The forwarding user, whose voicemail takes the call if the forward cannot be made.
     callee: CalleeInfo,
     /// What that voicemail says: the absence that forwarded.
@@ -116,8 +122,9 @@ enum Pending {
 
 impl Planner {
     /// A planner for a call with `context` (dialled number, caller, the history its headers
-    /// carry); its first step asks for the dialled number's user.
-    pub fn new(context: CallContext, trunk: Option<Trunk>) -> (Planner, Step) {
+    /// carry); its first step asks for the dialled number's user. `deny` is the operator's
+    /// toll-fraud deny-list (`[toll_fraud] deny_prefixes`).
+    pub fn new(context: CallContext, trunk: Option<Trunk>, deny: DenyList) -> (Planner, Step) {
         let dialled = context.dialled.clone();
         let planner = Planner {
             context,
@@ -126,6 +133,7 @@ impl Planner {
             diversion: None,
             states: 0,
             waiting: Waiting::Callee,
+            deny,
         };
         (planner, Step::FindUser(dialled))
     }
@@ -225,7 +233,7 @@ impl Planner {
                 };
                 let forward = Forward {
                     org_id: loaded.user.org_id,
-                    allow_external: loaded.org.allow_external_forwarding,
+                    policy: OrgPolicy::for_org(&loaded.org),
                     callee,
                     absent,
                     number: number.clone(),
@@ -254,12 +262,14 @@ impl Planner {
         Step::LoadState(Box::new(user))
     }
 
-    /// A forward outside our users: the toll-fraud guard, then the trunk.
+    /// A forward outside our users: the toll-fraud policy, then the trunk.
     fn external(&mut self, forward: Box<Forward>) -> Step {
-        if forward.allow_external {
-            self.conclude(Pending::External(forward))
-        } else {
-            Step::Done(self.refused(*forward))
+        match toll_fraud::check_stored(&forward.number, &forward.policy, &self.deny) {
+            Ok(()) => self.conclude(Pending::External(forward)),
+            Err(error) => {
+                info!(to = %forward.number, %error, "toll-fraud policy refused the forward");
+                Step::Done(self.refused(*forward))
+            }
         }
     }
 
@@ -284,7 +294,7 @@ impl Planner {
                 timeout,
                 fallback,
             } => {
-                let resolved = ring_targets(&loaded, &targets, trunk);
+                let resolved = ring_targets(&loaded, &targets, trunk, &self.deny);
                 if resolved.is_empty() {
                     Plan::Voicemail {
                         callee,
@@ -357,12 +367,14 @@ fn route_name(route: &Route) -> &'static str {
 }
 
 /// One member's ring targets to addresses: a device is reached where its REGISTER came from,
-/// the mobile through the trunk (when there is one and it resolved). Targets that cannot be
-/// reached are left out. One call per member rung, so a group is the concatenation.
+/// the mobile through the trunk (when there is one and it resolved, and the toll-fraud policy
+/// of the member's organisation with `deny` allows it). Targets that cannot be reached are
+/// left out. One call per member rung, so a group is the concatenation.
 pub fn ring_targets(
     loaded: &LoadedUser,
     targets: &[RingTarget],
     trunk: Option<(&Trunk, SocketAddr)>,
+    deny: &DenyList,
 ) -> Vec<OutboundTarget> {
     let mut out = Vec::new();
     for target in targets {
@@ -390,6 +402,12 @@ pub fn ring_targets(
                 });
             }
             RingTarget::Mobile { number } => {
+                if let Err(error) =
+                    toll_fraud::check_stored(number, &OrgPolicy::for_org(&loaded.org), deny)
+                {
+                    info!(to = %number, %error, "toll-fraud policy: the mobile is not rung");
+                    continue;
+                }
                 if let Some(t) =
                     trunk.and_then(|(trunk, at)| trunk.target(at, number, TargetKind::Mobile))
                 {

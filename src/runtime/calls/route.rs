@@ -57,6 +57,8 @@ pub(super) struct Numbers {
     pub(super) voicemail: String,
     /// The prompts' language before a caller from outside has logged in.
     pub(super) default_lang: Lang,
+    /// `toll_fraud.deny_prefixes`: ranges never dialled through the trunk.
+    pub(super) deny: crate::toll_fraud::DenyList,
 }
 
 pub(super) async fn route(
@@ -67,7 +69,6 @@ pub(super) async fn route(
     request: &rsip::Request,
     now: DateTime<Utc>,
 ) -> RouteLookup {
-    let trunk = numbers.trunk.as_str();
     let mut caller = caller_from(request);
     let caller_device = match store.device_by_sip_username(&caller.number).await {
         Ok(device) => Some(device),
@@ -102,7 +103,7 @@ pub(super) async fn route(
     let plan = match plan(
         store,
         presence,
-        trunk,
+        numbers,
         request,
         now,
         &caller,
@@ -181,7 +182,7 @@ async fn find_user(store: &Store, number: &str) -> Result<Option<User>, StoreErr
 async fn plan(
     store: &Store,
     presence: &Presence,
-    trunk: &str,
+    numbers: &Numbers,
     request: &rsip::Request,
     now: DateTime<Utc>,
     caller: &CallerInfo,
@@ -196,7 +197,8 @@ async fn plan(
         history,
         forwarded_hops: hops,
     };
-    let (mut planner, mut step) = Planner::new(context, Trunk::parse(trunk));
+    let (mut planner, mut step) =
+        Planner::new(context, Trunk::parse(&numbers.trunk), numbers.deny.clone());
     loop {
         step = match step {
             Step::FindUser(number) => planner.on_user(find_user(store, &number).await?),

@@ -324,7 +324,12 @@ impl SipService {
                 match message::recover_request_basics(&inbound.bytes) {
                     Some(basics) => {
                         debug!(from = %inbound.from, %error, "answering unparseable request");
-                        let bytes = message::bad_request_response(&basics, &error);
+                        // A 501 for an unknown method lists ours (RFC 3261 §21.5.2).
+                        let bytes = message::bad_request_response_allowing(
+                            &basics,
+                            &error,
+                            message::ALLOWED_METHODS,
+                        );
                         self.layer_bypass(transport, inbound.from, bytes);
                     }
                     None => debug!(from = %inbound.from, %error, "dropping unparseable message"),

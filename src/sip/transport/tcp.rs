@@ -251,7 +251,11 @@ impl Connections {
             FramingError::HeadersTooLarge { .. } => return,
         };
         if let Some(basics) = message::recover_request_basics(headers) {
-            let answer = message::bad_request_response(&basics, &parse_error);
+            let answer = message::bad_request_response_allowing(
+                &basics,
+                &parse_error,
+                message::ALLOWED_METHODS,
+            );
             let _ = writer.send(Bytes::from(answer)).await;
             // Give the writer task a moment to flush before the connection is torn down.
             tokio::time::sleep(Duration::from_millis(50)).await;

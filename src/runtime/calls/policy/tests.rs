@@ -158,6 +158,7 @@ struct Directory {
     trunk: Option<SocketAddr>,
     /// The steps asked, in order, for checking what was fetched.
     asked: Vec<String>,
+    deny: DenyList,
 }
 
 impl Directory {
@@ -166,6 +167,7 @@ impl Directory {
             users: users.into_iter().map(|u| (u.number, u)).collect(),
             trunk: Some(trunk_address()),
             asked: Vec::new(),
+            deny: DenyList::default(),
         }
     }
 
@@ -179,7 +181,7 @@ impl Directory {
             history: vec![],
             forwarded_hops: 0,
         };
-        let (mut planner, mut step) = Planner::new(context, Trunk::parse(trunk));
+        let (mut planner, mut step) = Planner::new(context, Trunk::parse(trunk), self.deny.clone());
         for _ in 0..50 {
             step = match step {
                 Step::FindUser(number) => {
@@ -257,6 +259,7 @@ fn a_present_user_rings_their_device_where_it_registered_from() {
 fn the_mobile_rings_through_the_trunk_only_when_there_is_one() {
     let mut hans = Fixture::new(7, 1, "4570000007");
     hans.mobile = Some("+45 20 30 40 50");
+    hans.allow_external = true;
     let mut directory = Directory::new(vec![hans]);
     let plan = directory.plan("4570000007", "sip:127.0.0.1:5070");
     assert_eq!(
@@ -278,6 +281,7 @@ fn the_mobile_rings_through_the_trunk_only_when_there_is_one() {
     let mut directory = Directory::new(vec![{
         let mut hans = Fixture::new(7, 1, "4570000007");
         hans.mobile = Some("+4520304050");
+        hans.allow_external = true;
         hans
     }]);
     let plan = directory.plan("4570000007", "");
@@ -286,6 +290,63 @@ fn the_mobile_rings_through_the_trunk_only_when_there_is_one() {
         [("sip:u7@10.0.0.7:5060".to_owned(), TargetKind::Device)]
     );
     assert!(!directory.asked.contains(&"trunk".to_owned()));
+}
+
+/// Issue #19 finding 1: parallel ringing dialled the mobile although the organisation forbids
+/// external calls. The toll-fraud policy leaves a refused mobile out; the desk still rings.
+#[test]
+fn a_mobile_the_toll_fraud_policy_refuses_is_not_rung() {
+    let desk_only = [("sip:u7@10.0.0.7:5060".to_owned(), TargetKind::Device)];
+    // (organisation allows external calls, mobile, configured deny-list)
+    let cases: [(bool, &'static str, Option<&str>); 4] = [
+        (false, "+4520304050", None),
+        (true, "88213000000", None),
+        (true, "+45 90 12 34 56", None),
+        (true, "+4520304050", Some("+4520")),
+    ];
+    for (allow, mobile, deny) in cases {
+        let mut hans = Fixture::new(7, 1, "4570000007");
+        hans.mobile = Some(mobile);
+        hans.allow_external = allow;
+        let mut directory = Directory::new(vec![hans]);
+        if let Some(prefix) = deny {
+            directory.deny = DenyList::new([prefix.parse().unwrap()]);
+        }
+        let plan = directory.plan("4570000007", "sip:127.0.0.1:5070");
+        assert_eq!(targets(&plan), desk_only, "{mobile} allow={allow}");
+    }
+}
+
+/// The deny-list holds for forwards where the organisation allows external ones.
+#[test]
+fn a_forward_to_a_denied_range_goes_to_voicemail() {
+    for (to, deny, rung) in [
+        ("+88213000000", None, false),
+        ("+4590123456", None, false),
+        ("+4533445566", Some("+4533"), false),
+        ("+88213000000", Some("+4533"), true),
+    ] {
+        let mut hans = Fixture::new(7, 1, "4570000007");
+        hans.forward_to = Some(to);
+        hans.allow_external = true;
+        let mut directory = Directory::new(vec![hans]);
+        if let Some(prefix) = deny {
+            directory.deny = DenyList::new([prefix.parse().unwrap()]);
+        }
+        let plan = directory.plan("4570000007", "sip:127.0.0.1:5070");
+        if rung {
+            assert_eq!(
+                targets(&plan),
+                [(format!("sip:{to}@127.0.0.1:5070"), TargetKind::External)],
+                "{to}"
+            );
+        } else {
+            assert!(
+                matches!(plan, Plan::Voicemail { ref callee, .. } if callee.user_id == 7),
+                "{to}: {plan:?}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -466,7 +527,7 @@ fn an_answer_out_of_order_refuses_the_call() {
         history: vec![],
         forwarded_hops: 0,
     };
-    let (mut planner, _) = Planner::new(context, None);
+    let (mut planner, _) = Planner::new(context, None, DenyList::default());
     let step = planner.on_trunk(Some(trunk_address()));
     assert!(matches!(step, Step::Done(Plan::Reject { status: 500, .. })));
 }
