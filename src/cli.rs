@@ -303,6 +303,8 @@ pub(crate) async fn user(config: &Config, command: UserCommand) -> ExitCode {
                         .user_set_pin_hash(user.id, &pin::hash_pin(&new_pin), false)
                         .await,
                 )?;
+                // Every web session opened with the old PIN ends (issue #19, finding 4).
+                done(store.sessions_revoke_for_user(user.id, None).await)?;
                 println!("PIN changed for {}", user.local_number);
             }
             UserCommand::AddDevice {

@@ -296,6 +296,11 @@ pub async fn change_pin(
         .store
         .user_set_pin_hash(user.id, &new_hash, false)
         .await?;
+    // Sessions opened with the old PIN end; the one that changed it goes on.
+    state
+        .store
+        .sessions_revoke_for_user(user.id, Some(&caller.token_hash))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -361,7 +366,10 @@ pub async fn pin_reset(
     // Deliver first, change second: a PIN that cannot reach the user (no mail relay, no
     // address) must not replace the one they have, or anyone could lock anyone out by asking.
     match state.notifier.send_new_pin(&user, &pin).await {
-        Ok(()) => state.store.user_set_pin_hash(user.id, &hash, true).await?,
+        Ok(()) => {
+            state.store.user_set_pin_hash(user.id, &hash, true).await?;
+            state.store.sessions_revoke_for_user(user.id, None).await?;
+        }
         Err(e) => {
             tracing::warn!(user_id = user.id.0, error = %e, "new PIN not delivered; PIN unchanged");
         }

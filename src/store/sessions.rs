@@ -82,6 +82,24 @@ impl Store {
         Ok(())
     }
 
+    /// Ends every session of `user` but `keep` (the one that asked, if any): a PIN change, by
+    /// the user, a reset or an administrator, must not leave a session opened with the old PIN
+    /// alive elsewhere (issue #19, finding 4). Returns how many ended.
+    pub async fn sessions_revoke_for_user(
+        &self,
+        user: UserId,
+        keep: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM api_sessions WHERE user_id = $1 AND token_hash <> $2")
+                .bind(user.0)
+                .bind(keep.unwrap_or(""))
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?)
+    }
+
     /// Deletes sessions expired at `now`; returns how many.
     pub async fn sessions_purge_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         Ok(with_pool!(self, |pool| {

@@ -320,6 +320,8 @@ async fn failures_from_one_address_are_limited() {
 #[tokio::test]
 async fn pin_reset_forces_a_pin_change() {
     let api = setup().await;
+    // A session opened with the old PIN, which the reset must end.
+    let before_reset = api.login(SVEN).await;
     let unknown = api
         .call(
             Method::POST,
@@ -351,10 +353,19 @@ async fn pin_reset_forces_a_pin_change() {
         api.login_reply(SVEN, "2580").await.status,
         StatusCode::UNAUTHORIZED
     );
+    assert_eq!(
+        api.get("/api/v1/me", &before_reset).await.status,
+        StatusCode::UNAUTHORIZED,
+        "a reset ends the sessions of the old PIN"
+    );
     let r = api.login_reply(SVEN, &new_pin).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["pin_must_change"], true);
     let token = r.json()["token"].as_str().unwrap().to_owned();
+    let elsewhere = api.login_reply(SVEN, &new_pin).await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let blocked = api.get("/api/v1/me", &token).await;
     assert_eq!(blocked.status, StatusCode::FORBIDDEN);
@@ -397,6 +408,11 @@ async fn pin_reset_forces_a_pin_change() {
         .await;
     assert_eq!(ok.status, StatusCode::NO_CONTENT);
     assert_eq!(api.get("/api/v1/me", &token).await.status, StatusCode::OK);
+    assert_eq!(
+        api.get("/api/v1/me", &elsewhere).await.status,
+        StatusCode::UNAUTHORIZED,
+        "the change ends every other session"
+    );
     assert_eq!(api.login_reply(SVEN, "1357").await.status, StatusCode::OK);
 }
 
