@@ -555,7 +555,8 @@ impl Entry {
     /// Keeps an event the queue has no room for, unless it is a digit.
     fn hold(&mut self, event: MediaEvent) {
         if matches!(event, MediaEvent::Digit(_)) {
-            tracing::warn!(?event, "media event queue full; digit dropped");
+            // Which key is not logged: it may be part of a PIN (issue #19).
+            tracing::warn!("media event queue full; digit dropped");
         } else {
             self.held.push_back(event);
         }

@@ -539,7 +539,9 @@ fn on_info(
     match parse_info_body(&content_type, &body) {
         Ok(info) => {
             respond(cx, transaction, request, 200, None);
-            debug!(digit = %info.digit.as_char(), "key pressed (INFO)");
+            // Not which key: the SIP side cannot tell a menu choice from a PIN digit, and a
+            // PIN never goes to the log (issue #19).
+            debug!("key pressed (INFO)");
             if let Some(leg) = legs.legs.get(&key) {
                 let _ = leg.events.try_send(LegEvent::Digit(info.digit));
             }
