@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use onestatus::sip::fuzz::mutate;
 use onestatus::sip::message::{
     bad_request_response, host_ip, make_response, parse, parse_framed, recover_request_basics,
     serialize, validate_request, Framing, ParseError, RequestBasics, MAX_MESSAGE_LEN,
@@ -406,45 +407,6 @@ fn stream_framing_requires_content_length() {
     assert!(parse_framed(&files["invite_sdp.sip"], Framing::Stream).is_ok());
     let error = parse_framed(&files["udp_no_content_length.sip"], Framing::Stream).unwrap_err();
     assert_eq!(error.reason_phrase(), "Missing Content-Length");
-}
-
-/// One random edit of `bytes`.
-fn mutate(rng: &mut StdRng, bytes: &mut Vec<u8>) {
-    const INTERESTING: [&[u8]; 10] = [
-        b"\r\n",
-        b"\r\n ",
-        b":",
-        b";",
-        b",",
-        b"\"",
-        b"<",
-        b"\0",
-        b"SIP/2.0",
-        b"\r\n\r\n",
-    ];
-    if bytes.is_empty() {
-        bytes.push(rng.gen());
-        return;
-    }
-    let at = rng.gen_range(0..bytes.len());
-    match rng.gen_range(0..6) {
-        0 => bytes[at] ^= 1 << rng.gen_range(0..8),
-        1 => bytes.truncate(at),
-        2 => bytes.insert(at, rng.gen()),
-        3 => {
-            let piece = INTERESTING[rng.gen_range(0..INTERESTING.len())];
-            bytes.splice(at..at, piece.iter().copied());
-        }
-        4 => {
-            let end = (at + rng.gen_range(1..64)).min(bytes.len());
-            let copy = bytes[at..end].to_vec();
-            bytes.splice(at..at, copy);
-        }
-        _ => {
-            let end = (at + rng.gen_range(1..16)).min(bytes.len());
-            bytes.drain(at..end);
-        }
-    }
 }
 
 #[test]
