@@ -28,6 +28,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod forwarding;
+pub mod groups;
 pub mod me;
 pub mod notifier;
 pub mod openapi;
@@ -380,6 +381,24 @@ routes! {
     delete "/api/v1/calls/{id}" => click_to_call::hang_up, true, "Hang up a click-to-call";
     get "/api/v1/events" => events::stream, true,
         "Live presence and voicemail events (Server-Sent Events)";
+    get "/api/v1/groups" => groups::list, true,
+        "The organisation's groups: number, members in ring order, strategy, fallback";
+    post "/api/v1/groups" => groups::create, true,
+        "Create a group (receptionists; numbers normalised, an outside fallback number passes \
+        the toll-fraud policy)",
+        body groups::GroupInput = r#"{"name": "Support", "number": "+45 70 10 00 09",
+            "strategy": "in_order", "ring_timeout_secs": 15, "members": [2, 3],
+            "fallback": {"kind": "number", "number": "4570100002"}}"#;
+    get "/api/v1/groups/{id}" => groups::show, true, "One group";
+    put "/api/v1/groups/{id}" => groups::update, true,
+        "Change a group: name, number, strategy, ring time, fallback, members (receptionists)",
+        body groups::GroupInput = r#"{"name": "Reception", "number": "4570100000",
+            "kind": "receptionist", "strategy": "all", "ring_timeout_secs": 25,
+            "fallback": {"kind": "voicemail"}, "voicemail_user_id": 2, "members": [2]}"#;
+    put "/api/v1/groups/{id}/members" => groups::set_members, true,
+        "Set a group's members in ring order (receptionists)",
+        body groups::MembersInput = r#"{"members": [3, 2]}"#;
+    delete "/api/v1/groups/{id}" => groups::delete, true, "Delete a group (receptionists)";
 }
 
 /// The API router with its state; everything outside `/api/` is the web client ([`web`]).

@@ -29,6 +29,7 @@ use super::invite::outbound_invite;
 use super::plan::{CalleeInfo, CallerInfo, Diversion, OutboundTarget, Plan};
 use super::voicemail::VoicemailRequest;
 
+mod hunt;
 mod media;
 mod relay;
 mod session_timer;
@@ -295,6 +296,8 @@ pub struct Call {
     /// What the relay was last told of the caller and of the callee (`MediaPeer`).
     media_told: (Option<SocketAddr>, Option<SocketAddr>),
     actions: VecDeque<Action>,
+    /// Set while the call rings a group (see `hunt`).
+    hunt: Option<hunt::Hunt>,
 }
 
 impl Call {
@@ -354,6 +357,7 @@ impl Call {
             leg_offer: None,
             media_told: (None, None),
             actions: VecDeque::new(),
+            hunt: None,
         }
     }
 
@@ -424,7 +428,10 @@ impl Call {
                 let fallback = fallback.clone();
                 debug!(call_id = %self.a.call_id, "no answer within the ring timeout");
                 self.cancel_ringing_legs();
-                self.after_ring(now, RingOutcome::NoAnswer, &fallback);
+                // A group rings its next step before anyone's voicemail.
+                if !self.next_hunt_step(now) {
+                    self.after_ring(now, RingOutcome::NoAnswer, &fallback);
+                }
             }
         }
         if let Some(mut r) = self.a.retransmit {
@@ -518,6 +525,7 @@ impl Call {
                 self.callee = Some(callee);
                 self.hand_off(now, info);
             }
+            Plan::Hunt(plan) => self.start_hunt(now, *plan),
             Plan::Dial { targets, timeout } => {
                 // No callee of ours: `hand_off` turns "voicemail" into a final answer.
                 let fallback = VoicemailInfo {
@@ -728,6 +736,7 @@ impl Call {
         // This leg wins (§16.7 step 5 for forking proxies: first 2xx; the others are cancelled).
         self.answered_at = Some(now);
         self.state = State::Answered { winner: id };
+        self.hunt_answered(id);
         for (i, other) in self.legs.iter_mut().enumerate() {
             if i != id.0 as usize && other.state == LegState::Trying {
                 other.state = LegState::Cancelling;
@@ -754,7 +763,11 @@ impl Call {
     fn on_failure(&mut self, now: Instant, id: LegId, code: u16) {
         let Some(leg) = self.leg_mut(id) else { return };
         leg.state = LegState::Done(code);
-        if (600..700).contains(&code) && matches!(self.state, State::Ringing { .. }) {
+        // A group member's 603 declines for that member only; the others ring on.
+        if (600..700).contains(&code)
+            && matches!(self.state, State::Ringing { .. })
+            && !self.is_hunt()
+        {
             // §16.7 step 5 (6xx): a global failure ends the search; the other legs are
             // cancelled. 600 Busy Everywhere is busy; 603 Decline is the user rejecting.
             let fallback = self.ring_fallback();
@@ -790,6 +803,10 @@ impl Call {
         } else {
             RingOutcome::NoAnswer
         };
+        // A group's step whose every leg failed: the next step rings.
+        if self.next_hunt_step(now) {
+            return;
+        }
         if let Some(fallback) = self.ring_fallback() {
             self.after_ring(now, outcome, &fallback);
         }
@@ -1089,6 +1106,9 @@ impl Call {
 
     /// The callee's devices stop ringing without an answer.
     fn ringing_ended(&mut self) {
+        if self.hunt_ringing_ended() {
+            return;
+        }
         if let (State::Ringing { .. }, Some(callee)) = (&self.state, &self.callee) {
             self.actions.push_back(Action::Presence {
                 user_id: callee.user_id,
@@ -1115,6 +1135,9 @@ impl Call {
         let answered_at = self.answered_at.map(wall);
         let ended_at = Some(wall(now));
         let route = self.outcome.map(str::to_owned);
+        if self.record_hunt(started_at, answered_at, ended_at) {
+            return;
+        }
         if let Some(callee) = &self.callee {
             self.actions.push_back(Action::Record(CallData {
                 user_id: UserId(callee.user_id),

@@ -50,6 +50,7 @@
 
 mod call;
 pub mod click_to_call;
+pub mod hunt;
 mod invite;
 mod plan;
 pub mod trunk;

@@ -38,6 +38,8 @@ pub enum Plan {
         /// How long they may ring.
         timeout: Duration,
     },
+    /// Ring a group's members in steps, then its mailbox ([`super::hunt`]).
+    Hunt(Box<super::hunt::HuntPlan>),
     /// Straight to the callee's voicemail.
     Voicemail {
         /// Whose voicemail.

@@ -22,6 +22,7 @@ use rsip::{Header, Method};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn, Span};
 
+mod group;
 mod policy;
 mod route;
 
@@ -233,7 +234,9 @@ pub fn on_routed(cx: &mut Context, calls: &mut Calls, lookup: RouteLookup) {
 /// crosses unchanged. A full port range refuses the call with 503 (RFC 3261 §21.5.4), as the
 /// IVR does: ringing a phone whose media cannot flow helps nobody.
 fn anchor_media(cx: &mut Context, calls: &mut Calls, key: CallKey, plan: Plan) -> Plan {
-    if cx.config.calls.media != MediaMode::Anchor || !matches!(plan, Plan::Ring { .. }) {
+    if cx.config.calls.media != MediaMode::Anchor
+        || !matches!(plan, Plan::Ring { .. } | Plan::Hunt(_))
+    {
         return plan;
     }
     let Some(running) = calls.calls.get(&key) else {

@@ -39,6 +39,8 @@ use crate::toll_fraud::{self, DenyList, OrgPolicy};
 
 use crate::user_state::LoadedUser;
 
+use super::group::{FallbackStep, GroupCall, GroupPending};
+
 /// What the policy needs next, or its answer.
 #[derive(Debug)]
 pub enum Step {
@@ -49,6 +51,12 @@ pub enum Step {
     LoadState(Box<User>),
     /// The trunk's address; answer with [`Planner::on_trunk`].
     ResolveTrunk,
+    /// The group a number reaches ([`super::group::load`]), or `None`; answer with
+    /// [`Planner::on_group`].
+    FindGroup(String),
+    /// These group members' routing states at `now`, each as for a direct call; answer with
+    /// [`Planner::on_members`].
+    LoadMembers(Vec<User>),
     /// The plan for the call.
     Done(Plan),
 }
@@ -84,6 +92,16 @@ enum Waiting {
     Colleague(Box<Forward>),
     /// The trunk's address, for this decision.
     Trunk(Box<Pending>),
+    /// The group the dialled number reaches (no user has it).
+    Group,
+    /// The group a forward names (no user has its number).
+    ForwardGroup(Box<Forward>),
+    /// A group's members' states.
+    Members(Box<GroupCall>),
+    /// The user a group's fallback number reaches.
+    GroupFallbackUser(Box<GroupPending>),
+    /// That user's state.
+    GroupFallbackState(Box<GroupPending>),
     /// Nothing: the plan was given.
     Done,
 }
@@ -118,6 +136,8 @@ enum Pending {
     },
     /// Forward outside our users.
     External(Box<Forward>),
+    /// Ring a group.
+    Group(Box<GroupPending>),
 }
 
 impl Planner {
@@ -149,11 +169,9 @@ impl Planner {
             Waiting::Callee => match user {
                 Some(user) => self.load(user),
                 None => {
-                    info!(dialled = %self.context.dialled, "call to an unknown number");
-                    Step::Done(Plan::Reject {
-                        status: 404,
-                        reason: None,
-                    })
+                    // No user has it: perhaps a group does.
+                    self.waiting = Waiting::Group;
+                    Step::FindGroup(self.context.dialled.clone())
                 }
             },
             Waiting::Colleague(forward) => match user {
@@ -168,8 +186,35 @@ impl Planner {
                     }
                     self.load(next)
                 }
-                // Outside our users, or another organisation's user: an external forward.
-                _ => self.external(forward),
+                // No user has it: a group of the same organisation is a colleague too.
+                None => {
+                    let number = forward.number.clone();
+                    self.waiting = Waiting::ForwardGroup(forward);
+                    Step::FindGroup(number)
+                }
+                // Another organisation's user: an external forward.
+                Some(_) => self.external(forward),
+            },
+            Waiting::GroupFallbackUser(pending) => match user {
+                Some(next) if next.org_id == pending.call.group.org_id => {
+                    self.waiting = Waiting::GroupFallbackState(pending);
+                    Step::LoadState(Box::new(next))
+                }
+                _ => {
+                    let mut pending = pending;
+                    let number = match &pending.call.ringing.fallback {
+                        crate::store::GroupFallback::Number { number } => number.clone(),
+                        crate::store::GroupFallback::Voicemail => String::new(),
+                    };
+                    let policy = OrgPolicy::for_org(&pending.call.org);
+                    match toll_fraud::check_stored(&number, &policy, &self.deny) {
+                        Ok(()) => pending.fallback = FallbackStep::External(number),
+                        Err(error) => {
+                            info!(to = %number, %error, "toll-fraud policy refused the group's fallback number");
+                        }
+                    }
+                    self.conclude(Pending::Group(pending))
+                }
             },
             other => self.unexpected(other),
         }
@@ -177,11 +222,23 @@ impl Planner {
 
     /// The answer to [`Step::LoadState`]: decides with the user's state at `now`.
     pub fn on_state(&mut self, now: DateTime<Utc>, loaded: LoadedUser) -> Step {
-        if !matches!(self.waiting, Waiting::State) {
-            let waiting = std::mem::replace(&mut self.waiting, Waiting::Done);
-            return self.unexpected(waiting);
+        match std::mem::replace(&mut self.waiting, Waiting::Done) {
+            Waiting::State => {}
+            Waiting::GroupFallbackState(mut pending) => {
+                // The group's fallback colleague rings as their own state says; absent, they
+                // are not rung and the group's mailbox takes the call.
+                if let Route::Ring { targets, .. } =
+                    routing::decide(&loaded.state, now, &self.context)
+                {
+                    pending.fallback = FallbackStep::Colleague {
+                        loaded: Box::new(loaded),
+                        targets,
+                    };
+                }
+                return self.conclude(Pending::Group(pending));
+            }
+            other => return self.unexpected(other),
         }
-        self.waiting = Waiting::Done;
         self.states += 1;
         let callee = CalleeInfo {
             user_id: loaded.user.id.0,
@@ -257,6 +314,74 @@ impl Planner {
         }
     }
 
+    /// The answer to [`Step::FindGroup`].
+    pub fn on_group(&mut self, group: Option<GroupCall>) -> Step {
+        match std::mem::replace(&mut self.waiting, Waiting::Done) {
+            Waiting::Group => match group {
+                Some(group) => self.members(group),
+                None => {
+                    info!(dialled = %self.context.dialled, "call to an unknown number");
+                    Step::Done(Plan::Reject {
+                        status: 404,
+                        reason: None,
+                    })
+                }
+            },
+            Waiting::ForwardGroup(forward) => match group {
+                Some(group) if group.group.org_id == forward.org_id => {
+                    info!(to = %forward.number, "forward to a group");
+                    self.diversion = Some(forward.diversion);
+                    if self.states > routing::MAX_FORWARD_HOPS {
+                        return Step::Done(Plan::Reject {
+                            status: 482,
+                            reason: Some("Loop Detected".into()),
+                        });
+                    }
+                    self.members(group)
+                }
+                _ => self.external(forward),
+            },
+            other => self.unexpected(other),
+        }
+    }
+
+    /// The answer to [`Step::LoadMembers`]: the members' states, in the order asked.
+    pub fn on_members(&mut self, now: DateTime<Utc>, loaded: Vec<LoadedUser>) -> Step {
+        let call = match std::mem::replace(&mut self.waiting, Waiting::Done) {
+            Waiting::Members(call) => call,
+            other => return self.unexpected(other),
+        };
+        info!(group = %call.group.number, members = loaded.len(), "call to a group");
+        let number = match &call.ringing.fallback {
+            crate::store::GroupFallback::Number { number } => Some(number.clone()),
+            crate::store::GroupFallback::Voicemail => None,
+        };
+        let pending = Box::new(GroupPending {
+            call,
+            loaded,
+            context: self.context.clone(),
+            now,
+            fallback: FallbackStep::None,
+            diversion: self.diversion.clone(),
+        });
+        match number {
+            Some(number) => {
+                self.waiting = Waiting::GroupFallbackUser(pending);
+                Step::FindUser(number)
+            }
+            None => self.conclude(Pending::Group(pending)),
+        }
+    }
+
+    /// A group reached: its members' states next (the group counts as one state towards the
+    /// forward bound).
+    fn members(&mut self, group: GroupCall) -> Step {
+        self.states += 1;
+        let users = group.members.iter().map(|m| m.user.clone()).collect();
+        self.waiting = Waiting::Members(Box::new(group));
+        Step::LoadMembers(users)
+    }
+
     fn load(&mut self, user: User) -> Step {
         self.waiting = Waiting::State;
         Step::LoadState(Box::new(user))
@@ -280,6 +405,7 @@ impl Planner {
                 .iter()
                 .any(|t| matches!(t, RingTarget::Mobile { .. })),
             Pending::External(_) => true,
+            Pending::Group(group) => group.needs_trunk(),
         };
         if needs_trunk && self.trunk.is_some() && self.trunk_address.is_none() {
             self.waiting = Waiting::Trunk(Box::new(pending));
@@ -324,6 +450,15 @@ impl Planner {
                     },
                     None => self.refused(*forward),
                 }
+            }
+            Pending::Group(group) => {
+                let plan = super::group::hunt_plan(*group, trunk, &self.deny);
+                info!(
+                    steps = plan.steps.len(),
+                    ring_secs = super::group::total_ring(&plan).as_secs(),
+                    "group call planned"
+                );
+                Plan::Hunt(Box::new(plan))
             }
         };
         Step::Done(plan)

@@ -213,6 +213,14 @@ async fn plan(
                 };
                 planner.on_trunk(address)
             }
+            Step::FindGroup(number) => planner.on_group(super::group::load(store, &number).await?),
+            Step::LoadMembers(users) => {
+                let mut loaded = Vec::with_capacity(users.len());
+                for user in users {
+                    loaded.push(user_state::load(store, presence, user, now).await?);
+                }
+                planner.on_members(now, loaded)
+            }
             Step::Done(plan) => return Ok(plan),
         };
     }

@@ -155,6 +155,8 @@ impl Fixture {
 /// The driver's side in memory: users by number, and what the trunk resolves to.
 struct Directory {
     users: HashMap<&'static str, Fixture>,
+    /// Groups by number.
+    groups: HashMap<&'static str, GroupFixture>,
     trunk: Option<SocketAddr>,
     /// The steps asked, in order, for checking what was fetched.
     asked: Vec<String>,
@@ -165,6 +167,7 @@ impl Directory {
     fn new(users: Vec<Fixture>) -> Self {
         Directory {
             users: users.into_iter().map(|u| (u.number, u)).collect(),
+            groups: HashMap::new(),
             trunk: Some(trunk_address()),
             asked: Vec::new(),
             deny: DenyList::default(),
@@ -198,6 +201,23 @@ impl Directory {
                     self.asked.push("trunk".into());
                     planner.on_trunk(self.trunk)
                 }
+                Step::FindGroup(number) => {
+                    self.asked.push(format!("group {number}"));
+                    let group = self
+                        .groups
+                        .get(number.as_str())
+                        .map(|g| g.call(&self.users));
+                    planner.on_group(group)
+                }
+                Step::LoadMembers(users) => {
+                    let numbers: Vec<_> = users.iter().map(|u| u.one_number.clone()).collect();
+                    self.asked.push(format!("members {}", numbers.join(",")));
+                    let loaded = users
+                        .iter()
+                        .map(|u| self.users[u.one_number.as_str()].loaded())
+                        .collect();
+                    planner.on_members(now(), loaded)
+                }
                 Step::Done(plan) => return plan,
             };
         }
@@ -225,7 +245,8 @@ fn an_unknown_number_is_refused_404() {
             reason: None
         }
     );
-    assert_eq!(directory.asked, ["user 4570999999"]);
+    // No user and no group has it.
+    assert_eq!(directory.asked, ["user 4570999999", "group 4570999999"]);
 }
 
 #[test]
@@ -530,4 +551,229 @@ fn an_answer_out_of_order_refuses_the_call() {
     let (mut planner, _) = Planner::new(context, None, DenyList::default());
     let step = planner.on_trunk(Some(trunk_address()));
     assert!(matches!(step, Step::Done(Plan::Reject { status: 500, .. })));
+}
+
+/// A group of organisation `org`: its members (by number, in order), strategy, fallback.
+struct GroupFixture {
+    org: i64,
+    number: &'static str,
+    members: Vec<&'static str>,
+    ringing: crate::store::GroupRinging,
+    allow_external: bool,
+}
+
+impl GroupFixture {
+    fn new(org: i64, number: &'static str, members: Vec<&'static str>) -> Self {
+        GroupFixture {
+            org,
+            number,
+            members,
+            ringing: crate::store::GroupRinging::default(),
+            allow_external: false,
+        }
+    }
+
+    fn call(&self, users: &HashMap<&'static str, Fixture>) -> super::super::group::GroupCall {
+        let members: Vec<crate::store::GroupMember> = self
+            .members
+            .iter()
+            .enumerate()
+            .map(|(i, n)| crate::store::GroupMember {
+                user: users[n].user(),
+                position: i as u32,
+            })
+            .collect();
+        let mut org = Fixture::new(0, self.org, "0").loaded().org;
+        org.allow_external_forwarding = self.allow_external;
+        super::super::group::GroupCall {
+            group: crate::store::model::Group {
+                id: crate::store::model::GroupId(1),
+                org_id: OrgId(self.org),
+                name: "Reception".into(),
+                number: self.number.to_owned(),
+                kind: crate::store::model::GroupKind::Receptionist,
+            },
+            org,
+            ringing: self.ringing.clone(),
+            mailbox: members.first().map(|m| m.user.clone()),
+            members,
+        }
+    }
+}
+
+fn hunt(plan: Plan) -> crate::b2bua::hunt::HuntPlan {
+    match plan {
+        Plan::Hunt(plan) => *plan,
+        other => panic!("expected a group call, got {other:?}"),
+    }
+}
+
+/// Each step's members (user ids; 0 for an outside number) and target URIs.
+fn steps(plan: &crate::b2bua::hunt::HuntPlan) -> Vec<Vec<(i64, Vec<String>)>> {
+    plan.steps
+        .iter()
+        .map(|s| {
+            s.members
+                .iter()
+                .map(|m| {
+                    (
+                        m.user.as_ref().map_or(0, |u| u.user_id),
+                        m.targets.iter().map(|t| t.uri.clone()).collect(),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn reception(users: Vec<Fixture>, group: GroupFixture) -> Directory {
+    let mut directory = Directory::new(users);
+    directory.groups.insert(group.number, group);
+    directory
+}
+
+#[test]
+fn a_group_number_rings_every_available_member_at_once() {
+    let members = vec![
+        Fixture::new(7, 1, "4570000007"),
+        Fixture::new(8, 1, "4570000008"),
+    ];
+    let group = GroupFixture::new(1, "4570000000", vec!["4570000007", "4570000008"]);
+    let mut directory = reception(members, group);
+    let plan = hunt(directory.plan("4570000000", ""));
+    assert_eq!(
+        steps(&plan),
+        vec![vec![
+            (7, vec!["sip:u7@10.0.0.7:5060".to_owned()]),
+            (8, vec!["sip:u8@10.0.0.8:5060".to_owned()]),
+        ]]
+    );
+    assert_eq!(plan.steps[0].timeout, Duration::from_secs(20));
+    assert_eq!(plan.group_number, "4570000000");
+    assert_eq!(plan.mailbox.as_ref().map(|m| m.user_id), Some(7));
+    assert_eq!(plan.diversion, None);
+    assert_eq!(
+        directory.asked,
+        [
+            "user 4570000000",
+            "group 4570000000",
+            "members 4570000007,4570000008"
+        ]
+    );
+}
+
+#[test]
+fn in_order_rings_one_member_at_a_time_and_skips_the_absent_one() {
+    let mut away = Fixture::new(8, 1, "4570000008");
+    away.forward_to = Some("4533445566");
+    let members = vec![
+        Fixture::new(7, 1, "4570000007"),
+        away,
+        Fixture::new(9, 1, "4570000009"),
+    ];
+    let mut group = GroupFixture::new(
+        1,
+        "4570000000",
+        vec!["4570000009", "4570000008", "4570000007"],
+    );
+    group.ringing.strategy = crate::store::GroupStrategy::InOrder;
+    group.ringing.ring_timeout = Duration::from_secs(12);
+    let mut directory = reception(members, group);
+    let plan = hunt(directory.plan("4570000000", ""));
+    assert_eq!(
+        steps(&plan),
+        vec![
+            vec![(9, vec!["sip:u9@10.0.0.9:5060".to_owned()])],
+            vec![(7, vec!["sip:u7@10.0.0.7:5060".to_owned()])],
+        ]
+    );
+    assert!(plan
+        .steps
+        .iter()
+        .all(|s| s.timeout == Duration::from_secs(12)));
+    // The absent member's forward is not followed: the group asked for the member.
+    assert!(!directory.asked.iter().any(|a| a.contains("4533445566")));
+}
+
+#[test]
+fn a_group_nobody_can_take_goes_to_its_mailbox() {
+    let mut unregistered = Fixture::new(7, 1, "4570000007");
+    unregistered.registered = false;
+    let group = GroupFixture::new(1, "4570000000", vec!["4570000007"]);
+    let mut directory = reception(vec![unregistered], group);
+    let plan = hunt(directory.plan("4570000000", ""));
+    assert!(plan.steps.is_empty());
+    assert_eq!(plan.mailbox.as_ref().map(|m| m.user_id), Some(7));
+    assert_eq!(plan.fallback.status, GreetingStatus::NotAvailable);
+}
+
+#[test]
+fn a_groups_fallback_number_rings_after_its_members() {
+    // A colleague: their own state decides, after the members.
+    let members = vec![
+        Fixture::new(7, 1, "4570000007"),
+        Fixture::new(8, 1, "4570000008"),
+    ];
+    let mut group = GroupFixture::new(1, "4570000000", vec!["4570000007"]);
+    group.ringing.fallback = crate::store::GroupFallback::Number {
+        number: "4570000008".into(),
+    };
+    let mut directory = reception(members, group);
+    let plan = hunt(directory.plan("4570000000", ""));
+    assert_eq!(
+        steps(&plan),
+        vec![
+            vec![(7, vec!["sip:u7@10.0.0.7:5060".to_owned()])],
+            vec![(8, vec!["sip:u8@10.0.0.8:5060".to_owned()])],
+        ]
+    );
+    // Outside: through the trunk when the organisation allows external calls, else not at all.
+    for allow in [true, false] {
+        let mut group = GroupFixture::new(1, "4570000000", vec!["4570000007"]);
+        group.allow_external = allow;
+        group.ringing.fallback = crate::store::GroupFallback::Number {
+            number: "4533445566".into(),
+        };
+        let mut directory = reception(vec![Fixture::new(7, 1, "4570000007")], group);
+        let plan = hunt(directory.plan("4570000000", "sip:127.0.0.1:5070"));
+        let mut expected = vec![vec![(7, vec!["sip:u7@10.0.0.7:5060".to_owned()])]];
+        if allow {
+            expected.push(vec![(0, vec!["sip:4533445566@127.0.0.1:5070".to_owned()])]);
+        }
+        assert_eq!(steps(&plan), expected, "allow external: {allow}");
+    }
+}
+
+#[test]
+fn a_forward_to_a_group_number_rings_the_group_as_a_colleague() {
+    let mut hans = Fixture::new(7, 1, "4570000007");
+    hans.forward_to = Some("4570000000");
+    let members = vec![hans, Fixture::new(8, 1, "4570000008")];
+    // The organisation does not allow external forwards: the group is internal all the same.
+    let group = GroupFixture::new(1, "4570000000", vec!["4570000008"]);
+    let mut directory = reception(members, group);
+    let plan = hunt(directory.plan("4570000007", ""));
+    assert_eq!(
+        steps(&plan),
+        vec![vec![(8, vec!["sip:u8@10.0.0.8:5060".to_owned()])]]
+    );
+    assert_eq!(
+        plan.diversion,
+        Some(Diversion {
+            from: "4570000007".into(),
+            reason: DiversionReason::Unconditional,
+            counter: 1,
+            user_id: Some(7),
+        })
+    );
+    // Another organisation's group is not a colleague: voicemail, as any refused forward.
+    let mut hans = Fixture::new(7, 1, "4570000007");
+    hans.forward_to = Some("4570000000");
+    let group = GroupFixture::new(2, "4570000000", vec!["4570000008"]);
+    let mut directory = reception(vec![hans, Fixture::new(8, 2, "4570000008")], group);
+    let plan = directory.plan("4570000007", "");
+    assert!(
+        matches!(plan, Plan::Voicemail { ref callee, .. } if callee.user_id == 7),
+        "{plan:?}"
+    );
 }
