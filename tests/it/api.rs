@@ -2318,3 +2318,161 @@ async fn calendar_sources_follow_the_configured_fetch_policy() {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.json());
 }
+
+/// Groups (issue #17): receptionists create and change them, plain users only read them;
+/// numbers are stored normalised, bad values are refused naming the field, and an outside
+/// fallback number passes the toll-fraud policy.
+#[tokio::test]
+async fn groups_are_managed_by_receptionists_with_fields_named() {
+    let api = setup().await;
+    let karen = api.login(KAREN).await;
+    let sven = api.login(SVEN).await;
+    let hanne = api.login("2000001").await;
+    let (hans_id, karen_id, sven_id) = (
+        api.user_id(HANS).await,
+        api.user_id(KAREN).await,
+        api.user_id(SVEN).await,
+    );
+    let body = json!({"name": "Support", "number": "+45 70 10 00 09", "strategy": "in_order",
+        "ring_timeout_secs": 15, "members": [sven_id, hans_id],
+        "fallback": {"kind": "number", "number": "45 70 10 00 02"}});
+    let r = api.post("/api/v1/groups", &sven, body.clone()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.json()["error"]["code"], "receptionist_only");
+    let r = api.post("/api/v1/groups", &karen, body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    let created = r.json();
+    assert_eq!(created["number"], "4570100009");
+    assert_eq!(created["number_display"], "70 10 00 09");
+    assert_eq!(created["strategy"], "in_order");
+    assert_eq!(created["ring_timeout_secs"], 15);
+    assert_eq!(
+        created["fallback"],
+        json!({"kind": "number", "number": "4570100002"})
+    );
+    let order: Vec<i64> = created["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["user_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(order, [sven_id, hans_id]);
+    let id = created["id"].as_i64().unwrap();
+
+    // Everyone of the organisation sees the groups; another organisation sees none of them.
+    let listed = api.get("/api/v1/groups", &sven).await.json();
+    let numbers: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers, ["4570100000", "4570100009"]);
+    assert_eq!(api.get("/api/v1/groups", &hanne).await.json(), json!([]));
+    let path = format!("/api/v1/groups/{id}");
+    assert_eq!(api.get(&path, &hanne).await.status, StatusCode::NOT_FOUND);
+
+    // Bad values name their field.
+    let cases = [
+        (json!({"name": " ", "number": "4570100008"}), "name"),
+        (json!({"name": "X", "number": "70 1O"}), "number"),
+        (json!({"name": "X", "number": "4570100001"}), "number"),
+        (json!({"name": "X", "number": "4570100000"}), "number"),
+        (
+            json!({"name": "X", "number": "4570100008", "ring_timeout_secs": 2}),
+            "ring_timeout_secs",
+        ),
+        (
+            json!({"name": "X", "number": "4570100008", "members": [hans_id, hans_id]}),
+            "members[1]",
+        ),
+        (
+            json!({"name": "X", "number": "4570100008", "members": [api.outsider.id.0]}),
+            "members[0]",
+        ),
+        (
+            json!({"name": "X", "number": "4570100008",
+                "fallback": {"kind": "number", "number": "abc"}}),
+            "fallback.number",
+        ),
+        (
+            json!({"name": "X", "number": "4570100008", "voicemail_user_id": api.outsider.id.0}),
+            "voicemail_user_id",
+        ),
+    ];
+    for (body, field) in cases {
+        let r = api.post("/api/v1/groups", &karen, body.clone()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {:?}",
+            r.json()
+        );
+        assert_eq!(r.field(), field, "{body}");
+    }
+    // A satellite number as fallback: the deny-list refuses it, naming the field.
+    let r = api
+        .post(
+            "/api/v1/groups",
+            &karen,
+            json!({"name": "X", "number": "4570100008",
+                "fallback": {"kind": "number", "number": "+882 13 000000"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.json());
+    assert_eq!(r.json()["error"]["code"], "number_not_allowed");
+    assert_eq!(r.field(), "fallback.number");
+
+    // Update: everything at once, then only the members.
+    let r = api
+        .call(
+            Method::PUT,
+            &path,
+            Some(&karen),
+            Some(
+                json!({"name": "Support desk", "number": "4570100009", "strategy": "all",
+                "ring_timeout_secs": 25, "fallback": {"kind": "voicemail"},
+                "voicemail_user_id": karen_id, "members": [hans_id]}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    assert_eq!(r.json()["name"], "Support desk");
+    assert_eq!(r.json()["fallback"], json!({"kind": "voicemail"}));
+    assert_eq!(r.json()["voicemail_user_id"], karen_id);
+    let members_path = format!("{path}/members");
+    let r = api
+        .call(
+            Method::PUT,
+            &members_path,
+            Some(&sven),
+            Some(json!({"members": [sven_id]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = api
+        .call(
+            Method::PUT,
+            &members_path,
+            Some(&karen),
+            Some(json!({"members": [karen_id, hans_id]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    let stored = api
+        .state
+        .store
+        .group_member_list(onestatus::store::GroupId(id))
+        .await
+        .unwrap();
+    let stored: Vec<i64> = stored.iter().map(|m| m.user.id.0).collect();
+    assert_eq!(stored, [karen_id, hans_id]);
+
+    // Delete: plain users may not, receptionists may, once.
+    let r = api.call(Method::DELETE, &path, Some(&sven), None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = api.call(Method::DELETE, &path, Some(&karen), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = api.call(Method::DELETE, &path, Some(&karen), None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
