@@ -250,3 +250,96 @@ fn toll_fraud_policy_on_the_command_line() {
     let o = add("322", "4533333333", "20 30 40 50");
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// `onestatus group …` (issue #17): create with members in order, list, change how it rings,
+/// reorder, remove; numbers in one form however typed; refusals name the flag.
+#[test]
+fn group_administration() {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path();
+    let o = run(d, &["org", "add", "--code", "322", "--name", "Bee ApS"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (name, number) in [("Ann", "4533221111"), ("Bo", "4533222222")] {
+        let o = run(
+            d,
+            &[
+                "user",
+                "add",
+                "--org",
+                "322",
+                "--name",
+                name,
+                "--one-number",
+                number,
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let o = run(
+        d,
+        &[
+            "group",
+            "add",
+            "--org",
+            "322",
+            "--name",
+            "Support",
+            "--number",
+            "+45 33 22 00 00",
+            "--member",
+            "3222222",
+            "--member",
+            "3221111",
+            "--strategy",
+            "in-order",
+            "--ring-secs",
+            "12",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "4533220000\tSupport\thunt\tin_order\t12s\tvoicemail\t3222222,3221111\n"
+    );
+    // The organisation does not allow external calls: an outside fallback is refused.
+    let o = run(
+        d,
+        &[
+            "group",
+            "set",
+            "4533220000",
+            "--fallback-number",
+            "4588776655",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--fallback-number"), "{}", stderr(&o));
+    // A colleague is fine, however written.
+    let o = run(
+        d,
+        &[
+            "group",
+            "set",
+            "33 22 00 00",
+            "--fallback-number",
+            "0045 33 22 11 11",
+            "--strategy",
+            "all",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(d, &["group", "members", "4533220000", "3221111"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(d, &["group", "list", "--org", "322"]);
+    assert_eq!(
+        stdout(&o),
+        "4533220000\tSupport\thunt\tall\t12s\tnumber:4533221111\t3221111\n"
+    );
+    let o = run(d, &["group", "set", "4533220000", "--ring-secs", "2"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--ring-secs"), "{}", stderr(&o));
+    let o = run(d, &["group", "remove", "4533220000"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(d, &["group", "list", "--org", "322"]);
+    assert_eq!(stdout(&o), "");
+}

@@ -17,6 +17,7 @@ mod calendar;
 mod calendar_bounds;
 mod calendar_calls;
 mod calendar_fetch;
+mod caller_numbers;
 mod calls;
 mod calls_media;
 mod cli;

@@ -49,6 +49,13 @@ fn uri_user(value: &str) -> Option<String> {
     (!user.is_empty()).then(|| user.to_owned())
 }
 
+/// A number from a header (From, Diversion) in its stored form (`number::normalise`; the
+/// organisation is not known yet, so the Danish plan, as `find_user` reads the Request-URI);
+/// what is not a number (`anonymous`, a SIP username) stays as it came.
+fn stored_form(number: &str) -> String {
+    crate::number::normalise(number, &crate::number::Plan::DK).unwrap_or_else(|_| number.to_owned())
+}
+
 /// The configuration the routing task needs.
 pub(super) struct Numbers {
     /// `sip.trunk`.
@@ -79,6 +86,11 @@ pub(super) async fn route(
         }
     };
     let mut own: Option<User> = None;
+    if caller_device.is_none() {
+        // A caller from outside: their number as the store keeps numbers (`+45 12 34 56 78`
+        // and `004512345678` are 4512345678), so history, voicemail and the API show one form.
+        caller.number = stored_form(&caller.number);
+    }
     if let Some(device) = &caller_device {
         if let Ok(user) = store.user(device.user_id).await {
             caller.user_id = Some(user.id.0);
@@ -239,7 +251,8 @@ fn diversion_history(request: &rsip::Request) -> (Vec<String>, u32) {
                     .take(routing::MAX_FORWARD_HOPS as usize + 1)
                 {
                     if let Some(user) = uri_user(entry) {
-                        history.push(user);
+                        // Compared with OneNumbers by the loop guard: the stored form.
+                        history.push(stored_form(&user));
                     }
                     let counter = entry
                         .split(';')
@@ -258,6 +271,26 @@ fn diversion_history(request: &rsip::Request) -> (Vec<String>, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn diversion_numbers_come_out_in_the_stored_form() {
+        let request: rsip::Request = "INVITE sip:4570100001@h SIP/2.0\r\n\
+            Diversion: <sip:+4570100002@h>;reason=unconditional;counter=1, \
+            <sip:004570100003@h>;reason=no-answer\r\nContent-Length: 0\r\n\r\n"
+            .as_bytes()
+            .try_into()
+            .unwrap();
+        let (history, hops) = diversion_history(&request);
+        assert_eq!(history, ["4570100003", "4570100002"]);
+        assert_eq!(hops, 2);
+    }
+
+    #[test]
+    fn caller_numbers_from_outside_are_stored_normalised() {
+        assert_eq!(stored_form("+45 12 34 56 78"), "4512345678");
+        assert_eq!(stored_form("004512345678"), "4512345678");
+        assert_eq!(stored_form("anonymous"), "anonymous");
+    }
 
     #[test]
     fn uri_user_reads_name_addr_and_addr_spec() {
