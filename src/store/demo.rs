@@ -6,7 +6,7 @@
 //! | what | value |
 //! |---|---|
 //! | organisation | customer code `100`, "Demo A/S", timezone Europe/Copenhagen |
-//! | receptionist group | number `4570100000` (member: Karen Berg) |
+//! | receptionist group | number `4570100000` (member: Karen Berg; all at once for 20 s, then Karen's mailbox) |
 //! | Hans Hansen | OneNumber `4570100001`, local number `1000001`, user, Danish |
 //! | Karen Berg | OneNumber `4570100002`, local number `1000002`, receptionist, initials KB, Danish |
 //! | Sven Svensson | OneNumber `4570100003`, local number `1000003`, user, Swedish |
@@ -79,6 +79,7 @@ pub async fn seed_at(store: &Store, now: DateTime<Utc>) -> Result<(), StoreError
             now,
         )
         .await?;
+    let mut receptionists = Vec::new();
     for (name, one_number, role, initials, lang) in USERS {
         let mut profile = Profile::new(name, lang);
         profile.initials = initials.map(str::to_owned);
@@ -108,7 +109,18 @@ pub async fn seed_at(store: &Store, now: DateTime<Utc>) -> Result<(), StoreError
             .await?;
         if role == Role::Receptionist {
             store.group_member_add(group.id, user.id, 0).await?;
+            receptionists.push(user.id);
         }
     }
+    // The receptionists at once, then the (first) receptionist's mailbox.
+    store
+        .group_ringing_set(
+            group.id,
+            &super::GroupRinging {
+                voicemail_user_id: receptionists.first().copied(),
+                ..super::GroupRinging::default()
+            },
+        )
+        .await?;
     Ok(())
 }

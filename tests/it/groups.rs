@@ -288,3 +288,24 @@ fn an_absence_forwarded_to_the_group_rings_the_group() {
         Some("forward:4570100000")
     );
 }
+
+#[test]
+fn the_demo_receptionist_group_rings_the_receptionist() {
+    // As `serve --demo` seeds it: no change to the group.
+    let server = TestServer::start_demo();
+    let karen_id = user_id(&server, KAREN);
+    let demo = with_store(&server, async |store| {
+        let group = store.group_by_number(GROUP).await.unwrap();
+        store.group_ringing(group.id).await.unwrap()
+    });
+    assert_eq!(demo.voicemail_user_id, Some(karen_id));
+    assert_eq!(demo.strategy, GroupStrategy::All);
+    let karen = free_udp_port();
+    register(&server, KAREN, karen);
+    let karen_uas = sipp_uas(&server, "uas_answer.xml", karen);
+    call_group(&server, "uac_call.xml").unwrap();
+    karen_uas.join().unwrap().unwrap();
+    let rows = history(&server, KAREN, 1);
+    assert_eq!(rows[0].data.direction, CallDirection::In);
+    assert_eq!(rows[0].data.route.as_deref(), Some("group:4570100000"));
+}
