@@ -1594,3 +1594,5 @@ fn media_timeout_ends_an_answered_call_with_bye_on_both_legs_and_nothing_before(
     // Once over, a second timeout does nothing.
     assert!(sent(&h.event(Event::MediaTimeout), Method::Bye).is_empty());
 }
+
+mod hunt;
