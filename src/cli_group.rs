@@ -142,13 +142,14 @@ async fn apply(
         if n == group_number {
             return Err(fail("--fallback-number: cannot be the group's own number"));
         }
+        match store.group_by_number(&n).await {
+            Ok(_) => return Err(fail("--fallback-number: cannot be another group's number")),
+            Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(store_fail(e)),
+        }
         let internal = match store.user_by_number(&n).await {
             Ok(u) => u.org_id == org.id,
-            Err(StoreError::NotFound(_)) => match store.group_by_number(&n).await {
-                Ok(g) => g.org_id == org.id,
-                Err(StoreError::NotFound(_)) => false,
-                Err(e) => return Err(store_fail(e)),
-            },
+            Err(StoreError::NotFound(_)) => false,
             Err(e) => return Err(store_fail(e)),
         };
         if !internal {

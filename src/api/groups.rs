@@ -280,6 +280,18 @@ async fn check(
                     "cannot be the group's own number",
                 ));
             }
+            // A group's fallback is one more step, not another group's steps: a chain of
+            // groups could ring in a circle.
+            match state.store.group_by_number(&fallback).await {
+                Ok(_) => {
+                    return Err(ApiError::invalid(
+                        "fallback.number",
+                        "cannot be another group's number",
+                    ))
+                }
+                Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
             super::toll_fraud::guard(
                 state,
                 org,

@@ -15,7 +15,8 @@
 //! the steps end unanswered, or there are none, the group's fallback (its voicemail, or a
 //! number) takes the call.
 //!
-//! Not wired into the call driver yet: see the module's tests for the selection rules.
+//! The call driver's side (the group's store rows, resolving targets, the fallback number and
+//! mailbox) is `runtime::calls::group`; the B2BUA rings the steps (`b2bua::hunt`).
 //!
 //! [`decide`]: super::decide
 

@@ -2399,6 +2399,11 @@ async fn groups_are_managed_by_receptionists_with_fields_named() {
             json!({"name": "X", "number": "4570100008", "voicemail_user_id": api.outsider.id.0}),
             "voicemail_user_id",
         ),
+        (
+            json!({"name": "X", "number": "4570100008",
+                "fallback": {"kind": "number", "number": "4570100000"}}),
+            "fallback.number",
+        ),
     ];
     for (body, field) in cases {
         let r = api.post("/api/v1/groups", &karen, body.clone()).await;

@@ -19,6 +19,14 @@
 //!    (the desk still is). Checked here again although the API checked it when stored,
 //!    because a stored number may predate a policy change.
 //!
+//! 6. **Group**: no user has the dialled number (or a forward's), but a group of the same
+//!    organisation does ([`Step::FindGroup`]): every member's state is loaded as for a direct
+//!    call ([`Step::LoadMembers`]), `routing::group::ring_steps` says who rings in which step,
+//!    the group's fallback number (a colleague, or outside through the toll-fraud policy and
+//!    the trunk) is one more step, and the group's mailbox comes last ([`Plan::Hunt`], built
+//!    in [`super::group`]). A forward to a group is a colleague's forward, never an external
+//!    one.
+//!
 //! Steps, in the driver's loop: [`Planner::new`] asks [`Step::FindUser`] for the dialled
 //! number; [`Planner::on_user`] answers it; [`Step::LoadState`] is answered by
 //! [`Planner::on_state`]; [`Step::ResolveTrunk`] (asked at most once, and only when a target
