@@ -627,3 +627,45 @@ fn clicking_a_colleagues_number_rings_my_desk_then_connects_them() {
         .expect("target thread")
         .expect("Karen's phone rang and was connected");
 }
+
+/// Issue #17: a member's call history says a call came through a group, and who took it.
+#[test]
+fn call_history_names_the_group_and_who_answered() {
+    let server = TestServer::start_demo();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let url = format!(
+            "sqlite://{}",
+            server.data_dir.join("onestatus.db").display()
+        );
+        let store = onestatus::store::Store::connect(&url).await.unwrap();
+        let hans = store.user_by_local_number("1000001").await.unwrap();
+        let now = chrono::Utc::now();
+        store
+            .call_record_insert(&onestatus::store::CallData {
+                user_id: hans.id,
+                direction: onestatus::store::CallDirection::Missed,
+                other_number: "4512345678".into(),
+                other_name: None,
+                started_at: now,
+                answered_at: Some(now),
+                ended_at: Some(now),
+                route: Some("group:4570100000;answered_by=4570100002".into()),
+            })
+            .await
+            .unwrap();
+        store.close().await;
+    });
+    let driver = Driver::start();
+    let b = driver.browser(Window::DESKTOP);
+    login(&b, &server, "1000001", "2580");
+    open_tab(&b, "calls");
+    b.wait_for(
+        "the group note in Danish",
+        "document.querySelector('main').textContent.includes('gruppe 4570100000, besvaret af 4570100002')",
+        WAIT,
+    );
+}

@@ -6,6 +6,14 @@ import { Phone, errorText, useLoad } from './common.js';
 
 const ICON = { in: '↙', out: '↗', missed: '✕' };
 
+/** A call to a group says so (`group:<number>`, `;answered_by=<OneNumber>` when a colleague
+ *  took it), so a member sees why their phone rang and who answered. */
+function groupNote(route) {
+  const m = /^group:(\d+)(?:;answered_by=(\d+))?/.exec(route || '');
+  if (!m) return '';
+  return ' · ' + (m[2] ? t('calls.group_answered', { group: m[1], by: m[2] }) : t('calls.group', { group: m[1] }));
+}
+
 export function Calls() {
   const [calls, error] = useLoad(() => get('/me/calls'), []);
   const [filter, setFilter] = useState('all');
@@ -21,7 +29,7 @@ export function Calls() {
     <ul class="list">${shown.map((c) => html`<li key=${c.id}>
       <span aria-hidden="true" class=${c.direction === 'missed' ? 'when-current' : ''}>${ICON[c.direction]}</span>
       <div class="grow"><div><span class="name">${c.other_name || c.other_number}</span>
-        <span class="note"> · ${t(`calls.${c.direction}`)}</span></div>
+        <span class="note"> · ${t(`calls.${c.direction}`)}${groupNote(c.route)}</span></div>
         <div class="note">${fmtDateTime(c.started_at)}${c.answered_at && c.ended_at
           ? ` · ${fmtDuration(new Date(c.ended_at) - new Date(c.answered_at))}` : ''}</div></div>
       <${Phone} number=${c.other_number} label=${c.other_name} />

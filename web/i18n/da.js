@@ -98,4 +98,5 @@ export default {
   'err.forbidden': 'Ikke tilladt.', 'err.not_found': 'Ikke fundet.', 'err.invalid_field': 'Kontrollér feltet',
   'err.wrong_pin': 'Den nuværende kode er forkert.', 'err.csrf': 'Forespørgslen blev afvist; genindlæs siden.',
   'err.too_many_requests': 'For mange forsøg; prøv igen senere.',
+  'calls.group': 'via gruppe {group}', 'calls.group_answered': 'gruppe {group}, besvaret af {by}',
 };

@@ -98,4 +98,5 @@ export default {
   'err.forbidden': 'Not allowed.', 'err.not_found': 'Not found.', 'err.invalid_field': 'Check this field',
   'err.wrong_pin': 'The current PIN is wrong.', 'err.csrf': 'Request refused; reload the page.',
   'err.too_many_requests': 'Too many attempts; try again later.',
+  'calls.group': 'via group {group}', 'calls.group_answered': 'group {group}, answered by {by}',
 };

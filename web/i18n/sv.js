@@ -98,4 +98,5 @@ export default {
   'err.forbidden': 'Inte tillåtet.', 'err.not_found': 'Hittades inte.', 'err.invalid_field': 'Kontrollera fältet',
   'err.wrong_pin': 'Den nuvarande PIN-koden är fel.', 'err.csrf': 'Begäran avvisades; ladda om sidan.',
   'err.too_many_requests': 'För många försök; försök igen senare.',
+  'calls.group': 'via grupp {group}', 'calls.group_answered': 'grupp {group}, besvarat av {by}',
 };
