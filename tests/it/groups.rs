@@ -309,3 +309,35 @@ fn the_demo_receptionist_group_rings_the_receptionist() {
     assert_eq!(rows[0].data.direction, CallDirection::In);
     assert_eq!(rows[0].data.route.as_deref(), Some("group:4570100000"));
 }
+
+#[test]
+fn nobody_answers_and_the_groups_fallback_number_rings_next() {
+    let server = TestServer::start_demo();
+    let mut settings = ringing(GroupStrategy::All, 5);
+    // Karen as the fallback number, after the members.
+    settings.fallback = GroupFallback::Number {
+        number: "4570100002".into(),
+    };
+    configure(&server, &[HANS], settings);
+    let (hans, karen) = (free_udp_port(), free_udp_port());
+    register(&server, HANS, hans);
+    register(&server, KAREN, karen);
+    let hans_uas = sipp_uas(&server, "uas_ring_cancel.xml", hans);
+    let karen_uas = sipp_uas(&server, "uas_answer.xml", karen);
+    let started = Instant::now();
+    call_group(&server, "uac_call.xml").unwrap();
+    hans_uas.join().unwrap().unwrap();
+    karen_uas.join().unwrap().unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(4));
+    let karen_rows = history(&server, KAREN, 1);
+    assert_eq!(karen_rows[0].data.direction, CallDirection::In);
+    assert_eq!(
+        karen_rows[0].data.route.as_deref(),
+        Some("group:4570100000")
+    );
+    let hans_rows = history(&server, HANS, 1);
+    assert_eq!(
+        hans_rows[0].data.route.as_deref(),
+        Some("group:4570100000;answered_by=4570100002")
+    );
+}
