@@ -2481,3 +2481,43 @@ async fn groups_are_managed_by_receptionists_with_fields_named() {
     let r = api.call(Method::DELETE, &path, Some(&karen), None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+/// A forward to a group of one's own organisation is internal: accepted where external
+/// forwards are not allowed, however the number is written (issue #17).
+#[tokio::test]
+async fn an_absence_forwarded_to_ones_own_group_is_internal() {
+    let api = setup().await;
+    let other = api.outsider.org_id;
+    api.state
+        .store
+        .group_create(
+            other,
+            "Reception",
+            "4570200000",
+            onestatus::store::GroupKind::Receptionist,
+            t0(),
+        )
+        .await
+        .unwrap();
+    let hanne = api.login("2000001").await;
+    let r = api
+        .post(
+            "/api/v1/me/absences",
+            &hanne,
+            json!({"reason": "lunch",
+                "destination": {"kind": "number", "number": "+45 70 20 00 00"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    assert_eq!(r.json()["destination"]["number"], "4570200000");
+    // The demo organisation's group is another organisation's: external, and refused.
+    let r = api
+        .post(
+            "/api/v1/me/absences",
+            &hanne,
+            json!({"reason": "lunch", "destination": {"kind": "number", "number": "4570100000"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.json());
+    assert_eq!(r.field(), "destination.number");
+}
