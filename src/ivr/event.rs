@@ -95,4 +95,6 @@ pub struct MailboxInfo {
     pub quick_listen: bool,
     /// The PIN is the default (or was reset) and must be changed before anything else.
     pub pin_must_change: bool,
+    /// Digits a new PIN needs at least (`[security] pin_min_length`).
+    pub pin_min_length: usize,
 }
