@@ -267,6 +267,26 @@ pub async fn logout(
     Ok(response)
 }
 
+/// `POST /api/v1/logout-everywhere`: ends every session of the user, this one included (a
+/// lost phone, a shared computer left logged in), and clears this client's cookie.
+pub async fn logout_everywhere(
+    State(state): State<ApiState>,
+    PinChangeCaller(caller): PinChangeCaller,
+) -> Result<Response, ApiError> {
+    state
+        .store
+        .sessions_revoke_for_user(caller.user.id, None)
+        .await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        SET_COOKIE,
+        HeaderValue::from_static(
+            "onestatus_session=; Path=/api/v1; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
+    );
+    Ok(response)
+}
+
 /// Body of `PUT /me/pin`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

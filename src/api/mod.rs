@@ -393,6 +393,8 @@ routes! {
     delete "/api/v1/calls/{id}" => click_to_call::hang_up, true, "Hang up a click-to-call";
     get "/api/v1/events" => events::stream, true,
         "Live presence and voicemail events (Server-Sent Events)";
+    post "/api/v1/logout-everywhere" => auth::logout_everywhere, true,
+        "End every session of mine, this one included";
 }
 
 /// The API router with its state; everything outside `/api/` is the web client ([`web`]).

@@ -325,6 +325,40 @@ fn the_web_pin_change_refuses_weak_pins_naming_the_field() {
     assert_eq!(r.status, 204, "{}", text(&r.body));
 }
 
+/// "Log out everywhere" ends every session of the user, the one asking included; another
+/// user's session is untouched.
+#[test]
+fn logging_out_everywhere_ends_every_session() {
+    let server = TestServer::start_demo();
+    let phone = token(server.http, HANS, "2580");
+    let desk = token(server.http, HANS, "2580");
+    let karen = token(server.http, KAREN, "2580");
+    let me = |token: &str| {
+        http(
+            server.http,
+            "GET",
+            "/api/v1/me",
+            &[("Authorization", &format!("Bearer {token}"))],
+            None,
+        )
+        .status
+    };
+    assert_eq!((me(&phone), me(&desk)), (200, 200));
+    let r = http(
+        server.http,
+        "POST",
+        "/api/v1/logout-everywhere",
+        &[("Authorization", &format!("Bearer {desk}"))],
+        None,
+    );
+    assert_eq!(r.status, 204, "{}", text(&r.body));
+    assert!(r
+        .header("set-cookie")
+        .is_some_and(|c| c.contains("Max-Age=0")));
+    assert_eq!((me(&phone), me(&desk)), (401, 401));
+    assert_eq!(me(&karen), 200);
+}
+
 // ---------------------------------------------------------------------------------------
 // Trusted proxies (HTTP) and the Secure cookie.
 
