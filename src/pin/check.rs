@@ -387,7 +387,10 @@ mod tests {
             .await;
         assert!(matches!(v, Ok(Verdict::Wrong { .. })), "{v:?}");
         let v = check.check_from(None, "1111", t0(), &from).await;
-        assert!(matches!(v, Ok(Verdict::SourceBanned)), "the ban starts: {v:?}");
+        assert!(
+            matches!(v, Ok(Verdict::SourceBanned)),
+            "the ban starts: {v:?}"
+        );
         let v = check
             .check_from(Some(hans(&store).await), demo::PIN, t0(), &from)
             .await;

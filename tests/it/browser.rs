@@ -440,7 +440,10 @@ fn a_new_user_must_change_the_initial_pin() {
     let out = String::from_utf8_lossy(&added.stdout).into_owned();
     let initial = out
         .lines()
-        .find_map(|l| l.rsplit_once("first login): ").map(|(_, pin)| pin.to_owned()))
+        .find_map(|l| {
+            l.rsplit_once("first login): ")
+                .map(|(_, pin)| pin.to_owned())
+        })
         .unwrap_or_else(|| panic!("no initial PIN in {out:?}"));
     let driver = Driver::start();
     let b = driver.browser(Window::DESKTOP);
