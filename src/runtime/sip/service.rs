@@ -402,8 +402,10 @@ impl SipService {
             Admission::Refuse { retry_after_secs } => {
                 debug!(%client, method = %request.method, "request over the per-source limit");
                 if request.method != Method::Ack {
+                    // §8.2.6.2: a final response carries a To tag of ours.
+                    let tag = message::new_tag();
                     let mut response =
-                        crate::sip::transaction::fields::response_to(request, 503, None);
+                        crate::sip::transaction::fields::response_to(request, 503, Some(&tag));
                     response
                         .headers
                         .push(Header::RetryAfter(rsip::headers::RetryAfter::new(
