@@ -14,8 +14,8 @@
 //!   ([`IpLimiter`](super::rate_limit::IpLimiter), 429). The source address is the peer's,
 //!   or, only when the peer is one of `[security] trusted_proxies`, the client it names in
 //!   `X-Forwarded-For` ([`ClientAddress`]); a spoofed header from anyone else is ignored.
-//! - A user whose PIN is the default or was reset (`pin_must_change`) may only change it (and
-//!   log out) until they have.
+//! - A user whose PIN was given to them (initial or reset, `pin_must_change`) may only change
+//!   it (and log out) until they have.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 

@@ -22,7 +22,9 @@ pub use strength::{PinRules, Weakness};
 pub const MIN_LEN: usize = 4;
 /// Longest PIN accepted: eight digits, enough for anyone and still typeable on a keypad.
 pub const MAX_LEN: usize = 8;
-/// The PIN every new account starts with; it must be changed, so it is never accepted as new.
+/// The PIN every new account once started with (issue #19: anyone could take a new account
+/// over with it). New accounts now get a random PIN; `0000` is never chosen and never accepted
+/// at login, web or phone ([`check`]).
 pub const DEFAULT_PIN: &str = "0000";
 
 /// Why a proposed new PIN was refused. Each variant maps to one spoken/displayed explanation.
@@ -34,8 +36,8 @@ pub enum PinError {
     /// Fewer than [`MIN_LEN`] or more than [`MAX_LEN`] digits.
     #[error("a PIN must have {MIN_LEN} to {MAX_LEN} digits, not {0}")]
     Length(usize),
-    /// The factory default `0000`, which every new account shares.
-    #[error("the default PIN 0000 may not be chosen")]
+    /// `0000`, once every new account's PIN: never chosen, never accepted ([`check`]).
+    #[error("the PIN 0000 may not be chosen")]
     Default,
     /// The user's own local number, or its last four digits: the first thing an attacker tries.
     #[error("the PIN may not be your local number or its last four digits")]

@@ -6,7 +6,7 @@
 //! other; the store shows it and the phone's lamp goes off (MWI "Messages-Waiting: no"). In
 //! Danish, Swedish and English. Wrong PINs: three end the call, the fifth locks the mailbox
 //! for 15 minutes of the server's (set) clock, and the right PIN is refused while locked. The
-//! default PIN 0000 forces a change at the first login, by phone.
+//! initial PIN given to a user forces a change at the first login, by phone.
 // Tests drive a real process over real sockets: wall-clock time is the point here.
 #![allow(clippy::disallowed_methods)]
 
