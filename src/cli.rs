@@ -36,6 +36,15 @@ pub(crate) enum OrgCommand {
     },
     /// List organisations.
     List,
+    /// Set the organisation's toll-fraud allow-list: E.164 prefixes (`+870`) the operator's
+    /// `[toll_fraud] deny_prefixes` do not refuse for it. No prefix clears the list.
+    SetAllowList {
+        /// Customer code.
+        #[arg(long)]
+        code: String,
+        /// Prefixes, e.g. +870 +881.
+        prefixes: Vec<String>,
+    },
     /// Create an organisation with N generated users, each with one SIP device, for load tests
     /// and benchmarks: user i has OneNumber 45<code><i, 5 digits>, local number <code><last 4>,
     /// SIP username = local number, password "bench" + local number, PIN 2580.
@@ -56,7 +65,8 @@ pub(crate) enum OrgCommand {
 /// `onestatus user …`
 #[derive(Debug, Subcommand)]
 pub(crate) enum UserCommand {
-    /// Create a user. Without --pin the PIN is 0000 and must be changed at first login.
+    /// Create a user. Without --pin the user gets a random PIN, to be changed at first login:
+    /// e-mailed when the user has an address and [smtp] relay is set, else printed once.
     Add(UserAdd),
     /// List users (of one organisation, or all).
     List {
@@ -114,6 +124,30 @@ pub(crate) async fn calendar(config: &Config, command: CalendarCommand) -> ExitC
                     "{} events, {} entries in the window, {} kept as the user left them, {} removed",
                     report.events, report.instances, report.kept_as_user_left, report.removed
                 );
+                // Forward codes the toll-fraud policy refuses: kept, but said (issue #19).
+                let owner = done(store.user_by_local_number(&user).await)?;
+                let org = done(store.org(owner.org_id).await)?;
+                let now = SystemClock.now();
+                let entries = done(
+                    store
+                        .calendar_entries(owner.id, now, now + onestatus::calendar::expand::WINDOW)
+                        .await,
+                )?;
+                let refused = done(
+                    onestatus::calendar::forward_check::refused_forwards(
+                        &store,
+                        &org,
+                        &config.toll_fraud.deny_prefixes,
+                        &entries,
+                    )
+                    .await,
+                )?;
+                for r in refused {
+                    println!(
+                        "not forwarded (toll-fraud policy): {:?} [fwd {}]: {}; calls go to voicemail",
+                        r.subject, r.number, r.reason
+                    );
+                }
             }
         }
         store.close().await;
@@ -152,7 +186,7 @@ pub(crate) struct UserAdd {
     /// da, sv or en.
     #[arg(long, default_value = "da")]
     language: Lang,
-    /// Initial PIN; default 0000, which must be changed at first login.
+    /// Initial PIN (the PIN rules apply); default a random one, to be changed at first login.
     #[arg(long)]
     pin: Option<String>,
 }
@@ -211,6 +245,25 @@ pub(crate) async fn org(config: &Config, command: OrgCommand) -> ExitCode {
                     println!("{}\t{}\t{}", org.customer_code, org.name, org.timezone);
                 }
             }
+            OrgCommand::SetAllowList { code, prefixes } => {
+                let mut list = Vec::new();
+                for p in &prefixes {
+                    match p.parse::<toll_fraud::Prefix>() {
+                        Ok(prefix) => list.push(prefix.to_string()),
+                        Err(e) => {
+                            eprintln!("onestatus: prefixes: {e}");
+                            return Err(ExitCode::from(2));
+                        }
+                    }
+                }
+                let org = done(store.org_by_code(&code).await)?;
+                let org = done(store.org_set_toll_fraud_allow_list(org.id, &list).await)?;
+                println!(
+                    "{}\t{}",
+                    org.customer_code,
+                    org.toll_fraud_allow_list.join(" ")
+                );
+            }
             OrgCommand::Populate {
                 code,
                 users,
@@ -252,14 +305,18 @@ pub(crate) async fn user(config: &Config, command: UserCommand) -> ExitCode {
                 profile.mobile_number = mobile;
                 profile.department = add.department;
                 profile.initials = add.initials;
-                let (pin_hash, must_change) = match &add.pin {
+                let rules = config.security.pin_rules();
+                let local = local_number(&org.customer_code, &one_number);
+                // Without --pin: a random PIN that must be changed at first login, never a
+                // shared default (issue #19: 0000 let anyone take a new account over).
+                let (initial, must_change) = match &add.pin {
                     Some(p) => {
-                        let local = local_number(&org.customer_code, &one_number);
-                        done(pin::validate_new_pin(p, &local))?;
-                        (pin::hash_pin(p), false)
+                        done(rules.validate(p, &local))?;
+                        (p.clone(), false)
                     }
-                    None => (pin::hash_pin("0000"), true),
+                    None => (onestatus::api::auth::generate_pin(&local, rules), true),
                 };
+                let pin_hash = pin::hash_pin(&initial);
                 let new = NewUser {
                     org_id: org.id,
                     one_number,
@@ -277,6 +334,9 @@ pub(crate) async fn user(config: &Config, command: UserCommand) -> ExitCode {
                     "{}\t{}\t{}",
                     user.local_number, user.one_number, user.profile.name
                 );
+                if add.pin.is_none() {
+                    deliver_initial_pin(config, &user, &initial).await;
+                }
             }
             UserCommand::List { org } => {
                 let orgs = match org {
@@ -297,7 +357,12 @@ pub(crate) async fn user(config: &Config, command: UserCommand) -> ExitCode {
                 pin: new_pin,
             } => {
                 let user = done(store.user_by_local_number(&local_number).await)?;
-                done(pin::validate_new_pin(&new_pin, &user.local_number))?;
+                done(
+                    config
+                        .security
+                        .pin_rules()
+                        .validate(&new_pin, &user.local_number),
+                )?;
                 done(
                     store
                         .user_set_pin_hash(user.id, &pin::hash_pin(&new_pin), false)
@@ -329,6 +394,30 @@ pub(crate) async fn user(config: &Config, command: UserCommand) -> ExitCode {
         Ok::<_, ExitCode>(())
     };
     run.await.err().unwrap_or(ExitCode::SUCCESS)
+}
+
+/// Gets a new user's random initial PIN to them: by e-mail when they have an address and a
+/// relay is configured (then it is not shown here), else printed once on standard output for
+/// the operator to hand over. It is never logged.
+async fn deliver_initial_pin(config: &Config, user: &onestatus::store::model::User, pin: &str) {
+    let has_address = user
+        .profile
+        .email
+        .as_deref()
+        .is_some_and(|e| !e.trim().is_empty());
+    if has_address && !config.smtp.relay.trim().is_empty() {
+        match onestatus::notify::Notifier::from_config(config) {
+            Ok(notifier) => match notifier.send_new_pin(SystemClock.now(), user, pin).await {
+                Ok(()) => {
+                    println!("initial PIN e-mailed to the user; it must be changed at first login");
+                    return;
+                }
+                Err(e) => eprintln!("onestatus: the initial PIN could not be e-mailed: {e}"),
+            },
+            Err(e) => eprintln!("onestatus: the initial PIN could not be e-mailed: {e}"),
+        }
+    }
+    println!("initial PIN (shown once; must be changed at first login): {pin}");
 }
 
 /// Creates the load-test organisation (see [`OrgCommand::Populate`]). One PIN hash serves all

@@ -316,12 +316,17 @@ impl From<&crate::number::Plan> for NumberingPlan {
 }
 
 impl OrgPolicy {
-    /// The policy of a stored organisation: its external-calls switch and the numbering plan
-    /// of its time zone. Organisations have no stored allow-list yet, so it is empty.
+    /// The policy of a stored organisation: its external-calls switch, its allow-list
+    /// (`organisations.toll_fraud_allow_list`; an unreadable entry is skipped, never widened)
+    /// and the numbering plan of its time zone.
     pub fn for_org(org: &crate::store::Organisation) -> Self {
         Self {
             external_calls_allowed: org.allow_external_forwarding,
-            allow_list: Vec::new(),
+            allow_list: org
+                .toll_fraud_allow_list
+                .iter()
+                .filter_map(|p| p.parse().ok())
+                .collect(),
             plan: (&crate::number::Plan::for_timezone(org.timezone)).into(),
         }
     }

@@ -11,9 +11,11 @@
 //!   against a dummy hash), so the answer and its timing do not tell whether a number exists.
 //! - Failures are limited twice: per local number in the store (the PIN check's lockout,
 //!   shared with the phone mailbox and surviving restarts) and per source address in memory
-//!   ([`IpLimiter`](super::rate_limit::IpLimiter), 429).
-//! - A user whose PIN is the default or was reset (`pin_must_change`) may only change it (and
-//!   log out) until they have.
+//!   ([`IpLimiter`](super::rate_limit::IpLimiter), 429). The source address is the peer's,
+//!   or, only when the peer is one of `[security] trusted_proxies`, the client it names in
+//!   `X-Forwarded-For` ([`ClientAddress`]); a spoofed header from anyone else is ignored.
+//! - A user whose PIN was given to them (initial or reset, `pin_must_change`) may only change
+//!   it (and log out) until they have.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -169,10 +171,28 @@ impl<S: Send + Sync> FromRequestParts<S> for SourceAddress {
     }
 }
 
+/// The client's address for per-address limits: the peer, or behind a trusted proxy the
+/// client it names in `X-Forwarded-For` ([`super::limits::ApiSecurity::client_address`]).
+pub struct ClientAddress(pub IpAddr);
+
+impl FromRequestParts<ApiState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ApiState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = source_address(&parts.extensions);
+        Ok(ClientAddress(
+            state.security.client_address(peer, &parts.headers),
+        ))
+    }
+}
+
 /// `POST /api/v1/login`.
 pub async fn login(
     State(state): State<ApiState>,
-    SourceAddress(addr): SourceAddress,
+    ClientAddress(addr): ClientAddress,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let now = state.now();
@@ -194,7 +214,7 @@ pub async fn login(
     // Unknown number, locked account and wrong PIN: one 401 after the same argon2 work.
     let user = match state.pin_check.check(user, &req.pin, now).await? {
         Verdict::Granted(user) => user,
-        Verdict::Unknown | Verdict::Locked(_) | Verdict::Wrong { .. } => {
+        Verdict::Unknown | Verdict::Locked(_) | Verdict::Wrong { .. } | Verdict::SourceBanned => {
             state.ip_limiter.record_failure(addr, now);
             return Err(ApiError::InvalidCredentials);
         }
@@ -212,7 +232,7 @@ pub async fn login(
     let cookie = format!(
         "{SESSION_COOKIE}={token}; Path=/api/v1; HttpOnly; SameSite=Strict; Max-Age={}{}",
         state.config.session_ttl.num_seconds(),
-        if state.config.secure_cookie {
+        if state.config.cookie_secure() {
             "; Secure"
         } else {
             ""
@@ -247,6 +267,26 @@ pub async fn logout(
     Ok(response)
 }
 
+/// `POST /api/v1/logout-everywhere`: ends every session of the user, this one included (a
+/// lost phone, a shared computer left logged in), and clears this client's cookie.
+pub async fn logout_everywhere(
+    State(state): State<ApiState>,
+    PinChangeCaller(caller): PinChangeCaller,
+) -> Result<Response, ApiError> {
+    state
+        .store
+        .sessions_revoke_for_user(caller.user.id, None)
+        .await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        SET_COOKIE,
+        HeaderValue::from_static(
+            "onestatus_session=; Path=/api/v1; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
+    );
+    Ok(response)
+}
+
 /// Body of `PUT /me/pin`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -267,14 +307,17 @@ pub async fn change_pin(
     let now = state.now();
     let user = caller.user;
     // The rules first: a new PIN that could never be set does not cost an attempt.
-    crate::pin::validate_new_pin(&req.new_pin, &user.local_number)?;
+    state
+        .pin_check
+        .rules()
+        .validate(&req.new_pin, &user.local_number)?;
     let user = match state
         .pin_check
         .check(Some(user), &req.current_pin, now)
         .await?
     {
         Verdict::Granted(user) => user,
-        Verdict::Locked(_) => {
+        Verdict::Locked(_) | Verdict::SourceBanned => {
             return Err(ApiError::forbidden(
                 "locked",
                 "too many wrong PINs; try again later",
@@ -316,15 +359,17 @@ pub struct PinResetRequest {
 /// and is changed at the next login anyway.
 const GENERATED_PIN_LEN: usize = 6;
 
-/// A random PIN that satisfies the PIN rules for `local_number`.
-fn generate_pin(local_number: &str) -> String {
+/// A random PIN that satisfies `rules` for `local_number`: [`GENERATED_PIN_LEN`] digits, or
+/// the configured minimum if that is longer (the one generator of new and reset PINs).
+pub fn generate_pin(local_number: &str, rules: crate::pin::PinRules) -> String {
     use rand::Rng;
     let mut rng = rand::rngs::OsRng;
+    let len = GENERATED_PIN_LEN.max(rules.min_len);
     loop {
-        let pin: String = (0..GENERATED_PIN_LEN)
+        let pin: String = (0..len)
             .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
             .collect();
-        if crate::pin::validate_new_pin(&pin, local_number).is_ok() {
+        if rules.validate(&pin, local_number).is_ok() {
             return pin;
         }
     }
@@ -336,7 +381,7 @@ fn generate_pin(local_number: &str) -> String {
 /// failed login, so the endpoint cannot be used to reset everyone's PIN in a loop.
 pub async fn pin_reset(
     State(state): State<ApiState>,
-    SourceAddress(addr): SourceAddress,
+    ClientAddress(addr): ClientAddress,
     ApiJson(req): ApiJson<PinResetRequest>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let now = state.now();
@@ -358,7 +403,7 @@ pub async fn pin_reset(
         Err(StoreError::NotFound(_)) => return Ok(accepted),
         Err(e) => return Err(e.into()),
     };
-    let pin = NewPin::new(generate_pin(&user.local_number));
+    let pin = NewPin::new(generate_pin(&user.local_number, state.pin_check.rules()));
     let for_hash = pin.clone();
     let hash = tokio::task::spawn_blocking(move || crate::pin::hash_pin(for_hash.expose()))
         .await
@@ -396,10 +441,14 @@ mod tests {
     #[test]
     fn generated_pins_follow_the_rules() {
         for _ in 0..50 {
-            let pin = generate_pin("1000001");
+            let pin = generate_pin("1000001", crate::pin::PinRules::default());
             assert_eq!(pin.len(), GENERATED_PIN_LEN);
             assert!(crate::pin::validate_new_pin(&pin, "1000001").is_ok());
         }
+        let eight = crate::pin::PinRules::with_min_len(8);
+        let pin = generate_pin("1000001", eight);
+        assert_eq!(pin.len(), 8);
+        assert!(eight.validate(&pin, "1000001").is_ok());
         assert_eq!(new_token().len(), 64);
         assert_ne!(new_token(), new_token());
     }

@@ -109,6 +109,7 @@ pub async fn edit(
     if let Some(code) = &input.code_override {
         check_text("code_override", code)?;
     }
+    check_forward_code(&state, &caller, &input).await?;
     let id = CalendarEntryId(id);
     let edit = EntryEdit {
         subject: input.subject,
@@ -124,6 +125,31 @@ pub async fn edit(
         .await?;
     state.availability_changed(caller.user.id);
     Ok(Json(state.store.calendar_entry(id).await?))
+}
+
+/// A `[fwd NUMBER]` code in the edit (the chosen code, else the subject's) goes through the
+/// toll-fraud policy like every stored number (`calendar::forward_check`): 403 naming the
+/// field it came from.
+async fn check_forward_code(
+    state: &ApiState,
+    caller: &Caller,
+    input: &EntryInput,
+) -> Result<(), ApiError> {
+    use crate::calendar::codes;
+    use crate::calendar::forward_check::{check_number, forward_number};
+    let (field, code) = match input.code_override.as_deref().and_then(codes::parse) {
+        Some(code) => ("code_override", code),
+        None => match codes::parse(&input.subject) {
+            Some(code) => ("subject", code),
+            None => return Ok(()),
+        },
+    };
+    let Some(number) = forward_number(&code) else {
+        return Ok(());
+    };
+    let org = state.store.org(caller.user.org_id).await?;
+    let answer = check_number(&state.store, &org, &state.deny_list, number).await?;
+    super::toll_fraud::refuse(answer, field, "external_forwarding_not_allowed")
 }
 
 /// `DELETE /api/v1/me/calendar/{id}`: removes the entry from routing and views (a tombstone
@@ -154,6 +180,9 @@ pub struct ImportView {
     pub kept_as_user_left: usize,
     /// Entries removed because the feed no longer has them.
     pub removed: u64,
+    /// Entries whose `[fwd …]` number the toll-fraud policy refuses: they are kept, but their
+    /// calls go to voicemail instead of forwarding (`calendar::forward_check`).
+    pub refused_forwards: Vec<crate::calendar::forward_check::RefusedForward>,
 }
 
 impl From<ImportReport> for ImportView {
@@ -164,6 +193,7 @@ impl From<ImportReport> for ImportView {
             instances: r.instances,
             kept_as_user_left: r.kept_as_user_left,
             removed: r.removed,
+            refused_forwards: Vec::new(),
         }
     }
 }
@@ -242,7 +272,21 @@ pub async fn push(
             CalendarError::UnknownUser(_) => ApiError::Unauthenticated,
         })?;
     state.availability_changed(caller.user.id);
-    Ok(Json(report.into()))
+    let mut view = ImportView::from(report);
+    let now = state.now();
+    let imported = state
+        .store
+        .calendar_entries(caller.user.id, now, now + crate::calendar::expand::WINDOW)
+        .await?;
+    let org = state.store.org(caller.user.org_id).await?;
+    view.refused_forwards = crate::calendar::forward_check::refused_forwards(
+        &state.store,
+        &org,
+        &state.deny_list,
+        &imported,
+    )
+    .await?;
+    Ok(Json(view))
 }
 
 /// One of my calendar feeds, as listed. The `Authorization` value a URL source may carry is

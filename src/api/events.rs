@@ -6,6 +6,9 @@
 //! events of the caller's own mailbox only (others' counts are private). A subscriber too slow
 //! to keep up gets a `resync` event and should re-read the state. A comment line is sent every
 //! 15 seconds so proxies do not close an idle stream.
+//!
+//! Streams are capped per user and in all (`[security] sse_per_user`, `sse_total`,
+//! [`super::limits::SseLimits`]): beyond either, 429 with a JSON error and `Retry-After`.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -13,6 +16,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::IntoResponse;
 use futures_util::stream::{self, Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::Receiver;
@@ -33,6 +37,8 @@ struct Subscription {
     /// outsiders, both sets bounded by the number of users.
     colleagues: HashSet<i64>,
     outsiders: HashSet<i64>,
+    /// This stream's place under the caps, given back when the stream is dropped.
+    _ticket: super::limits::SseTicket,
 }
 
 /// Outsiders remembered at most; beyond it lookups simply repeat.
@@ -85,6 +91,35 @@ impl Subscription {
 pub async fn stream(
     State(state): State<ApiState>,
     caller: Caller,
+) -> Result<axum::response::Response, ApiError> {
+    let ticket = match state.security.sse.acquire(caller.user.id) {
+        Ok(ticket) => ticket,
+        Err(refused) => return Ok(too_many_streams(refused)),
+    };
+    Ok(open(state, caller, ticket).await?.into_response())
+}
+
+/// The 429 for a stream over the caps (RFC 6585 §4), in the API's error shape.
+fn too_many_streams(refused: super::limits::SseRefused) -> axum::response::Response {
+    let message = match refused {
+        super::limits::SseRefused::PerUser => "too many live-event streams open for this user",
+        super::limits::SseRefused::Total => "too many live-event streams open on the server",
+    };
+    let body = serde_json::json!({
+        "error": { "code": "too_many_streams", "message": message, "field": null }
+    });
+    (
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        [(axum::http::header::RETRY_AFTER, "30")],
+        axum::Json(body),
+    )
+        .into_response()
+}
+
+async fn open(
+    state: ApiState,
+    caller: Caller,
+    ticket: super::limits::SseTicket,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     // Subscribe first, so nothing that happens while the organisation is loaded is lost.
     let events = state.presence.subscribe();
@@ -102,6 +137,7 @@ pub async fn stream(
         org: caller.user.org_id,
         colleagues,
         outsiders: HashSet::new(),
+        _ticket: ticket,
     };
     let ready = Event::default()
         .event("ready")

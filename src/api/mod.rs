@@ -29,6 +29,7 @@ pub mod events;
 pub mod extract;
 pub mod forwarding;
 pub mod groups;
+pub mod limits;
 pub mod me;
 pub mod notifier;
 pub mod openapi;
@@ -81,6 +82,8 @@ pub struct ApiState {
     pub deny_list: Arc<crate::toll_fraud::DenyList>,
     /// `[calendar] allow_http`, `allowed_networks`: which feed URLs a user may add.
     pub fetch_policy: Arc<crate::calendar::FetchPolicy>,
+    /// `[security]`: trusted proxies and the live-event stream caps.
+    pub security: Arc<limits::ApiSecurity>,
 }
 
 impl ApiState {
@@ -108,7 +111,17 @@ impl ApiState {
             click_to_call: None,
             deny_list: Arc::default(),
             fetch_policy: Arc::default(),
+            security: Arc::default(),
         }
+    }
+
+    /// Applies `[security]`: trusted proxies, stream caps and the PIN rule.
+    pub fn with_security(mut self, config: &crate::config::security::SecurityConfig) -> Self {
+        self.security = Arc::new(limits::ApiSecurity::from_config(config));
+        self.pin_check = self
+            .pin_check
+            .with_rules(crate::pin::PinRules::with_min_len(config.pin_min_length));
+        self
     }
 
     /// Replaces the PIN notifier (e-mail/SMS delivery, or a test double).
@@ -399,6 +412,8 @@ routes! {
         "Set a group's members in ring order (receptionists)",
         body groups::MembersInput = r#"{"members": [3, 2]}"#;
     delete "/api/v1/groups/{id}" => groups::delete, true, "Delete a group (receptionists)";
+    post "/api/v1/logout-everywhere" => auth::logout_everywhere, true,
+        "End every session of mine, this one included";
 }
 
 /// The API router with its state; everything outside `/api/` is the web client ([`web`]).

@@ -32,6 +32,7 @@ pub mod codes;
 pub mod entries;
 pub mod expand;
 pub mod fetch_policy;
+pub mod forward_check;
 pub mod http;
 pub mod ics;
 pub mod source;

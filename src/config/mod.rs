@@ -17,6 +17,7 @@ use crate::pin::LockoutPolicy;
 use crate::sip::auth::DigestAlgorithm;
 
 pub mod duration;
+pub mod security;
 
 /// The documented configuration file, bundled so `onestatus config` can print it.
 pub const DOCUMENTED_DEFAULTS: &str = include_str!("../../config/onestatus.toml");
@@ -54,6 +55,8 @@ pub struct Config {
     pub calendar: CalendarConfig,
     /// The toll-fraud deny-list.
     pub toll_fraud: TollFraudConfig,
+    /// Trusted proxies and per-source limits.
+    pub security: security::SecurityConfig,
 }
 
 /// `[database]`
@@ -163,14 +166,70 @@ pub struct ApiConfig {
     /// Source addresses remembered at most, so a spray from many addresses cannot exhaust
     /// memory.
     pub ip_table_size: usize,
-    /// Mark the session cookie `Secure` (set when the API is served over TLS, e.g. behind a
-    /// terminating proxy).
-    pub secure_cookie: bool,
+    /// Mark the session cookie `Secure`: `true`, `false`, or `"auto"` (the default: when the
+    /// web client's public URL, `[smtp] web_url`, is https). See [`ApiConfig::cookie_secure`].
+    pub secure_cookie: SecureCookie,
     /// Search results returned at most.
     pub search_limit: u32,
+    /// The web client's public URL is https (`[smtp] web_url`); set by [`Config::load`] for
+    /// `secure_cookie = "auto"`, not a key of its own.
+    #[serde(skip)]
+    pub public_https: bool,
+}
+
+/// `[api] secure_cookie`: on, off, or decided by the public URL's scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SecureCookie {
+    /// `Secure` when the public URL is https.
+    #[default]
+    Auto,
+    /// Always `Secure`.
+    On,
+    /// Never `Secure` (plain-HTTP test setups).
+    Off,
+}
+
+impl Serialize for SecureCookie {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            SecureCookie::Auto => serializer.serialize_str("auto"),
+            SecureCookie::On => serializer.serialize_bool(true),
+            SecureCookie::Off => serializer.serialize_bool(false),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SecureCookie {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bool(bool),
+            Word(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Bool(true) => Ok(SecureCookie::On),
+            Raw::Bool(false) => Ok(SecureCookie::Off),
+            Raw::Word(w) if w == "auto" => Ok(SecureCookie::Auto),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                "expected true, false or \"auto\", not \"{w}\""
+            ))),
+        }
+    }
 }
 
 impl ApiConfig {
+    /// Whether the session cookie carries `Secure` (RFC 6265 §4.1.2.5): as configured, and
+    /// under `"auto"` when the public URL is https — a browser sends such a cookie only over
+    /// TLS, so it never leaks on a plain-HTTP hop.
+    pub fn cookie_secure(&self) -> bool {
+        match self.secure_cookie {
+            SecureCookie::On => true,
+            SecureCookie::Off => false,
+            SecureCookie::Auto => self.public_https,
+        }
+    }
+
     /// The lockout of the one PIN check ([`crate::pin::check`]) under these settings.
     pub fn lockout_policy(&self) -> LockoutPolicy {
         LockoutPolicy {
@@ -191,8 +250,9 @@ impl Default for ApiConfig {
             ip_max_attempts: 20,
             ip_window: chrono::Duration::minutes(10),
             ip_table_size: 10_000,
-            secure_cookie: false,
+            secure_cookie: SecureCookie::Auto,
             search_limit: 50,
+            public_https: false,
         }
     }
 }
@@ -299,6 +359,7 @@ impl Default for Config {
             sms: SmsConfig::default(),
             calendar: CalendarConfig::default(),
             toll_fraud: TollFraudConfig::default(),
+            security: security::SecurityConfig::default(),
         }
     }
 }
@@ -455,16 +516,19 @@ impl Config {
             None => (toml::Table::new(), "defaults".to_owned()),
         };
         apply_env(&mut table, env)?;
-        let config: Config =
-            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-                ConfigError::Inconsistent {
-                    origin: origin.clone(),
-                    message: e.to_string(),
-                }
+        let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| ConfigError::Inconsistent {
+                origin: origin.clone(),
+                message: e.to_string(),
             })?;
         config
             .check()
             .map_err(|message| ConfigError::Inconsistent { origin, message })?;
+        config.api.public_https = config
+            .smtp
+            .web_url
+            .get(..8)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
         Ok(config)
     }
 
@@ -504,6 +568,9 @@ impl Config {
         }
         if self.calls.max_message.is_zero() {
             problems.push("calls.max_message_secs must be > 0");
+        }
+        if !(crate::pin::MIN_LEN..=crate::pin::MAX_LEN).contains(&self.security.pin_min_length) {
+            problems.push("security.pin_min_length must be between 4 and 8");
         }
         if problems.is_empty() {
             Ok(())
@@ -735,11 +802,36 @@ mod tests {
     }
 
     #[test]
+    fn the_cookie_is_secure_by_default_when_the_public_url_is_https() {
+        let config = Config::load(None, []).unwrap();
+        assert!(!config.api.cookie_secure(), "http://127.0.0.1 by default");
+        let env = [(
+            "ONESTATUS_SMTP_WEB_URL".to_owned(),
+            "HTTPS://status.example.com/".to_owned(),
+        )];
+        assert!(Config::load(None, env).unwrap().api.cookie_secure());
+        let env = [
+            (
+                "ONESTATUS_SMTP_WEB_URL".to_owned(),
+                "https://status.example.com/".to_owned(),
+            ),
+            ("ONESTATUS_API_SECURE_COOKIE".to_owned(), "false".to_owned()),
+        ];
+        assert!(!Config::load(None, env).unwrap().api.cookie_secure());
+        let (_d, path) = write("[api]\nsecure_cookie = \"sometimes\"\n");
+        let err = Config::load(Some(&path), []).unwrap_err().to_string();
+        assert!(err.contains("secure_cookie"), "{err}");
+        let (_d, path) = write("[security]\npin_min_length = 3\n");
+        let err = Config::load(Some(&path), []).unwrap_err().to_string();
+        assert!(err.contains("security.pin_min_length"), "{err}");
+    }
+
+    #[test]
     fn api_settings_are_read_as_durations_and_feed_the_pin_lockout() {
         let (_d, path) = write("[api]\nlockout_secs = 60\nsecure_cookie = true\n");
         let env = [("ONESTATUS_API_MAX_PIN_ATTEMPTS".to_owned(), "3".to_owned())];
         let config = Config::load(Some(&path), env).unwrap();
-        assert!(config.api.secure_cookie);
+        assert!(config.api.cookie_secure());
         assert_eq!(config.api.session_ttl, chrono::Duration::hours(12));
         assert_eq!(
             config.api.lockout_policy(),

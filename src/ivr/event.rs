@@ -93,6 +93,9 @@ pub struct MailboxInfo {
     pub timezone: chrono_tz::Tz,
     /// Jump straight to the newest new message after login.
     pub quick_listen: bool,
-    /// The PIN is the default (or was reset) and must be changed before anything else.
+    /// The PIN was given to the user (a random initial PIN, or a reset) and must be changed
+    /// before anything else.
     pub pin_must_change: bool,
+    /// Digits a new PIN needs at least (`[security] pin_min_length`).
+    pub pin_min_length: usize,
 }

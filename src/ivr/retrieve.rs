@@ -670,11 +670,14 @@ impl Retrieve {
                 self.enter(now, State::CheckingPin);
             }
             State::NewPin { forced } => {
-                let local_number = self
-                    .mailbox
-                    .as_ref()
-                    .map_or("", |m| m.local_number.as_str());
-                if pin::validate_new_pin(&typed, local_number).is_ok() {
+                let (local_number, min_len) =
+                    self.mailbox.as_ref().map_or(("", pin::MIN_LEN), |m| {
+                        (m.local_number.as_str(), m.pin_min_length)
+                    });
+                if pin::PinRules::with_min_len(min_len)
+                    .validate(&typed, local_number)
+                    .is_ok()
+                {
                     self.enter(
                         now,
                         State::NewPinAgain {

@@ -15,11 +15,17 @@
 //!   [`LockoutPolicy::max_attempts`] consecutive failures the user is locked for
 //!   [`LockoutPolicy::lock_for`].
 //! - A right PIN clears the count.
+//! - `0000`, the PIN every account once started with, is never right, whatever the stored
+//!   hash says: a row still carrying it (created before random initial PINs, or by hand) cannot
+//!   be opened with it from the web or the phone, and gets a PIN by reset or `user set-pin`.
+//! - Where the caller gives its origin ([`PinCheck::check_from`], the phone mailbox), wrong
+//!   PINs are also counted per source address and caller ID ([`super::sources`]), and a
+//!   banned source is refused without looking at the PIN.
 //!
 //! The decision itself is the pure [`decide`]; [`PinCheck::check`] adds the slow hashing (on
 //! the blocking pool) and the store writes around it.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 
@@ -52,6 +58,9 @@ pub enum Verdict {
         /// The failure reached [`LockoutPolicy::max_attempts`].
         locked: bool,
     },
+    /// The source address or caller ID is banned ([`super::sources`]); the PIN was not looked
+    /// at and nothing counted.
+    SourceBanned,
 }
 
 /// The pure part of the check: what a verification result means for a known user at `now`.
@@ -97,12 +106,68 @@ pub enum CheckError {
 pub struct PinCheck {
     store: Store,
     policy: LockoutPolicy,
+    rules: super::PinRules,
+    sources: Option<Arc<super::sources::SourceLimits>>,
 }
 
 impl PinCheck {
-    /// A check counting failures in `store` under `policy`.
+    /// A check counting failures in `store` under `policy`, with the default PIN rule and no
+    /// per-source limit.
     pub fn new(store: Store, policy: LockoutPolicy) -> Self {
-        PinCheck { store, policy }
+        PinCheck {
+            store,
+            policy,
+            rules: super::PinRules::default(),
+            sources: None,
+        }
+    }
+
+    /// The check with the configured rule for new PINs (`[security] pin_min_length`).
+    pub fn with_rules(mut self, rules: super::PinRules) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// The check with per-source limits for [`PinCheck::check_from`].
+    pub fn with_sources(mut self, sources: Arc<super::sources::SourceLimits>) -> Self {
+        self.sources = Some(sources);
+        self
+    }
+
+    /// The rule every new PIN must pass, as configured.
+    pub fn rules(&self) -> super::PinRules {
+        self.rules
+    }
+
+    /// [`PinCheck::check`] for an attempt from `from` (source address, caller ID): refused
+    /// while any of them is banned, and a wrong PIN or unknown mailbox counted against each;
+    /// the failure that starts a ban answers [`Verdict::SourceBanned`].
+    pub async fn check_from(
+        &self,
+        user: Option<User>,
+        pin: &str,
+        now: DateTime<Utc>,
+        from: &[super::sources::SourceKey],
+    ) -> Result<Verdict, CheckError> {
+        if let Some(limits) = &self.sources {
+            if limits.banned_until(from, now).is_some() {
+                return Ok(Verdict::SourceBanned);
+            }
+        }
+        let verdict = self.check(user, pin, now).await?;
+        if let (Some(limits), Verdict::Unknown | Verdict::Wrong { .. }) = (&self.sources, &verdict)
+        {
+            let started = limits.record_failure(from, now);
+            for key in &started {
+                tracing::warn!(?key, "banning a source after wrong mailbox PINs");
+            }
+            // The failure that starts a ban is answered as the ban (the call ends now, as
+            // when a failure locks the mailbox); it was counted on the mailbox too.
+            if !started.is_empty() {
+                return Ok(Verdict::SourceBanned);
+            }
+        }
+        Ok(verdict)
     }
 
     /// The policy in force.
@@ -122,8 +187,11 @@ impl PinCheck {
             .as_ref()
             .map_or_else(|| dummy_hash().to_owned(), |u| u.pin_hash.clone());
         let typed = pin.to_owned();
-        // argon2 is deliberately slow: keep it off the async worker threads.
-        let pin_ok = tokio::task::spawn_blocking(move || super::verify_pin(&typed, &hash)).await?;
+        // argon2 is deliberately slow: keep it off the async worker threads. The default PIN
+        // is verified too (same work) but never accepted.
+        let verified =
+            tokio::task::spawn_blocking(move || super::verify_pin(&typed, &hash)).await?;
+        let pin_ok = verified && pin != super::DEFAULT_PIN;
         let Some(user) = user else {
             return Ok(Verdict::Unknown);
         };
@@ -259,6 +327,80 @@ mod tests {
             let verdict = check.check(Some(hans(&store).await), "1111", t0()).await;
             assert!(matches!(verdict, Ok(Verdict::Wrong { locked: false, .. })));
         }
+    }
+
+    #[tokio::test]
+    async fn the_default_pin_never_opens_a_mailbox_even_where_it_is_stored() {
+        let (_dir, store) = store().await;
+        let hans = hans(&store).await;
+        store
+            .user_set_pin_hash(
+                hans.id,
+                &crate::pin::hash_pin(crate::pin::DEFAULT_PIN),
+                true,
+            )
+            .await
+            .expect("old-style row");
+        let check = PinCheck::new(store.clone(), policy());
+        let verdict = check
+            .check(Some(self::hans(&store).await), "0000", t0())
+            .await;
+        assert!(
+            matches!(verdict, Ok(Verdict::Wrong { locked: false, .. })),
+            "{verdict:?}"
+        );
+        // And an empty row (no PIN ever set) opens with nothing.
+        store
+            .user_set_pin_hash(hans.id, "", true)
+            .await
+            .expect("no PIN");
+        for typed in ["", "0000"] {
+            let verdict = check
+                .check(Some(self::hans(&store).await), typed, t0())
+                .await;
+            assert!(matches!(verdict, Ok(Verdict::Wrong { .. })), "{verdict:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_banned_source_is_refused_even_with_the_right_pin() {
+        use crate::pin::sources::{SourceKey, SourceLimits, SourcePolicy};
+        let (_dir, store) = store().await;
+        let limits = Arc::new(SourceLimits::new(
+            SourcePolicy {
+                max_failures: 2,
+                window: chrono::Duration::minutes(10),
+                ban_for: chrono::Duration::minutes(30),
+            },
+            100,
+        ));
+        // A generous per-mailbox policy: only the source limit can stop this caller.
+        let lenient = LockoutPolicy {
+            max_attempts: 100,
+            lock_for: chrono::Duration::minutes(1),
+        };
+        let check = PinCheck::new(store.clone(), lenient).with_sources(limits);
+        let from = [SourceKey::Address("192.0.2.66".parse().unwrap())];
+        // One wrong PIN on a known mailbox, one on an unknown one: both count.
+        let v = check
+            .check_from(Some(hans(&store).await), "1111", t0(), &from)
+            .await;
+        assert!(matches!(v, Ok(Verdict::Wrong { .. })), "{v:?}");
+        let v = check.check_from(None, "1111", t0(), &from).await;
+        assert!(
+            matches!(v, Ok(Verdict::SourceBanned)),
+            "the ban starts: {v:?}"
+        );
+        let v = check
+            .check_from(Some(hans(&store).await), demo::PIN, t0(), &from)
+            .await;
+        assert!(matches!(v, Ok(Verdict::SourceBanned)), "{v:?}");
+        // Another source with the right PIN is not affected.
+        let other = [SourceKey::Address("192.0.2.67".parse().unwrap())];
+        let v = check
+            .check_from(Some(hans(&store).await), demo::PIN, t0(), &other)
+            .await;
+        assert!(matches!(v, Ok(Verdict::Granted(_))), "{v:?}");
     }
 
     #[tokio::test]

@@ -8,18 +8,23 @@
 //! a 4-digit space is small whatever the hash; [`check`] is the one place that applies it.
 
 pub mod check;
+pub mod sources;
+pub mod strength;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 
 pub use check::{LockoutPolicy, PinCheck, Verdict};
+pub use strength::{PinRules, Weakness};
 
 /// Shortest PIN accepted: four digits, as the keypad prompts assume.
 pub const MIN_LEN: usize = 4;
 /// Longest PIN accepted: eight digits, enough for anyone and still typeable on a keypad.
 pub const MAX_LEN: usize = 8;
-/// The PIN every new account starts with; it must be changed, so it is never accepted as new.
+/// The PIN every new account once started with (issue #19: anyone could take a new account
+/// over with it). New accounts now get a random PIN; `0000` is never chosen and never accepted
+/// at login, web or phone ([`check`]).
 pub const DEFAULT_PIN: &str = "0000";
 
 /// Why a proposed new PIN was refused. Each variant maps to one spoken/displayed explanation.
@@ -31,17 +36,29 @@ pub enum PinError {
     /// Fewer than [`MIN_LEN`] or more than [`MAX_LEN`] digits.
     #[error("a PIN must have {MIN_LEN} to {MAX_LEN} digits, not {0}")]
     Length(usize),
-    /// The factory default `0000`, which every new account shares.
-    #[error("the default PIN 0000 may not be chosen")]
+    /// `0000`, once every new account's PIN: never chosen, never accepted ([`check`]).
+    #[error("the PIN 0000 may not be chosen")]
     Default,
     /// The user's own local number, or its last four digits: the first thing an attacker tries.
     #[error("the PIN may not be your local number or its last four digits")]
     LocalNumber,
+    /// Shorter than the configured minimum (`[security] pin_min_length`).
+    #[error("a PIN must have at least {0} digits")]
+    TooShort(usize),
+    /// Among the first guesses of anyone ([`strength`]): one digit repeated, a run, a date.
+    #[error("{0}")]
+    Weak(Weakness),
 }
 
-/// Checks a PIN the user wants to set (product: "digits only, may not be 0000 or the user's own
-/// local number"). `local_number` is the 7-digit login (customer code + last 4 of the OneNumber).
+/// Checks a PIN the user wants to set under the default [`PinRules`] (4 digits at least).
 pub fn validate_new_pin(pin: &str, local_number: &str) -> Result<(), PinError> {
+    PinRules::default().validate(pin, local_number)
+}
+
+/// The rules every PIN obeys whatever the configuration (product: "digits only, may not be
+/// 0000 or the user's own local number"). `local_number` is the 7-digit login (customer code +
+/// last 4 of the OneNumber). [`PinRules::validate`] adds the minimum length and strength.
+fn validate_basic(pin: &str, local_number: &str) -> Result<(), PinError> {
     if !pin.bytes().all(|b| b.is_ascii_digit()) {
         return Err(PinError::NotDigits);
     }
@@ -91,7 +108,7 @@ mod tests {
     #[test]
     fn rules() {
         assert_eq!(validate_new_pin("2580", "1000001"), Ok(()));
-        assert_eq!(validate_new_pin("12345678", "1000001"), Ok(()));
+        assert_eq!(validate_new_pin("25802581", "1000001"), Ok(()));
         assert_eq!(validate_new_pin("0000", "1000001"), Err(PinError::Default));
         assert_eq!(validate_new_pin("123", "1000001"), Err(PinError::Length(3)));
         assert_eq!(

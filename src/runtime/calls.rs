@@ -343,7 +343,12 @@ fn authenticated(cx: &mut Context, calls: &mut Calls, key: CallKey, device: &Dev
                         stale = error.is_stale();
                         if error.counts_as_failure() {
                             let at = cx.instant();
-                            if let Some(ban) = cx.bans.record_failure(at, running_source(running)) {
+                            let client = crate::sip::client::client_ip(
+                                &cx.config.security.trusted(),
+                                running_source(running),
+                                &request,
+                            );
+                            if let Some(ban) = cx.bans.record_failure(at, client) {
                                 warn!(source = %ban.source, "banning source after failed authentications");
                             }
                         }

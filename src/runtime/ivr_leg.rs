@@ -279,11 +279,23 @@ pub fn answer(cx: &mut Context, legs: &mut IvrLegs, call: Answer, kind: IvrKind)
         }
         let _ = completions.send(Completion::LegDone(key)).await;
     });
+    let mut origin = vec![crate::pin::sources::SourceKey::Address(
+        crate::sip::client::client_ip(
+            &cx.config.security.trusted(),
+            call.source.ip(),
+            &call.invite,
+        ),
+    )];
+    origin.extend(
+        crate::sip::client::caller_user(&call.invite)
+            .and_then(|user| crate::pin::sources::SourceKey::caller_id(&user)),
+    );
     let leg = IvrLeg {
         call_id: call.call_id.clone(),
         media,
         events: events_rx,
         commands: commands_tx,
+        origin,
     };
     // The drain guard lives as long as the driver: a message being saved holds the shutdown.
     let guard = cx.shutdown.as_ref().map(|s| s.call_started());

@@ -100,6 +100,9 @@ pub struct IvrLeg {
     pub events: mpsc::Receiver<LegEvent>,
     /// Requests to the SIP side.
     pub commands: mpsc::Sender<LegCommand>,
+    /// Where the call came from (client address, caller ID), for the mailbox's per-source
+    /// PIN limit ([`crate::pin::sources`]).
+    pub origin: Vec<crate::pin::sources::SourceKey>,
 }
 
 /// What the IVR drivers need besides the call itself. Cheap to clone.

@@ -58,6 +58,7 @@ pub async fn run_retrieve(leg: IvrLeg, setup: RetrieveSetup, deps: IvrDeps) {
             media,
             events,
             commands,
+            origin,
             ..
         } = leg;
         let now = deps.clock.instant();
@@ -79,6 +80,7 @@ pub async fn run_retrieve(leg: IvrLeg, setup: RetrieveSetup, deps: IvrDeps) {
             leg_open: true,
             caller_gone: false,
             ended: false,
+            origin,
         };
         driver.run().await;
         let Driver { media, .. } = driver;
@@ -130,6 +132,8 @@ struct Driver {
     caller_gone: bool,
     /// `HangUp` or `Transfer` was sent: the SIP side ends or moves the call.
     ended: bool,
+    /// The caller's address and caller ID: wrong PINs count against them too.
+    origin: Vec<crate::pin::sources::SourceKey>,
 }
 
 impl Driver {
@@ -599,8 +603,17 @@ impl Driver {
         let Some(pin) = pin else {
             return self.login_without_pin(&mailbox, user).await;
         };
-        match self.deps.pin_check.check(user, pin.as_str(), now).await? {
+        match self
+            .deps
+            .pin_check
+            .check_from(user, pin.as_str(), now, &self.origin)
+            .await?
+        {
             Verdict::Granted(user) => self.granted(user).await,
+            Verdict::SourceBanned => {
+                warn!(origin = ?self.origin, "voicemail login from a banned source");
+                Ok(LoginResult::Locked)
+            }
             Verdict::Unknown => {
                 warn!(?mailbox, "voicemail login to an unknown mailbox");
                 Ok(LoginResult::WrongPin)
@@ -660,6 +673,7 @@ impl Driver {
             timezone: org.timezone,
             quick_listen: settings.quick_listen,
             pin_must_change: user.pin_must_change,
+            pin_min_length: self.deps.pin_check.rules().min_len,
         }))
     }
 
@@ -704,7 +718,10 @@ impl Driver {
     async fn change_pin(&mut self, user: UserId, pin: Pin) -> Result<(), DriverError> {
         self.mine(user)?;
         let owner = self.deps.store.user(user).await?;
-        crate::pin::validate_new_pin(pin.as_str(), &owner.local_number)?;
+        self.deps
+            .pin_check
+            .rules()
+            .validate(pin.as_str(), &owner.local_number)?;
         let typed = pin.as_str().to_owned();
         let hash = tokio::task::spawn_blocking(move || crate::pin::hash_pin(&typed))
             .await

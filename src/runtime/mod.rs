@@ -262,7 +262,9 @@ impl Server {
                     min: config.calls.min_message,
                     ..crate::ivr::RecordingLimits::default()
                 },
-                pin_check: crate::pin::PinCheck::new(store.clone(), config.api.lockout_policy()),
+                pin_check: config
+                    .security
+                    .pin_check(store.clone(), config.api.lockout_policy()),
                 deny_list: config.toll_fraud.deny_prefixes.clone(),
                 voicemail: voicemail::VoicemailShared::new(
                     spool,
@@ -293,7 +295,8 @@ impl Server {
                     clock,
                 }))
                 .with_deny_list(config.toll_fraud.deny_prefixes.clone())
-                .with_fetch_policy(crate::calendar::FetchPolicy::from(&config.calendar));
+                .with_fetch_policy(crate::calendar::FetchPolicy::from(&config.calendar))
+                .with_security(&config.security);
         let http = axum::serve(
             listeners.http,
             crate::api::router(api.with_click_to_call(click_to_call))

@@ -115,7 +115,7 @@ pub fn on_lookup(cx: &mut Context, lookup: RegisterLookup) {
         Ok(found) => found,
         Err(StoreError::NotFound(_)) => {
             // Unknown username: the same answer as a wrong password, so names cannot be probed.
-            failed(cx, source);
+            failed(cx, source, &request);
             challenge(cx, transaction, &request, source, false);
             return;
         }
@@ -153,7 +153,7 @@ pub fn on_lookup(cx: &mut Context, lookup: RegisterLookup) {
         } else {
             debug!(%error, username = %digest.username, "REGISTER authentication failed");
             if error.counts_as_failure() {
-                failed(cx, source);
+                failed(cx, source, &request);
             }
             challenge(cx, transaction, &request, source, false);
         }
@@ -273,10 +273,12 @@ fn challenge(
     cx.respond(transaction, response);
 }
 
-/// Counts a failed authentication against the source; logs one line when a ban starts.
-fn failed(cx: &mut Context, source: SocketAddr) {
+/// Counts a failed authentication against the client (the source, or behind a trusted proxy
+/// the client its Via chain names, [`crate::sip::client`]); logs one line when a ban starts.
+fn failed(cx: &mut Context, source: SocketAddr, request: &rsip::Request) {
     let now = cx.instant();
-    if let Some(ban) = cx.bans.record_failure(now, source.ip()) {
+    let client = crate::sip::client::client_ip(&cx.config.security.trusted(), source.ip(), request);
+    if let Some(ban) = cx.bans.record_failure(now, client) {
         warn!(source = %ban.source, failures = ban.failures, "banning source after failed authentications");
     }
 }

@@ -3,7 +3,9 @@
 
 pub mod answer_retransmit;
 pub mod auth;
+pub mod client;
 pub mod dialog;
+pub mod flood;
 pub mod fuzz;
 pub mod message;
 pub mod registrar;

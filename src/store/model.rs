@@ -358,6 +358,9 @@ pub struct Organisation {
     pub receptionist_group_number: Option<String>,
     /// When the row was created.
     pub created_at: DateTime<Utc>,
+    /// E.164 prefixes (`+870`) the toll-fraud deny-list does not refuse for this organisation
+    /// (`crate::toll_fraud::OrgPolicy::allow_list`); empty for none.
+    pub toll_fraud_allow_list: Vec<String>,
 }
 
 /// Input for creating an organisation.

@@ -18,6 +18,7 @@ pub(super) struct OrgRow {
     allow_external_forwarding: bool,
     receptionist_group_number: Option<String>,
     created_at: i64,
+    toll_fraud_allow_list: String,
 }
 
 impl TryFrom<OrgRow> for Organisation {
@@ -32,12 +33,17 @@ impl TryFrom<OrgRow> for Organisation {
             allow_external_forwarding: r.allow_external_forwarding,
             receptionist_group_number: r.receptionist_group_number,
             created_at: ts(r.created_at)?,
+            toll_fraud_allow_list: r
+                .toll_fraud_allow_list
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
         })
     }
 }
 
 pub(super) const COLUMNS: &str = "id, customer_code, name, timezone, allow_external_forwarding, \
-                       receptionist_group_number, created_at";
+                       receptionist_group_number, created_at, toll_fraud_allow_list";
 
 impl Store {
     /// Creates an organisation. The customer code must be three digits and unused.
@@ -96,5 +102,24 @@ impl Store {
         let rows: Vec<OrgRow> =
             with_pool!(self, |pool| sqlx::query_as(&sql).fetch_all(pool).await)?;
         rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// Replaces the organisation's toll-fraud allow-list (E.164 prefixes such as `+870`,
+    /// checked by the caller with [`crate::toll_fraud::Prefix`]; empty clears it).
+    pub async fn org_set_toll_fraud_allow_list(
+        &self,
+        id: OrgId,
+        prefixes: &[String],
+    ) -> Result<Organisation, StoreError> {
+        let sql = format!(
+            "UPDATE organisations SET toll_fraud_allow_list = $2 WHERE id = $1 RETURNING {COLUMNS}"
+        );
+        let joined = prefixes.join(" ");
+        let row: Option<OrgRow> = with_pool!(self, |pool| sqlx::query_as(&sql)
+            .bind(id.0)
+            .bind(&joined)
+            .fetch_optional(pool)
+            .await)?;
+        row.ok_or(StoreError::NotFound("organisation"))?.try_into()
     }
 }

@@ -419,9 +419,9 @@ fn a_weekly_absence_shows_in_the_schedule_and_the_timeline() {
 }
 
 #[test]
-fn a_new_user_must_change_the_default_pin() {
+fn a_new_user_must_change_the_initial_pin() {
     let server = TestServer::start_demo();
-    let status = support::command(&server.data_dir)
+    let added = support::command(&server.data_dir)
         .args([
             "user",
             "add",
@@ -432,14 +432,24 @@ fn a_new_user_must_change_the_default_pin() {
             "--one-number",
             "4570100009",
         ])
-        .status()
+        .stdout(std::process::Stdio::piped())
+        .output()
         .expect("onestatus user add");
-    assert!(status.success());
+    assert!(added.status.success());
+    // No e-mail address: the random initial PIN is printed once (0000 never opens anything).
+    let out = String::from_utf8_lossy(&added.stdout).into_owned();
+    let initial = out
+        .lines()
+        .find_map(|l| {
+            l.rsplit_once("first login): ")
+                .map(|(_, pin)| pin.to_owned())
+        })
+        .unwrap_or_else(|| panic!("no initial PIN in {out:?}"));
     let driver = Driver::start();
     let b = driver.browser(Window::DESKTOP);
     b.goto(&format!("{}/", base(&server)));
     b.type_into("#local-number", "1000009");
-    b.type_into("#pin", "0000");
+    b.type_into("#pin", &initial);
     b.click("form button[type=submit]");
     b.wait_for(
         "the forced PIN change",
@@ -451,7 +461,7 @@ fn a_new_user_must_change_the_default_pin() {
             .is_null(),
         "nothing else before the change"
     );
-    b.type_into("#pin-current", "0000");
+    b.type_into("#pin-current", &initial);
     b.type_into("#pin-new", "4826");
     b.type_into("#pin-again", "4826");
     b.click(".pin-form button[type=submit]");

@@ -213,6 +213,7 @@ impl Call {
             media,
             events,
             commands: commands_tx,
+            origin: Vec::new(),
         };
         let task = tokio::spawn(run_retrieve(
             leg,

@@ -27,6 +27,7 @@ mod ipv6;
 mod mailbox;
 mod media;
 mod notify;
+mod security;
 mod serve;
 mod sip;
 mod sip_corpus;

@@ -75,6 +75,7 @@ async fn suite(url: &str) {
     routing_snapshot_matches_single_reads(&store).await;
     direct_reads_match_sqlx(&store, url).await;
     pin_change_and_lockout(&store).await;
+    org_toll_fraud_allow_list(&store).await;
     let store = voicemail_is_durable(store, url).await;
     store.close().await;
 }
@@ -1087,4 +1088,38 @@ async fn postgres_backend() {
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
+}
+
+/// Issue #19: an organisation's toll-fraud allow-list (migration 0005) is stored, read back by
+/// every organisation read, and opens exactly its prefixes in the one policy module.
+async fn org_toll_fraud_allow_list(store: &Store) {
+    use onestatus::toll_fraud::{check_stored, DenyList, OrgPolicy, TollFraudError};
+    let mut org = make_org(store, "905").await;
+    assert!(org.toll_fraud_allow_list.is_empty(), "none by default");
+    // The organisation allows external calls; the operator's deny-list still refuses +870.
+    org.allow_external_forwarding = true;
+    let deny = DenyList::default();
+    assert!(matches!(
+        check_stored("870771234567", &OrgPolicy::for_org(&org), &deny),
+        Err(TollFraudError::Denied { .. })
+    ));
+    let stored = store
+        .org_set_toll_fraud_allow_list(org.id, &["+870".to_owned(), "+4590".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(stored.toll_fraud_allow_list, ["+870", "+4590"]);
+    let mut read = store.org_by_code("905").await.unwrap();
+    assert_eq!(read, stored);
+    assert_eq!(store.org(org.id).await.unwrap(), stored);
+    read.allow_external_forwarding = true;
+    let policy = OrgPolicy::for_org(&read);
+    assert_eq!(check_stored("870771234567", &policy, &deny), Ok(()));
+    assert_eq!(check_stored("4590123456", &policy, &deny), Ok(()));
+    // Only those: +881 stays denied.
+    assert!(check_stored("881612345678", &policy, &deny).is_err());
+    let cleared = store
+        .org_set_toll_fraud_allow_list(org.id, &[])
+        .await
+        .unwrap();
+    assert!(cleared.toll_fraud_allow_list.is_empty());
 }

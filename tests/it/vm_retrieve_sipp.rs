@@ -6,7 +6,7 @@
 //! other; the store shows it and the phone's lamp goes off (MWI "Messages-Waiting: no"). In
 //! Danish, Swedish and English. Wrong PINs: three end the call, the fifth locks the mailbox
 //! for 15 minutes of the server's (set) clock, and the right PIN is refused while locked. The
-//! default PIN 0000 forces a change at the first login, by phone.
+//! initial PIN given to a user forces a change at the first login, by phone.
 // Tests drive a real process over real sockets: wall-clock time is the point here.
 #![allow(clippy::disallowed_methods)]
 
@@ -216,20 +216,26 @@ fn wrong_pins_end_the_call_then_lock_the_mailbox() {
     assert_eq!(still.locked_until, Some(until));
 }
 
-/// A user whose PIN is still the default 0000 must choose a new one at the first login.
+/// A user whose initial (or reset) PIN must be changed chooses a new one at the first login.
 #[test]
-fn the_default_pin_forces_a_change_at_first_login() {
+fn the_initial_pin_forces_a_change_at_first_login() {
     let (_, local, ..) = EMMA;
     let server = start(None, rtp_range());
     with_store(&server, async |store| {
         let user = store.user_by_local_number(local).await.unwrap();
         store
-            .user_set_pin_hash(user.id, &onestatus::pin::hash_pin("0000"), true)
+            .user_set_pin_hash(user.id, &onestatus::pin::hash_pin("4829"), true)
             .await
             .unwrap();
     });
     let mut args = vec!["-s".to_owned(), ACCESS.to_owned()];
     args.extend(local_digits(local));
+    args.extend(
+        "4829"
+            .chars()
+            .enumerate()
+            .flat_map(|(i, c)| ["-set".to_owned(), format!("i{}", i + 1), c.to_string()]),
+    );
     args.extend(pin_digits("1357"));
     run(&server, "vm_retrieve_new_pin.xml", &args);
     let user = with_store(&server, async |store| {

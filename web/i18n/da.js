@@ -15,7 +15,7 @@ export default {
   'login.language': 'Sprog',
   'pin.title': 'Skift kode', 'pin.forced': 'Din kode er en standard- eller nulstillet kode. Vælg en ny for at fortsætte.',
   'pin.current': 'Nuværende kode', 'pin.new': 'Ny kode', 'pin.again': 'Ny kode igen',
-  'pin.rules': 'Kun cifre, mindst 4. Ikke 0000 og ikke dit lokalnummer.', 'pin.mismatch': 'De to nye koder er forskellige.',
+  'pin.rules': 'Kun cifre, mindst 4. Ikke 0000, ikke dit lokalnummer, ikke samme ciffer gentaget, ikke en række som 1234 og ikke en dato.', 'pin.mismatch': 'De to nye koder er forskellige.',
   'pin.submit': 'Skift kode', 'pin.changed': 'Din kode er skiftet.',
   'status.available': 'Tilgængelig', 'status.on_the_phone': 'Optaget på telefonen', 'status.absent': 'Fraværende',
   'status.until': 'til {when}', 'status.further_notice': 'indtil videre', 'status.origin': 'Sat af',

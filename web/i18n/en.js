@@ -15,7 +15,7 @@ export default {
   'login.language': 'Language',
   'pin.title': 'Change PIN', 'pin.forced': 'Your PIN is a default or reset PIN. Choose a new one to continue.',
   'pin.current': 'Current PIN', 'pin.new': 'New PIN', 'pin.again': 'New PIN again',
-  'pin.rules': 'Digits only, at least 4. Not 0000 and not your local number.', 'pin.mismatch': 'The two new PINs differ.',
+  'pin.rules': 'Digits only, at least 4. Not 0000, not your local number, not one digit repeated, not a run such as 1234 and not a date.', 'pin.mismatch': 'The two new PINs differ.',
   'pin.submit': 'Change PIN', 'pin.changed': 'Your PIN is changed.',
   'status.available': 'Available', 'status.on_the_phone': 'On the phone', 'status.absent': 'Absent',
   'status.until': 'until {when}', 'status.further_notice': 'until further notice', 'status.origin': 'Set by',

@@ -15,7 +15,7 @@ export default {
   'login.language': 'Språk',
   'pin.title': 'Byt PIN-kod', 'pin.forced': 'Din PIN-kod är en standard- eller återställd kod. Välj en ny för att fortsätta.',
   'pin.current': 'Nuvarande PIN-kod', 'pin.new': 'Ny PIN-kod', 'pin.again': 'Ny PIN-kod igen',
-  'pin.rules': 'Bara siffror, minst 4. Inte 0000 och inte ditt lokalnummer.', 'pin.mismatch': 'De två nya koderna skiljer sig.',
+  'pin.rules': 'Bara siffror, minst 4. Inte 0000, inte ditt lokalnummer, inte samma siffra upprepad, inte en följd som 1234 och inte ett datum.', 'pin.mismatch': 'De två nya koderna skiljer sig.',
   'pin.submit': 'Byt PIN-kod', 'pin.changed': 'Din PIN-kod är bytt.',
   'status.available': 'Tillgänglig', 'status.on_the_phone': 'I telefon', 'status.absent': 'Frånvarande',
   'status.until': 'till {when}', 'status.further_notice': 'tills vidare', 'status.origin': 'Satt av',

@@ -22,6 +22,7 @@ fn info() -> MailboxInfo {
         timezone: chrono_tz::Europe::Copenhagen,
         quick_listen: false,
         pin_must_change: false,
+        pin_min_length: 4,
     }
 }
 
@@ -244,6 +245,45 @@ fn silence_at_the_pin_prompt_repeats_it_then_ends_the_call() {
     s.done(20_000);
     assert_eq!(s.timeout(), ["play da: goodbye"]);
     assert_eq!(s.done(27_000), ["hangup"]);
+}
+
+#[test]
+fn weak_and_too_short_pins_are_refused_on_the_phone() {
+    let (mut s, _) = start(RetrieveSetup::new(
+        Entry::OwnDevice {
+            user: UserId(7),
+            pin_required: true,
+        },
+        Lang::Da,
+    ));
+    s.keys(500, "2580#");
+    s.send(
+        2_000,
+        Event::StoreReply(StoreReply::Login(LoginResult::Granted(MailboxInfo {
+            pin_must_change: true,
+            pin_min_length: 6,
+            ..info()
+        }))),
+    );
+    let enter_new = "play! da: enter_new_pin press_pound_when_done";
+    assert_eq!(s.done(4_000), [enter_new]);
+    // A repeat, runs up and down, a birthday (DDMMYY), and a 4-digit PIN under the
+    // configured minimum of 6.
+    for (t, refused) in [
+        (6_000, "111111#"),
+        (9_000, "123456#"),
+        (12_000, "654321#"),
+        (15_000, "170385#"),
+        (18_000, "4711#"),
+    ] {
+        assert_eq!(
+            s.keys(t, refused),
+            ["play da: pin_not_allowed"],
+            "{refused}"
+        );
+        assert_eq!(s.done(t + 2_000), [enter_new]);
+    }
+    assert_eq!(s.keys(21_000, "471189#"), ["play! da: enter_new_pin_again"]);
 }
 
 #[test]

@@ -68,6 +68,10 @@ pub struct SipService {
     click_to_call: ClickToCalls,
     /// The writer task, until `serve` takes it to wait for the last records at shutdown.
     history_task: Option<tokio::task::JoinHandle<()>>,
+    /// `[security] trusted_proxies`: whose Via chain names the client.
+    trusted: crate::config::security::TrustedProxies,
+    /// Requests per source (`[security] sip_requests_per_sec`, `sip_burst`).
+    flood: crate::sip::flood::FloodLimiter,
 }
 
 impl SipService {
@@ -106,6 +110,14 @@ impl SipService {
             ..RegistrarConfig::default()
         };
         let scanners = config.sip.scanner_user_agents.clone();
+        let trusted = config.security.trusted();
+        let flood = crate::sip::flood::FloodLimiter::new(crate::sip::flood::FloodConfig {
+            rate: config.security.sip_requests_per_sec,
+            burst: config.security.sip_burst,
+            refusals_before_ban: config.security.sip_refusals_before_ban,
+            window: config.sip.auth_failures_window,
+            max_sources: 65_536,
+        });
         let (completions, completions_rx) = mpsc::channel(COMPLETION_QUEUE);
         let (history, history_task) = HistoryWriter::start(store.clone());
         let mut cx = Context::new(
@@ -130,6 +142,8 @@ impl SipService {
             ivr_legs: IvrLegs::default(),
             click_to_call: ClickToCalls::default(),
             history_task: Some(history_task),
+            trusted,
+            flood,
         }
     }
 
@@ -309,7 +323,10 @@ impl SipService {
     /// Bytes from a transport: parse, answer what cannot be parsed, feed the layer.
     fn on_inbound(&mut self, inbound: Inbound) {
         let now = self.cx.instant();
-        if self.cx.bans.is_banned(now, inbound.from.ip()) {
+        // From a trusted proxy the client is read from the Via chain below (and only the
+        // client is banned or limited, never the proxy carrying everyone's traffic).
+        let via_proxy = self.trusted.contains(inbound.from.ip());
+        if !via_proxy && self.cx.bans.is_banned(now, inbound.from.ip()) {
             return;
         }
         let transport = match inbound.protocol {
@@ -345,6 +362,17 @@ impl SipService {
                     return;
                 }
             }
+            let client = if via_proxy {
+                crate::sip::client::client_ip(&self.trusted, inbound.from.ip(), request)
+            } else {
+                inbound.from.ip()
+            };
+            if via_proxy && self.cx.bans.is_banned(now, client) {
+                return;
+            }
+            if !self.admitted(now, client, request, transport, inbound.from) {
+                return;
+            }
             crate::sip::via::stamp_received(request, inbound.from);
         }
         if let Err(error) = self
@@ -353,6 +381,50 @@ impl SipService {
             .handle_message(now, parsed, inbound.from, transport)
         {
             debug!(from = %inbound.from, %error, "message not taken by the transaction layer");
+        }
+    }
+
+    /// Takes a token of `client`'s request bucket ([`crate::sip::flood`]); when there is none,
+    /// answers 503 with `Retry-After` outside any transaction (a flood must not fill the
+    /// transaction table) or, past the refusals allowed, bans the client. False: the request
+    /// goes no further.
+    fn admitted(
+        &mut self,
+        now: std::time::Instant,
+        client: std::net::IpAddr,
+        request: &rsip::Request,
+        transport: TransportKind,
+        from: SocketAddr,
+    ) -> bool {
+        use crate::sip::flood::Admission;
+        match self.flood.admit(now, client) {
+            Admission::Admit => true,
+            Admission::Refuse { retry_after_secs } => {
+                debug!(%client, method = %request.method, "request over the per-source limit");
+                if request.method != Method::Ack {
+                    // §8.2.6.2: a final response carries a To tag of ours.
+                    let tag = message::new_tag();
+                    let mut response =
+                        crate::sip::transaction::fields::response_to(request, 503, Some(&tag));
+                    response
+                        .headers
+                        .push(Header::RetryAfter(rsip::headers::RetryAfter::new(
+                            retry_after_secs.to_string(),
+                        )));
+                    response
+                        .headers
+                        .push(Header::Server(rsip::headers::Server::new(SERVER)));
+                    let bytes = message::serialize(&rsip::SipMessage::Response(response));
+                    self.layer_bypass(transport, from, bytes);
+                }
+                false
+            }
+            Admission::Ban => {
+                if let Some(ban) = self.cx.bans.ban(now, client) {
+                    tracing::warn!(source = %ban.source, "banning source after flooding requests");
+                }
+                false
+            }
         }
     }
 

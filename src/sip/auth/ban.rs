@@ -168,8 +168,32 @@ impl AuthFailures {
     }
 }
 
+impl AuthFailures {
+    /// Bans `ip` now for the configured time, whatever its failure count: for a source that
+    /// kept flooding past the request limit (`sip::flood`). `None` when it is banned already or
+    /// there is no room (every tracked source banned).
+    pub fn ban(&mut self, now: Instant, ip: IpAddr) -> Option<BanStarted> {
+        let key = ban_key(ip);
+        if !self.sources.contains_key(&key) && !self.make_room(now) {
+            return None;
+        }
+        let until = now + self.config.ban_for;
+        let source = self.sources.entry(key).or_default();
+        if source.is_banned(now) {
+            return None;
+        }
+        source.failures.clear();
+        source.banned_until = Some(until);
+        Some(BanStarted {
+            source: key,
+            until,
+            failures: 0,
+        })
+    }
+}
+
 /// The key a source is counted under: IPv4 as is (IPv4-mapped IPv6 included), IPv6 by /64.
-fn ban_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn ban_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

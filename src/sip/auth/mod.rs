@@ -28,6 +28,7 @@ mod hmac;
 mod nonce;
 mod scanner;
 
+pub(crate) use ban::ban_key;
 pub use ban::{AuthFailures, BanConfig, BanStarted};
 pub use digest::{ha1, DigestAlgorithm, DigestResponse, NonceCount, Qop};
 pub use error::{AuthAnswer, AuthError};

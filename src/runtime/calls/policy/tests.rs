@@ -144,6 +144,7 @@ impl Fixture {
                 allow_external_forwarding: self.allow_external,
                 receptionist_group_number: None,
                 created_at: now(),
+                toll_fraud_allow_list: Vec::new(),
             },
             state,
             registrations,
