@@ -16,7 +16,10 @@ use crate::domain::Lang;
 use crate::pin::LockoutPolicy;
 use crate::sip::auth::DigestAlgorithm;
 
+pub mod directory;
 pub mod duration;
+
+pub use directory::{DirectoryAnswer, DirectoryConfig};
 
 /// The documented configuration file, bundled so `onestatus config` can print it.
 pub const DOCUMENTED_DEFAULTS: &str = include_str!("../../config/onestatus.toml");
@@ -54,6 +57,8 @@ pub struct Config {
     pub calendar: CalendarConfig,
     /// The toll-fraud deny-list.
     pub toll_fraud: TollFraudConfig,
+    /// The external number directory (off by default).
+    pub directory: DirectoryConfig,
 }
 
 /// `[database]`
@@ -299,6 +304,7 @@ impl Default for Config {
             sms: SmsConfig::default(),
             calendar: CalendarConfig::default(),
             toll_fraud: TollFraudConfig::default(),
+            directory: DirectoryConfig::default(),
         }
     }
 }

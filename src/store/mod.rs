@@ -52,6 +52,7 @@ mod absences;
 mod calendar;
 pub mod demo;
 mod devices;
+mod directory;
 mod error;
 mod forwards;
 mod groups;
@@ -69,6 +70,10 @@ mod users;
 mod voicemail;
 
 pub use devices::{ha1_md5, ha1_sha256};
+pub use directory::{
+    ContactNumber, ImportCounts, ImportMode, NumberKind, SharedContact, SharedContactData,
+    SharedContactId, VoicemailDelivery, VoicemailPlayer,
+};
 pub use error::StoreError;
 pub use model::*;
 pub use routing_snapshot::{sqlite_query_text as routing_snapshot_sqlite_text, RoutingSnapshot};
