@@ -15,6 +15,7 @@ use onestatus::config::Config;
 use onestatus::runtime::{ServeOptions, Server};
 
 mod cli;
+mod cli_contacts;
 
 /// Presence-aware SIP B2BUA with the OneVoicemail IVR.
 #[derive(Debug, Parser)]
@@ -49,6 +50,9 @@ enum Command {
     /// Import calendars.
     #[command(subcommand)]
     Calendar(cli::CalendarCommand),
+    /// Manage an organisation's shared phonebook (import vCard/CSV, list, add, remove).
+    #[command(subcommand)]
+    Contacts(cli_contacts::ContactsCommand),
 }
 
 fn main() -> ExitCode {
@@ -107,6 +111,7 @@ async fn run(args: Args) -> ExitCode {
         Command::Org(command) => cli::org(&config, command).await,
         Command::User(command) => cli::user(&config, command).await,
         Command::Calendar(command) => cli::calendar(&config, command).await,
+        Command::Contacts(command) => cli_contacts::contacts(&config, command).await,
     }
 }
 

@@ -225,6 +225,7 @@ fn voicemail_mail(lang: Lang, audio: Option<Vec<u8>>) -> VoicemailMail {
         duration_ms: 10_000,
         audio,
         link: "http://web.example/#/voicemail/42".into(),
+        recording_link: None,
     }
 }
 

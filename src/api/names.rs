@@ -1,0 +1,62 @@
+//! Names beside numbers in the API's lists (issue #23): the call history and missed calls,
+//! the voicemail list, search results. Every name comes from the one lookup
+//! (`directory::lookup`, colleague → personal → shared → external); the external directory
+//! is read from its cache only, with a background fill, so a list never waits for it.
+
+use serde::Serialize;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::ApiState;
+use crate::directory::{External, NameSource, Names, Viewer};
+use crate::store::CallRecord;
+
+/// A call-history record with the other party's name.
+#[derive(Debug, Clone, Serialize)]
+pub struct NamedCall {
+    /// The record as stored (`other_name` is what the caller presented, if anything).
+    #[serde(flatten)]
+    pub record: CallRecord,
+    /// The other party's name from the directory, if any source knows the number.
+    pub name: Option<String>,
+    /// Where `name` came from.
+    pub name_source: Option<NameSource>,
+}
+
+/// An item of a list marked with where it comes from (search results).
+#[derive(Debug, Clone, Serialize)]
+pub struct Sourced<T> {
+    /// The item.
+    #[serde(flatten)]
+    pub item: T,
+    /// Its source: colleague, personal or shared.
+    pub source: NameSource,
+}
+
+/// The lookup from `caller`'s point of view.
+pub async fn names<'a>(state: &'a ApiState, caller: &Caller) -> Result<Names<'a>, ApiError> {
+    let viewer = Viewer::of(&state.store, &caller.user).await?;
+    Ok(Names::new(&state.store, state.directory.as_ref(), viewer))
+}
+
+/// Names `calls` for `caller`.
+pub async fn name_calls(
+    state: &ApiState,
+    caller: &Caller,
+    calls: Vec<CallRecord>,
+) -> Result<Vec<NamedCall>, ApiError> {
+    let mut names = names(state, caller).await?;
+    let now = state.now();
+    let mut out = Vec::with_capacity(calls.len());
+    for record in calls {
+        let found = names
+            .name_for(&record.data.other_number, External::Cached, now)
+            .await?;
+        out.push(NamedCall {
+            record,
+            name: found.as_ref().map(|f| f.name.clone()),
+            name_source: found.map(|f| f.source),
+        });
+    }
+    Ok(out)
+}
