@@ -21,6 +21,8 @@ mod calls;
 mod calls_media;
 mod cli;
 mod click_to_call;
+mod directory;
+mod directory_e2e;
 mod ipv6;
 mod mailbox;
 mod media;
