@@ -127,6 +127,21 @@ impl ColumnMap {
     }
 }
 
+/// Why a record was left out, for a client to say in its own language (`reason` says it in
+/// English, with the detail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectCode {
+    /// Neither a name nor a company.
+    NoName,
+    /// No telephone number (faxes do not count).
+    NoNumber,
+    /// A number that is not one.
+    BadNumber,
+    /// A vCard that could not be read (no END, a line without ':', an unknown version).
+    Unreadable,
+}
+
 /// A record left out, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rejected {
@@ -136,7 +151,9 @@ pub struct Rejected {
     pub record: usize,
     /// Its name, when it has one, so the receptionist finds it.
     pub name: Option<String>,
-    /// What is wrong.
+    /// What is wrong, as a code.
+    pub code: RejectCode,
+    /// What is wrong, in words (English), with the offending value.
     pub reason: String,
 }
 
@@ -257,7 +274,7 @@ impl Draft {
         self,
         org: OrgId,
         plan: &Plan,
-    ) -> Result<SharedContactData, (Option<String>, String)> {
+    ) -> Result<SharedContactData, (Option<String>, RejectCode, String)> {
         let mut name = clip(&self.name, MAX_FIELD_CHARS);
         if name.is_empty() {
             name = clip(&self.first.join(" "), MAX_FIELD_CHARS);
@@ -272,7 +289,7 @@ impl Draft {
         }
         let shown = Some(name.clone()).filter(|n| !n.is_empty());
         if name.is_empty() {
-            return Err((None, "no name".to_owned()));
+            return Err((None, RejectCode::NoName, "no name".to_owned()));
         }
         let mut numbers: Vec<ContactNumber> = Vec::new();
         for (kind, label, typed) in self.numbers {
@@ -280,6 +297,7 @@ impl Draft {
                 let typed: String = typed.chars().take(40).collect();
                 (
                     shown.clone(),
+                    RejectCode::BadNumber,
                     format!("{label} {typed:?} is not a telephone number: {e}"),
                 )
             })?;
@@ -291,7 +309,11 @@ impl Draft {
             }
         }
         if numbers.is_empty() {
-            return Err((shown, "no telephone number".to_owned()));
+            return Err((
+                shown,
+                RejectCode::NoNumber,
+                "no telephone number".to_owned(),
+            ));
         }
         Ok(SharedContactData {
             org_id: org,
@@ -336,14 +358,15 @@ fn collect(
     };
     for (index, (line, draft)) in drafts.into_iter().enumerate() {
         let result = draft
-            .map_err(|reason| (None, reason))
+            .map_err(|reason| (None, RejectCode::Unreadable, reason))
             .and_then(|d| d.finish(org, plan));
         match result {
             Ok(contact) => parsed.contacts.push(contact),
-            Err((name, reason)) => parsed.rejected.push(Rejected {
+            Err((name, code, reason)) => parsed.rejected.push(Rejected {
                 line,
                 record: index + 1,
                 name,
+                code,
                 reason,
             }),
         }
@@ -535,12 +558,14 @@ mod tests {
                     line: 4,
                     record: 3,
                     name: Some("Ole Uden Nummer".into()),
+                    code: RejectCode::NoNumber,
                     reason: "no telephone number".into()
                 },
                 Rejected {
                     line: 5,
                     record: 4,
                     name: Some("Bad Number".into()),
+                    code: RejectCode::BadNumber,
                     reason: "Business Phone \"22 33 ab\" is not a telephone number: 'a' is not \
                              part of a telephone number"
                         .into()
@@ -589,6 +614,7 @@ mod tests {
         assert_eq!(parsed.rejected[0].line, 17);
         assert_eq!(parsed.rejected[1].line, 21);
         assert!(parsed.rejected[1].reason.contains("END:VCARD"));
+        assert_eq!(parsed.rejected[1].code, RejectCode::Unreadable);
     }
 
     #[test]

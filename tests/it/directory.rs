@@ -602,6 +602,7 @@ fn receptionists_manage_and_import_everyone_searches_and_lists_show_names() {
     assert_eq!(report["rejected"][0]["record"], 2);
     assert_eq!(report["rejected"][0]["name"], "Uden Nummer");
     assert_eq!(report["rejected"][0]["reason"], "no telephone number");
+    assert_eq!(report["rejected"][0]["code"], "no_number");
     // The same file again: nothing new.
     let (_, again) = http(
         server.http,

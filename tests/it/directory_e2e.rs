@@ -231,3 +231,74 @@ fn the_tel_handler_route_starts_a_click_to_call_and_shared_contacts_are_searched
         .expect("target thread")
         .expect("Karen's phone rang and was connected");
 }
+
+/// Runs axe-core (vendored) on the page; fails on a serious or critical violation.
+fn assert_accessible(b: &crate::support::webdriver::Browser, screen: &str) {
+    let axe = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/axe/axe.min.js"
+    ))
+    .expect("testdata/axe/axe.min.js");
+    b.exec(&format!("{axe}\n;return typeof axe;"), json!([]));
+    let violations = b.exec_async(
+        "const done = arguments[arguments.length - 1];
+         axe.run(document, { resultTypes: ['violations'] }).then(
+           r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                 .map(v => ({ id: v.id, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')) }))),
+           e => done([{ id: 'axe-error', help: String(e), nodes: [] }]));",
+        json!([]),
+    );
+    assert_eq!(violations, json!([]), "{screen}: accessibility violations");
+}
+
+#[test]
+fn a_receptionist_imports_a_vcard_file_and_reads_the_report() {
+    let server = TestServer::start_demo();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kunder.vcf");
+    std::fs::write(
+        &file,
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Jens Jensen\r\nORG:VVS ApS\r\nTEL;TYPE=WORK:+45 22 33 44 55\r\nEND:VCARD\r\n\
+         BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Uden Nummer\r\nEND:VCARD\r\n",
+    )
+    .unwrap();
+    let driver = Driver::start();
+    let b = driver.browser(Window::DESKTOP);
+    let base = format!("http://{}", server.http);
+    b.goto(&format!("{base}/"));
+    b.type_into("#local-number", "1000002");
+    b.type_into("#pin", "2580");
+    b.click("form button[type=submit]");
+    b.wait_for("the tabs", "document.querySelector('nav.tabs')", WAIT);
+    b.click("a[data-tab=phonebook]");
+    b.click("a[href='/phonebook/import']");
+    b.type_into("#imp-file", file.to_str().unwrap());
+    b.click("form button[type=submit]");
+    let report = b.wait_for(
+        "the import report",
+        "(() => { const r = document.querySelector('[data-testid=import-report]'); return r && r.innerText; })()",
+        WAIT,
+    );
+    let report = report.as_str().unwrap_or_default().to_owned();
+    // Danish: "2 poster: 1 tilføjet, …, 1 afvist." and the rejected record's line and reason.
+    assert!(report.contains("2 poster: 1 tilføjet"), "{report}");
+    assert!(
+        report.contains("7")
+            && report.contains("Uden Nummer")
+            && report.contains("Intet telefonnummer"),
+        "{report}"
+    );
+    assert_accessible(&b, "import report");
+    // The contact is in the shared phonebook, marked.
+    b.goto(&format!("{base}/phonebook"));
+    let listed = b.wait_for(
+        "the shared contact",
+        "(() => { const li = document.querySelector('[data-testid=shared-contacts] li[data-shared]'); return li && li.innerText; })()",
+        WAIT,
+    );
+    assert!(
+        listed.as_str().unwrap_or_default().contains("Jens Jensen"),
+        "{listed}"
+    );
+    assert_accessible(&b, "phonebook with the shared phonebook");
+}

@@ -126,7 +126,8 @@ export function ImportContacts({ me, navigate }) {
       <p>${t('imp.report', { records: report.records, added: report.added, duplicates: report.duplicates, removed: report.removed, rejected: report.rejected.length })}</p>
       ${report.rejected.length > 0 && html`<table class="report"><caption>${t('imp.rejected')}</caption>
         <thead><tr><th scope="col">${t('imp.line')}</th><th scope="col">${t('imp.record')}</th><th scope="col">${t('sc.name')}</th><th scope="col">${t('imp.reason')}</th></tr></thead>
-        <tbody>${report.rejected.map((r) => html`<tr><td>${r.line}</td><td>${r.record}</td><td>${r.name || ''}</td><td>${r.reason}</td></tr>`)}</tbody></table>`}
+        <tbody>${report.rejected.map((r) => html`<tr data-code=${r.code}><td>${r.line}</td><td>${r.record}</td><td>${r.name || ''}</td>
+          <td>${t(`imp.code.${r.code}`)}${r.code === 'bad_number' || r.code === 'unreadable' ? html` <span class="note">(${r.reason})</span>` : ''}</td></tr>`)}</tbody></table>`}
     </div>`}
   </section>`;
 }

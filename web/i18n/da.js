@@ -147,4 +147,8 @@ export default {
   'vd.email_link': 'Sæt et link til optagelsen i e-mailen',
   'vd.open_external': 'Åbn i min afspiller',
   'err.receptionist_only': 'Kun receptionister må gøre dette.',
+  'imp.code.no_name': 'Intet navn',
+  'imp.code.no_number': 'Intet telefonnummer',
+  'imp.code.bad_number': 'Ikke et telefonnummer',
+  'imp.code.unreadable': 'Kortet kan ikke læses',
 };

@@ -147,4 +147,8 @@ export default {
   'vd.email_link': 'Put a link to the recording in the e-mail',
   'vd.open_external': 'Open in my player',
   'err.receptionist_only': 'Only receptionists may do this.',
+  'imp.code.no_name': 'No name',
+  'imp.code.no_number': 'No telephone number',
+  'imp.code.bad_number': 'Not a telephone number',
+  'imp.code.unreadable': 'The card cannot be read',
 };

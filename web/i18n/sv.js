@@ -147,4 +147,8 @@ export default {
   'vd.email_link': 'Lägg en länk till inspelningen i mejlet',
   'vd.open_external': 'Öppna i min spelare',
   'err.receptionist_only': 'Endast receptionister får göra detta.',
+  'imp.code.no_name': 'Inget namn',
+  'imp.code.no_number': 'Inget telefonnummer',
+  'imp.code.bad_number': 'Inte ett telefonnummer',
+  'imp.code.unreadable': 'Kortet kan inte läsas',
 };
