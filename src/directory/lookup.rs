@@ -87,6 +87,9 @@ pub struct Names<'a> {
     viewer: Viewer,
     /// The viewer's contacts by normalised number; loaded on first need.
     personal: Option<HashMap<String, String>>,
+    /// Answers already given by this lookup: a page of history names the same few numbers
+    /// many times (the receptionist, a colleague), and each costs two queries.
+    answered: HashMap<String, Option<CallerName>>,
 }
 
 impl<'a> Names<'a> {
@@ -97,6 +100,7 @@ impl<'a> Names<'a> {
             external,
             viewer,
             personal: None,
+            answered: HashMap::new(),
         }
     }
 
@@ -113,20 +117,35 @@ impl<'a> Names<'a> {
         let Ok(number) = number::normalise(number, &self.viewer.plan) else {
             return Ok(None);
         };
+        if let Some(known) = self.answered.get(&number) {
+            return Ok(known.clone());
+        }
+        let found = self.lookup(&number, external, now).await?;
+        self.answered.insert(number, found.clone());
+        Ok(found)
+    }
+
+    /// The four steps, in order, for a normalised number.
+    async fn lookup(
+        &mut self,
+        number: &str,
+        external: External,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CallerName>, StoreError> {
         let named = |name: String, source| Some(CallerName { name, source });
         if let Some(user) = self
             .store
-            .colleague_by_number(self.viewer.org, &number)
+            .colleague_by_number(self.viewer.org, number)
             .await?
         {
             return Ok(named(user.profile.name, NameSource::Colleague));
         }
-        if let Some(name) = self.personal().await?.get(&number) {
+        if let Some(name) = self.personal().await?.get(number) {
             return Ok(named(name.clone(), NameSource::Personal));
         }
         if let Some(contact) = self
             .store
-            .shared_contact_by_number(self.viewer.org, &number)
+            .shared_contact_by_number(self.viewer.org, number)
             .await?
         {
             return Ok(named(contact.data.name, NameSource::Shared));
@@ -135,12 +154,12 @@ impl<'a> Names<'a> {
             return Ok(None);
         };
         let found = match external {
-            External::Wait => directory.lookup(&number, now).await,
-            External::Cached => match directory.cached(&number, now) {
+            External::Wait => directory.lookup(number, now).await,
+            External::Cached => match directory.cached(number, now) {
                 Cached::Hit(name) => Some(name),
                 Cached::Miss => None,
                 Cached::Unknown => {
-                    directory.prefetch(&number, now);
+                    directory.prefetch(number, now);
                     None
                 }
             },
