@@ -102,9 +102,9 @@ pub struct VoicemailMail {
     pub audio: Option<Vec<u8>>,
     /// Link to the message in the web client.
     pub link: String,
-    /// The "e-mail with link" option (issue #23): the recording's own route, which answers
-    /// only with a session of the mailbox's owner (never a public link); `None` when the user
-    /// turned the link off.
+    /// The "e-mail with link" option (issue #23): the web client's link to the recording
+    /// (`Notifier::recording_link`), which plays it from its authenticated route — never a
+    /// public link; `None` when the user turned the link off.
     pub recording_link: Option<String>,
 }
 
