@@ -3,6 +3,8 @@
 //! (`directory::lookup`, colleague → personal → shared → external); the external directory
 //! is read from its cache only, with a background fill, so a list never waits for it.
 
+use std::time::Duration;
+
 use serde::Serialize;
 
 use super::auth::Caller;
@@ -39,7 +41,13 @@ pub async fn names<'a>(state: &'a ApiState, caller: &Caller) -> Result<Names<'a>
     Ok(Names::new(&state.store, state.directory.as_ref(), viewer))
 }
 
-/// Names `calls` for `caller`.
+/// Longest a list waits for the external directory's answers to numbers it has not seen:
+/// a directory on the operator's network answers in milliseconds, and what comes later is
+/// shown on the next look.
+pub const LIST_WAIT: Duration = Duration::from_millis(800);
+
+/// Names `calls` for `caller`: from the store, then the external directory's cache, waiting
+/// at most [`LIST_WAIT`] for the numbers it did not know.
 pub async fn name_calls(
     state: &ApiState,
     caller: &Caller,
@@ -57,6 +65,17 @@ pub async fn name_calls(
             name: found.as_ref().map(|f| f.name.clone()),
             name_source: found.map(|f| f.source),
         });
+    }
+    if names.settle(LIST_WAIT).await {
+        for call in out.iter_mut().filter(|c| c.name.is_none()) {
+            if let Some(found) = names
+                .name_for(&call.record.data.other_number, External::Cached, now)
+                .await?
+            {
+                call.name = Some(found.name);
+                call.name_source = Some(found.source);
+            }
+        }
     }
     Ok(out)
 }

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio::task::JoinHandle;
 use tracing::{debug, info_span, Instrument};
 
 use super::vcard;
@@ -251,10 +252,11 @@ impl ExternalDirectory {
     }
 
     /// Starts a background [`lookup`](Self::lookup) of `number` unless one is running or the
-    /// cache knows it; returns at once. Needs a tokio runtime.
-    pub fn prefetch(&self, number: &str, now: DateTime<Utc>) {
+    /// cache knows it; returns at once, with the task when one was started (a list may wait
+    /// for it a little). Needs a tokio runtime.
+    pub fn prefetch(&self, number: &str, now: DateTime<Utc>) -> Option<JoinHandle<()>> {
         if !askable(number) || self.cached(number, now) != Cached::Unknown {
-            return;
+            return None;
         }
         {
             let mut running = self
@@ -263,12 +265,12 @@ impl ExternalDirectory {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             if !running.insert(number.to_owned()) {
-                return;
+                return None;
             }
         }
         let this = self.clone();
         let number = number.to_owned();
-        tokio::spawn(
+        Some(tokio::spawn(
             async move {
                 this.lookup(&number, now).await;
                 this.inner
@@ -278,7 +280,7 @@ impl ExternalDirectory {
                     .remove(&number);
             }
             .instrument(info_span!("directory_prefetch")),
-        );
+        ))
     }
 
     /// Remembers an answer for `number` as a fetch does (a hit for `hit_ttl`, a miss for

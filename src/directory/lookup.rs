@@ -14,9 +14,11 @@
 //! which answers from the cache at once and starts a background fill for the next look.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tokio::task::JoinHandle;
 
 use super::external::{Cached, ExternalDirectory};
 use crate::number::{self, Plan};
@@ -90,6 +92,9 @@ pub struct Names<'a> {
     /// Answers already given by this lookup: a page of history names the same few numbers
     /// many times (the receptionist, a colleague), and each costs two queries.
     answered: HashMap<String, Option<CallerName>>,
+    /// External lookups this lookup started ([`External::Cached`]), which [`Names::settle`]
+    /// may wait for.
+    pending: Vec<(String, JoinHandle<()>)>,
 }
 
 impl<'a> Names<'a> {
@@ -101,7 +106,32 @@ impl<'a> Names<'a> {
             viewer,
             personal: None,
             answered: HashMap::new(),
+            pending: Vec::new(),
         }
+    }
+
+    /// Waits at most `budget` for the external lookups [`External::Cached`] started, so a
+    /// list can show names a fast directory gives at once; the ones still running go on and
+    /// fill the cache for the next look. Forgets its answers for those numbers so asking
+    /// again reads the cache. Returns whether any were started.
+    pub async fn settle(&mut self, budget: Duration) -> bool {
+        if self.pending.is_empty() {
+            return false;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let mut handles = Vec::with_capacity(pending.len());
+        for (number, handle) in pending {
+            self.answered.remove(&number);
+            handles.push(handle);
+        }
+        // Dropping a JoinHandle does not cancel the task: the late ones finish on their own.
+        let _ = tokio::time::timeout(budget, async {
+            for handle in handles {
+                let _ = handle.await;
+            }
+        })
+        .await;
+        true
     }
 
     /// THE lookup: the name of `number` for the viewer, in the order colleague → personal
@@ -159,7 +189,9 @@ impl<'a> Names<'a> {
                 Cached::Hit(name) => Some(name),
                 Cached::Miss => None,
                 Cached::Unknown => {
-                    directory.prefetch(number, now);
+                    if let Some(handle) = directory.prefetch(number, now) {
+                        self.pending.push((number.to_owned(), handle));
+                    }
                     None
                 }
             },

@@ -364,13 +364,21 @@ async fn external_lookup_reads_a_vcard_answer() {
         Some("Hansen, Kurt (VVS)")
     );
     // The prefetch of a list: returns at once, the cache has the name shortly after.
-    dir.prefetch("4511223344", t0());
+    assert!(
+        dir.prefetch("4511223344", t0()).is_some(),
+        "a lookup started"
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     while dir.cached("4511223344", t0()) == Cached::Unknown {
         assert!(Instant::now() < deadline, "the prefetch never finished");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(dir.cached("4511223344", t0()), Cached::Miss);
+    assert!(
+        dir.prefetch("4511223344", t0()).is_none(),
+        "known: nothing to fetch"
+    );
+    assert_eq!(server.hits("4511223344"), 1);
 }
 
 #[test]
@@ -883,4 +891,49 @@ fn the_contacts_cli_imports_lists_adds_and_removes() {
     assert_eq!(code, Some(0), "{err}");
     let (_, list, _) = run(&["contacts", "list", "--org", "300"]);
     assert!(!list.contains("Bager"), "{list}");
+}
+
+/// A list's lookup: the cache does not know the number, so the first answer is none and a
+/// lookup starts; `settle` waits (bounded) for it and the second answer is the directory's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_waits_briefly_for_the_directory_then_names_the_number() {
+    use onestatus::directory::{External, NameSource, Names, Viewer};
+    let server = DirectoryServer::start(HashMap::from([(
+        "4533221100".to_owned(),
+        Answer::Json(r#"{"name": "Bager Olsen"}"#.into()),
+    )]));
+    let dir = directory(&server, DirectoryAnswer::Json, "/name");
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    demo::seed_at(&store, t0()).await.unwrap();
+    let hans = store.user_by_local_number(HANS).await.unwrap();
+    let viewer = Viewer::of(&store, &hans).await.unwrap();
+    let mut names = Names::new(&store, Some(&dir), viewer);
+    assert_eq!(
+        names
+            .name_for("4533221100", External::Cached, t0())
+            .await
+            .unwrap(),
+        None
+    );
+    // A colleague's number is never sent to the directory.
+    names
+        .name_for("4570100002", External::Cached, t0())
+        .await
+        .unwrap();
+    assert!(names.settle(Duration::from_secs(10)).await);
+    let named = names
+        .name_for("4533221100", External::Cached, t0())
+        .await
+        .unwrap()
+        .expect("named after settling");
+    assert_eq!(
+        (named.name.as_str(), named.source),
+        ("Bager Olsen", NameSource::External)
+    );
+    assert_eq!(server.hits("4533221100"), 1);
+    assert_eq!(server.hits("4570100002"), 0);
+    assert!(
+        !names.settle(Duration::from_secs(1)).await,
+        "nothing pending"
+    );
 }
