@@ -1,7 +1,8 @@
 //! Names beside numbers in the API's lists (issue #23): the call history and missed calls,
 //! the voicemail list, search results. Every name comes from the one lookup
 //! (`directory::lookup`, colleague → personal → shared → external); the external directory
-//! is read from its cache only, with a background fill, so a list never waits for it.
+//! is read from its cache, with a background fill that the call history waits for at most
+//! [`LIST_WAIT`], so a list never waits long for it.
 
 use std::time::Duration;
 

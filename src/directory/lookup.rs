@@ -11,7 +11,8 @@
 //!
 //! The external step never runs on a call's critical path: [`External::Wait`] is for the
 //! notifications, which run after the message is stored; lists use [`External::Cached`],
-//! which answers from the cache at once and starts a background fill for the next look.
+//! which answers from the cache at once and starts a background fill; a list may then wait
+//! a bounded moment for it ([`Names::settle`]) and ask again.
 
 use std::collections::HashMap;
 use std::time::Duration;
