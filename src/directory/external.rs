@@ -5,7 +5,8 @@
 //! Where it sits: the last step of [`super::lookup`]. It is never asked while a call is being
 //! routed: the new-message e-mail asks it after the message is stored, and lists ask only the
 //! cache and start a background fill ([`ExternalDirectory::prefetch`]), so a slow directory
-//! delays a mail by at most its timeouts and a page not at all.
+//! delays a mail by at most its timeouts and a page of call history by at most
+//! `api::names::LIST_WAIT`.
 //!
 //! # Cache
 //! A name found is kept for `hit_ttl_secs`, "no name" (404, an empty answer, no name at the
