@@ -204,9 +204,9 @@ impl ImportReport {
 /// Why a whole file was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ImportError {
-    /// Not UTF-8 text.
-    #[error("the file is not UTF-8 text (export it as UTF-8)")]
-    NotUtf8,
+    /// Not text in an encoding an export uses.
+    #[error("the file is not text (UTF-8, UTF-16 with a byte-order mark, or Windows-1252)")]
+    NotText,
     /// The CSV could not be read.
     #[error("{0}")]
     Csv(#[from] csv::CsvError),
@@ -238,7 +238,8 @@ pub fn parse_file(
     plan: &Plan,
     columns: &ColumnMap,
 ) -> Result<Parsed, ImportError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| ImportError::NotUtf8)?;
+    let text = decode(bytes)?;
+    let text = text.as_str();
     let body = text.trim_start_matches('\u{feff}').trim_start();
     if body.is_empty() {
         return Err(ImportError::Empty);
@@ -255,6 +256,52 @@ pub fn parse_file(
         return Err(ImportError::Empty);
     }
     Ok(parsed)
+}
+
+/// The file as text. Exports come as UTF-8 (vCard 4.0 requires it), UTF-16 with a byte-order
+/// mark (Outlook's and Excel's "Unicode" exports), or — Danish and Swedish Excel's "CSV
+/// (semicolon separated)" — Windows-1252, where "Søren" is `53 F8 72 65 6E`: not UTF-8, so
+/// that is the fallback.
+fn decode(bytes: &[u8]) -> Result<String, ImportError> {
+    let utf16 = |big_endian: bool| {
+        let rest = &bytes[2..];
+        if !rest.len().is_multiple_of(2) {
+            return Err(ImportError::NotText);
+        }
+        let units = rest.chunks_exact(2).map(|pair| {
+            let pair = [pair[0], pair[1]];
+            if big_endian {
+                u16::from_be_bytes(pair)
+            } else {
+                u16::from_le_bytes(pair)
+            }
+        });
+        char::decode_utf16(units)
+            .collect::<Result<String, _>>()
+            .map_err(|_| ImportError::NotText)
+    };
+    match bytes {
+        [0xFF, 0xFE, ..] => utf16(false),
+        [0xFE, 0xFF, ..] => utf16(true),
+        _ => match std::str::from_utf8(bytes) {
+            Ok(text) => Ok(text.to_owned()),
+            Err(_) => Ok(bytes.iter().map(|&b| windows_1252(b)).collect()),
+        },
+    }
+}
+
+/// One Windows-1252 byte as a character: Latin-1, except 0x80–0x9F, which hold the euro sign,
+/// typographic quotes and dashes (the five unassigned bytes map to their C1 controls).
+fn windows_1252(b: u8) -> char {
+    const HIGH: [char; 32] = [
+        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž',
+        '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}',
+        'ž', 'Ÿ',
+    ];
+    match b {
+        0x80..=0x9F => HIGH[usize::from(b - 0x80)],
+        _ => char::from(b),
+    }
 }
 
 /// A contact being assembled from one record.
@@ -617,10 +664,27 @@ mod tests {
         assert_eq!(parsed.rejected[1].code, RejectCode::Unreadable);
     }
 
+    /// Danish Excel's semicolon CSV is Windows-1252; Outlook's "Unicode" export is UTF-16.
+    #[test]
+    fn windows_1252_and_utf16_exports_are_read() {
+        let latin = b"Navn;Firma;Telefon\r\nS\xf8ren \x96 \xc6bler;Bl\xe5 VVS;22 33 44 55\r\n";
+        let parsed = parse_file(latin, ORG, &Plan::DK, &ColumnMap::default()).unwrap();
+        assert_eq!(parsed.contacts[0].name, "Søren – Æbler");
+        assert_eq!(parsed.contacts[0].company.as_deref(), Some("Blå VVS"));
+        let mut utf16 = vec![0xFF, 0xFE];
+        for unit in "Name,Phone\r\nÅse,70100002\r\n".encode_utf16() {
+            utf16.extend_from_slice(&unit.to_le_bytes());
+        }
+        let parsed = parse_file(&utf16, ORG, &Plan::DK, &ColumnMap::default()).unwrap();
+        assert_eq!(parsed.contacts[0].name, "Åse");
+        assert_eq!(parsed.contacts[0].numbers[0].number, "4570100002");
+    }
+
     #[test]
     fn whole_file_refusals() {
         let refuse = |b: &[u8]| parse_file(b, ORG, &Plan::DK, &ColumnMap::default()).unwrap_err();
-        assert_eq!(refuse(b"\xff\xfe"), ImportError::NotUtf8);
+        assert_eq!(refuse(b"\xff\xfe"), ImportError::Empty);
+        assert_eq!(refuse(b"\xff\xfe\x41"), ImportError::NotText);
         assert_eq!(refuse(b"  \n"), ImportError::Empty);
         assert!(matches!(
             refuse(b"Name,Company\nA,B\n"),
