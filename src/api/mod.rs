@@ -417,6 +417,8 @@ routes! {
     patch "/api/v1/me/voicemail-delivery" => directory::update_delivery, true,
         "Change where my messages play and the e-mail link",
         body directory::DeliveryPatch = r#"{"player": "external", "email_link": false}"#;
+    get "/api/v1/names" => names::name_of, true,
+        "The name of a number from my point of view (colleague, my contact, shared, directory)";
 }
 
 /// The API router with its state; everything outside `/api/` is the web client ([`web`]).

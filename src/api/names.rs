@@ -80,3 +80,49 @@ pub async fn name_calls(
     }
     Ok(out)
 }
+
+/// Answer of `GET /api/v1/names`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NumberName {
+    /// The number asked about, as given.
+    pub number: String,
+    /// Its name, if any source knows it.
+    pub name: Option<String>,
+    /// Where the name came from.
+    pub source: Option<NameSource>,
+}
+
+/// Longest number text accepted.
+const MAX_NUMBER_CHARS: usize = 40;
+
+/// `GET /api/v1/names?number=…`: the name of one number from my point of view (the dial
+/// screen of a `tel:` link says whom it is about to call).
+pub async fn name_of(
+    axum::extract::State(state): axum::extract::State<ApiState>,
+    caller: Caller,
+    query: super::extract::QueryParams,
+) -> Result<axum::Json<NumberName>, ApiError> {
+    query.only(&["number"])?;
+    let number = query
+        .text("number")
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::invalid("number", "required"))?;
+    if number.chars().count() > MAX_NUMBER_CHARS {
+        return Err(ApiError::invalid(
+            "number",
+            format!("at most {MAX_NUMBER_CHARS} characters"),
+        ));
+    }
+    let mut names = names(&state, &caller).await?;
+    let now = state.now();
+    let mut found = names.name_for(number, External::Cached, now).await?;
+    if found.is_none() && names.settle(LIST_WAIT).await {
+        found = names.name_for(number, External::Cached, now).await?;
+    }
+    Ok(axum::Json(NumberName {
+        number: number.to_owned(),
+        name: found.as_ref().map(|f| f.name.clone()),
+        source: found.map(|f| f.source),
+    }))
+}

@@ -758,6 +758,31 @@ fn receptionists_manage_and_import_everyone_searches_and_lists_show_names() {
     // Nobody knows it: the name the caller presented stays, unmarked.
     assert_eq!(voice["4599990000"], (json!("Presented Name"), Value::Null));
 
+    // One number's name, as the dial screen asks: typed nationally, named by the shared book.
+    let (status, one) = http(
+        server.http,
+        "GET",
+        "/api/v1/names?number=22%2033%2044%2055",
+        Some(&hans),
+        None,
+    );
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(
+        (one["name"].clone(), one["source"].clone()),
+        (json!("Jens Jensen"), json!("shared"))
+    );
+    let (status, answer) = http(
+        server.http,
+        "GET",
+        "/api/v1/names?number=",
+        Some(&hans),
+        None,
+    );
+    assert_eq!(
+        (status, answer["error"]["field"].clone()),
+        (422, json!("number"))
+    );
+
     let (status, _) = http(server.http, "DELETE", &path, Some(&hans), None);
     assert_eq!(status, 403);
     let (status, _) = http(server.http, "DELETE", &path, Some(&karen), None);

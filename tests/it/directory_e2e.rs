@@ -208,13 +208,18 @@ fn the_tel_handler_route_starts_a_click_to_call_and_shared_contacts_are_searched
     let karen = support::sipp_uas(&server, "c2c_target.xml", karen_port);
     let link = template.replace("%s", "tel%3A%2B45-70-10-00-02");
     b.goto(&link);
+    // It says whom: the number's name from the one lookup (a colleague here), with its mark.
     let asked = b.wait_for(
-        "the confirmation",
-        "document.querySelector('[data-action=dial]') && document.querySelector('[data-testid=dial]').textContent",
+        "the confirmation with the name",
+        "document.querySelector('[data-action=dial]') && document.querySelector('[data-testid=dial] .source')
+         && document.querySelector('[data-testid=dial]').textContent",
         WAIT,
     );
     assert!(
-        asked.as_str().unwrap_or_default().contains("4570100002"),
+        asked
+            .as_str()
+            .unwrap_or_default()
+            .contains("Karen Berg (4570100002)"),
         "{asked}"
     );
     b.click("[data-action=dial]");

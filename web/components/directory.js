@@ -150,6 +150,8 @@ export function Dial({ navigate }) {
   const number = numberFromUri(new URLSearchParams(location.search).get('uri'));
   const [state, setState] = useState('ask');
   const [error, setError] = useState('');
+  const [who] = useLoad(() => (number ? get(`/names?number=${encodeURIComponent(number)}`) : Promise.resolve(null)), [number]);
+  const shown = who && who.name ? `${who.name} (${number})` : number;
   const call = async () => {
     setState('calling');
     try {
@@ -160,7 +162,7 @@ export function Dial({ navigate }) {
   return html`<section class="panel" aria-labelledby="dial-h" data-testid="dial">
     <h1 id="dial-h">${t('dial.title')}</h1>
     ${!number ? html`<p class="error">${t('dial.no_number')}</p>` : html`
-      <p>${t('dial.ask', { number })}</p>
+      <p>${t('dial.ask', { number: shown })} ${who && who.name && html`<${SourceMark} source=${who.source} />`}</p>
       ${state === 'ask' && html`<div class="row"><button type="button" class="primary" data-action="dial" onClick=${call}>${t('dial.call')}</button>
         <button type="button" onClick=${() => navigate('/colleagues')}>${t('common.cancel')}</button></div>`}
       ${state.startsWith('started') && html`<p role="status" data-testid="dial-started">${t('call.started', { number })}</p>`}
