@@ -21,6 +21,7 @@ pub mod b2bua;
 pub mod calendar;
 pub mod clock;
 pub mod config;
+pub mod directory;
 pub mod domain;
 pub mod ivr;
 pub mod media;

@@ -16,6 +16,7 @@ use onestatus::runtime::{ServeOptions, Server};
 
 mod cli;
 mod cli_group;
+mod cli_contacts;
 
 /// Presence-aware SIP B2BUA with the OneVoicemail IVR.
 #[derive(Debug, Parser)]
@@ -53,6 +54,9 @@ enum Command {
     /// Manage groups (receptionist and hunt groups).
     #[command(subcommand)]
     Group(cli_group::GroupCommand),
+    /// Manage an organisation's shared phonebook (import vCard/CSV, list, add, remove).
+    #[command(subcommand)]
+    Contacts(cli_contacts::ContactsCommand),
 }
 
 fn main() -> ExitCode {
@@ -112,6 +116,7 @@ async fn run(args: Args) -> ExitCode {
         Command::User(command) => cli::user(&config, command).await,
         Command::Calendar(command) => cli::calendar(&config, command).await,
         Command::Group(command) => cli_group::group(&config, command).await,
+        Command::Contacts(command) => cli_contacts::contacts(&config, command).await,
     }
 }
 

@@ -19,6 +19,7 @@ import { Phonebook } from './components/phonebook.js';
 import { MyInfo } from './components/myinfo.js';
 import { Settings } from './components/settings.js';
 import { Reception } from './components/reception.js';
+import { Dial, ImportContacts } from './components/directory.js';
 
 const TABS = [
   ['colleagues', 'nav.colleagues'], ['forward', 'nav.forward'], ['schedule', 'nav.schedule'],
@@ -65,10 +66,13 @@ function Screen({ path, session, reload }) {
     case 'voicemail': return html`<${Voicemail} ...${props} />`;
     case 'messages': return html`<${Messages} ...${props} />`;
     case 'calls': return html`<${Calls} ...${props} />`;
-    case 'phonebook': return html`<${Phonebook} ...${props} />`;
+    case 'phonebook':
+      return parts[1] === 'import' ? html`<${ImportContacts} ...${props} />` : html`<${Phonebook} ...${props} />`;
     case 'me': return html`<${MyInfo} ...${props} />`;
     case 'settings': return html`<${Settings} ...${props} />`;
     case 'reception': return html`<${Reception} ...${props} />`;
+    case 'dial': return html`<${Dial} ...${props} />`;
+    case 'voicemail-recording': return html`<${Voicemail} ...${props} openRecording=${parts[1]} />`;
     default: return html`<${Colleagues} ...${props} />`;
   }
 }
@@ -98,6 +102,13 @@ function Shell({ session, path, reload, logout, badge }) {
     </nav>
     <main id="main" tabindex="-1"><${Screen} path=${path} session=${session} reload=${reload} /></main>
     <${Toasts} />`;
+}
+
+// Links in the notification mails are fragments (`#/voicemail/7`, `#/voicemail/7/recording`),
+// so the server needs no route for them: turn one into the client path it names.
+if (location.hash.startsWith('#/')) {
+  const target = location.hash.slice(1).replace(/^\/voicemail\/(\d+)\/recording$/, '/voicemail-recording/$1');
+  history.replaceState(null, '', target);
 }
 
 function App() {

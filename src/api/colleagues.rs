@@ -9,10 +9,12 @@ use serde::Serialize;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{ApiPath, QueryParams};
+use super::names::Sourced;
 use super::snapshot::{presence_of, PresenceView};
 use super::ApiState;
+use crate::directory::NameSource;
 use crate::domain::Role;
-use crate::store::{Contact, SearchScope, StoreError, User, UserId};
+use crate::store::{Contact, SearchScope, SharedContact, StoreError, User, UserId};
 
 /// A colleague in a search result.
 #[derive(Debug, Clone, Serialize)]
@@ -43,9 +45,11 @@ pub struct SearchResult {
     /// The scope searched.
     pub scope: SearchScope,
     /// Colleagues (internal users), by name.
-    pub colleagues: Vec<ColleagueView>,
+    pub colleagues: Vec<Sourced<ColleagueView>>,
     /// Personal contacts (external), by name.
-    pub contacts: Vec<Contact>,
+    pub contacts: Vec<Sourced<Contact>>,
+    /// The organisation's shared contacts (external), by name.
+    pub shared_contacts: Vec<Sourced<SharedContact>>,
 }
 
 /// The colleague `id` as seen by `caller`: 404 unless in the caller's organisation.
@@ -120,20 +124,41 @@ pub async fn search(
             state.store.user_search(org.id, q, limit).await?
         };
         for user in &users {
-            colleagues.push(view(&state, &caller, user).await?);
+            colleagues.push(Sourced {
+                item: view(&state, &caller, user).await?,
+                source: NameSource::Colleague,
+            });
         }
     }
-    let contacts = if matches!(scope, SearchScope::All | SearchScope::External) {
+    // "External" is everyone outside the organisation the user can call: their own contacts
+    // and the organisation's shared phonebook, each marked with its source.
+    let (contacts, shared_contacts) = if matches!(scope, SearchScope::All | SearchScope::External) {
         let mut c = state.store.contacts(caller.user.id, q).await?;
         c.truncate(limit as usize);
-        c
+        let shared = state.store.shared_contacts(org.id, q, limit).await?;
+        (
+            c.into_iter()
+                .map(|item| Sourced {
+                    item,
+                    source: NameSource::Personal,
+                })
+                .collect(),
+            shared
+                .into_iter()
+                .map(|item| Sourced {
+                    item,
+                    source: NameSource::Shared,
+                })
+                .collect(),
+        )
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     Ok(Json(SearchResult {
         scope,
         colleagues,
         contacts,
+        shared_contacts,
     }))
 }
 

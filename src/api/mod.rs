@@ -24,6 +24,7 @@ pub mod calendar;
 pub mod click_to_call;
 pub mod colleagues;
 pub mod csrf;
+pub mod directory;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -31,6 +32,7 @@ pub mod forwarding;
 pub mod groups;
 pub mod limits;
 pub mod me;
+pub mod names;
 pub mod notifier;
 pub mod openapi;
 pub mod phonebook;
@@ -84,6 +86,8 @@ pub struct ApiState {
     pub fetch_policy: Arc<crate::calendar::FetchPolicy>,
     /// `[security]`: trusted proxies and the live-event stream caps.
     pub security: Arc<limits::ApiSecurity>,
+    /// `[directory]`: the external number directory, when configured.
+    pub directory: Option<crate::directory::ExternalDirectory>,
 }
 
 impl ApiState {
@@ -112,6 +116,7 @@ impl ApiState {
             deny_list: Arc::default(),
             fetch_policy: Arc::default(),
             security: Arc::default(),
+            directory: None,
         }
     }
 
@@ -139,6 +144,15 @@ impl ApiState {
     /// Replaces the default calendar fetch policy with the configured one.
     pub fn with_fetch_policy(mut self, policy: crate::calendar::FetchPolicy) -> Self {
         self.fetch_policy = Arc::new(policy);
+        self
+    }
+
+    /// Names numbers with the configured external directory too (`[directory]`).
+    pub fn with_directory(
+        mut self,
+        directory: Option<crate::directory::ExternalDirectory>,
+    ) -> Self {
+        self.directory = directory;
         self
     }
 
@@ -414,6 +428,31 @@ routes! {
     delete "/api/v1/groups/{id}" => groups::delete, true, "Delete a group (receptionists)";
     post "/api/v1/logout-everywhere" => auth::logout_everywhere, true,
         "End every session of mine, this one included";
+    get "/api/v1/shared-contacts" => directory::list, true,
+        "The organisation's shared phonebook, searched by name, company or number";
+    post "/api/v1/shared-contacts" => directory::create, true,
+        "Add a shared contact (receptionists)",
+        body directory::SharedContactInput = r#"{"name": "Jens Jensen", "company": "VVS ApS",
+            "numbers": [{"kind": "work", "number": "+45 22 33 44 55"}]}"#;
+    post "/api/v1/shared-contacts/import" => directory::import_file, true,
+        "Import shared contacts from a vCard (3.0/4.0) or CSV file (receptionists; \
+        ?mode=add|replace, ?columns=name=Kunde;work=Tlf); the report lists each rejected \
+        record with its line and reason",
+        upload directory::IMPORT_MEDIA_TYPES;
+    get "/api/v1/shared-contacts/{id}" => directory::show, true, "One shared contact";
+    put "/api/v1/shared-contacts/{id}" => directory::update, true,
+        "Change a shared contact (receptionists)",
+        body directory::SharedContactInput = r#"{"name": "Jens Jensen", "note": "Workshop",
+            "numbers": [{"kind": "mobile", "number": "20304050"}]}"#;
+    delete "/api/v1/shared-contacts/{id}" => directory::delete, true,
+        "Remove a shared contact (receptionists)";
+    get "/api/v1/me/voicemail-delivery" => directory::delivery, true,
+        "Where my messages play, and whether the e-mail links to the recording";
+    patch "/api/v1/me/voicemail-delivery" => directory::update_delivery, true,
+        "Change where my messages play and the e-mail link",
+        body directory::DeliveryPatch = r#"{"player": "external", "email_link": false}"#;
+    get "/api/v1/names" => names::name_of, true,
+        "The name of a number from my point of view (colleague, my contact, shared, directory)";
 }
 
 /// The API router with its state; everything outside `/api/` is the web client ([`web`]).

@@ -159,12 +159,13 @@ const MAX_CALLS: u32 = 500;
 /// How deep paging reaches (`offset + limit`); older calls are not shown in the web client.
 const MAX_CALL_DEPTH: u32 = 2000;
 
-/// `GET /api/v1/me/calls?kind=incoming|outgoing|missed|all&limit=100&offset=0`, newest first.
+/// `GET /api/v1/me/calls?kind=incoming|outgoing|missed|all&limit=100&offset=0`, newest first,
+/// each with the other party's `name` and `name_source` from the directory lookup.
 pub async fn calls(
     State(state): State<ApiState>,
     caller: Caller,
     query: QueryParams,
-) -> Result<Json<Vec<CallRecord>>, ApiError> {
+) -> Result<Json<Vec<super::names::NamedCall>>, ApiError> {
     query.only(&["kind", "limit", "offset"])?;
     let direction = match query.text("kind").unwrap_or("all") {
         "all" => None,
@@ -193,5 +194,6 @@ pub async fn calls(
         .store
         .call_history(caller.user.id, direction, offset + limit)
         .await?;
-    Ok(Json(calls.into_iter().skip(offset as usize).collect()))
+    let page: Vec<CallRecord> = calls.into_iter().skip(offset as usize).collect();
+    Ok(Json(super::names::name_calls(&state, &caller, page).await?))
 }

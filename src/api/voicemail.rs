@@ -35,8 +35,11 @@ pub enum MessageView {
         id: VoicemailId,
         /// Calling number.
         caller_number: Option<String>,
-        /// Calling name.
+        /// Calling name: the directory's name for the number when one is known (issue #23),
+        /// else the name the caller presented.
         caller_name: Option<String>,
+        /// Where `caller_name` came from (`null`: presented by the caller, or none).
+        caller_name_source: Option<crate::directory::NameSource>,
         /// When it was left.
         received_at: DateTime<Utc>,
         /// Length.
@@ -111,12 +114,22 @@ pub async fn list(
     let written = state.store.written_messages(me).await?;
     let (new_voice, old_voice) = state.store.voicemail_counts(me).await?;
     let mut messages: Vec<MessageView> = Vec::with_capacity(voice.len() + written.len());
+    let mut names = super::names::names(&state, &caller).await?;
     for v in voice {
+        let named = match &v.caller_number {
+            Some(number) => {
+                names
+                    .name_for(number, crate::directory::External::Cached, state.now())
+                    .await?
+            }
+            None => None,
+        };
         messages.push(MessageView::Voice {
             audio_url: format!("/api/v1/me/voicemail/{}/audio", v.id),
             id: v.id,
             caller_number: v.caller_number,
-            caller_name: v.caller_name,
+            caller_name_source: named.as_ref().map(|n| n.source),
+            caller_name: named.map(|n| n.name).or(v.caller_name),
             received_at: v.received_at,
             duration_ms: v.duration_ms,
             new: v.state == MessageState::New,

@@ -16,8 +16,11 @@ use crate::domain::Lang;
 use crate::pin::LockoutPolicy;
 use crate::sip::auth::DigestAlgorithm;
 
+pub mod directory;
 pub mod duration;
 pub mod security;
+
+pub use directory::{DirectoryAnswer, DirectoryConfig};
 
 /// The documented configuration file, bundled so `onestatus config` can print it.
 pub const DOCUMENTED_DEFAULTS: &str = include_str!("../../config/onestatus.toml");
@@ -57,6 +60,8 @@ pub struct Config {
     pub toll_fraud: TollFraudConfig,
     /// Trusted proxies and per-source limits.
     pub security: security::SecurityConfig,
+    /// The external number directory (off by default).
+    pub directory: DirectoryConfig,
 }
 
 /// `[database]`
@@ -360,6 +365,7 @@ impl Default for Config {
             calendar: CalendarConfig::default(),
             toll_fraud: TollFraudConfig::default(),
             security: security::SecurityConfig::default(),
+            directory: DirectoryConfig::default(),
         }
     }
 }

@@ -102,6 +102,10 @@ pub struct VoicemailMail {
     pub audio: Option<Vec<u8>>,
     /// Link to the message in the web client.
     pub link: String,
+    /// The "e-mail with link" option (issue #23): the web client's link to the recording
+    /// (`Notifier::recording_link`), which plays it from its authenticated route — never a
+    /// public link; `None` when the user turned the link off.
+    pub recording_link: Option<String>,
 }
 
 impl VoicemailMail {
@@ -123,6 +127,31 @@ impl VoicemailMail {
         let link = &self.link;
         let name = &self.user_name;
         let attached = self.audio.is_some();
+        let recording = match (&self.recording_link, self.lang) {
+            (None, _) => String::new(),
+            (Some(url), Lang::Da) => {
+                format!("\r\nHent optagelsen (kræver at du er logget ind):\r\n{url}\r\n")
+            }
+            (Some(url), Lang::Sv) => {
+                format!("\r\nHämta inspelningen (kräver att du är inloggad):\r\n{url}\r\n")
+            }
+            (Some(url), Lang::En) => {
+                format!("\r\nDownload the recording (you must be logged in):\r\n{url}\r\n")
+            }
+        };
+        let text = self.text_without_recording(&caller, &when, &length, link, name, attached);
+        text + &recording
+    }
+
+    fn text_without_recording(
+        &self,
+        caller: &str,
+        when: &str,
+        length: &str,
+        link: &str,
+        name: &str,
+        attached: bool,
+    ) -> String {
         match self.lang {
             Lang::Da => format!(
                 "Hej {name}\r\n\r\nDu har fået en ny talebesked.\r\n\r\nFra: {caller}\r\n\
@@ -497,6 +526,7 @@ mod tests {
             duration_ms: 10_200,
             audio: None,
             link: "http://web/#voicemail/7".into(),
+            recording_link: None,
         }
     }
 
@@ -508,6 +538,21 @@ mod tests {
             "Nytt röstmeddelande från 4512345678"
         );
         assert_eq!(mail(Lang::En).subject(), "New voicemail from 4512345678");
+    }
+
+    /// Issue #23: the directory's name in the subject ("Ny talebesked fra <name> (<number>)"),
+    /// and the authenticated recording link only when the user keeps "e-mail with link" on.
+    #[test]
+    fn a_named_caller_and_the_recording_link() {
+        let mut m = mail(Lang::Da);
+        m.caller_name = Some("Jens Jensen".into());
+        assert_eq!(m.subject(), "Ny talebesked fra Jens Jensen (4512345678)");
+        assert!(m.text().contains("Fra: Jens Jensen (4512345678)"));
+        assert!(!m.text().contains("/recording"));
+        m.recording_link = Some("http://web/#/voicemail/7/recording".into());
+        assert!(m.text().contains(
+            "Hent optagelsen (kræver at du er logget ind):\r\nhttp://web/#/voicemail/7/recording"
+        ));
     }
 
     #[test]

@@ -81,6 +81,12 @@ pub struct Notifier {
     from: Mailbox,
     web_url: String,
     voicemail_number: String,
+    /// Names callers (issue #23) and reads the delivery options; `None` in tests that build
+    /// a notifier without a store (the presented name and the defaults are used then).
+    directory: Option<(
+        crate::store::Store,
+        Option<crate::directory::ExternalDirectory>,
+    )>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -111,7 +117,69 @@ impl Notifier {
             from,
             web_url: web_url.into(),
             voicemail_number: voicemail_number.into(),
+            directory: None,
         }
+    }
+
+    /// Names callers with the one lookup (`directory::lookup`: colleague, personal contact,
+    /// shared contact, then `external`) in the mail and SMS, and reads the user's delivery
+    /// options ("e-mail with link") from `store`.
+    pub fn with_directory(
+        mut self,
+        store: crate::store::Store,
+        external: Option<crate::directory::ExternalDirectory>,
+    ) -> Self {
+        self.directory = Some((store, external));
+        self
+    }
+
+    /// The link to the recording itself: the web client's `#/voicemail/<id>/recording`,
+    /// which logs the reader in if needed and then fetches the recording's authenticated
+    /// route (`GET /api/v1/me/voicemail/{id}/audio`, owner's session only) into the player
+    /// the user chose. Not the API route itself: the session cookie is `SameSite=Strict`, so
+    /// a click from a web mail would arrive without it; and never a public, token-in-URL
+    /// link that a forwarded mail would hand on.
+    pub fn recording_link(&self, message: &VoicemailMessage) -> String {
+        format!("{}#/voicemail/{}/recording", self.base_url(), message.id)
+    }
+
+    /// The caller's name for `user` (the directory's, waiting for the external one: this runs
+    /// after the message is stored, off the call), else what the caller presented; and the
+    /// user's delivery options.
+    async fn caller_and_delivery(
+        &self,
+        now: DateTime<Utc>,
+        user: &User,
+        message: &VoicemailMessage,
+    ) -> (Option<String>, crate::store::VoicemailDelivery) {
+        let presented = message.caller_name.clone();
+        let Some((store, external)) = &self.directory else {
+            return (presented, Default::default());
+        };
+        let delivery = store
+            .voicemail_delivery(user.id)
+            .await
+            .unwrap_or_else(|error| {
+                warn!(%error, "voicemail delivery options not read; using the defaults");
+                Default::default()
+            });
+        let Some(number) = &message.caller_number else {
+            return (presented, delivery);
+        };
+        let named = match crate::directory::Viewer::of(store, user).await {
+            Ok(viewer) => crate::directory::Names::new(store, external.as_ref(), viewer)
+                .name_for(number, crate::directory::External::Wait, now)
+                .await
+                .unwrap_or_else(|error| {
+                    warn!(%error, "caller not named");
+                    None
+                }),
+            Err(error) => {
+                warn!(%error, "caller not named");
+                None
+            }
+        };
+        (named.map(|n| n.name).or(presented), delivery)
     }
 
     /// The notifier the configuration describes: SMTP when `smtp.relay` is set, the HTTP
@@ -160,6 +228,7 @@ impl Notifier {
         message: &VoicemailMessage,
         audio: Option<&[u8]>,
     ) -> Delivery {
+        let (caller_name, delivery) = self.caller_and_delivery(now, user, message).await;
         let (by_mail, by_sms) = match settings.notify_channel {
             NotifyChannel::Email => (true, false),
             NotifyChannel::Sms => (false, true),
@@ -179,11 +248,12 @@ impl Notifier {
                 lang: user.profile.lang,
                 timezone,
                 caller_number: message.caller_number.clone(),
-                caller_name: message.caller_name.clone(),
+                caller_name: caller_name.clone(),
                 received_at: message.received_at,
                 duration_ms: message.duration_ms,
                 audio: audio.filter(|_| settings.attach_audio).map(<[u8]>::to_vec),
                 link: self.voicemail_link(message),
+                recording_link: delivery.email_link.then(|| self.recording_link(message)),
             };
             self.deliver_mail(mail.to_message(&self.from, now), "voicemail", user)
                 .await
@@ -203,7 +273,7 @@ impl Notifier {
             let text = sms::voicemail_text(
                 user.profile.lang,
                 timezone,
-                message.caller_name.as_deref(),
+                caller_name.as_deref(),
                 message.caller_number.as_deref(),
                 message.received_at,
                 message.duration_ms,

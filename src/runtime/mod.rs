@@ -86,6 +86,9 @@ pub enum StartupError {
     /// `[smtp]` or `[sms]` is wrong.
     #[error("notifications: {0}")]
     Notifier(#[from] crate::notify::NotifierConfigError),
+    /// `[directory]` is wrong.
+    #[error("directory: {0}")]
+    Directory(#[from] crate::directory::external::DirectoryConfigError),
 }
 
 /// Opens (and migrates) the store the configuration names, creating the SQLite data directory.
@@ -132,6 +135,8 @@ pub struct Server {
     clock: std::sync::Arc<dyn crate::clock::Clock>,
     /// Where voicemail recordings are spooled (in memory when the directory failed).
     spool: voicemail::SpoolDir,
+    /// `[directory]`: the external number directory, one cache for the notifier and the API.
+    directory: Option<crate::directory::ExternalDirectory>,
 }
 
 impl Server {
@@ -170,7 +175,11 @@ impl Server {
                 voicemail::SpoolDir::memory()
             }
         };
-        let notifier = std::sync::Arc::new(crate::notify::Notifier::from_config(&config)?);
+        let directory = crate::directory::ExternalDirectory::from_config(&config.directory)?;
+        let notifier = std::sync::Arc::new(
+            crate::notify::Notifier::from_config(&config)?
+                .with_directory(store.clone(), directory.clone()),
+        );
         let prompts = match crate::speech::FragmentLibrary::load(&config.prompt_dir) {
             Ok(library) => Some(library),
             Err(error) => {
@@ -193,6 +202,7 @@ impl Server {
             prompts,
             clock,
             spool,
+            directory,
         })
     }
 
@@ -214,6 +224,7 @@ impl Server {
             prompts,
             clock,
             spool,
+            directory,
         } = self;
         let shutdown = Shutdown::new();
         info!(listening = %listeners.describe(), "onestatus is up");
@@ -296,7 +307,8 @@ impl Server {
                 }))
                 .with_deny_list(config.toll_fraud.deny_prefixes.clone())
                 .with_fetch_policy(crate::calendar::FetchPolicy::from(&config.calendar))
-                .with_security(&config.security);
+                .with_security(&config.security)
+                .with_directory(directory);
         let http = axum::serve(
             listeners.http,
             crate::api::router(api.with_click_to_call(click_to_call))

@@ -52,6 +52,7 @@ mod absences;
 mod calendar;
 pub mod demo;
 mod devices;
+mod directory;
 mod error;
 mod forwards;
 mod group_ringing;
@@ -70,6 +71,10 @@ mod users;
 mod voicemail;
 
 pub use devices::{ha1_md5, ha1_sha256};
+pub use directory::{
+    ContactNumber, ImportCounts, ImportMode, NumberKind, SharedContact, SharedContactData,
+    SharedContactId, VoicemailDelivery, VoicemailPlayer,
+};
 pub use error::StoreError;
 pub use group_ringing::{GroupFallback, GroupMember, GroupRinging, GroupStrategy};
 pub use model::*;

@@ -23,6 +23,8 @@ mod calls_media;
 mod cli;
 mod click_to_call;
 mod groups;
+mod directory;
+mod directory_e2e;
 mod ipv6;
 mod mailbox;
 mod media;

@@ -225,6 +225,7 @@ fn voicemail_mail(lang: Lang, audio: Option<Vec<u8>>) -> VoicemailMail {
         duration_ms: 10_000,
         audio,
         link: "http://web.example/#/voicemail/42".into(),
+        recording_link: None,
     }
 }
 
@@ -626,6 +627,95 @@ async fn notifier(smtp_port: u16, sms_url: &str) -> Notifier {
         "http://web.example/",
         "8000",
     )
+}
+
+/// Issue #23: with the directory, the mail and the SMS name the caller from the shared
+/// phonebook (not the display name the caller presented), and the mail carries the link to
+/// the recording only while the user keeps "e-mail with link" on.
+#[tokio::test]
+async fn notifier_names_the_caller_from_the_shared_phonebook_and_links_the_recording() {
+    use onestatus::store::{
+        ContactNumber, NumberKind, SharedContactData, Store, VoicemailDelivery,
+    };
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    onestatus::store::demo::seed_at(&store, now())
+        .await
+        .unwrap();
+    let mut hans = store.user_by_local_number("1000001").await.unwrap();
+    hans.profile.email = Some("hans@example.com".into());
+    hans.profile.mobile_number = Some("4520304050".into());
+    store
+        .shared_contact_create(
+            &SharedContactData {
+                org_id: hans.org_id,
+                name: "Jens Jensen".into(),
+                company: Some("VVS ApS".into()),
+                email: None,
+                note: None,
+                numbers: vec![ContactNumber {
+                    kind: NumberKind::Work,
+                    number: "4512345678".into(),
+                }],
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    let rx = SmtpReceiver::start(Relay::Accept);
+    let (url, gateway) = sms_gateway(vec![]).await;
+    let notifier = notifier(rx.port, &url)
+        .await
+        .with_directory(store.clone(), None);
+    let settings = VoicemailSettings {
+        notify_channel: NotifyChannel::Both,
+        attach_audio: false,
+        ..VoicemailSettings::default()
+    };
+    let tz = chrono_tz::Europe::Copenhagen;
+    let delivery = notifier
+        .notify_new_voicemail(now(), &hans, tz, &settings, &message(), None)
+        .await;
+    assert_eq!(
+        (delivery.email, delivery.sms),
+        (Outcome::Sent, Outcome::Sent)
+    );
+    let top = Part::parse(&next(&rx).await.data);
+    assert_eq!(
+        decode_header(top.header("Subject").unwrap()),
+        "Ny talebesked fra Jens Jensen (4512345678)"
+    );
+    assert!(top.text().contains("Fra: Jens Jensen (4512345678)"));
+    assert!(
+        top.text()
+            .contains("http://web.example/#/voicemail/42/recording"),
+        "{}",
+        top.text()
+    );
+    {
+        let requests = gateway.requests.lock().unwrap();
+        let text = requests[0].1["text"].as_str().unwrap();
+        assert!(
+            text.starts_with("Ny talebesked fra Jens Jensen (4512345678)"),
+            "{text}"
+        );
+    }
+    // "E-mail with link" off: the mail still names the caller, without the recording link.
+    store
+        .voicemail_delivery_update(
+            hans.id,
+            &VoicemailDelivery {
+                email_link: false,
+                ..VoicemailDelivery::default()
+            },
+        )
+        .await
+        .unwrap();
+    notifier
+        .notify_new_voicemail(now(), &hans, tz, &settings, &message(), None)
+        .await;
+    let top = Part::parse(&next(&rx).await.data);
+    assert!(!top.text().contains("/recording"), "{}", top.text());
+    assert!(top.text().contains("http://web.example/#/voicemail/42"));
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@ import { html, useState } from '../vendor/htm-preact.js';
 import { t, fmtDateTime, fmtDuration } from '../lib/i18n.js';
 import { get } from '../lib/api.js';
 import { Phone, errorText, useLoad } from './common.js';
+import { SourceMark } from './directory.js';
 
 const ICON = { in: '↙', out: '↗', missed: '✕' };
 
@@ -28,11 +29,12 @@ export function Calls() {
     ${calls && shown.length === 0 && html`<p class="note">${t('calls.none')}</p>`}
     <ul class="list">${shown.map((c) => html`<li key=${c.id}>
       <span aria-hidden="true" class=${c.direction === 'missed' ? 'when-current' : ''}>${ICON[c.direction]}</span>
-      <div class="grow"><div><span class="name">${c.other_name || c.other_number}</span>
+      <div class="grow"><div><span class="name">${c.name || c.other_name || c.other_number}</span>
+        ${c.name && html` <${SourceMark} source=${c.name_source} /> <span class="note">${c.other_number}</span>`}
         <span class="note"> · ${t(`calls.${c.direction}`)}${groupNote(c.route)}</span></div>
         <div class="note">${fmtDateTime(c.started_at)}${c.answered_at && c.ended_at
           ? ` · ${fmtDuration(new Date(c.ended_at) - new Date(c.answered_at))}` : ''}</div></div>
-      <${Phone} number=${c.other_number} label=${c.other_name} />
+      <${Phone} number=${c.other_number} label=${c.name || c.other_name} />
     </li>`)}</ul>
   </section>`;
 }

@@ -6,6 +6,7 @@ import { get, put, del } from '../lib/api.js';
 import { subscribe } from '../lib/live.js';
 import { Phone, StatusLine, errorText, toast } from './common.js';
 import { QuickForwards } from './forward.js';
+import { SharedContactRow, SourceMark } from './directory.js';
 
 /** One colleague row; shared with the phonebook's favourites. */
 export function ColleagueRow({ c, starred, onStar, showNote, navigate }) {
@@ -109,11 +110,13 @@ export function Colleagues({ me, navigate }) {
       </ul>`}
       ${result && result.contacts.length > 0 && html`<h2>${t('col.contacts')}</h2>
         <ul class="list">${result.contacts.map((c) => html`<li key=${`c${c.id}`}><div class="grow">
-          <div class="name">${c.name}</div>${c.company && html`<div class="note">${c.company}</div>`}
+          <div><span class="name">${c.name}</span> <${SourceMark} source=${c.source} /></div>${c.company && html`<div class="note">${c.company}</div>`}
           <div class="row note"><${Phone} number=${c.phone_number} label=${c.name} /><${Phone} number=${c.mobile_number} label=${c.name} /></div>
         </div></li>`)}</ul>`}
+      ${result && (result.shared_contacts || []).length > 0 && html`<h2>${t('sc.title')}</h2>
+        <ul class="list" data-testid="shared-results">${result.shared_contacts.map((c) => html`<${SharedContactRow} key=${`s${c.id}`} c=${c} />`)}</ul>`}
       ${result && colleagues && colleagues.length === 0 && result.contacts.length === 0
-        && html`<p class="note">${t('col.none')}</p>`}
+        && (result.shared_contacts || []).length === 0 && html`<p class="note">${t('col.none')}</p>`}
     </section>
   </div>`;
 }

@@ -4,6 +4,7 @@ import { t } from '../lib/i18n.js';
 import { get, post, put, del } from '../lib/api.js';
 import { Phone, errorText, toast, useLoad } from './common.js';
 import { ColleagueRow, useLiveColleagues, useFavourites } from './colleagues.js';
+import { SharedContacts } from './directory.js';
 
 const FIELDS = [['name', 'text'], ['company', 'text'], ['phone_number', 'tel'], ['mobile_number', 'tel'], ['email', 'email']];
 
@@ -55,5 +56,6 @@ export function Phonebook({ me, navigate }) {
       ${adding ? html`<h2>${t('pb.new')}</h2><${ContactForm} onSave=${async (b) => { await post('/me/contacts', b); setAdding(false); reload(); }} onCancel=${() => setAdding(false)} />`
         : html`<button type="button" class="primary" onClick=${() => setAdding(true)}>${t('pb.new')}</button>`}
     </section>
+    <${SharedContacts} me=${me} navigate=${navigate} />
   </div>`;
 }

@@ -8,6 +8,7 @@ import { errorText, toast, useLoad, ReasonSelect } from './common.js';
 import { PinChange } from './login.js';
 import { label as quickLabel, DestinationFields, destinationBody, useDestinations } from './forward.js';
 import { encodeWav } from '../lib/wav.js';
+import { ClickToCallHandler, VoicemailDelivery } from './directory.js';
 
 function WebSettings({ settings, reload }) {
   const [v, setV] = useState({ lang: settings.lang, start_page: settings.start_page, search_scope: settings.search_scope });
@@ -152,6 +153,8 @@ export function Settings({ settings, reload }) {
     <${WebSettings} settings=${settings} reload=${reload} />
     <section class="panel" aria-labelledby="set-pin-h"><h2 id="set-pin-h">${t('pin.title')}</h2><${PinChange} forced=${false} /></section>
     <${VoicemailSettings} />
+    <${VoicemailDelivery} />
+    <${ClickToCallHandler} />
     <${OwnQuickForwards} />
     <${SavedDestinations} />
   </div>`;

@@ -6,6 +6,7 @@ import { t, fmtDateTime, fmtDuration } from '../lib/i18n.js';
 import { get, post, patch, del } from '../lib/api.js';
 import { subscribe } from '../lib/live.js';
 import { Phone, errorText, toast, useLoad } from './common.js';
+import { SourceMark, usePlayer } from './directory.js';
 
 /** The message list, re-read when the mailbox changes. */
 export function useMailbox(setCounts) {
@@ -15,19 +16,21 @@ export function useMailbox(setCounts) {
   return [data, error, reload];
 }
 
-function VoiceItem({ m, reload }) {
+function VoiceItem({ m, reload, player, open }) {
   const act = async (f, done) => { try { await f(); if (done) toast(done); reload(); } catch (e) { toast(errorText(e), 'error'); } };
   const who = m.caller_name || m.caller_number || t('vm.unknown');
   const toContacts = () => act(() => post('/me/contacts', { name: m.caller_name || m.caller_number, phone_number: m.caller_number }), t('vm.contact_saved'));
   return html`<li class=${m.new ? 'new voice' : 'voice'} data-vm=${m.id} data-state=${m.state}>
     <div class="grow">
-      <div><span class="kind">${t('vm.voice')}</span> <span class="name">${who}</span>
+      <div><span class="kind">${t('vm.voice')}</span> <span class="name">${who}</span> <${SourceMark} source=${m.caller_name_source} />
         ${m.new && html` <strong class="when-current">${t('vm.new')}</strong>`}
         ${m.state === 'saved' && html` <span class="note">(${t('vm.saved')})</span>`}</div>
       <div class="note">${fmtDateTime(m.received_at)} · ${fmtDuration(m.duration_ms)}
         ${m.caller_number && html` · <${Phone} number=${m.caller_number} label=${who} />`}</div>
-      <audio controls preload="metadata" src=${m.audio_url} aria-label=${t('vm.play', { who })}
-        onEnded=${() => m.new && act(() => patch(`/me/voicemail/${m.id}`, { state: 'read' }))}></audio>
+      ${player === 'external'
+        ? html`<a class="button" href=${m.audio_url} download=${`voicemail-${m.id}.wav`} data-player="external">${t('vd.open_external')}</a>`
+        : html`<audio controls preload="metadata" src=${m.audio_url} aria-label=${t('vm.play', { who })} autoplay=${open}
+        onEnded=${() => m.new && act(() => patch(`/me/voicemail/${m.id}`, { state: 'read' }))}></audio>`}
     </div>
     <div class="row">
       <button type="button" onClick=${() => act(() => patch(`/me/voicemail/${m.id}`, { state: 'saved' }), t('vm.saved'))}>${t('vm.save')}</button>
@@ -64,8 +67,15 @@ export function WrittenItem({ m, reload, colleagues }) {
   </li>`;
 }
 
-export function Voicemail({ setCounts }) {
+export function Voicemail({ setCounts, openRecording }) {
   const [data, error, reload] = useMailbox(setCounts);
+  const player = usePlayer();
+  // The mail's "e-mail with link": open the recording through its authenticated route, in
+  // the player the user chose (the web player here, or the system's via a download).
+  useEffect(() => {
+    if (!openRecording || player !== 'external') return;
+    location.assign(`/api/v1/me/voicemail/${openRecording}/audio`);
+  }, [openRecording, player]);
   const [colleagues] = useLoad(() => get('/colleagues?scope=internal').then((r) => r.colleagues), []);
   return html`<section class="panel" aria-labelledby="vm-h">
     <h1 id="vm-h">${t('vm.title')}</h1>
@@ -73,7 +83,7 @@ export function Voicemail({ setCounts }) {
     ${error && html`<p class="error">${errorText(error)}</p>`}
     ${data && data.messages.length === 0 && html`<p class="note">${t('vm.none')}</p>`}
     <ul class="list" data-testid="messages">${(data ? data.messages : []).map((m) => (m.kind === 'voice'
-      ? html`<${VoiceItem} key=${`v${m.id}`} m=${m} reload=${reload} />`
+      ? html`<${VoiceItem} key=${`v${m.id}`} m=${m} reload=${reload} player=${player} open=${String(m.id) === openRecording} />`
       : html`<${WrittenItem} key=${`w${m.id}`} m=${m} reload=${reload} colleagues=${colleagues} />`))}</ul>
   </section>`;
 }
