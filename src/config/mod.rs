@@ -114,6 +114,11 @@ pub struct SipConfig {
     pub trunk: String,
     /// The voicemail access number.
     pub voicemail_number: String,
+    /// Send `message-summary` NOTIFYs (RFC 3842) also to registered contacts that did not
+    /// SUBSCRIBE (desk phones configured for "unsolicited MWI"); their NOTIFYs say
+    /// `Subscription-State: terminated`. Phones that subscribe are told inside their
+    /// subscription either way.
+    pub mwi_unsolicited: bool,
 }
 
 /// `[rtp]`
@@ -345,6 +350,7 @@ impl Default for SipConfig {
             .to_vec(),
             trunk: String::new(),
             voicemail_number: "8000".into(),
+            mwi_unsolicited: true,
         }
     }
 }

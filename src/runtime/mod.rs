@@ -26,6 +26,7 @@ pub mod ivr_leg;
 pub mod leg;
 pub mod listeners;
 pub mod mailbox;
+mod mwi;
 pub mod pin_delivery;
 mod register;
 pub mod sip;

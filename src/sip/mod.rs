@@ -7,6 +7,7 @@ pub mod dialog;
 pub mod fuzz;
 pub mod message;
 pub mod registrar;
+pub mod subscription;
 pub mod transaction;
 pub mod transport;
 pub mod via;

@@ -24,6 +24,7 @@ mod click_to_call;
 mod ipv6;
 mod mailbox;
 mod media;
+mod mwi;
 mod notify;
 mod serve;
 mod sip;

@@ -9,6 +9,7 @@
 // Tests drive a real process over real sockets: wall-clock deadlines are the point here.
 #![allow(clippy::disallowed_methods)]
 
+pub mod lamp_phone;
 pub mod rtp_peer;
 pub mod smtp;
 pub mod voicemail;
