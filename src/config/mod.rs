@@ -16,7 +16,9 @@ use crate::domain::Lang;
 use crate::pin::LockoutPolicy;
 use crate::sip::auth::DigestAlgorithm;
 
+mod delivery;
 pub mod duration;
+pub use delivery::DeliveryConfig;
 
 /// The documented configuration file, bundled so `onestatus config` can print it.
 pub const DOCUMENTED_DEFAULTS: &str = include_str!("../../config/onestatus.toml");
@@ -54,6 +56,8 @@ pub struct Config {
     pub calendar: CalendarConfig,
     /// The toll-fraud deny-list.
     pub toll_fraud: TollFraudConfig,
+    /// Retries of written messages sent by e-mail or SMS.
+    pub delivery: DeliveryConfig,
 }
 
 /// `[database]`
@@ -304,6 +308,7 @@ impl Default for Config {
             sms: SmsConfig::default(),
             calendar: CalendarConfig::default(),
             toll_fraud: TollFraudConfig::default(),
+            delivery: DeliveryConfig::default(),
         }
     }
 }

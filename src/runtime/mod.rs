@@ -22,6 +22,7 @@
 mod call_history;
 mod calls;
 pub mod click_to_call;
+mod delivery;
 pub mod ivr_leg;
 pub mod leg;
 pub mod listeners;
@@ -285,6 +286,18 @@ impl Server {
                 shutdown.listener(),
             )));
         }
+
+        // Written messages by e-mail/SMS: queued by the API, sent and retried here.
+        tasks.push(tokio::spawn(
+            delivery::DeliveryWorker {
+                store: store.clone(),
+                notifier: notifier.clone(),
+                clock: clock.clone(),
+                schedule: config.delivery.schedule(),
+                poll: Duration::from_millis(u64::from(config.delivery.poll_ms.max(50))),
+            }
+            .run(shutdown.listener()),
+        ));
 
         let mut http_shutdown = shutdown.listener();
         let api =

@@ -50,6 +50,7 @@ macro_rules! with_pool {
 
 mod absences;
 mod calendar;
+mod deliveries;
 pub mod demo;
 mod devices;
 mod error;
@@ -68,6 +69,7 @@ mod sqlite_reader;
 mod users;
 mod voicemail;
 
+pub use deliveries::{Delivery, DeliveryId, DeliveryState, NewDelivery};
 pub use devices::{ha1_md5, ha1_sha256};
 pub use error::StoreError;
 pub use model::*;

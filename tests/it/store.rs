@@ -75,6 +75,7 @@ async fn suite(url: &str) {
     routing_snapshot_matches_single_reads(&store).await;
     direct_reads_match_sqlx(&store, url).await;
     pin_change_and_lockout(&store).await;
+    message_deliveries_queue(&store).await;
     let store = voicemail_is_durable(store, url).await;
     store.close().await;
 }
@@ -1087,4 +1088,99 @@ async fn postgres_backend() {
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
+}
+
+/// Written-message deliveries (migration 0006): queued rows come due, an attempt's result is
+/// recorded (the last error kept after a later success), failed ones never come due, and a
+/// sender sees only their own, newest first.
+async fn message_deliveries_queue(store: &Store) {
+    use onestatus::store::{DeliveryState, MessageChannel, NewDelivery};
+    let hans = store.user_by_local_number("1000001").await.unwrap();
+    let karen = store.user_by_local_number("1000002").await.unwrap();
+    let new = |address: &str, failed: Option<&str>| NewDelivery {
+        sender_user_id: hans.id,
+        to_user_id: None,
+        message_id: None,
+        channel: MessageChannel::Sms,
+        address: address.to_owned(),
+        body: "Ring tilbage".to_owned(),
+        failed: failed.map(str::to_owned),
+    };
+    let queued = store
+        .delivery_create(&new("4520304050", None), t0())
+        .await
+        .unwrap();
+    assert_eq!(queued.state, DeliveryState::Queued);
+    assert_eq!(queued.next_attempt_at, Some(t0()));
+    let failed = store
+        .delivery_create(&new("", Some("no mobile number")), t0() + minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(failed.state, DeliveryState::Failed);
+    assert_eq!(failed.last_error.as_deref(), Some("no mobile number"));
+
+    let due = store.deliveries_due(t0(), 10).await.unwrap();
+    assert_eq!(due.iter().map(|d| d.id).collect::<Vec<_>>(), [queued.id]);
+    store
+        .delivery_record(
+            queued.id,
+            DeliveryState::Queued,
+            1,
+            Some(t0() + minutes(5)),
+            Some("gateway 503"),
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert!(store
+        .deliveries_due(t0() + minutes(4), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let again = store.deliveries_due(t0() + minutes(5), 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 1);
+    assert_eq!(again[0].last_error.as_deref(), Some("gateway 503"));
+    store
+        .delivery_record(
+            queued.id,
+            DeliveryState::Sent,
+            2,
+            None,
+            None,
+            t0() + minutes(5),
+        )
+        .await
+        .unwrap();
+    let sent = store.delivery(hans.id, queued.id).await.unwrap();
+    assert_eq!((sent.state, sent.attempts), (DeliveryState::Sent, 2));
+    assert_eq!(
+        sent.last_error.as_deref(),
+        Some("gateway 503"),
+        "kept for the record"
+    );
+    assert_eq!(sent.updated_at, t0() + minutes(5));
+    assert!(store
+        .deliveries_due(t0() + minutes(60), 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let mine: Vec<_> = store
+        .deliveries_by_sender(hans.id, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(mine, [failed.id, queued.id], "newest first");
+    assert!(store
+        .deliveries_by_sender(karen.id, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(matches!(
+        store.delivery(karen.id, queued.id).await,
+        Err(StoreError::NotFound(_))
+    ));
 }

@@ -11,6 +11,7 @@
 
 pub mod lamp_phone;
 pub mod rtp_peer;
+pub mod sms_gateway;
 pub mod smtp;
 pub mod voicemail;
 pub mod webdriver;
