@@ -12,6 +12,7 @@ mod support;
 
 mod api;
 mod api_http;
+mod baresip_mwi;
 mod browser;
 mod calendar;
 mod calendar_bounds;
