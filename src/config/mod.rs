@@ -19,6 +19,8 @@ use crate::sip::auth::DigestAlgorithm;
 mod delivery;
 pub mod duration;
 pub use delivery::DeliveryConfig;
+mod retention;
+pub use retention::RetentionConfig;
 
 /// The documented configuration file, bundled so `onestatus config` can print it.
 pub const DOCUMENTED_DEFAULTS: &str = include_str!("../../config/onestatus.toml");
@@ -58,6 +60,8 @@ pub struct Config {
     pub toll_fraud: TollFraudConfig,
     /// Retries of written messages sent by e-mail or SMS.
     pub delivery: DeliveryConfig,
+    /// How long voice messages are kept.
+    pub retention: RetentionConfig,
 }
 
 /// `[database]`
@@ -309,6 +313,7 @@ impl Default for Config {
             calendar: CalendarConfig::default(),
             toll_fraud: TollFraudConfig::default(),
             delivery: DeliveryConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }

@@ -30,6 +30,7 @@ pub mod mailbox;
 mod mwi;
 pub mod pin_delivery;
 mod register;
+mod retention;
 pub mod sip;
 pub mod voicemail;
 
@@ -298,6 +299,19 @@ impl Server {
             }
             .run(shutdown.listener()),
         ));
+
+        if config.retention.voicemail_days > 0 {
+            tasks.push(tokio::spawn(
+                retention::RetentionSweeper {
+                    store: store.clone(),
+                    changed: crate::notify::VoicemailChanged::new(store.clone(), presence.clone()),
+                    clock: clock.clone(),
+                    keep: chrono::Duration::days(i64::from(config.retention.voicemail_days)),
+                    every: Duration::from_secs(u64::from(config.retention.sweep_secs.max(1))),
+                }
+                .run(shutdown.listener()),
+            ));
+        }
 
         let mut http_shutdown = shutdown.listener();
         let api =

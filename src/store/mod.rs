@@ -68,6 +68,7 @@ mod sessions;
 mod sqlite_reader;
 mod users;
 mod voicemail;
+mod voicemail_expiry;
 
 pub use deliveries::{Delivery, DeliveryId, DeliveryState, NewDelivery};
 pub use devices::{ha1_md5, ha1_sha256};

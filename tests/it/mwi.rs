@@ -303,3 +303,47 @@ fn a_subscription_expires_with_a_terminated_notify_and_a_481_ends_it() {
     let gone = phone.resubscribe("mwi-dropped", &to_tag(&ok), 600);
     assert!(gone.starts_with("SIP/2.0 481"), "{gone}");
 }
+
+#[test]
+fn an_expired_message_flips_the_lamp() {
+    // Messages are kept one day; the sweeper looks every second.
+    let server = TestServer::start_with(
+        &["serve", "--demo"],
+        &[
+            ("ONESTATUS_RETENTION_VOICEMAIL_DAYS", "1"),
+            ("ONESTATUS_RETENTION_SWEEP_SECS", "1"),
+        ],
+    );
+    let mut phone = LampPhone::new(server.sip_udp, "1000004");
+    let ok = phone.subscribe("mwi-expiry", "message-summary", 600);
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    phone.lamp_shows(0, 0, WAIT);
+
+    // A fresh message and a three-day-old one, straight in the store (no NOTIFY of their own):
+    // the sweep deletes the old one and the lamp learns the mailbox as it is now, 1 new.
+    with_store(&server, async |store| {
+        let user = store.user_by_local_number("1000004").await.unwrap().id;
+        for age in [chrono::Duration::minutes(1), chrono::Duration::days(3)] {
+            store
+                .voicemail_insert(&NewVoicemail {
+                    user_id: user,
+                    caller_number: Some("4511223344".into()),
+                    caller_name: None,
+                    received_at: chrono::Utc::now() - age,
+                    duration_ms: 2000,
+                    audio: vec![0; 44],
+                })
+                .await
+                .unwrap();
+        }
+    });
+    let after = phone.lamp_shows(1, 0, WAIT);
+    assert_eq!(after.call_id, "mwi-expiry");
+    assert!(after.waiting);
+    assert!(
+        server
+            .wait_log("expired voice messages deleted", WAIT)
+            .is_some(),
+        "the sweeper did it"
+    );
+}

@@ -76,6 +76,7 @@ async fn suite(url: &str) {
     direct_reads_match_sqlx(&store, url).await;
     pin_change_and_lockout(&store).await;
     message_deliveries_queue(&store).await;
+    old_voicemail_expires(&store).await;
     let store = voicemail_is_durable(store, url).await;
     store.close().await;
 }
@@ -1183,4 +1184,50 @@ async fn message_deliveries_queue(store: &Store) {
         store.delivery(karen.id, queued.id).await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// Retention (`[retention] voicemail_days`): new and heard messages older than the limit are
+/// deleted, saved ones and younger ones stay, and each changed mailbox is named once.
+async fn old_voicemail_expires(store: &Store) {
+    let org = make_org(store, "260").await;
+    let sven = make_user(store, org.id, "Sven Expiry", "4526000001").await;
+    let at = |days: i64| t0() - Duration::days(days);
+    let insert = |received_at| NewVoicemail {
+        user_id: sven.id,
+        caller_number: Some("4511223344".into()),
+        caller_name: None,
+        received_at,
+        duration_ms: 1_000,
+        audio: vec![1; 44],
+    };
+    let old_new = store.voicemail_insert(&insert(at(40))).await.unwrap();
+    let old_read = store.voicemail_insert(&insert(at(35))).await.unwrap();
+    let old_saved = store.voicemail_insert(&insert(at(50))).await.unwrap();
+    let young = store.voicemail_insert(&insert(at(2))).await.unwrap();
+    store
+        .voicemail_set_state(sven.id, old_read.id, MessageState::Read)
+        .await
+        .unwrap();
+    store
+        .voicemail_set_state(sven.id, old_saved.id, MessageState::Saved)
+        .await
+        .unwrap();
+    assert_eq!(store.voicemail_counts(sven.id).await.unwrap(), (2, 2));
+
+    let changed = store.voicemail_expire(at(30)).await.unwrap();
+    assert_eq!(changed, [sven.id], "one mailbox, named once");
+    let left: Vec<_> = store
+        .voicemails(sven.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(left, [young.id, old_saved.id]);
+    assert!(!left.contains(&old_new.id));
+    assert_eq!(store.voicemail_counts(sven.id).await.unwrap(), (1, 1));
+    assert!(
+        store.voicemail_expire(at(30)).await.unwrap().is_empty(),
+        "nothing twice"
+    );
 }
