@@ -390,6 +390,8 @@ routes! {
         "One delivery of my written messages";
     get "/api/v1/pin-reset/channels" => auth::pin_reset_channels, false,
         "Which ways a new PIN can be sent on this server (e-mail, SMS)";
+    get "/api/v1/me/channels" => written::my_channels, true,
+        "Which ways a message or a new PIN can reach me (server configured and address known)";
 }
 
 /// The API router with its state; everything outside `/api/` is the web client ([`web`]).

@@ -206,6 +206,17 @@ async fn recipient(
     Ok(Recipient::Address(number))
 }
 
+/// `GET /api/v1/me/channels`: which ways a message or a new PIN can reach me: the server has
+/// the relay/gateway and I have the address/number (`{"email": bool, "sms": bool}`).
+pub async fn my_channels(State(state): State<ApiState>, caller: Caller) -> Json<serde_json::Value> {
+    let server = state.notifier.channels();
+    let has = |v: &Option<String>| v.as_deref().is_some_and(|a| !a.trim().is_empty());
+    Json(serde_json::json!({
+        "email": server.email && has(&caller.user.profile.email),
+        "sms": server.sms && has(&caller.user.profile.mobile_number),
+    }))
+}
+
 /// `GET /api/v1/me/messages/sent`: my messages' deliveries, newest first.
 pub async fn sent(
     State(state): State<ApiState>,

@@ -448,6 +448,14 @@ fn a_new_pin_goes_by_sms_and_a_failed_delivery_is_said() {
     assert_eq!(channels, json!({"email": false, "sms": true}));
 
     let karen = login(&server, "1000002");
+    let (_, mine) = http(
+        server.http,
+        "GET",
+        "/api/v1/me/channels",
+        Some(&karen),
+        None,
+    );
+    assert_eq!(mine, json!({"email": false, "sms": false}), "no mobile yet");
     let (status, body) = http(
         server.http,
         "PATCH",
@@ -456,6 +464,18 @@ fn a_new_pin_goes_by_sms_and_a_failed_delivery_is_said() {
         Some(json!({"mobile_number": "20 11 22 33"})),
     );
     assert!(status < 300, "{status} {body}");
+    let (_, mine) = http(
+        server.http,
+        "GET",
+        "/api/v1/me/channels",
+        Some(&karen),
+        None,
+    );
+    assert_eq!(
+        mine,
+        json!({"email": false, "sms": true}),
+        "SMS now; no relay for e-mail"
+    );
 
     let reset = |local: &str, channel: &str| {
         http(
