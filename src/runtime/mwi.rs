@@ -17,7 +17,7 @@
 //! SUBSCRIBE earned. Subscriptions live in memory; a restart loses them, and phones
 //! re-subscribe when their next refresh gets 481 (RFC 6665 §4.1.2.2).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -52,7 +52,16 @@ pub struct Mwi {
     /// Our NOTIFYs in flight, by client transaction: a 481 or a timeout ends the subscription
     /// (RFC 6665 §4.2.2).
     in_flight: HashMap<TransactionId, SubscriptionKey>,
+    /// Our unsolicited NOTIFYs in flight: to which user's contact.
+    unsolicited_in_flight: HashMap<TransactionId, (i64, SocketAddr)>,
+    /// Contacts that refused an unsolicited NOTIFY (481: they track subscriptions, as baresip
+    /// does, or 405/489: they take none): they get no more until they SUBSCRIBE. Bounded by
+    /// [`REFUSED_MAX`]; a restart forgets them.
+    refused_unsolicited: HashSet<(i64, SocketAddr)>,
 }
+
+/// Contacts remembered as refusing unsolicited NOTIFYs; past this the set starts again.
+const REFUSED_MAX: usize = 10_000;
 
 impl Mwi {
     /// No subscriptions; expiry bounds from `sip.min_expires_secs` / `sip.max_expires_secs`.
@@ -427,7 +436,11 @@ pub fn on_registered(cx: &mut Context, mwi: &mut Mwi, lookup: MwiLookup) {
     let mut rng = rand::thread_rng();
     let mut notifies = Vec::new();
     for target in &lookup.targets {
-        if mwi.subscriptions.covers(lookup.user_id, target.destination) {
+        if mwi.subscriptions.covers(lookup.user_id, target.destination)
+            || mwi
+                .refused_unsolicited
+                .contains(&(lookup.user_id, target.destination))
+        {
             continue;
         }
         match notifier.notify(&mut rng, target, &summary) {
@@ -443,11 +456,16 @@ pub fn on_registered(cx: &mut Context, mwi: &mut Mwi, lookup: MwiLookup) {
         "unsolicited message-waiting NOTIFY"
     );
     for notify in notifies {
-        if let Err(error) =
-            cx.layer
-                .send_request(now, notify.request, notify.destination, notify.transport)
+        let destination = notify.destination;
+        match cx
+            .layer
+            .send_request(now, notify.request, destination, notify.transport)
         {
-            debug!(%error, "NOTIFY not sent");
+            Ok(id) => {
+                mwi.unsolicited_in_flight
+                    .insert(id, (lookup.user_id, destination));
+            }
+            Err(error) => debug!(%error, "NOTIFY not sent"),
         }
     }
 }
@@ -466,7 +484,19 @@ pub fn handle_timeout(cx: &mut Context, mwi: &mut Mwi, now: Instant) {
 pub fn on_response(mwi: &mut Mwi, transaction: TransactionId, response: &rsip::Response) -> bool {
     let code = response.status_code.code();
     if code < 200 {
-        return mwi.in_flight.contains_key(&transaction);
+        return mwi.in_flight.contains_key(&transaction)
+            || mwi.unsolicited_in_flight.contains_key(&transaction);
+    }
+    if let Some(contact) = mwi.unsolicited_in_flight.remove(&transaction) {
+        if matches!(code, 405 | 481 | 489 | 501) {
+            info!(code, user_id = contact.0, destination = %contact.1,
+                "contact refuses unsolicited NOTIFYs: no more until it subscribes");
+            if mwi.refused_unsolicited.len() >= REFUSED_MAX {
+                mwi.refused_unsolicited.clear();
+            }
+            mwi.refused_unsolicited.insert(contact);
+        }
+        return true;
     }
     let Some(key) = mwi.in_flight.remove(&transaction) else {
         return false;
@@ -480,6 +510,7 @@ pub fn on_response(mwi: &mut Mwi, transaction: TransactionId, response: &rsip::R
 
 /// Timer F or a transport error on a NOTIFY: the subscriber is gone (RFC 6665 §4.2.2).
 pub fn on_failed(mwi: &mut Mwi, transaction: TransactionId) {
+    mwi.unsolicited_in_flight.remove(&transaction);
     if let Some(key) = mwi.in_flight.remove(&transaction) {
         info!(call_id = %key.call_id, "NOTIFY timed out: subscription ends");
         mwi.subscriptions.remove(&key);
@@ -489,4 +520,5 @@ pub fn on_failed(mwi: &mut Mwi, transaction: TransactionId) {
 /// The transaction ended (after its final response was handled).
 pub fn on_terminated(mwi: &mut Mwi, transaction: TransactionId) {
     mwi.in_flight.remove(&transaction);
+    mwi.unsolicited_in_flight.remove(&transaction);
 }

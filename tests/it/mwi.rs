@@ -347,3 +347,42 @@ fn an_expired_message_flips_the_lamp() {
         "the sweeper did it"
     );
 }
+
+#[test]
+fn a_phone_that_refuses_unsolicited_notifies_gets_no_more() {
+    let server = TestServer::start_demo();
+    let (_, ids) = seed_messages(&server, "1000002", 1);
+    let mut phone = LampPhone::new(server.sip_udp, "1000002");
+    // Like baresip without its mwi module: any NOTIFY outside a subscription gets 481.
+    phone.notify_answer = 481;
+    let ok = phone.register();
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    let refused = phone.lamp_shows(1, 0, WAIT);
+    assert_eq!(refused.state, "terminated");
+    assert!(
+        server
+            .wait_log("contact refuses unsolicited NOTIFYs", WAIT)
+            .is_some(),
+        "the 481 was heard"
+    );
+
+    // The next change is not pushed at it again.
+    let token = login(&server, "1000002");
+    let (status, _) = http(
+        server.http,
+        "PATCH",
+        &format!("/api/v1/me/voicemail/{}", ids[0]),
+        Some(&token),
+        Some(json!({"state": "read"})),
+    );
+    assert_eq!(status, 204);
+    let after = phone.notifies_within(Duration::from_secs(2));
+    assert!(after.is_empty(), "no NOTIFY after its 481: {after:?}");
+
+    // It can still subscribe, and then it is told.
+    phone.notify_answer = 200;
+    let ok = phone.subscribe("mwi-after-refusal", "message-summary", 600);
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    let told = phone.lamp_shows(0, 1, WAIT);
+    assert_eq!(told.call_id, "mwi-after-refusal");
+}
