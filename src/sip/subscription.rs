@@ -78,6 +78,9 @@ pub enum SubscribeRejection {
     /// A header the dialog needs is missing or unreadable: 400.
     #[error("malformed {0}")]
     Malformed(&'static str),
+    /// A refresh whose CSeq is not above the dialog's last: 500 (RFC 3261 §12.2.2).
+    #[error("CSeq out of order")]
+    OutOfOrder,
 }
 
 impl SubscribeRejection {
@@ -88,6 +91,7 @@ impl SubscribeRejection {
             SubscribeRejection::IntervalTooBrief { .. } => 423,
             SubscribeRejection::NoSuchSubscription => 481,
             SubscribeRejection::Malformed(_) => 400,
+            SubscribeRejection::OutOfOrder => 500,
         }
     }
 }
@@ -266,7 +270,7 @@ impl Subscriptions {
             };
             if cseq <= sub.remote_cseq {
                 // RFC 3261 §12.2.2: an out-of-order request gets 500.
-                return Err(SubscribeRejection::Malformed("CSeq"));
+                return Err(SubscribeRejection::OutOfOrder);
             }
             sub.remote_cseq = cseq;
             sub.remote_target = remote_target;
@@ -779,7 +783,9 @@ mod tests {
         assert_eq!(s.poll_timeout(), Some(t1 + Duration::from_secs(300)));
         // An old CSeq in the dialog is refused.
         let stale = request(&subscribe_text(Some(&a.to_tag), 2, Some(300), EVENT));
-        assert!(s.subscribe(t1, &stale, watched(), &mut rng).is_err());
+        let out_of_order = s.subscribe(t1, &stale, watched(), &mut rng).unwrap_err();
+        assert_eq!(out_of_order, SubscribeRejection::OutOfOrder);
+        assert_eq!(out_of_order.status_code(), 500);
         let unknown = request(&subscribe_text(Some("nope"), 3, Some(300), EVENT));
         assert_eq!(
             s.subscribe(t1, &unknown, watched(), &mut rng).unwrap_err(),
