@@ -200,7 +200,7 @@ fn baresip_subscribes_and_its_lamp_follows_the_mailbox() {
     let mut child = Command::new("stdbuf")
         .args(["-oL", "-eL", "baresip", "-f"])
         .arg(dir.path())
-        .args(["-s", "-v", "-t", "20"])
+        .args(["-s", "-v", "-t", "25"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
