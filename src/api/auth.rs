@@ -353,6 +353,16 @@ pub async fn change_pin(
 pub struct PinResetRequest {
     /// The 7-digit local number.
     pub local_number: String,
+    /// `email` (the default) or `sms`.
+    #[serde(default)]
+    pub channel: super::PinChannel,
+}
+
+/// `GET /api/v1/pin-reset/channels`: which ways "send me a new PIN" can travel on this server
+/// (`{"email": bool, "sms": bool}`), so the login page offers only those. Server-wide: it says
+/// nothing about any user.
+pub async fn pin_reset_channels(State(state): State<ApiState>) -> Json<super::PinChannels> {
+    Json(state.notifier.channels())
 }
 
 /// Digits of a generated PIN: more than the 4-digit minimum, since it travels by e-mail/SMS
@@ -375,10 +385,18 @@ pub fn generate_pin(local_number: &str, rules: crate::pin::PinRules) -> String {
     }
 }
 
-/// `POST /api/v1/pin-reset` ("send me a new PIN"): always 202, whether or not the number
-/// exists. For a known number a new PIN is generated, must be changed at the next login, and
-/// goes to the [`PinNotifier`](super::PinNotifier). Counted against the source address like a
-/// failed login, so the endpoint cannot be used to reset everyone's PIN in a loop.
+/// `POST /api/v1/pin-reset` ("send me a new PIN"): 202 for an unknown number as for a
+/// delivered PIN. For a known number a new PIN is generated, must be changed at the next
+/// login, and goes to the [`PinNotifier`](super::PinNotifier) on the chosen `channel`. Counted
+/// against the source address like a failed login, so the endpoint cannot be used to reset
+/// everyone's PIN in a loop.
+///
+/// A delivery that fails is said (issue #18: a user waiting for a mail that never comes cannot
+/// tell why): 422 `channel_unavailable` when the server has no relay/gateway for the channel
+/// (checked before the number, so it tells nothing about it), 422 `no_address` when the user has
+/// no address or mobile for it, 503 `pin_not_delivered` when the relay or gateway refused. The
+/// last two tell a prober that the number exists; the per-address limit above bounds that to
+/// the login attempts an address has anyway, and the PIN itself is unchanged.
 pub async fn pin_reset(
     State(state): State<ApiState>,
     ClientAddress(addr): ClientAddress,
@@ -393,6 +411,18 @@ pub async fn pin_reset(
         StatusCode::ACCEPTED,
         Json(serde_json::json!({ "status": "accepted" })),
     );
+    let channels = state.notifier.channels();
+    let offered = match req.channel {
+        super::PinChannel::Email => channels.email,
+        super::PinChannel::Sms => channels.sms,
+    };
+    if !offered {
+        return Err(ApiError::Invalid {
+            code: "channel_unavailable",
+            field: "channel".into(),
+            message: "this server cannot send a PIN that way".into(),
+        });
+    }
     let well_formed =
         req.local_number.len() == 7 && req.local_number.bytes().all(|b| b.is_ascii_digit());
     if !well_formed {
@@ -410,16 +440,36 @@ pub async fn pin_reset(
         .map_err(|e| ApiError::Internal(format!("PIN hashing task: {e}")))?;
     // Deliver first, change second: a PIN that cannot reach the user (no mail relay, no
     // address) must not replace the one they have, or anyone could lock anyone out by asking.
-    match state.notifier.send_new_pin(&user, &pin).await {
+    match state
+        .notifier
+        .send_new_pin_by(&user, &pin, req.channel)
+        .await
+    {
         Ok(()) => {
             state.store.user_set_pin_hash(user.id, &hash, true).await?;
             state.store.sessions_revoke_for_user(user.id, None).await?;
+            Ok(accepted)
         }
         Err(e) => {
             tracing::warn!(user_id = user.id.0, error = %e, "new PIN not delivered; PIN unchanged");
+            Err(match e {
+                super::PinDeliveryError::NotConfigured(message) => ApiError::Invalid {
+                    code: "channel_unavailable",
+                    field: "channel".into(),
+                    message,
+                },
+                super::PinDeliveryError::NoAddress(message) => ApiError::Invalid {
+                    code: "no_address",
+                    field: "channel".into(),
+                    message,
+                },
+                super::PinDeliveryError::Failed(message) => ApiError::Unavailable {
+                    code: "pin_not_delivered",
+                    message,
+                },
+            })
         }
     }
-    Ok(accepted)
 }
 
 #[cfg(test)]

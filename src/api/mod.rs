@@ -44,6 +44,7 @@ pub mod timeline;
 pub mod toll_fraud;
 pub mod voicemail;
 pub mod web;
+pub mod written;
 
 use std::sync::Arc;
 
@@ -57,7 +58,9 @@ use crate::pin::PinCheck;
 use crate::presence::{Presence, PresenceEvent};
 use crate::store::{Store, UserId};
 pub use error::ApiError;
-pub use notifier::{DeliveryFuture, LogPinNotifier, NewPin, PinDeliveryError, PinNotifier};
+pub use notifier::{
+    DeliveryFuture, LogPinNotifier, NewPin, PinChannel, PinChannels, PinDeliveryError, PinNotifier,
+};
 use rate_limit::IpLimiter;
 
 /// What every handler shares. Cheap to clone.
@@ -242,7 +245,7 @@ routes! {
         body auth::LoginRequest = r#"{"local_number": "1000001", "pin": "2580"}"#;
     post "/api/v1/logout" => auth::logout, true, "End the session";
     post "/api/v1/pin-reset" => auth::pin_reset, false, "Send me a new PIN",
-        body auth::PinResetRequest = r#"{"local_number": "1000001"}"#;
+        body auth::PinResetRequest = r#"{"local_number": "1000001", "channel": "sms"}"#;
     put "/api/v1/me/pin" => auth::change_pin, true, "Change my PIN",
         body auth::ChangePinRequest = r#"{"current_pin": "2580", "new_pin": "1357"}"#;
     get "/api/v1/me" => me::show, true, "My information";
@@ -365,9 +368,10 @@ routes! {
         "My name recording (audio/wav, Range supported)";
     delete "/api/v1/me/voicemail/name" => recordings::delete_name, true,
         "Delete my name recording (turns use_own_name off)";
-    post "/api/v1/me/messages" => voicemail::send_message, true,
-        "Send a written message to a colleague",
-        body voicemail::SendMessageInput = r#"{"to_user_id": 2, "channel": "sms",
+    post "/api/v1/me/messages" => written::send_message, true,
+        "Send a written message to a colleague (into their list and to their e-mail or \
+        mobile) or to a typed e-mail address or mobile number; 201 with the queued delivery",
+        body written::SendMessageInput = r#"{"to_user_id": 2, "channel": "sms",
             "body": "Please call Mr Jensen back"}"#;
     patch "/api/v1/me/messages/{id}" => voicemail::set_message_state, true,
         "Mark a written message read or saved",
@@ -453,6 +457,14 @@ routes! {
         body directory::DeliveryPatch = r#"{"player": "external", "email_link": false}"#;
     get "/api/v1/names" => names::name_of, true,
         "The name of a number from my point of view (colleague, my contact, shared, directory)";
+    get "/api/v1/me/messages/sent" => written::sent, true,
+        "My written messages' deliveries (queued, sent, failed with the reason), newest first";
+    get "/api/v1/me/messages/sent/{id}" => written::sent_one, true,
+        "One delivery of my written messages";
+    get "/api/v1/pin-reset/channels" => auth::pin_reset_channels, false,
+        "Which ways a new PIN can be sent on this server (e-mail, SMS)";
+    get "/api/v1/me/channels" => written::my_channels, true,
+        "Which ways a message or a new PIN can reach me (server configured and address known)";
 }
 
 /// The API router with its state; everything outside `/api/` is the web client ([`web`]).

@@ -31,19 +31,74 @@ impl fmt::Debug for NewPin {
     }
 }
 
-/// Delivering the PIN failed; the user asks again.
+/// Delivering the PIN failed; the user is told why and asks again.
 #[derive(Debug, thiserror::Error)]
-#[error("PIN delivery failed: {0}")]
-pub struct PinDeliveryError(pub String);
+pub enum PinDeliveryError {
+    /// The server has no relay/gateway for the channel.
+    #[error("{0}")]
+    NotConfigured(String),
+    /// The user has no address or number for the channel.
+    #[error("{0}")]
+    NoAddress(String),
+    /// The relay or gateway did not take it.
+    #[error("PIN delivery failed: {0}")]
+    Failed(String),
+}
 
 /// A boxed future, so the trait stays object-safe (`Arc<dyn PinNotifier>`).
 pub type DeliveryFuture<'a> =
     Pin<Box<dyn Future<Output = Result<(), PinDeliveryError>> + Send + 'a>>;
 
+/// How the new PIN travels ("send me a new PIN" by e-mail or by SMS, issue #18).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PinChannel {
+    /// To `profile.email` through the mail relay.
+    #[default]
+    Email,
+    /// To `profile.mobile_number` through the SMS gateway.
+    Sms,
+}
+
+/// Which channels the server can deliver a PIN on (a relay, a gateway configured).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct PinChannels {
+    /// E-mail is configured.
+    pub email: bool,
+    /// SMS is configured.
+    pub sms: bool,
+}
+
 /// Delivers a new PIN to its user (e-mail to `profile.email`, or SMS to `profile.mobile_number`).
 pub trait PinNotifier: Send + Sync + 'static {
-    /// Sends `pin` to `user`. Must not log the PIN.
+    /// Sends `pin` to `user` by e-mail. Must not log the PIN.
     fn send_new_pin<'a>(&'a self, user: &'a User, pin: &'a NewPin) -> DeliveryFuture<'a>;
+
+    /// Sends `pin` to `user` on `channel`. Must not log the PIN. By default only e-mail
+    /// exists.
+    fn send_new_pin_by<'a>(
+        &'a self,
+        user: &'a User,
+        pin: &'a NewPin,
+        channel: PinChannel,
+    ) -> DeliveryFuture<'a> {
+        match channel {
+            PinChannel::Email => self.send_new_pin(user, pin),
+            PinChannel::Sms => Box::pin(async {
+                Err(PinDeliveryError::NotConfigured(
+                    "no SMS gateway is configured".into(),
+                ))
+            }),
+        }
+    }
+
+    /// The channels this notifier can use; by default e-mail only.
+    fn channels(&self) -> PinChannels {
+        PinChannels {
+            email: true,
+            sms: false,
+        }
+    }
 }
 
 /// The default until e-mail/SMS delivery is wired: logs *that* a PIN was issued (never the PIN)

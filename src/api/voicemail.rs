@@ -254,60 +254,8 @@ pub async fn delete_message(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Body of `POST /me/messages`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SendMessageInput {
-    /// The colleague.
-    pub to_user_id: i64,
-    /// `email` or `sms`.
-    pub channel: MessageChannel,
-    /// The text.
-    pub body: String,
-}
-
 /// Longest written message: an SMS concatenation limit's worth, generous for e-mail notes.
 const MAX_MESSAGE_CHARS: usize = 1000;
-
-/// `POST /api/v1/me/messages`: a written message to a colleague of the same organisation. It
-/// appears in their voicemail list; delivery by e-mail/SMS is the notifier's.
-pub async fn send_message(
-    State(state): State<ApiState>,
-    caller: Caller,
-    ApiJson(input): ApiJson<SendMessageInput>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let body = input.body.trim();
-    if body.is_empty() {
-        return Err(ApiError::invalid("body", "must not be empty"));
-    }
-    if body.chars().count() > MAX_MESSAGE_CHARS {
-        return Err(ApiError::invalid(
-            "body",
-            format!("at most {MAX_MESSAGE_CHARS} characters"),
-        ));
-    }
-    let to = colleague(&state, &caller, UserId(input.to_user_id))
-        .await
-        .map_err(|e| match e {
-            ApiError::NotFound(_) => ApiError::invalid("to_user_id", "no such colleague"),
-            other => other,
-        })?;
-    let m = state
-        .store
-        .written_message_create(
-            to.id,
-            &Sender::User(caller.user.id),
-            input.channel,
-            body,
-            state.now(),
-        )
-        .await?;
-    voicemail_changed(&state, to.id).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({ "id": m.id, "to_user_id": to.id, "created_at": m.created_at })),
-    ))
-}
 
 /// Body of `POST /me/messages/{id}/forward`.
 #[derive(Debug, Deserialize)]

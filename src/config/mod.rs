@@ -21,6 +21,10 @@ pub mod duration;
 pub mod security;
 
 pub use directory::{DirectoryAnswer, DirectoryConfig};
+mod delivery;
+pub use delivery::DeliveryConfig;
+mod retention;
+pub use retention::RetentionConfig;
 
 /// The documented configuration file, bundled so `onestatus config` can print it.
 pub const DOCUMENTED_DEFAULTS: &str = include_str!("../../config/onestatus.toml");
@@ -62,6 +66,10 @@ pub struct Config {
     pub security: security::SecurityConfig,
     /// The external number directory (off by default).
     pub directory: DirectoryConfig,
+    /// Retries of written messages sent by e-mail or SMS.
+    pub delivery: DeliveryConfig,
+    /// How long voice messages are kept.
+    pub retention: RetentionConfig,
 }
 
 /// `[database]`
@@ -122,6 +130,11 @@ pub struct SipConfig {
     pub trunk: String,
     /// The voicemail access number.
     pub voicemail_number: String,
+    /// Send `message-summary` NOTIFYs (RFC 3842) also to registered contacts that did not
+    /// SUBSCRIBE (desk phones configured for "unsolicited MWI"); their NOTIFYs say
+    /// `Subscription-State: terminated`. Phones that subscribe are told inside their
+    /// subscription either way.
+    pub mwi_unsolicited: bool,
 }
 
 /// `[rtp]`
@@ -366,6 +379,8 @@ impl Default for Config {
             toll_fraud: TollFraudConfig::default(),
             security: security::SecurityConfig::default(),
             directory: DirectoryConfig::default(),
+            delivery: DeliveryConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -412,6 +427,7 @@ impl Default for SipConfig {
             .to_vec(),
             trunk: String::new(),
             voicemail_number: "8000".into(),
+            mwi_unsolicited: true,
         }
     }
 }

@@ -9,6 +9,8 @@
 //! - [`voicemail_changed`]: the one publisher of a user's message counts to the web client.
 //! - [`Notifier`]: the facade the IVR driver calls with the stored message; it fans out to
 //!   e-mail and/or SMS as the user chose (`VoicemailSettings::notify_channel`, `attach_audio`).
+//! - [`written`]: one attempt at delivering a written message; [`retry`]: the pure schedule
+//!   the delivery worker (`runtime::delivery`) follows between attempts.
 //!
 //! Delivery failures are logged and reported in [`Delivery`], never returned as errors: the
 //! message itself is already stored, and a relay being down must not fail the call that left it.
@@ -16,9 +18,12 @@
 
 pub mod email;
 pub mod mwi;
+pub mod pin_sms;
+pub mod retry;
 pub mod sms;
 pub mod voicemail_changed;
 mod wording;
+pub mod written;
 
 use std::sync::Arc;
 
@@ -34,6 +39,7 @@ pub use email::{
 pub use mwi::{MessageSummary, MwiConfig, MwiNotifier, MwiTarget, OutgoingNotify};
 pub use sms::{GatewaySettings, HttpSmsGateway, Sms, SmsError, SmsSender};
 pub use voicemail_changed::VoicemailChanged;
+pub use written::{Channels, WrittenDelivery};
 
 use crate::config::Config;
 use crate::store::model::{NotifyChannel, User, VoicemailMessage, VoicemailSettings};
@@ -418,4 +424,13 @@ pub enum PinMailError {
     /// Building or delivering failed.
     #[error(transparent)]
     Mail(#[from] MailError),
+    /// No `sms.gateway_url` configured (PIN by SMS).
+    #[error("no SMS gateway is configured")]
+    SmsNotConfigured,
+    /// The user has no mobile number (PIN by SMS).
+    #[error("the user has no mobile number")]
+    NoMobile,
+    /// The gateway did not take the SMS.
+    #[error(transparent)]
+    Sms(#[from] SmsError),
 }

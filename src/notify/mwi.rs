@@ -12,9 +12,15 @@
 //! device be told about its mailbox "through some means", and phones accept an out-of-dialog
 //! NOTIFY for `message-summary` from their registrar). Each NOTIFY is a new out-of-dialog request:
 //! fresh Call-ID, From tag and branch (RFC 3261 §8.1.1), no To tag, and a CSeq from the
-//! notifier's counter. It carries `Subscription-State: active;expires=…` because RFC 6665
-//! §8.2.1 makes the header mandatory in every NOTIFY, and `Contact` (§8.1.2 there: a NOTIFY
-//! MUST have one).
+//! notifier's counter. It carries `Subscription-State: terminated` (RFC 6665 §8.2.3 makes the
+//! header mandatory in every NOTIFY) and `Contact` (§8.1.2 there: a NOTIFY MUST have one).
+//! Not `active`: there is no subscription, and a phone that tracks its subscriptions answers a
+//! NOTIFY claiming an active one it does not have with 481 and drops it (baresip does,
+//! RFC 6665 §4.1.3). `terminated` without a reason says "no subscription", which such a phone
+//! reads as the invitation to SUBSCRIBE (§4.1.3: with no reason "the client MAY attempt to
+//! re-subscribe"), while phones configured for unsolicited MWI read the body as before. Phones
+//! that do subscribe get their NOTIFYs inside the subscription (`sip::subscription`), and the
+//! driver sends no unsolicited one to them.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -200,9 +206,6 @@ pub struct MwiConfig {
     /// The voicemail access number (`sip.voicemail_number`): From user and Message-Account
     /// user, so the phone's "messages" key dials it.
     pub voicemail_number: String,
-    /// `Subscription-State` expires, in seconds: how long the phone may trust this state. An
-    /// hour, like the registrar's longest binding; we re-notify on every change anyway.
-    pub expires_secs: u32,
 }
 
 /// A NOTIFY ready for `TransactionLayer::send_request`.
@@ -301,10 +304,7 @@ impl MwiNotifier {
                 self.config.voicemail_number
             ))),
             Header::Event(headers::Event::new(EVENT)),
-            Header::SubscriptionState(headers::SubscriptionState::new(format!(
-                "active;expires={}",
-                self.config.expires_secs
-            ))),
+            Header::SubscriptionState(headers::SubscriptionState::new("terminated")),
             Header::UserAgent(headers::UserAgent::new(SERVER)),
             Header::ContentType(headers::ContentType::new(CONTENT_TYPE)),
             Header::ContentLength(headers::ContentLength::new(body.len().to_string())),
@@ -344,7 +344,6 @@ mod tests {
             local: "192.0.2.10:5060".parse().unwrap(),
             domain: "onestatus".into(),
             voicemail_number: "8000".into(),
-            expires_secs: 3600,
         })
     }
 
@@ -417,7 +416,7 @@ mod tests {
             "CSeq: 1 NOTIFY\r\n",
             "Contact: <sip:8000@192.0.2.10:5060>\r\n",
             "Event: message-summary\r\n",
-            "Subscription-State: active;expires=3600\r\n",
+            "Subscription-State: terminated\r\n",
             "Content-Type: application/simple-message-summary\r\n",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");

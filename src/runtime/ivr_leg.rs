@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn, Instrument, Span};
 
 pub use super::leg::{answer_offer, Answer, IvrDeps, IvrKind, IvrLeg, LegCommand, LegEvent};
-use super::sip::completion::{Completion, MwiLookup};
+use super::sip::completion::Completion;
 use super::sip::context::Context;
 pub use super::sip::owners::LegKey;
 use super::sip::owners::Owner;
@@ -29,13 +29,11 @@ use super::sip::reply::{reply, SERVER};
 use crate::media::dtmf::{parse_info_body, InfoDtmfError};
 use crate::media::engine::MediaEngine;
 use crate::media::sdp::SessionDescription;
-use crate::notify::{MwiConfig, MwiNotifier, MwiTarget};
 use crate::sip::answer_retransmit::{AnswerDue, AnswerRetransmit};
 use crate::sip::dialog::{self, Dialog};
 use crate::sip::message;
 use crate::sip::transaction::fields::response_to;
 use crate::sip::transaction::{TransactionId, TransportKind};
-use crate::store::model::UserId;
 
 // ---- the SIP side: answering for an IVR and keeping the dialog ------------------------------
 
@@ -45,18 +43,12 @@ pub struct IvrRuntime {
     pub media: MediaEngine,
     /// Handed to every driver.
     pub deps: IvrDeps,
-    /// Numbers the message-waiting NOTIFYs (one CSeq space); built on first use.
-    mwi: Option<MwiNotifier>,
 }
 
 impl IvrRuntime {
     /// The runtime over a started media engine.
     pub fn new(media: MediaEngine, deps: IvrDeps) -> Self {
-        IvrRuntime {
-            media,
-            deps,
-            mwi: None,
-        }
+        IvrRuntime { media, deps }
     }
 }
 
@@ -602,7 +594,6 @@ pub fn on_command(cx: &mut Context, legs: &mut IvrLegs, key: LegKey, command: Le
     match command {
         LegCommand::HangUp => end_call(cx, legs, key),
         LegCommand::Transfer { number } => transfer(cx, legs, key, &number),
-        LegCommand::MessageWaiting { user_id } => message_waiting(cx, user_id),
         LegCommand::Answer { id, sdp } => offer_answered(cx, legs, key, id, sdp),
     }
 }
@@ -828,90 +819,6 @@ pub fn handle_timeout(cx: &mut Context, legs: &mut IvrLegs, now: Instant) {
                 cx.respond(transaction, answer);
             }
             AnswerDue::Nothing => {}
-        }
-    }
-}
-
-/// Looks up the user's counts and registered contacts for the message-waiting NOTIFYs; the
-/// answer comes back as [`Completion::Mwi`].
-fn message_waiting(cx: &mut Context, user_id: i64) {
-    let store = cx.store.clone();
-    let domain = cx.config.sip.domain.clone();
-    let completions = cx.completions.clone();
-    let now = cx.clock.now();
-    tokio::spawn(
-        async move {
-            let user = UserId(user_id);
-            let lookup = async {
-                let owner = store.user(user).await?;
-                let (new, old) = store.voicemail_counts(user).await?;
-                let aor = format!("sip:{}@{domain}", owner.local_number);
-                let targets = store
-                    .registrations_active(user, now)
-                    .await?
-                    .iter()
-                    .filter_map(|r| MwiTarget::from_stored(&aor, &r.binding))
-                    .collect();
-                Ok::<_, crate::store::StoreError>(MwiLookup {
-                    user_id,
-                    new,
-                    old,
-                    targets,
-                })
-            };
-            match lookup.await {
-                Ok(lookup) => {
-                    let _ = completions.send(Completion::Mwi(Box::new(lookup))).await;
-                }
-                Err(error) => warn!(%error, user_id, "message-waiting state not read"),
-            }
-        }
-        .in_current_span(),
-    );
-}
-
-/// Sends an unsolicited `message-summary` NOTIFY (RFC 3842 §3, as phones configured for MWI
-/// without SUBSCRIBE expect) to each registered contact of the user.
-pub fn on_mwi(cx: &mut Context, legs: &mut IvrLegs, lookup: MwiLookup) {
-    let Some(local) = cx.local_address else {
-        return;
-    };
-    let domain = cx.config.sip.domain.clone();
-    let voicemail_number = cx.config.sip.voicemail_number.clone();
-    let now = cx.instant();
-    let Some(ivr) = legs.runtime.as_mut() else {
-        return;
-    };
-    let mwi = ivr.mwi.get_or_insert_with(|| {
-        MwiNotifier::new(MwiConfig {
-            local,
-            domain,
-            voicemail_number,
-            expires_secs: 3600,
-        })
-    });
-    let summary = mwi.summary(lookup.new, lookup.old);
-    let mut rng = rand::thread_rng();
-    let mut notifies = Vec::new();
-    for target in &lookup.targets {
-        match mwi.notify(&mut rng, target, &summary) {
-            Ok(notify) => notifies.push(notify),
-            Err(error) => debug!(%error, "no NOTIFY for this contact"),
-        }
-    }
-    info!(
-        user_id = lookup.user_id,
-        new = lookup.new,
-        old = lookup.old,
-        contacts = notifies.len(),
-        "message-waiting NOTIFY"
-    );
-    for notify in notifies {
-        if let Err(error) =
-            cx.layer
-                .send_request(now, notify.request, notify.destination, notify.transport)
-        {
-            debug!(%error, "NOTIFY not sent");
         }
     }
 }

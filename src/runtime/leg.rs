@@ -74,12 +74,6 @@ pub enum LegCommand {
         /// The number to reach.
         number: String,
     },
-    /// The user's message counts changed: send message-waiting NOTIFYs (RFC 3842) to the
-    /// user's registered phones.
-    MessageWaiting {
-        /// The mailbox owner (store id).
-        user_id: i64,
-    },
     /// The answer to [`LegEvent::Offer`] `id`: our SDP, or `None` for 488.
     Answer {
         /// The offer answered.

@@ -739,8 +739,6 @@ impl Driver {
         if let Err(error) = self.deps.voicemail.changed.publish(user).await {
             warn!(%error, "message counts unavailable");
         }
-        self.command(LegCommand::MessageWaiting { user_id: user.0 })
-            .await;
     }
 }
 

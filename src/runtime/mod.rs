@@ -22,12 +22,15 @@
 mod call_history;
 mod calls;
 pub mod click_to_call;
+mod delivery;
 pub mod ivr_leg;
 pub mod leg;
 pub mod listeners;
 pub mod mailbox;
+mod mwi;
 pub mod pin_delivery;
 mod register;
+mod retention;
 pub mod sip;
 pub mod voicemail;
 
@@ -296,6 +299,31 @@ impl Server {
                 crate::calendar::FetchPolicy::from(&config.calendar),
                 shutdown.listener(),
             )));
+        }
+
+        // Written messages by e-mail/SMS: queued by the API, sent and retried here.
+        tasks.push(tokio::spawn(
+            delivery::DeliveryWorker {
+                store: store.clone(),
+                notifier: notifier.clone(),
+                clock: clock.clone(),
+                schedule: config.delivery.schedule(),
+                poll: Duration::from_millis(u64::from(config.delivery.poll_ms.max(50))),
+            }
+            .run(shutdown.listener()),
+        ));
+
+        if config.retention.voicemail_days > 0 {
+            tasks.push(tokio::spawn(
+                retention::RetentionSweeper {
+                    store: store.clone(),
+                    changed: crate::notify::VoicemailChanged::new(store.clone(), presence.clone()),
+                    clock: clock.clone(),
+                    keep: chrono::Duration::days(i64::from(config.retention.voicemail_days)),
+                    every: Duration::from_secs(u64::from(config.retention.sweep_secs.max(1))),
+                }
+                .run(shutdown.listener()),
+            ));
         }
 
         let mut http_shutdown = shutdown.listener();

@@ -202,6 +202,7 @@ pub fn on_lookup(cx: &mut Context, lookup: RegisterLookup) {
     let store = cx.store.clone();
     let completions = cx.completions.clone();
     let device_id = device.id;
+    let changed = crate::notify::VoicemailChanged::new(store.clone(), cx.presence.clone());
     tokio::spawn(async move {
         let write = async {
             for b in &outcome.remove {
@@ -234,12 +235,21 @@ pub fn on_lookup(cx: &mut Context, lookup: RegisterLookup) {
                 reply(&request, 500, Some("Server Internal Error"))
             }
         };
+        let registered = response.status_code.code() == 200 && !outcome.current.is_empty();
         let _ = completions
             .send(Completion::Respond {
                 transaction,
                 response,
             })
             .await;
+        // RFC 3842 lamps: the phone that just registered (a reboot, a new phone) learns the
+        // mailbox's state now, not at the next change; the counts go the one way every change
+        // goes (`runtime::mwi`).
+        if registered {
+            if let Err(error) = changed.publish(user.id).await {
+                warn!(%error, "message counts not read after REGISTER");
+            }
+        }
     });
 }
 
@@ -252,7 +262,7 @@ pub(super) fn binding(source: SocketAddr) -> NonceBinding {
 
 /// 401 with one WWW-Authenticate per offered algorithm (RFC 8760 §2.4), its nonces bound to
 /// `source`.
-fn challenge(
+pub(super) fn challenge(
     cx: &mut Context,
     transaction: TransactionId,
     request: &rsip::Request,
@@ -275,7 +285,7 @@ fn challenge(
 
 /// Counts a failed authentication against the client (the source, or behind a trusted proxy
 /// the client its Via chain names, [`crate::sip::client`]); logs one line when a ban starts.
-fn failed(cx: &mut Context, source: SocketAddr, request: &rsip::Request) {
+pub(super) fn failed(cx: &mut Context, source: SocketAddr, request: &rsip::Request) {
     let now = cx.instant();
     let client = crate::sip::client::client_ip(&cx.config.security.trusted(), source.ip(), request);
     if let Some(ban) = cx.bans.record_failure(now, client) {

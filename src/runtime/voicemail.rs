@@ -940,7 +940,6 @@ impl Driver {
     /// E-mail/SMS, message-waiting lamps and the web client's counters. Runs on its own: a
     /// slow relay must not hold the call.
     fn notify(&mut self, user_id: i64, message_id: i64) {
-        self.commands_send(LegCommand::MessageWaiting { user_id });
         let Some(saved) = self.saved.as_mut().filter(|s| s.message.id.0 == message_id) else {
             return;
         };

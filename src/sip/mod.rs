@@ -9,6 +9,7 @@ pub mod flood;
 pub mod fuzz;
 pub mod message;
 pub mod registrar;
+pub mod subscription;
 pub mod transaction;
 pub mod transport;
 pub mod via;

@@ -50,6 +50,7 @@ macro_rules! with_pool {
 
 mod absences;
 mod calendar;
+mod deliveries;
 pub mod demo;
 mod devices;
 mod directory;
@@ -69,7 +70,9 @@ mod sessions;
 mod sqlite_reader;
 mod users;
 mod voicemail;
+mod voicemail_expiry;
 
+pub use deliveries::{Delivery, DeliveryId, DeliveryState, NewDelivery};
 pub use devices::{ha1_md5, ha1_sha256};
 pub use directory::{
     ContactNumber, ImportCounts, ImportMode, NumberKind, SharedContact, SharedContactData,

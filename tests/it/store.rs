@@ -76,6 +76,8 @@ async fn suite(url: &str) {
     direct_reads_match_sqlx(&store, url).await;
     pin_change_and_lockout(&store).await;
     org_toll_fraud_allow_list(&store).await;
+    message_deliveries_queue(&store).await;
+    old_voicemail_expires(&store).await;
     let store = voicemail_is_durable(store, url).await;
     store.close().await;
 }
@@ -1122,4 +1124,145 @@ async fn org_toll_fraud_allow_list(store: &Store) {
         .await
         .unwrap();
     assert!(cleared.toll_fraud_allow_list.is_empty());
+}
+
+/// Written-message deliveries (migration 0006): queued rows come due, an attempt's result is
+/// recorded (the last error kept after a later success), failed ones never come due, and a
+/// sender sees only their own, newest first.
+async fn message_deliveries_queue(store: &Store) {
+    use onestatus::store::{DeliveryState, MessageChannel, NewDelivery};
+    let hans = store.user_by_local_number("1000001").await.unwrap();
+    let karen = store.user_by_local_number("1000002").await.unwrap();
+    let new = |address: &str, failed: Option<&str>| NewDelivery {
+        sender_user_id: hans.id,
+        to_user_id: None,
+        message_id: None,
+        channel: MessageChannel::Sms,
+        address: address.to_owned(),
+        body: "Ring tilbage".to_owned(),
+        failed: failed.map(str::to_owned),
+    };
+    let queued = store
+        .delivery_create(&new("4520304050", None), t0())
+        .await
+        .unwrap();
+    assert_eq!(queued.state, DeliveryState::Queued);
+    assert_eq!(queued.next_attempt_at, Some(t0()));
+    let failed = store
+        .delivery_create(&new("", Some("no mobile number")), t0() + minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(failed.state, DeliveryState::Failed);
+    assert_eq!(failed.last_error.as_deref(), Some("no mobile number"));
+
+    let due = store.deliveries_due(t0(), 10).await.unwrap();
+    assert_eq!(due.iter().map(|d| d.id).collect::<Vec<_>>(), [queued.id]);
+    store
+        .delivery_record(
+            queued.id,
+            DeliveryState::Queued,
+            1,
+            Some(t0() + minutes(5)),
+            Some("gateway 503"),
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert!(store
+        .deliveries_due(t0() + minutes(4), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let again = store.deliveries_due(t0() + minutes(5), 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 1);
+    assert_eq!(again[0].last_error.as_deref(), Some("gateway 503"));
+    store
+        .delivery_record(
+            queued.id,
+            DeliveryState::Sent,
+            2,
+            None,
+            None,
+            t0() + minutes(5),
+        )
+        .await
+        .unwrap();
+    let sent = store.delivery(hans.id, queued.id).await.unwrap();
+    assert_eq!((sent.state, sent.attempts), (DeliveryState::Sent, 2));
+    assert_eq!(
+        sent.last_error.as_deref(),
+        Some("gateway 503"),
+        "kept for the record"
+    );
+    assert_eq!(sent.updated_at, t0() + minutes(5));
+    assert!(store
+        .deliveries_due(t0() + minutes(60), 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let mine: Vec<_> = store
+        .deliveries_by_sender(hans.id, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(mine, [failed.id, queued.id], "newest first");
+    assert!(store
+        .deliveries_by_sender(karen.id, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(matches!(
+        store.delivery(karen.id, queued.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// Retention (`[retention] voicemail_days`): new and heard messages older than the limit are
+/// deleted, saved ones and younger ones stay, and each changed mailbox is named once.
+async fn old_voicemail_expires(store: &Store) {
+    let org = make_org(store, "260").await;
+    let sven = make_user(store, org.id, "Sven Expiry", "4526000001").await;
+    let at = |days: i64| t0() - Duration::days(days);
+    let insert = |received_at| NewVoicemail {
+        user_id: sven.id,
+        caller_number: Some("4511223344".into()),
+        caller_name: None,
+        received_at,
+        duration_ms: 1_000,
+        audio: vec![1; 44],
+    };
+    let old_new = store.voicemail_insert(&insert(at(40))).await.unwrap();
+    let old_read = store.voicemail_insert(&insert(at(35))).await.unwrap();
+    let old_saved = store.voicemail_insert(&insert(at(50))).await.unwrap();
+    let young = store.voicemail_insert(&insert(at(2))).await.unwrap();
+    store
+        .voicemail_set_state(sven.id, old_read.id, MessageState::Read)
+        .await
+        .unwrap();
+    store
+        .voicemail_set_state(sven.id, old_saved.id, MessageState::Saved)
+        .await
+        .unwrap();
+    assert_eq!(store.voicemail_counts(sven.id).await.unwrap(), (2, 2));
+
+    let changed = store.voicemail_expire(at(30)).await.unwrap();
+    assert_eq!(changed, [sven.id], "one mailbox, named once");
+    let left: Vec<_> = store
+        .voicemails(sven.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(left, [young.id, old_saved.id]);
+    assert!(!left.contains(&old_new.id));
+    assert_eq!(store.voicemail_counts(sven.id).await.unwrap(), (1, 1));
+    assert!(
+        store.voicemail_expire(at(30)).await.unwrap().is_empty(),
+        "nothing twice"
+    );
 }

@@ -1,8 +1,8 @@
 // Login with the 7-digit local number and PIN, the language switch, "send me a new PIN", and
 // the PIN change (forced after a default or reset PIN, or from the settings).
-import { html, useState } from '../vendor/htm-preact.js';
+import { html, useEffect, useState } from '../vendor/htm-preact.js';
 import { t, lang, setLang } from '../lib/i18n.js';
-import { post, put } from '../lib/api.js';
+import { get, post, put } from '../lib/api.js';
 import { errorText } from './common.js';
 
 function LangSwitch() {
@@ -29,11 +29,14 @@ export function Login({ onLoggedIn }) {
       setError(err.status === 401 ? t('login.wrong') : errorText(err));
     } finally { setBusy(false); }
   };
-  const reset = async () => {
+  // Which ways a new PIN can travel on this server (e-mail, SMS).
+  const [channels, setChannels] = useState({ email: true, sms: false });
+  useEffect(() => { get('/pin-reset/channels').then(setChannels, () => {}); }, []);
+  const reset = async (channel) => {
     setError(''); setInfo('');
     if (!/^\d{7}$/.test(number.trim())) { setError(t('login.reset_needs_number')); return; }
-    try { await post('/pin-reset', { local_number: number.trim() }); setInfo(t('login.reset_sent')); }
-    catch (err) { setError(errorText(err)); }
+    try { await post('/pin-reset', { local_number: number.trim(), channel }); setInfo(t('login.reset_sent')); }
+    catch (err) { setError(err.code === 'no_address' ? t(`login.reset_no_${channel}`) : errorText(err)); }
   };
   return html`<main class="login" id="main">
     <div class="panel">
@@ -51,7 +54,8 @@ export function Login({ onLoggedIn }) {
         ${info && html`<p class="notice" role="status">${info}</p>`}
         <div class="row" style=${{ marginTop: '12px' }}>
           <button class="primary" type="submit" disabled=${busy}>${t('login.submit')}</button>
-          <button type="button" class="link" onClick=${reset}>${t('login.reset')}</button>
+          ${channels.email && html`<button type="button" class="link" onClick=${() => reset('email')}>${t('login.reset')}</button>`}
+          ${channels.sms && html`<button type="button" class="link" onClick=${() => reset('sms')}>${t('login.reset_sms')}</button>`}
         </div>
       </form>
       <hr />

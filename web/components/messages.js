@@ -10,6 +10,7 @@ import { useMailbox, WrittenItem } from './voicemail.js';
 /** The "write a message" form; `toUser` preselects the recipient (receptionist board). */
 export function WriteMessage({ colleagues, toUser, onSent, idp = 'msg' }) {
   const [to, setTo] = useState(toUser ? String(toUser) : '');
+  const [other, setOther] = useState('');
   const [channel, setChannel] = useState('email');
   const [body, setBody] = useState('');
   const [error, setError] = useState('');
@@ -17,14 +18,19 @@ export function WriteMessage({ colleagues, toUser, onSent, idp = 'msg' }) {
   const send = async (e) => {
     e.preventDefault(); setError('');
     try {
-      await post('/me/messages', { to_user_id: Number(to), channel, body: body.trim() });
+      const recipient = to !== 'other' ? { to_user_id: Number(to) }
+        : channel === 'email' ? { to_address: other.trim() } : { to_number: other.trim() };
+      await post('/me/messages', { ...recipient, channel, body: body.trim() });
       setBody(''); toast(t('msg.sent')); if (onSent) onSent();
     } catch (err) { setError(errorText(err)); }
   };
   return html`<form onSubmit=${send} data-testid=${`${idp}-write`}>
     ${!toUser && html`<label for=${`${idp}-to`}>${t('msg.to')}</label>
       <select id=${`${idp}-to`} required value=${to} onChange=${(e) => setTo(e.target.value)}>
-        <option value="">—</option>${(colleagues || []).map((c) => html`<option value=${c.id}>${c.name} (${c.local_number})</option>`)}</select>`}
+        <option value="">—</option>${(colleagues || []).map((c) => html`<option value=${c.id}>${c.name} (${c.local_number})</option>`)}
+        <option value="other">${t('msg.to_other')}</option></select>`}
+    ${to === 'other' && html`<label for=${`${idp}-other`}>${t(channel === 'email' ? 'msg.to_address' : 'msg.to_number')}</label>
+      <input id=${`${idp}-other`} type=${channel === 'email' ? 'email' : 'tel'} required value=${other} onInput=${(e) => setOther(e.target.value)} />`}
     <fieldset><legend>${t('msg.channel')}</legend>
       ${['email', 'sms'].map((c) => html`<span class="check"><input type="radio" id=${`${idp}-ch-${c}`} name=${`${idp}-ch`}
         checked=${channel === c} onChange=${() => setChannel(c)} /><label for=${`${idp}-ch-${c}`}>${t(`channel.${c}`)}</label></span>`)}
@@ -66,13 +72,27 @@ function StandardMessages() {
   </section>`;
 }
 
+/** Where my written messages stand: queued, sent, or failed with the reason. */
+function SentMessages({ version }) {
+  const [data, error] = useLoad(() => get('/me/messages/sent'), [version]);
+  const list = data ? data.deliveries : [];
+  return html`<section class="panel" aria-labelledby="sent-h" data-testid="sent-messages">
+    <h2 id="sent-h">${t('msg.sent_title')}</h2>
+    ${error && html`<p class="error">${errorText(error)}</p>`}
+    ${data && list.length === 0 && html`<p class="note">${t('msg.sent_none')}</p>`}
+    <ul class="list">${list.map((d) => html`<li key=${d.id}><span class="grow">${d.address || '—'} · ${d.body}</span>
+      <span class=${d.state === 'failed' ? 'error' : 'note'} data-state=${d.state}>${t(`delivery.${d.state}`)}${d.state === 'failed' && d.last_error ? `: ${d.last_error}` : ''}</span></li>`)}</ul>
+  </section>`;
+}
+
 export function Messages({ me, setCounts }) {
   const [data, error, reload] = useMailbox(setCounts);
   const [colleagues] = useLoad(() => get('/colleagues?scope=internal').then((r) => r.colleagues.filter((c) => c.id !== me.id)), []);
   const written = data ? data.messages.filter((m) => m.kind === 'written') : [];
+  const [sentVersion, setSentVersion] = useState(0);
   return html`<div class="split">
     <aside class="panel" aria-labelledby="write-h"><h2 id="write-h">${t('msg.write')}</h2>
-      <${WriteMessage} colleagues=${colleagues} /></aside>
+      <${WriteMessage} colleagues=${colleagues} onSent=${() => setSentVersion((n) => n + 1)} /></aside>
     <div>
       <section class="panel" aria-labelledby="msg-h">
         <h1 id="msg-h">${t('msg.title')}</h1>
@@ -80,6 +100,7 @@ export function Messages({ me, setCounts }) {
         ${data && written.length === 0 && html`<p class="note">${t('msg.none')}</p>`}
         <ul class="list">${written.map((m) => html`<${WrittenItem} key=${m.id} m=${m} reload=${reload} colleagues=${colleagues} />`)}</ul>
       </section>
+      <${SentMessages} version=${sentVersion} />
       ${me.role === 'receptionist' && html`<${StandardMessages} />`}
     </div>
   </div>`;

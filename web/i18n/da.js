@@ -152,4 +152,13 @@ export default {
   'imp.code.no_number': 'Intet telefonnummer',
   'imp.code.bad_number': 'Ikke et telefonnummer',
   'imp.code.unreadable': 'Kortet kan ikke læses',
+  // Issue #18: skriftlige beskeder leveret, "send mig en ny PIN-kode" på SMS.
+  'msg.to_other': 'En anden (adresse eller nummer)', 'msg.to_address': 'E-mailadresse', 'msg.to_number': 'Mobilnummer',
+  'msg.sent_title': 'Sendte beskeder', 'msg.sent_none': 'Ingen sendte beskeder.',
+  'delivery.queued': 'I kø', 'delivery.sent': 'Sendt', 'delivery.failed': 'Ikke leveret',
+  'login.reset_sms': 'Send mig en ny PIN-kode på SMS', 'login.reset_no_email': 'Der er ingen e-mailadresse registreret på dig; prøv SMS eller spørg din administrator.',
+  'login.reset_no_sms': 'Der er intet mobilnummer registreret på dig; prøv e-mail eller spørg din administrator.',
+  'err.channel_unavailable': 'Serveren kan ikke sende på den måde.', 'err.no_address': 'Der er ingen adresse eller nummer at sende til.',
+  'err.pin_not_delivered': 'Den nye PIN-kode kunne ikke sendes; din kode er uændret. Prøv igen senere.',
+  'err.number_not_allowed': 'Det nummer må ikke bruges.', 'err.external_messages_not_allowed': 'Beskeder uden for organisationen er ikke tilladt.',
 };

@@ -152,4 +152,13 @@ export default {
   'imp.code.no_number': 'No telephone number',
   'imp.code.bad_number': 'Not a telephone number',
   'imp.code.unreadable': 'The card cannot be read',
+  // Issue #18: written messages delivered, "send me a new PIN" by SMS.
+  'msg.to_other': 'Someone else (address or number)', 'msg.to_address': 'E-mail address', 'msg.to_number': 'Mobile number',
+  'msg.sent_title': 'Sent messages', 'msg.sent_none': 'No sent messages.',
+  'delivery.queued': 'Queued', 'delivery.sent': 'Sent', 'delivery.failed': 'Not delivered',
+  'login.reset_sms': 'Send me a new PIN by SMS', 'login.reset_no_email': 'No e-mail address is registered for you; try SMS or ask your administrator.',
+  'login.reset_no_sms': 'No mobile number is registered for you; try e-mail or ask your administrator.',
+  'err.channel_unavailable': 'This server cannot send that way.', 'err.no_address': 'No address or number to send to.',
+  'err.pin_not_delivered': 'The new PIN could not be sent; your PIN is unchanged. Try again later.',
+  'err.number_not_allowed': 'That number may not be used.', 'err.external_messages_not_allowed': 'Messages outside the organisation are not allowed.',
 };

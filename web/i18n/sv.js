@@ -152,4 +152,13 @@ export default {
   'imp.code.no_number': 'Inget telefonnummer',
   'imp.code.bad_number': 'Inte ett telefonnummer',
   'imp.code.unreadable': 'Kortet kan inte läsas',
+  // Issue #18: skrivna meddelanden levererade, "skicka en ny PIN-kod" via SMS.
+  'msg.to_other': 'Någon annan (adress eller nummer)', 'msg.to_address': 'E-postadress', 'msg.to_number': 'Mobilnummer',
+  'msg.sent_title': 'Skickade meddelanden', 'msg.sent_none': 'Inga skickade meddelanden.',
+  'delivery.queued': 'I kö', 'delivery.sent': 'Skickat', 'delivery.failed': 'Inte levererat',
+  'login.reset_sms': 'Skicka en ny PIN-kod via SMS', 'login.reset_no_email': 'Ingen e-postadress finns registrerad för dig; prova SMS eller fråga din administratör.',
+  'login.reset_no_sms': 'Inget mobilnummer finns registrerat för dig; prova e-post eller fråga din administratör.',
+  'err.channel_unavailable': 'Servern kan inte skicka på det sättet.', 'err.no_address': 'Det finns ingen adress eller nummer att skicka till.',
+  'err.pin_not_delivered': 'Den nya PIN-koden kunde inte skickas; din kod är oförändrad. Försök igen senare.',
+  'err.number_not_allowed': 'Det numret får inte användas.', 'err.external_messages_not_allowed': 'Meddelanden utanför organisationen är inte tillåtna.',
 };

@@ -36,6 +36,8 @@ pub enum Completion {
     LegDone(LegKey),
     /// The store answered for a message-waiting update.
     Mwi(Box<MwiLookup>),
+    /// The store answered a SUBSCRIBE's credential look-up (RFC 6665, `message-summary`).
+    Subscribe(Box<SubscribeLookup>),
     /// An anchored call's relay carried no RTP either way for the RTP timeout.
     MediaTimeout(CallKey),
 }
@@ -70,6 +72,19 @@ pub struct RegisterLookup {
     pub(in crate::runtime) aor: String,
     pub(in crate::runtime) digest: DigestResponse,
     pub(in crate::runtime) found: Result<(Device, User, Vec<Registration>), StoreError>,
+}
+
+/// What the store said about a new SUBSCRIBE's credentials, and the mailbox's counts.
+#[derive(Debug)]
+pub struct SubscribeLookup {
+    pub(in crate::runtime) transaction: TransactionId,
+    pub(in crate::runtime) request: rsip::Request,
+    pub(in crate::runtime) source: SocketAddr,
+    pub(in crate::runtime) transport: TransportKind,
+    pub(in crate::runtime) digest: DigestResponse,
+    /// The device, its owner and the owner's counts (new, old).
+    #[allow(clippy::type_complexity)] // One look-up's three answers.
+    pub(in crate::runtime) found: Result<(Device, User, (u32, u32)), StoreError>,
 }
 
 /// The store's answer for a message-waiting update.

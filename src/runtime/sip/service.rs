@@ -40,6 +40,7 @@ use super::super::calls::{self, Calls};
 use super::super::click_to_call::{self, ClickToCalls};
 use super::super::ivr_leg::{self, IvrLegs, IvrRuntime};
 use super::super::leg::IvrDeps;
+use super::super::mwi::{self, Mwi};
 use super::super::register;
 use super::completion::Completion;
 use super::context::{Context, Deferred};
@@ -72,6 +73,8 @@ pub struct SipService {
     trusted: crate::config::security::TrustedProxies,
     /// Requests per source (`[security] sip_requests_per_sec`, `sip_burst`).
     flood: crate::sip::flood::FloodLimiter,
+    /// Message-waiting subscriptions and NOTIFYs (RFC 3842, RFC 6665).
+    mwi: Mwi,
 }
 
 impl SipService {
@@ -118,6 +121,7 @@ impl SipService {
             window: config.sip.auth_failures_window,
             max_sources: 65_536,
         });
+        let mwi = Mwi::new(config.sip.min_expires_secs, config.sip.max_expires_secs);
         let (completions, completions_rx) = mpsc::channel(COMPLETION_QUEUE);
         let (history, history_task) = HistoryWriter::start(store.clone());
         let mut cx = Context::new(
@@ -144,6 +148,7 @@ impl SipService {
             history_task: Some(history_task),
             trusted,
             flood,
+            mwi,
         }
     }
 
@@ -188,12 +193,15 @@ impl SipService {
         };
         self.cx.shutdown = Some(shutdown.clone());
         let mut commands = self.click_to_call.take_commands();
+        // Every mailbox change comes by the presence bus (`notify::VoicemailChanged`).
+        let mut bus = self.cx.presence.subscribe();
         loop {
             let deadline = [
                 self.cx.layer.poll_timeout(),
                 self.calls.poll_timeout(),
                 self.ivr_legs.poll_timeout(),
                 self.click_to_call.poll_timeout(),
+                self.mwi.poll_timeout(),
             ]
             .into_iter()
             .flatten()
@@ -225,6 +233,18 @@ impl SipService {
                     );
                 }
                 Some(done) = completions.recv() => self.on_completion(done),
+                event = bus.recv() => match event {
+                    Ok(crate::presence::PresenceEvent::Voicemail { user_id, new, old }) => {
+                        mwi::on_counts(&mut self.cx, &mut self.mwi, user_id, new, old);
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "presence bus lagged: some lamps may wait for the next change");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                        bus = self.cx.presence.subscribe();
+                    }
+                },
                 _ = sleep => {
                     // Read the clock after waking: the sleep may have returned late (quinn's
                     // drive_timer note), and the layer must see the real time.
@@ -232,6 +252,7 @@ impl SipService {
                     self.cx.layer.handle_timeout(now);
                     calls::handle_timeout(&mut self.cx, &mut self.calls, now);
                     ivr_leg::handle_timeout(&mut self.cx, &mut self.ivr_legs, now);
+                    mwi::handle_timeout(&mut self.cx, &mut self.mwi, now);
                     click_to_call::handle_timeout(
                         &mut self.cx,
                         &mut self.click_to_call,
@@ -517,7 +538,11 @@ impl SipService {
                     &id,
                     response,
                 ),
-                None => debug!(%transaction, "response for a transaction no one owns"),
+                None => {
+                    if !mwi::on_response(&mut self.mwi, transaction, &response) {
+                        debug!(%transaction, "response for a transaction no one owns");
+                    }
+                }
             },
             TuEvent::StrayResponse { response, .. } => {
                 let call_id =
@@ -550,7 +575,8 @@ impl SipService {
                     Some(Owner::ClickToCall(id)) => {
                         click_to_call::on_terminated(&mut self.click_to_call, &id, transaction);
                     }
-                    Some(Owner::IvrLeg(_)) | None => {}
+                    Some(Owner::IvrLeg(_)) => {}
+                    None => mwi::on_terminated(&mut self.mwi, transaction),
                 }
             }
         }
@@ -573,7 +599,7 @@ impl SipService {
                 &id,
                 transaction,
             ),
-            None => {}
+            None => mwi::on_failed(&mut self.mwi, transaction),
         }
     }
 
@@ -671,6 +697,16 @@ impl SipService {
             Method::Register => {
                 register::on_register(&mut self.cx, transaction, request, source, transport)
             }
+            Method::Subscribe => {
+                mwi::on_subscribe(
+                    &mut self.cx,
+                    &mut self.mwi,
+                    transaction,
+                    request,
+                    source,
+                    transport,
+                );
+            }
             // A desk's request while its click-to-call is not bridged yet (RFC 3725).
             _ if has_to_tag(&request) && self.click_to_call_takes(transaction, &request) => {}
             Method::Invite if has_to_tag(&request) => {
@@ -740,7 +776,8 @@ impl SipService {
                 ivr_leg::on_command(cx, &mut self.ivr_legs, key, command);
             }
             Completion::LegDone(key) => ivr_leg::on_done(cx, &mut self.ivr_legs, key),
-            Completion::Mwi(lookup) => ivr_leg::on_mwi(cx, &mut self.ivr_legs, *lookup),
+            Completion::Mwi(lookup) => mwi::on_registered(cx, &mut self.mwi, *lookup),
+            Completion::Subscribe(lookup) => mwi::on_lookup(cx, &mut self.mwi, *lookup),
             Completion::MediaTimeout(key) => calls::on_media_timeout(cx, &mut self.calls, key),
         }
     }

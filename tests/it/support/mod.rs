@@ -10,7 +10,9 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod directory_server;
+pub mod lamp_phone;
 pub mod rtp_peer;
+pub mod sms_gateway;
 pub mod smtp;
 pub mod voicemail;
 pub mod webdriver;
