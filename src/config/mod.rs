@@ -114,6 +114,11 @@ pub struct SipConfig {
     pub trunk: String,
     /// The voicemail access number.
     pub voicemail_number: String,
+    /// Per-phone digest algorithms, by `User-Agent` (`[[sip.digest_user_agents]]`): phones
+    /// that give up on a challenge they cannot do (baresip 1.0 with SHA-256 offered) are
+    /// offered only what they know. The first matching rule wins; others get
+    /// `digest_algorithms`.
+    pub digest_user_agents: Vec<crate::sip::auth::AgentAlgorithms>,
 }
 
 /// `[rtp]`
@@ -345,6 +350,11 @@ impl Default for SipConfig {
             .to_vec(),
             trunk: String::new(),
             voicemail_number: "8000".into(),
+            // baresip 1.0 (Debian bookworm) stops at a SHA-256 challenge in either order.
+            digest_user_agents: vec![crate::sip::auth::AgentAlgorithms {
+                user_agent: "baresip v1.".into(),
+                algorithms: vec![DigestAlgorithm::Md5],
+            }],
         }
     }
 }
@@ -498,6 +508,16 @@ impl Config {
         }
         if self.sip.digest_algorithms.is_empty() {
             problems.push("sip.digest_algorithms: list of \"SHA-256\" and/or \"MD5\"");
+        }
+        if self
+            .sip
+            .digest_user_agents
+            .iter()
+            .any(|r| r.user_agent.is_empty() || r.algorithms.is_empty())
+        {
+            problems.push(
+                "sip.digest_user_agents: each rule needs a user_agent and a non-empty algorithms list",
+            );
         }
         if !(10..=60).contains(&self.rtp.ptime_ms) {
             problems.push("rtp.ptime_ms must be between 10 and 60");
@@ -775,5 +795,32 @@ mod tests {
             err.contains(":2:") && err.contains("sip.digest_algorithms") && err.contains("SHA-512"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn digest_rules_by_user_agent_are_read_and_checked() {
+        let config = Config::default();
+        assert_eq!(
+            crate::sip::auth::algorithms_for(
+                &config.sip.digest_user_agents,
+                &config.sip.digest_algorithms,
+                Some("baresip v1.0.0 (x86_64/linux)"),
+            ),
+            &[DigestAlgorithm::Md5],
+            "Debian's baresip 1.0 registers out of the box"
+        );
+        let (_d, path) = write(
+            "[sip]\ndigest_user_agents = [{ user_agent = \"OldPhone\", algorithms = [\"md5\"] }]\n",
+        );
+        let config = Config::load(Some(&path), []).unwrap();
+        assert_eq!(config.sip.digest_user_agents.len(), 1);
+        assert_eq!(
+            config.sip.digest_user_agents[0].algorithms,
+            vec![DigestAlgorithm::Md5]
+        );
+        let (_d, path) =
+            write("[sip]\ndigest_user_agents = [{ user_agent = \"OldPhone\", algorithms = [] }]\n");
+        let err = Config::load(Some(&path), []).unwrap_err().to_string();
+        assert!(err.contains("sip.digest_user_agents"), "{err}");
     }
 }

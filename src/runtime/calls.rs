@@ -355,7 +355,7 @@ fn authenticated(cx: &mut Context, calls: &mut Calls, key: CallKey, device: &Dev
     let realm = cx.config.sip.domain.clone();
     let binding = super::register::binding(running.call.inbound_source());
     let mut response = reply(&request, 407, None);
-    for value in cx.nonces.challenge_bound(now, &realm, stale, binding) {
+    for value in super::register::challenge_values(cx, &request, now, &realm, stale, binding) {
         response.headers.push(Header::ProxyAuthenticate(
             rsip::headers::ProxyAuthenticate::new(value),
         ));

@@ -21,6 +21,7 @@ mod calls;
 mod calls_media;
 mod cli;
 mod click_to_call;
+mod digest_agents;
 mod ipv6;
 mod mailbox;
 mod media;
