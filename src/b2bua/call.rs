@@ -367,6 +367,15 @@ impl Call {
         &self.a.local_tag
     }
 
+    /// The caller's dialog goes on from one we held before this call (a transfer out of the
+    /// IVR, `b2bua::transfer`): our requests in it continue after CSeq `cseq`, as §12.2.1.1
+    /// asks of every request in a dialog.
+    pub fn continue_caller_cseq(&mut self, cseq: u32) {
+        if let Some(dialog) = self.a.dialog.as_mut() {
+            dialog.local_cseq = Some(dialog.local_cseq.map_or(cseq, |c| c.max(cseq)));
+        }
+    }
+
     /// Replaces what we know of the caller (the routing look-up found them among our users).
     pub fn set_caller(&mut self, caller: CallerInfo) {
         self.caller = caller;

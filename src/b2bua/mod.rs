@@ -52,6 +52,7 @@ mod call;
 pub mod click_to_call;
 mod invite;
 mod plan;
+pub mod transfer;
 pub mod trunk;
 mod voicemail;
 

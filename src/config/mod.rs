@@ -219,6 +219,24 @@ pub struct CallsConfig {
     pub drain: Duration,
     /// Whether bridged calls' RTP goes through us (`anchor`) or end to end (`passthrough`).
     pub media: MediaMode,
+    /// How "press 9" transfers the caller: `bridge` (a new call we carry) or `refer`.
+    pub transfer: TransferMode,
+    /// How long a transfer's destination may ring before the caller goes back to voicemail,
+    /// `transfer_timeout_secs` in the file.
+    #[serde(rename = "transfer_timeout_secs", with = "duration::secs")]
+    pub transfer_timeout: Duration,
+}
+
+/// `calls.transfer`: how a transfer out of the IVR reaches its destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransferMode {
+    /// We place the call and bridge the caller to it (`b2bua::transfer`): works with every
+    /// caller, and a destination that does not answer sends the caller back to voicemail.
+    #[default]
+    Bridge,
+    /// REFER (RFC 3515) to the caller's side; a refused REFER falls back to the bridge.
+    Refer,
 }
 
 /// `calls.media`: where a bridged call's RTP flows.
@@ -386,6 +404,8 @@ impl Default for CallsConfig {
             min_message: Duration::from_millis(1000),
             drain: Duration::from_secs(30),
             media: MediaMode::Anchor,
+            transfer: TransferMode::Bridge,
+            transfer_timeout: crate::b2bua::transfer::DEFAULT_TIMEOUT,
         }
     }
 }

@@ -435,6 +435,28 @@ pub(crate) fn mark_originated(
     }
 }
 
+/// A transfer out of the IVR bridged its caller to the call whose inbound INVITE is `inbound`
+/// (`runtime::ivr_leg::transfer`): the caller's dialog, which the IVR leg held until now, is
+/// this call's from here on, and our CSeq in it goes on after `cseq`. False when the call is
+/// over.
+pub(crate) fn adopt_caller_dialog(
+    cx: &mut Context,
+    calls: &mut Calls,
+    inbound: TransactionId,
+    call_id: &str,
+    cseq: u32,
+) -> bool {
+    let Some(key) = inbound_call(cx, calls, inbound) else {
+        return false;
+    };
+    let Some(running) = calls.calls.get_mut(&key) else {
+        return false;
+    };
+    running.call.continue_caller_cseq(cseq);
+    cx.owners.bind_dialog(call_id.to_owned(), Owner::Call(key));
+    true
+}
+
 /// Whether a call still has `inbound` as its inbound INVITE (it is not over).
 pub(crate) fn has_inbound(cx: &Context, calls: &Calls, inbound: TransactionId) -> bool {
     inbound_call(cx, calls, inbound).is_some()

@@ -163,6 +163,9 @@ impl Driver {
                         debug!("caller hung up");
                         self.on_hangup();
                     }
+                    // Retrieval ends once it asked for a transfer; the SIP side ends a call
+                    // whose transfer failed after its driver is gone.
+                    Some(LegEvent::TransferFailed) => {}
                     None => {
                         self.leg_open = false;
                         self.on_hangup();

@@ -116,7 +116,10 @@ fn debian_baresip_registers_with_the_default_rule_and_not_without() {
         drop(phone);
         registered
     };
-    assert!(registers(&[]), "baresip did not register with the default rule");
+    assert!(
+        registers(&[]),
+        "baresip did not register with the default rule"
+    );
     assert!(
         !registers(&[("ONESTATUS_SIP_DIGEST_USER_AGENTS", "[]")]),
         "baresip 1.0 registered without its MD5 rule: the rule is not what makes it work"
