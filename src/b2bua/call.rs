@@ -32,6 +32,7 @@ use super::voicemail::VoicemailRequest;
 mod media;
 mod relay;
 mod session_timer;
+mod transferee;
 
 pub use media::MediaAnchor;
 
@@ -182,6 +183,16 @@ pub enum Action {
         party: crate::media::relay::Party,
         /// Its audio address.
         remote: Option<SocketAddr>,
+    },
+    /// `side` asks for a transfer (REFER, RFC 3515) of the other party: the driver answers the
+    /// REFER on `transaction` and carries the transfer (`runtime::calls::refer`).
+    Refer {
+        /// The transferor.
+        side: Side,
+        /// The REFER's server transaction.
+        transaction: TransactionId,
+        /// The REFER.
+        request: Box<Request>,
     },
 }
 

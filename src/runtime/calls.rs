@@ -23,7 +23,10 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn, Span};
 
 mod policy;
+mod refer;
 mod route;
+
+pub use refer::{call_of as refer_call_of, on_target_response as on_refer_response};
 
 use super::leg::{Answer, IvrKind};
 use super::sip::completion::{Completion, RouteLookup, Routed};
@@ -66,6 +69,8 @@ pub struct Calls {
     relays: Option<MediaRelay>,
     /// Whether the SIP task answers voicemail hand-offs itself (the IVR runs here).
     ivr_available: bool,
+    /// Blind transfers asked by REFER in bridged calls (`refer`).
+    refers: refer::Refers,
 }
 
 struct Running {
@@ -105,7 +110,12 @@ impl Calls {
 
     /// The earliest timer of any call.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.first().map(|&(at, _)| at)
+        self.timers
+            .first()
+            .map(|&(at, _)| at)
+            .into_iter()
+            .chain(self.refers.poll_timeout())
+            .min()
     }
 
     /// Brings `key`'s entry in the timer index up to date with its call; after anything that
@@ -476,6 +486,7 @@ pub fn handle_timeout(cx: &mut Context, calls: &mut Calls, now: Instant) {
         }
         run_actions(cx, calls, key);
     }
+    refer::handle_timeout(cx, calls, now);
 }
 
 fn run_actions(cx: &mut Context, calls: &mut Calls, key: CallKey) {
@@ -566,6 +577,11 @@ fn run_actions(cx: &mut Context, calls: &mut Calls, key: CallKey) {
                     relay.set_remote(party, remote);
                 }
             }
+            Action::Refer {
+                side,
+                transaction,
+                request,
+            } => refer::on_refer(cx, calls, key, side, transaction, *request),
         }
     }
     if let Some(running) = calls.calls.get_mut(&key) {
@@ -584,6 +600,7 @@ fn run_actions(cx: &mut Context, calls: &mut Calls, key: CallKey) {
 }
 
 fn forget(cx: &mut Context, calls: &mut Calls, key: CallKey) {
+    refer::call_gone(cx, calls, key);
     if let Some(running) = calls.calls.remove(&key) {
         let owner = Owner::Call(key);
         for id in running.call_ids.keys() {
@@ -685,6 +702,9 @@ pub fn on_response(
     transaction: TransactionId,
     response: rsip::Response,
 ) {
+    if refer::on_response(cx, calls, transaction, &response) {
+        return;
+    }
     let Some(side) = side_of_transaction(calls, key, transaction) else {
         return;
     };
@@ -718,6 +738,9 @@ pub fn on_transaction_failed(
     key: CallKey,
     transaction: TransactionId,
 ) {
+    if refer::on_failed(cx, calls, transaction) {
+        return;
+    }
     let Some((side, method)) = calls
         .calls
         .get_mut(&key)

@@ -180,13 +180,12 @@ impl IvrLegs {
 pub fn answer(cx: &mut Context, legs: &mut IvrLegs, call: Answer, kind: IvrKind) {
     let span = tracing::info_span!("ivr", call_id = %call.call_id);
     let _enter = span.enter();
-    if cx
-        .owners
-        .originated(call.transaction)
-        .is_some_and(|id| transfer::leg_of(id).is_some())
-    {
-        // A transfer's destination went to its own voicemail: the caller came from ours and
-        // goes back there instead (`b2bua::transfer`), so this is a no-answer.
+    if cx.owners.originated(call.transaction).is_some_and(|id| {
+        transfer::leg_of(id).is_some() || crate::runtime::calls::refer_call_of(id).is_some()
+    }) {
+        // A transfer's destination went to its own voicemail: a caller from our IVR goes back
+        // to ours, a REFER's transferee stays with the transferor (`b2bua::transfer`), so this
+        // is a no-answer.
         reject(cx, &call, 480, "transfer destination not answering");
         return;
     }

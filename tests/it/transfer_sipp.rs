@@ -198,3 +198,141 @@ fn press_9_refused_returns_the_caller_to_voicemail() {
     // never takes (the caller came from Hans's): refused, and the caller is back with Hans's.
     back_to_voicemail(&[], "uas_busy.xml", "7000", "Refused(");
 }
+
+/// Sven Svensson: the target of the blind transfer.
+const SVEN_NUMBERS: (&str, &str) = ("4570100003", "1000003");
+
+/// A UAS scenario with extra SIPp arguments (`-set target …`).
+fn uas_with(
+    scenario: &'static str,
+    server: std::net::SocketAddr,
+    port: u16,
+    extra: Vec<String>,
+) -> std::thread::JoinHandle<Result<(), String>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let media = free_media_port().to_string();
+    let handle = std::thread::spawn(move || {
+        let output = Command::new("timeout")
+            .arg("90")
+            .arg("sipp")
+            .arg("-sf")
+            .arg(root.join("testdata/sipp").join(scenario))
+            .arg(server.to_string())
+            .current_dir(root)
+            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-mp", &media])
+            .args(["-m", "1", "-nostdin", "-timeout", "75s", "-timeout_error"])
+            .args(&extra)
+            .stdin(Stdio::null())
+            .output()
+            .expect("sipp runs");
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "uas {scenario}: {:?}\n{}\n{}",
+                output.status.code(),
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    handle
+}
+
+/// A caller talks to Karen; Karen's phone blind-transfers it to Sven by REFER. We accept
+/// (202), NOTIFY Karen "100 Trying" then "200 OK" (the scenario checks the sipfrag bodies and
+/// the terminated subscription), re-INVITE the caller onto Sven's call, BYE Karen; the caller
+/// and Sven then talk through our relay and the caller hangs up.
+#[test]
+fn refer_from_a_phone_blind_transfers_the_caller_with_sipfrag_notifies() {
+    let (min, max) = rtp_range();
+    let (min, max) = (min.to_string(), max.to_string());
+    let server = TestServer::start_with(
+        &["serve", "--demo"],
+        &[
+            ("ONESTATUS_SIP_T1_MS", "500"),
+            ("ONESTATUS_TEST_NOW", TEST_NOW),
+            ("ONESTATUS_RTP_PORT_MIN", min.as_str()),
+            ("ONESTATUS_RTP_PORT_MAX", max.as_str()),
+        ],
+    );
+    let (karen_port, sven_port) = (free_sip_port(), free_sip_port());
+    with_store(&server, async |store| {
+        for (local, port) in [(KAREN.1, karen_port), (SVEN_NUMBERS.1, sven_port)] {
+            let user = store.user_by_local_number(local).await.unwrap();
+            let addr = format!("127.0.0.1:{port}").parse().unwrap();
+            register(store, &user, addr, test_now()).await;
+        }
+    });
+    let sven = uas("uas_answer_talk.xml", server.sip_udp, sven_port);
+    let karen = uas_with(
+        "uas_blind_transfer.xml",
+        server.sip_udp,
+        karen_port,
+        vec!["-set".into(), "target".into(), SVEN_NUMBERS.0.into()],
+    );
+    sipp("uac_transferred.xml", server.sip_udp, &["-s", KAREN.0]).unwrap();
+    karen.join().unwrap().unwrap();
+    sven.join().unwrap().unwrap();
+    assert!(server
+        .wait_log("transferee bridged to the target", Duration::from_secs(5))
+        .is_some());
+    // The new call's relay (caller ↔ Sven) carried RTP both ways.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut both_ways = false;
+    while !both_ways && Instant::now() < deadline {
+        if let Some(line) = server.wait_log("media relay closed", Duration::from_millis(500)) {
+            both_ways =
+                field(&line, "caller_to_callee") > 50 && field(&line, "callee_to_caller") > 50;
+        }
+    }
+    assert!(both_ways, "no relay carried RTP both ways");
+}
+
+/// The target refuses (Sven busy, then his own voicemail, which a transfer never takes): Karen
+/// gets the failure in the final NOTIFY, the caller stays with her (no re-INVITE reaches it)
+/// and gets the BYE when she hangs up.
+#[test]
+fn a_refer_whose_target_refuses_reports_the_failure_and_the_call_goes_on() {
+    let (min, max) = rtp_range();
+    let (min, max) = (min.to_string(), max.to_string());
+    let server = TestServer::start_with(
+        &["serve", "--demo"],
+        &[
+            ("ONESTATUS_SIP_T1_MS", "500"),
+            ("ONESTATUS_TEST_NOW", TEST_NOW),
+            ("ONESTATUS_RTP_PORT_MIN", min.as_str()),
+            ("ONESTATUS_RTP_PORT_MAX", max.as_str()),
+        ],
+    );
+    let (karen_port, sven_port) = (free_sip_port(), free_sip_port());
+    with_store(&server, async |store| {
+        for (local, port) in [(KAREN.1, karen_port), (SVEN_NUMBERS.1, sven_port)] {
+            let user = store.user_by_local_number(local).await.unwrap();
+            let addr = format!("127.0.0.1:{port}").parse().unwrap();
+            register(store, &user, addr, test_now()).await;
+        }
+    });
+    let sven = uas("uas_busy.xml", server.sip_udp, sven_port);
+    let karen = uas_with(
+        "uas_blind_transfer_fails.xml",
+        server.sip_udp,
+        karen_port,
+        vec!["-set".into(), "target".into(), SVEN_NUMBERS.0.into()],
+    );
+    sipp(
+        "uac_call_callee_hangs_up.xml",
+        server.sip_udp,
+        &["-s", KAREN.0],
+    )
+    .unwrap();
+    karen.join().unwrap().unwrap();
+    sven.join().unwrap().unwrap();
+    assert!(log_with(
+        &server,
+        &["transfer failed; the call goes on"],
+        Duration::from_secs(5)
+    )
+    .is_some());
+}

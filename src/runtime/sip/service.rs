@@ -554,6 +554,14 @@ impl SipService {
                     );
                 }
             }
+            Deferred::TargetResponse {
+                click_to_call,
+                response,
+            } if calls::refer_call_of(&click_to_call).is_some() => {
+                if let Some(key) = calls::refer_call_of(&click_to_call) {
+                    calls::on_refer_response(&mut self.cx, &mut self.calls, key, &response);
+                }
+            }
             Deferred::Transfer(key) => {
                 ivr_leg::run_transfer(&mut self.cx, &mut self.ivr_legs, &mut self.calls, key);
             }

@@ -1,0 +1,104 @@
+//! What a transfer asked for inside a bridged call (REFER, RFC 3515) needs of the [`Call`]:
+//! the REFER itself goes to the driver ([`Action::Refer`]), which carries the transfer with a
+//! new call (`runtime::calls::refer`, the same [`crate::b2bua::transfer`] machine as "press
+//! 9"); this call gives it the dialogs it keeps, requests in them (the sipfrag NOTIFYs to the
+//! transferor, the re-INVITE moving the transferee's media), and, once the transferee talks to
+//! the new call, lets go of the transferee without a BYE ([`Call::detach`]).
+
+use std::net::SocketAddr;
+
+use rsip::{Method, Request};
+
+use super::{via, Action, Call, LegState, Side, State};
+use crate::sip::dialog::Dialog;
+use crate::sip::transaction::{TransactionId, TransportKind};
+
+impl Call {
+    /// A REFER from `side` of an answered call: for the driver.
+    pub(super) fn on_refer(&mut self, side: Side, transaction: TransactionId, request: Request) {
+        self.actions.push_back(Action::Refer {
+            side,
+            transaction,
+            request: Box::new(request),
+        });
+    }
+
+    /// The other party of an answered call, seen from `side` (the transferee of a REFER).
+    pub fn other_side(&self, side: Side) -> Option<Side> {
+        let State::Answered { winner } = self.state else {
+            return None;
+        };
+        match side {
+            Side::Caller => Some(Side::Callee(winner)),
+            Side::Callee(id) if id == winner => Some(Side::Caller),
+            Side::Callee(_) => None,
+        }
+    }
+
+    /// Our dialog with `side`, once confirmed.
+    pub fn dialog_with(&self, side: Side) -> Option<&Dialog> {
+        match side {
+            Side::Caller => self.a.dialog.as_ref(),
+            Side::Callee(id) => self
+                .leg(id)
+                .filter(|l| l.state == LegState::Confirmed)
+                .and_then(|l| l.dialog.as_ref()),
+        }
+    }
+
+    /// A new request in our dialog with `side` (§12.2.1.1, our next CSeq), and where it goes.
+    pub fn request_to(
+        &mut self,
+        side: Side,
+        method: Method,
+    ) -> Option<(Request, SocketAddr, TransportKind)> {
+        match side {
+            Side::Caller => {
+                let (destination, transport) = (self.a.inbound.source, self.a.inbound.transport);
+                let via = via(&self.config, transport);
+                let request = self.a.dialog.as_mut()?.request(method, &via).ok()?;
+                Some((request, destination, transport))
+            }
+            Side::Callee(id) => {
+                let leg = self.leg(id).filter(|l| l.state == LegState::Confirmed)?;
+                let (destination, transport) = (leg.target.destination, leg.target.transport);
+                let via = via(&self.config, transport);
+                let request = self
+                    .leg_mut(id)?
+                    .dialog
+                    .as_mut()?
+                    .request(method, &via)
+                    .ok()?;
+                Some((request, destination, transport))
+            }
+        }
+    }
+
+    /// The caller's offer as it sent it (before any anchoring): what a call placed for the
+    /// caller as transferee offers.
+    pub fn caller_offer(&self) -> Option<&[u8]> {
+        self.a.offer.as_ref().map(|(_, body)| body.as_slice())
+    }
+
+    /// The caller's transport, for requests and ACKs in its dialog.
+    pub fn caller_transport(&self) -> TransportKind {
+        self.a.inbound.transport
+    }
+
+    /// `side` now talks to another call (transferred): nothing more is sent to it, so ending
+    /// this call ends the other party only.
+    pub fn detach(&mut self, side: Side) {
+        match side {
+            Side::Caller => {
+                self.a.dialog = None;
+                self.a.retransmit = None;
+                self.a.bye_after_ack = None;
+            }
+            Side::Callee(id) => {
+                if let Some(leg) = self.leg_mut(id) {
+                    leg.state = LegState::Done(200);
+                }
+            }
+        }
+    }
+}
