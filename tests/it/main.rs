@@ -12,6 +12,7 @@ mod support;
 
 mod api;
 mod api_http;
+mod baresip_transfer;
 mod browser;
 mod calendar;
 mod calendar_bounds;
