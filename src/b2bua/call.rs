@@ -254,6 +254,9 @@ struct Leg {
     state: LegState,
     dialog: Option<Dialog>,
     ack: Option<Request>,
+    /// The body of the device's 2xx (its SDP as it sent it): what a call placed for this
+    /// device as a transfer's transferee offers (`transferee`).
+    answer: Vec<u8>,
 }
 
 /// The caller's leg.
@@ -636,6 +639,7 @@ impl Call {
             state: LegState::Trying,
             dialog: None,
             ack: None,
+            answer: Vec::new(),
         });
     }
 
@@ -727,6 +731,7 @@ impl Call {
         let invite_cseq = dialog::cseq_number(&leg.invite.headers).unwrap_or(1);
         let ack = dialog.ack(invite_cseq, &via(&self.config, leg.target.transport));
         leg.dialog = Some(dialog);
+        leg.answer = response.body.clone();
         if let Ok(ack) = ack {
             leg.ack = Some(ack.clone());
             let (destination, transport) = (leg.target.destination, leg.target.transport);

@@ -336,3 +336,42 @@ fn a_refer_whose_target_refuses_reports_the_failure_and_the_call_goes_on() {
     )
     .is_some());
 }
+
+/// The caller transfers: a caller talking to Karen sends REFER naming Sven; Karen's phone is
+/// re-INVITEd onto Sven's call (as the transferee, from our UAC side of her dialog), the
+/// caller gets the sipfrag NOTIFYs and our BYE, and Karen talks to Sven until she hangs up.
+#[test]
+fn refer_from_the_caller_transfers_the_callee() {
+    let (min, max) = rtp_range();
+    let (min, max) = (min.to_string(), max.to_string());
+    let server = TestServer::start_with(
+        &["serve", "--demo"],
+        &[
+            ("ONESTATUS_SIP_T1_MS", "500"),
+            ("ONESTATUS_TEST_NOW", TEST_NOW),
+            ("ONESTATUS_RTP_PORT_MIN", min.as_str()),
+            ("ONESTATUS_RTP_PORT_MAX", max.as_str()),
+        ],
+    );
+    let (karen_port, sven_port) = (free_sip_port(), free_sip_port());
+    with_store(&server, async |store| {
+        for (local, port) in [(KAREN.1, karen_port), (SVEN_NUMBERS.1, sven_port)] {
+            let user = store.user_by_local_number(local).await.unwrap();
+            let addr = format!("127.0.0.1:{port}").parse().unwrap();
+            register(store, &user, addr, test_now()).await;
+        }
+    });
+    let sven = uas("uas_answer_talk.xml", server.sip_udp, sven_port);
+    let karen = uas("uas_transferred.xml", server.sip_udp, karen_port);
+    sipp(
+        "uac_blind_transfer.xml",
+        server.sip_udp,
+        &["-s", KAREN.0, "-set", "target", SVEN_NUMBERS.0],
+    )
+    .unwrap();
+    karen.join().unwrap().unwrap();
+    sven.join().unwrap().unwrap();
+    assert!(server
+        .wait_log("transferee bridged to the target", Duration::from_secs(5))
+        .is_some());
+}

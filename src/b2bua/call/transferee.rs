@@ -74,15 +74,23 @@ impl Call {
         }
     }
 
-    /// The caller's offer as it sent it (before any anchoring): what a call placed for the
-    /// caller as transferee offers.
-    pub fn caller_offer(&self) -> Option<&[u8]> {
-        self.a.offer.as_ref().map(|(_, body)| body.as_slice())
+    /// `side`'s SDP as it sent it (the caller's offer, a device's answer; before any
+    /// anchoring): what a call placed for it as a transfer's transferee offers.
+    pub fn sdp_of(&self, side: Side) -> Option<&[u8]> {
+        match side {
+            Side::Caller => self.a.offer.as_ref().map(|(_, body)| body.as_slice()),
+            Side::Callee(id) => self.leg(id).map(|l| l.answer.as_slice()),
+        }
     }
 
-    /// The caller's transport, for requests and ACKs in its dialog.
-    pub fn caller_transport(&self) -> TransportKind {
-        self.a.inbound.transport
+    /// Where `side` is sent to, and over which transport.
+    pub fn address_of(&self, side: Side) -> Option<(SocketAddr, TransportKind)> {
+        match side {
+            Side::Caller => Some((self.a.inbound.source, self.a.inbound.transport)),
+            Side::Callee(id) => self
+                .leg(id)
+                .map(|l| (l.target.destination, l.target.transport)),
+        }
     }
 
     /// `side` now talks to another call (transferred): nothing more is sent to it, so ending

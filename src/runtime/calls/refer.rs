@@ -1,20 +1,20 @@
 //! Blind transfer from a phone in a bridged call (REFER, RFC 3515), carried by the B2BUA.
 //!
-//! A REFER from the callee of an answered call (the transferor) names a number in `Refer-To`.
+//! A REFER from either party of an answered call (the transferor) names a number in
+//! `Refer-To`; the other party is the transferee.
 //! We accept it (202), report progress to the transferor with `message/sipfrag` NOTIFYs
 //! (RFC 3515 §2.4.4–2.4.5: `SIP/2.0 100 Trying` first, then the final status, the last with
 //! `Subscription-State: terminated`), and place the new call ourselves exactly as "press 9"
 //! does (`b2bua::transfer`, driver in `runtime::ivr_leg::transfer`): an INVITE shaped as if
-//! the caller (the transferee) had dialled the number in its dialog with us goes to
+//! the transferee had dialled the number in its dialog with us goes to
 //! [`super::on_invite`] as an originated call, so routing, groups, forwards and the toll-fraud
 //! guard are the normal ones. Once the target answers, the transferee is re-INVITEd onto the
 //! new call's media, its dialog passes to the new call, the transferor gets `200 OK` in a
 //! NOTIFY and a BYE, and the old call ends without touching the transferee. When the target
 //! refuses or does not answer, the transferor gets the failure and the call goes on as before.
 //!
-//! Not carried (answered 501, the session unchanged): a REFER from the caller's side, and
-//! attended transfer (`Refer-To` with `Replaces`, RFC 3891), which needs the replaced dialog's
-//! other call joined to this one.
+//! Not carried (answered 501, the session unchanged): attended transfer (`Refer-To` with
+//! `Replaces`, RFC 3891), which needs the replaced dialog's other call joined to this one.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -141,22 +141,23 @@ pub(super) fn on_refer(
     let Some(running) = calls.calls.get(&key) else {
         return;
     };
-    let transferee = match (side, running.call.other_side(side)) {
-        (Side::Callee(_), Some(Side::Caller)) => Side::Caller,
-        _ => {
-            answer(cx, 501, Some("Transfer From The Caller Not Supported"));
-            return;
-        }
+    let Some(transferee) = running.call.other_side(side) else {
+        answer(cx, 481, None);
+        return;
     };
-    let Some(invite) = mirrored_invite(cx, running, &number) else {
+    let (Some(invite), Some((source, transport)), Some(call_id)) = (
+        mirrored_invite(cx, running, transferee, &number),
+        running.call.address_of(transferee),
+        running
+            .call
+            .dialog_with(transferee)
+            .map(|d| d.call_id.clone()),
+    ) else {
         answer(cx, 500, Some("No Dialog To Transfer"));
         return;
     };
     answer(cx, 202, Some("Accepted"));
-    info!(%number, "blind transfer asked by the callee (REFER)");
-    let call_id = running.call.call_id().to_owned();
-    let source = running.call.inbound_source();
-    let transport = running.call.caller_transport();
+    info!(%number, ?side, "blind transfer asked (REFER)");
     let caller = caller_info(&invite);
     let inbound = cx.owners.originate(&format!("{ID_PREFIX}{}", key.0));
     let now = cx.instant();
@@ -177,19 +178,26 @@ pub(super) fn on_refer(
     run(cx, calls, key);
 }
 
-/// The INVITE for the new call: as if the caller had dialled `number` in its dialog with us
-/// (its tag, ours, its Call-ID, CSeq, Contact and route set, its offer).
-fn mirrored_invite(cx: &Context, running: &Running, number: &str) -> Option<rsip::Request> {
-    let d = running.call.dialog_with(Side::Caller)?;
-    let offer = running.call.caller_offer().unwrap_or_default().to_vec();
-    let transport = match running.call.caller_transport() {
+/// The INVITE for the new call: as if the transferee had dialled `number` in its dialog with
+/// us (its tag, ours, its Call-ID, CSeq, Contact and route set, its SDP as the offer). The
+/// same whether we are the UAS of that dialog (the caller) or its UAC (a device): the new
+/// call's `Dialog::from_uas` of this INVITE is our dialog with the transferee either way.
+fn mirrored_invite(
+    cx: &Context,
+    running: &Running,
+    transferee: Side,
+    number: &str,
+) -> Option<rsip::Request> {
+    let d = running.call.dialog_with(transferee)?;
+    let offer = running.call.sdp_of(transferee).unwrap_or_default().to_vec();
+    let (source, transport) = running.call.address_of(transferee)?;
+    let transport = match transport {
         TransportKind::Udp => "UDP",
         TransportKind::Tcp => "TCP",
     };
     let mut headers: Vec<Header> = vec![
         Header::Via(rsip::headers::Via::new(format!(
-            "SIP/2.0/{transport} {};branch={}",
-            running.call.inbound_source(),
+            "SIP/2.0/{transport} {source};branch={}",
             message::new_branch()
         ))),
         Header::MaxForwards(rsip::headers::MaxForwards::new("70")),
@@ -514,8 +522,9 @@ fn ack(cx: &mut Context, calls: &mut Calls, key: CallKey) {
     let Some(running) = calls.calls.get(&key) else {
         return;
     };
-    let transport = running.call.caller_transport();
-    let destination = running.call.inbound_source();
+    let Some((destination, transport)) = running.call.address_of(transferee) else {
+        return;
+    };
     let via = cx.via(transport);
     match running
         .call
