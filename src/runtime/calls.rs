@@ -22,6 +22,7 @@ use rsip::{Header, Method};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn, Span};
 
+mod attended;
 mod policy;
 mod refer;
 mod route;
@@ -71,6 +72,8 @@ pub struct Calls {
     ivr_available: bool,
     /// Blind transfers asked by REFER in bridged calls (`refer`).
     refers: refer::Refers,
+    /// Attended transfers (REFER with Replaces) waiting for the transferee (`attended`).
+    attended: attended::Attended,
 }
 
 struct Running {

@@ -33,6 +33,7 @@ mod sip_corpus;
 mod sip_fuzz;
 mod sip_rfc5118;
 mod store;
+mod transfer_attended;
 mod transfer_sipp;
 mod vm_deposit_sipp;
 mod vm_retrieve_sipp;

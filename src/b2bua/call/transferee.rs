@@ -93,6 +93,42 @@ impl Call {
         }
     }
 
+    /// Our relay endpoint facing `side` when the media is anchored.
+    pub fn anchor_facing(&self, side: Side) -> Option<SocketAddr> {
+        let anchor = self.anchor.as_ref()?;
+        Some(match side {
+            Side::Caller => anchor.caller_facing,
+            Side::Callee(_) => anchor.callee_facing,
+        })
+    }
+
+    /// `side` of this call is taken over by a party of another call (attended transfer, RFC
+    /// 3891 semantics): our dialog with it and where it is sent to become that party's; the
+    /// old party must have been sent its BYE already.
+    pub fn replace_party(
+        &mut self,
+        side: Side,
+        dialog: Dialog,
+        address: (SocketAddr, TransportKind),
+    ) {
+        match side {
+            Side::Caller => {
+                // `a.call_id` stays: presence and history know the call by it.
+                self.a.dialog = Some(dialog);
+                self.a.inbound.source = address.0;
+                self.a.inbound.transport = address.1;
+                self.a.retransmit = None;
+            }
+            Side::Callee(id) => {
+                if let Some(leg) = self.leg_mut(id) {
+                    leg.dialog = Some(dialog);
+                    leg.target.destination = address.0;
+                    leg.target.transport = address.1;
+                }
+            }
+        }
+    }
+
     /// `side` now talks to another call (transferred): nothing more is sent to it, so ending
     /// this call ends the other party only.
     pub fn detach(&mut self, side: Side) {

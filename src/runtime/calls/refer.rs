@@ -13,8 +13,8 @@
 //! NOTIFY and a BYE, and the old call ends without touching the transferee. When the target
 //! refuses or does not answer, the transferor gets the failure and the call goes on as before.
 //!
-//! Not carried (answered 501, the session unchanged): attended transfer (`Refer-To` with
-//! `Replaces`, RFC 3891), which needs the replaced dialog's other call joined to this one.
+//! Attended transfer (`Refer-To` with `Replaces`, RFC 3891) joins the transferee to the
+//! replaced dialog's call instead: [`super::attended`].
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -43,12 +43,12 @@ pub(super) struct Refers {
     /// Our NOTIFYs and re-INVITEs (entered in the owner index as the old call's), by
     /// transaction: which transfer, and whether it is the re-INVITE.
     transactions: HashMap<TransactionId, (CallKey, Method)>,
+    /// Who gets the NOTIFYs of a transfer under way (blind or attended), by call.
+    transferors: HashMap<CallKey, Side>,
 }
 
 struct Refer {
     machine: Transfer,
-    /// The transferor (sends REFER, gets NOTIFYs).
-    transferor: Side,
     /// The transferee (re-INVITEd onto the new call).
     transferee: Side,
     /// The new call's inbound INVITE (an originated id).
@@ -60,6 +60,21 @@ struct Refer {
 }
 
 impl Refers {
+    /// Whether call `key` has a transfer under way.
+    pub(super) fn busy(&self, key: CallKey) -> bool {
+        self.running.contains_key(&key) || self.transferors.contains_key(&key)
+    }
+
+    /// `side` of call `key` gets the NOTIFYs from now on.
+    pub(super) fn hold_transferor(&mut self, key: CallKey, side: Side) {
+        self.transferors.insert(key, side);
+    }
+
+    /// The transfer of call `key` is over.
+    pub(super) fn release_transferor(&mut self, key: CallKey) {
+        self.transferors.remove(&key);
+    }
+
     pub(super) fn poll_timeout(&self) -> Option<Instant> {
         self.running
             .values()
@@ -122,15 +137,14 @@ pub(super) fn on_refer(
         }
         cx.respond(transaction, response);
     };
-    if calls.refers.running.contains_key(&key) {
+    if calls.refers.busy(key) {
         answer(cx, 491, None);
         return;
     }
     let number = match refer_to_number(&request) {
         Ok(number) => number,
         Err(true) => {
-            info!("attended transfer (Replaces) not carried");
-            answer(cx, 501, Some("Attended Transfer Not Supported"));
+            super::attended::on_refer(cx, calls, key, side, transaction, &request);
             return;
         }
         Err(false) => {
@@ -165,13 +179,13 @@ pub(super) fn on_refer(
         key,
         Refer {
             machine: Transfer::new(now, cx.config.calls.transfer_timeout),
-            transferor: side,
             transferee,
             inbound,
             reinvite: None,
             call_id,
         },
     );
+    calls.refers.hold_transferor(key, side);
     notify(cx, calls, key, "100 Trying", false);
     super::on_invite(cx, calls, inbound, invite, source, transport);
     super::mark_originated(cx, calls, inbound, caller);
@@ -268,9 +282,19 @@ fn caller_info(invite: &rsip::Request) -> CallerInfo {
 
 /// A NOTIFY to the transferor with the transfer's progress as `message/sipfrag` (RFC 3515
 /// §2.4.5); `last` ends the implicit subscription.
+pub(super) fn notify_status(
+    cx: &mut Context,
+    calls: &mut Calls,
+    key: CallKey,
+    status: &str,
+    last: bool,
+) {
+    notify(cx, calls, key, status, last);
+}
+
 fn notify(cx: &mut Context, calls: &mut Calls, key: CallKey, status: &str, last: bool) {
     let sent_by = cx.sent_by();
-    let Some(transferor) = calls.refers.running.get(&key).map(|r| r.transferor) else {
+    let Some(transferor) = calls.refers.transferors.get(&key).copied() else {
         return;
     };
     let Some(running) = calls.calls.get_mut(&key) else {
@@ -312,6 +336,19 @@ fn notify(cx: &mut Context, calls: &mut Calls, key: CallKey, status: &str, last:
     send(cx, calls, key, request, destination, transport);
 }
 
+/// Sends a request of ours in one of call `key`'s dialogs; its answer comes back to
+/// [`on_response`].
+pub(super) fn send_in_call(
+    cx: &mut Context,
+    calls: &mut Calls,
+    key: CallKey,
+    request: rsip::Request,
+    destination: std::net::SocketAddr,
+    transport: TransportKind,
+) -> Option<TransactionId> {
+    send(cx, calls, key, request, destination, transport)
+}
+
 fn send(
     cx: &mut Context,
     calls: &mut Calls,
@@ -351,7 +388,9 @@ pub(super) fn on_response(
     }
     calls.refers.transactions.remove(&transaction);
     cx.owners.release_transaction(transaction);
-    if method == Method::Invite {
+    if method == Method::Invite
+        && !super::attended::on_answer(cx, calls, transaction, Some(response))
+    {
         if let Some(r) = calls.refers.running.get_mut(&key) {
             r.machine.handle(Event::CallerAnswered(code < 300));
         }
@@ -365,7 +404,7 @@ pub(super) fn on_failed(cx: &mut Context, calls: &mut Calls, transaction: Transa
     let Some((key, method)) = calls.refers.transactions.remove(&transaction) else {
         return false;
     };
-    if method == Method::Invite {
+    if method == Method::Invite && !super::attended::on_answer(cx, calls, transaction, None) {
         if let Some(r) = calls.refers.running.get_mut(&key) {
             r.machine.handle(Event::CallerAnswered(false));
         }
@@ -460,6 +499,7 @@ fn run(cx: &mut Context, calls: &mut Calls, key: CallKey) {
         if let Some(r) = calls.refers.running.remove(&key) {
             cx.owners.release_originated(r.inbound);
         }
+        calls.refers.release_transferor(key);
     }
 }
 
