@@ -8,7 +8,7 @@
 //! answers 200 with our SDP in the caller's dialog (§12.1.1), retransmits it until the ACK
 //! (§13.3.1.4) and spawns the driver. In-dialog BYE and INFO become [`LegEvent`]s; the
 //! driver's [`LegCommand`]s come back into the SIP loop as `Completion`s and become BYE, a
-//! transfer the B2BUA carries ([`transfer`]: a new call, then a re-INVITE bridging the caller),
+//! transfer the B2BUA carries (`ivr_leg::transfer`: a new call, then a re-INVITE bridging the caller),
 //! REFER (RFC 3515) or message-waiting NOTIFYs (RFC 3842). A CANCEL can only reach a call
 //! before the answer, while the B2BUA still owns it (487 there); we answer synchronously.
 

@@ -185,7 +185,7 @@ impl NonceManager {
     }
 
     /// [`challenge_bound`](Self::challenge_bound) offering `algorithms` instead of the
-    /// configured list (a per-phone rule, see [`super::by_agent`]); an empty list offers the
+    /// configured list (a per-phone rule, see [`super::algorithms_for`]); an empty list offers the
     /// configured one.
     pub fn challenge_offering(
         &mut self,
