@@ -375,3 +375,32 @@ fn refer_from_the_caller_transfers_the_callee() {
         .wait_log("transferee bridged to the target", Duration::from_secs(5))
         .is_some());
 }
+
+/// `calls.transfer = "refer"` and a caller that refuses REFER: we bridge instead (no silence).
+#[test]
+fn press_9_with_a_refused_refer_is_carried_by_the_bridge() {
+    let (server, hans, uas) = setup(
+        &[("ONESTATUS_CALLS_TRANSFER", "refer")],
+        "uas_answer_talk.xml",
+    );
+    sipp(
+        "vm_press9_refer_refused.xml",
+        server.sip_udp,
+        &["-s", HANS.0],
+    )
+    .unwrap();
+    uas.join().unwrap().unwrap();
+    assert!(server
+        .wait_log(
+            "REFER not accepted: carrying the transfer ourselves",
+            Duration::from_secs(5)
+        )
+        .is_some());
+    assert!(server
+        .wait_log("caller bridged to the destination", Duration::from_secs(5))
+        .is_some());
+    let messages = with_store(&server, async |store| {
+        store.voicemails(hans.id).await.unwrap()
+    });
+    assert!(messages.is_empty(), "{messages:?}");
+}
