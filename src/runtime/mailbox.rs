@@ -79,8 +79,10 @@ pub async fn run_retrieve(leg: IvrLeg, setup: RetrieveSetup, deps: IvrDeps) {
             leg_open: true,
             caller_gone: false,
             ended: false,
+            transferring: false,
         };
         driver.run().await;
+        driver.ring_while_transferring().await;
         let Driver { media, .. } = driver;
         // A name or greeting still recording is not wanted (only an accepted take is kept).
         let _ = media.close().await;
@@ -130,9 +132,41 @@ struct Driver {
     caller_gone: bool,
     /// `HangUp` or `Transfer` was sent: the SIP side ends or moves the call.
     ended: bool,
+    /// `Transfer` was sent: the caller hears ringback until the SIP side moves the call.
+    transferring: bool,
 }
 
 impl Driver {
+    /// After a transfer was asked for, the caller hears ringback (the call is still ours, and
+    /// its media) until the SIP side takes the call away (bridged: our events end) or the
+    /// transfer fails, when the call ends: retrieval has nothing to go back to.
+    async fn ring_while_transferring(&mut self) {
+        if !self.transferring || !self.leg_open || !self.media_open {
+            return;
+        }
+        let mut ringing = self.media.play(crate::media::ringback::cadence());
+        loop {
+            tokio::select! {
+                event = self.media.next_event() => match event {
+                    Some(MediaEvent::PlaybackDone(done)) if done == ringing => {
+                        ringing = self.media.play(crate::media::ringback::cadence());
+                    }
+                    Some(_) => {}
+                    None => return,
+                },
+                event = self.events.recv() => match event {
+                    Some(LegEvent::TransferFailed) => {
+                        info!("transfer failed: ending the call");
+                        self.command(LegCommand::HangUp).await;
+                        return;
+                    }
+                    Some(LegEvent::Hangup) | None => return,
+                    Some(_) => {}
+                },
+            }
+        }
+    }
+
     async fn run(&mut self) {
         loop {
             self.carry_out_actions().await;
@@ -234,6 +268,7 @@ impl Driver {
             Action::Transfer { number } => {
                 info!(%number, "calling the sender back");
                 self.ended = true;
+                self.transferring = true;
                 self.command(LegCommand::Transfer { number }).await;
             }
             Action::HangUp => {
