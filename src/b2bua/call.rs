@@ -33,6 +33,7 @@ mod hunt;
 mod media;
 mod relay;
 mod session_timer;
+mod transferee;
 
 pub use media::MediaAnchor;
 
@@ -184,6 +185,16 @@ pub enum Action {
         /// Its audio address.
         remote: Option<SocketAddr>,
     },
+    /// `side` asks for a transfer (REFER, RFC 3515) of the other party: the driver answers the
+    /// REFER on `transaction` and carries the transfer (`runtime::calls::refer`).
+    Refer {
+        /// The transferor.
+        side: Side,
+        /// The REFER's server transaction.
+        transaction: TransactionId,
+        /// The REFER.
+        request: Box<Request>,
+    },
 }
 
 /// A presence change.
@@ -244,6 +255,9 @@ struct Leg {
     state: LegState,
     dialog: Option<Dialog>,
     ack: Option<Request>,
+    /// The body of the device's 2xx (its SDP as it sent it): what a call placed for this
+    /// device as a transfer's transferee offers (`transferee`).
+    answer: Vec<u8>,
 }
 
 /// The caller's leg.
@@ -369,6 +383,15 @@ impl Call {
     /// The To tag we answer the caller with.
     pub fn local_tag(&self) -> &str {
         &self.a.local_tag
+    }
+
+    /// The caller's dialog goes on from one we held before this call (a transfer out of the
+    /// IVR, `b2bua::transfer`): our requests in it continue after CSeq `cseq`, as §12.2.1.1
+    /// asks of every request in a dialog.
+    pub fn continue_caller_cseq(&mut self, cseq: u32) {
+        if let Some(dialog) = self.a.dialog.as_mut() {
+            dialog.local_cseq = Some(dialog.local_cseq.map_or(cseq, |c| c.max(cseq)));
+        }
     }
 
     /// Replaces what we know of the caller (the routing look-up found them among our users).
@@ -624,6 +647,7 @@ impl Call {
             state: LegState::Trying,
             dialog: None,
             ack: None,
+            answer: Vec::new(),
         });
     }
 
@@ -715,6 +739,7 @@ impl Call {
         let invite_cseq = dialog::cseq_number(&leg.invite.headers).unwrap_or(1);
         let ack = dialog.ack(invite_cseq, &via(&self.config, leg.target.transport));
         leg.dialog = Some(dialog);
+        leg.answer = response.body.clone();
         if let Ok(ack) = ack {
             leg.ack = Some(ack.clone());
             let (destination, transport) = (leg.target.destination, leg.target.transport);

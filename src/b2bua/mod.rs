@@ -32,6 +32,10 @@
 //!   ended; **history**: rows for the callee, a local caller, and a user who forwarded.
 //! - **Click-to-call** ([`click_to_call`]): RFC 3725 third-party call control; the target side
 //!   is a `Call` like this one whose inbound INVITE we made ourselves from the desk's answer.
+//! - **Transfers** ([`transfer`]): "press 9" out of the IVR and a REFER from a phone (blind, or
+//!   attended with `Replaces`) place the new call the same way, as a `Call` whose inbound
+//!   INVITE is mirrored from our dialog with the transferee, then re-INVITE the transferee onto
+//!   it; a REFER reaches the driver as [`Action::Refer`].
 //!
 //! **Media**: SDP crosses at these places: the caller's offer to the B legs, a 183's early
 //! media and the winning 2xx's answer back to the caller, and mid-call offers and answers
@@ -53,6 +57,7 @@ pub mod click_to_call;
 pub mod hunt;
 mod invite;
 mod plan;
+pub mod transfer;
 pub mod trunk;
 mod voicemail;
 

@@ -1596,3 +1596,48 @@ fn media_timeout_ends_an_answered_call_with_bye_on_both_legs_and_nothing_before(
 }
 
 mod hunt;
+// ---- transfer by REFER (issue #18): the call hands the REFER over and lets the transferee go
+
+#[test]
+fn refer_from_the_callee_goes_to_the_driver_and_nothing_crosses() {
+    let mut h = answered();
+    let refer = from_device(&h, "REFER", 2, None);
+    let a = h.event(Event::Request {
+        side: Side::Callee(LegId(0)),
+        transaction: TransactionId(21),
+        request: refer,
+    });
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert!(
+        matches!(
+            &a[0],
+            Action::Refer {
+                side: Side::Callee(LegId(0)),
+                transaction: TransactionId(21),
+                ..
+            }
+        ),
+        "{a:?}"
+    );
+    assert_eq!(
+        h.call.other_side(Side::Callee(LegId(0))),
+        Some(Side::Caller)
+    );
+    // The NOTIFY to the transferor is a request in its dialog, to its address.
+    let (notify, destination, _) = h
+        .call
+        .request_to(Side::Callee(LegId(0)), Method::Notify)
+        .expect("the device's dialog");
+    assert_eq!(destination, "192.0.2.20:5060".parse().unwrap());
+    assert!(notify.to_string().contains(";tag=dev0"), "{notify}");
+}
+
+#[test]
+fn a_detached_transferee_gets_no_bye_when_the_old_call_ends() {
+    let mut h = answered();
+    h.call.detach(Side::Caller);
+    let a = h.event(Event::HangUp);
+    let byes = sent(&a, Method::Bye);
+    assert_eq!(byes.len(), 1, "{a:?}");
+    assert_eq!(byes[0].0, Side::Callee(LegId(0)));
+}

@@ -135,6 +135,11 @@ pub struct SipConfig {
     /// `Subscription-State: terminated`. Phones that subscribe are told inside their
     /// subscription either way.
     pub mwi_unsolicited: bool,
+    /// Per-phone digest algorithms, by `User-Agent` (`[[sip.digest_user_agents]]`): phones
+    /// that give up on a challenge they cannot do (baresip 1.0 with SHA-256 offered) are
+    /// offered only what they know. The first matching rule wins; others get
+    /// `digest_algorithms`.
+    pub digest_user_agents: Vec<crate::sip::auth::AgentAlgorithms>,
 }
 
 /// `[rtp]`
@@ -292,6 +297,24 @@ pub struct CallsConfig {
     pub drain: Duration,
     /// Whether bridged calls' RTP goes through us (`anchor`) or end to end (`passthrough`).
     pub media: MediaMode,
+    /// How "press 9" transfers the caller: `bridge` (a new call we carry) or `refer`.
+    pub transfer: TransferMode,
+    /// How long a transfer's destination may ring before the caller goes back to voicemail,
+    /// `transfer_timeout_secs` in the file.
+    #[serde(rename = "transfer_timeout_secs", with = "duration::secs")]
+    pub transfer_timeout: Duration,
+}
+
+/// `calls.transfer`: how a transfer out of the IVR reaches its destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransferMode {
+    /// We place the call and bridge the caller to it (`b2bua::transfer`): works with every
+    /// caller, and a destination that does not answer sends the caller back to voicemail.
+    #[default]
+    Bridge,
+    /// REFER (RFC 3515) to the caller's side; a refused REFER falls back to the bridge.
+    Refer,
 }
 
 /// `calls.media`: where a bridged call's RTP flows.
@@ -428,6 +451,11 @@ impl Default for SipConfig {
             trunk: String::new(),
             voicemail_number: "8000".into(),
             mwi_unsolicited: true,
+            // baresip 1.0 (Debian bookworm) stops at a SHA-256 challenge in either order.
+            digest_user_agents: vec![crate::sip::auth::AgentAlgorithms {
+                user_agent: "baresip v1.".into(),
+                algorithms: vec![DigestAlgorithm::Md5],
+            }],
         }
     }
 }
@@ -459,6 +487,8 @@ impl Default for CallsConfig {
             min_message: Duration::from_millis(1000),
             drain: Duration::from_secs(30),
             media: MediaMode::Anchor,
+            transfer: TransferMode::Bridge,
+            transfer_timeout: crate::b2bua::transfer::DEFAULT_TIMEOUT,
         }
     }
 }
@@ -584,6 +614,16 @@ impl Config {
         }
         if self.sip.digest_algorithms.is_empty() {
             problems.push("sip.digest_algorithms: list of \"SHA-256\" and/or \"MD5\"");
+        }
+        if self
+            .sip
+            .digest_user_agents
+            .iter()
+            .any(|r| r.user_agent.is_empty() || r.algorithms.is_empty())
+        {
+            problems.push(
+                "sip.digest_user_agents: each rule needs a user_agent and a non-empty algorithms list",
+            );
         }
         if !(10..=60).contains(&self.rtp.ptime_ms) {
             problems.push("rtp.ptime_ms must be between 10 and 60");
@@ -889,5 +929,32 @@ mod tests {
             err.contains(":2:") && err.contains("sip.digest_algorithms") && err.contains("SHA-512"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn digest_rules_by_user_agent_are_read_and_checked() {
+        let config = Config::default();
+        assert_eq!(
+            crate::sip::auth::algorithms_for(
+                &config.sip.digest_user_agents,
+                &config.sip.digest_algorithms,
+                Some("baresip v1.0.0 (x86_64/linux)"),
+            ),
+            &[DigestAlgorithm::Md5],
+            "Debian's baresip 1.0 registers out of the box"
+        );
+        let (_d, path) = write(
+            "[sip]\ndigest_user_agents = [{ user_agent = \"OldPhone\", algorithms = [\"md5\"] }]\n",
+        );
+        let config = Config::load(Some(&path), []).unwrap();
+        assert_eq!(config.sip.digest_user_agents.len(), 1);
+        assert_eq!(
+            config.sip.digest_user_agents[0].algorithms,
+            vec![DigestAlgorithm::Md5]
+        );
+        let (_d, path) =
+            write("[sip]\ndigest_user_agents = [{ user_agent = \"OldPhone\", algorithms = [] }]\n");
+        let err = Config::load(Some(&path), []).unwrap_err().to_string();
+        assert!(err.contains("sip.digest_user_agents"), "{err}");
     }
 }

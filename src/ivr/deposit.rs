@@ -149,6 +149,9 @@ enum State {
         /// Whether a message was saved.
         thanks: bool,
     },
+    /// Transfer asked for; the caller hears ringback from the driver until the destination
+    /// answers (the call leaves us) or not ([`Event::TransferFailed`]: back to the message).
+    Transferring,
     /// Nothing more to do (hung up, transferred, or the caller has gone).
     Finished,
 }
@@ -216,6 +219,12 @@ impl Deposit {
                 }
             }
             Event::StoreReply(reply) => self.on_store_reply(now, reply),
+            Event::TransferFailed => {
+                if self.state == State::Transferring {
+                    // Back to voicemail: straight to "leave a message", or goodbye.
+                    self.after_options(now);
+                }
+            }
         }
     }
 
@@ -328,7 +337,7 @@ impl Deposit {
                 };
                 self.say(Utterance::from(vec![Piece::Fragment(id)]));
             }
-            State::Finished => self.out.disarm(),
+            State::Finished | State::Transferring => self.out.disarm(),
         }
     }
 
@@ -392,7 +401,7 @@ impl Deposit {
                     if let Some(number) = self.setup.receptionist.clone() {
                         self.out.stop_playback();
                         self.out.push(Action::Transfer { number });
-                        self.enter(now, State::Finished);
+                        self.enter(now, State::Transferring);
                     }
                 } else if digit == Digit::Pound && self.setup.allow_messages {
                     // Callers who know the greeting skip to the tone, as on every voicemail.

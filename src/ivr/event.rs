@@ -34,6 +34,9 @@ pub enum Event {
     Timeout,
     /// The answer to a [`super::Action::Store`] request.
     StoreReply(StoreReply),
+    /// The [`super::Action::Transfer`] did not reach the destination (refused, no answer in
+    /// time, a REFER refused): the caller is still with us and goes back to the IVR.
+    TransferFailed,
 }
 
 /// Why a recording ended, as the driver's recorder saw it.

@@ -321,6 +321,8 @@ impl Retrieve {
                 }
             }
             Event::StoreReply(reply) => self.on_store_reply(now, reply),
+            // The retrieval driver ends the call on a failed transfer itself.
+            Event::TransferFailed => {}
         }
     }
 

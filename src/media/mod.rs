@@ -32,6 +32,7 @@ pub mod g711;
 pub mod player;
 pub mod recorder;
 pub mod relay;
+pub mod ringback;
 pub mod rtp;
 pub mod sdp;
 pub mod session;

@@ -23,8 +23,12 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn, Span};
 
 mod group;
+mod attended;
 mod policy;
+mod refer;
 mod route;
+
+pub use refer::{call_of as refer_call_of, on_target_response as on_refer_response};
 
 use super::leg::{Answer, IvrKind};
 use super::sip::completion::{Completion, RouteLookup, Routed};
@@ -67,6 +71,10 @@ pub struct Calls {
     relays: Option<MediaRelay>,
     /// Whether the SIP task answers voicemail hand-offs itself (the IVR runs here).
     ivr_available: bool,
+    /// Blind transfers asked by REFER in bridged calls (`refer`).
+    refers: refer::Refers,
+    /// Attended transfers (REFER with Replaces) waiting for the transferee (`attended`).
+    attended: attended::Attended,
 }
 
 struct Running {
@@ -106,7 +114,12 @@ impl Calls {
 
     /// The earliest timer of any call.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.first().map(|&(at, _)| at)
+        self.timers
+            .first()
+            .map(|&(at, _)| at)
+            .into_iter()
+            .chain(self.refers.poll_timeout())
+            .min()
     }
 
     /// Brings `key`'s entry in the timer index up to date with its call; after anything that
@@ -363,7 +376,7 @@ fn authenticated(cx: &mut Context, calls: &mut Calls, key: CallKey, device: &Dev
     let realm = cx.config.sip.domain.clone();
     let binding = super::register::binding(running.call.inbound_source());
     let mut response = reply(&request, 407, None);
-    for value in cx.nonces.challenge_bound(now, &realm, stale, binding) {
+    for value in super::register::challenge_values(cx, &request, now, &realm, stale, binding) {
         response.headers.push(Header::ProxyAuthenticate(
             rsip::headers::ProxyAuthenticate::new(value),
         ));
@@ -443,6 +456,28 @@ pub(crate) fn mark_originated(
     }
 }
 
+/// A transfer out of the IVR bridged its caller to the call whose inbound INVITE is `inbound`
+/// (`runtime::ivr_leg::transfer`): the caller's dialog, which the IVR leg held until now, is
+/// this call's from here on, and our CSeq in it goes on after `cseq`. False when the call is
+/// over.
+pub(crate) fn adopt_caller_dialog(
+    cx: &mut Context,
+    calls: &mut Calls,
+    inbound: TransactionId,
+    call_id: &str,
+    cseq: u32,
+) -> bool {
+    let Some(key) = inbound_call(cx, calls, inbound) else {
+        return false;
+    };
+    let Some(running) = calls.calls.get_mut(&key) else {
+        return false;
+    };
+    running.call.continue_caller_cseq(cseq);
+    cx.owners.bind_dialog(call_id.to_owned(), Owner::Call(key));
+    true
+}
+
 /// Whether a call still has `inbound` as its inbound INVITE (it is not over).
 pub(crate) fn has_inbound(cx: &Context, calls: &Calls, inbound: TransactionId) -> bool {
     inbound_call(cx, calls, inbound).is_some()
@@ -462,6 +497,7 @@ pub fn handle_timeout(cx: &mut Context, calls: &mut Calls, now: Instant) {
         }
         run_actions(cx, calls, key);
     }
+    refer::handle_timeout(cx, calls, now);
 }
 
 fn run_actions(cx: &mut Context, calls: &mut Calls, key: CallKey) {
@@ -552,6 +588,11 @@ fn run_actions(cx: &mut Context, calls: &mut Calls, key: CallKey) {
                     relay.set_remote(party, remote);
                 }
             }
+            Action::Refer {
+                side,
+                transaction,
+                request,
+            } => refer::on_refer(cx, calls, key, side, transaction, *request),
         }
     }
     if let Some(running) = calls.calls.get_mut(&key) {
@@ -570,6 +611,7 @@ fn run_actions(cx: &mut Context, calls: &mut Calls, key: CallKey) {
 }
 
 fn forget(cx: &mut Context, calls: &mut Calls, key: CallKey) {
+    refer::call_gone(cx, calls, key);
     if let Some(running) = calls.calls.remove(&key) {
         let owner = Owner::Call(key);
         for id in running.call_ids.keys() {
@@ -671,6 +713,9 @@ pub fn on_response(
     transaction: TransactionId,
     response: rsip::Response,
 ) {
+    if refer::on_response(cx, calls, transaction, &response) {
+        return;
+    }
     let Some(side) = side_of_transaction(calls, key, transaction) else {
         return;
     };
@@ -704,6 +749,9 @@ pub fn on_transaction_failed(
     key: CallKey,
     transaction: TransactionId,
 ) {
+    if refer::on_failed(cx, calls, transaction) {
+        return;
+    }
     let Some((side, method)) = calls
         .calls
         .get_mut(&key)

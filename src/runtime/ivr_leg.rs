@@ -7,7 +7,8 @@
 //! the B2BUA's voicemail hand-off, or a call to the access number), opens the RTP session,
 //! answers 200 with our SDP in the caller's dialog (§12.1.1), retransmits it until the ACK
 //! (§13.3.1.4) and spawns the driver. In-dialog BYE and INFO become [`LegEvent`]s; the
-//! driver's [`LegCommand`]s come back into the SIP loop as `Completion`s and become BYE,
+//! driver's [`LegCommand`]s come back into the SIP loop as `Completion`s and become BYE, a
+//! transfer the B2BUA carries (`ivr_leg::transfer`: a new call, then a re-INVITE bridging the caller),
 //! REFER (RFC 3515) or message-waiting NOTIFYs (RFC 3842). A CANCEL can only reach a call
 //! before the answer, while the B2BUA still owns it (487 there); we answer synchronously.
 
@@ -26,6 +27,7 @@ use super::sip::context::Context;
 pub use super::sip::owners::LegKey;
 use super::sip::owners::Owner;
 use super::sip::reply::{reply, SERVER};
+use crate::config::TransferMode;
 use crate::media::dtmf::{parse_info_body, InfoDtmfError};
 use crate::media::engine::MediaEngine;
 use crate::media::sdp::SessionDescription;
@@ -34,6 +36,11 @@ use crate::sip::dialog::{self, Dialog};
 use crate::sip::message;
 use crate::sip::transaction::fields::response_to;
 use crate::sip::transaction::{TransactionId, TransportKind};
+
+mod transfer;
+pub use transfer::{
+    leg_of as transfer_leg_of, on_target_response as on_transfer_response, run as run_transfer,
+};
 
 // ---- the SIP side: answering for an IVR and keeping the dialog ------------------------------
 
@@ -81,6 +88,9 @@ struct AnsweredLeg {
     pending: Option<PendingOffer>,
     /// Ids for [`LegEvent::Offer`].
     next_offer: u64,
+    /// The caller's last SDP offer (its INVITE's, or a re-INVITE's we accepted): the offer a
+    /// transfer's call to the destination carries.
+    remote_sdp: Vec<u8>,
 }
 
 /// A re-INVITE/UPDATE waiting for the driver's answer.
@@ -105,6 +115,8 @@ pub struct IvrLegs {
     /// Media engine and drivers for the calls we answer ourselves (voicemail); `None`: such
     /// calls get 480.
     runtime: Option<IvrRuntime>,
+    /// Transfers out of the IVR carried by the B2BUA ("press 9").
+    transfers: transfer::Transfers,
 }
 
 impl IvrLegs {
@@ -113,6 +125,7 @@ impl IvrLegs {
         self.legs
             .values()
             .filter_map(|l| l.retransmit.map(|r| r.deadline()))
+            .chain(self.transfers.poll_timeout())
             .min()
     }
 
@@ -159,6 +172,15 @@ impl IvrLegs {
 pub fn answer(cx: &mut Context, legs: &mut IvrLegs, call: Answer, kind: IvrKind) {
     let span = tracing::info_span!("ivr", call_id = %call.call_id);
     let _enter = span.enter();
+    if cx.owners.originated(call.transaction).is_some_and(|id| {
+        transfer::leg_of(id).is_some() || crate::runtime::calls::refer_call_of(id).is_some()
+    }) {
+        // A transfer's destination went to its own voicemail: a caller from our IVR goes back
+        // to ours, a REFER's transferee stays with the transferor (`b2bua::transfer`), so this
+        // is a no-answer.
+        reject(cx, &call, 480, "transfer destination not answering");
+        return;
+    }
     let Some(ivr) = legs.runtime.as_ref() else {
         reject(cx, &call, 480, "voicemail not available");
         return;
@@ -251,6 +273,7 @@ pub fn answer(cx: &mut Context, legs: &mut IvrLegs, call: Answer, kind: IvrKind)
             remote_version: Some(offer.origin.session_version),
             pending: None,
             next_offer: 0,
+            remote_sdp: call.invite.body.clone(),
         },
     );
     cx.respond(call.transaction, response);
@@ -380,6 +403,7 @@ pub fn on_in_dialog(
         Method::Bye => {
             respond(cx, transaction, &request, 200, None);
             info!("caller hung up (BYE)");
+            transfer::caller_hung_up(cx, legs, key);
             if let Some(leg) = legs.legs.get(&key) {
                 let _ = leg.events.try_send(LegEvent::Hangup);
             }
@@ -470,6 +494,7 @@ fn offer_answered(cx: &mut Context, legs: &mut IvrLegs, key: LegKey, id: u64, sd
         Some(sdp) => {
             leg.local_sdp = sdp.clone();
             leg.remote_version = Some(pending.version);
+            leg.remote_sdp = pending.request.body.clone();
             let response = refresh_answer(cx, &pending.request, Some(sdp));
             cx.respond(pending.transaction, response);
         }
@@ -593,13 +618,20 @@ fn tag_of(request: &rsip::Request, header: &'static str) -> String {
 pub fn on_command(cx: &mut Context, legs: &mut IvrLegs, key: LegKey, command: LegCommand) {
     match command {
         LegCommand::HangUp => end_call(cx, legs, key),
-        LegCommand::Transfer { number } => transfer(cx, legs, key, &number),
+        LegCommand::Transfer { number } => match cx.config.calls.transfer {
+            TransferMode::Bridge => transfer::request(cx, legs, key, number),
+            TransferMode::Refer => transfer(cx, legs, key, &number),
+        },
         LegCommand::Answer { id, sdp } => offer_answered(cx, legs, key, id, sdp),
     }
 }
 
 /// The driver has ended: the call ends with it, whatever the driver said last.
 pub fn on_done(cx: &mut Context, legs: &mut IvrLegs, key: LegKey) {
+    if legs.transfers.has(key) {
+        // A driver that ends once it asked for a transfer (retrieval): the transfer decides.
+        return;
+    }
     end_call(cx, legs, key);
 }
 
@@ -647,12 +679,11 @@ fn send_bye(cx: &mut Context, legs: &mut IvrLegs, key: LegKey) {
     send_in_dialog(cx, legs, key, bye, destination, transport);
 }
 
-/// Blind transfer by REFER (RFC 3515): the caller's phone calls `number` itself, with our
-/// address as the host so the new INVITE reaches us and is routed like any call. Once the
-/// REFER is answered, whatever the answer, we leave the dialog with BYE: on 202 the phone has
-/// taken over the transfer; on a refusal there is nothing else we can do for the caller. This
-/// was chosen over bridging a new B2BUA leg to the caller's existing dialog, which would need
-/// a re-INVITE towards the caller to move its media from our IVR to the new callee.
+/// Blind transfer by REFER (RFC 3515), with `calls.transfer = "refer"`: the caller's phone
+/// calls `number` itself, with our address as the host so the new INVITE reaches us and is
+/// routed like any call. On 202 we leave the dialog with BYE: the phone has taken over the
+/// transfer. A refusal or no answer must not leave the caller in silence (many trunks refuse
+/// REFER): we carry the transfer ourselves ([`transfer`], the default mode).
 fn transfer(cx: &mut Context, legs: &mut IvrLegs, key: LegKey, number: &str) {
     let sent_by = cx.sent_by();
     let Some(leg) = legs.legs.get(&key) else {
@@ -703,6 +734,7 @@ fn transfer(cx: &mut Context, legs: &mut IvrLegs, key: LegKey, number: &str) {
     leg.ending = true;
     let (destination, transport) = (leg.source, leg.transport);
     info!(%number, "transferring the caller (REFER)");
+    transfer::refer_sent(legs, key, &number);
     send_in_dialog(cx, legs, key, refer, destination, transport);
 }
 
@@ -750,16 +782,22 @@ pub fn on_response(
             if let Some(leg) = legs.legs.get_mut(&key) {
                 let span = leg.span.clone();
                 let _enter = span.enter();
-                if code < 300 {
-                    info!(code, "transfer accepted");
-                } else {
-                    warn!(code, "transfer refused by the caller's phone");
-                }
                 leg.ending = false;
                 leg.acked = true;
+                if code >= 300 {
+                    warn!(code, "transfer refused by the caller's phone");
+                    if transfer::refer_refused(cx, legs, key) {
+                        return;
+                    }
+                } else {
+                    info!(code, "transfer accepted");
+                    transfer::refer_accepted(legs, key);
+                }
             }
             end_call(cx, legs, key);
         }
+        // Our re-INVITE moving the caller's media to a transfer's destination.
+        Method::Invite => transfer::caller_answered(cx, legs, key, code < 300),
         _ => legs.forget(cx, key),
     }
 }
@@ -780,7 +818,11 @@ pub fn on_transaction_failed(
             leg.ending = false;
             leg.acked = true;
         }
-        end_call(cx, legs, key);
+        if !transfer::refer_refused(cx, legs, key) {
+            end_call(cx, legs, key);
+        }
+    } else if method == Method::Invite {
+        transfer::caller_answered(cx, legs, key, false);
     } else {
         legs.forget(cx, key);
     }
@@ -788,6 +830,7 @@ pub fn on_transaction_failed(
 
 /// 2xx retransmissions and the give-up.
 pub fn handle_timeout(cx: &mut Context, legs: &mut IvrLegs, now: Instant) {
+    transfer::handle_timeout(cx, legs, now);
     let due: Vec<LegKey> = legs
         .legs
         .iter()

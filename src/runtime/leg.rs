@@ -43,6 +43,9 @@ pub enum LegEvent {
         /// The caller's new offer.
         offer: Box<SessionDescription>,
     },
+    /// The `Transfer` asked for did not reach the destination (refused, no answer in time, or
+    /// a REFER the caller's side refused): the caller is still with the IVR.
+    TransferFailed,
 }
 
 /// The driver's answer to [`LegEvent::Offer`]: the media session renegotiated on the same

@@ -81,8 +81,10 @@ pub async fn run_retrieve(leg: IvrLeg, setup: RetrieveSetup, deps: IvrDeps) {
             caller_gone: false,
             ended: false,
             origin,
+            transferring: false,
         };
         driver.run().await;
+        driver.ring_while_transferring().await;
         let Driver { media, .. } = driver;
         // A name or greeting still recording is not wanted (only an accepted take is kept).
         let _ = media.close().await;
@@ -134,9 +136,41 @@ struct Driver {
     ended: bool,
     /// The caller's address and caller ID: wrong PINs count against them too.
     origin: Vec<crate::pin::sources::SourceKey>,
+    /// `Transfer` was sent: the caller hears ringback until the SIP side moves the call.
+    transferring: bool,
 }
 
 impl Driver {
+    /// After a transfer was asked for, the caller hears ringback (the call is still ours, and
+    /// its media) until the SIP side takes the call away (bridged: our events end) or the
+    /// transfer fails, when the call ends: retrieval has nothing to go back to.
+    async fn ring_while_transferring(&mut self) {
+        if !self.transferring || !self.leg_open || !self.media_open {
+            return;
+        }
+        let mut ringing = self.media.play(crate::media::ringback::cadence());
+        loop {
+            tokio::select! {
+                event = self.media.next_event() => match event {
+                    Some(MediaEvent::PlaybackDone(done)) if done == ringing => {
+                        ringing = self.media.play(crate::media::ringback::cadence());
+                    }
+                    Some(_) => {}
+                    None => return,
+                },
+                event = self.events.recv() => match event {
+                    Some(LegEvent::TransferFailed) => {
+                        info!("transfer failed: ending the call");
+                        self.command(LegCommand::HangUp).await;
+                        return;
+                    }
+                    Some(LegEvent::Hangup) | None => return,
+                    Some(_) => {}
+                },
+            }
+        }
+    }
+
     async fn run(&mut self) {
         loop {
             self.carry_out_actions().await;
@@ -167,6 +201,9 @@ impl Driver {
                         debug!("caller hung up");
                         self.on_hangup();
                     }
+                    // Retrieval ends once it asked for a transfer; the SIP side ends a call
+                    // whose transfer failed after its driver is gone.
+                    Some(LegEvent::TransferFailed) => {}
                     None => {
                         self.leg_open = false;
                         self.on_hangup();
@@ -235,6 +272,7 @@ impl Driver {
             Action::Transfer { number } => {
                 info!(%number, "calling the sender back");
                 self.ended = true;
+                self.transferring = true;
                 self.command(LegCommand::Transfer { number }).await;
             }
             Action::HangUp => {

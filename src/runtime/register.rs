@@ -272,15 +272,36 @@ pub(super) fn challenge(
     let now = cx.clock.now();
     let realm = cx.config.sip.domain.clone();
     let mut response = reply(request, 401, Some("Unauthorized"));
-    for value in cx
-        .nonces
-        .challenge_bound(now, &realm, stale, binding(source))
-    {
+    for value in challenge_values(cx, request, now, &realm, stale, binding(source)) {
         response.headers.push(Header::WwwAuthenticate(
             rsip::headers::WwwAuthenticate::new(value),
         ));
     }
     cx.respond(transaction, response);
+}
+
+/// The challenge values for `request`: the algorithms its `User-Agent` is given by
+/// `sip.digest_user_agents`, else `sip.digest_algorithms` (see [`crate::sip::auth::algorithms_for`]).
+pub(super) fn challenge_values(
+    cx: &mut Context,
+    request: &rsip::Request,
+    now: chrono::DateTime<Utc>,
+    realm: &str,
+    stale: bool,
+    binding: NonceBinding,
+) -> Vec<String> {
+    let user_agent = request.headers.iter().find_map(|h| match h {
+        Header::UserAgent(ua) => Some(ua.value().to_owned()),
+        _ => None,
+    });
+    let algorithms = crate::sip::auth::algorithms_for(
+        &cx.config.sip.digest_user_agents,
+        &cx.config.sip.digest_algorithms,
+        user_agent.as_deref(),
+    )
+    .to_vec();
+    cx.nonces
+        .challenge_offering(now, realm, stale, binding, &algorithms)
 }
 
 /// Counts a failed authentication against the client (the source, or behind a trusted proxy

@@ -334,6 +334,8 @@ enum Playing {
     Prompt { id: PlayId, barge_in: bool },
     /// The record tone; recording starts when it has played.
     Tone(RecordOptions),
+    /// Ringback while a transfer rings its destination; played again until it ends.
+    Ringback,
 }
 
 /// A stitched prompt back from the blocking pool.
@@ -382,6 +384,9 @@ struct Driver {
     hung_up: bool,
     media_gone: bool,
     sip_gone: bool,
+    /// A transfer rings its destination (ringback on air); the SIP side ends it by taking
+    /// the call away (bridged) or with [`LegEvent::TransferFailed`].
+    transferring: bool,
 }
 
 impl Driver {
@@ -409,6 +414,7 @@ impl Driver {
             hung_up: false,
             media_gone: false,
             sip_gone: false,
+            transferring: false,
         }
     }
 
@@ -472,6 +478,12 @@ impl Driver {
                     self.commands_send(answer);
                     None
                 }
+                Some(LegEvent::TransferFailed) => {
+                    info!("transfer failed: back to voicemail");
+                    self.transferring = false;
+                    self.stop_playback();
+                    Some(Event::TransferFailed)
+                }
                 None => {
                     self.sip_gone = true;
                     self.hung_up = true;
@@ -524,6 +536,12 @@ impl Driver {
             Playing::Prompt { id, .. } => Some(Event::PromptDone(id)),
             Playing::Tone(options) => {
                 self.start_recording(options);
+                None
+            }
+            Playing::Ringback => {
+                if self.transferring {
+                    self.play_pcm(crate::media::ringback::cadence(), Playing::Ringback);
+                }
                 None
             }
         }
@@ -697,7 +715,10 @@ impl Driver {
             Action::Transfer { number } => {
                 info!(%number, "transferring the caller");
                 self.commands_send(LegCommand::Transfer { number });
-                self.hung_up = true;
+                // The caller hears ringback until the SIP side takes the call away (bridged,
+                // or REFER accepted: our events end) or says the transfer failed.
+                self.transferring = true;
+                self.play_pcm(crate::media::ringback::cadence(), Playing::Ringback);
             }
             Action::HangUp => self.hang_up().await,
             Action::Notify { user, message } => self.notify(user.0, message.0),

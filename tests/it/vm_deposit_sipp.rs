@@ -214,13 +214,14 @@ fn pressing_5_replays_the_greeting_in_danish_for_an_english_user() {
     press_5(EMMA);
 }
 
-/// 9 during the welcome: REFER to the receptionist group (the scenario checks Refer-To), 202,
-/// then our BYE; no message is left.
+/// 9 during the welcome with `calls.transfer = "refer"`: REFER to the receptionist group (the
+/// scenario checks Refer-To), 202, then our BYE; no message is left. (The default, a transfer
+/// the B2BUA carries, is `transfer_sipp`.)
 #[test]
 fn pressing_9_transfers_the_caller_to_the_receptionist_group() {
     for user in [HANS, SVEN, EMMA] {
         let (one_number, local, email, _, secondary) = user;
-        let server = start(None, rtp_range());
+        let server = start_with_env(None, rtp_range(), &[("ONESTATUS_CALLS_TRANSFER", "refer")]);
         let phone = Phone::new();
         let account = prepare_user(&server, local, email, secondary, phone.addr());
         sipp(

@@ -123,9 +123,14 @@ impl Call {
             return;
         };
         let method = request.method;
+        if method == Method::Refer {
+            // A transfer: carried by the driver with a new call (`transferee`).
+            self.on_refer(side, transaction, request);
+            return;
+        }
         if !matches!(method, Method::Invite | Method::Update | Method::Info) {
-            // PRACK, REFER and the like would need state we do not keep (RAck numbering,
-            // transfer): 501 leaves the session as it is.
+            // PRACK and the like would need state we do not keep (RAck numbering): 501
+            // leaves the session as it is.
             self.reply(transaction, &request, 501);
             return;
         }

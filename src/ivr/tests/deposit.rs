@@ -352,7 +352,26 @@ fn pressing_9_reaches_the_receptionist() {
     );
     // 9 works during the whole greeting, not only after the offer.
     assert_eq!(s.key(9_500, '9'), ["stop", "transfer 4570100099"]);
+    // The driver plays ringback while the destination rings: nothing more from the machine,
+    // which is not finished (the caller may come back) and ignores keys meanwhile.
+    assert!(!s.m.is_finished());
+    assert_eq!(s.deadline_ms(), None);
+    assert!(s.key(10_000, '9').is_empty());
+    // A hang-up while it rings ends the call.
+    s.send(11_000, Event::Hangup);
     assert!(s.m.is_finished());
+}
+
+#[test]
+fn a_failed_transfer_brings_the_caller_back_to_leave_a_message() {
+    let (mut s, _) = start(DepositSetup {
+        receptionist: Some("4570100099".into()),
+        ..setup()
+    });
+    assert_eq!(s.key(2_000, '9'), ["stop", "transfer 4570100099"]);
+    assert_eq!(s.send(32_000, Event::TransferFailed), [LEAVE_DA]);
+    assert_eq!(s.done(35_000), [RECORD]);
+    assert!(!s.m.is_finished());
 }
 
 #[test]

@@ -43,6 +43,9 @@ pub enum Deferred {
         /// The response.
         response: Box<rsip::Response>,
     },
+    /// A transfer out of this IVR leg has work that needs the calls
+    /// (`runtime::ivr_leg::transfer`).
+    Transfer(super::owners::LegKey),
 }
 
 /// The owners' context.

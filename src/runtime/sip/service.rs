@@ -641,6 +641,31 @@ impl SipService {
             Deferred::TargetResponse {
                 click_to_call,
                 response,
+            } if ivr_leg::transfer_leg_of(&click_to_call).is_some() => {
+                if let Some(key) = ivr_leg::transfer_leg_of(&click_to_call) {
+                    ivr_leg::on_transfer_response(
+                        &mut self.cx,
+                        &mut self.ivr_legs,
+                        &mut self.calls,
+                        key,
+                        &response,
+                    );
+                }
+            }
+            Deferred::TargetResponse {
+                click_to_call,
+                response,
+            } if calls::refer_call_of(&click_to_call).is_some() => {
+                if let Some(key) = calls::refer_call_of(&click_to_call) {
+                    calls::on_refer_response(&mut self.cx, &mut self.calls, key, &response);
+                }
+            }
+            Deferred::Transfer(key) => {
+                ivr_leg::run_transfer(&mut self.cx, &mut self.ivr_legs, &mut self.calls, key);
+            }
+            Deferred::TargetResponse {
+                click_to_call,
+                response,
             } => click_to_call::on_target_response(
                 &mut self.cx,
                 &mut self.click_to_call,

@@ -22,6 +22,7 @@
 //!   `auth-int` (body integrity) is not offered.
 
 mod ban;
+mod by_agent;
 mod digest;
 mod error;
 mod hmac;
@@ -30,6 +31,7 @@ mod scanner;
 
 pub(crate) use ban::ban_key;
 pub use ban::{AuthFailures, BanConfig, BanStarted};
+pub use by_agent::{algorithms_for, AgentAlgorithms};
 pub use digest::{ha1, DigestAlgorithm, DigestResponse, NonceCount, Qop};
 pub use error::{AuthAnswer, AuthError};
 pub use nonce::{NonceBinding, NonceConfig, NonceManager, RequestContext};

@@ -180,9 +180,28 @@ impl NonceManager {
         stale: bool,
         binding: NonceBinding,
     ) -> Vec<String> {
+        let algorithms = self.config.algorithms.clone();
+        self.challenge_offering(now, realm, stale, binding, &algorithms)
+    }
+
+    /// [`challenge_bound`](Self::challenge_bound) offering `algorithms` instead of the
+    /// configured list (a per-phone rule, see [`super::algorithms_for`]); an empty list offers the
+    /// configured one.
+    pub fn challenge_offering(
+        &mut self,
+        now: DateTime<Utc>,
+        realm: &str,
+        stale: bool,
+        binding: NonceBinding,
+        algorithms: &[DigestAlgorithm],
+    ) -> Vec<String> {
         let issued = now.timestamp();
         let opaque = self.opaque(realm);
-        let algorithms = self.config.algorithms.clone();
+        let algorithms = if algorithms.is_empty() {
+            self.config.algorithms.clone()
+        } else {
+            algorithms.to_vec()
+        };
         algorithms
             .into_iter()
             .map(|algorithm| {
@@ -547,6 +566,31 @@ mod tests {
         );
         let stale = manager().challenge(t0(), REALM, true);
         assert!(stale.iter().all(|c| c.ends_with(", stale=true")));
+    }
+
+    #[test]
+    fn a_per_phone_list_offers_only_its_algorithms_and_still_verifies() {
+        let mut nonces = manager();
+        let offered = nonces.challenge_offering(
+            t0(),
+            REALM,
+            false,
+            NonceBinding::Unbound,
+            &[DigestAlgorithm::Md5],
+        );
+        assert_eq!(offered.len(), 1, "{offered:?}");
+        assert!(offered[0].contains("algorithm=MD5"), "{}", offered[0]);
+        let response = answer(&offered[0], "s3cret", 1);
+        nonces
+            .verify(
+                t0(),
+                &context(),
+                &response,
+                &stored_ha1(DigestAlgorithm::Md5),
+            )
+            .unwrap();
+        let fallback = nonces.challenge_offering(t0(), REALM, false, NonceBinding::Unbound, &[]);
+        assert_eq!(fallback.len(), 2, "an empty list offers the configured one");
     }
 
     #[test]

@@ -107,6 +107,11 @@ pub fn rtp_range() -> (u16, u16) {
 
 /// `serve --demo` at [`TEST_NOW`], mailing through `smtp`, sending RTP from `rtp`.
 pub fn start(smtp: Option<u16>, rtp: (u16, u16)) -> TestServer {
+    start_with_env(smtp, rtp, &[])
+}
+
+/// [`start`] with more `ONESTATUS_*` settings.
+pub fn start_with_env(smtp: Option<u16>, rtp: (u16, u16), extra: &[(&str, &str)]) -> TestServer {
     let relay = smtp.map(|p| format!("127.0.0.1:{p}"));
     let (min, max) = (rtp.0.to_string(), rtp.1.to_string());
     let mut env = vec![
@@ -118,6 +123,7 @@ pub fn start(smtp: Option<u16>, rtp: (u16, u16)) -> TestServer {
     if let Some(relay) = &relay {
         env.push(("ONESTATUS_SMTP_RELAY", relay.as_str()));
     }
+    env.extend_from_slice(extra);
     TestServer::start_with(&["serve", "--demo"], &env)
 }
 
