@@ -15,8 +15,8 @@ use onestatus::config::Config;
 use onestatus::runtime::{ServeOptions, Server};
 
 mod cli;
-mod cli_group;
 mod cli_contacts;
+mod cli_group;
 
 /// Presence-aware SIP B2BUA with the OneVoicemail IVR.
 #[derive(Debug, Parser)]

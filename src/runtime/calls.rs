@@ -22,8 +22,8 @@ use rsip::{Header, Method};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn, Span};
 
-mod group;
 mod attended;
+mod group;
 mod policy;
 mod refer;
 mod route;
