@@ -35,6 +35,7 @@ pub mod relay;
 pub mod rtp;
 pub mod sdp;
 pub mod session;
+pub mod vad;
 
 #[cfg(test)]
 mod tests;
