@@ -60,6 +60,8 @@ pub const TRAIL_MARGIN: Duration = Duration::from_millis(500);
 /// Below this band level a frame is never speech: −45 dBFS, about 20 dB under a quiet talker on
 /// a phone and well above G.711's idle channel noise and comfort noise (−60 to −70 dBFS).
 pub const ABSOLUTE_FLOOR_DBFS: f32 = -45.0;
+/// Below this level a frame is never part of speech, not even its quiet edges: −60 dBFS.
+const ACTIVE_FLOOR_DBFS: f32 = -60.0;
 /// How far above the running noise floor a frame must be to be speech.
 pub const ABOVE_NOISE_DB: f32 = 6.0;
 /// At or above this tonality a frame is a tone (DTMF, signalling), not speech.
@@ -94,9 +96,10 @@ pub struct Features {
 pub struct SpeechSummary {
     /// Frames classified as voiced speech.
     pub speech_frames: usize,
-    /// First sample of the first speech frame.
+    /// Where the speech begins: the first sample of the run of active frames (above the noise
+    /// floor) that holds the first voiced frame.
     pub first_speech: Option<usize>,
-    /// One past the last sample of the last speech frame.
+    /// Where it ends: one past the run of active frames that holds the last voiced frame.
     pub last_speech_end: Option<usize>,
 }
 
@@ -141,6 +144,10 @@ pub struct Vad {
     /// Running noise floor of the band level in dB; `None` before the first frame.
     floor: Option<f32>,
     summary: SpeechSummary,
+    /// First sample of the current run of active frames, `None` outside one.
+    run_start: Option<usize>,
+    /// The current run of active frames holds speech: its end extends the speech.
+    in_speech_run: bool,
     /// The Hann window and twiddles, computed once.
     tables: Tables,
 }
@@ -160,6 +167,8 @@ impl Vad {
             frames: 0,
             floor: None,
             summary: SpeechSummary::default(),
+            run_start: None,
+            in_speech_run: false,
             tables: Tables::new(),
         }
     }
@@ -205,19 +214,33 @@ impl Vad {
         } else {
             self.tables.features(&self.window)
         };
-        let speech = self.judge(&features);
+        let (speech, active) = self.judge(&features);
         let start = self.frames * FRAME;
+        // Speech is found by its voiced frames, but it begins and ends with quieter unvoiced
+        // sound ("s", "f", a breath-in, a fading vowel): the kept part reaches out over the
+        // run of active frames (above the noise floor) around the voiced ones.
+        if active {
+            self.run_start.get_or_insert(start);
+        } else {
+            self.run_start = None;
+            self.in_speech_run = false;
+        }
         if speech {
             self.summary.speech_frames += 1;
-            self.summary.first_speech.get_or_insert(start);
+            self.summary
+                .first_speech
+                .get_or_insert(self.run_start.unwrap_or(start));
+            self.summary.last_speech_end = Some(start + FRAME);
+            self.in_speech_run = true;
+        } else if self.in_speech_run {
             self.summary.last_speech_end = Some(start + FRAME);
         }
         self.frames += 1;
         self.window.copy_within(FRAME.., 0);
     }
 
-    /// Classifies a frame and updates the noise floor.
-    fn judge(&mut self, f: &Features) -> bool {
+    /// Classifies a frame — (speech, active: above the noise floor) — and updates the floor.
+    fn judge(&mut self, f: &Features) -> (bool, bool) {
         let level = f.level_dbfs;
         let floor = *self.floor.get_or_insert(level);
         // The floor follows a falling level at once and a rising one slowly (minimum
@@ -227,11 +250,13 @@ impl Vad {
         } else {
             floor + FLOOR_RISE_DB.min(level - floor)
         });
-        level >= ABSOLUTE_FLOOR_DBFS
-            && level >= floor + ABOVE_NOISE_DB
+        let active = level >= floor + ABOVE_NOISE_DB && level >= ACTIVE_FLOOR_DBFS;
+        let speech = active
+            && level >= ABSOLUTE_FLOOR_DBFS
             && f.tonality < MAX_TONALITY
             && f.flatness < MAX_FLATNESS
-            && f.periodicity >= MIN_PERIODICITY
+            && f.periodicity >= MIN_PERIODICITY;
+        (speech, active)
     }
 }
 

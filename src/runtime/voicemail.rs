@@ -48,6 +48,7 @@ use crate::media::dtmf::Digit;
 use crate::media::engine::Closed;
 use crate::media::recorder::{RecordOptions, RecordStop, Recording};
 use crate::media::session::{MediaEvent, PlaybackId};
+use crate::media::vad::SpeechSummary;
 use crate::notify::VoicemailChanged;
 use crate::speech::{self, fragment as f, Segment};
 use crate::store::model::{
@@ -379,6 +380,9 @@ struct Driver {
     spooled: usize,
     /// Who is calling, for the spool's envelope.
     caller: Caller,
+    /// Where the last recording's speech is (its voice activity), to trim what is stored;
+    /// `None` when the recorder never reported (then all of the spool is kept).
+    speech: Option<SpeechSummary>,
     hung_up: bool,
     media_gone: bool,
     sip_gone: bool,
@@ -406,6 +410,7 @@ impl Driver {
             spool: None,
             spooled: 0,
             caller,
+            speech: None,
             hung_up: false,
             media_gone: false,
             sip_gone: false,
@@ -531,18 +536,23 @@ impl Driver {
 
     fn on_recording(&mut self, recording: Recording) -> Event {
         self.recording = false;
-        let duration_ms = u64::try_from(recording.duration().as_millis()).unwrap_or(u64::MAX);
+        // The message is what the trim keeps: the speech and its margins (`media::vad`).
+        let kept = recording.speech.trim(recording.len());
+        let duration_ms = kept.len() as u64 / 8;
+        let speech_ms = u64::try_from(recording.speech.speech().as_millis()).unwrap_or(u64::MAX);
+        self.speech = Some(recording.speech);
         let ended_by = match recording.reason {
             RecordStop::Silence => RecordingEnd::Silence,
             RecordStop::MaxLength => RecordingEnd::MaxLength,
             RecordStop::Stopped => RecordingEnd::Stopped,
             RecordStop::Hangup => RecordingEnd::Hangup,
         };
-        info!(duration_ms, ?ended_by, "recording ended");
+        info!(duration_ms, speech_ms, ?ended_by, "recording ended");
         self.take = Some(recording.len());
         self.spool_rest(recording);
         Event::RecordingDone {
             duration_ms,
+            speech_ms,
             ended_by,
         }
     }
@@ -682,6 +692,7 @@ impl Driver {
                     self.take = Some(0);
                     self.pending.push_back(Event::RecordingDone {
                         duration_ms: 0,
+                        speech_ms: 0,
                         ended_by: RecordingEnd::Stopped,
                     });
                 } else if let Some(media) = &self.media {
@@ -895,6 +906,10 @@ impl Driver {
             warn!("recording not readable from the spool");
             return None;
         };
+        let wav = match &self.speech {
+            Some(speech) => trimmed(wav, speech)?,
+            None => wav,
+        };
         let samples = wav.len().saturating_sub(WAV_HEADER_LEN) / 2;
         if samples == 0 {
             warn!("no audio to save");
@@ -988,10 +1003,18 @@ impl Driver {
             }
         }
         if let Some(recording) = closed.recording.filter(|_| self.recording) {
-            let ms = u64::try_from(recording.duration().as_millis()).unwrap_or(u64::MAX);
+            let speech = recording.speech;
+            let ms = speech.trim(recording.len()).len() as u64 / 8;
+            self.speech = Some(speech);
             self.spool_rest(recording);
-            if self.saved.is_none() && ms >= min_ms {
+            if self.saved.is_none() && ms >= min_ms && speech.is_message() {
                 self.save_leftover(ms).await;
+            } else if let Some(spool) = self.spool.take() {
+                info!(
+                    speech_ms = speech.speech().as_millis(),
+                    "recording left in the session has no message; not stored"
+                );
+                spool.remove();
             }
         }
         self.hang_up().await;
@@ -1019,6 +1042,30 @@ impl Driver {
             self.notify(self.mailbox.user_id.0, id);
         }
     }
+}
+
+/// `wav` (a spooled recording, [`WAV_HEADER_LEN`] bytes of header then 16-bit samples) cut to
+/// the speech and its margins. `None` when nothing is left: no speech.
+fn trimmed(wav: Vec<u8>, speech: &SpeechSummary) -> Option<Vec<u8>> {
+    let samples = wav.len().saturating_sub(WAV_HEADER_LEN) / 2;
+    let keep = speech.trim(samples);
+    if keep.is_empty() {
+        warn!("no speech to save");
+        return None;
+    }
+    if keep == (0..samples) {
+        return Some(wav);
+    }
+    let data = wav.get(WAV_HEADER_LEN + 2 * keep.start..WAV_HEADER_LEN + 2 * keep.end)?;
+    let mut out = Vec::with_capacity(WAV_HEADER_LEN + data.len());
+    out.extend_from_slice(&decode::wav_header(data.len())?);
+    out.extend_from_slice(data);
+    debug!(
+        from = samples,
+        to = keep.len(),
+        "recording trimmed to its speech"
+    );
+    Some(out)
 }
 
 #[cfg(test)]
@@ -1130,5 +1177,35 @@ mod tests {
         );
         assert_eq!(capped.limits.max, Duration::from_secs(30), "180 s capped");
         assert_eq!(capped.limits.min, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn the_stored_wav_is_cut_to_the_speech_and_its_margins() {
+        let pcm: Vec<i16> = (0..40_000).map(|i| (i % 100) as i16).collect();
+        let wav = decode::wav_bytes(&pcm).unwrap();
+        // Speech from 1.0 s to 2.0 s: kept from 0.7 s to 2.5 s.
+        let speech = SpeechSummary {
+            speech_frames: 50,
+            first_speech: Some(8000),
+            last_speech_end: Some(16_000),
+        };
+        let cut = trimmed(wav.clone(), &speech).unwrap();
+        let samples: Vec<i16> = cut[WAV_HEADER_LEN..]
+            .chunks_exact(2)
+            .map(|c| i16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        assert_eq!(samples, pcm[5600..20_000]);
+        assert_eq!(
+            cut[..WAV_HEADER_LEN],
+            decode::wav_header(14_400 * 2).unwrap()
+        );
+        // Speech to the very end: nothing to cut, the same bytes.
+        let whole = SpeechSummary {
+            speech_frames: 250,
+            first_speech: Some(0),
+            last_speech_end: Some(40_000),
+        };
+        assert_eq!(trimmed(wav.clone(), &whole).unwrap(), wav);
+        assert_eq!(trimmed(wav, &SpeechSummary::default()), None);
     }
 }

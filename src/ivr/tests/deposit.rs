@@ -74,6 +74,7 @@ fn greeting_tells_the_status_and_a_message_is_saved_after_pound() {
             21_100,
             Event::RecordingDone {
                 duration_ms: 9_600,
+                speech_ms: 9_600,
                 ended_by: RecordingEnd::Stopped
             }
         ),
@@ -106,6 +107,7 @@ fn the_recorder_may_end_the_message_itself() {
             40_000,
             Event::RecordingDone {
                 duration_ms: 24_000,
+                speech_ms: 24_000,
                 ended_by,
             },
         );
@@ -134,6 +136,7 @@ fn a_caller_who_hangs_up_mid_message_still_leaves_it() {
             30_050,
             Event::RecordingDone {
                 duration_ms: 18_900,
+                speech_ms: 18_900,
                 ended_by: RecordingEnd::Stopped
             }
         ),
@@ -161,6 +164,7 @@ fn a_recorder_that_reports_the_hangup_itself_also_saves() {
             25_000,
             Event::RecordingDone {
                 duration_ms: 13_500,
+                speech_ms: 13_500,
                 ended_by: RecordingEnd::Hangup
             }
         ),
@@ -189,6 +193,7 @@ fn a_too_short_message_is_discarded() {
             11_750,
             Event::RecordingDone {
                 duration_ms: 400,
+                speech_ms: 400,
                 ended_by: RecordingEnd::Stopped
             }
         ),
@@ -209,6 +214,7 @@ fn hanging_up_at_the_tone_leaves_nothing() {
             11_320,
             Event::RecordingDone {
                 duration_ms: 0,
+                speech_ms: 0,
                 ended_by: RecordingEnd::Stopped
             }
         ),
@@ -450,6 +456,7 @@ fn a_failed_or_slow_save_is_not_thanked_for() {
         20_000,
         Event::RecordingDone {
             duration_ms: 9_000,
+            speech_ms: 9_000,
             ended_by: RecordingEnd::Silence,
         },
     );
@@ -465,6 +472,7 @@ fn a_failed_or_slow_save_is_not_thanked_for() {
         20_000,
         Event::RecordingDone {
             duration_ms: 9_000,
+            speech_ms: 9_000,
             ended_by: RecordingEnd::Silence,
         },
     );
@@ -497,8 +505,68 @@ fn a_duplicate_recording_report_saves_once() {
     s.done(11_000);
     let done = Event::RecordingDone {
         duration_ms: 5_000,
+        speech_ms: 5_000,
         ended_by: RecordingEnd::Silence,
     };
     assert_eq!(s.send(20_000, done.clone()).len(), 1);
     assert_eq!(s.send(20_001, done), Vec::<String>::new());
+}
+
+#[test]
+fn a_recording_without_speech_is_not_kept_whatever_its_length() {
+    // The caller says nothing and hangs up 2.5 s after the tone: nothing is stored, so nothing
+    // is notified and no lamp lights.
+    let (mut s, _) = start(setup());
+    s.done(9_000);
+    s.done(11_000);
+    assert_eq!(s.send(13_500, Event::Hangup), ["stop recording"]);
+    assert_eq!(
+        s.send(
+            13_520,
+            Event::RecordingDone {
+                duration_ms: 2_500,
+                speech_ms: 0,
+                ended_by: RecordingEnd::Hangup
+            }
+        ),
+        ["discard"]
+    );
+    assert!(s.m.is_finished());
+
+    // A minute of line noise that the silence timeout did not end, with 200 ms of something
+    // voiced in it: still no message.
+    let (mut s, _) = start(setup());
+    s.done(9_000);
+    s.done(11_000);
+    assert_eq!(
+        s.send(
+            71_000,
+            Event::RecordingDone {
+                duration_ms: 60_000,
+                speech_ms: 200,
+                ended_by: RecordingEnd::MaxLength
+            }
+        ),
+        ["discard", "play da: your_message_was_too_short goodbye"]
+    );
+}
+
+#[test]
+fn a_short_message_ended_by_the_silence_timeout_is_kept() {
+    // 0.8 s of speech, then the 5 s of silence that ends the recording: the recorder trims the
+    // silence, and the speech decides, not the length left.
+    let (mut s, _) = start(setup());
+    s.done(9_000);
+    s.done(11_000);
+    assert_eq!(
+        s.send(
+            17_000,
+            Event::RecordingDone {
+                duration_ms: 1_100,
+                speech_ms: 640,
+                ended_by: RecordingEnd::Silence
+            }
+        ),
+        ["save message user 7 from 4522334455 (Kim) at 10:00:11 1100ms"]
+    );
 }
