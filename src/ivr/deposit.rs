@@ -115,7 +115,7 @@ impl Default for RecordingLimits {
 /// Where the deposit is: one variant per prompt position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
-    /// "Welcome. You have called <name>. <name> is in a meeting and will be back at 14:30."
+    /// "<name> is in a meeting and will be back at 14:30."
     Welcome,
     /// The owner's own recorded greeting.
     OwnGreeting,
@@ -266,16 +266,20 @@ impl Deposit {
         self.state = state;
         match self.state {
             State::Welcome => {
+                // "<name> is in a meeting and will be back today at 14:30.": the name once, as
+                // the subject of the status. "Welcome. You have called <name>." before it said
+                // the name twice and cost 2-3 s before the tone (issue #18: a Danish status
+                // greeting reaches the tone within 10 s). After key 5 this is all that is said
+                // again, in the caller's language, and the offer and the owner's greeting
+                // already heard are not repeated.
                 let user = self.setup.user.0;
                 let tz = self.setup.timezone;
                 let status = spoken_status(&self.setup.status, tz);
-                let mut u = speech::welcome(user);
-                u.extend(speech::greeting_status(
+                self.say(speech::greeting_status(
                     user,
                     &status,
                     self.out.wall(now).with_timezone(&tz),
                 ));
-                self.say(u);
             }
             State::OwnGreeting => {
                 self.out

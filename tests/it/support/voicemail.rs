@@ -515,15 +515,15 @@ impl Prompts {
 /// What the deposit says before the tone, to a caller offered `secondary`.
 pub fn greeting(user_id: i64, secondary: Lang) -> [Utterance; 4] {
     let now = copenhagen(10, 1);
-    let mut welcome = speech::welcome(user_id);
-    welcome.extend(speech::greeting_status(
+    // The name once, as the status's subject (issue #18).
+    let welcome = speech::greeting_status(
         user_id,
         &GreetingStatus::Absent {
             reason: Reason::Meeting,
             back_at: Some(copenhagen(14, 30)),
         },
         now,
-    ));
+    );
     let mut options = speech::language_offer(secondary, 5);
     options
         .fragment(f::TO_REACH_THE_RECEPTIONIST_PRESS)
