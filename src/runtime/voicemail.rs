@@ -129,6 +129,9 @@ struct MailboxData {
     settings: VoicemailSettings,
     /// The owner's recorded name, decoded.
     name: Option<Arc<[i16]>>,
+    /// The owner's name as espeak-ng said it (`spoken_name`), decoded: the greeting's name
+    /// when no recorded one is used.
+    spoken_name: Option<Arc<[i16]>>,
     /// The owner's recorded greeting, decoded.
     greeting: Option<Arc<[i16]>>,
 }
@@ -191,6 +194,7 @@ async fn load_mailbox(deps: &IvrDeps, req: &VoicemailRequest) -> MailboxData {
     } else {
         None
     };
+    let spoken_name = spoken_name(deps, user_id).await;
     MailboxData {
         user_id,
         user,
@@ -199,6 +203,35 @@ async fn load_mailbox(deps: &IvrDeps, req: &VoicemailRequest) -> MailboxData {
         settings,
         name,
         greeting,
+        spoken_name,
+    }
+}
+
+/// The owner's generated spoken name decoded, or `None` (none made: espeak-ng missing, or the
+/// user predates it; then the number is read).
+async fn spoken_name(deps: &IvrDeps, user: UserId) -> Option<Arc<[i16]>> {
+    let bytes = match deps.store.generated_name(user).await {
+        Ok(Some(name)) => name.audio,
+        Ok(None) => return None,
+        Err(error) => {
+            warn!(%error, "spoken name not loaded");
+            return None;
+        }
+    };
+    let decoded =
+        tokio::task::spawn_blocking(move || decode::decode(bytes, None, &DecodeLimits::default()))
+            .await;
+    match decoded {
+        Ok(Ok(pcm)) if !pcm.is_empty() => Some(pcm.into()),
+        Ok(Ok(_)) => None,
+        Ok(Err(error)) => {
+            warn!(%error, "spoken name not decodable; the number is read");
+            None
+        }
+        Err(error) => {
+            warn!(%error, "decoding task failed");
+            None
+        }
     }
 }
 
@@ -745,10 +778,12 @@ impl Driver {
             return;
         };
         let segments = speech::render(&utterance, lang);
+        // The recorded name where the owner uses it, else the spoken one, else (below) the
+        // number (issue #18: every greeting says the name).
         let name = if own_name {
             self.mailbox.name.clone()
         } else {
-            None
+            self.mailbox.spoken_name.clone()
         };
         let segments = match name {
             Some(_) => segments,
@@ -806,8 +841,8 @@ impl Driver {
         );
     }
 
-    /// Without a recorded name the generated one would be played; none is provisioned here, so
-    /// the caller hears the number they dialled, digit by digit, once
+    /// With neither a recorded nor a spoken name (espeak-ng missing when the user was made), the
+    /// caller hears the number they dialled, digit by digit, once
     /// ([`speech::name_as_number`]): true, and grammatical in every language.
     fn spell_names(&self, segments: Vec<Segment>, lang: crate::domain::Lang) -> Vec<Segment> {
         let number = self
@@ -1117,6 +1152,7 @@ mod tests {
             settings,
             name: None,
             greeting: None,
+            spoken_name: None,
         }
     }
 

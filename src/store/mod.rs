@@ -54,6 +54,7 @@ pub mod demo;
 mod devices;
 mod error;
 mod forwards;
+mod generated_names;
 mod groups;
 mod history;
 mod messages;
@@ -70,6 +71,7 @@ mod voicemail;
 
 pub use devices::{ha1_md5, ha1_sha256};
 pub use error::StoreError;
+pub use generated_names::GeneratedName;
 pub use model::*;
 pub use routing_snapshot::{sqlite_query_text as routing_snapshot_sqlite_text, RoutingSnapshot};
 

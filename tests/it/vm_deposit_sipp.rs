@@ -28,7 +28,7 @@ fn leave_a_message(user: (&str, &str, &str, Lang, Lang)) {
     let prompts = Prompts::load();
     let expected: Vec<Vec<i16>> = greeting(account.id.0, secondary)
         .iter()
-        .map(|u| prompts.said(u, lang, one_number))
+        .map(|u| prompts.greeted(&server, &account, u, lang))
         .collect();
     let greeting_ms: usize = expected.iter().map(|p| p.len() / 8).sum();
     let capture = Capture::start(rtp);
@@ -170,8 +170,8 @@ fn press_5(user: (&str, &str, &str, Lang, Lang)) {
     let account = prepare_user(&server, local, email, secondary, phone.addr());
     let prompts = Prompts::load();
     let [first, ..] = greeting(account.id.0, secondary);
-    let primary = prompts.said(&first, lang, one_number);
-    let switched = prompts.said(&first, secondary, one_number);
+    let primary = prompts.greeted(&server, &account, &first, lang);
+    let switched = prompts.greeted(&server, &account, &first, secondary);
     let capture = Capture::start(rtp);
     // Listen for the replayed welcome (and a little more).
     let listen = (switched.len() / 8 + 500).to_string();
