@@ -756,7 +756,7 @@ fn a_message_survives_kill_9_mid_recording() {
     let call = {
         let mut call = Call::place(&server, HANS_ONE_NUMBER);
         wait_recording(&server);
-        call.rtp.tone(3.0);
+        call.rtp.speech(3.0);
         call
     };
     // The recorder hands out audio each second; let the last chunk reach the disk.
@@ -789,7 +789,7 @@ fn a_message_survives_kill_9_mid_recording() {
     let level = pcm.iter().map(|&s| f64::from(s).abs()).sum::<f64>() / pcm.len() as f64;
     assert!(
         level > 1000.0,
-        "recovered audio is the tone, mean level {level:.0}"
+        "recovered audio is the speech, mean level {level:.0}"
     );
 }
 
@@ -1085,4 +1085,101 @@ fn a_message_is_stored_trimmed_to_its_speech() {
         loud > 100,
         "no speech in the first 0.4 s ({loud} loud samples)"
     );
+}
+
+/// Generated line signals with no speech in them, as 8 kHz samples: (name, samples).
+fn no_speech_signals(seconds: f64) -> Vec<(&'static str, Vec<i16>)> {
+    let n = (seconds * 8000.0) as usize;
+    let mut seed = 0x2545_f491_u32;
+    let mut noise = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        (f64::from(seed) / f64::from(u32::MAX)) * 2.0 - 1.0
+    };
+    let db = |d: f64| 32767.0 * 10f64.powf(d / 20.0);
+    let sine = |f: f64, i: usize| (2.0 * std::f64::consts::PI * f * i as f64 / 8000.0).sin();
+    // Uniform noise's RMS is 1/√3 of its peak.
+    let white = |level: f64, noise: &mut dyn FnMut() -> f64| -> Vec<i16> {
+        (0..n)
+            .map(|_| (noise() * db(level) * 3f64.sqrt()) as i16)
+            .collect()
+    };
+    let comfort = white(-65.0, &mut noise);
+    let hiss = white(-50.0, &mut noise);
+    // In-band DTMF: keys 1-9 at -10 dBFS per tone, 100 ms on, 100 ms off.
+    let keys = [(697.0, 1209.0), (770.0, 1336.0), (852.0, 1477.0)];
+    let dtmf = (0..n)
+        .map(|i| {
+            let (low, high) = keys[(i / 1600) % 3];
+            if i % 1600 < 800 {
+                (db(-10.0) * (sine(low, i) + sine(high, i))) as i16
+            } else {
+                0
+            }
+        })
+        .collect();
+    // Mains hum with odd harmonics, and breath-like low-passed noise swelling every 2 s.
+    let hum = (0..n)
+        .map(|i| (db(-20.0) * sine(50.0, i) + db(-30.0) * sine(150.0, i)) as i16)
+        .collect();
+    let a = (-2.0 * std::f64::consts::PI * 600.0 / 8000.0).exp();
+    let mut y = 0.0;
+    let breath = (0..n)
+        .map(|i| {
+            y = a * y + (1.0 - a) * noise();
+            let swell = (std::f64::consts::PI * i as f64 / 16_000.0).sin().abs();
+            (y * 8.0 * swell * db(-20.0)) as i16
+        })
+        .collect();
+    vec![
+        ("comfort noise", comfort),
+        ("white noise at -50 dBFS", hiss),
+        ("in-band DTMF", dtmf),
+        ("mains hum", hum),
+        ("breathing", breath),
+    ]
+}
+
+/// Issue #18, each as a real RTP call: a caller who presses # to skip the greeting (the tone
+/// comes at once) and then sends only line noise, DTMF, hum, breathing or a test tone leaves
+/// no message. One server, one call per signal.
+#[test]
+fn noise_tones_and_breathing_are_not_messages() {
+    let server = start(None);
+    let mut signals = no_speech_signals(3.0);
+    signals.push(("440 Hz tone", Vec::new()));
+    for (what, pcm) in signals {
+        let mut call = Call::place(&server, HANS_ONE_NUMBER);
+        // Into the greeting, then # skips to the tone.
+        thread::sleep(Duration::from_millis(1500));
+        let pressed = Instant::now();
+        call.rtp.key(11);
+        wait_recording(&server);
+        let skipped = pressed.elapsed();
+        assert!(
+            skipped < Duration::from_secs(4),
+            "{what}: the tone came {skipped:?} after # (the greeting is longer)"
+        );
+        if pcm.is_empty() {
+            call.rtp.tone(3.0);
+        } else {
+            call.rtp.send_pcm(&pcm);
+        }
+        thread::sleep(Duration::from_millis(200));
+        assert_eq!(call.bye(), Some(200), "{what}");
+        let ended = server
+            .wait_log("recording ended", Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("{what}: the hang-up ends the recording"));
+        let speech_ms: u64 = ended
+            .split("speech_ms=")
+            .nth(1)
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{what}: {ended}"));
+        println!("{what}: {speech_ms} ms of speech heard");
+        assert!(speech_ms < 300, "{what}: {ended}");
+        thread::sleep(Duration::from_millis(500));
+        assert!(messages(&server).is_empty(), "{what}: a message was stored");
+    }
 }
