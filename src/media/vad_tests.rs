@@ -242,7 +242,10 @@ fn pushing_in_pieces_equals_analysing_at_once() {
 #[test]
 fn features_separate_the_signals() {
     // The figures behind the thresholds, printed with `--nocapture`.
-    let signals: [(&str, Vec<i16>); 6] = [
+    let signals: [(&str, Vec<i16>); 9] = [
+        ("silence", vec![0; 16_000]),
+        ("comfort", white(2.0, -65.0, 1)),
+        ("white -50", white(2.0, -50.0, 2)),
         ("white -20", white(2.0, -20.0, 4)),
         ("dtmf", dtmf()),
         ("hum", hum(2.0)),
