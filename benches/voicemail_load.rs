@@ -3,7 +3,8 @@
 //! N callers, each on its own SIP and RTP socket on 127.0.0.1, call N users who have no phone
 //! registered, so every call goes to OneVoicemail. Each caller timestamps every RTP packet it
 //! receives (the stitched greeting, the beep, the comfort silence), waits for the greeting to end,
-//! sends `SPEECH_SECS` of G.711 (a tone) paced at 20 ms, and hangs up with BYE. It then reports
+//! sends `SPEECH_SECS` of G.711 (speech: the English prompts, looped) paced at 20 ms, and hangs
+//! up with BYE. It then reports
 //! outbound pacing error (arrival interval minus 20 ms) p50/p99/max, lost packets, and the calls
 //! that failed. Bounded: N calls, each with its own deadline; loopback only.
 //!
@@ -288,18 +289,19 @@ async fn one_call(
             }
         }
     }
-    // Speak: a 440 Hz tone, one 160-sample frame every 20 ms, while still timing what arrives.
+    // Speak: one 160-sample frame of the voice every 20 ms, while still timing what arrives. A
+    // tone would not do: the server keeps only recordings its voice detector hears speech in.
     let frames = (speech.as_millis() / 20) as u32;
     let start = Instant::now();
     let ssrc = 0x1000 + i as u32;
-    let tone = tone();
+    let voice = voice();
     for f in 0..frames {
         let mut packet = Vec::with_capacity(172);
         packet.extend_from_slice(&[0x80, 0x00]);
         packet.extend_from_slice(&(f as u16).to_be_bytes());
         packet.extend_from_slice(&(f * 160).to_be_bytes());
         packet.extend_from_slice(&ssrc.to_be_bytes());
-        packet.extend_from_slice(&tone[f as usize % TONE_FRAMES]);
+        packet.extend_from_slice(&voice[f as usize % voice.len()]);
         rtp.send_to(&packet, media)
             .await
             .map_err(|e| e.to_string())?;
@@ -400,25 +402,34 @@ fn spread(values: &mut [i64]) -> [i64; 3] {
     ]
 }
 
-/// Frames in one second of the test tone: 440 Hz completes whole cycles in a second, so the
-/// second repeats seamlessly.
-const TONE_FRAMES: usize = 50;
-
-/// The test tone's μ-law payloads, computed once: at 2,000 callers a `sin` per sample cost the
-/// generator a core of the same two the server runs on.
-fn tone() -> &'static [Vec<u8>; TONE_FRAMES] {
-    static TONE: std::sync::OnceLock<[Vec<u8>; TONE_FRAMES]> = std::sync::OnceLock::new();
-    TONE.get_or_init(|| {
-        std::array::from_fn(|f| {
-            (0..160u32)
-                .map(|s| {
-                    let t = f64::from(f as u32 * 160 + s) / 8000.0;
-                    onestatus::media::g711::linear_to_ulaw(
-                        (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16,
-                    )
-                })
-                .collect()
-        })
+/// The caller's voice as μ-law payloads, computed once (at 2,000 callers encoding per packet
+/// cost the generator a core of the same two the server runs on): English prompts one after
+/// another, 100 ms apart, looped by the sender.
+fn voice() -> &'static [Vec<u8>] {
+    static VOICE: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    VOICE.get_or_init(|| {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/en");
+        let mut pcm = Vec::new();
+        for name in [
+            "leave_a_message_after_the_tone",
+            "you_have_called",
+            "is_in_a_meeting",
+            "and_will_be_back",
+            "tomorrow",
+        ] {
+            let path = dir.join(format!("{name}.wav"));
+            let limits = onestatus::media::decode::DecodeLimits::default();
+            pcm.extend(onestatus::media::decode::decode_file(&path, &limits).expect("prompts/en"));
+            pcm.extend(std::iter::repeat_n(0i16, 800));
+        }
+        pcm.chunks_exact(160)
+            .map(|frame| {
+                frame
+                    .iter()
+                    .map(|&s| onestatus::media::g711::linear_to_ulaw(s))
+                    .collect()
+            })
+            .collect()
     })
 }
 

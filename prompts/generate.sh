@@ -8,7 +8,10 @@
 #
 # Output format (what the RTP player expects, no transcoding at call time):
 #   8000 Hz, mono, 16-bit signed PCM WAV; leading and trailing silence trimmed (the IVR adds
-#   its own pauses between clauses); peak-normalised to -3 dBFS so fragments stitch at one level.
+#   its own pauses between words and clauses); loudness-normalised to one RMS level, -21
+#   dBFS, so fragments stitch at one level (peak normalisation left them 7-10 dB apart: a short
+#   loud digit next to a long word with pauses inside it); never clipped. The unit test
+#   `speech::tests::every_prompt_is_within_2_db_of_the_target` checks every committed file.
 #
 # Reproducible and idempotent: sox runs with -R (fixed dither seed), every file is rendered into
 # a temporary directory and only replaces the committed one when its bytes differ, so a second
@@ -28,6 +31,10 @@ langs=(da sv en)
 # close to an announcer's pace and keeps digits distinct.
 speed=150
 rate=8000
+# The one loudness target, RMS over the trimmed fragment in dBFS. -21 dBFS (about -18 dBm0 on a
+# G.711 line) is a normal talker's level on the phone and leaves room for speech's 12-21 dB
+# crest factor. `TARGET_RMS_DBFS` in src/speech/level.rs must agree.
+target_rms=-21
 
 voice_for() {
     case "$1" in
@@ -40,15 +47,29 @@ voice_for() {
 
 # speak LANG TEXT OUT: one fragment in the telephone format.
 speak() {
-    local lang="$1" text="$2" out="$3" raw
+    local lang="$1" text="$2" out="$3" raw mid rms
     raw="$(mktemp --suffix=.wav)"
+    mid="$(mktemp --suffix=.wav)"
     espeak-ng -v "$(voice_for "$lang")" -s "$speed" -w "$raw" -- "$text"
     # silence 1 0.02 0.5%: drop sound below 0.5% until 20 ms of speech; done twice around
-    # `reverse` to trim both ends. Headroom before `rate` (its filter overshoots on peaks), then the
-    # final level after it.
-    sox -R "$raw" -c 1 -b 16 -e signed-integer "$out" \
-        silence 1 0.02 0.5% reverse silence 1 0.02 0.5% reverse gain -n -6 rate "$rate" norm -3
-    rm -f "$raw"
+    # `reverse` to trim both ends. Headroom before `rate` (its filter overshoots on peaks); the
+    # intermediate is float so the level step adds no second rounding.
+    sox -R "$raw" -c 1 -b 32 -e floating-point "$mid" \
+        silence 1 0.02 0.5% reverse silence 1 0.02 0.5% reverse gain -n -6 rate "$rate"
+    level "$mid" "$out"
+    rm -f "$raw" "$mid"
+}
+
+# level IN OUT: IN brought to the RMS target as 16-bit PCM, by a plain gain: no limiter (sox's
+# `gain -l` squeezes peaks from -6 dBFS on and lowers the RMS by up to 2 dB). Where the target
+# would push a peak past -0.5 dBFS the gain stops there instead (no committed fragment: their
+# crest factor is at most 21 dB; a long spoken name may be).
+level() {
+    local in="$1" out="$2" rms peak
+    read -r rms peak < <(sox "$in" -n stats 2>&1 |
+        awk '/^RMS lev dB/ { r = $4 } /^Pk lev dB/ { p = $4 } END { print r, p }')
+    sox -R "$in" -b 16 -e signed-integer "$out" gain "$(awk -v t="$target_rms" -v r="$rms" \
+        -v p="$peak" 'BEGIN { g = t - r; if (p + g > -0.5) g = -0.5 - p; printf "%.2f", g }')"
 }
 
 # install NEW DEST: replace DEST only when NEW differs (keeps mtimes and git clean).
@@ -102,9 +123,12 @@ generate_all() {
     trap 'rm -rf "$work"' EXIT
     changed=0
 
-    # Language-independent sounds: the record tone and two pause lengths.
-    sox -R -n -r "$rate" -c 1 -b 16 -e signed-integer "$work/beep.wav" \
-        synth 0.4 sine 1000 fade h 0.01 0.4 0.01 norm -3
+    # Language-independent sounds: the record tone and two pause lengths. The tone is at the
+    # speech level: at -3 dBFS peak (-6 dBFS RMS) it was 14 dB louder than the voice before it.
+    sox -R -n -r "$rate" -c 1 -b 32 -e floating-point "$work/beep-f.wav" \
+        synth 0.4 sine 1000 fade h 0.01 0.4 0.01
+    level "$work/beep-f.wav" "$work/beep.wav"
+    rm -f "$work/beep-f.wav"
     install_if_changed "$work/beep.wav" "$here/common/beep.wav"
     for ms in 200 400; do
         sox -R -n -r "$rate" -c 1 -b 16 -e signed-integer "$work/s.wav" trim 0 "0.$ms"
@@ -117,7 +141,7 @@ generate_all() {
         fragments "$lang" | while IFS=$'\t' read -r id text; do
             printf '%s\0%s\0%s\0' "$lang" "$text" "$work/$lang/$id.wav"
         done
-    done | xargs -0 -n 3 -P 2 bash -c "set -euo pipefail; $(declare -f voice_for speak); speed=$speed rate=$rate speak \"\$@\"" _
+    done | xargs -0 -n 3 -P 2 bash -c "set -euo pipefail; $(declare -f voice_for speak level); speed=$speed rate=$rate target_rms=$target_rms speak \"\$@\"" _
 
     for lang in "${langs[@]}"; do
         fragments "$lang" | while IFS=$'\t' read -r id _; do

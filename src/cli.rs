@@ -330,6 +330,8 @@ pub(crate) async fn user(config: &Config, command: UserCommand) -> ExitCode {
                     pin_must_change: must_change,
                 };
                 let user = done(store.user_create(&new, now).await)?;
+                // The greeting's spoken name (issue #18), where espeak-ng is installed.
+                onestatus::spoken_name::refresh_logged(&store, &user, now).await;
                 println!(
                     "{}\t{}\t{}",
                     user.local_number, user.one_number, user.profile.name

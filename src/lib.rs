@@ -35,6 +35,7 @@ pub mod runtime;
 pub mod shutdown;
 pub mod sip;
 pub mod speech;
+pub mod spoken_name;
 pub mod store;
 pub mod toll_fraud;
 pub mod user_state;

@@ -232,6 +232,15 @@ pub async fn update(
 
 async fn save_profile(state: &ApiState, user: UserId, p: &Profile) -> Result<(), ApiError> {
     state.store.user_update_profile(user, p).await?;
+    // A rename or a new language makes a new spoken name for the greeting (issue #18); in the
+    // background, since espeak-ng is not the web client's business. Unchanged ones are kept.
+    let store = state.store.clone();
+    let now = state.clock.now();
+    tokio::spawn(async move {
+        if let Ok(user) = store.user(user).await {
+            crate::spoken_name::refresh_logged(&store, &user, now).await;
+        }
+    });
     Ok(())
 }
 

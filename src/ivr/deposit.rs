@@ -7,14 +7,14 @@
 //!
 //! ```text
 //! Welcome ─▶ OwnGreeting? ─▶ Options? ─┬▶ LeaveMessage ─▶ Recording ─▶ Saving ─▶ Goodbye (thanks)
-//!   ▲  5: language switch              │                     │ too short ─▶ TooShort
+//!   ▲  5: language switch              │                     │ no speech ─▶ TooShort
 //!   └──────────────────────────────────┤ (no messages) ─▶ AwaitOption? ─▶ Goodbye
 //!                     9: Transfer ◀────┘  #: straight to the tone
 //! ```
 //!
 //! A message is never lost to a hang-up: a caller who hangs up while recording still leaves
-//! the message (if it is longer than the minimum), and the save runs to its end whatever the
-//! caller does meanwhile.
+//! the message (if it holds speech, `media::vad::MIN_SPEECH`), and the save runs to its end
+//! whatever the caller does meanwhile.
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,7 @@ use super::event::{Event, RecordingEnd, StoreReply};
 use super::outbox::Outbox;
 use crate::domain::Lang;
 use crate::media::dtmf::Digit;
+use crate::media::vad::MIN_SPEECH;
 use crate::routing::GreetingStatus;
 use crate::speech::fragment as f;
 use crate::speech::sentences::SENTENCE_PAUSE;
@@ -114,7 +115,7 @@ impl Default for RecordingLimits {
 /// Where the deposit is: one variant per prompt position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
-    /// "Welcome. You have called <name>. <name> is in a meeting and will be back at 14:30."
+    /// "<name> is in a meeting and will be back at 14:30."
     Welcome,
     /// The owner's own recorded greeting.
     OwnGreeting,
@@ -140,7 +141,7 @@ enum State {
         /// Why the machine stopped it.
         why: RecordingEnd,
     },
-    /// "Your message was too short and has not been saved. Goodbye."
+    /// "Your message was too short and has not been saved. Goodbye." (too little speech)
     TooShort,
     /// `SaveMessage` sent, waiting for the store.
     Saving,
@@ -210,8 +211,9 @@ impl Deposit {
             }
             Event::RecordingDone {
                 duration_ms,
+                speech_ms,
                 ended_by,
-            } => self.on_recording_done(now, duration_ms, ended_by),
+            } => self.on_recording_done(now, duration_ms, speech_ms, ended_by),
             Event::Hangup => self.on_hangup(now),
             Event::Timeout => {
                 if self.out.timed_out(now) {
@@ -273,16 +275,20 @@ impl Deposit {
         self.state = state;
         match self.state {
             State::Welcome => {
+                // "<name> is in a meeting and will be back today at 14:30.": the name once, as
+                // the subject of the status. "Welcome. You have called <name>." before it said
+                // the name twice and cost 2-3 s before the tone (issue #18: a Danish status
+                // greeting reaches the tone within 10 s). After key 5 this is all that is said
+                // again, in the caller's language, and the offer and the owner's greeting
+                // already heard are not repeated.
                 let user = self.setup.user.0;
                 let tz = self.setup.timezone;
                 let status = spoken_status(&self.setup.status, tz);
-                let mut u = speech::welcome(user);
-                u.extend(speech::greeting_status(
+                self.say(speech::greeting_status(
                     user,
                     &status,
                     self.out.wall(now).with_timezone(&tz),
                 ));
-                self.say(u);
             }
             State::OwnGreeting => {
                 self.out
@@ -440,7 +446,18 @@ impl Deposit {
         }
     }
 
-    fn on_recording_done(&mut self, now: Instant, duration_ms: u64, ended_by: RecordingEnd) {
+    /// A message is kept when it holds [`MIN_SPEECH`] of speech (and is not shorter than the
+    /// configured minimum): a caller who hangs up in silence, or lets the silence timeout end
+    /// it, leaves nothing — no message, no e-mail, no lamp — and the call stays a missed call
+    /// in the history. Length alone decided before, so 2.5 s of silence was kept and 0.8 s of
+    /// speech followed by the 5 s silence that ended it was "too short".
+    fn on_recording_done(
+        &mut self,
+        now: Instant,
+        duration_ms: u64,
+        speech_ms: u64,
+        ended_by: RecordingEnd,
+    ) {
         // A report with no recording in progress (a duplicate): nothing to save.
         let (State::Recording { received_at, .. } | State::Stopping { received_at, .. }) =
             self.state
@@ -451,7 +468,8 @@ impl Deposit {
             self.caller_gone = true;
         }
         let min_ms = u64::try_from(self.setup.limits.min.as_millis()).unwrap_or(u64::MAX);
-        if duration_ms < min_ms {
+        let min_speech_ms = u64::try_from(MIN_SPEECH.as_millis()).unwrap_or(u64::MAX);
+        if duration_ms < min_ms || speech_ms < min_speech_ms {
             self.out.push(Action::DiscardRecording);
             if self.caller_gone {
                 self.enter(now, State::Finished);
@@ -510,7 +528,9 @@ impl Deposit {
                     .saturating_duration_since(started)
                     .min(self.setup.limits.max);
                 let ms = u64::try_from(measured.as_millis()).unwrap_or(u64::MAX);
-                self.on_recording_done(now, ms, why);
+                // Nobody measured its speech: kept, since nothing the caller said may be lost
+                // (CONTRIBUTING.md rule 12).
+                self.on_recording_done(now, ms, ms, why);
             }
             State::Saving => self.after_save(now, false),
             _ => {}

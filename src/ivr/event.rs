@@ -23,6 +23,10 @@ pub enum Event {
         /// Length of the audio kept, without the trailing silence that ended it (the driver
         /// trims what the silence detector waited through, as Asterisk does).
         duration_ms: u64,
+        /// Voiced speech in it, as the recorder's voice activity detector heard it
+        /// (`media::vad`): the deposit keeps a message only with at least
+        /// `media::vad::MIN_SPEECH` of it, whatever its length.
+        speech_ms: u64,
         /// Why it ended.
         ended_by: RecordingEnd,
     },

@@ -307,6 +307,7 @@ impl Retrieve {
             Event::RecordingDone {
                 duration_ms,
                 ended_by,
+                ..
             } => {
                 if ended_by == RecordingEnd::Hangup && !self.caller_gone {
                     self.caller_gone = true;

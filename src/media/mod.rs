@@ -36,6 +36,7 @@ pub mod ringback;
 pub mod rtp;
 pub mod sdp;
 pub mod session;
+pub mod vad;
 
 #[cfg(test)]
 mod tests;

@@ -26,6 +26,7 @@
 use std::time::Duration;
 
 use crate::media::decode::duration_samples;
+use crate::media::vad::{SpeechSummary, Vad};
 
 /// Furthest behind the end a packet may be placed (1 s at 8 kHz); older packets re-base.
 pub const MAX_LATE: usize = 8000;
@@ -106,6 +107,9 @@ pub struct Recording {
     pub pcm: Vec<i16>,
     /// Why it ended.
     pub reason: RecordStop,
+    /// Where the voice activity detector heard speech, in samples of the whole recording
+    /// (streamed part included): whether it is a message at all, and what to trim.
+    pub speech: SpeechSummary,
 }
 
 impl Recording {
@@ -131,6 +135,9 @@ impl Recording {
 /// change with this, but the reservation no longer scales with the allowed maximum.
 const GROWTH_STEP: usize = 8000 * 4;
 
+/// A frame of silence, to tell the voice activity detector about a gap without allocating.
+const ZEROS: [i16; 160] = [0; 160];
+
 /// A recording in progress.
 #[derive(Debug, Clone)]
 pub struct Recorder {
@@ -149,6 +156,9 @@ pub struct Recorder {
     trailing_silence: usize,
     /// Samples handed out by [`Self::take_settled`] and no longer held.
     delivered: usize,
+    /// Voice activity over the in-order audio (a gap counts as the silence it leaves; a late
+    /// packet that fills one afterwards is not heard again: the detector only moves forward).
+    vad: Box<Vad>,
 }
 
 impl Recorder {
@@ -170,6 +180,7 @@ impl Recorder {
             base: None,
             trailing_silence: 0,
             delivered: 0,
+            vad: Box::default(),
         }
     }
 
@@ -268,6 +279,12 @@ impl Recorder {
             self.reserve(fill);
             self.pcm.resize(self.pcm.len() + fill, 0);
             self.trailing_silence += fill;
+            let mut left = fill;
+            while left > 0 {
+                let n = left.min(ZEROS.len());
+                self.vad.push(&ZEROS[..n]);
+                left -= n;
+            }
             if let Some(stop) = self.check_limits() {
                 return Some(stop);
             }
@@ -284,6 +301,7 @@ impl Recorder {
         let samples = &samples[..samples.len().min(room)];
         self.reserve(samples.len());
         self.pcm.extend_from_slice(samples);
+        self.vad.push(samples);
         if self.is_silent(samples) {
             self.trailing_silence += samples.len();
         } else {
@@ -343,6 +361,7 @@ impl Recorder {
             streamed: self.delivered.min(len),
             pcm: self.pcm,
             reason,
+            speech: self.vad.summary(),
         }
     }
 }
@@ -588,6 +607,47 @@ mod tests {
         let recording = recorder.finish(RecordStop::Hangup);
         assert_eq!(recording.streamed, streamed);
         assert_eq!(recording.len(), 240_000);
+    }
+
+    #[test]
+    fn the_recording_says_where_the_speech_is() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("prompts/en/leave_a_message_after_the_tone.wav");
+        let speech = crate::media::decode::decode_file(
+            &path,
+            &crate::media::decode::DecodeLimits::default(),
+        )
+        .unwrap();
+        // 1 s of silence sent, a 0.5 s gap (silence suppression), the speech, 2 s of silence.
+        let mut pcm = vec![0i16; 8000];
+        pcm.extend(&speech);
+        pcm.extend(vec![0i16; 16_000]);
+        let mut recorder = Recorder::new(streaming(Some(5000), 60_000));
+        let mut ts = 0u32;
+        for (n, packet) in pcm.chunks(160).enumerate() {
+            if n == 50 {
+                ts += 4000;
+            }
+            recorder.push(ts, packet);
+            recorder.take_settled();
+            ts += packet.len() as u32;
+        }
+        let recording = recorder.finish(RecordStop::Hangup);
+        let found = recording.speech;
+        assert!(found.is_message(), "{found:?}");
+        let first = found.first_speech.unwrap();
+        assert!(
+            (12_000..12_000 + 2400).contains(&first),
+            "speech from {first}"
+        );
+        let end = found.last_speech_end.unwrap();
+        assert!(end <= 12_000 + speech.len() + 160 && end + 2400 > 12_000 + speech.len());
+
+        let mut silent = Recorder::new(options(Some(5000), 60_000));
+        for n in 0..125u32 {
+            silent.push(n * 160, &[3; 160]);
+        }
+        assert!(!silent.finish(RecordStop::Hangup).speech.is_message());
     }
 
     #[test]

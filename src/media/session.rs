@@ -979,7 +979,7 @@ mod tests {
         let got = events(&mut session);
         assert!(matches!(
             &got[..],
-            [MediaEvent::RecordingDone(Recording { reason: RecordStop::Stopped, pcm, streamed: 0 })] if pcm.is_empty()
+            [MediaEvent::RecordingDone(Recording { reason: RecordStop::Stopped, pcm, streamed: 0, .. })] if pcm.is_empty()
         ));
     }
 

@@ -518,6 +518,9 @@ impl Driver {
             now,
             Event::RecordingDone {
                 duration_ms,
+                // The owner's name and greeting are judged by the owner, who listens to the
+                // take before accepting it; the speech measure is for callers' messages.
+                speech_ms: duration_ms,
                 ended_by,
             },
         );

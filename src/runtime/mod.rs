@@ -162,6 +162,7 @@ impl Server {
                     url: redact(&config.database_url()),
                     source,
                 })?;
+            demo_spoken_names(&store, clock.now()).await;
         }
         // Messages a crash interrupted are stored before new calls are taken.
         let spool = config.data_dir.join("spool");
@@ -375,6 +376,24 @@ impl Server {
         store.close().await;
         info!("stopped");
         Ok(())
+    }
+}
+
+/// The demo users' spoken names (issue #18: the demo ships with generated names), made at
+/// seeding where espeak-ng is installed rather than committed as WAVs: the same code path as
+/// any new user, and the names follow a demo user renamed through the web client. Only what is
+/// missing or stale is made, so a restart costs a look-up per user.
+async fn demo_spoken_names(store: &crate::store::Store, now: chrono::DateTime<chrono::Utc>) {
+    let Ok(org) = store.org_by_code(crate::store::demo::CUSTOMER_CODE).await else {
+        return;
+    };
+    match store.users_in_org(org.id).await {
+        Ok(users) => {
+            for user in &users {
+                crate::spoken_name::refresh_logged(store, user, now).await;
+            }
+        }
+        Err(error) => warn!(%error, "demo users not listed; no spoken names"),
     }
 }
 

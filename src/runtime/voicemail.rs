@@ -48,6 +48,7 @@ use crate::media::dtmf::Digit;
 use crate::media::engine::Closed;
 use crate::media::recorder::{RecordOptions, RecordStop, Recording};
 use crate::media::session::{MediaEvent, PlaybackId};
+use crate::media::vad::SpeechSummary;
 use crate::notify::VoicemailChanged;
 use crate::speech::{self, fragment as f, Segment};
 use crate::store::model::{
@@ -128,6 +129,9 @@ struct MailboxData {
     settings: VoicemailSettings,
     /// The owner's recorded name, decoded.
     name: Option<Arc<[i16]>>,
+    /// The owner's name as espeak-ng said it (`spoken_name`), decoded: the greeting's name
+    /// when no recorded one is used.
+    spoken_name: Option<Arc<[i16]>>,
     /// The owner's recorded greeting, decoded.
     greeting: Option<Arc<[i16]>>,
 }
@@ -190,6 +194,7 @@ async fn load_mailbox(deps: &IvrDeps, req: &VoicemailRequest) -> MailboxData {
     } else {
         None
     };
+    let spoken_name = spoken_name(deps, user_id).await;
     MailboxData {
         user_id,
         user,
@@ -198,6 +203,35 @@ async fn load_mailbox(deps: &IvrDeps, req: &VoicemailRequest) -> MailboxData {
         settings,
         name,
         greeting,
+        spoken_name,
+    }
+}
+
+/// The owner's generated spoken name decoded, or `None` (none made: espeak-ng missing, or the
+/// user predates it; then the number is read).
+async fn spoken_name(deps: &IvrDeps, user: UserId) -> Option<Arc<[i16]>> {
+    let bytes = match deps.store.generated_name(user).await {
+        Ok(Some(name)) => name.audio,
+        Ok(None) => return None,
+        Err(error) => {
+            warn!(%error, "spoken name not loaded");
+            return None;
+        }
+    };
+    let decoded =
+        tokio::task::spawn_blocking(move || decode::decode(bytes, None, &DecodeLimits::default()))
+            .await;
+    match decoded {
+        Ok(Ok(pcm)) if !pcm.is_empty() => Some(pcm.into()),
+        Ok(Ok(_)) => None,
+        Ok(Err(error)) => {
+            warn!(%error, "spoken name not decodable; the number is read");
+            None
+        }
+        Err(error) => {
+            warn!(%error, "decoding task failed");
+            None
+        }
     }
 }
 
@@ -381,6 +415,9 @@ struct Driver {
     spooled: usize,
     /// Who is calling, for the spool's envelope.
     caller: Caller,
+    /// Where the last recording's speech is (its voice activity), to trim what is stored;
+    /// `None` when the recorder never reported (then all of the spool is kept).
+    speech: Option<SpeechSummary>,
     hung_up: bool,
     media_gone: bool,
     sip_gone: bool,
@@ -411,6 +448,7 @@ impl Driver {
             spool: None,
             spooled: 0,
             caller,
+            speech: None,
             hung_up: false,
             media_gone: false,
             sip_gone: false,
@@ -549,18 +587,23 @@ impl Driver {
 
     fn on_recording(&mut self, recording: Recording) -> Event {
         self.recording = false;
-        let duration_ms = u64::try_from(recording.duration().as_millis()).unwrap_or(u64::MAX);
+        // The message is what the trim keeps: the speech and its margins (`media::vad`).
+        let kept = recording.speech.trim(recording.len());
+        let duration_ms = kept.len() as u64 / 8;
+        let speech_ms = u64::try_from(recording.speech.speech().as_millis()).unwrap_or(u64::MAX);
+        self.speech = Some(recording.speech);
         let ended_by = match recording.reason {
             RecordStop::Silence => RecordingEnd::Silence,
             RecordStop::MaxLength => RecordingEnd::MaxLength,
             RecordStop::Stopped => RecordingEnd::Stopped,
             RecordStop::Hangup => RecordingEnd::Hangup,
         };
-        info!(duration_ms, ?ended_by, "recording ended");
+        info!(duration_ms, speech_ms, ?ended_by, "recording ended");
         self.take = Some(recording.len());
         self.spool_rest(recording);
         Event::RecordingDone {
             duration_ms,
+            speech_ms,
             ended_by,
         }
     }
@@ -700,6 +743,7 @@ impl Driver {
                     self.take = Some(0);
                     self.pending.push_back(Event::RecordingDone {
                         duration_ms: 0,
+                        speech_ms: 0,
                         ended_by: RecordingEnd::Stopped,
                     });
                 } else if let Some(media) = &self.media {
@@ -755,10 +799,12 @@ impl Driver {
             return;
         };
         let segments = speech::render(&utterance, lang);
+        // The recorded name where the owner uses it, else the spoken one, else (below) the
+        // number (issue #18: every greeting says the name).
         let name = if own_name {
             self.mailbox.name.clone()
         } else {
-            None
+            self.mailbox.spoken_name.clone()
         };
         let segments = match name {
             Some(_) => segments,
@@ -816,8 +862,8 @@ impl Driver {
         );
     }
 
-    /// Without a recorded name the generated one would be played; none is provisioned here, so
-    /// the caller hears the number they dialled, digit by digit, once
+    /// With neither a recorded nor a spoken name (espeak-ng missing when the user was made), the
+    /// caller hears the number they dialled, digit by digit, once
     /// ([`speech::name_as_number`]): true, and grammatical in every language.
     fn spell_names(&self, segments: Vec<Segment>, lang: crate::domain::Lang) -> Vec<Segment> {
         let number = self
@@ -916,6 +962,10 @@ impl Driver {
             warn!("recording not readable from the spool");
             return None;
         };
+        let wav = match &self.speech {
+            Some(speech) => trimmed(wav, speech)?,
+            None => wav,
+        };
         let samples = wav.len().saturating_sub(WAV_HEADER_LEN) / 2;
         if samples == 0 {
             warn!("no audio to save");
@@ -1008,10 +1058,18 @@ impl Driver {
             }
         }
         if let Some(recording) = closed.recording.filter(|_| self.recording) {
-            let ms = u64::try_from(recording.duration().as_millis()).unwrap_or(u64::MAX);
+            let speech = recording.speech;
+            let ms = speech.trim(recording.len()).len() as u64 / 8;
+            self.speech = Some(speech);
             self.spool_rest(recording);
-            if self.saved.is_none() && ms >= min_ms {
+            if self.saved.is_none() && ms >= min_ms && speech.is_message() {
                 self.save_leftover(ms).await;
+            } else if let Some(spool) = self.spool.take() {
+                info!(
+                    speech_ms = speech.speech().as_millis(),
+                    "recording left in the session has no message; not stored"
+                );
+                spool.remove();
             }
         }
         self.hang_up().await;
@@ -1039,6 +1097,30 @@ impl Driver {
             self.notify(self.mailbox.user_id.0, id);
         }
     }
+}
+
+/// `wav` (a spooled recording, [`WAV_HEADER_LEN`] bytes of header then 16-bit samples) cut to
+/// the speech and its margins. `None` when nothing is left: no speech.
+fn trimmed(wav: Vec<u8>, speech: &SpeechSummary) -> Option<Vec<u8>> {
+    let samples = wav.len().saturating_sub(WAV_HEADER_LEN) / 2;
+    let keep = speech.trim(samples);
+    if keep.is_empty() {
+        warn!("no speech to save");
+        return None;
+    }
+    if keep == (0..samples) {
+        return Some(wav);
+    }
+    let data = wav.get(WAV_HEADER_LEN + 2 * keep.start..WAV_HEADER_LEN + 2 * keep.end)?;
+    let mut out = Vec::with_capacity(WAV_HEADER_LEN + data.len());
+    out.extend_from_slice(&decode::wav_header(data.len())?);
+    out.extend_from_slice(data);
+    debug!(
+        from = samples,
+        to = keep.len(),
+        "recording trimmed to its speech"
+    );
+    Some(out)
 }
 
 #[cfg(test)]
@@ -1090,6 +1172,7 @@ mod tests {
             settings,
             name: None,
             greeting: None,
+            spoken_name: None,
         }
     }
 
@@ -1150,5 +1233,35 @@ mod tests {
         );
         assert_eq!(capped.limits.max, Duration::from_secs(30), "180 s capped");
         assert_eq!(capped.limits.min, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn the_stored_wav_is_cut_to_the_speech_and_its_margins() {
+        let pcm: Vec<i16> = (0..40_000).map(|i| (i % 100) as i16).collect();
+        let wav = decode::wav_bytes(&pcm).unwrap();
+        // Speech from 1.0 s to 2.0 s: kept from 0.7 s to 2.5 s.
+        let speech = SpeechSummary {
+            speech_frames: 50,
+            first_speech: Some(8000),
+            last_speech_end: Some(16_000),
+        };
+        let cut = trimmed(wav.clone(), &speech).unwrap();
+        let samples: Vec<i16> = cut[WAV_HEADER_LEN..]
+            .chunks_exact(2)
+            .map(|c| i16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        assert_eq!(samples, pcm[5600..20_000]);
+        assert_eq!(
+            cut[..WAV_HEADER_LEN],
+            decode::wav_header(14_400 * 2).unwrap()
+        );
+        // Speech to the very end: nothing to cut, the same bytes.
+        let whole = SpeechSummary {
+            speech_frames: 250,
+            first_speech: Some(0),
+            last_speech_end: Some(40_000),
+        };
+        assert_eq!(trimmed(wav.clone(), &whole).unwrap(), wav);
+        assert_eq!(trimmed(wav, &SpeechSummary::default()), None);
     }
 }

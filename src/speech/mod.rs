@@ -10,6 +10,7 @@
 mod da;
 mod en;
 pub mod fragment;
+pub mod level;
 mod library;
 mod render;
 pub mod sentences;
@@ -21,7 +22,7 @@ mod tests;
 
 pub use fragment::FragmentId;
 pub use library::{FragmentLibrary, Resolved, SpeechError};
-pub use render::{name_as_number, render, Segment};
+pub use render::{name_as_number, render, Segment, DIGIT_GAP, WORD_GAP};
 pub use sentences::{
     envelope, greeting_status, language_offer, message_count, welcome, GreetingStatus,
 };

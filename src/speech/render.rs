@@ -9,6 +9,15 @@ use super::utterance::{Piece, Utterance, MAX_DIGITS};
 use super::{da, en, sv};
 use crate::domain::Lang;
 
+/// Between two words of a clause ("er til møde · og er tilbage · i dag · klokken · fjorten").
+/// The fragments are trimmed to their sound, so stitched end to end they ran together with no
+/// gap at all; a speaker leaves 50-100 ms at most word boundaries, and 80 ms sounds like one
+/// sentence rather than a list of words.
+pub const WORD_GAP: Duration = Duration::from_millis(80);
+/// Between two digits read key by key (a phone number, "press 5"): people group and separate
+/// digits so each is heard; 150 ms keeps a ten-digit number under 6 s.
+pub const DIGIT_GAP: Duration = Duration::from_millis(150);
+
 /// Numbers above this are read digit by digit: no prompt needs "millions", and a bounded
 /// grammar cannot be made to recurse by a large input.
 const MAX_SPOKEN_NUMBER: u32 = 999_999;
@@ -30,8 +39,36 @@ pub enum Segment {
     Silence(Duration),
 }
 
-/// Renders `utterance` with `lang`'s grammar. Adjacent pauses are merged; nothing is dropped.
+/// Renders `utterance` with `lang`'s grammar. Adjacent pauses are merged; nothing is dropped;
+/// words and digits next to each other get [`WORD_GAP`] / [`DIGIT_GAP`] between them.
 pub fn render(utterance: &Utterance, lang: Lang) -> Vec<Segment> {
+    spaced(render_words(utterance, lang))
+}
+
+/// Puts a short silence between two sounds that follow each other directly: [`DIGIT_GAP`]
+/// between two digits, [`WORD_GAP`] between any other two (a name and a word included). A
+/// pause already there is left as it is.
+fn spaced(segments: Vec<Segment>) -> Vec<Segment> {
+    let mut out: Vec<Segment> = Vec::with_capacity(segments.len() * 2);
+    for segment in segments {
+        let gap = match (out.last(), &segment) {
+            (Some(Segment::Silence(_)) | None, _) | (_, Segment::Silence(_)) => None,
+            (Some(previous), current) if is_digit(previous) && is_digit(current) => Some(DIGIT_GAP),
+            _ => Some(WORD_GAP),
+        };
+        if let Some(gap) = gap {
+            out.push(Segment::Silence(gap));
+        }
+        out.push(segment);
+    }
+    out
+}
+
+fn is_digit(segment: &Segment) -> bool {
+    matches!(segment, Segment::Fragment { id, .. } if id.as_str().starts_with("digit_"))
+}
+
+fn render_words(utterance: &Utterance, lang: Lang) -> Vec<Segment> {
     let mut out = Vec::with_capacity(utterance.pieces().len() * 2);
     let mut words = Vec::new();
     for piece in utterance.pieces() {
@@ -83,7 +120,7 @@ pub fn name_as_number(segments: Vec<Segment>, number: &str, lang: Lang) -> Vec<S
             other => out.push(other),
         }
     }
-    out
+    spaced(out)
 }
 
 fn time(lang: Lang, t: NaiveTime, out: &mut Vec<FragmentId>) {

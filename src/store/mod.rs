@@ -56,6 +56,7 @@ mod devices;
 mod directory;
 mod error;
 mod forwards;
+mod generated_names;
 mod group_ringing;
 mod groups;
 mod history;
@@ -79,6 +80,7 @@ pub use directory::{
     SharedContactId, VoicemailDelivery, VoicemailPlayer,
 };
 pub use error::StoreError;
+pub use generated_names::GeneratedName;
 pub use group_ringing::{GroupFallback, GroupMember, GroupRinging, GroupStrategy};
 pub use model::*;
 pub use routing_snapshot::{sqlite_query_text as routing_snapshot_sqlite_text, RoutingSnapshot};

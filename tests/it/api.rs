@@ -2521,3 +2521,42 @@ async fn an_absence_forwarded_to_ones_own_group_is_internal() {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.json());
     assert_eq!(r.field(), "destination.number");
 }
+
+/// Issue #18: a rename makes a new spoken name for the voicemail greeting (espeak-ng, in the
+/// background), in the user's language and at the prompts' level.
+#[tokio::test]
+async fn a_rename_makes_a_new_spoken_name_for_the_greeting() {
+    let api = setup().await;
+    let token = api.login(HANS).await;
+    let store = &api.state.store;
+    let hans = store.user_by_local_number(HANS).await.unwrap();
+    // Seeded by the store alone here (not `serve --demo`): no spoken name yet.
+    assert!(store.generated_name(hans.id).await.unwrap().is_none());
+    let r = api
+        .call(
+            Method::PATCH,
+            "/api/v1/me",
+            Some(&token),
+            Some(json!({"name": "Hans Peter Hansen"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let mut made = None;
+    for _ in 0..200 {
+        made = store.generated_name(hans.id).await.unwrap();
+        if made.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let made = made.expect("a spoken name within 10 s (is espeak-ng installed?)");
+    assert_eq!(made.spoken, "Hans Peter Hansen");
+    assert_eq!(made.lang, Lang::Da);
+    let pcm = onestatus::media::decode::decode(made.audio, None, &Default::default()).unwrap();
+    assert!(pcm.len() > 8000 / 2, "{} samples", pcm.len());
+    let level = onestatus::speech::level::rms_dbfs(&pcm);
+    assert!(
+        (level - onestatus::speech::level::TARGET_RMS_DBFS).abs() <= 2.0,
+        "{level}"
+    );
+}

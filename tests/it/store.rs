@@ -78,6 +78,7 @@ async fn suite(url: &str) {
     org_toll_fraud_allow_list(&store).await;
     message_deliveries_queue(&store).await;
     old_voicemail_expires(&store).await;
+    generated_names_are_kept_per_user(&store).await;
     let store = voicemail_is_durable(store, url).await;
     store.close().await;
 }
@@ -1265,4 +1266,41 @@ async fn old_voicemail_expires(store: &Store) {
         store.voicemail_expire(at(30)).await.unwrap().is_empty(),
         "nothing twice"
     );
+}
+/// Issue #18: a user's spoken name is stored with what was spoken and in which language,
+/// replaced by a new one, and gone with the user.
+async fn generated_names_are_kept_per_user(store: &Store) {
+    use onestatus::store::GeneratedName;
+    let org = make_org(store, "918").await;
+    let user = make_user(store, org.id, "Name Test", "4591800001").await;
+    assert_eq!(store.generated_name(user.id).await.unwrap(), None);
+    let first = GeneratedName {
+        spoken: "Name Test".into(),
+        lang: Lang::Da,
+        audio: vec![1, 2, 3],
+    };
+    store
+        .generated_name_set(user.id, &first, t0())
+        .await
+        .unwrap();
+    assert_eq!(store.generated_name(user.id).await.unwrap(), Some(first));
+    let renamed = GeneratedName {
+        spoken: "Navn Prøve".into(),
+        lang: Lang::Sv,
+        audio: vec![4, 5],
+    };
+    store
+        .generated_name_set(user.id, &renamed, t0())
+        .await
+        .unwrap();
+    assert_eq!(store.generated_name(user.id).await.unwrap(), Some(renamed));
+    let empty = GeneratedName {
+        spoken: "x".into(),
+        lang: Lang::En,
+        audio: Vec::new(),
+    };
+    assert!(matches!(
+        store.generated_name_set(user.id, &empty, t0()).await,
+        Err(StoreError::Invalid { .. })
+    ));
 }

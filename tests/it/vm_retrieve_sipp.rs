@@ -48,7 +48,12 @@ fn two_messages(server: &TestServer, account: &User, one_number: &str, secondary
     let prompts = Prompts::load();
     let greeting_ms: usize = greeting(account.id.0, secondary)
         .iter()
-        .map(|u| prompts.said(u, account.profile.lang, one_number).len() / 8)
+        .map(|u| {
+            prompts
+                .greeted(server, account, u, account.profile.lang)
+                .len()
+                / 8
+        })
         .sum();
     let listen = (greeting_ms + 1200).to_string();
     let target = server.sip_udp;

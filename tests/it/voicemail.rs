@@ -201,6 +201,40 @@ impl Sender {
         }
     }
 
+    /// `seconds` of real speech (espeak-ng prompts, as a caller's voice), paced at 20 ms: a
+    /// message is speech, and the server keeps only what its voice detector hears as speech.
+    fn speech(&mut self, seconds: f64) {
+        let voice = caller_voice();
+        let samples = (seconds * 8000.0).round() as usize;
+        self.send_pcm(
+            &voice
+                .iter()
+                .copied()
+                .cycle()
+                .take(samples)
+                .collect::<Vec<_>>(),
+        );
+    }
+
+    /// `seconds` of near-silence (the µ-law codes next to zero, as a quiet line sends).
+    fn silence(&mut self, seconds: f64) {
+        let samples = (seconds * 8000.0).round() as usize;
+        let pcm: Vec<i16> = (0..samples).map(|i| [0, 4, -4, 8][i % 4]).collect();
+        self.send_pcm(&pcm);
+    }
+
+    /// Linear samples as PCMU packets paced at 20 ms, the first one marked.
+    fn send_pcm(&mut self, pcm: &[i16]) {
+        let start = Instant::now();
+        for (n, frame) in pcm.chunks(FRAME).enumerate() {
+            let payload: Vec<u8> = frame.iter().map(|&s| linear_to_ulaw(s)).collect();
+            self.packet(0, n == 0, &payload);
+            self.timestamp = self.timestamp.wrapping_add(frame.len() as u32);
+            let due = start + Duration::from_millis(20 * (n as u64 + 1));
+            thread::sleep(due.saturating_duration_since(Instant::now()));
+        }
+    }
+
     /// One key press as RFC 4733 events: three updates, then the end packet sent three times
     /// (§2.5.1.4), all with the timestamp of the event's start.
     fn key(&mut self, event: u8) {
@@ -217,6 +251,26 @@ impl Sender {
         }
         self.timestamp = self.timestamp.wrapping_add(640);
     }
+}
+
+/// A caller's voice: English prompts one after another with 150 ms between them (about 7 s).
+fn caller_voice() -> Vec<i16> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/en");
+    let mut pcm = Vec::new();
+    for name in [
+        "you_have_called",
+        "is_in_a_meeting",
+        "and_will_be_back",
+        "tomorrow",
+        "leave_a_message_after_the_tone",
+    ] {
+        let path = dir.join(format!("{name}.wav"));
+        pcm.extend(
+            onestatus::media::decode::decode_file(&path, &Default::default()).expect("prompt"),
+        );
+        pcm.extend(std::iter::repeat_n(0i16, 1200));
+    }
+    pcm
 }
 
 // ---- SIP ------------------------------------------------------------------------------------
@@ -515,7 +569,7 @@ fn a_message_left_after_the_tone_is_stored_mailed_and_lights_the_lamp() {
         "marker on packet {spurt}, first sound at {first_sound}"
     );
 
-    call.rtp.tone(3.0);
+    call.rtp.speech(3.0);
     // Let the last packets land before the hang-up.
     thread::sleep(Duration::from_millis(200));
     assert_eq!(call.bye(), Some(200));
@@ -543,7 +597,7 @@ fn a_message_left_after_the_tone_is_stored_mailed_and_lights_the_lamp() {
     let level = pcm.iter().map(|&s| f64::from(s).abs()).sum::<f64>() / pcm.len() as f64;
     assert!(
         level > 1000.0,
-        "stored audio is the tone, mean level {level:.0}"
+        "stored audio is the speech, mean level {level:.0}"
     );
 
     // The mail, with the WAV attached (the default settings).
@@ -650,7 +704,7 @@ fn pound_ends_the_message_then_goodbye_and_our_bye() {
     let mut call = Call::place(&server, HANS_ONE_NUMBER);
     wait_recording(&server);
     let before = call.packets().len();
-    call.rtp.tone(2.0);
+    call.rtp.speech(2.0);
     call.rtp.key(11); // '#'
                       // We hear "thank you for your message, goodbye", then OneStatus hangs up.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -702,7 +756,7 @@ fn a_message_survives_kill_9_mid_recording() {
     let call = {
         let mut call = Call::place(&server, HANS_ONE_NUMBER);
         wait_recording(&server);
-        call.rtp.tone(3.0);
+        call.rtp.speech(3.0);
         call
     };
     // The recorder hands out audio each second; let the last chunk reach the disk.
@@ -735,7 +789,7 @@ fn a_message_survives_kill_9_mid_recording() {
     let level = pcm.iter().map(|&s| f64::from(s).abs()).sum::<f64>() / pcm.len() as f64;
     assert!(
         level > 1000.0,
-        "recovered audio is the tone, mean level {level:.0}"
+        "recovered audio is the speech, mean level {level:.0}"
     );
 }
 
@@ -769,7 +823,7 @@ fn the_servers_max_message_length_ends_the_recording() {
     );
     let mut call = Call::place(&server, HANS_ONE_NUMBER);
     wait_recording(&server);
-    call.rtp.tone(4.0);
+    call.rtp.speech(4.0);
     server
         .wait_log("voicemail message stored", Duration::from_secs(10))
         .expect("message stored");
@@ -795,7 +849,7 @@ fn a_message_shorter_than_the_servers_minimum_is_discarded() {
     );
     let mut call = Call::place(&server, HANS_ONE_NUMBER);
     wait_recording(&server);
-    call.rtp.tone(2.0);
+    call.rtp.speech(2.0);
     thread::sleep(Duration::from_millis(200));
     assert_eq!(call.bye(), Some(200));
     thread::sleep(Duration::from_secs(2));
@@ -935,4 +989,197 @@ fn re_invite_and_update_in_the_ivr_are_answered_and_followed() {
     }
     assert_eq!(arrived, 10, "RTP follows the caller to the new port");
     assert_eq!(call.bye(), Some(200));
+}
+
+/// Issue #18: a caller who says nothing and hangs up 2.5 s after the tone leaves nothing — no
+/// message, no mail, no lamp — and the call is a missed call in Hans's history.
+#[test]
+fn a_silent_hang_up_after_the_tone_stores_mails_and_lights_nothing() {
+    let smtp = SmtpReceiver::start(Relay::Accept);
+    let server = start(Some(smtp.port));
+    set_mail(&server);
+    let mut call = Call::place(&server, HANS_ONE_NUMBER);
+    server
+        .wait_log("voicemail hand-off", Duration::from_secs(5))
+        .expect("routing hands the call to voicemail");
+    let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
+    phone
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    register(&server, phone.local_addr().unwrap());
+    wait_recording(&server);
+
+    call.rtp.silence(2.5);
+    thread::sleep(Duration::from_millis(200));
+    assert_eq!(call.bye(), Some(200));
+    let ended = server
+        .wait_log("recording ended", Duration::from_secs(10))
+        .expect("the hang-up ends the recording");
+    assert!(ended.contains("speech_ms=0"), "{ended}");
+
+    assert!(
+        server
+            .wait_log("voicemail message stored", Duration::from_secs(3))
+            .is_none(),
+        "a silent recording was stored"
+    );
+    assert!(messages(&server).is_empty(), "{:?}", messages(&server));
+    assert!(
+        smtp.next_blocking(Duration::from_secs(2)).is_none(),
+        "a new-message mail was sent for silence"
+    );
+    let mut buffer = [0u8; 65536];
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        if let Ok((n, _)) = phone.recv_from(&mut buffer) {
+            let m = String::from_utf8_lossy(&buffer[..n]);
+            assert!(!m.starts_with("NOTIFY "), "the lamp was told: {m}");
+        }
+    }
+    let missed = with_store(&server, async |store| {
+        let user = hans(store).await;
+        store
+            .call_history(
+                user,
+                Some(onestatus::store::model::CallDirection::Missed),
+                10,
+            )
+            .await
+            .unwrap()
+    });
+    assert_eq!(missed.len(), 1, "{missed:?}");
+    assert_eq!(missed[0].data.other_number, "4512345678");
+    assert_eq!(missed[0].data.route.as_deref(), Some("voicemail"));
+}
+
+/// What is stored is the speech with short margins: 2 s of line noise before it and 2 s after
+/// it (then the hang-up) are trimmed.
+#[test]
+fn a_message_is_stored_trimmed_to_its_speech() {
+    let server = start(None);
+    let mut call = Call::place(&server, HANS_ONE_NUMBER);
+    wait_recording(&server);
+    call.rtp.silence(2.0);
+    call.rtp.speech(2.5);
+    call.rtp.silence(2.0);
+    thread::sleep(Duration::from_millis(200));
+    assert_eq!(call.bye(), Some(200));
+    server
+        .wait_log("voicemail message stored", Duration::from_secs(10))
+        .expect("the speech is a message");
+    let list = messages(&server);
+    assert_eq!(list.len(), 1, "{list:?}");
+    // 2.5 s of speech, up to 0.3 s before it and 0.5 s after it; of 6.5 s sent.
+    let ms = list[0].duration_ms;
+    assert!((2200..=3500).contains(&ms), "{ms} ms stored");
+    let audio = with_store(&server, async |store| {
+        let user = hans(store).await;
+        store.voicemail_audio(user, list[0].id).await.unwrap()
+    });
+    let pcm = decode_wav_pcm(&audio);
+    assert!(pcm.len().abs_diff(ms as usize * 8) <= 160);
+    // The first 0.4 s already hold the voice: at most 0.3 s of the leading silence is left.
+    let head = &pcm[..3200];
+    let loud = head.iter().filter(|s| s.unsigned_abs() > 1000).count();
+    assert!(
+        loud > 100,
+        "no speech in the first 0.4 s ({loud} loud samples)"
+    );
+}
+
+/// Generated line signals with no speech in them, as 8 kHz samples: (name, samples).
+fn no_speech_signals(seconds: f64) -> Vec<(&'static str, Vec<i16>)> {
+    let n = (seconds * 8000.0) as usize;
+    let mut seed = 0x2545_f491_u32;
+    let mut noise = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        (f64::from(seed) / f64::from(u32::MAX)) * 2.0 - 1.0
+    };
+    let db = |d: f64| 32767.0 * 10f64.powf(d / 20.0);
+    let sine = |f: f64, i: usize| (2.0 * std::f64::consts::PI * f * i as f64 / 8000.0).sin();
+    // Uniform noise's RMS is 1/√3 of its peak.
+    let white = |level: f64, noise: &mut dyn FnMut() -> f64| -> Vec<i16> {
+        (0..n)
+            .map(|_| (noise() * db(level) * 3f64.sqrt()) as i16)
+            .collect()
+    };
+    let comfort = white(-65.0, &mut noise);
+    let hiss = white(-50.0, &mut noise);
+    // In-band DTMF: keys 1-9 at -10 dBFS per tone, 100 ms on, 100 ms off.
+    let keys = [(697.0, 1209.0), (770.0, 1336.0), (852.0, 1477.0)];
+    let dtmf = (0..n)
+        .map(|i| {
+            let (low, high) = keys[(i / 1600) % 3];
+            if i % 1600 < 800 {
+                (db(-10.0) * (sine(low, i) + sine(high, i))) as i16
+            } else {
+                0
+            }
+        })
+        .collect();
+    // Mains hum with odd harmonics, and breath-like low-passed noise swelling every 2 s.
+    let hum = (0..n)
+        .map(|i| (db(-20.0) * sine(50.0, i) + db(-30.0) * sine(150.0, i)) as i16)
+        .collect();
+    let a = (-2.0 * std::f64::consts::PI * 600.0 / 8000.0).exp();
+    let mut y = 0.0;
+    let breath = (0..n)
+        .map(|i| {
+            y = a * y + (1.0 - a) * noise();
+            let swell = (std::f64::consts::PI * i as f64 / 16_000.0).sin().abs();
+            (y * 8.0 * swell * db(-20.0)) as i16
+        })
+        .collect();
+    vec![
+        ("comfort noise", comfort),
+        ("white noise at -50 dBFS", hiss),
+        ("in-band DTMF", dtmf),
+        ("mains hum", hum),
+        ("breathing", breath),
+    ]
+}
+
+/// Issue #18, each as a real RTP call: a caller who presses # to skip the greeting (the tone
+/// comes at once) and then sends only line noise, DTMF, hum, breathing or a test tone leaves
+/// no message. One server, one call per signal.
+#[test]
+fn noise_tones_and_breathing_are_not_messages() {
+    let server = start(None);
+    let mut signals = no_speech_signals(3.0);
+    signals.push(("440 Hz tone", Vec::new()));
+    for (what, pcm) in signals {
+        let mut call = Call::place(&server, HANS_ONE_NUMBER);
+        // Into the greeting, then # skips to the tone.
+        thread::sleep(Duration::from_millis(1500));
+        let pressed = Instant::now();
+        call.rtp.key(11);
+        wait_recording(&server);
+        let skipped = pressed.elapsed();
+        assert!(
+            skipped < Duration::from_secs(4),
+            "{what}: the tone came {skipped:?} after # (the greeting is longer)"
+        );
+        if pcm.is_empty() {
+            call.rtp.tone(3.0);
+        } else {
+            call.rtp.send_pcm(&pcm);
+        }
+        thread::sleep(Duration::from_millis(200));
+        assert_eq!(call.bye(), Some(200), "{what}");
+        let ended = server
+            .wait_log("recording ended", Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("{what}: the hang-up ends the recording"));
+        let speech_ms: u64 = ended
+            .split("speech_ms=")
+            .nth(1)
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{what}: {ended}"));
+        println!("{what}: {speech_ms} ms of speech heard");
+        assert!(speech_ms < 300, "{what}: {ended}");
+        thread::sleep(Duration::from_millis(500));
+        assert!(messages(&server).is_empty(), "{what}: a message was stored");
+    }
 }

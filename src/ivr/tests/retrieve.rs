@@ -549,6 +549,7 @@ fn recording_a_greeting_with_listen_back_and_re_record() {
     assert_eq!(s.key(12_000, '#'), ["stop recording"]);
     let done = |ms| Event::RecordingDone {
         duration_ms: ms,
+        speech_ms: ms,
         ended_by: RecordingEnd::Stopped,
     };
     assert_eq!(s.send(12_050, done(6_800)), [REVIEW_MENU]);
@@ -567,6 +568,7 @@ fn recording_a_greeting_with_listen_back_and_re_record() {
             35_000,
             Event::RecordingDone {
                 duration_ms: 6_000,
+                speech_ms: 6_000,
                 ended_by: RecordingEnd::Silence
             }
         ),
@@ -594,6 +596,7 @@ fn a_too_short_name_is_recorded_again() {
             4_300,
             Event::RecordingDone {
                 duration_ms: 200,
+                speech_ms: 200,
                 ended_by: RecordingEnd::Silence
             }
         ),
@@ -619,6 +622,7 @@ fn a_hang_up_never_keeps_an_unaccepted_take() {
             6_010,
             Event::RecordingDone {
                 duration_ms: 1_900,
+                speech_ms: 1_900,
                 ended_by: RecordingEnd::Stopped
             }
         ),
@@ -634,6 +638,7 @@ fn a_hang_up_never_keeps_an_unaccepted_take() {
         9_000,
         Event::RecordingDone {
             duration_ms: 5_000,
+            speech_ms: 5_000,
             ended_by: RecordingEnd::Silence,
         },
     );

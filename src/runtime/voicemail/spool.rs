@@ -353,6 +353,15 @@ pub async fn recover(dir: &SpoolDir, store: &Store) -> usize {
             }
         };
         let audio = read_wav(&pcm).unwrap_or_default();
+        // Judged like a message whose call did not crash (issue #18): no speech, no message;
+        // else cut to the speech and its margins.
+        let speech = crate::media::vad::analyse(&samples_of(&audio));
+        let audio = if speech.is_message() {
+            super::trimmed(audio, &speech).unwrap_or_default()
+        } else {
+            info!(path = %meta.display(), "spooled recording without speech; not stored");
+            Vec::new()
+        };
         let samples = audio.len().saturating_sub(WAV_HEADER_LEN) / SAMPLE_BYTES;
         if samples >= MIN_SAMPLES {
             let message = NewVoicemail {
@@ -378,6 +387,15 @@ pub async fn recover(dir: &SpoolDir, store: &Store) -> usize {
         let _ = std::fs::remove_file(&meta);
     }
     stored
+}
+
+/// The 16-bit samples of a spooled WAV.
+fn samples_of(wav: &[u8]) -> Vec<i16> {
+    wav.get(WAV_HEADER_LEN..)
+        .unwrap_or_default()
+        .chunks_exact(SAMPLE_BYTES)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect()
 }
 
 #[cfg(test)]

@@ -516,20 +516,55 @@ impl Prompts {
             speech::name_as_number(speech::render(utterance, lang), number, lang);
         self.cache.stitch(&segments, None).unwrap().to_vec()
     }
+
+    /// `utterance` in `lang` with the user's name as `name` (the spoken one the server made).
+    pub fn said_with_name(&self, utterance: &Utterance, lang: Lang, name: &[i16]) -> Vec<i16> {
+        let segments = speech::render(utterance, lang);
+        self.cache.stitch(&segments, Some(name)).unwrap().to_vec()
+    }
+}
+
+/// The user's name as the server spoke it with espeak-ng when the demo was seeded
+/// (`onestatus::spoken_name`), decoded; `None` if it made none.
+pub fn spoken_name(server: &TestServer, user: onestatus::store::model::UserId) -> Option<Vec<i16>> {
+    let name = with_store(server, async |store| {
+        store.generated_name(user).await.unwrap()
+    })?;
+    Some(onestatus::media::decode::decode(name.audio, None, &DecodeLimits::default()).unwrap())
+}
+
+impl Prompts {
+    /// `utterance` as the deposit says it to callers of `user`: with their spoken name, which
+    /// every demo user has (espeak-ng is installed for the tests, `.ci/run`).
+    pub fn greeted(
+        &self,
+        server: &TestServer,
+        user: &User,
+        utterance: &Utterance,
+        lang: Lang,
+    ) -> Vec<i16> {
+        let name = spoken_name(server, user.id).unwrap_or_else(|| {
+            panic!(
+                "{} has no spoken name: is espeak-ng installed?",
+                user.profile.name
+            )
+        });
+        self.said_with_name(utterance, lang, &name)
+    }
 }
 
 /// What the deposit says before the tone, to a caller offered `secondary`.
 pub fn greeting(user_id: i64, secondary: Lang) -> [Utterance; 4] {
     let now = copenhagen(10, 1);
-    let mut welcome = speech::welcome(user_id);
-    welcome.extend(speech::greeting_status(
+    // The name once, as the status's subject (issue #18).
+    let welcome = speech::greeting_status(
         user_id,
         &GreetingStatus::Absent {
             reason: Reason::Meeting,
             back_at: Some(copenhagen(14, 30)),
         },
         now,
-    ));
+    );
     let mut options = speech::language_offer(secondary, 5);
     options
         .fragment(f::TO_REACH_THE_RECEPTIONIST_PRESS)
