@@ -746,11 +746,16 @@ fn the_organisation_allow_list_opens_a_denied_range_from_the_cli() {
 
 /// "Press 9" transfers only where the toll-fraud policy allows: a user's own receptionist
 /// number stored before the policy (a premium-rate range) is passed over for the
-/// organisation's receptionist group, which the REFER names.
+/// organisation's receptionist group, which the REFER names (`calls.transfer = "refer"`, so
+/// the destination is seen on the wire; the bridged default takes the same destination).
 #[test]
 fn press_9_never_transfers_to_a_number_the_policy_refuses() {
     let (one_number, local, email, _, secondary) = vm::HANS;
-    let server = vm::start(None, vm::rtp_range());
+    let server = vm::start_with_env(
+        None,
+        vm::rtp_range(),
+        &[("ONESTATUS_CALLS_TRANSFER", "refer")],
+    );
     let phone = vm::Phone::new();
     let account = vm::prepare_user(&server, local, email, secondary, phone.addr());
     with_store(&server, async |store| {

@@ -159,7 +159,9 @@ fn register_with_sha256_digest_and_replayed_nonce_count_is_refused() {
         )
     };
     client.send(register(2, Some(authorization(1))).as_bytes());
-    let ok = client.recv_within(Duration::from_secs(2)).expect("200");
+    let ok = client
+        .recv_response_within(Duration::from_secs(2))
+        .expect("200");
     assert!(ok.starts_with("SIP/2.0 200 OK"), "{ok}");
     let contact = header(&ok, "Contact");
     assert_eq!(contact.len(), 1, "{ok}");
@@ -167,7 +169,9 @@ fn register_with_sha256_digest_and_replayed_nonce_count_is_refused() {
 
     // The same nonce count again is a replay: challenged, not accepted.
     client.send(register(3, Some(authorization(1))).as_bytes());
-    let replay = client.recv_within(Duration::from_secs(2)).expect("answer");
+    let replay = client
+        .recv_response_within(Duration::from_secs(2))
+        .expect("answer");
     assert!(replay.starts_with("SIP/2.0 401"), "{replay}");
 
     // The nonce is bound to the address it was issued to (issue #19): the right password from
@@ -181,7 +185,9 @@ fn register_with_sha256_digest_and_replayed_nonce_count_is_refused() {
         .set_read_timeout(Some(Duration::from_millis(500)))
         .unwrap();
     thief.send(register_from(thief.local(), 4, Some(authorization(5))).as_bytes());
-    let moved = thief.recv_within(Duration::from_secs(2)).expect("answer");
+    let moved = thief
+        .recv_response_within(Duration::from_secs(2))
+        .expect("answer");
     assert!(moved.starts_with("SIP/2.0 401"), "{moved}");
     assert!(
         header(&moved, "WWW-Authenticate")
@@ -193,7 +199,9 @@ fn register_with_sha256_digest_and_replayed_nonce_count_is_refused() {
     // An Authorization scheme we do not know is answered with our challenge (RFC 4475
     // §3.3.7), not 400.
     client.send(register(5, Some("NoOneKnowsThisScheme opaque-data=here".into())).as_bytes());
-    let unknown = client.recv_within(Duration::from_secs(2)).expect("answer");
+    let unknown = client
+        .recv_response_within(Duration::from_secs(2))
+        .expect("answer");
     assert!(unknown.starts_with("SIP/2.0 401"), "{unknown}");
     assert_eq!(header(&unknown, "WWW-Authenticate").len(), 2, "{unknown}");
 }

@@ -269,6 +269,19 @@ impl SipClient {
         None
     }
 
+    /// The first response that arrives within `limit`, passing over requests (a registered
+    /// test phone also gets our message-waiting NOTIFY after its REGISTER).
+    pub fn recv_response_within(&self, limit: Duration) -> Option<String> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            let message = self.recv_within(deadline.saturating_duration_since(Instant::now()))?;
+            if message.starts_with("SIP/2.0 ") {
+                return Some(message);
+            }
+        }
+        None
+    }
+
     /// Every datagram that arrives within `window`.
     pub fn collect(&self, window: Duration) -> Vec<String> {
         let deadline = Instant::now() + window;
