@@ -20,6 +20,7 @@ pub mod api;
 pub mod b2bua;
 pub mod calendar;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod ivr;

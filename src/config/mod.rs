@@ -16,7 +16,10 @@ use crate::domain::Lang;
 use crate::pin::LockoutPolicy;
 use crate::sip::auth::DigestAlgorithm;
 
+pub mod cluster;
 pub mod duration;
+
+pub use cluster::ClusterConfig;
 
 /// The documented configuration file, bundled so `onestatus config` can print it.
 pub const DOCUMENTED_DEFAULTS: &str = include_str!("../../config/onestatus.toml");
@@ -54,6 +57,8 @@ pub struct Config {
     pub calendar: CalendarConfig,
     /// The toll-fraud deny-list.
     pub toll_fraud: TollFraudConfig,
+    /// Several nodes on one store.
+    pub cluster: ClusterConfig,
 }
 
 /// `[database]`
@@ -114,6 +119,9 @@ pub struct SipConfig {
     pub trunk: String,
     /// The voicemail access number.
     pub voicemail_number: String,
+    /// The digest nonce secret shared by every node (hex, base64 or a file); empty: random
+    /// per process. See [`crate::cluster::nonce_secret`].
+    pub nonce_secret: String,
 }
 
 /// `[rtp]`
@@ -299,6 +307,7 @@ impl Default for Config {
             sms: SmsConfig::default(),
             calendar: CalendarConfig::default(),
             toll_fraud: TollFraudConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -345,6 +354,7 @@ impl Default for SipConfig {
             .to_vec(),
             trunk: String::new(),
             voicemail_number: "8000".into(),
+            nonce_secret: String::new(),
         }
     }
 }

@@ -132,6 +132,8 @@ pub struct Server {
     clock: std::sync::Arc<dyn crate::clock::Clock>,
     /// Where voicemail recordings are spooled (in memory when the directory failed).
     spool: voicemail::SpoolDir,
+    /// The digest nonce secret from `sip.nonce_secret` (random per process when `None`).
+    nonce_secret: Option<[u8; 32]>,
 }
 
 impl Server {
@@ -144,6 +146,17 @@ impl Server {
                 "{}={value}: THE WALL CLOCK IS SET FOR TESTS (now {}); never set this in production",
                 crate::clock::TEST_NOW_VAR,
                 clock.now()
+            );
+        }
+        let nonce_secret = crate::cluster::nonce_secret::resolve(&config.sip.nonce_secret)
+            .map_err(|e| ConfigError::Inconsistent {
+                origin: "configuration".into(),
+                message: e.to_string(),
+            })?;
+        if nonce_secret.is_none() && config.database_url().starts_with("postgres") {
+            warn!(
+                "sip.nonce_secret is not set: this node's digest nonces are refused by any other \
+                 node on the same PostgreSQL store; give every node the same secret"
             );
         }
         let store = open_store(&config).await?;
@@ -193,6 +206,7 @@ impl Server {
             prompts,
             clock,
             spool,
+            nonce_secret,
         })
     }
 
@@ -214,6 +228,7 @@ impl Server {
             prompts,
             clock,
             spool,
+            nonce_secret,
         } = self;
         let shutdown = Shutdown::new();
         info!(listening = %listeners.describe(), "onestatus is up");
@@ -245,6 +260,9 @@ impl Server {
             presence.clone(),
         );
         sip.set_clock(clock.clone());
+        if let Some(secret) = nonce_secret {
+            sip.set_nonce_secret(secret);
+        }
         if let Some(library) = prompts {
             // One media engine (one task, one timer) for every call we answer ourselves.
             let media = crate::media::engine::MediaEngine::start(&config.rtp, shutdown.listener());
@@ -285,7 +303,11 @@ impl Server {
             )));
         }
 
-        let mut http_shutdown = shutdown.listener();
+        // The API stays up while calls drain, so the readiness probe can say "draining"
+        // (503) instead of the port closing; it stops once the drain is over.
+        let (http_stop, http_stopped) = tokio::sync::oneshot::channel::<()>();
+        let readiness =
+            crate::cluster::readiness::Readiness::new(store.clone(), shutdown.listener());
         let api =
             crate::api::ApiState::new(store.clone(), presence, clock.clone(), config.api.clone())
                 .with_notifier(std::sync::Arc::new(pin_delivery::MailedPins {
@@ -297,9 +319,12 @@ impl Server {
         let http = axum::serve(
             listeners.http,
             crate::api::router(api.with_click_to_call(click_to_call))
+                .merge(readiness.router())
                 .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
-        .with_graceful_shutdown(async move { http_shutdown.recv().await });
+        .with_graceful_shutdown(async move {
+            let _ = http_stopped.await;
+        });
         let http_task = tokio::spawn(async move { http.await });
 
         stop.await;
@@ -310,6 +335,7 @@ impl Server {
             warn!(calls = left, "drain time over: ending remaining calls");
         }
         // The drain is over: stop reading the network and the SIP task.
+        let _ = http_stop.send(());
         for task in &tasks {
             task.abort();
         }

@@ -50,6 +50,7 @@ macro_rules! with_pool {
 
 mod absences;
 mod calendar;
+mod cluster;
 pub mod demo;
 mod devices;
 mod error;

@@ -1,0 +1,294 @@
+//! Several nodes behind a SIP proxy (issue #20), with the real binary: two `onestatus`
+//! processes on one PostgreSQL database (a fresh database per test at 127.0.0.1:5432, or
+//! `ONESTATUS_TEST_PG`), and a draining node as a dispatcher sees it.
+// Tests drive real processes over real sockets: wall-clock deadlines are the point here.
+#![allow(clippy::disallowed_methods)]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use crate::support::{self, SipClient, TestServer};
+
+/// A shared secret, as `openssl rand -hex 32` would make one.
+const SECRET: &str = "5f1c0a9e3b7d4e2f8a6c1b0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f";
+const HANS_ONE_NUMBER: &str = "4570100001";
+
+/// A fresh PostgreSQL database, dropped with the value.
+pub struct PgDatabase {
+    admin: String,
+    name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    pub fn create() -> PgDatabase {
+        let admin = std::env::var("ONESTATUS_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
+        let name = format!(
+            "onestatus_nodes_{}_{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        Self::admin_sql(&admin, &format!("CREATE DATABASE {name}"));
+        let url = format!("{admin}/{name}");
+        PgDatabase { admin, name, url }
+    }
+
+    fn admin_sql(admin: &str, sql: &str) {
+        use sqlx::{Connection, Executor};
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut connection = sqlx::PgConnection::connect(&format!("{admin}/postgres"))
+                .await
+                .expect("PostgreSQL must be reachable for this test");
+            connection.execute(sql).await.unwrap();
+        });
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        Self::admin_sql(
+            &self.admin,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+/// A node on `db`; the first one seeds the demo organisation (the seed is idempotent).
+pub fn node(db: &PgDatabase, env: &[(&str, &str)]) -> TestServer {
+    let mut all = vec![("ONESTATUS_DATABASE_URL", db.url.as_str())];
+    all.extend_from_slice(env);
+    TestServer::start_with(&["serve", "--demo"], &all)
+}
+
+fn header<'a>(message: &'a str, name: &str) -> Vec<&'a str> {
+    message
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim())
+        .collect()
+}
+
+fn param<'a>(challenge: &'a str, name: &str) -> Option<&'a str> {
+    challenge.split(',').find_map(|p| {
+        let (k, v) = p.trim().trim_start_matches("Digest ").split_once('=')?;
+        (k.trim() == name).then(|| v.trim().trim_matches('"'))
+    })
+}
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// A REGISTER for 1000003 from `local`, with `auth` as its Authorization.
+fn register(local: SocketAddr, cseq: u32, auth: Option<String>) -> String {
+    let auth = auth
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "REGISTER sip:onestatus SIP/2.0\r\nVia: SIP/2.0/UDP {local};rport;branch=z9hG4bK-n{cseq}-{}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:1000003@onestatus>;tag=t1\r\nTo: <sip:1000003@onestatus>\r\n\
+         Call-ID: nodes-{}@test\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:1000003@{local}>\r\n\
+         Expires: 600\r\n{auth}Content-Length: 0\r\n\r\n",
+        support::rand_token(),
+        std::process::id()
+    )
+}
+
+/// The answer to a REGISTER challenged by the node at `challenger` and answered (with the
+/// right password) to the node at `answerer`.
+fn challenged_by_one_answered_to_other(challenger: SocketAddr, answerer: SocketAddr) -> String {
+    let client = SipClient::new(challenger);
+    let local = client.local();
+    client.send(register(local, 1, None).as_bytes());
+    let challenge = client.recv_within(Duration::from_secs(5)).expect("401");
+    assert!(challenge.starts_with("SIP/2.0 401"), "{challenge}");
+    let offer = header(&challenge, "WWW-Authenticate")
+        .into_iter()
+        .find(|c| c.contains("algorithm=SHA-256"))
+        .expect("a SHA-256 challenge")
+        .to_owned();
+    let nonce = param(&offer, "nonce").unwrap();
+    let opaque = param(&offer, "opaque").unwrap_or_default();
+    let ha1 = sha256_hex("1000003:onestatus:demo1000003");
+    let ha2 = sha256_hex("REGISTER:sip:onestatus");
+    let response = sha256_hex(&format!("{ha1}:{nonce}:00000001:c0ffee:auth:{ha2}"));
+    let authorization = format!(
+        "Digest username=\"1000003\", realm=\"onestatus\", nonce=\"{nonce}\", uri=\"sip:onestatus\", \
+         response=\"{response}\", algorithm=SHA-256, cnonce=\"c0ffee\", nc=00000001, qop=auth, opaque=\"{opaque}\""
+    );
+    // The dispatcher sends the retry to the other node.
+    client
+        .socket
+        .send_to(register(local, 2, Some(authorization)).as_bytes(), answerer)
+        .unwrap();
+    client.recv_within(Duration::from_secs(5)).expect("answer")
+}
+
+#[test]
+fn a_phone_challenged_by_one_node_is_accepted_by_the_other_with_a_shared_nonce_secret() {
+    let db = PgDatabase::create();
+    let secret = [("ONESTATUS_SIP_NONCE_SECRET", SECRET)];
+    let a = node(&db, &secret);
+    let b = node(&db, &secret);
+    let answer = challenged_by_one_answered_to_other(a.sip_udp, b.sip_udp);
+    assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+    // And the other way round.
+    let answer = challenged_by_one_answered_to_other(b.sip_udp, a.sip_udp);
+    assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+}
+
+/// The control: with a random secret per node (the default), the same exchange fails, which
+/// is what the shared secret fixes.
+#[test]
+fn without_a_shared_secret_the_other_node_refuses_the_nonce() {
+    let db = PgDatabase::create();
+    let a = node(&db, &[]);
+    let b = node(&db, &[]);
+    let answer = challenged_by_one_answered_to_other(a.sip_udp, b.sip_udp);
+    assert!(answer.starts_with("SIP/2.0 401"), "{answer}");
+}
+
+/// Answers a ringing INVITE datagram with 180, as a desk phone that rings and is not picked
+/// up.
+fn ringing(invite: &str) -> String {
+    let mut out = String::from("SIP/2.0 180 Ringing\r\n");
+    for line in invite.lines() {
+        let name = line
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match name.as_str() {
+            "via" | "from" | "call-id" | "cseq" => out.push_str(&format!("{line}\r\n")),
+            "to" => out.push_str(&format!("{line};tag=desk1\r\n")),
+            _ => {}
+        }
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
+/// The whole answer to an OPTIONS from `client`.
+fn options(client: &SipClient) -> Option<String> {
+    let branch = format!("z9hG4bK-drain-{}", support::rand_token());
+    let msg = format!(
+        "OPTIONS sip:{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:dispatcher@{local}>;tag=d1\r\nTo: <sip:{server}>\r\n\
+         Call-ID: {branch}@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+        server = client.server,
+        local = client.local(),
+    );
+    client.send(msg.as_bytes());
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        let reply = client.recv_within(Duration::from_millis(500))?;
+        if reply.contains(&branch) {
+            return Some(reply);
+        }
+    }
+    None
+}
+
+#[test]
+fn a_draining_node_answers_options_503_and_is_not_ready_while_its_call_runs() {
+    let server = TestServer::start_with(
+        &["serve", "--demo"],
+        &[("ONESTATUS_CALLS_NO_ANSWER_TIMEOUT_SECS", "120")],
+    );
+    let dispatcher = SipClient::new(server.sip_udp);
+    let up = options(&dispatcher).expect("OPTIONS answered");
+    assert!(up.starts_with("SIP/2.0 200"), "{up}");
+    let (status, body) = server.http_get("/api/v1/ready");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"ready\""), "{body}");
+
+    // Hans's desk phone rings and nobody picks up: a call is running.
+    let desk = UdpSocket::bind("127.0.0.1:0").unwrap();
+    desk.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let desk_port = desk.local_addr().unwrap().port();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let url = format!(
+            "sqlite://{}",
+            server.data_dir.join("onestatus.db").display()
+        );
+        let store = onestatus::store::Store::connect(&url).await.unwrap();
+        support::bind_device(&store, "1000001", desk_port).await;
+        store.close().await;
+    });
+    let caller = SipClient::new(server.sip_udp);
+    let local = caller.local();
+    let sdp = format!(
+        "v=0\r\no=c 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
+        support::free_udp_port()
+    );
+    caller.send(
+        format!(
+            "INVITE sip:{HANS_ONE_NUMBER}@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-drain-call\r\n\
+             Max-Forwards: 70\r\nFrom: \"Caller\" <sip:4512345678@{local}>;tag=c1\r\n\
+             To: <sip:{HANS_ONE_NUMBER}@{srv}>\r\nCall-ID: drain-call-{}@test\r\nCSeq: 1 INVITE\r\n\
+             Contact: <sip:4512345678@{local}>\r\nContent-Type: application/sdp\r\n\
+             Content-Length: {}\r\n\r\n{sdp}",
+            support::rand_token(),
+            sdp.len(),
+            srv = server.sip_udp,
+        )
+        .as_bytes(),
+    );
+    let mut buffer = [0u8; 65536];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (invite, from) = loop {
+        assert!(Instant::now() < deadline, "the desk phone never rang");
+        if let Ok((n, from)) = desk.recv_from(&mut buffer) {
+            let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
+            if text.starts_with("INVITE") {
+                break (text, from);
+            }
+        }
+    };
+    desk.send_to(ringing(&invite).as_bytes(), from).unwrap();
+
+    // SIGTERM: the node drains, the ringing call keeps it up.
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(server
+        .wait_log("shutting down", Duration::from_secs(10))
+        .is_some());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let drained = loop {
+        let answer = options(&dispatcher).expect("OPTIONS answered while draining");
+        if answer.starts_with("SIP/2.0 503") || Instant::now() > deadline {
+            break answer;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(drained.starts_with("SIP/2.0 503"), "{drained}");
+    assert!(
+        !header(&drained, "Retry-After").is_empty(),
+        "Retry-After tells the dispatcher when to probe again: {drained}"
+    );
+    let (status, body) = server.http_get("/api/v1/ready");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("draining"), "{body}");
+    // Liveness is another question: the process still answers.
+    let (status, _) = server.http_get("/api/v1/health");
+    assert_eq!(status, 200);
+}
