@@ -252,6 +252,14 @@ impl Server {
         drop(inbound_tx);
         // One presence for the B2BUA (writes calls) and the API (reads, streams to clients).
         let presence = crate::presence::Presence::new();
+        let node = crate::cluster::node_id(&config.cluster);
+        let sharing = crate::cluster::presence_share::start(
+            store.clone(),
+            presence.clone(),
+            node.clone(),
+            config.cluster.clone(),
+            clock.clone(),
+        );
         let mut sip = sip::SipService::new(
             config.clone(),
             store.clone(),
@@ -355,6 +363,15 @@ impl Server {
         let _ = tokio::time::timeout(Duration::from_secs(5), http_task)
             .await
             .context("HTTP server did not stop")?;
+        if let Some(sharing) = sharing {
+            // After the history writer: the calls the drain ended have left the store, and
+            // this node's rows go now rather than when the others find it silent.
+            sharing.abort();
+            let _ = sharing.await;
+            if let Err(error) = store.cluster_forget_node(&node).await {
+                warn!(%error, "this node's calls stay in the store until they expire");
+            }
+        }
         store.close().await;
         info!("stopped");
         Ok(())

@@ -292,3 +292,204 @@ fn a_draining_node_answers_options_503_and_is_not_ready_while_its_call_runs() {
     let (status, _) = server.http_get("/api/v1/health");
     assert_eq!(status, 200);
 }
+
+/// Logs in on `server` as the demo user `local_number`; the bearer token.
+fn login(server: &TestServer, local_number: &str) -> String {
+    let body = format!(r#"{{"local_number":"{local_number}","pin":"2580"}}"#);
+    let (status, reply) = http(server, "POST", "/api/v1/login", None, Some(&body));
+    assert_eq!(status, 200, "{reply}");
+    let value: serde_json::Value = serde_json::from_str(&reply).unwrap();
+    value["token"].as_str().unwrap().to_owned()
+}
+
+/// One HTTP/1.0 request over a real socket: (status, body).
+fn http(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(server.http).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: test\r\n{auth}Content-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    let status = reply
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        reply.split("\r\n\r\n").nth(1).unwrap_or("").to_owned(),
+    )
+}
+
+/// Hans's calls in progress as `server` shows them (GET /api/v1/users/{id}).
+fn active_calls_seen(server: &TestServer, token: &str, user: i64) -> i64 {
+    let (status, body) = http(
+        server,
+        "GET",
+        &format!("/api/v1/users/{user}"),
+        Some(token),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+    value["presence"]["active_calls"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no presence.active_calls in {body}"))
+}
+
+/// Polls until `f` holds or `limit` passes; whether it held.
+fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn a_call_carried_by_node_a_is_on_the_phone_on_node_b_and_its_sse_clients_hear_it() {
+    use std::io::{BufRead, BufReader, Write};
+    let db = PgDatabase::create();
+    let env = [("ONESTATUS_CLUSTER_HEARTBEAT_SECS", "1")];
+    let a = node(&db, &env);
+    let b = node(&db, &env);
+    let desk_port = support::free_udp_port();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let hans = runtime.block_on(async {
+        let store = onestatus::store::Store::connect(&db.url).await.unwrap();
+        support::bind_device(&store, "1000001", desk_port).await;
+        let id = store.user_by_local_number("1000001").await.unwrap().id.0;
+        store.close().await;
+        id
+    });
+    // Karen watches node B's live stream.
+    let token = login(&b, "1000002");
+    assert_eq!(active_calls_seen(&b, &token, hans), 0);
+    let mut stream = std::net::TcpStream::connect(b.http).unwrap();
+    write!(
+        stream,
+        "GET /api/v1/events HTTP/1.0\r\nHost: test\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if let Some(data) = line.strip_prefix("data:") {
+                if tx.send(data.trim().to_owned()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("ready event");
+
+    // The call goes through node A and is held for a few seconds.
+    let uas = support::sipp_uas(&a, "uas_answer.xml", desk_port);
+    let target = a.sip_udp;
+    let caller = std::thread::spawn(move || {
+        support::sipp(
+            "uac_call_held.xml",
+            target,
+            &["-s", HANS_ONE_NUMBER, "-m", "1", "-d", "6000"],
+        )
+    });
+    // Node B's SSE client hears Hans go on the phone (generous bound: arrival, not timing).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut heard = false;
+    while let Ok(data) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        let v: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
+        if v["user_id"] == hans && v["type"] == "calls" && v["active"] == 1 {
+            heard = true;
+            break;
+        }
+    }
+    assert!(
+        heard,
+        "node B's SSE client never heard of the call on node A"
+    );
+    // And node B, which does not carry the call, shows Hans on the phone.
+    assert_eq!(active_calls_seen(&b, &token, hans), 1);
+    caller.join().unwrap().unwrap();
+    uas.join().unwrap().unwrap();
+    // The call is over: node B shows him free again.
+    assert!(
+        eventually(Duration::from_secs(15), || active_calls_seen(
+            &b, &token, hans
+        ) == 0),
+        "node B still shows Hans on the phone after the call"
+    );
+}
+
+#[test]
+fn the_calls_of_a_node_killed_mid_call_stop_counting_on_the_other() {
+    let db = PgDatabase::create();
+    let env = [
+        ("ONESTATUS_CLUSTER_HEARTBEAT_SECS", "1"),
+        ("ONESTATUS_CLUSTER_MISSED_HEARTBEATS", "3"),
+    ];
+    let mut a = node(&db, &env);
+    let b = node(&db, &env);
+    let desk_port = support::free_udp_port();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let hans = runtime.block_on(async {
+        let store = onestatus::store::Store::connect(&db.url).await.unwrap();
+        support::bind_device(&store, "1000001", desk_port).await;
+        let id = store.user_by_local_number("1000001").await.unwrap().id.0;
+        store.close().await;
+        id
+    });
+    let token = login(&b, "1000002");
+    let uas = support::sipp_uas(&a, "uas_answer.xml", desk_port);
+    let target = a.sip_udp;
+    let caller = std::thread::spawn(move || {
+        support::sipp(
+            "uac_call_held.xml",
+            target,
+            &["-s", HANS_ONE_NUMBER, "-m", "1", "-d", "20000"],
+        )
+    });
+    assert!(
+        eventually(Duration::from_secs(15), || active_calls_seen(
+            &b, &token, hans
+        ) == 1),
+        "node B never saw the call on node A"
+    );
+    // Node A dies without a word (no BYE, no NOTIFY, no clean-up).
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    assert!(
+        eventually(Duration::from_secs(20), || active_calls_seen(
+            &b, &token, hans
+        ) == 0),
+        "the dead node's call still counts on node B"
+    );
+    // The orphaned SIPps end on their own timeout (their failure is not this test's subject);
+    // not waited for.
+    drop((caller, uas));
+}
