@@ -5,6 +5,7 @@
 //! - [`readiness`]: `GET /api/v1/ready` (store reachable, not draining), apart from liveness.
 //! - [`presence_share`]: calls per node with a heartbeat, and presence events to every node by
 //!   PostgreSQL `LISTEN`/`NOTIFY`.
+//! - [`lease`]: one poller per calendar source, by a lease in the store.
 
 pub mod nonce_secret;
 pub mod presence_share;
@@ -19,3 +20,4 @@ pub fn node_id(config: &crate::config::ClusterConfig) -> String {
         configured.to_owned()
     }
 }
+pub mod lease;

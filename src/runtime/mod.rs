@@ -302,11 +302,19 @@ impl Server {
         tasks.push(tokio::spawn(sip.run(inbound_rx, shutdown.listener())));
 
         if !config.calendar.sync_interval.is_zero() {
-            tasks.push(tokio::spawn(crate::calendar::run_sync_with(
+            // Several nodes on PostgreSQL: one poller per source, by lease (issue #20).
+            let lease = (store.backend_name() == "postgres").then(|| {
+                crate::cluster::lease::SourceLease::new(
+                    node.clone(),
+                    config.calendar.sync_interval.saturating_mul(2),
+                )
+            });
+            tasks.push(tokio::spawn(crate::calendar::sync::run_sync_leased(
                 store.clone(),
                 clock.clone(),
                 config.calendar.sync_interval,
                 crate::calendar::FetchPolicy::from(&config.calendar),
+                lease,
                 shutdown.listener(),
             )));
         }

@@ -493,3 +493,120 @@ fn the_calls_of_a_node_killed_mid_call_stop_counting_on_the_other() {
     // not waited for.
     drop((caller, uas));
 }
+
+/// A feed server on loopback counting its requests (bounded, in a thread of its own).
+fn counting_feed() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const FEED: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//nodes//EN\r\n\
+        BEGIN:VEVENT\r\nUID:nodes-1@test\r\nDTSTAMP:20260316T070000Z\r\n\
+        DTSTART:20260317T090000Z\r\nDTEND:20260317T100000Z\r\nSUMMARY:Budget\r\n\
+        END:VEVENT\r\nEND:VCALENDAR\r\n";
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/feed.ics", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(200) {
+            let Ok(mut stream) = stream else { continue };
+            seen.fetch_add(1, Ordering::SeqCst);
+            stream.set_read_timeout(Some(Duration::from_secs(2))).ok();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{FEED}",
+                FEED.len()
+            );
+        }
+    });
+    (url, count)
+}
+
+#[test]
+fn one_node_polls_a_calendar_source_and_the_other_takes_over_when_it_dies() {
+    use std::sync::atomic::Ordering;
+    let db = PgDatabase::create();
+    let common = [
+        ("ONESTATUS_CALENDAR_SYNC_INTERVAL_SECS", "2"),
+        ("ONESTATUS_CALENDAR_ALLOW_HTTP", "true"),
+        ("ONESTATUS_CALENDAR_ALLOWED_NETWORKS", "[\"127.0.0.1\"]"),
+    ];
+    let with_id = |id: &'static str| {
+        let mut env = common.to_vec();
+        env.push(("ONESTATUS_CLUSTER_NODE_ID", id));
+        env
+    };
+    let mut a = node(&db, &with_id("node-a"));
+    let (url, fetches) = counting_feed();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = runtime
+        .block_on(onestatus::store::Store::connect(&db.url))
+        .unwrap();
+    runtime.block_on(async {
+        let hans = store.user_by_local_number("1000001").await.unwrap();
+        store
+            .calendar_source_create(
+                hans.id,
+                onestatus::store::model::CalendarSourceKind::Url,
+                &url,
+                None,
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+    });
+    let mut b = node(&db, &with_id("node-b"));
+    let holder = || -> Option<String> {
+        runtime.block_on(async {
+            use sqlx::Row;
+            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            let row = sqlx::query("SELECT holder FROM cluster_leases")
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            row.map(|r| r.get::<String, _>(0))
+        })
+    };
+
+    // Both nodes run their 2-second rounds for 9 seconds: one poller makes about 4 or 5
+    // fetches, two would make about 9.
+    let started = fetches.load(Ordering::SeqCst);
+    std::thread::sleep(Duration::from_secs(9));
+    let polled = fetches.load(Ordering::SeqCst) - started;
+    assert!(
+        (2..=6).contains(&polled),
+        "{polled} fetches in 9 s at a 2 s interval: not one poller"
+    );
+
+    // The holder dies without a word; after its lease (two intervals) the other takes over.
+    let first = holder().expect("a node holds the source's lease");
+    let survivor = if first == "node-a" {
+        a.child.kill().unwrap();
+        a.child.wait().unwrap();
+        "node-b"
+    } else {
+        b.child.kill().unwrap();
+        b.child.wait().unwrap();
+        "node-a"
+    };
+    let before = fetches.load(Ordering::SeqCst);
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            holder().as_deref() == Some(survivor) && fetches.load(Ordering::SeqCst) > before
+        }),
+        "{survivor} did not take over the calendar source from {first}"
+    );
+    runtime.block_on(store.close());
+}
