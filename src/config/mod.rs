@@ -595,7 +595,8 @@ fn apply_env(
         };
         // ONESTATUS_CONFIG names the file itself, ONESTATUS_LOG the log filter and
         // ONESTATUS_TEST_NOW the wall clock of tests (crate::clock::from_test_now).
-        if name == "CONFIG" || name == "LOG" || name == "TEST_NOW" {
+        // ONESTATUS_LOG_FORMAT is read by the command line (`--log-format`), before the file.
+        if name == "CONFIG" || name == "LOG" || name == "TEST_NOW" || name == "LOG_FORMAT" {
             continue;
         }
         let Some(path) = keys.get(name) else {

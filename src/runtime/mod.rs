@@ -268,6 +268,8 @@ impl Server {
             presence.clone(),
         );
         sip.set_clock(clock.clone());
+        let metrics = crate::metrics::Metrics::new();
+        sip.set_metrics(metrics.clone());
         if let Some(secret) = nonce_secret {
             sip.set_nonce_secret(secret);
         }
@@ -324,6 +326,11 @@ impl Server {
         let (http_stop, http_stopped) = tokio::sync::oneshot::channel::<()>();
         let readiness =
             crate::cluster::readiness::Readiness::new(store.clone(), shutdown.listener());
+        let metrics_route = crate::metrics::router(crate::metrics::MetricsState {
+            metrics: metrics.clone(),
+            store: store.clone(),
+            clock: clock.clone(),
+        });
         let api =
             crate::api::ApiState::new(store.clone(), presence, clock.clone(), config.api.clone())
                 .with_notifier(std::sync::Arc::new(pin_delivery::MailedPins {
@@ -336,6 +343,11 @@ impl Server {
             listeners.http,
             crate::api::router(api.with_click_to_call(click_to_call))
                 .merge(readiness.router())
+                .merge(metrics_route)
+                .layer(axum::middleware::from_fn_with_state(
+                    metrics,
+                    crate::metrics::track_sse,
+                ))
                 .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(async move {

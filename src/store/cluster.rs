@@ -217,6 +217,19 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Registrar bindings not expired at `now`, for the `/metrics` gauge.
+    pub async fn registrations_active_count(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let (n,): (i64,) = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT COUNT(*) FROM registrations WHERE expires_at > $1")
+                .bind(ms(now))
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,7 @@ mod groups;
 mod ipv6;
 mod mailbox;
 mod media;
+mod metrics;
 mod nodes;
 mod notify;
 mod serve;

@@ -152,6 +152,11 @@ impl SipService {
         );
     }
 
+    /// Counts ended calls by outcome in `metrics` (`/metrics`).
+    pub fn set_metrics(&mut self, metrics: Arc<crate::metrics::Metrics>) {
+        self.cx.history = self.cx.history.clone().with_metrics(metrics);
+    }
+
     /// Reads the time from `clock` (routing decisions, registrations, timers) instead of the
     /// system clock; `serve` passes the one clock every part of the server shares.
     pub fn set_clock(&mut self, clock: Arc<dyn Clock>) {
