@@ -413,7 +413,7 @@ fn a_call_carried_by_node_a_is_on_the_phone_on_node_b_and_its_sse_clients_hear_i
         support::sipp(
             "uac_call_held.xml",
             target,
-            &["-s", HANS_ONE_NUMBER, "-m", "1", "-d", "6000"],
+            &["-s", HANS_ONE_NUMBER, "-m", "1", "-d", "10000"],
         )
     });
     // Node B's SSE client hears Hans go on the phone (generous bound: arrival, not timing).
@@ -432,6 +432,18 @@ fn a_call_carried_by_node_a_is_on_the_phone_on_node_b_and_its_sse_clients_hear_i
     );
     // And node B, which does not carry the call, shows Hans on the phone.
     assert_eq!(active_calls_seen(&b, &token, hans), 1);
+    // A second call to Hans through node B: routed as "on the phone" (to his voicemail),
+    // not rung on the desk that is busy on node A's call.
+    support::sipp(
+        "uac_unavailable.xml",
+        b.sip_udp,
+        &["-s", HANS_ONE_NUMBER, "-m", "1"],
+    )
+    .unwrap();
+    let line = b
+        .wait_log("voicemail hand-off", Duration::from_secs(10))
+        .expect("node B hands the second call to voicemail");
+    assert!(line.contains("reason=on the phone"), "{line}");
     caller.join().unwrap().unwrap();
     uas.join().unwrap().unwrap();
     // The call is over: node B shows him free again.
