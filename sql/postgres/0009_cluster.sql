@@ -26,3 +26,10 @@ CREATE TABLE cluster_leases (
     holder TEXT NOT NULL,
     expires_at BIGINT NOT NULL
 );
+
+-- cluster_secrets: secrets every node must share, made by the first node that needs one
+-- (sip.nonce_secret = "store": the digest nonce secret).
+CREATE TABLE cluster_secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

@@ -11,6 +11,10 @@
 //! so the secret need not sit in the main configuration. At least 16 bytes once decoded
 //! (`openssl rand -hex 32` makes a good one). The bytes are hashed to the manager's 32-byte
 //! key, so any length above the minimum gives the same kind of key on every node.
+//!
+//! Or `"store"` ([`IN_STORE`]): the first node to start makes a random secret and keeps it in
+//! the store (`cluster_secrets`), and every node reads that one — nothing to distribute, at
+//! the price of the secret sitting in the database next to the users' credentials.
 
 use std::path::PathBuf;
 
@@ -37,6 +41,30 @@ pub enum NonceSecretError {
     /// Too short to be a secret.
     #[error("sip.nonce_secret: {0} bytes decoded, at least {MIN_SECRET_BYTES} are needed")]
     TooShort(usize),
+    /// `"store"`, and the store could not give the shared secret.
+    #[error("sip.nonce_secret = \"store\": {0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// The value that keeps the secret in the store.
+pub const IN_STORE: &str = "store";
+/// The secret's row in `cluster_secrets`.
+const STORE_ROW: &str = "digest_nonce_secret";
+
+/// [`resolve`], with `"store"` read from (or, by the first node, written to) `store`.
+pub async fn resolve_with_store(
+    value: &str,
+    store: &crate::store::Store,
+) -> Result<Option<[u8; 32]>, NonceSecretError> {
+    if value.trim() != IN_STORE {
+        return resolve(value);
+    }
+    let mut candidate = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut candidate);
+    let shared = store
+        .cluster_secret(STORE_ROW, &hex::encode(candidate))
+        .await?;
+    resolve(&shared)
 }
 
 /// The 32-byte key for `NonceManager::with_secret`, or `None` when the setting is empty (a
@@ -142,6 +170,24 @@ mod tests {
         );
         // Another secret, another key.
         assert_ne!(resolve(&HEX.replace('0', "1")).unwrap().unwrap(), from_hex);
+    }
+
+    #[tokio::test]
+    async fn the_store_keeps_the_first_nodes_secret_for_all() {
+        let store = crate::store::Store::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let first = resolve_with_store("store", &store).await.unwrap().unwrap();
+        let second = resolve_with_store(" store ", &store)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(first, second);
+        // Another value is not looked up.
+        assert_eq!(
+            resolve_with_store(HEX, &store).await.unwrap(),
+            resolve(HEX).unwrap()
+        );
     }
 
     #[test]

@@ -119,7 +119,7 @@ pub struct SipConfig {
     pub trunk: String,
     /// The voicemail access number.
     pub voicemail_number: String,
-    /// The digest nonce secret shared by every node (hex, base64 or a file); empty: random
+    /// The digest nonce secret shared by every node (hex, base64, a file or "store"); empty: random
     /// per process. See [`crate::cluster::nonce_secret`].
     pub nonce_secret: String,
 }

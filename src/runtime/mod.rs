@@ -148,18 +148,21 @@ impl Server {
                 clock.now()
             );
         }
-        let nonce_secret = crate::cluster::nonce_secret::resolve(&config.sip.nonce_secret)
-            .map_err(|e| ConfigError::Inconsistent {
-                origin: "configuration".into(),
-                message: e.to_string(),
-            })?;
-        if nonce_secret.is_none() && config.database_url().starts_with("postgres") {
+        let store = open_store(&config).await?;
+        let nonce_secret =
+            crate::cluster::nonce_secret::resolve_with_store(&config.sip.nonce_secret, &store)
+                .await
+                .map_err(|e| ConfigError::Inconsistent {
+                    origin: "configuration".into(),
+                    message: e.to_string(),
+                })?;
+        if nonce_secret.is_none() && store.backend_name() == "postgres" {
             warn!(
                 "sip.nonce_secret is not set: this node's digest nonces are refused by any other \
-                 node on the same PostgreSQL store; give every node the same secret"
+                 node on the same PostgreSQL store; give every node the same secret, or \
+                 nonce_secret = \"store\""
             );
         }
-        let store = open_store(&config).await?;
         if options.demo {
             crate::store::demo::seed_at(&store, clock.now())
                 .await

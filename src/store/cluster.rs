@@ -218,6 +218,29 @@ impl Store {
 }
 
 impl Store {
+    /// The shared secret `name`: `candidate` when no node stored one yet (this node is the
+    /// first), else the one stored. One insert that loses quietly to an earlier one, then a
+    /// read, so nodes starting together agree.
+    pub async fn cluster_secret(&self, name: &str, candidate: &str) -> Result<String, StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO cluster_secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(name)
+            .bind(candidate)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        let (value,): (String,) = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT value FROM cluster_secrets WHERE name = $1")
+                .bind(name)
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(value)
+    }
+
     /// Registrar bindings not expired at `now`, for the `/metrics` gauge.
     pub async fn registrations_active_count(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let (n,): (i64,) = with_pool!(self, |pool| {

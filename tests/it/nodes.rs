@@ -146,6 +146,16 @@ fn a_phone_challenged_by_one_node_is_accepted_by_the_other_with_a_shared_nonce_s
     assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
 }
 
+#[test]
+fn nodes_share_a_nonce_secret_kept_in_the_store() {
+    let db = PgDatabase::create();
+    let secret = [("ONESTATUS_SIP_NONCE_SECRET", "store")];
+    let a = node(&db, &secret);
+    let b = node(&db, &secret);
+    let answer = challenged_by_one_answered_to_other(a.sip_udp, b.sip_udp);
+    assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+}
+
 /// The control: with a random secret per node (the default), the same exchange fails, which
 /// is what the shared secret fixes.
 #[test]
