@@ -209,20 +209,9 @@ fn options(client: &SipClient) -> Option<String> {
     None
 }
 
-#[test]
-fn a_draining_node_answers_options_503_and_is_not_ready_while_its_call_runs() {
-    let server = TestServer::start_with(
-        &["serve", "--demo"],
-        &[("ONESTATUS_CALLS_NO_ANSWER_TIMEOUT_SECS", "120")],
-    );
-    let dispatcher = SipClient::new(server.sip_udp);
-    let up = options(&dispatcher).expect("OPTIONS answered");
-    assert!(up.starts_with("SIP/2.0 200"), "{up}");
-    let (status, body) = server.http_get("/api/v1/ready");
-    assert_eq!(status, 200, "{body}");
-    assert!(body.contains("\"ready\""), "{body}");
-
-    // Hans's desk phone rings and nobody picks up: a call is running.
+/// Rings Hans's desk (a socket of the test's, bound through `store_url`) with a call through
+/// `server` and answers 180 only: a call that keeps running. The sockets keep it alive.
+fn ring_without_answer(server: &TestServer, store_url: &str) -> (UdpSocket, SipClient) {
     let desk = UdpSocket::bind("127.0.0.1:0").unwrap();
     desk.set_read_timeout(Some(Duration::from_millis(500)))
         .unwrap();
@@ -232,11 +221,7 @@ fn a_draining_node_answers_options_503_and_is_not_ready_while_its_call_runs() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let url = format!(
-            "sqlite://{}",
-            server.data_dir.join("onestatus.db").display()
-        );
-        let store = onestatus::store::Store::connect(&url).await.unwrap();
+        let store = onestatus::store::Store::connect(store_url).await.unwrap();
         support::bind_device(&store, "1000001", desk_port).await;
         store.close().await;
     });
@@ -272,6 +257,28 @@ fn a_draining_node_answers_options_503_and_is_not_ready_while_its_call_runs() {
         }
     };
     desk.send_to(ringing(&invite).as_bytes(), from).unwrap();
+    (desk, caller)
+}
+
+#[test]
+fn a_draining_node_answers_options_503_and_is_not_ready_while_its_call_runs() {
+    let server = TestServer::start_with(
+        &["serve", "--demo"],
+        &[("ONESTATUS_CALLS_NO_ANSWER_TIMEOUT_SECS", "120")],
+    );
+    let dispatcher = SipClient::new(server.sip_udp);
+    let up = options(&dispatcher).expect("OPTIONS answered");
+    assert!(up.starts_with("SIP/2.0 200"), "{up}");
+    let (status, body) = server.http_get("/api/v1/ready");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"ready\""), "{body}");
+
+    // Hans's desk phone rings and nobody picks up: a call is running.
+    let sqlite = format!(
+        "sqlite://{}",
+        server.data_dir.join("onestatus.db").display()
+    );
+    let _call = ring_without_answer(&server, &sqlite);
 
     // SIGTERM: the node drains, the ringing call keeps it up.
     Command::new("kill")
@@ -631,4 +638,141 @@ fn one_node_polls_a_calendar_source_and_the_other_takes_over_when_it_dies() {
         "{survivor} did not take over the calendar source from {first}"
     );
     runtime.block_on(store.close());
+}
+
+/// Debian's `kamailio` with `deploy/kamailio/kamailio.cfg` on a loopback port, dispatching to
+/// `nodes`. Killed when dropped.
+struct Kamailio {
+    child: std::process::Child,
+    address: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Kamailio {
+    fn start(nodes: &[SocketAddr]) -> Kamailio {
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("dispatcher.list");
+        let lines: String = nodes.iter().map(|n| format!("1 sip:{n}\n")).collect();
+        std::fs::write(&list, lines).unwrap();
+        let port = support::free_udp_port();
+        let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = Command::new("kamailio")
+            .args(["-DD", "-E", "-m", "64", "-M", "8", "-f"])
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/deploy/kamailio/kamailio.cfg"
+            ))
+            .arg("-A")
+            .arg(format!("LISTEN=udp:{address}"))
+            .arg("-A")
+            .arg(format!("DISPATCHER_LIST=\"{}\"", list.display()))
+            .arg("-Y")
+            .arg(dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("kamailio runs (Debian package kamailio)");
+        let kamailio = Kamailio {
+            child,
+            address,
+            _dir: dir,
+        };
+        // Up once it answers a keepalive OPTIONS addressed to itself.
+        let probe = SipClient::new(address);
+        assert!(
+            eventually(Duration::from_secs(15), || probe
+                .options()
+                .is_some_and(|s| s.contains("200"))),
+            "kamailio did not come up"
+        );
+        kamailio
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn registrations_through_kamailio_spread_over_two_nodes_and_all_succeed() {
+    let db = PgDatabase::create();
+    let secret = [("ONESTATUS_SIP_NONCE_SECRET", SECRET)];
+    let a = node(&db, &secret);
+    let b = node(&db, &secret);
+    let kamailio = Kamailio::start(&[a.sip_udp, b.sip_udp]);
+    // Round robin: a REGISTER's challenge and its answer go to different nodes. An OPTIONS to
+    // a user (forwarded, unlike a keepalive) in between shifts the turn, so that each node
+    // accepts one REGISTER challenged by the other.
+    let mut answers = Vec::new();
+    for round in 0..2 {
+        answers.push(challenged_by_one_answered_to_other(
+            kamailio.address,
+            kamailio.address,
+        ));
+        if round == 0 {
+            let client = SipClient::new(kamailio.address);
+            let branch = format!("z9hG4bK-kam-{}", support::rand_token());
+            client.send(
+                format!(
+                    "OPTIONS sip:1000001@onestatus SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch}\r\n\
+                     Max-Forwards: 70\r\nFrom: <sip:probe@{local}>;tag=k1\r\nTo: <sip:1000001@onestatus>\r\n\
+                     Call-ID: {branch}@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+                    local = client.local()
+                )
+                .as_bytes(),
+            );
+            client
+                .recv_within(Duration::from_secs(5))
+                .expect("OPTIONS answered by a node");
+        }
+    }
+    for answer in &answers {
+        assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+    }
+    assert!(
+        a.wait_log("registered", Duration::from_secs(5)).is_some(),
+        "node A accepted none"
+    );
+    assert!(
+        b.wait_log("registered", Duration::from_secs(5)).is_some(),
+        "node B accepted none"
+    );
+}
+
+#[test]
+fn a_draining_node_is_taken_out_of_kamailios_rotation() {
+    let db = PgDatabase::create();
+    let env = [
+        ("ONESTATUS_SIP_NONCE_SECRET", SECRET),
+        ("ONESTATUS_CALLS_NO_ANSWER_TIMEOUT_SECS", "120"),
+    ];
+    let a = node(&db, &env);
+    let b = node(&db, &env);
+    let kamailio = Kamailio::start(&[a.sip_udp, b.sip_udp]);
+    // A call keeps node A draining once it is told to stop.
+    let _call = ring_without_answer(&a, &db.url);
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(a.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(a
+        .wait_log("shutting down", Duration::from_secs(10))
+        .is_some());
+    // Kamailio probes every 2 s; A answers 503 and is taken out. Give it a few probes.
+    std::thread::sleep(Duration::from_secs(6));
+    for _ in 0..2 {
+        let answer = challenged_by_one_answered_to_other(kamailio.address, kamailio.address);
+        assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+    }
+    // Every REGISTER went to B: A (which would still accept one while draining) saw none.
+    assert!(b.wait_log("registered", Duration::from_secs(5)).is_some());
+    assert!(
+        a.wait_log("registered", Duration::from_secs(2)).is_none(),
+        "the draining node A still got REGISTERs from Kamailio"
+    );
 }
