@@ -776,3 +776,42 @@ fn a_draining_node_is_taken_out_of_kamailios_rotation() {
         "the draining node A still got REGISTERs from Kamailio"
     );
 }
+
+#[test]
+fn calls_through_kamailio_are_carried_by_either_node_end_to_end() {
+    let db = PgDatabase::create();
+    let secret = [("ONESTATUS_SIP_NONCE_SECRET", SECRET)];
+    let a = node(&db, &secret);
+    let b = node(&db, &secret);
+    let kamailio = Kamailio::start(&[a.sip_udp, b.sip_udp]);
+    let desk_port = support::free_udp_port();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = onestatus::store::Store::connect(&db.url).await.unwrap();
+        support::bind_device(&store, "1000001", desk_port).await;
+        store.close().await;
+    });
+    // Two calls in a row through the proxy: round robin hands one to each node; ACK and BYE
+    // follow the Record-Route set through Kamailio to the node that carries the call.
+    for _ in 0..2 {
+        let uas = support::sipp_uas(&a, "uas_answer.xml", desk_port);
+        support::sipp(
+            "uac_call_routed.xml",
+            kamailio.address,
+            &["-s", HANS_ONE_NUMBER, "-m", "1"],
+        )
+        .unwrap();
+        uas.join().unwrap().unwrap();
+    }
+    assert!(
+        a.wait_log("call over", Duration::from_secs(5)).is_some(),
+        "node A carried no call"
+    );
+    assert!(
+        b.wait_log("call over", Duration::from_secs(5)).is_some(),
+        "node B carried no call"
+    );
+}
