@@ -23,6 +23,7 @@ pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod domain;
+pub mod http_ops;
 pub mod ivr;
 pub mod log_json;
 pub mod media;

@@ -1,6 +1,6 @@
 //! JSON log lines (`onestatus --log-format json`, or `ONESTATUS_LOG_FORMAT=json`): one object
 //! per line for a log shipper (Loki, Elasticsearch, journald's JSON export), so an operator of
-//! several nodes can search by field (`call_id`, `node`) instead of by text.
+//! several nodes can search by field (a call's `call_id`, a user) instead of by text.
 //!
 //! Written as a `tracing-subscriber` event formatter over `serde_json` (already a dependency)
 //! rather than by turning on the subscriber's `json` feature, which would pull another crate

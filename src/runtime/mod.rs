@@ -351,6 +351,7 @@ impl Server {
                     metrics,
                     crate::metrics::track_sse,
                 ))
+                .layer(axum::middleware::from_fn(crate::http_ops::layer))
                 .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(async move {

@@ -171,3 +171,38 @@ fn json_log_format_prints_one_object_per_line() {
         "{up}"
     );
 }
+
+#[test]
+fn every_http_request_gets_a_request_id_and_an_access_line() {
+    let server = TestServer::start_demo();
+    let mut stream = std::net::TcpStream::connect(server.http).unwrap();
+    write!(
+        stream,
+        "GET /api/v1/health?token=secret HTTP/1.0\r\nHost: test\r\nX-Request-Id: lb-4711\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.0 200"), "{reply}");
+    assert!(
+        reply.to_ascii_lowercase().contains("x-request-id: lb-4711"),
+        "{reply}"
+    );
+    let line = server
+        .wait_log("request_id=lb-4711", Duration::from_secs(5))
+        .expect("an access line");
+    assert!(
+        line.contains("status=200") && line.contains("path=/api/v1/health"),
+        "{line}"
+    );
+    assert!(
+        !line.contains("secret"),
+        "the query stays out of the log: {line}"
+    );
+    // Without one, the server makes one.
+    let (status, _) = server.http_get("/api/v1/health");
+    assert_eq!(status, 200);
+    assert!(server
+        .wait_log("onestatus::access", Duration::from_secs(5))
+        .is_some());
+}
