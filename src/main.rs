@@ -26,8 +26,25 @@ struct Args {
     /// defaults apply.
     #[arg(long, global = true, env = "ONESTATUS_CONFIG")]
     config: Option<PathBuf>,
+    /// Log lines as text (default) or one JSON object per line (for a log shipper).
+    #[arg(
+        long,
+        global = true,
+        env = "ONESTATUS_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line ([`onestatus::log_json`]).
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,13 +78,20 @@ enum Command {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs
+            .with_ansi(false)
+            .event_format(onestatus::log_json::JsonFormat)
+            .init(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -2,21 +2,25 @@
 //!
 //! The B2BUA writes (a call to or from a user starts or ends); routing reads the count ("is on
 //! the phone"), and the HTTP API streams the events to web clients so status updates live. It
-//! is in memory on purpose: a call in progress does not survive a restart either. With several
-//! nodes each knows its own calls; sharing them is future work.
+//! is in memory on purpose: a call in progress does not survive a restart either.
+//!
+//! With several nodes on one PostgreSQL store, [`crate::cluster::presence_share`] carries this
+//! node's changes to the others ([`Presence::share`]) and theirs back
+//! ([`Presence::apply_remote`], [`Presence::set_remote_calls`]): the counts read here are then
+//! this node's calls plus those of the other live nodes.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use serde::Serialize;
-use tokio::sync::broadcast;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc};
 
 /// Events buffered per subscriber before a slow one starts missing some (it then re-reads
 /// the full state, see [`broadcast::error::RecvError::Lagged`]).
 const EVENT_BUFFER: usize = 1024;
 
 /// A change someone may want to show.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PresenceEvent {
     /// The user's number of active calls changed.
@@ -56,6 +60,35 @@ pub struct Presence {
     /// Calls (by Call-ID) ringing each user's devices now.
     ringing: Arc<Mutex<HashMap<i64, Vec<String>>>>,
     events: broadcast::Sender<PresenceEvent>,
+    /// Calls carried by the other live nodes: node → user → calls.
+    remote: Arc<Mutex<HashMap<String, HashMap<i64, u32>>>>,
+    /// Where this node's changes go for the other nodes (set once when the store is shared).
+    outbound: Arc<OnceLock<mpsc::UnboundedSender<LocalChange>>>,
+}
+
+/// A change made on this node, for the other nodes (see [`Presence::share`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalChange {
+    /// `user_id` is on call `call_id` here; `here` calls of theirs on this node now.
+    CallStarted {
+        /// The user.
+        user_id: i64,
+        /// The call.
+        call_id: String,
+        /// The user's calls on this node now.
+        here: u32,
+    },
+    /// `user_id`'s call `call_id` here ended.
+    CallEnded {
+        /// The user.
+        user_id: i64,
+        /// The call.
+        call_id: String,
+        /// The user's calls on this node now.
+        here: u32,
+    },
+    /// Any other event, as published here ([`PresenceEvent::Calls`] with this node's count).
+    Event(PresenceEvent),
 }
 
 impl Default for Presence {
@@ -72,6 +105,94 @@ impl Presence {
             calls: Arc::default(),
             ringing: Arc::default(),
             events,
+            remote: Arc::default(),
+            outbound: Arc::default(),
+        }
+    }
+
+    /// From now on, this node's changes are also sent to `outbound` (the cluster task). Once;
+    /// later calls are ignored.
+    pub fn share(&self, outbound: mpsc::UnboundedSender<LocalChange>) {
+        let _ = self.outbound.set(outbound);
+    }
+
+    fn send_out(&self, change: LocalChange) {
+        if let Some(outbound) = self.outbound.get() {
+            let _ = outbound.send(change);
+        }
+    }
+
+    /// Calls of `user_id` carried by the other live nodes.
+    fn remote_calls(&self, user_id: i64) -> u32 {
+        lock_remote(&self.remote)
+            .values()
+            .filter_map(|users| users.get(&user_id))
+            .sum()
+    }
+
+    /// Calls `user_id` is on at this node only.
+    pub fn local_calls(&self, user_id: i64) -> u32 {
+        self.lock().get(&user_id).map_or(0, |l| l.len() as u32)
+    }
+
+    /// An event from another node (`node`): published to this node's subscribers, with a
+    /// [`PresenceEvent::Calls`] count turned from that node's into the user's total.
+    pub fn apply_remote(&self, node: &str, event: PresenceEvent) {
+        let event = match event {
+            PresenceEvent::Calls { user_id, active } => {
+                {
+                    let mut remote = lock_remote(&self.remote);
+                    let users = remote.entry(node.to_owned()).or_default();
+                    if active == 0 {
+                        users.remove(&user_id);
+                    } else {
+                        users.insert(user_id, active);
+                    }
+                }
+                PresenceEvent::Calls {
+                    user_id,
+                    active: self.active_calls(user_id),
+                }
+            }
+            other => other,
+        };
+        let _ = self.events.send(event);
+    }
+
+    /// Replaces what is known of the other nodes' calls with the store's view (node, user,
+    /// calls), and publishes the users whose total changed: a dead node's calls go away here.
+    pub fn set_remote_calls(&self, rows: &[(String, i64, u32)]) {
+        let mut fresh: HashMap<String, HashMap<i64, u32>> = HashMap::new();
+        for (node, user, calls) in rows {
+            if *calls > 0 {
+                fresh.entry(node.clone()).or_default().insert(*user, *calls);
+            }
+        }
+        let totals = |map: &HashMap<String, HashMap<i64, u32>>| {
+            let mut out: HashMap<i64, u32> = HashMap::new();
+            for users in map.values() {
+                for (user, calls) in users {
+                    *out.entry(*user).or_default() += calls;
+                }
+            }
+            out
+        };
+        let changed: Vec<i64> = {
+            let mut remote = lock_remote(&self.remote);
+            let before = totals(&remote);
+            let after = totals(&fresh);
+            *remote = fresh;
+            let mut users: Vec<i64> = before.keys().chain(after.keys()).copied().collect();
+            users.sort_unstable();
+            users.dedup();
+            users
+                .into_iter()
+                .filter(|u| before.get(u) != after.get(u))
+                .collect()
+        };
+        for user_id in changed {
+            let active = self.active_calls(user_id);
+            let _ = self.events.send(PresenceEvent::Calls { user_id, active });
         }
     }
 
@@ -93,6 +214,12 @@ impl Presence {
             list.push(call_id.to_owned());
             list.len() as u32
         };
+        self.send_out(LocalChange::CallStarted {
+            user_id,
+            call_id: call_id.to_owned(),
+            here: active,
+        });
+        let active = active + self.remote_calls(user_id);
         let _ = self.events.send(PresenceEvent::Calls { user_id, active });
     }
 
@@ -114,6 +241,12 @@ impl Presence {
             }
             n
         };
+        self.send_out(LocalChange::CallEnded {
+            user_id,
+            call_id: call_id.to_owned(),
+            here: active,
+        });
+        let active = active + self.remote_calls(user_id);
         let _ = self.events.send(PresenceEvent::Calls { user_id, active });
     }
 
@@ -127,6 +260,7 @@ impl Presence {
             }
             list.push(call_id.to_owned());
         }
+        self.send_out(LocalChange::Event(PresenceEvent::Ringing { user_id }));
         let _ = self.events.send(PresenceEvent::Ringing { user_id });
     }
 
@@ -136,6 +270,10 @@ impl Presence {
         if !remove(&mut lock(&self.ringing), user_id, call_id) {
             return;
         }
+        self.send_out(LocalChange::Event(PresenceEvent::Calls {
+            user_id,
+            active: self.local_calls(user_id),
+        }));
         let active = self.active_calls(user_id);
         let _ = self.events.send(PresenceEvent::Calls { user_id, active });
     }
@@ -147,13 +285,14 @@ impl Presence {
             .map_or(0, |l| l.len() as u32)
     }
 
-    /// Calls `user_id` is on now.
+    /// Calls `user_id` is on now, on this node and the other live ones.
     pub fn active_calls(&self, user_id: i64) -> u32 {
-        self.lock().get(&user_id).map_or(0, |l| l.len() as u32)
+        self.local_calls(user_id) + self.remote_calls(user_id)
     }
 
-    /// Tells subscribers that something else changed.
+    /// Tells subscribers (here and on the other nodes) that something else changed.
     pub fn publish(&self, event: PresenceEvent) {
+        self.send_out(LocalChange::Event(event.clone()));
         let _ = self.events.send(event);
     }
 
@@ -166,6 +305,13 @@ impl Presence {
 fn lock(
     map: &Mutex<HashMap<i64, Vec<String>>>,
 ) -> std::sync::MutexGuard<'_, HashMap<i64, Vec<String>>> {
+    // Each critical section is one map update; a panic inside cannot leave it half-done.
+    map.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn lock_remote(
+    map: &Mutex<HashMap<String, HashMap<i64, u32>>>,
+) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<i64, u32>>> {
     // Each critical section is one map update; a panic inside cannot leave it half-done.
     map.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -253,5 +399,58 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn other_nodes_calls_count_and_local_changes_go_out() {
+        let presence = Presence::new();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        presence.share(tx);
+        let mut events = presence.subscribe();
+        // Node B says user 1 is on one call there.
+        presence.apply_remote(
+            "b",
+            PresenceEvent::Calls {
+                user_id: 1,
+                active: 1,
+            },
+        );
+        assert_eq!(presence.active_calls(1), 1);
+        assert_eq!(presence.local_calls(1), 0);
+        // A call here too: the total is 2, and node B is told this node's count (1).
+        presence.call_started(1, "here");
+        assert_eq!(presence.active_calls(1), 2);
+        assert_eq!(
+            rx.try_recv().unwrap(),
+            LocalChange::CallStarted {
+                user_id: 1,
+                call_id: "here".into(),
+                here: 1
+            }
+        );
+        // The store's view says node B is gone: its call no longer counts, and subscribers
+        // hear the new total.
+        presence.set_remote_calls(&[]);
+        assert_eq!(presence.active_calls(1), 1);
+        let got: Vec<_> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+        assert_eq!(
+            got,
+            vec![
+                PresenceEvent::Calls {
+                    user_id: 1,
+                    active: 1
+                },
+                PresenceEvent::Calls {
+                    user_id: 1,
+                    active: 2
+                },
+                PresenceEvent::Calls {
+                    user_id: 1,
+                    active: 1
+                },
+            ]
+        );
+        // Remote events are not sent back out.
+        assert!(rx.try_recv().is_err());
     }
 }

@@ -303,12 +303,25 @@ pub async fn run_sync_with(
     clock: Arc<dyn Clock>,
     interval: Duration,
     policy: FetchPolicy,
+    shutdown: ShutdownListener,
+) {
+    run_sync_leased(store, clock, interval, policy, None, shutdown).await
+}
+
+/// [`run_sync_with`], polling only the sources whose lease this node holds when `lease` is
+/// given (several nodes on one store: one poller per source, [`crate::cluster::lease`]).
+pub async fn run_sync_leased(
+    store: Store,
+    clock: Arc<dyn Clock>,
+    interval: Duration,
+    policy: FetchPolicy,
+    lease: Option<crate::cluster::lease::SourceLease>,
     mut shutdown: ShutdownListener,
 ) {
     let mut bodies: HashMap<CalendarSourceId, String> = HashMap::new();
     info!(interval_secs = interval.as_secs(), "calendar sync started");
     loop {
-        sync_round(&store, clock.as_ref(), &policy, &mut bodies).await;
+        sync_round_leased(&store, clock.as_ref(), &policy, &mut bodies, lease.as_ref()).await;
         tokio::select! {
             _ = shutdown.recv() => break,
             _ = tokio::time::sleep(interval) => {}
@@ -324,6 +337,17 @@ pub async fn sync_round(
     policy: &FetchPolicy,
     bodies: &mut HashMap<CalendarSourceId, String>,
 ) {
+    sync_round_leased(store, clock, policy, bodies, None).await
+}
+
+/// [`sync_round`], skipping the sources another node holds the lease of.
+pub async fn sync_round_leased(
+    store: &Store,
+    clock: &dyn Clock,
+    policy: &FetchPolicy,
+    bodies: &mut HashMap<CalendarSourceId, String>,
+    lease: Option<&crate::cluster::lease::SourceLease>,
+) {
     let sources = match store.calendar_sources(None).await {
         Ok(s) => s,
         Err(e) => {
@@ -334,6 +358,13 @@ pub async fn sync_round(
     for row in sources {
         if row.url == PUSHED_SOURCE_URL {
             continue;
+        }
+        if let Some(lease) = lease {
+            if !lease.take(store, row.id.0, clock.now()).await {
+                // Another node polls it; a body cached from when this one did is stale.
+                bodies.remove(&row.id);
+                continue;
+            }
         }
         let tz = match store.user(row.user_id).await {
             Ok(u) => match store.org(u.org_id).await {

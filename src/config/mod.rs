@@ -17,6 +17,7 @@ use crate::pin::LockoutPolicy;
 use crate::sip::auth::DigestAlgorithm;
 
 pub mod directory;
+pub mod cluster;
 pub mod duration;
 pub mod security;
 
@@ -25,6 +26,8 @@ mod delivery;
 pub use delivery::DeliveryConfig;
 mod retention;
 pub use retention::RetentionConfig;
+
+pub use cluster::ClusterConfig;
 
 /// The documented configuration file, bundled so `onestatus config` can print it.
 pub const DOCUMENTED_DEFAULTS: &str = include_str!("../../config/onestatus.toml");
@@ -70,6 +73,8 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// How long voice messages are kept.
     pub retention: RetentionConfig,
+    /// Several nodes on one store.
+    pub cluster: ClusterConfig,
 }
 
 /// `[database]`
@@ -140,6 +145,9 @@ pub struct SipConfig {
     /// offered only what they know. The first matching rule wins; others get
     /// `digest_algorithms`.
     pub digest_user_agents: Vec<crate::sip::auth::AgentAlgorithms>,
+    /// The digest nonce secret shared by every node (hex, base64, a file or "store"); empty: random
+    /// per process. See [`crate::cluster::nonce_secret`].
+    pub nonce_secret: String,
 }
 
 /// `[rtp]`
@@ -404,6 +412,7 @@ impl Default for Config {
             directory: DirectoryConfig::default(),
             delivery: DeliveryConfig::default(),
             retention: RetentionConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -456,6 +465,7 @@ impl Default for SipConfig {
                 user_agent: "baresip v1.".into(),
                 algorithms: vec![DigestAlgorithm::Md5],
             }],
+            nonce_secret: String::new(),
         }
     }
 }
@@ -714,7 +724,8 @@ fn apply_env(
         };
         // ONESTATUS_CONFIG names the file itself, ONESTATUS_LOG the log filter and
         // ONESTATUS_TEST_NOW the wall clock of tests (crate::clock::from_test_now).
-        if name == "CONFIG" || name == "LOG" || name == "TEST_NOW" {
+        // ONESTATUS_LOG_FORMAT is read by the command line (`--log-format`), before the file.
+        if name == "CONFIG" || name == "LOG" || name == "TEST_NOW" || name == "LOG_FORMAT" {
             continue;
         }
         let Some(path) = keys.get(name) else {

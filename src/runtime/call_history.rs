@@ -31,6 +31,8 @@ const MAX_BATCH: usize = 512;
 #[derive(Debug, Clone)]
 pub struct HistoryWriter {
     records: mpsc::Sender<CallData>,
+    /// Counts each ended call by outcome for `/metrics`, when set.
+    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 impl HistoryWriter {
@@ -38,11 +40,26 @@ impl HistoryWriter {
     /// every [`HistoryWriter`] is dropped; its handle says when.
     pub fn start(store: Store) -> (HistoryWriter, JoinHandle<()>) {
         let (records, queue) = mpsc::channel(QUEUE);
-        (HistoryWriter { records }, tokio::spawn(run(store, queue)))
+        (
+            HistoryWriter {
+                records,
+                metrics: None,
+            },
+            tokio::spawn(run(store, queue)),
+        )
+    }
+
+    /// Also counts every record in `metrics` (`/metrics`, calls by outcome).
+    pub fn with_metrics(mut self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Queues one call's record; never waits.
     pub fn record(&self, data: CallData) {
+        if let Some(metrics) = &self.metrics {
+            metrics.call_recorded(&data);
+        }
         if let Err(error) = self.records.try_send(data) {
             warn!(%error, "call history record dropped: the writer is behind or stopped");
         }

@@ -140,6 +140,8 @@ pub struct Server {
     spool: voicemail::SpoolDir,
     /// `[directory]`: the external number directory, one cache for the notifier and the API.
     directory: Option<crate::directory::ExternalDirectory>,
+    /// The digest nonce secret from `sip.nonce_secret` (random per process when `None`).
+    nonce_secret: Option<[u8; 32]>,
 }
 
 impl Server {
@@ -155,6 +157,20 @@ impl Server {
             );
         }
         let store = open_store(&config).await?;
+        let nonce_secret =
+            crate::cluster::nonce_secret::resolve_with_store(&config.sip.nonce_secret, &store)
+                .await
+                .map_err(|e| ConfigError::Inconsistent {
+                    origin: "configuration".into(),
+                    message: e.to_string(),
+                })?;
+        if nonce_secret.is_none() && store.backend_name() == "postgres" {
+            warn!(
+                "sip.nonce_secret is not set: this node's digest nonces are refused by any other \
+                 node on the same PostgreSQL store; give every node the same secret, or \
+                 nonce_secret = \"store\""
+            );
+        }
         if options.demo {
             crate::store::demo::seed_at(&store, clock.now())
                 .await
@@ -207,6 +223,7 @@ impl Server {
             clock,
             spool,
             directory,
+            nonce_secret,
         })
     }
 
@@ -229,6 +246,7 @@ impl Server {
             clock,
             spool,
             directory,
+            nonce_secret,
         } = self;
         let shutdown = Shutdown::new();
         info!(listening = %listeners.describe(), "onestatus is up");
@@ -252,6 +270,14 @@ impl Server {
         drop(inbound_tx);
         // One presence for the B2BUA (writes calls) and the API (reads, streams to clients).
         let presence = crate::presence::Presence::new();
+        let node = crate::cluster::node_id(&config.cluster);
+        let sharing = crate::cluster::presence_share::start(
+            store.clone(),
+            presence.clone(),
+            node.clone(),
+            config.cluster.clone(),
+            clock.clone(),
+        );
         let mut sip = sip::SipService::new(
             config.clone(),
             store.clone(),
@@ -260,6 +286,11 @@ impl Server {
             presence.clone(),
         );
         sip.set_clock(clock.clone());
+        let metrics = crate::metrics::Metrics::new();
+        sip.set_metrics(metrics.clone());
+        if let Some(secret) = nonce_secret {
+            sip.set_nonce_secret(secret);
+        }
         if let Some(library) = prompts {
             // One media engine (one task, one timer) for every call we answer ourselves.
             let media = crate::media::engine::MediaEngine::start(&config.rtp, shutdown.listener());
@@ -293,11 +324,19 @@ impl Server {
         tasks.push(tokio::spawn(sip.run(inbound_rx, shutdown.listener())));
 
         if !config.calendar.sync_interval.is_zero() {
-            tasks.push(tokio::spawn(crate::calendar::run_sync_with(
+            // Several nodes on PostgreSQL: one poller per source, by lease (issue #20).
+            let lease = (store.backend_name() == "postgres").then(|| {
+                crate::cluster::lease::SourceLease::new(
+                    node.clone(),
+                    config.calendar.sync_interval.saturating_mul(2),
+                )
+            });
+            tasks.push(tokio::spawn(crate::calendar::sync::run_sync_leased(
                 store.clone(),
                 clock.clone(),
                 config.calendar.sync_interval,
                 crate::calendar::FetchPolicy::from(&config.calendar),
+                lease,
                 shutdown.listener(),
             )));
         }
@@ -327,7 +366,16 @@ impl Server {
             ));
         }
 
-        let mut http_shutdown = shutdown.listener();
+        // The API stays up while calls drain, so the readiness probe can say "draining"
+        // (503) instead of the port closing; it stops once the drain is over.
+        let (http_stop, http_stopped) = tokio::sync::oneshot::channel::<()>();
+        let readiness =
+            crate::cluster::readiness::Readiness::new(store.clone(), shutdown.listener());
+        let metrics_route = crate::metrics::router(crate::metrics::MetricsState {
+            metrics: metrics.clone(),
+            store: store.clone(),
+            clock: clock.clone(),
+        });
         let api =
             crate::api::ApiState::new(store.clone(), presence, clock.clone(), config.api.clone())
                 .with_notifier(std::sync::Arc::new(pin_delivery::MailedPins {
@@ -341,9 +389,18 @@ impl Server {
         let http = axum::serve(
             listeners.http,
             crate::api::router(api.with_click_to_call(click_to_call))
+                .merge(readiness.router())
+                .merge(metrics_route)
+                .layer(axum::middleware::from_fn_with_state(
+                    metrics,
+                    crate::metrics::track_sse,
+                ))
+                .layer(axum::middleware::from_fn(crate::http_ops::layer))
                 .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
-        .with_graceful_shutdown(async move { http_shutdown.recv().await });
+        .with_graceful_shutdown(async move {
+            let _ = http_stopped.await;
+        });
         let http_task = tokio::spawn(async move { http.await });
 
         stop.await;
@@ -354,6 +411,7 @@ impl Server {
             warn!(calls = left, "drain time over: ending remaining calls");
         }
         // The drain is over: stop reading the network and the SIP task.
+        let _ = http_stop.send(());
         for task in &tasks {
             task.abort();
         }
@@ -373,6 +431,15 @@ impl Server {
         let _ = tokio::time::timeout(Duration::from_secs(5), http_task)
             .await
             .context("HTTP server did not stop")?;
+        if let Some(sharing) = sharing {
+            // After the history writer: the calls the drain ended have left the store, and
+            // this node's rows go now rather than when the others find it silent.
+            sharing.abort();
+            let _ = sharing.await;
+            if let Err(error) = store.cluster_forget_node(&node).await {
+                warn!(%error, "this node's calls stay in the store until they expire");
+            }
+        }
         store.close().await;
         info!("stopped");
         Ok(())

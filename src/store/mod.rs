@@ -51,6 +51,7 @@ macro_rules! with_pool {
 mod absences;
 mod calendar;
 mod deliveries;
+mod cluster;
 pub mod demo;
 mod devices;
 mod directory;

@@ -33,6 +33,8 @@ mod ipv6;
 mod mailbox;
 mod media;
 mod mwi;
+mod metrics;
+mod nodes;
 mod notify;
 mod security;
 mod serve;

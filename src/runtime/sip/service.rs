@@ -158,6 +158,24 @@ impl SipService {
         self.history_task.take()
     }
 
+    /// Signs digest nonces with `secret` instead of a random per-process one, so every node
+    /// sharing it accepts the others' nonces (`sip.nonce_secret`, issue #20).
+    pub fn set_nonce_secret(&mut self, secret: [u8; 32]) {
+        self.cx.nonces = NonceManager::with_secret(
+            NonceConfig {
+                lifetime: self.cx.config.sip.nonce_lifetime,
+                algorithms: self.cx.config.sip.digest_algorithms.clone(),
+                ..NonceConfig::default()
+            },
+            secret,
+        );
+    }
+
+    /// Counts ended calls by outcome in `metrics` (`/metrics`).
+    pub fn set_metrics(&mut self, metrics: Arc<crate::metrics::Metrics>) {
+        self.cx.history = self.cx.history.clone().with_metrics(metrics);
+    }
+
     /// Reads the time from `clock` (routing decisions, registrations, timers) instead of the
     /// system clock; `serve` passes the one clock every part of the server shares.
     pub fn set_clock(&mut self, clock: Arc<dyn Clock>) {
@@ -701,6 +719,16 @@ impl SipService {
             }
         }
         match request.method {
+            Method::Options if !self.accepting_calls => {
+                // Draining (issue #20): a dispatcher probing with OPTIONS (Kamailio's
+                // `ds_ping_interval`) marks this node inactive on a 503 and sends new calls to
+                // the others while ours end (RFC 3261 §21.5.4, Retry-After §20.33).
+                let mut response = reply(&request, 503, Some("Shutting Down"));
+                response
+                    .headers
+                    .push(Header::Other("Retry-After".into(), "30".into()));
+                self.cx.respond(transaction, response);
+            }
             Method::Options => {
                 let mut response = reply(&request, 200, None);
                 response.headers.push(message::allow_header());

@@ -1,0 +1,23 @@
+//! Several nodes on one PostgreSQL store behind a SIP proxy such as Kamailio (issue #20).
+//!
+//! - [`nonce_secret`]: the digest nonce secret every node shares, so a phone challenged by one
+//!   node is accepted by the next.
+//! - [`readiness`]: `GET /api/v1/ready` (store reachable, not draining), apart from liveness.
+//! - [`presence_share`]: calls per node with a heartbeat, and presence events to every node by
+//!   PostgreSQL `LISTEN`/`NOTIFY`.
+//! - [`lease`]: one poller per calendar source, by a lease in the store.
+
+pub mod nonce_secret;
+pub mod presence_share;
+pub mod readiness;
+
+/// This node's id: `cluster.node_id`, or a random one for this run.
+pub fn node_id(config: &crate::config::ClusterConfig) -> String {
+    let configured = config.node_id.trim();
+    if configured.is_empty() {
+        format!("node-{:016x}", rand::random::<u64>())
+    } else {
+        configured.to_owned()
+    }
+}
+pub mod lease;

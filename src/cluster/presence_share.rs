@@ -1,0 +1,217 @@
+//! Presence across nodes: this node's calls recorded in the store with a heartbeat, the other
+//! nodes' calls read back, and every presence event carried to every node's SSE clients by
+//! PostgreSQL `LISTEN`/`NOTIFY` (issue #20).
+//!
+//! - A call that starts or ends here is written to `cluster_calls` (node, Call-ID, user) and
+//!   announced on the [`CHANNEL`] with this node's count for the user; every other node adds
+//!   it to its [`Presence`] at once, so routing there says "on the phone" and its SSE clients
+//!   see the event.
+//! - Every `cluster.heartbeat_secs` the node renews its heartbeat and re-reads the other
+//!   nodes' calls from the store ([`Presence::set_remote_calls`]): a missed notification (a
+//!   listener reconnecting) is repaired within one interval, and the calls of a node silent for
+//!   `heartbeat_secs × missed_heartbeats` (killed with `kill -9`, cut off) stop counting and
+//!   are swept.
+//!
+//! `NOTIFY` rather than another broker: the store is already PostgreSQL, the events are
+//! small (well under the 8,000-byte payload limit) and rare next to the calls that cause
+//! them, and delivery follows the commit of the row written before it. On SQLite (one node)
+//! nothing here runs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use crate::clock::Clock;
+use crate::config::ClusterConfig;
+use crate::presence::{LocalChange, Presence, PresenceEvent};
+use crate::store::Store;
+
+/// The `NOTIFY` channel every node listens on.
+pub const CHANNEL: &str = "onestatus_presence";
+
+/// One notification: who sent it and what changed ([`PresenceEvent::Calls`] counts the
+/// sender's calls of the user only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wire {
+    /// The sending node.
+    pub node: String,
+    /// The change.
+    pub event: PresenceEvent,
+}
+
+/// Starts sharing `presence` through `store` as node `node`, when the store is PostgreSQL.
+/// Returns the task (ends only when aborted), or `None` on SQLite.
+pub fn start(
+    store: Store,
+    presence: Presence,
+    node: String,
+    config: ClusterConfig,
+    clock: Arc<dyn Clock>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let pool = store.pg_pool()?.clone();
+    let (tx, rx) = mpsc::unbounded_channel();
+    presence.share(tx);
+    info!(%node, "sharing presence with the other nodes on this store");
+    let listener = tokio::spawn(listen(pool, presence.clone(), node.clone()));
+    Some(tokio::spawn(async move {
+        run(store, presence, node, config, clock, rx).await;
+        listener.abort();
+    }))
+}
+
+/// Hears the other nodes' events, reconnecting after a lost connection.
+async fn listen(pool: sqlx::PgPool, presence: Presence, me: String) {
+    loop {
+        match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(mut listener) => {
+                if let Err(error) = listener.listen(CHANNEL).await {
+                    warn!(%error, "cannot LISTEN for other nodes' presence");
+                } else {
+                    loop {
+                        match listener.recv().await {
+                            Ok(notification) => {
+                                match serde_json::from_str::<Wire>(notification.payload()) {
+                                    Ok(wire) if wire.node != me => {
+                                        presence.apply_remote(&wire.node, wire.event)
+                                    }
+                                    Ok(_) => {}
+                                    Err(error) => {
+                                        debug!(%error, "unreadable presence notification")
+                                    }
+                                }
+                            }
+                            Err(error) => {
+                                warn!(%error, "presence listener lost its connection");
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            Err(error) => warn!(%error, "cannot connect the presence listener"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Writes this node's changes, renews the heartbeat and reads the other nodes' calls.
+async fn run(
+    store: Store,
+    presence: Presence,
+    node: String,
+    config: ClusterConfig,
+    clock: Arc<dyn Clock>,
+    mut changes: mpsc::UnboundedReceiver<LocalChange>,
+) {
+    if let Err(error) = store.cluster_forget_node(&node).await {
+        warn!(%error, "cannot clear this node's old calls");
+    }
+    let mut beat = tokio::time::interval(config.heartbeat.max(Duration::from_secs(1)));
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let expiry = chrono::Duration::from_std(config.expiry()).unwrap_or(chrono::Duration::MAX);
+    loop {
+        tokio::select! {
+            change = changes.recv() => {
+                let Some(change) = change else { return };
+                if let Err(error) = record(&store, &node, clock.now(), change).await {
+                    warn!(%error, "presence change not shared");
+                }
+            }
+            _ = beat.tick() => {
+                let now = clock.now();
+                if let Err(error) = heartbeat(&store, &presence, &node, now, now - expiry).await {
+                    warn!(%error, "cluster heartbeat failed");
+                }
+            }
+        }
+    }
+}
+
+/// Stores one local change and tells the other nodes.
+async fn record(
+    store: &Store,
+    node: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    change: LocalChange,
+) -> Result<(), crate::store::StoreError> {
+    let event = match change {
+        LocalChange::CallStarted {
+            user_id,
+            call_id,
+            here,
+        } => {
+            store
+                .cluster_call_started(node, &call_id, user_id, now)
+                .await?;
+            PresenceEvent::Calls {
+                user_id,
+                active: here,
+            }
+        }
+        LocalChange::CallEnded {
+            user_id,
+            call_id,
+            here,
+        } => {
+            store.cluster_call_ended(node, &call_id, user_id).await?;
+            PresenceEvent::Calls {
+                user_id,
+                active: here,
+            }
+        }
+        LocalChange::Event(event) => event,
+    };
+    let wire = Wire {
+        node: node.to_owned(),
+        event,
+    };
+    let payload = serde_json::to_string(&wire).unwrap_or_default();
+    store.notify(CHANNEL, &payload).await
+}
+
+/// Renews the heartbeat, sweeps dead nodes and refreshes the other nodes' calls.
+async fn heartbeat(
+    store: &Store,
+    presence: &Presence,
+    node: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    alive_since: chrono::DateTime<chrono::Utc>,
+) -> Result<(), crate::store::StoreError> {
+    store.cluster_heartbeat(node, now).await?;
+    let swept = store.cluster_sweep_dead(alive_since).await?;
+    if swept > 0 {
+        info!(calls = swept, "calls of a silent node expired");
+    }
+    let rows = store.cluster_remote_calls(node, alive_since).await?;
+    let rows: Vec<(String, i64, u32)> = rows
+        .into_iter()
+        .map(|(n, u, c)| (n, u, u32::try_from(c).unwrap_or(u32::MAX)))
+        .collect();
+    presence.set_remote_calls(&rows);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wire_form_round_trips() {
+        let wire = Wire {
+            node: "node-a".into(),
+            event: PresenceEvent::Calls {
+                user_id: 7,
+                active: 1,
+            },
+        };
+        let text = serde_json::to_string(&wire).unwrap();
+        assert_eq!(
+            text,
+            r#"{"node":"node-a","event":{"type":"calls","user_id":7,"active":1}}"#
+        );
+        assert_eq!(serde_json::from_str::<Wire>(&text).unwrap(), wire);
+    }
+}

@@ -1,0 +1,340 @@
+//! What several nodes on one store share beyond the data itself (issue #20): a reachability
+//! probe for readiness, each node's heartbeat and active calls (presence across nodes), and
+//! leases (one poller per calendar source).
+
+use chrono::{DateTime, Utc};
+
+use super::{ms, Store, StoreError};
+
+impl Store {
+    /// One round trip to the database (`SELECT 1`): whether the store answers at all, for the
+    /// readiness probe.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
+        })?;
+        Ok(())
+    }
+}
+
+/// Calls of other live nodes: (node, user, calls of that user on that node).
+pub type RemoteCalls = Vec<(String, i64, i64)>;
+
+impl Store {
+    /// Renews `node`'s heartbeat (inserts it the first time).
+    pub async fn cluster_heartbeat(
+        &self,
+        node: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO cluster_nodes (node_id, heartbeat_at) VALUES ($1, $2) \
+                 ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+            )
+            .bind(node)
+            .bind(ms(now))
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Forgets `node`'s calls and heartbeat: at start (a node restarted under a configured
+    /// id carries none of its old calls) and after a clean stop.
+    pub async fn cluster_forget_node(&self, node: &str) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM cluster_calls WHERE node_id = $1")
+                .bind(node)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM cluster_nodes WHERE node_id = $1")
+                .bind(node)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// `user` is on call `call_id` carried by `node` (idempotent).
+    pub async fn cluster_call_started(
+        &self,
+        node: &str,
+        call_id: &str,
+        user: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO cluster_calls (node_id, call_id, user_id, started_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(node)
+            .bind(call_id)
+            .bind(user)
+            .bind(ms(now))
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// `user`'s call `call_id` on `node` is over (idempotent).
+    pub async fn cluster_call_ended(
+        &self,
+        node: &str,
+        call_id: &str,
+        user: i64,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "DELETE FROM cluster_calls WHERE node_id = $1 AND call_id = $2 AND user_id = $3",
+            )
+            .bind(node)
+            .bind(call_id)
+            .bind(user)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// The calls of every node but `me` whose heartbeat is at or after `alive_since`, counted
+    /// per node and user. Calls of a dead node are left out (and swept by
+    /// [`Store::cluster_sweep_dead`]).
+    pub async fn cluster_remote_calls(
+        &self,
+        me: &str,
+        alive_since: DateTime<Utc>,
+    ) -> Result<RemoteCalls, StoreError> {
+        let rows: RemoteCalls = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT c.node_id, c.user_id, COUNT(*) FROM cluster_calls c \
+                 JOIN cluster_nodes n ON n.node_id = c.node_id \
+                 WHERE c.node_id <> $1 AND n.heartbeat_at >= $2 \
+                 GROUP BY c.node_id, c.user_id",
+            )
+            .bind(me)
+            .bind(ms(alive_since))
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows)
+    }
+
+    /// Deletes the calls and heartbeats of nodes silent since before `alive_since` (killed,
+    /// or cut off); how many calls went.
+    pub async fn cluster_sweep_dead(&self, alive_since: DateTime<Utc>) -> Result<u64, StoreError> {
+        let calls = with_pool!(self, |pool| {
+            sqlx::query(
+                "DELETE FROM cluster_calls WHERE node_id NOT IN \
+                 (SELECT node_id FROM cluster_nodes WHERE heartbeat_at >= $1)",
+            )
+            .bind(ms(alive_since))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM cluster_nodes WHERE heartbeat_at < $1")
+                .bind(ms(alive_since))
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(calls)
+    }
+
+    /// Takes or renews the lease `name` for `holder` until `until`: true when `holder` holds
+    /// it now (it was free, expired at `now`, or already `holder`'s). One statement, so two
+    /// nodes racing for a free lease cannot both win.
+    pub async fn lease_acquire(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let n = with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO cluster_leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
+                 expires_at = excluded.expires_at \
+                 WHERE cluster_leases.holder = excluded.holder OR cluster_leases.expires_at < $4",
+            )
+            .bind(name)
+            .bind(holder)
+            .bind(ms(until))
+            .bind(ms(now))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(n == 1)
+    }
+
+    /// Gives the lease `name` up, if `holder` holds it (a clean stop: the next node need
+    /// not wait for it to expire).
+    pub async fn lease_release(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM cluster_leases WHERE name = $1 AND holder = $2")
+                .bind(name)
+                .bind(holder)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// The PostgreSQL pool, for LISTEN (`None` on SQLite: one node, nothing to hear).
+    pub(crate) fn pg_pool(&self) -> Option<&sqlx::PgPool> {
+        match &self.backend {
+            super::Backend::Postgres(pool) => Some(pool),
+            super::Backend::Sqlite(_) => None,
+        }
+    }
+}
+
+impl Store {
+    /// `NOTIFY channel, payload` (PostgreSQL); nothing on SQLite, where one node is alone.
+    pub async fn notify(&self, channel: &str, payload: &str) -> Result<(), StoreError> {
+        if let Some(pool) = self.pg_pool() {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(channel)
+                .bind(payload)
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// The shared secret `name`: `candidate` when no node stored one yet (this node is the
+    /// first), else the one stored. One insert that loses quietly to an earlier one, then a
+    /// read, so nodes starting together agree.
+    pub async fn cluster_secret(&self, name: &str, candidate: &str) -> Result<String, StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO cluster_secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(name)
+            .bind(candidate)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        let (value,): (String,) = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT value FROM cluster_secrets WHERE name = $1")
+                .bind(name)
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(value)
+    }
+
+    /// Registrar bindings not expired at `now`, for the `/metrics` gauge.
+    pub async fn registrations_active_count(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let (n,): (i64,) = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT COUNT(*) FROM registrations WHERE expires_at > $1")
+                .bind(ms(now))
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn other_live_nodes_calls_are_read_and_dead_ones_swept() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        store.cluster_heartbeat("a", at(0)).await.unwrap();
+        store.cluster_heartbeat("b", at(0)).await.unwrap();
+        store
+            .cluster_call_started("a", "c1", 7, at(0))
+            .await
+            .unwrap();
+        store
+            .cluster_call_started("a", "c1", 7, at(0))
+            .await
+            .unwrap();
+        store
+            .cluster_call_started("b", "c2", 7, at(0))
+            .await
+            .unwrap();
+        store
+            .cluster_call_started("b", "c3", 7, at(0))
+            .await
+            .unwrap();
+        // Node a sees b's two calls of user 7, not its own.
+        let mut rows = store.cluster_remote_calls("a", at(-5)).await.unwrap();
+        rows.sort();
+        assert_eq!(rows, vec![("b".to_owned(), 7, 2)]);
+        // b falls silent; a keeps beating: b's calls stop counting, then are swept.
+        store.cluster_heartbeat("a", at(20)).await.unwrap();
+        assert!(store
+            .cluster_remote_calls("a", at(10))
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.cluster_sweep_dead(at(10)).await.unwrap(), 2);
+        store.cluster_call_ended("a", "c1", 7).await.unwrap();
+        assert!(store
+            .cluster_remote_calls("b", at(10))
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_lease_has_one_holder_until_it_expires_or_is_released() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        assert!(store
+            .lease_acquire("feed:1", "a", at(0), at(30))
+            .await
+            .unwrap());
+        assert!(!store
+            .lease_acquire("feed:1", "b", at(10), at(40))
+            .await
+            .unwrap());
+        // The holder renews.
+        assert!(store
+            .lease_acquire("feed:1", "a", at(20), at(50))
+            .await
+            .unwrap());
+        assert!(!store
+            .lease_acquire("feed:1", "b", at(49), at(79))
+            .await
+            .unwrap());
+        // The holder died: after expiry the other node takes over.
+        assert!(store
+            .lease_acquire("feed:1", "b", at(51), at(81))
+            .await
+            .unwrap());
+        assert!(!store
+            .lease_acquire("feed:1", "a", at(52), at(82))
+            .await
+            .unwrap());
+        store.lease_release("feed:1", "b").await.unwrap();
+        assert!(store
+            .lease_acquire("feed:1", "a", at(53), at(83))
+            .await
+            .unwrap());
+    }
+}
