@@ -16,8 +16,8 @@ use crate::domain::Lang;
 use crate::pin::LockoutPolicy;
 use crate::sip::auth::DigestAlgorithm;
 
-pub mod directory;
 pub mod cluster;
+pub mod directory;
 pub mod duration;
 pub mod security;
 

@@ -50,8 +50,8 @@ macro_rules! with_pool {
 
 mod absences;
 mod calendar;
-mod deliveries;
 mod cluster;
+mod deliveries;
 pub mod demo;
 mod devices;
 mod directory;
