@@ -261,6 +261,12 @@ impl DenyList {
         self.rules.iter().map(|(p, _)| p)
     }
 
+    /// The prefixes with their category, as configured (shown to the organisation by the
+    /// API, `GET /api/v1/org/toll-fraud`).
+    pub fn rules(&self) -> impl Iterator<Item = (&Prefix, Category)> {
+        self.rules.iter().map(|(p, c)| (p, *c))
+    }
+
     /// The longest rule `international` starts with.
     fn matching(&self, international: &str) -> Option<&(Prefix, Category)> {
         self.rules

@@ -54,9 +54,9 @@ function Link({ to, children, ...rest }) {
   return html`<a href=${to} onClick=${click} ...${rest}>${children}</a>`;
 }
 
-function Screen({ path, session, reload }) {
+function Screen({ path, session, reload, logout }) {
   const parts = path.split('/').filter(Boolean);
-  const props = { ...session, reload, navigate };
+  const props = { ...session, reload, navigate, logout };
   switch (parts[0]) {
     case 'colleagues':
       return parts[1] ? html`<${Timeline} ...${props} userId=${parts[1]} />` : html`<${Colleagues} ...${props} />`;
@@ -100,7 +100,7 @@ function Shell({ session, path, reload, logout, badge }) {
         data-tab=${id}>${t(key)}${id === 'voicemail' && badge > 0
           ? html`<span class="badge" data-testid="vm-badge" aria-label=${t('vm.badge', { n: badge })}>${badge}</span>` : ''}</${Link}></li>`)}</ul>
     </nav>
-    <main id="main" tabindex="-1"><${Screen} path=${path} session=${session} reload=${reload} /></main>
+    <main id="main" tabindex="-1"><${Screen} path=${path} session=${session} reload=${reload} logout=${logout} /></main>
     <${Toasts} />`;
 }
 
@@ -152,8 +152,11 @@ function App() {
     if (type === 'resync') get('/me/voicemail').then((vm) => setCounts(vm.counts), () => {});
   }), []);
 
-  const logout = async () => {
-    try { await post('/logout'); } catch { /* the session may be gone already */ }
+  // ended === true: the server has ended the session already ("log out everywhere").
+  const logout = async (ended) => {
+    if (ended !== true) {
+      try { await post('/logout'); } catch { /* the session may be gone already */ }
+    }
     stopLive();
     clearPrefetched();
     setSession(null);

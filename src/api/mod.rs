@@ -465,6 +465,13 @@ routes! {
         "Which ways a new PIN can be sent on this server (e-mail, SMS)";
     get "/api/v1/me/channels" => written::my_channels, true,
         "Which ways a message or a new PIN can reach me (server configured and address known)";
+    get "/api/v1/org/toll-fraud" => toll_fraud::show, true,
+        "My organisation's toll-fraud policy: its external-calls switch, the operator's \
+        deny-list ranges (and which the allow-list opens) and its allow-list";
+    put "/api/v1/org/toll-fraud" => toll_fraud::set_allow_list, true,
+        "Replace my organisation's toll-fraud allow-list (receptionists; E.164 prefixes, \
+        normalised to +digits; [] clears it)",
+        body toll_fraud::AllowListInput = r#"{"allow_list": ["+870", "+881"]}"#;
 }
 
 /// The API router with its state; everything outside `/api/` is the web client ([`web`]).

@@ -681,3 +681,123 @@ fn call_history_names_the_group_and_who_answered() {
         WAIT,
     );
 }
+
+/// "Log out everywhere" (issue #19): Hans is logged in in two browsers. In one he presses the
+/// button in the settings; the confirmation takes the focus and "cancel" changes nothing;
+/// confirmed, that browser is back at the login, the other's next API call is 401 and its
+/// client returns to the login too.
+#[test]
+fn logging_out_everywhere_ends_the_other_browser_too() {
+    let server = TestServer::start_demo();
+    let driver = Driver::start();
+    let desk = driver.browser(Window::DESKTOP);
+    let other = driver.browser(Window::DESKTOP);
+    login(&desk, &server, "1000001", "2580");
+    login(&other, &server, "1000001", "2580");
+    let status_of_me = |b: &Browser| {
+        b.exec_async(
+            "const done = arguments[arguments.length - 1];
+             fetch('/api/v1/me', { credentials: 'same-origin' }).then(r => done(r.status), e => done(String(e)));",
+            json!([]),
+        )
+    };
+    open_tab(&desk, "settings");
+    let ask = "[data-testid=logout-everywhere] button[data-action=logout-everywhere]";
+    let focused = |action: &str| {
+        format!("document.activeElement && document.activeElement.dataset.action === '{action}'")
+    };
+    desk.click(ask);
+    desk.wait_for("the confirmation, focused", &focused("confirm"), WAIT);
+    assert!(desk
+        .body_text()
+        .contains("Log ud på alle enheder, også denne?"));
+    assert_accessible(&desk, "settings asking to log out everywhere");
+    desk.click("[data-testid=logout-everywhere] button[data-action=cancel]");
+    desk.wait_for(
+        "the button again, focused",
+        &focused("logout-everywhere"),
+        WAIT,
+    );
+    assert_eq!(status_of_me(&other), json!(200), "cancel ends nothing");
+
+    desk.click(ask);
+    desk.click("[data-testid=logout-everywhere] button[data-action=confirm]");
+    desk.wait_for(
+        "the login form in the browser that asked",
+        "document.querySelector('#local-number') && !document.querySelector('nav.tabs')",
+        WAIT,
+    );
+    assert_eq!(status_of_me(&desk), json!(401));
+    assert_eq!(
+        status_of_me(&other),
+        json!(401),
+        "the other session is over"
+    );
+    // The other client learns it at its next request (opening a screen), if the live stream
+    // has not told it already.
+    other.exec(
+        "const tab = document.querySelector('a[data-tab=calls]'); if (tab) tab.click();",
+        json!([]),
+    );
+    other.wait_for(
+        "the login form in the other browser",
+        "document.querySelector('#local-number') && !document.querySelector('nav.tabs')",
+        WAIT,
+    );
+    // Logging in again works.
+    login(&desk, &server, "1000001", "2580");
+}
+
+/// The receptionist's view of the toll-fraud policy in the settings: the operator's ranges,
+/// a bad prefix refused naming its place, `+870` allowed and shown as opened. A plain user
+/// does not get the panel.
+#[test]
+fn the_receptionist_edits_the_allow_list_in_the_settings() {
+    let server = TestServer::start_demo();
+    let driver = Driver::start();
+    let b = driver.browser(Window::DESKTOP);
+    login(&b, &server, "1000002", "2580");
+    open_tab(&b, "settings");
+    let state_of = |prefix: &str| {
+        format!(
+            "document.querySelector('[data-testid=toll-fraud] tr[data-prefix=\"{prefix}\"] td:last-child')?.textContent"
+        )
+    };
+    let before = b.wait_for("the +870 range", &state_of("+870"), WAIT);
+    assert_eq!(before, json!("Afvist"));
+    b.type_into("#tf-allow", "+870 +0");
+    b.click("[data-testid=toll-fraud] button[type=submit]");
+    let error = b.wait_for(
+        "the refusal",
+        "document.querySelector('[data-testid=toll-fraud] .error')?.textContent",
+        WAIT,
+    );
+    assert!(
+        error.as_str().unwrap_or("").contains("allow_list[1]"),
+        "{error}"
+    );
+    b.set_value("#tf-allow", "+870");
+    b.click("[data-testid=toll-fraud] button[type=submit]");
+    b.wait_for(
+        "+870 opened",
+        &format!("{} === 'Tilladt (tilladte numre)'", state_of("+870")),
+        WAIT,
+    );
+    assert_eq!(
+        b.exec(&format!("return {}", state_of("+881")), json!([])),
+        json!("Afvist")
+    );
+    assert_accessible(&b, "settings with the allow-list");
+
+    let hans = driver.browser(Window::DESKTOP);
+    login(&hans, &server, "1000001", "2580");
+    open_tab(&hans, "settings");
+    hans.find("[data-testid=logout-everywhere]");
+    assert_eq!(
+        hans.exec(
+            "return !!document.querySelector('[data-testid=toll-fraud]')",
+            json!([])
+        ),
+        json!(false)
+    );
+}

@@ -862,3 +862,105 @@ fn calendar_forward_codes_are_checked_when_saved_and_imported() {
     let r = edit("Møde [fwd 4570100002]", None);
     assert_eq!(r.status, 200, "a colleague's number: {}", text(&r.body));
 }
+
+/// The allow-list over the API: everyone of the organisation reads the policy, only a
+/// receptionist replaces the allow-list (a bad prefix is 422 naming its index); a saved
+/// destination in `+870` is then accepted (the demo organisation allows external calls) while
+/// `+881` stays refused, also for click-to-call; clearing the list refuses `+870` again.
+#[test]
+fn the_organisation_allow_list_is_read_by_all_and_set_by_receptionists() {
+    let server = TestServer::start_demo();
+    let hans = format!("Bearer {}", token(server.http, HANS, "2580"));
+    let karen = format!("Bearer {}", token(server.http, KAREN, "2580"));
+    let policy = |auth: &str| {
+        let r = http(
+            server.http,
+            "GET",
+            "/api/v1/org/toll-fraud",
+            &[("Authorization", auth)],
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", text(&r.body));
+        r.json()
+    };
+    let set = |auth: &str, list: Value| {
+        http(
+            server.http,
+            "PUT",
+            "/api/v1/org/toll-fraud",
+            &[("Authorization", auth)],
+            Some(&json!({ "allow_list": list })),
+        )
+    };
+    let save = |number: &str| {
+        http(
+            server.http,
+            "POST",
+            "/api/v1/me/saved-destinations",
+            &[("Authorization", &hans)],
+            Some(&json!({ "label": "Vessel", "kind": "external", "number": number })),
+        )
+    };
+    let p = policy(&hans);
+    assert_eq!(p["external_calls_allowed"], true);
+    assert_eq!(p["allow_list"], json!([]));
+    let rule = |p: &Value, prefix: &str| {
+        p["deny_list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["prefix"] == prefix)
+            .cloned()
+            .unwrap_or_else(|| panic!("{prefix} in {p}"))
+    };
+    assert_eq!(rule(&p, "+870")["category"], "satellite");
+    assert_eq!(rule(&p, "+870")["opened"], false);
+    let r = save("+870 771 234 567");
+    assert_eq!(r.status, 403, "denied before: {}", text(&r.body));
+    assert_eq!(r.json()["error"]["code"], "number_not_allowed");
+
+    let r = set(&hans, json!(["+870"]));
+    assert_eq!(r.status, 403, "{}", text(&r.body));
+    assert_eq!(r.json()["error"]["code"], "receptionist_only");
+    let r = set(&karen, json!(["+870", "881", "+0"]));
+    assert_eq!(r.status, 422, "{}", text(&r.body));
+    assert_eq!(r.json()["error"]["field"], "allow_list[2]");
+    assert_eq!(policy(&hans)["allow_list"], json!([]), "nothing stored");
+
+    let r = set(&karen, json!([" 870 ", "+870"]));
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+    assert_eq!(r.json()["allow_list"], json!(["+870"]), "normalised, once");
+    let p = policy(&hans);
+    assert_eq!(p["allow_list"], json!(["+870"]));
+    assert_eq!(rule(&p, "+870")["opened"], true);
+    assert_eq!(rule(&p, "+881")["opened"], false);
+    let r = save("+870 771 234 567");
+    assert_eq!(r.status, 201, "allow-listed: {}", text(&r.body));
+    let r = save("+881 631 234 567");
+    assert_eq!(r.status, 403, "{}", text(&r.body));
+    assert_eq!(r.json()["error"]["code"], "number_not_allowed");
+    assert_eq!(r.json()["error"]["field"], "number");
+    let call = |to: &str| {
+        http(
+            server.http,
+            "POST",
+            "/api/v1/calls",
+            &[("Authorization", &hans)],
+            Some(&json!({ "to": to })),
+        )
+    };
+    let r = call("+881631234567");
+    assert_eq!(r.status, 403, "click-to-call: {}", text(&r.body));
+    assert_eq!(r.json()["error"]["field"], "to");
+    // +870 passes the policy and stops at the next check: the demo has no trunk.
+    let r = call("+870771234567");
+    assert_eq!(r.status, 503, "{}", text(&r.body));
+    assert_eq!(r.json()["error"]["code"], "no_trunk");
+
+    let r = set(&karen, json!([]));
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+    assert_eq!(policy(&hans)["allow_list"], json!([]));
+    let r = save("+870 771 234 568");
+    assert_eq!(r.status, 403, "cleared: {}", text(&r.body));
+    assert_eq!(r.json()["error"]["code"], "number_not_allowed");
+}

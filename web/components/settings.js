@@ -1,7 +1,8 @@
 // "Indstillinger": language, start page and default search scope; PIN change; voicemail
 // options with own greeting and name (upload a file, or record in the browser); my own quick
-// forwards and saved forwarding destinations.
-import { html, useState, useRef } from '../vendor/htm-preact.js';
+// forwards and saved forwarding destinations; "log out everywhere"; for receptionists, the
+// organisation's toll-fraud allow-list.
+import { html, useState, useRef, useEffect } from '../vendor/htm-preact.js';
 import { t, setLang } from '../lib/i18n.js';
 import { get, post, put, patch, del } from '../lib/api.js';
 import { errorText, toast, useLoad, ReasonSelect } from './common.js';
@@ -147,7 +148,67 @@ function SavedDestinations() {
     <div class="row"><button type="submit">${t('common.add')}</button></div></form></section>`;
 }
 
-export function Settings({ settings, reload }) {
+/** Ends every session of mine, this one included, after asking; then back to the login. */
+function LogoutEverywhere({ logout }) {
+  const [asking, setAsking] = useState(false);
+  const [error, setError] = useState('');
+  const yes = useRef(null);
+  const ask = useRef(null);
+  useEffect(() => { if (asking) yes.current?.focus(); }, [asking]);
+  const cancel = () => { setAsking(false); setTimeout(() => ask.current?.focus(), 0); };
+  const go = async () => {
+    setError('');
+    try { await post('/logout-everywhere'); } catch (e) {
+      if (e.status !== 401) { setError(errorText(e)); return; }
+    }
+    logout(true);
+  };
+  return html`<section class="panel" aria-labelledby="lo-all-h" data-testid="logout-everywhere">
+    <h2 id="lo-all-h">${t('set.logout_all')}</h2>
+    <p class="note" id="lo-all-help">${t('set.logout_all_help')}</p>
+    ${asking
+      ? html`<div role="group" aria-labelledby="lo-all-ask" class="confirm">
+          <p id="lo-all-ask"><strong>${t('set.logout_all_ask')}</strong></p>
+          <div class="row"><button type="button" class="danger" ref=${yes} data-action="confirm" onClick=${go}>${t('set.logout_all_yes')}</button>
+          <button type="button" data-action="cancel" onClick=${cancel}>${t('common.cancel')}</button></div></div>`
+      : html`<div class="row"><button type="button" class="danger" ref=${ask} data-action="logout-everywhere"
+          aria-describedby="lo-all-help" onClick=${() => setAsking(true)}>${t('set.logout_all')}</button></div>`}
+    ${error && html`<p class="error" role="alert">${error}</p>`}
+  </section>`;
+}
+
+/** The organisation's toll-fraud policy, and its allow-list to change (receptionists). */
+function TollFraud() {
+  const [p, error, reload] = useLoad(() => get('/org/toll-fraud'), []);
+  const [typed, setTyped] = useState(null);
+  const [saveErr, setSaveErr] = useState('');
+  if (error) return html`<p class="error">${errorText(error)}</p>`;
+  if (!p) return null;
+  const value = typed ?? p.allow_list.join(' ');
+  const save = async (e) => {
+    e.preventDefault(); setSaveErr('');
+    try {
+      await put('/org/toll-fraud', { allow_list: value.split(/[\s,;]+/).filter(Boolean) });
+      setTyped(null); reload(); toast(t('common.saved'));
+    } catch (err) { setSaveErr(errorText(err)); }
+  };
+  return html`<section class="panel" aria-labelledby="tf-h" data-testid="toll-fraud"><h2 id="tf-h">${t('tf.title')}</h2>
+    <p>${t(p.external_calls_allowed ? 'tf.external_on' : 'tf.external_off')}</p>
+    <table class="report"><caption>${t('tf.denied')}</caption>
+      <thead><tr><th scope="col">${t('tf.prefix')}</th><th scope="col">${t('tf.category')}</th><th scope="col">${t('tf.state')}</th></tr></thead>
+      <tbody>${p.deny_list.map((r) => html`<tr key=${r.prefix} data-prefix=${r.prefix}><td>${r.prefix}</td>
+        <td>${t(`tf.cat.${r.category}`)}</td><td>${t(r.opened ? 'tf.opened' : 'tf.refused')}</td></tr>`)}</tbody></table>
+    <form onSubmit=${save}>
+      <label for="tf-allow">${t('tf.allow_list')}</label>
+      <input id="tf-allow" type="text" inputmode="tel" autocomplete="off" aria-describedby="tf-allow-help" value=${value}
+        onInput=${(e) => setTyped(e.target.value)} />
+      <p class="note" id="tf-allow-help">${t('tf.allow_help')}</p>
+      ${saveErr && html`<p class="error" role="alert">${saveErr}</p>`}
+      <div class="row"><button class="primary" type="submit">${t('common.save')}</button></div>
+    </form></section>`;
+}
+
+export function Settings({ settings, reload, me, logout }) {
   return html`<div>
     <h1>${t('set.title')}</h1>
     <${WebSettings} settings=${settings} reload=${reload} />
@@ -157,5 +218,7 @@ export function Settings({ settings, reload }) {
     <${ClickToCallHandler} />
     <${OwnQuickForwards} />
     <${SavedDestinations} />
+    ${me?.role === 'receptionist' && html`<${TollFraud} />`}
+    <${LogoutEverywhere} logout=${logout} />
   </div>`;
 }

@@ -161,4 +161,14 @@ export default {
   'err.channel_unavailable': 'Serveren kan ikke sende på den måde.', 'err.no_address': 'Der er ingen adresse eller nummer at sende til.',
   'err.pin_not_delivered': 'Den nye PIN-kode kunne ikke sendes; din kode er uændret. Prøv igen senere.',
   'err.number_not_allowed': 'Det nummer må ikke bruges.', 'err.external_messages_not_allowed': 'Beskeder uden for organisationen er ikke tilladt.',
+  // Issue #19: log ud alle steder; organisationens tilladte numre (receptionister).
+  'set.logout_all': 'Log ud alle steder', 'set.logout_all_help': 'Afslutter dine sessioner på alle computere og telefoner, også denne. Brug det, hvis du har logget ind på en computer, der ikke er din, eller har mistet en telefon.',
+  'set.logout_all_ask': 'Log ud på alle enheder, også denne?', 'set.logout_all_yes': 'Ja, log ud alle steder',
+  'tf.title': 'Opkald til dyre numre', 'tf.external_on': 'Din organisation må ringe og viderestille til numre uden for organisationen, undtagen numrene nedenfor.',
+  'tf.external_off': 'Din organisation må ikke ringe eller viderestille til numre uden for organisationen; listen over tilladte numre åbner intet, før din udbyder tillader det.',
+  'tf.denied': 'Nummerserier, din udbyder afviser', 'tf.prefix': 'Præfiks', 'tf.category': 'Slags', 'tf.state': 'For din organisation',
+  'tf.opened': 'Tilladt (tilladte numre)', 'tf.refused': 'Afvist',
+  'tf.cat.satellite': 'Satellit', 'tf.cat.international_network': 'Internationalt netværk', 'tf.cat.international_premium': 'International overtakseret',
+  'tf.cat.national_premium': 'Overtakseret', 'tf.cat.configured': 'Spærret af din udbyder',
+  'tf.allow_list': 'Tilladte numre', 'tf.allow_help': 'Præfikser, din organisation må ringe til, selv om de er afvist ovenfor, adskilt med mellemrum, f.eks. +870 for Inmarsat. Tom: ingen.',
 };

@@ -161,4 +161,14 @@ export default {
   'err.channel_unavailable': 'This server cannot send that way.', 'err.no_address': 'No address or number to send to.',
   'err.pin_not_delivered': 'The new PIN could not be sent; your PIN is unchanged. Try again later.',
   'err.number_not_allowed': 'That number may not be used.', 'err.external_messages_not_allowed': 'Messages outside the organisation are not allowed.',
+  // Issue #19: log out everywhere; the organisation's toll-fraud allow-list (receptionists).
+  'set.logout_all': 'Log out everywhere', 'set.logout_all_help': 'Ends your sessions on every computer and phone, this one included. Use it if you logged in on a computer that is not yours, or lost a phone.',
+  'set.logout_all_ask': 'Log out on every device, this one included?', 'set.logout_all_yes': 'Yes, log out everywhere',
+  'tf.title': 'Calls to costly numbers', 'tf.external_on': 'Your organisation may call and forward to numbers outside it, except the ranges below.',
+  'tf.external_off': 'Your organisation may not call or forward to numbers outside it; the allow-list opens nothing until your provider allows it.',
+  'tf.denied': 'Ranges refused by your provider', 'tf.prefix': 'Prefix', 'tf.category': 'Kind', 'tf.state': 'For your organisation',
+  'tf.opened': 'Allowed (allow-list)', 'tf.refused': 'Refused',
+  'tf.cat.satellite': 'Satellite', 'tf.cat.international_network': 'International network', 'tf.cat.international_premium': 'International premium rate',
+  'tf.cat.national_premium': 'Premium rate', 'tf.cat.configured': 'Blocked by your provider',
+  'tf.allow_list': 'Allow-list', 'tf.allow_help': 'Prefixes your organisation may call although they are refused above, separated by spaces, e.g. +870 for Inmarsat. Empty: none.',
 };

@@ -161,4 +161,14 @@ export default {
   'err.channel_unavailable': 'Servern kan inte skicka på det sättet.', 'err.no_address': 'Det finns ingen adress eller nummer att skicka till.',
   'err.pin_not_delivered': 'Den nya PIN-koden kunde inte skickas; din kod är oförändrad. Försök igen senare.',
   'err.number_not_allowed': 'Det numret får inte användas.', 'err.external_messages_not_allowed': 'Meddelanden utanför organisationen är inte tillåtna.',
+  // Issue #19: logga ut överallt; organisationens tillåtna nummer (receptionister).
+  'set.logout_all': 'Logga ut överallt', 'set.logout_all_help': 'Avslutar dina sessioner på alla datorer och telefoner, även den här. Använd det om du har loggat in på en dator som inte är din, eller har tappat bort en telefon.',
+  'set.logout_all_ask': 'Logga ut på alla enheter, även den här?', 'set.logout_all_yes': 'Ja, logga ut överallt',
+  'tf.title': 'Samtal till dyra nummer', 'tf.external_on': 'Din organisation får ringa och vidarekoppla till nummer utanför organisationen, utom serierna nedan.',
+  'tf.external_off': 'Din organisation får inte ringa eller vidarekoppla till nummer utanför organisationen; listan över tillåtna nummer öppnar ingenting förrän din leverantör tillåter det.',
+  'tf.denied': 'Nummerserier som din leverantör spärrar', 'tf.prefix': 'Prefix', 'tf.category': 'Typ', 'tf.state': 'För din organisation',
+  'tf.opened': 'Tillåtet (tillåtna nummer)', 'tf.refused': 'Spärrat',
+  'tf.cat.satellite': 'Satellit', 'tf.cat.international_network': 'Internationellt nät', 'tf.cat.international_premium': 'Internationell betaltjänst',
+  'tf.cat.national_premium': 'Betalteletjänst', 'tf.cat.configured': 'Spärrat av din leverantör',
+  'tf.allow_list': 'Tillåtna nummer', 'tf.allow_help': 'Prefix som din organisation får ringa trots att de spärras ovan, åtskilda med mellanslag, t.ex. +870 för Inmarsat. Tomt: inga.',
 };
