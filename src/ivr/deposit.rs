@@ -30,12 +30,13 @@ use crate::media::vad::MIN_SPEECH;
 use crate::routing::GreetingStatus;
 use crate::speech::fragment as f;
 use crate::speech::sentences::SENTENCE_PAUSE;
-use crate::speech::{self, FragmentId, Piece, Utterance};
+use crate::speech::{self, Piece, Utterance};
 use crate::store::model::{RecordingKind, UserId};
 
-/// "For information in English, press 5."
+/// "For English press 5." The digit is recorded in the offer's fragment
+/// (`for_<language>_press_5`): changing the key means regenerating those prompts.
 pub const LANGUAGE_KEY: Digit = Digit::Five;
-/// "To reach the receptionist, press 9."
+/// "Press 9 for reception." The digit is recorded in `press_9_for_reception`, as above.
 pub const RECEPTIONIST_KEY: Digit = Digit::Nine;
 /// How long past the maximum length the machine waits for the recorder to end the recording
 /// by itself before it sends `StopRecording` (the record tone and packet jitter come first).
@@ -66,7 +67,7 @@ pub struct DepositSetup {
     pub own_name: bool,
     /// Play the owner's recorded greeting after the status.
     pub own_greeting: bool,
-    /// Offered to external callers: "for information in English, press 5".
+    /// Offered to external callers: "For English press 5".
     pub secondary_lang: Option<Lang>,
     /// The receptionist group's number, when "to reach the receptionist, press 9" is on.
     pub receptionist: Option<String>,
@@ -119,11 +120,11 @@ enum State {
     Welcome,
     /// The owner's own recorded greeting.
     OwnGreeting,
-    /// "For information in English, press 5. To reach the receptionist, press 9."
+    /// "For English press 5. Press 9 for reception."
     Options,
     /// Messages are off: waiting a few seconds for 5 or 9 after the offers.
     AwaitOption,
-    /// "Please leave a message after the tone."
+    /// "Leave a message after the tone."
     LeaveMessage,
     /// Tone played, recording.
     Recording {
@@ -295,18 +296,11 @@ impl Deposit {
                     .play(Prompt::Recording(RecordingKind::Greeting), false);
             }
             State::Options => {
-                let mut u = Utterance::new();
-                if let Some(lang) = self.language_offer() {
-                    u.extend(speech::language_offer(lang, key_number(LANGUAGE_KEY)));
-                }
-                if self.setup.receptionist.is_some() {
-                    u.fragment(f::TO_REACH_THE_RECEPTIONIST_PRESS)
-                        .push(Piece::Fragment(FragmentId::digit(key_number(
-                            RECEPTIONIST_KEY,
-                        ))))
-                        .pause(SENTENCE_PAUSE);
-                }
-                self.say(u);
+                // Said once, concisely: both keys have worked since the greeting's first word.
+                self.say(speech::offers(
+                    self.language_offer(),
+                    self.setup.receptionist.is_some(),
+                ));
             }
             State::AwaitOption => self.out.arm(now, self.setup.option_wait),
             State::LeaveMessage => {
@@ -579,9 +573,4 @@ fn spoken_status(status: &GreetingStatus, tz: Tz) -> speech::GreetingStatus {
             back_at: back_at.map(|b| b.with_timezone(&tz)),
         },
     }
-}
-
-/// The number a key is announced with ("press 5"); `*`, `#` and A–D are never announced.
-pub(super) fn key_number(digit: Digit) -> u32 {
-    u32::from(digit.event())
 }

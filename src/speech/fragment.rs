@@ -173,15 +173,16 @@ named_fragments! {
     // Deposit: options and recording.
     /// "press" (followed by a digit).
     PRESS = "press";
-    /// Danish only: "For information på dansk, tast".
-    FOR_INFORMATION_IN_DANISH_PRESS = "for_information_in_danish_press";
-    /// Swedish only: "För information på svenska, tryck".
-    FOR_INFORMATION_IN_SWEDISH_PRESS = "for_information_in_swedish_press";
-    /// English only: "For information in English, press".
-    FOR_INFORMATION_IN_ENGLISH_PRESS = "for_information_in_english_press";
-    /// "To reach the receptionist, press"
-    TO_REACH_THE_RECEPTIONIST_PRESS = "to_reach_the_receptionist_press";
-    /// "Please leave a message after the tone."
+    /// Danish only: "For dansk tast 5." The offers' keys are fixed (`ivr::deposit`), so the
+    /// digit is part of the phrase: one intonation, and shorter than "… tast" + a digit.
+    FOR_DANISH_PRESS_5 = "for_danish_press_5";
+    /// Swedish only: "För svenska tryck 5."
+    FOR_SWEDISH_PRESS_5 = "for_swedish_press_5";
+    /// English only: "For English press 5."
+    FOR_ENGLISH_PRESS_5 = "for_english_press_5";
+    /// "Press 9 for reception." ("Tast 9 for omstilling.")
+    PRESS_9_FOR_RECEPTION = "press_9_for_reception";
+    /// "Leave a message after the tone."
     LEAVE_A_MESSAGE_AFTER_THE_TONE = "leave_a_message_after_the_tone";
     /// "Thank you for your message. Goodbye."
     THANK_YOU_GOODBYE = "thank_you_goodbye";
@@ -289,12 +290,13 @@ named_fragments! {
     ARE_YOU_STILL_THERE = "are_you_still_there";
 }
 
-/// The fragment that offers `lang` to a caller, spoken in `lang` itself.
+/// The fragment that offers `lang` to a caller ("For English press 5."), spoken in `lang`
+/// itself: the caller who needs it does not understand the call's language.
 pub fn language_offer(lang: crate::domain::Lang) -> FragmentId {
     use crate::domain::Lang;
     match lang {
-        Lang::Da => FOR_INFORMATION_IN_DANISH_PRESS,
-        Lang::Sv => FOR_INFORMATION_IN_SWEDISH_PRESS,
-        Lang::En => FOR_INFORMATION_IN_ENGLISH_PRESS,
+        Lang::Da => FOR_DANISH_PRESS_5,
+        Lang::Sv => FOR_SWEDISH_PRESS_5,
+        Lang::En => FOR_ENGLISH_PRESS_5,
     }
 }

@@ -24,6 +24,6 @@ pub use fragment::FragmentId;
 pub use library::{FragmentLibrary, Resolved, SpeechError};
 pub use render::{name_as_number, render, Segment, DIGIT_GAP, WORD_GAP};
 pub use sentences::{
-    envelope, greeting_status, language_offer, message_count, welcome, GreetingStatus,
+    envelope, greeting_status, language_offer, message_count, offers, welcome, GreetingStatus,
 };
 pub use utterance::{Piece, Utterance, MAX_DIGITS};

@@ -307,11 +307,25 @@ fn digits_are_bounded_and_filtered() {
 
 #[test]
 fn language_offer_is_spoken_in_the_offered_language() {
-    let u = language_offer(Lang::En, 5);
+    let u = language_offer(Lang::En);
+    assert_eq!(said(&u, Lang::Da), "for_english_press_5@en");
+}
+
+#[test]
+fn the_offers_are_one_list_said_in_their_languages() {
     assert_eq!(
-        said(&u, Lang::Da),
-        "for_information_in_english_press@en digit_5@en |"
+        said(&offers(Some(Lang::En), true), Lang::Da),
+        "for_english_press_5@en | press_9_for_reception |"
     );
+    assert_eq!(
+        said(&offers(None, true), Lang::Sv),
+        "press_9_for_reception |"
+    );
+    assert_eq!(
+        said(&offers(Some(Lang::Da), false), Lang::En),
+        "for_danish_press_5@da |"
+    );
+    assert!(offers(None, false).pieces().is_empty());
 }
 
 #[test]
@@ -335,9 +349,9 @@ fn library() -> FragmentLibrary {
 /// Named fragments recorded in one language only (see prompts/README.md).
 fn only_in(id: &FragmentId) -> Option<Lang> {
     [
-        (f::FOR_INFORMATION_IN_DANISH_PRESS, Lang::Da),
-        (f::FOR_INFORMATION_IN_SWEDISH_PRESS, Lang::Sv),
-        (f::FOR_INFORMATION_IN_ENGLISH_PRESS, Lang::En),
+        (f::FOR_DANISH_PRESS_5, Lang::Da),
+        (f::FOR_SWEDISH_PRESS_5, Lang::Sv),
+        (f::FOR_ENGLISH_PRESS_5, Lang::En),
         (f::AT_NOON, Lang::En),
         (f::AM, Lang::En),
         (f::PM, Lang::En),
@@ -405,7 +419,7 @@ fn every_rendered_fragment_exists() {
         ));
     }
     for lang in Lang::ALL {
-        utterances.push(language_offer(*lang, 9));
+        utterances.push(language_offer(*lang));
     }
     utterances.push(Utterance::from(vec![Piece::Digits("+0123456789*#".into())]));
 
@@ -916,21 +930,19 @@ fn greeting_to_the_tone(lang: Lang, options: bool, switched: bool) -> Utterance 
         now,
     );
     if options {
-        if !switched {
-            let other = if lang == Lang::En { Lang::Da } else { Lang::En };
-            u.extend(language_offer(other, 5));
-        }
-        u.fragment(f::TO_REACH_THE_RECEPTIONIST_PRESS)
-            .push(Piece::Fragment(FragmentId::digit(9)))
-            .pause(sentences::SENTENCE_PAUSE);
+        let other = if lang == Lang::En { Lang::Da } else { Lang::En };
+        u.extend(offers((!switched).then_some(other), true));
     }
     u.fragment(f::LEAVE_A_MESSAGE_AFTER_THE_TONE);
     u
 }
 
 /// Issue #18: a Danish greeting with a status ("in a meeting, back today at 14:30") reaches
-/// the tone within 10 s. The name as espeak-ng says a two-word name at 150 words a minute
-/// ("Hans Hansen": 0.79 s) is counted as 1 s. Figures with `--nocapture`.
+/// the tone within 10 s, in the worst case too: an external caller offered English and the
+/// receptionist. The name as espeak-ng says a two-word name at 150 words a minute ("Hans
+/// Hansen": 0.79 s) is counted as 1 s. Figures with `--nocapture`; at 1f104b7, before the
+/// concise offers: da 7.1 / 13.1 / 10.0 s, sv 9.1 / 15.1 / 11.9 s, en 7.9 / 13.7 / 10.9 s
+/// (no offers / both offers / after key 5).
 #[test]
 fn a_danish_status_greeting_reaches_the_tone_within_10_seconds() {
     let name = Duration::from_secs(1);
@@ -954,8 +966,8 @@ fn a_danish_status_greeting_reaches_the_tone_within_10_seconds() {
             .collect();
         let before = play_time(&before, name);
         println!(
-            "{lang}: tone after {:.1} s (with both offers {:.1} s, after key 5 {:.1} s; \
-             before: {:.1} s with the number and both offers)",
+            "{lang}: tone after {:.2} s (with both offers {:.2} s, after key 5 {:.2} s; \
+             {:.2} s with the welcome, the number and both offers)",
             plain.as_secs_f64(),
             offers.as_secs_f64(),
             after_5.as_secs_f64(),
@@ -963,7 +975,7 @@ fn a_danish_status_greeting_reaches_the_tone_within_10_seconds() {
         );
         assert!(offers > plain && before > offers);
         if lang == Lang::Da {
-            danish = plain;
+            danish = offers;
         }
     }
     assert!(danish < Duration::from_secs(10), "{danish:?}");

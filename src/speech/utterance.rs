@@ -19,7 +19,7 @@ pub enum Piece {
     /// A fixed fragment, in the utterance's language.
     Fragment(FragmentId),
     /// A fixed fragment in a given language, whatever the utterance's language: "For
-    /// information in English, press" is said in English inside a Danish greeting.
+    /// English press 5." is said in English inside a Danish greeting.
     InLanguage(FragmentId, Lang),
     /// A user's name; the IVR plays their recorded name, or the name file made by
     /// `prompts/generate.sh --name`. The number is the store's user id.

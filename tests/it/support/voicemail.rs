@@ -20,9 +20,8 @@ use super::{rand_token, TestServer};
 use onestatus::domain::{Lang, Origin, Reason};
 use onestatus::media::decode::{DecodeLimits, PromptCache};
 use onestatus::media::g711::G711;
-use onestatus::speech::sentences::SENTENCE_PAUSE;
 use onestatus::speech::{
-    self, fragment as f, FragmentId, FragmentLibrary, GreetingStatus, Piece, Segment, Utterance,
+    self, fragment as f, FragmentLibrary, GreetingStatus, Piece, Segment, Utterance,
 };
 use onestatus::store::model::{AbsenceData, Binding, Destination, User};
 use onestatus::store::Store;
@@ -565,11 +564,7 @@ pub fn greeting(user_id: i64, secondary: Lang) -> [Utterance; 4] {
         },
         now,
     );
-    let mut options = speech::language_offer(secondary, 5);
-    options
-        .fragment(f::TO_REACH_THE_RECEPTIONIST_PRESS)
-        .push(Piece::Fragment(FragmentId::digit(9)))
-        .pause(SENTENCE_PAUSE);
+    let options = speech::offers(Some(secondary), true);
     [
         welcome,
         options,
