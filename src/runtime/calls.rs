@@ -24,6 +24,7 @@ use tracing::{debug, info, warn, Span};
 
 mod attended;
 mod group;
+pub(crate) mod mirrored;
 mod policy;
 mod refer;
 mod route;

@@ -31,7 +31,7 @@ use super::sip::context::Context;
 use super::sip::reply::{reply, SERVER};
 use crate::notify::mwi::{CONTENT_TYPE, EVENT};
 use crate::notify::{MwiConfig, MwiNotifier, MwiTarget};
-use crate::sip::auth::{AuthAnswer, DigestAlgorithm, DigestResponse, RequestContext};
+use crate::sip::auth::{AuthAnswer, DigestResponse};
 use crate::sip::subscription::{
     Accepted, Payload, SubscribeRejection, SubscriptionConfig, SubscriptionKey, Subscriptions,
     Watched,
@@ -165,7 +165,6 @@ pub fn on_lookup(cx: &mut Context, mwi: &mut Mwi, lookup: SubscribeLookup) {
         digest,
         found,
     } = lookup;
-    let now = cx.now();
     let (device, user, counts) = match found {
         Ok(found) => found,
         Err(crate::store::StoreError::NotFound(_)) => {
@@ -182,32 +181,7 @@ pub fn on_lookup(cx: &mut Context, mwi: &mut Mwi, lookup: SubscribeLookup) {
             return;
         }
     };
-    let ha1 = match digest.algorithm {
-        DigestAlgorithm::Md5 => &device.ha1_md5,
-        DigestAlgorithm::Sha256 => &device.ha1_sha256,
-    };
-    let uri = crate::sip::message::decode_text(&request.uri.to_string()).into_owned();
-    let context = RequestContext {
-        realm: &cx.config.sip.domain,
-        method: "SUBSCRIBE",
-        request_uri: &uri,
-    };
-    if let Err(error) =
-        cx.nonces
-            .verify_bound(now, &context, &digest, ha1, register::binding(source))
-    {
-        if error.is_malformed() {
-            cx.respond(
-                transaction,
-                reply(&request, 400, Some("Malformed Authorization")),
-            );
-        } else {
-            debug!(%error, username = %digest.username, "SUBSCRIBE authentication failed");
-            if error.counts_as_failure() {
-                register::failed(cx, source, &request);
-            }
-            register::challenge(cx, transaction, &request, source, error.is_stale());
-        }
+    if !register::verify_device(cx, transaction, &request, source, &digest, &device) {
         return;
     }
     // The mailbox watched: the Request-URI names it (RFC 3842 §3.2: "the Request-URI … is the

@@ -128,35 +128,7 @@ pub fn on_lookup(cx: &mut Context, lookup: RegisterLookup) {
             return;
         }
     };
-    let ha1 = match digest.algorithm {
-        DigestAlgorithm::Md5 => &device.ha1_md5,
-        DigestAlgorithm::Sha256 => &device.ha1_sha256,
-    };
-    // The phone hashed the URI as it wrote it (IPv6 in brackets).
-    let uri = crate::sip::message::decode_text(&request.uri.to_string()).into_owned();
-    let context = RequestContext {
-        realm: &cx.config.sip.domain,
-        method: "REGISTER",
-        request_uri: &uri,
-    };
-    if let Err(error) = cx
-        .nonces
-        .verify_bound(now, &context, &digest, ha1, binding(source))
-    {
-        if error.is_stale() {
-            challenge(cx, transaction, &request, source, true);
-        } else if error.is_malformed() {
-            cx.respond(
-                transaction,
-                reply(&request, 400, Some("Malformed Authorization")),
-            );
-        } else {
-            debug!(%error, username = %digest.username, "REGISTER authentication failed");
-            if error.counts_as_failure() {
-                failed(cx, source, &request);
-            }
-            challenge(cx, transaction, &request, source, false);
-        }
+    if !verify_device(cx, transaction, &request, source, &digest, &device) {
         return;
     }
     // The authenticated device may only bind its own user's address (§10.3 step 3).
@@ -302,6 +274,57 @@ pub(super) fn challenge_values(
     .to_vec();
     cx.nonces
         .challenge_offering(now, realm, stale, binding, &algorithms)
+}
+
+/// Checks a device's digest credentials on `request` (RFC 3261 §22.4, RFC 7616 §3.4, RFC
+/// 8760): `true` when they verify. Otherwise the request is answered here — 400 for malformed
+/// credentials, else 401 with a fresh challenge (`stale=true` when only the nonce was old) —
+/// and a wrong password counts against the client. REGISTER and SUBSCRIBE share it, so a
+/// phone meets one rule whichever it sends.
+pub(super) fn verify_device(
+    cx: &mut Context,
+    transaction: TransactionId,
+    request: &rsip::Request,
+    source: SocketAddr,
+    digest: &DigestResponse,
+    device: &Device,
+) -> bool {
+    let ha1 = match digest.algorithm {
+        DigestAlgorithm::Md5 => &device.ha1_md5,
+        DigestAlgorithm::Sha256 => &device.ha1_sha256,
+    };
+    // The phone hashed the URI as it wrote it (IPv6 in brackets).
+    let uri = crate::sip::message::decode_text(&request.uri.to_string()).into_owned();
+    let method = request.method.to_string();
+    let context = RequestContext {
+        realm: &cx.config.sip.domain,
+        method: &method,
+        request_uri: &uri,
+    };
+    let now = cx.clock.now();
+    let Err(error) = cx
+        .nonces
+        .verify_bound(now, &context, digest, ha1, binding(source))
+    else {
+        return true;
+    };
+    if error.is_stale() {
+        // An old nonce, or a UDP retransmission of credentials already used (its 200 lost):
+        // a new nonce, never a failure counted against the phone.
+        challenge(cx, transaction, request, source, true);
+    } else if error.is_malformed() {
+        cx.respond(
+            transaction,
+            reply(request, 400, Some("Malformed Authorization")),
+        );
+    } else {
+        debug!(%error, username = %digest.username, %method, "authentication failed");
+        if error.counts_as_failure() {
+            failed(cx, source, request);
+        }
+        challenge(cx, transaction, request, source, false);
+    }
+    false
 }
 
 /// Counts a failed authentication against the client (the source, or behind a trusted proxy

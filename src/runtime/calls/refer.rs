@@ -205,79 +205,13 @@ fn mirrored_invite(
     let d = running.call.dialog_with(transferee)?;
     let offer = running.call.sdp_of(transferee).unwrap_or_default().to_vec();
     let (source, transport) = running.call.address_of(transferee)?;
-    let transport = match transport {
-        TransportKind::Udp => "UDP",
-        TransportKind::Tcp => "TCP",
-    };
-    let mut headers: Vec<Header> = vec![
-        Header::Via(rsip::headers::Via::new(format!(
-            "SIP/2.0/{transport} {source};branch={}",
-            message::new_branch()
-        ))),
-        Header::MaxForwards(rsip::headers::MaxForwards::new("70")),
-        Header::From(rsip::headers::From::new(format!(
-            "{};tag={}",
-            d.remote_uri, d.remote_tag
-        ))),
-        Header::To(rsip::headers::To::new(format!(
-            "{};tag={}",
-            d.local_uri, d.local_tag
-        ))),
-        Header::CallId(rsip::headers::CallId::new(d.call_id.clone())),
-        Header::CSeq(rsip::headers::CSeq::new(format!(
-            "{} INVITE",
-            d.remote_cseq.unwrap_or(1)
-        ))),
-        Header::Contact(rsip::headers::Contact::new(format!(
-            "<{}>",
-            d.remote_target
-        ))),
-    ];
-    for route in &d.route_set {
-        headers.push(Header::RecordRoute(rsip::headers::RecordRoute::new(
-            route.clone(),
-        )));
-    }
-    if !offer.is_empty() {
-        headers.push(Header::ContentType(rsip::headers::ContentType::new(
-            "application/sdp",
-        )));
-    }
-    headers.push(Header::ContentLength(rsip::headers::ContentLength::new(
-        offer.len().to_string(),
-    )));
-    let uri =
-        rsip::Uri::try_from(format!("sip:{number}@{}", cx.config.sip.domain).as_str()).ok()?;
-    Some(rsip::Request {
-        method: Method::Invite,
-        uri,
-        version: rsip::Version::V2,
-        headers: headers.into(),
-        body: offer,
-    })
+    super::mirrored::invite(d, source, transport, &cx.config.sip.domain, number, offer)
 }
 
 fn caller_info(invite: &rsip::Request) -> CallerInfo {
     let from = dialog::header_value(&invite.headers, "From").unwrap_or_default();
     let (addr, _) = dialog::split_tag(&from);
-    let name = addr
-        .split_once('<')
-        .map(|(n, _)| n.trim().trim_matches('"').trim().to_owned())
-        .filter(|n| !n.is_empty());
-    let uri = match (addr.find('<'), addr.find('>')) {
-        (Some(o), Some(c)) if c > o => &addr[o + 1..c],
-        _ => addr.as_str(),
-    };
-    let number = uri
-        .split_once(':')
-        .and_then(|(_, rest)| rest.split_once('@'))
-        .map(|(user, _)| user.split(';').next().unwrap_or(user).to_owned())
-        .unwrap_or_default();
-    CallerInfo {
-        number,
-        name,
-        user_id: None,
-    }
+    super::mirrored::caller_info(&addr)
 }
 
 /// A NOTIFY to the transferor with the transfer's progress as `message/sipfrag` (RFC 3515

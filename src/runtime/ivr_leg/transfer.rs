@@ -25,12 +25,12 @@ use tracing::{debug, info, warn};
 
 use super::{end_call, send_in_dialog, IvrLegs, LegEvent, LegKey};
 use crate::b2bua::transfer::{self, Action, Event, Failure, Transfer};
-use crate::b2bua::{CallerInfo, Event as CallEvent};
+use crate::b2bua::Event as CallEvent;
 use crate::runtime::calls::{self, Calls};
 use crate::runtime::sip::context::{Context, Deferred};
 use crate::sip::dialog;
 use crate::sip::message;
-use crate::sip::transaction::{TransactionId, TransportKind};
+use crate::sip::transaction::TransactionId;
 
 /// The originated-INVITE name prefix of a transfer (the rest is the leg's key).
 const ID_PREFIX: &str = "transfer-";
@@ -203,62 +203,20 @@ fn start(cx: &mut Context, legs: &mut IvrLegs, calls: &mut Calls, key: LegKey, n
     };
     let span = leg.span.clone();
     let _enter = span.enter();
-    let domain = cx.config.sip.domain.clone();
-    let transport = match leg.transport {
-        TransportKind::Udp => "UDP",
-        TransportKind::Tcp => "TCP",
-    };
     let d = &leg.dialog;
-    let mut headers: Vec<Header> = vec![
-        Header::Via(rsip::headers::Via::new(format!(
-            "SIP/2.0/{transport} {};branch={}",
-            leg.source,
-            message::new_branch()
-        ))),
-        Header::MaxForwards(rsip::headers::MaxForwards::new("70")),
-        Header::From(rsip::headers::From::new(format!(
-            "{};tag={}",
-            d.remote_uri, d.remote_tag
-        ))),
-        // Our tag is on To already: the call answers with it, in the caller's dialog.
-        Header::To(rsip::headers::To::new(format!(
-            "{};tag={}",
-            d.local_uri, d.local_tag
-        ))),
-        Header::CallId(rsip::headers::CallId::new(d.call_id.clone())),
-        Header::CSeq(rsip::headers::CSeq::new(format!(
-            "{} INVITE",
-            d.remote_cseq.unwrap_or(1)
-        ))),
-        Header::Contact(rsip::headers::Contact::new(format!(
-            "<{}>",
-            d.remote_target
-        ))),
-    ];
-    for route in &d.route_set {
-        headers.push(Header::RecordRoute(rsip::headers::RecordRoute::new(
-            route.clone(),
-        )));
-    }
-    headers.push(Header::ContentType(rsip::headers::ContentType::new(
-        "application/sdp",
-    )));
-    headers.push(Header::ContentLength(rsip::headers::ContentLength::new(
-        leg.remote_sdp.len().to_string(),
-    )));
-    let Ok(uri) = rsip::Uri::try_from(format!("sip:{number}@{domain}").as_str()) else {
+    let Some(invite) = calls::mirrored::invite(
+        d,
+        leg.source,
+        leg.transport,
+        &cx.config.sip.domain,
+        number,
+        leg.remote_sdp.clone(),
+    ) else {
         warn!(%number, "transfer to a number that makes no URI");
         let _ = leg.events.try_send(LegEvent::TransferFailed);
         return;
     };
-    let invite = rsip::Request {
-        method: Method::Invite,
-        uri,
-        version: rsip::Version::V2,
-        headers: headers.into(),
-        body: leg.remote_sdp.clone(),
-    };
-    let caller = caller_info(&d.remote_uri);
+    let caller = calls::mirrored::caller_info(&d.remote_uri);
     let (source, leg_transport) = (leg.source, leg.transport);
     let inbound = cx.owners.originate(&format!("{ID_PREFIX}{}", key.0));
     let now = cx.instant();
@@ -275,28 +233,6 @@ fn start(cx: &mut Context, legs: &mut IvrLegs, calls: &mut Calls, key: LegKey, n
     // Our own INVITE: no authentication of the caller's device; the routing look-up fills in
     // who the caller is.
     calls::mark_originated(cx, calls, inbound, caller);
-}
-
-/// The caller as the history and the callee's display see it: From's user and display name.
-fn caller_info(from: &str) -> CallerInfo {
-    let name = from
-        .split_once('<')
-        .map(|(n, _)| n.trim().trim_matches('"').trim().to_owned())
-        .filter(|n| !n.is_empty());
-    let uri = match (from.find('<'), from.find('>')) {
-        (Some(o), Some(c)) if c > o => &from[o + 1..c],
-        _ => from,
-    };
-    let number = uri
-        .split_once(':')
-        .and_then(|(_, rest)| rest.split_once('@'))
-        .map(|(user, _)| user.split(';').next().unwrap_or(user).to_owned())
-        .unwrap_or_default();
-    CallerInfo {
-        number,
-        name,
-        user_id: None,
-    }
 }
 
 /// Moves the caller's media to the destination: re-INVITE in its dialog with the call's
@@ -411,13 +347,5 @@ mod tests {
         assert_eq!(leg_of("transfer-17"), Some(LegKey(17)));
         assert_eq!(leg_of("c2c-17"), None);
         assert_eq!(leg_of("transfer-x"), None);
-    }
-
-    #[test]
-    fn the_caller_is_read_from_the_dialogs_remote_uri() {
-        let c = caller_info("\"Kim Larsen\" <sip:4522334455@192.0.2.1:5060>");
-        assert_eq!(c.number, "4522334455");
-        assert_eq!(c.name.as_deref(), Some("Kim Larsen"));
-        assert_eq!(caller_info("<sip:100@onestatus>").name, None);
     }
 }
