@@ -767,11 +767,11 @@ pub struct SavedDestination {
 /// Per-user voicemail options.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VoicemailSettings {
-    /// "For information in English press 5"; `None` = off.
+    /// The language offered by key 5 ("For English press 5", said in that language); `None` = off.
     pub secondary_lang: Option<Lang>,
     /// Whether callers may leave messages.
     pub allow_messages: bool,
-    /// "To reach the receptionist press 9".
+    /// Whether key 9 is offered ("Press 9 for reception").
     pub receptionist_option: bool,
     /// Group reached by 9 (else the organisation's).
     pub receptionist_group_number: Option<String>,
