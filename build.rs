@@ -19,7 +19,7 @@ fn main() {
     collect(&web, &web, &mut files);
     files.sort();
     let mut out = String::from("/// The web client's files: (path below `web/`, contents).\n");
-    out.push_str("pub static ASSETS: &[(&str, &[u8])] = &[\n");
+    out.push_str("pub(crate) static ASSETS: &[(&str, &[u8])] = &[\n");
     for (rel, abs) in &files {
         let _ = writeln!(out, "    ({rel:?}, include_bytes!({abs:?})),");
     }

@@ -29,7 +29,7 @@ fn time(h: u32, m: u32) -> NaiveTime {
     NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN)
 }
 
-pub fn realistic_state() -> UserState {
+pub(crate) fn realistic_state() -> UserState {
     let absences = (0..5)
         .map(|i| Absence {
             id: i,
@@ -115,7 +115,7 @@ pub fn realistic_state() -> UserState {
 
 /// The state issue 9 names: 20 absences and 200 calendar entries (plus the two schedules),
 /// spread over the two months around the measured instants.
-pub fn heavy_state() -> UserState {
+pub(crate) fn heavy_state() -> UserState {
     let mut state = realistic_state();
     let base = utc(1, 0, 0);
     state.absences = (0..20)
@@ -152,7 +152,7 @@ pub fn heavy_state() -> UserState {
 }
 
 /// Times every call on its own and returns (p50, p99, max) in microseconds.
-pub fn percentiles(
+pub(crate) fn percentiles(
     state: &UserState,
     now: DateTime<Utc>,
     call: &CallContext,
@@ -176,7 +176,7 @@ pub fn percentiles(
 }
 
 /// The instants measured, by what `decide` should find there.
-pub fn cases() -> [(&'static str, DateTime<Utc>); 4] {
+pub(crate) fn cases() -> [(&'static str, DateTime<Utc>); 4] {
     [
         ("available (ring)", utc(25, 13, 0)),
         ("lunch absence (voicemail + back-at chain)", utc(24, 11, 10)),
@@ -186,7 +186,7 @@ pub fn cases() -> [(&'static str, DateTime<Utc>); 4] {
 }
 
 /// One row per (state, case): labels and (p50, p99, max) in µs.
-pub fn run(iterations: usize) -> Vec<(String, (f64, f64, f64))> {
+pub(crate) fn run(iterations: usize) -> Vec<(String, (f64, f64, f64))> {
     let call = CallContext {
         dialled: "+4570202020".into(),
         ..CallContext::default()

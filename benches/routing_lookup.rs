@@ -30,27 +30,27 @@ use onestatus::store::{NewOrganisation, Store, StoreError};
 use onestatus::user_state;
 
 /// Absences, calendar entries and schedules per user (issue 9 §3).
-pub const ABSENCES: i64 = 20;
-pub const ENTRIES: i64 = 200;
-pub const SCHEDULES: i64 = 2;
+pub(crate) const ABSENCES: i64 = 20;
+pub(crate) const ENTRIES: i64 = 200;
+pub(crate) const SCHEDULES: i64 = 2;
 /// The organisation's customer code; OneNumbers are `45` + code + 5 digits.
 const CODE: &str = "400";
 
 /// The instant every lookup is made at: a Tuesday morning in Copenhagen.
-pub fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 17, 9, 40, 0)
         .single()
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// OneNumber of user `i`.
-pub fn one_number(i: u32) -> String {
+pub(crate) fn one_number(i: u32) -> String {
     format!("45{CODE}{i:05}")
 }
 
 /// Creates the population in the (migrated) SQLite store at `db`: `users` users (at most
 /// 10,000: local numbers are the code plus the OneNumber's last four digits).
-pub async fn populate(store: &Store, db: &Path, users: u32) -> Result<(), StoreError> {
+pub(crate) async fn populate(store: &Store, db: &Path, users: u32) -> Result<(), StoreError> {
     assert!(users <= 10_000, "local numbers allow 10,000 users per code");
     let at = now();
     let org = store
@@ -179,7 +179,7 @@ pub async fn populate(store: &Store, db: &Path, users: u32) -> Result<(), StoreE
 }
 
 /// One lookup, as the call driver does it for an INVITE from outside to `dialled`.
-pub async fn lookup(
+pub(crate) async fn lookup(
     store: &Store,
     presence: &Presence,
     dialled: &str,
@@ -209,7 +209,7 @@ pub async fn lookup(
 
 /// What one timed run found.
 #[derive(Debug)]
-pub struct Report {
+pub(crate) struct Report {
     pub lookups: usize,
     pub p50: Duration,
     pub p99: Duration,
@@ -225,7 +225,11 @@ pub struct Report {
 }
 
 /// Times `lookups` lookups over random users of `users` (after a warm-up of a tenth).
-pub async fn measure(store: &Store, users: u32, lookups: usize) -> Result<Report, StoreError> {
+pub(crate) async fn measure(
+    store: &Store,
+    users: u32,
+    lookups: usize,
+) -> Result<Report, StoreError> {
     let presence = Presence::new();
     let at = now();
     // A fixed xorshift: the same users every run, spread over the whole table.
@@ -291,7 +295,7 @@ type SnapshotTexts = (
 
 /// p50 of each store call of the lookup on its own (µs), to see where the time goes (the
 /// device, user and snapshot reads direct to SQLite, the others and the raw query through sqlx).
-pub async fn breakdown(
+pub(crate) async fn breakdown(
     store: &Store,
     db: &Path,
     users: u32,
@@ -377,7 +381,7 @@ pub async fn breakdown(
 
 /// The lookup as `serve` makes it and the same-run reference.
 #[derive(Debug)]
-pub struct Comparison {
+pub(crate) struct Comparison {
     /// Reads straight to SQLite (`store::sqlite_reader`), as `serve` makes them.
     pub direct: Report,
     /// The same lookups with every read through sqlx (the store without its direct reader):
@@ -386,7 +390,11 @@ pub struct Comparison {
 }
 
 /// Measures `lookups` lookups on `store` with its direct reads, then through sqlx only.
-pub async fn compare(store: &Store, users: u32, lookups: usize) -> Result<Comparison, StoreError> {
+pub(crate) async fn compare(
+    store: &Store,
+    users: u32,
+    lookups: usize,
+) -> Result<Comparison, StoreError> {
     if !store.has_direct_reads() {
         return Err(StoreError::Invalid {
             what: "store",
@@ -405,7 +413,10 @@ pub async fn compare(store: &Store, users: u32, lookups: usize) -> Result<Compar
 }
 
 /// Builds a store of `users` users in `dir` and compares `lookups` lookups on it.
-pub async fn run(dir: &Path, users: u32, lookups: usize) -> Result<Comparison, StoreError> {
+// Called by the smoke test (tests/bench_smoke.rs includes this file); this bench's own main
+// uses the steps one by one.
+#[allow(dead_code)]
+pub(crate) async fn run(dir: &Path, users: u32, lookups: usize) -> Result<Comparison, StoreError> {
     let db = dir.join("lookup.db");
     let store = Store::connect(&format!("sqlite://{}", db.display())).await?;
     populate(&store, &db, users).await?;

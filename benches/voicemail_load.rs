@@ -43,7 +43,7 @@ mod wire_clock {
     use tokio::net::UdpSocket;
 
     /// Asks the kernel to stamp every datagram `socket` receives.
-    pub fn enable(socket: &UdpSocket) -> io::Result<()> {
+    pub(super) fn enable(socket: &UdpSocket) -> io::Result<()> {
         let on: libc::c_int = 1;
         // SAFETY: a valid fd, and a c_int option value of the size passed.
         let rc = unsafe {
@@ -64,7 +64,10 @@ mod wire_clock {
 
     /// Receives one datagram into `buf`: its length and the kernel's arrival stamp in ns
     /// (CLOCK_REALTIME; only differences are used), `None` if the kernel gave none.
-    pub async fn recv(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, Option<i64>)> {
+    pub(super) async fn recv(
+        socket: &UdpSocket,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, Option<i64>)> {
         socket
             .async_io(Interest::READABLE, || recv_now(socket.as_raw_fd(), buf))
             .await
@@ -345,7 +348,7 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 }
 
 /// One run's parameters (from the environment in `main`).
-pub struct Load {
+pub(crate) struct Load {
     pub server: SocketAddr,
     pub numbers: Vec<String>,
     pub calls: usize,
@@ -357,7 +360,7 @@ pub struct Load {
 
 /// What a run measured.
 #[derive(Debug)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub calls: usize,
     pub answered: u64,
     pub failed: Vec<String>,
@@ -373,7 +376,7 @@ pub struct Summary {
 
 impl Summary {
     /// The figures as one line (`key=value`, what the scripts put in their result rows).
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         format!(
             "calls={} answered={} failed={} packets={} lost={} pacing_abs_error_us p50={} p99={} max={} first_audio_us p50={} p99={} max={} answer_us p50={} p99={}",
             self.calls,
@@ -434,7 +437,7 @@ fn voice() -> &'static [Vec<u8>] {
 }
 
 /// Places `load.calls` calls, one every `load.ramp`, and waits for all of them.
-pub async fn run(load: Load) -> Summary {
+pub(crate) async fn run(load: Load) -> Summary {
     let totals = Arc::new(Mutex::new(Totals::default()));
     let mut tasks = Vec::new();
     let start = Instant::now();
@@ -479,7 +482,7 @@ pub async fn run(load: Load) -> Summary {
 /// The generator as `benches/voicemail.sh` and `benches/post_dial.sh` run it: parameters from
 /// the environment, the summary line on stdout, up to five failures on stderr; exit status 1
 /// when a call failed.
-pub fn main() {
+pub(crate) fn main() {
     let server: SocketAddr = env("SERVER", SocketAddr::from(([127, 0, 0, 1], 25060)));
     let calls: usize = env("CALLS", 10);
     let speech = Duration::from_secs(env("SPEECH_SECS", 30));

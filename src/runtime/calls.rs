@@ -29,7 +29,7 @@ mod policy;
 mod refer;
 mod route;
 
-pub use refer::{call_of as refer_call_of, on_target_response as on_refer_response};
+pub(super) use refer::{call_of as refer_call_of, on_target_response as on_refer_response};
 
 use super::leg::{Answer, IvrKind};
 use super::sip::completion::{Completion, RouteLookup, Routed};
@@ -54,7 +54,7 @@ use crate::sip::dialog;
 use crate::sip::transaction::{TransactionId, TransportKind};
 use crate::store::model::Device;
 
-pub use super::sip::owners::CallKey;
+pub(super) use super::sip::owners::CallKey;
 use route::{caller_from, Numbers};
 
 /// The running calls and the indexes that lead events to them.
@@ -143,7 +143,7 @@ impl Calls {
 }
 
 /// A new out-of-dialog INVITE: create the call and start the routing look-up.
-pub fn on_invite(
+pub(super) fn on_invite(
     cx: &mut Context,
     calls: &mut Calls,
     transaction: TransactionId,
@@ -209,7 +209,7 @@ pub fn on_invite(
 }
 
 /// The routing task answered: authenticate a caller that is one of our devices, then run.
-pub fn on_routed(cx: &mut Context, calls: &mut Calls, lookup: RouteLookup) {
+pub(super) fn on_routed(cx: &mut Context, calls: &mut Calls, lookup: RouteLookup) {
     let RouteLookup {
         key,
         outcome,
@@ -392,7 +392,7 @@ fn running_source(running: &Running) -> std::net::IpAddr {
 }
 
 /// Feeds an event to a call and carries out what it asks.
-pub fn drive(cx: &mut Context, calls: &mut Calls, key: CallKey, event: Event) {
+pub(super) fn drive(cx: &mut Context, calls: &mut Calls, key: CallKey, event: Event) {
     let now = cx.instant();
     let Some(running) = calls.calls.get_mut(&key) else {
         return;
@@ -403,7 +403,7 @@ pub fn drive(cx: &mut Context, calls: &mut Calls, key: CallKey, event: Event) {
 
 /// The call's relay carried no RTP either way for `rtp.timeout_secs`: the call ends if it is
 /// answered (see [`Event::MediaTimeout`]). A call already gone is nothing to do.
-pub fn on_media_timeout(cx: &mut Context, calls: &mut Calls, key: CallKey) {
+pub(super) fn on_media_timeout(cx: &mut Context, calls: &mut Calls, key: CallKey) {
     let span = calls.calls.get(&key).map(|running| running.span.clone());
     let _entered = span.as_ref().map(Span::enter);
     drive(cx, calls, key, Event::MediaTimeout);
@@ -485,7 +485,7 @@ pub(crate) fn has_inbound(cx: &Context, calls: &Calls, inbound: TransactionId) -
 }
 
 /// Fires due call timers.
-pub fn handle_timeout(cx: &mut Context, calls: &mut Calls, now: Instant) {
+pub(super) fn handle_timeout(cx: &mut Context, calls: &mut Calls, now: Instant) {
     let due: Vec<CallKey> = calls
         .timers
         .iter()
@@ -707,7 +707,7 @@ fn answer_unavailable(cx: &mut Context, request: &VoicemailRequest, reason: &str
 }
 
 /// A response in one of the call's client transactions.
-pub fn on_response(
+pub(super) fn on_response(
     cx: &mut Context,
     calls: &mut Calls,
     key: CallKey,
@@ -725,7 +725,7 @@ pub fn on_response(
 
 /// A response no transaction matched, in one of the call's dialogs: a 2xx retransmission for
 /// a B leg (RFC 6026 §8.9).
-pub fn on_stray_response(
+pub(super) fn on_stray_response(
     cx: &mut Context,
     calls: &mut Calls,
     key: CallKey,
@@ -744,7 +744,7 @@ pub fn on_stray_response(
 
 /// Timer B/F/H or a transport error in one of the call's transactions (the router has taken
 /// it out of the owner index).
-pub fn on_transaction_failed(
+pub(super) fn on_transaction_failed(
     cx: &mut Context,
     calls: &mut Calls,
     key: CallKey,
@@ -773,14 +773,14 @@ pub fn on_transaction_failed(
 
 /// A terminated transaction no longer routes events (the router has taken it out of the
 /// owner index).
-pub fn on_terminated(calls: &mut Calls, key: CallKey, transaction: TransactionId) {
+pub(super) fn on_terminated(calls: &mut Calls, key: CallKey, transaction: TransactionId) {
     if let Some(running) = calls.calls.get_mut(&key) {
         running.transactions.remove(&transaction);
     }
 }
 
 /// The caller cancelled the call's INVITE; false when `invite` is not its inbound INVITE.
-pub fn on_cancelled(
+pub(super) fn on_cancelled(
     cx: &mut Context,
     calls: &mut Calls,
     key: CallKey,
@@ -795,7 +795,7 @@ pub fn on_cancelled(
 
 /// An ACK outside a transaction in one of the call's dialogs: the caller's ACK for our 2xx,
 /// or either side's ACK for a relayed re-INVITE's 2xx.
-pub fn on_ack(cx: &mut Context, calls: &mut Calls, key: CallKey, request: &rsip::Request) {
+pub(super) fn on_ack(cx: &mut Context, calls: &mut Calls, key: CallKey, request: &rsip::Request) {
     let Ok(call_id) = dialog::header_value(&request.headers, "Call-ID") else {
         return;
     };
@@ -806,7 +806,7 @@ pub fn on_ack(cx: &mut Context, calls: &mut Calls, key: CallKey, request: &rsip:
 }
 
 /// An in-dialog request (BYE, re-INVITE, ...) in one of the call's dialogs.
-pub fn on_in_dialog(
+pub(super) fn on_in_dialog(
     cx: &mut Context,
     calls: &mut Calls,
     key: CallKey,

@@ -22,7 +22,7 @@ use crate::store::{Delivery, DeliveryState, Store, StoreError};
 const BATCH: u32 = 20;
 
 /// The worker's parts.
-pub struct DeliveryWorker {
+pub(super) struct DeliveryWorker {
     /// The queue.
     pub store: Store,
     /// The relay and the gateway.
@@ -37,7 +37,7 @@ pub struct DeliveryWorker {
 
 impl DeliveryWorker {
     /// Runs until shutdown.
-    pub async fn run(self, mut shutdown: ShutdownListener) {
+    pub(super) async fn run(self, mut shutdown: ShutdownListener) {
         loop {
             if let Err(error) = self.run_once().await {
                 warn!(%error, "delivery queue not read");
@@ -50,7 +50,7 @@ impl DeliveryWorker {
     }
 
     /// One poll: every due delivery gets one attempt. Returns how many were tried.
-    pub async fn run_once(&self) -> Result<usize, StoreError> {
+    pub(super) async fn run_once(&self) -> Result<usize, StoreError> {
         let due = self.store.deliveries_due(self.clock.now(), BATCH).await?;
         let n = due.len();
         for delivery in due {

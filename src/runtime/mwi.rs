@@ -42,7 +42,7 @@ use crate::store::UserId;
 
 /// The lamps' state in the SIP task.
 #[derive(Debug, Default)]
-pub struct Mwi {
+pub(super) struct Mwi {
     subscriptions: Subscriptions,
     /// Builds the unsolicited NOTIFYs (made once our address is known).
     unsolicited: Option<MwiNotifier>,
@@ -65,7 +65,7 @@ const REFUSED_MAX: usize = 10_000;
 
 impl Mwi {
     /// No subscriptions; expiry bounds from `sip.min_expires_secs` / `sip.max_expires_secs`.
-    pub fn new(min_expires: u32, max_expires: u32) -> Self {
+    pub(super) fn new(min_expires: u32, max_expires: u32) -> Self {
         Mwi {
             subscriptions: Subscriptions::new(SubscriptionConfig {
                 min_expires,
@@ -76,13 +76,13 @@ impl Mwi {
     }
 
     /// When the next subscription runs out.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
         self.subscriptions.poll_timeout()
     }
 }
 
 /// A SUBSCRIBE outside or inside a dialog.
-pub fn on_subscribe(
+pub(super) fn on_subscribe(
     cx: &mut Context,
     mwi: &mut Mwi,
     transaction: TransactionId,
@@ -156,7 +156,7 @@ pub fn on_subscribe(
 }
 
 /// The store answered a new SUBSCRIBE's credentials: verify, check the mailbox, accept.
-pub fn on_lookup(cx: &mut Context, mwi: &mut Mwi, lookup: SubscribeLookup) {
+pub(super) fn on_lookup(cx: &mut Context, mwi: &mut Mwi, lookup: SubscribeLookup) {
     let SubscribeLookup {
         transaction,
         request,
@@ -338,7 +338,7 @@ fn summary(cx: &Context, new: u32, old: u32) -> crate::notify::MessageSummary {
 
 /// A mailbox's counts changed (or were re-read for a REGISTER): NOTIFY every subscription
 /// watching it, and look up the registered contacts for the unsolicited ones.
-pub fn on_counts(cx: &mut Context, mwi: &mut Mwi, user_id: i64, new: u32, old: u32) {
+pub(super) fn on_counts(cx: &mut Context, mwi: &mut Mwi, user_id: i64, new: u32, old: u32) {
     let keys = mwi.subscriptions.watching(user_id);
     if !keys.is_empty() {
         mwi.counts.insert(user_id, (new, old));
@@ -392,7 +392,7 @@ pub fn on_counts(cx: &mut Context, mwi: &mut Mwi, user_id: i64, new: u32, old: u
 
 /// Sends an unsolicited `message-summary` NOTIFY to each registered contact of the user that
 /// has no subscription from the same address (it was told inside the subscription).
-pub fn on_registered(cx: &mut Context, mwi: &mut Mwi, lookup: MwiLookup) {
+pub(super) fn on_registered(cx: &mut Context, mwi: &mut Mwi, lookup: MwiLookup) {
     let Some(local) = cx.local_address else {
         return;
     };
@@ -445,7 +445,7 @@ pub fn on_registered(cx: &mut Context, mwi: &mut Mwi, lookup: MwiLookup) {
 }
 
 /// Subscriptions whose time ran out get their final NOTIFY (`terminated;reason=timeout`).
-pub fn handle_timeout(cx: &mut Context, mwi: &mut Mwi, now: Instant) {
+pub(super) fn handle_timeout(cx: &mut Context, mwi: &mut Mwi, now: Instant) {
     for key in mwi.subscriptions.poll_expired(now) {
         info!(call_id = %key.call_id, "message-summary subscription expired");
         send_in_dialog(cx, mwi, &key);
@@ -455,7 +455,11 @@ pub fn handle_timeout(cx: &mut Context, mwi: &mut Mwi, now: Instant) {
 /// A final response to one of our in-dialog NOTIFYs: RFC 6665 §4.2.2, a 481 (or any other
 /// error but a challenge) means the subscriber no longer has the subscription.
 /// Returns false when the transaction was not ours.
-pub fn on_response(mwi: &mut Mwi, transaction: TransactionId, response: &rsip::Response) -> bool {
+pub(super) fn on_response(
+    mwi: &mut Mwi,
+    transaction: TransactionId,
+    response: &rsip::Response,
+) -> bool {
     let code = response.status_code.code();
     if code < 200 {
         return mwi.in_flight.contains_key(&transaction)
@@ -483,7 +487,7 @@ pub fn on_response(mwi: &mut Mwi, transaction: TransactionId, response: &rsip::R
 }
 
 /// Timer F or a transport error on a NOTIFY: the subscriber is gone (RFC 6665 §4.2.2).
-pub fn on_failed(mwi: &mut Mwi, transaction: TransactionId) {
+pub(super) fn on_failed(mwi: &mut Mwi, transaction: TransactionId) {
     mwi.unsolicited_in_flight.remove(&transaction);
     if let Some(key) = mwi.in_flight.remove(&transaction) {
         info!(call_id = %key.call_id, "NOTIFY timed out: subscription ends");
@@ -492,7 +496,7 @@ pub fn on_failed(mwi: &mut Mwi, transaction: TransactionId) {
 }
 
 /// The transaction ended (after its final response was handled).
-pub fn on_terminated(mwi: &mut Mwi, transaction: TransactionId) {
+pub(super) fn on_terminated(mwi: &mut Mwi, transaction: TransactionId) {
     mwi.in_flight.remove(&transaction);
     mwi.unsolicited_in_flight.remove(&transaction);
 }

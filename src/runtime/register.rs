@@ -23,7 +23,7 @@ use crate::store::model::{self, Device, Registration, User};
 use crate::store::{Store, StoreError};
 
 /// A new REGISTER: answer a challenge, or start the look-up of the credentials it carries.
-pub fn on_register(
+pub(super) fn on_register(
     cx: &mut Context,
     transaction: TransactionId,
     request: rsip::Request,
@@ -100,7 +100,7 @@ async fn look_up(
 }
 
 /// The store answered: verify the digest, apply §10.3, write, answer.
-pub fn on_lookup(cx: &mut Context, lookup: RegisterLookup) {
+pub(super) fn on_lookup(cx: &mut Context, lookup: RegisterLookup) {
     let RegisterLookup {
         transaction,
         request,

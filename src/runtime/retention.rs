@@ -15,7 +15,7 @@ use crate::shutdown::ShutdownListener;
 use crate::store::{Store, StoreError};
 
 /// The sweeper's parts.
-pub struct RetentionSweeper {
+pub(super) struct RetentionSweeper {
     /// The messages.
     pub store: Store,
     /// Where changed counts go.
@@ -30,7 +30,7 @@ pub struct RetentionSweeper {
 
 impl RetentionSweeper {
     /// Runs until shutdown.
-    pub async fn run(self, mut shutdown: ShutdownListener) {
+    pub(super) async fn run(self, mut shutdown: ShutdownListener) {
         loop {
             if let Err(error) = self.sweep().await {
                 warn!(%error, "voicemail retention sweep failed");
@@ -43,7 +43,7 @@ impl RetentionSweeper {
     }
 
     /// One sweep; returns how many mailboxes changed.
-    pub async fn sweep(&self) -> Result<usize, StoreError> {
+    pub(super) async fn sweep(&self) -> Result<usize, StoreError> {
         let before = self.clock.now() - self.keep;
         let owners = self.store.voicemail_expire(before).await?;
         for user in &owners {

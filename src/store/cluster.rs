@@ -18,7 +18,7 @@ impl Store {
 }
 
 /// Calls of other live nodes: (node, user, calls of that user on that node).
-pub type RemoteCalls = Vec<(String, i64, i64)>;
+pub(super) type RemoteCalls = Vec<(String, i64, i64)>;
 
 impl Store {
     /// Renews `node`'s heartbeat (inserts it the first time).

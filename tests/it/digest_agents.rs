@@ -128,13 +128,13 @@ fn debian_baresip_registers_with_the_default_rule_and_not_without() {
 
 /// A headless baresip: its own config directory, no audio device (`ausine`/`aufile` not
 /// needed for a REGISTER), killed on drop.
-pub struct Baresip {
+pub(crate) struct Baresip {
     child: Child,
     _dir: tempfile::TempDir,
 }
 
 impl Baresip {
-    pub fn start(server: SocketAddr, user: &str, password: &str) -> Baresip {
+    pub(crate) fn start(server: SocketAddr, user: &str, password: &str) -> Baresip {
         let dir = tempfile::tempdir().unwrap();
         let sip_port = support::free_udp_port();
         std::fs::write(

@@ -17,14 +17,14 @@ const SECRET: &str = "5f1c0a9e3b7d4e2f8a6c1b0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c
 const HANS_ONE_NUMBER: &str = "4570100001";
 
 /// A fresh PostgreSQL database, dropped with the value.
-pub struct PgDatabase {
+pub(crate) struct PgDatabase {
     admin: String,
     name: String,
     pub url: String,
 }
 
 impl PgDatabase {
-    pub fn create() -> PgDatabase {
+    pub(crate) fn create() -> PgDatabase {
         let admin = std::env::var("ONESTATUS_TEST_PG")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
         let name = format!(
@@ -62,7 +62,7 @@ impl Drop for PgDatabase {
 }
 
 /// A node on `db`; the first one seeds the demo organisation (the seed is idempotent).
-pub fn node(db: &PgDatabase, env: &[(&str, &str)]) -> TestServer {
+pub(crate) fn node(db: &PgDatabase, env: &[(&str, &str)]) -> TestServer {
     let mut all = vec![("ONESTATUS_DATABASE_URL", db.url.as_str())];
     all.extend_from_slice(env);
     TestServer::start_with(&["serve", "--demo"], &all)

@@ -28,7 +28,7 @@ use crate::user_state::LoadedUser;
 /// What a call to a group needs from the store: the group, how it rings, its members in order
 /// and the owner of its mailbox.
 #[derive(Debug, Clone)]
-pub struct GroupCall {
+pub(super) struct GroupCall {
     /// The group row.
     pub group: Group,
     /// Its organisation (the toll-fraud policy of an outside fallback number).
@@ -43,7 +43,7 @@ pub struct GroupCall {
 
 /// The group a dialled (or forwarded-to) number reaches, in its stored form or normalised
 /// (`+45 70 10 00 00` is 4570100000); `None` when no group has it.
-pub async fn load(store: &Store, number: &str) -> Result<Option<GroupCall>, StoreError> {
+pub(super) async fn load(store: &Store, number: &str) -> Result<Option<GroupCall>, StoreError> {
     if number.is_empty() {
         return Ok(None);
     }
@@ -82,7 +82,7 @@ pub async fn load(store: &Store, number: &str) -> Result<Option<GroupCall>, Stor
 
 /// The group's fallback number once the planner has looked it up.
 #[derive(Debug)]
-pub enum FallbackStep {
+pub(super) enum FallbackStep {
     /// No fallback number, or one the policy refused.
     None,
     /// A colleague: their targets, as their own state decides (an absent colleague is not rung).
@@ -98,7 +98,7 @@ pub enum FallbackStep {
 
 /// A group call decided and waiting only for the trunk's address (when a target needs it).
 #[derive(Debug)]
-pub struct GroupPending {
+pub(super) struct GroupPending {
     /// The group and its members' states.
     pub call: Box<GroupCall>,
     /// The members' states, as loaded.
@@ -115,7 +115,7 @@ pub struct GroupPending {
 
 impl GroupPending {
     /// Whether any target goes through the trunk (a member's mobile, an outside fallback).
-    pub fn needs_trunk(&self) -> bool {
+    pub(super) fn needs_trunk(&self) -> bool {
         matches!(self.fallback, FallbackStep::External(_))
             || self.loaded.iter().any(|l| l.state.user.mobile.is_some())
             || matches!(&self.fallback, FallbackStep::Colleague { targets, .. }
@@ -124,7 +124,7 @@ impl GroupPending {
 }
 
 /// The strategy of `ringing` as the routing core's.
-pub fn strategy(ringing: &GroupRinging) -> RingStrategy {
+pub(super) fn strategy(ringing: &GroupRinging) -> RingStrategy {
     match ringing.strategy {
         GroupStrategy::All => RingStrategy::All {
             timeout: ringing.ring_timeout,
@@ -146,7 +146,7 @@ fn callee(user: &User) -> CalleeInfo {
 /// The plan of a group call: each step of [`ring_steps`] with every member's targets resolved
 /// to addresses (a member with nothing reachable leaves the step; a step left empty is
 /// dropped), then the fallback number's step, then the group's mailbox.
-pub fn hunt_plan(
+pub(super) fn hunt_plan(
     pending: GroupPending,
     trunk: Option<(&Trunk, SocketAddr)>,
     deny: &DenyList,
@@ -257,6 +257,6 @@ pub fn hunt_plan(
 }
 
 /// How long a group rings at most before its fallback, for logs.
-pub fn total_ring(plan: &HuntPlan) -> Duration {
+pub(super) fn total_ring(plan: &HuntPlan) -> Duration {
     plan.steps.iter().map(|s| s.timeout).sum()
 }

@@ -51,7 +51,7 @@ use super::group::{FallbackStep, GroupCall, GroupPending};
 
 /// What the policy needs next, or its answer.
 #[derive(Debug)]
-pub enum Step {
+pub(super) enum Step {
     /// The user a number reaches (OneNumber, else local number), or `None`; answer with
     /// [`Planner::on_user`].
     FindUser(String),
@@ -71,7 +71,7 @@ pub enum Step {
 
 /// One call's way from the dialled number to its plan.
 #[derive(Debug)]
-pub struct Planner {
+pub(super) struct Planner {
     /// What `routing::decide` knows of the call; grows by one entry per forward followed.
     context: CallContext,
     /// The configured trunk, if any.
@@ -152,7 +152,11 @@ impl Planner {
     /// A planner for a call with `context` (dialled number, caller, the history its headers
     /// carry); its first step asks for the dialled number's user. `deny` is the operator's
     /// toll-fraud deny-list (`[toll_fraud] deny_prefixes`).
-    pub fn new(context: CallContext, trunk: Option<Trunk>, deny: DenyList) -> (Planner, Step) {
+    pub(super) fn new(
+        context: CallContext,
+        trunk: Option<Trunk>,
+        deny: DenyList,
+    ) -> (Planner, Step) {
         let dialled = context.dialled.clone();
         let planner = Planner {
             context,
@@ -167,12 +171,12 @@ impl Planner {
     }
 
     /// The trunk to resolve for [`Step::ResolveTrunk`].
-    pub fn trunk(&self) -> Option<&Trunk> {
+    pub(super) fn trunk(&self) -> Option<&Trunk> {
         self.trunk.as_ref()
     }
 
     /// The answer to [`Step::FindUser`].
-    pub fn on_user(&mut self, user: Option<User>) -> Step {
+    pub(super) fn on_user(&mut self, user: Option<User>) -> Step {
         match std::mem::replace(&mut self.waiting, Waiting::Done) {
             Waiting::Callee => match user {
                 Some(user) => self.load(user),
@@ -229,7 +233,7 @@ impl Planner {
     }
 
     /// The answer to [`Step::LoadState`]: decides with the user's state at `now`.
-    pub fn on_state(&mut self, now: DateTime<Utc>, loaded: LoadedUser) -> Step {
+    pub(super) fn on_state(&mut self, now: DateTime<Utc>, loaded: LoadedUser) -> Step {
         match std::mem::replace(&mut self.waiting, Waiting::Done) {
             Waiting::State => {}
             Waiting::GroupFallbackState(mut pending) => {
@@ -312,7 +316,7 @@ impl Planner {
 
     /// The answer to [`Step::ResolveTrunk`]: the trunk's address, `None` when it does not
     /// resolve.
-    pub fn on_trunk(&mut self, address: Option<SocketAddr>) -> Step {
+    pub(super) fn on_trunk(&mut self, address: Option<SocketAddr>) -> Step {
         match std::mem::replace(&mut self.waiting, Waiting::Done) {
             Waiting::Trunk(pending) => {
                 self.trunk_address = Some(address);
@@ -323,7 +327,7 @@ impl Planner {
     }
 
     /// The answer to [`Step::FindGroup`].
-    pub fn on_group(&mut self, group: Option<GroupCall>) -> Step {
+    pub(super) fn on_group(&mut self, group: Option<GroupCall>) -> Step {
         match std::mem::replace(&mut self.waiting, Waiting::Done) {
             Waiting::Group => match group {
                 Some(group) => self.members(group),
@@ -354,7 +358,7 @@ impl Planner {
     }
 
     /// The answer to [`Step::LoadMembers`]: the members' states, in the order asked.
-    pub fn on_members(&mut self, now: DateTime<Utc>, loaded: Vec<LoadedUser>) -> Step {
+    pub(super) fn on_members(&mut self, now: DateTime<Utc>, loaded: Vec<LoadedUser>) -> Step {
         let call = match std::mem::replace(&mut self.waiting, Waiting::Done) {
             Waiting::Members(call) => call,
             other => return self.unexpected(other),
@@ -513,7 +517,7 @@ fn route_name(route: &Route) -> &'static str {
 /// the mobile through the trunk (when there is one and it resolved, and the toll-fraud policy
 /// of the member's organisation with `deny` allows it). Targets that cannot be reached are
 /// left out. One call per member rung, so a group is the concatenation.
-pub fn ring_targets(
+pub(super) fn ring_targets(
     loaded: &LoadedUser,
     targets: &[RingTarget],
     trunk: Option<(&Trunk, SocketAddr)>,

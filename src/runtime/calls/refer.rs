@@ -84,7 +84,7 @@ impl Refers {
 }
 
 /// The call whose transfer an originated INVITE's name belongs to.
-pub fn call_of(originated: &str) -> Option<CallKey> {
+pub(crate) fn call_of(originated: &str) -> Option<CallKey> {
     originated
         .strip_prefix(ID_PREFIX)
         .and_then(|n| n.parse().ok())
@@ -348,7 +348,7 @@ pub(super) fn on_failed(cx: &mut Context, calls: &mut Calls, transaction: Transa
 }
 
 /// A response of the new call to our INVITE.
-pub fn on_target_response(
+pub(crate) fn on_target_response(
     cx: &mut Context,
     calls: &mut Calls,
     key: CallKey,

@@ -61,7 +61,7 @@ const SAMPLE_BYTES: usize = 2;
 
 /// The envelope of a spooled recording.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Envelope {
+pub(super) struct Envelope {
     /// Mailbox owner.
     pub user_id: i64,
     /// Calling number.
@@ -101,13 +101,13 @@ enum Backing {
 
 /// One recording in the spool. Writes and reads happen in order on a task of their own, each
 /// on the blocking pool: a chunk a second, never a write per packet on a runtime worker.
-pub struct Spool {
+pub(super) struct Spool {
     ops: mpsc::UnboundedSender<Op>,
 }
 
 impl Spool {
     /// Starts spooling a recording: on disk when there is a spool directory, else in memory.
-    pub fn start(dir: &SpoolDir, envelope: Envelope) -> Self {
+    pub(super) fn start(dir: &SpoolDir, envelope: Envelope) -> Self {
         Self::start_in(dir.path(), envelope)
     }
 
@@ -118,32 +118,36 @@ impl Spool {
     }
 
     /// Appends recorded audio.
-    pub fn append(&self, samples: Vec<i16>) {
+    pub(super) fn append(&self, samples: Vec<i16>) {
         let _ = self.ops.send(Op::Audio(samples));
     }
 
     /// Cuts the recording to its first `samples` samples.
-    pub fn truncate(&self, samples: usize) {
+    pub(super) fn truncate(&self, samples: usize) {
         let _ = self.ops.send(Op::Truncate(samples));
     }
 
     /// The recording as the WAV file to store, after every earlier write; `None` when it
     /// cannot be read. The one moment the message is in memory whole, briefly.
-    pub fn wav(&self) -> impl std::future::Future<Output = Option<Vec<u8>>> + Send + 'static {
+    pub(super) fn wav(
+        &self,
+    ) -> impl std::future::Future<Output = Option<Vec<u8>>> + Send + 'static {
         let (reply, answer) = oneshot::channel();
         let _ = self.ops.send(Op::Wav(reply));
         async move { answer.await.ok().flatten() }
     }
 
     /// The recording as samples, after every earlier write, for playing it back.
-    pub fn pcm(&self) -> impl std::future::Future<Output = Option<Arc<[i16]>>> + Send + 'static {
+    pub(super) fn pcm(
+        &self,
+    ) -> impl std::future::Future<Output = Option<Arc<[i16]>>> + Send + 'static {
         let (reply, answer) = oneshot::channel();
         let _ = self.ops.send(Op::Pcm(reply));
         async move { answer.await.ok().flatten() }
     }
 
     /// The recording is stored (or discarded): the spool files go.
-    pub fn remove(self) {
+    pub(super) fn remove(self) {
         let _ = self.ops.send(Op::Remove);
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 /// What the stand-in answers for one number.
 #[derive(Debug, Clone)]
-pub enum Answer {
+pub(crate) enum Answer {
     /// 200 with this JSON document.
     Json(String),
     /// 200 with this vCard.
@@ -26,7 +26,7 @@ pub enum Answer {
 }
 
 /// The running stand-in; stops accepting when dropped.
-pub struct DirectoryServer {
+pub(crate) struct DirectoryServer {
     pub addr: SocketAddr,
     hits: Arc<Mutex<HashMap<String, u32>>>,
     stop: Arc<AtomicBool>,
@@ -34,7 +34,7 @@ pub struct DirectoryServer {
 
 impl DirectoryServer {
     /// Serves `answers` (number → answer); an unknown number is 404.
-    pub fn start(answers: HashMap<String, Answer>) -> DirectoryServer {
+    pub(crate) fn start(answers: HashMap<String, Answer>) -> DirectoryServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the stand-in");
         let addr = listener.local_addr().unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -59,12 +59,12 @@ impl DirectoryServer {
     }
 
     /// `[directory] url` for this stand-in.
-    pub fn url_template(&self) -> String {
+    pub(crate) fn url_template(&self) -> String {
         format!("http://{}/lookup?number={{number}}", self.addr)
     }
 
     /// How many requests asked for `number`.
-    pub fn hits(&self, number: &str) -> u32 {
+    pub(crate) fn hits(&self, number: &str) -> u32 {
         self.hits.lock().unwrap().get(number).copied().unwrap_or(0)
     }
 }

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 /// One NOTIFY the phone got.
 #[derive(Debug, Clone)]
-pub struct Notify {
+pub(crate) struct Notify {
     /// The whole request.
     pub text: String,
     /// `Subscription-State`.
@@ -28,7 +28,7 @@ pub struct Notify {
 }
 
 /// The phone.
-pub struct LampPhone {
+pub(crate) struct LampPhone {
     pub socket: UdpSocket,
     server: SocketAddr,
     user: String,
@@ -41,7 +41,7 @@ pub struct LampPhone {
 }
 
 /// The value of the first header `name` (case-insensitive).
-pub fn header(message: &str, name: &str) -> Option<String> {
+pub(crate) fn header(message: &str, name: &str) -> Option<String> {
     message.lines().find_map(|l| {
         let (n, v) = l.split_once(':')?;
         n.trim()
@@ -63,7 +63,7 @@ fn param(challenge: &str, name: &str) -> Option<String> {
 
 impl LampPhone {
     /// A phone for `user` (the demo password is `demo<user>`).
-    pub fn new(server: SocketAddr, user: &str) -> LampPhone {
+    pub(crate) fn new(server: SocketAddr, user: &str) -> LampPhone {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket
             .set_read_timeout(Some(Duration::from_millis(100)))
@@ -80,13 +80,13 @@ impl LampPhone {
     }
 
     /// A phone for `user` that knows a wrong `password`.
-    pub fn with_password(server: SocketAddr, user: &str, password: &str) -> LampPhone {
+    pub(crate) fn with_password(server: SocketAddr, user: &str, password: &str) -> LampPhone {
         let mut phone = LampPhone::new(server, user);
         password.clone_into(&mut phone.password);
         phone
     }
 
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.socket.local_addr().unwrap()
     }
 
@@ -191,7 +191,7 @@ impl LampPhone {
     }
 
     /// REGISTER for 600 s; returns the final response.
-    pub fn register(&mut self) -> String {
+    pub(crate) fn register(&mut self) -> String {
         let local = self.addr();
         let user = self.user.clone();
         let call_id = format!("reg-{}-{}", user, local.port());
@@ -208,13 +208,13 @@ impl LampPhone {
 
     /// A new SUBSCRIBE for `message-summary` (or `event`) with `expires`, authenticated;
     /// returns the final response. `call_id` names the dialog.
-    pub fn subscribe(&mut self, call_id: &str, event: &str, expires: u32) -> String {
+    pub(crate) fn subscribe(&mut self, call_id: &str, event: &str, expires: u32) -> String {
         let uri = format!("sip:{}@onestatus", self.user);
         self.subscribe_uri(call_id, &uri, event, expires)
     }
 
     /// A SUBSCRIBE for the mailbox `uri` names (someone else's, to see it refused).
-    pub fn subscribe_to(&mut self, call_id: &str, uri: &str) -> String {
+    pub(crate) fn subscribe_to(&mut self, call_id: &str, uri: &str) -> String {
         self.subscribe_uri(call_id, uri, "message-summary", 600)
     }
 
@@ -237,7 +237,7 @@ impl LampPhone {
 
     /// A SUBSCRIBE inside the dialog `call_id` / our tag / `to_tag` (refresh, or unsubscribe
     /// with 0); returns the response.
-    pub fn resubscribe(&mut self, call_id: &str, to_tag: &str, expires: u32) -> String {
+    pub(crate) fn resubscribe(&mut self, call_id: &str, to_tag: &str, expires: u32) -> String {
         let local = self.addr();
         let user = self.user.clone();
         self.cseq += 1;
@@ -255,7 +255,7 @@ impl LampPhone {
     }
 
     /// The next `message-summary` NOTIFY within `limit` (answered as `notify_answer` says).
-    pub fn next_notify(&mut self, limit: Duration) -> Option<Notify> {
+    pub(crate) fn next_notify(&mut self, limit: Duration) -> Option<Notify> {
         let deadline = Instant::now() + limit;
         loop {
             let m = if self.backlog.is_empty() {
@@ -286,7 +286,7 @@ impl LampPhone {
 
     /// Waits for the lamp to show `new`/`old` (NOTIFYs with other counts are skipped: a REGISTER
     /// and a change may race); returns the NOTIFY that did.
-    pub fn lamp_shows(&mut self, new: u32, old: u32, limit: Duration) -> Notify {
+    pub(crate) fn lamp_shows(&mut self, new: u32, old: u32, limit: Duration) -> Notify {
         let deadline = Instant::now() + limit;
         let mut seen = Vec::new();
         while let Some(n) = self.next_notify(deadline.saturating_duration_since(Instant::now())) {
@@ -305,7 +305,7 @@ impl LampPhone {
     }
 
     /// Whatever NOTIFYs arrive within `window`.
-    pub fn notifies_within(&mut self, window: Duration) -> Vec<Notify> {
+    pub(crate) fn notifies_within(&mut self, window: Duration) -> Vec<Notify> {
         let deadline = Instant::now() + window;
         let mut out = Vec::new();
         while let Some(n) = self.next_notify(deadline.saturating_duration_since(Instant::now())) {
@@ -316,7 +316,7 @@ impl LampPhone {
 }
 
 /// The tag parameter of a To header value.
-pub fn to_tag(response: &str) -> String {
+pub(crate) fn to_tag(response: &str) -> String {
     header(response, "To")
         .and_then(|to| {
             to.split(";tag=")

@@ -9,13 +9,13 @@
 // Tests drive a real process over real sockets: wall-clock deadlines are the point here.
 #![allow(clippy::disallowed_methods)]
 
-pub mod directory_server;
-pub mod lamp_phone;
-pub mod rtp_peer;
-pub mod sms_gateway;
-pub mod smtp;
-pub mod voicemail;
-pub mod webdriver;
+pub(crate) mod directory_server;
+pub(crate) mod lamp_phone;
+pub(crate) mod rtp_peer;
+pub(crate) mod sms_gateway;
+pub(crate) mod smtp;
+pub(crate) mod voicemail;
+pub(crate) mod webdriver;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -25,7 +25,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// A running server. Killed when dropped.
-pub struct TestServer {
+pub(crate) struct TestServer {
     pub child: Child,
     pub sip_udp: SocketAddr,
     pub sip_tcp: SocketAddr,
@@ -37,12 +37,12 @@ pub struct TestServer {
     _temp: Option<tempfile::TempDir>,
 }
 
-pub fn binary() -> &'static str {
+pub(crate) fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_onestatus")
 }
 
 /// Base command with a private data dir and port-0 listeners.
-pub fn command(data_dir: &Path) -> Command {
+pub(crate) fn command(data_dir: &Path) -> Command {
     let mut cmd = Command::new(binary());
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -62,12 +62,12 @@ pub fn command(data_dir: &Path) -> Command {
 
 impl TestServer {
     /// `onestatus serve --demo` on a fresh SQLite database.
-    pub fn start_demo() -> TestServer {
+    pub(crate) fn start_demo() -> TestServer {
         Self::start_with(&["serve", "--demo"], &[])
     }
 
     /// Starts with extra args and env, on a fresh data dir.
-    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> TestServer {
+    pub(crate) fn start_with(args: &[&str], env: &[(&str, &str)]) -> TestServer {
         let temp = tempfile::tempdir().expect("temp dir");
         let mut server = Self::start_in(temp.path(), args, env);
         server._temp = Some(temp);
@@ -75,7 +75,7 @@ impl TestServer {
     }
 
     /// Starts on an existing data dir (for restart tests).
-    pub fn start_in(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> TestServer {
+    pub(crate) fn start_in(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> TestServer {
         let mut cmd = command(data_dir);
         cmd.args(args);
         for (k, v) in env {
@@ -128,7 +128,7 @@ impl TestServer {
     }
 
     /// Sends SIGTERM and waits for the exit status.
-    pub fn terminate(&mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(&mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
@@ -147,7 +147,7 @@ impl TestServer {
     }
 
     /// Waits up to `limit` for a log line containing `needle`.
-    pub fn wait_log(&self, needle: &str, limit: Duration) -> Option<String> {
+    pub(crate) fn wait_log(&self, needle: &str, limit: Duration) -> Option<String> {
         let deadline = Instant::now() + limit;
         while let Ok(line) = self
             .log
@@ -161,7 +161,7 @@ impl TestServer {
     }
 
     /// A plain HTTP/1.1 GET over a real socket; returns (status, body).
-    pub fn http_get(&self, path: &str) -> (u16, String) {
+    pub(crate) fn http_get(&self, path: &str) -> (u16, String) {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(self.http).expect("connect http");
         stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
@@ -191,7 +191,7 @@ impl Drop for TestServer {
 
 /// Runs `sipp` with a scenario from `testdata/sipp/` against the server; returns whether every
 /// call succeeded, with SIPp's error log on failure. Bounded: `-m` calls and a timeout.
-pub fn sipp(scenario: &str, target: SocketAddr, args: &[&str]) -> Result<(), String> {
+pub(crate) fn sipp(scenario: &str, target: SocketAddr, args: &[&str]) -> Result<(), String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let errors = dir.path().join("errors.log");
     let messages = dir.path().join("messages.log");
@@ -235,13 +235,13 @@ pub fn sipp(scenario: &str, target: SocketAddr, args: &[&str]) -> Result<(), Str
 }
 
 /// A UDP socket on loopback that talks raw SIP to the server.
-pub struct SipClient {
+pub(crate) struct SipClient {
     pub socket: std::net::UdpSocket,
     pub server: SocketAddr,
 }
 
 impl SipClient {
-    pub fn new(server: SocketAddr) -> SipClient {
+    pub(crate) fn new(server: SocketAddr) -> SipClient {
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         socket
             .set_read_timeout(Some(Duration::from_millis(500)))
@@ -249,16 +249,16 @@ impl SipClient {
         SipClient { socket, server }
     }
 
-    pub fn local(&self) -> SocketAddr {
+    pub(crate) fn local(&self) -> SocketAddr {
         self.socket.local_addr().unwrap()
     }
 
-    pub fn send(&self, bytes: &[u8]) {
+    pub(crate) fn send(&self, bytes: &[u8]) {
         self.socket.send_to(bytes, self.server).unwrap();
     }
 
     /// The next datagram within `limit`, as text.
-    pub fn recv_within(&self, limit: Duration) -> Option<String> {
+    pub(crate) fn recv_within(&self, limit: Duration) -> Option<String> {
         let deadline = Instant::now() + limit;
         let mut buffer = [0u8; 65536];
         while Instant::now() < deadline {
@@ -271,7 +271,7 @@ impl SipClient {
 
     /// The first response that arrives within `limit`, passing over requests (a registered
     /// test phone also gets our message-waiting NOTIFY after its REGISTER).
-    pub fn recv_response_within(&self, limit: Duration) -> Option<String> {
+    pub(crate) fn recv_response_within(&self, limit: Duration) -> Option<String> {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             let message = self.recv_within(deadline.saturating_duration_since(Instant::now()))?;
@@ -283,7 +283,7 @@ impl SipClient {
     }
 
     /// Every datagram that arrives within `window`.
-    pub fn collect(&self, window: Duration) -> Vec<String> {
+    pub(crate) fn collect(&self, window: Duration) -> Vec<String> {
         let deadline = Instant::now() + window;
         let mut out = Vec::new();
         while Instant::now() < deadline {
@@ -295,7 +295,7 @@ impl SipClient {
     }
 
     /// An OPTIONS with a fresh branch; returns the status line of the answer, if any.
-    pub fn options(&self) -> Option<String> {
+    pub(crate) fn options(&self) -> Option<String> {
         let branch = format!("z9hG4bK-opt-{}", rand_token());
         let msg = format!(
             "OPTIONS sip:{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch}\r\n\
@@ -317,7 +317,7 @@ impl SipClient {
 }
 
 /// A random token for branches and tags.
-pub fn rand_token() -> String {
+pub(crate) fn rand_token() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -325,7 +325,7 @@ pub fn rand_token() -> String {
 }
 
 /// Resident set size of a process in KiB (Linux /proc).
-pub fn rss_kib(pid: u32) -> u64 {
+pub(crate) fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -338,7 +338,7 @@ pub fn rss_kib(pid: u32) -> u64 {
 }
 
 /// A UDP port on loopback free right now, for a SIPp UAS to bind.
-pub fn free_udp_port() -> u16 {
+pub(crate) fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -348,7 +348,7 @@ pub fn free_udp_port() -> u16 {
 
 /// Writes a registrar binding for the first device of the user with `local_number` at
 /// 127.0.0.1:`port` (UDP, one hour), as the registrar would after a REGISTER.
-pub async fn bind_device(store: &onestatus::store::Store, local_number: &str, port: u16) {
+pub(crate) async fn bind_device(store: &onestatus::store::Store, local_number: &str, port: u16) {
     let now = chrono::Utc::now();
     let user = store.user_by_local_number(local_number).await.unwrap();
     let device = store.devices(user.id).await.unwrap().remove(0);
@@ -375,7 +375,7 @@ pub async fn bind_device(store: &onestatus::store::Store, local_number: &str, po
 
 /// Runs a SIPp UAS `scenario` on 127.0.0.1:`port` for one call in a thread (join for its
 /// result), after giving it time to bind.
-pub fn sipp_uas(
+pub(crate) fn sipp_uas(
     server: &TestServer,
     scenario: &'static str,
     port: u16,
@@ -391,7 +391,7 @@ pub fn sipp_uas(
 /// running server's database: routing then never moves a return time to the next working
 /// start, so a test that runs at any hour of the wall clock can expect "back at" to be the
 /// absence's own end.
-pub fn work_around_the_clock(server: &TestServer, local_number: &str) {
+pub(crate) fn work_around_the_clock(server: &TestServer, local_number: &str) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -6,14 +6,14 @@ use onestatus::media::g711::G711;
 use onestatus::media::rtp::RtpPacket;
 
 /// Sequence and timestamp state of one peer stream (payload types 8 = PCMA, 101 = events).
-pub struct PeerStream {
+pub(crate) struct PeerStream {
     pub seq: u16,
     pub ts: u32,
     pub ssrc: u32,
 }
 
 impl PeerStream {
-    pub fn packet(&mut self, pt: u8, marker: bool, ts: u32, payload: &[u8]) -> Vec<u8> {
+    pub(crate) fn packet(&mut self, pt: u8, marker: bool, ts: u32, payload: &[u8]) -> Vec<u8> {
         let packet = RtpPacket {
             marker,
             payload_type: pt,
@@ -30,7 +30,7 @@ impl PeerStream {
     }
 
     /// One frame of audio; the clock advances by its length.
-    pub fn audio(&mut self, pcm: &[i16]) -> Vec<u8> {
+    pub(crate) fn audio(&mut self, pcm: &[i16]) -> Vec<u8> {
         let ts = self.ts;
         self.ts = self.ts.wrapping_add(pcm.len() as u32);
         self.packet(8, false, ts, &G711::Pcma.encode(pcm))
@@ -38,7 +38,7 @@ impl PeerStream {
 
     /// An RFC 4733 key press as phones send it: start ×3, two updates, end ×3 (§2.5.1.4), all
     /// with the timestamp of the event's start; the audio clock advances by its duration.
-    pub fn key_press(&mut self, event: u8) -> Vec<Vec<u8>> {
+    pub(crate) fn key_press(&mut self, event: u8) -> Vec<Vec<u8>> {
         let ts = self.ts;
         let report = |duration, end| {
             TelephoneEvent {

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// One request the gateway got.
 #[derive(Debug, Clone)]
-pub struct Posted {
+pub(crate) struct Posted {
     /// Request line's method.
     pub method: String,
     /// Request line's path.
@@ -29,7 +29,7 @@ pub struct Posted {
 }
 
 /// The gateway.
-pub struct SmsGateway {
+pub(crate) struct SmsGateway {
     /// `http://127.0.0.1:<port>/sms`
     pub url: String,
     posted: Mutex<mpsc::Receiver<Posted>>,
@@ -37,7 +37,7 @@ pub struct SmsGateway {
 
 impl SmsGateway {
     /// Starts on 127.0.0.1:0, answering with `script` in order, then 200.
-    pub fn start(script: &[u16]) -> SmsGateway {
+    pub(crate) fn start(script: &[u16]) -> SmsGateway {
         let listener = TcpListener::bind("127.0.0.1:0").expect("gateway listener");
         let port = listener.local_addr().expect("gateway port").port();
         let script = Arc::new(Mutex::new(
@@ -61,7 +61,7 @@ impl SmsGateway {
     }
 
     /// The next request, waiting at most `within`.
-    pub fn next(&self, within: Duration) -> Option<Posted> {
+    pub(crate) fn next(&self, within: Duration) -> Option<Posted> {
         self.posted.lock().unwrap().recv_timeout(within).ok()
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// How the receiver behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Relay {
+pub(crate) enum Relay {
     /// Accepts every message.
     Accept,
     /// Greets with 421 (service not available, RFC 5321 §4.2.3): a transient failure.
@@ -25,7 +25,7 @@ pub enum Relay {
 
 /// One message as the receiver got it.
 #[derive(Debug, Default)]
-pub struct Received {
+pub(crate) struct Received {
     /// The EHLO/HELO argument.
     pub helo: String,
     /// The MAIL argument (`FROM:<..>`).
@@ -37,7 +37,7 @@ pub struct Received {
 }
 
 /// A running receiver: its port, the mails it took and the connections it saw.
-pub struct SmtpReceiver {
+pub(crate) struct SmtpReceiver {
     /// The port on 127.0.0.1.
     pub port: u16,
     mails: Mutex<mpsc::Receiver<Received>>,
@@ -47,7 +47,7 @@ pub struct SmtpReceiver {
 impl SmtpReceiver {
     /// Starts a receiver on 127.0.0.1:0 behaving as `mode`. It runs until the test process
     /// ends (its threads block in `accept`).
-    pub fn start(mode: Relay) -> Self {
+    pub(crate) fn start(mode: Relay) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("SMTP listener");
         let port = listener.local_addr().expect("SMTP port").port();
         let (tx, rx) = mpsc::channel();
@@ -71,22 +71,22 @@ impl SmtpReceiver {
     }
 
     /// Connections accepted so far.
-    pub fn connections(&self) -> u32 {
+    pub(crate) fn connections(&self) -> u32 {
         self.connections.load(Ordering::SeqCst)
     }
 
     /// A mail already received, without waiting.
-    pub fn try_next(&self) -> Option<Received> {
+    pub(crate) fn try_next(&self) -> Option<Received> {
         self.mails.lock().unwrap().try_recv().ok()
     }
 
     /// The next mail, waiting at most `within` (blocking the thread).
-    pub fn next_blocking(&self, within: Duration) -> Option<Received> {
+    pub(crate) fn next_blocking(&self, within: Duration) -> Option<Received> {
         self.mails.lock().unwrap().recv_timeout(within).ok()
     }
 
     /// The next mail, waiting at most `within` without blocking the async runtime.
-    pub async fn next(&self, within: Duration) -> Option<Received> {
+    pub(crate) async fn next(&self, within: Duration) -> Option<Received> {
         let deadline = Instant::now() + within;
         loop {
             if let Ok(mail) = self.mails.lock().unwrap().try_recv() {

@@ -28,27 +28,27 @@ use onestatus::store::Store;
 
 /// The wall clock the server starts at: Tuesday 24 November 2026, 10:00 in Copenhagen (the
 /// demo organisation's timezone).
-pub const TEST_NOW: &str = "2026-11-24T10:00:00+01:00";
+pub(crate) const TEST_NOW: &str = "2026-11-24T10:00:00+01:00";
 /// The receptionist group of the demo organisation.
-pub const RECEPTIONIST_GROUP: &str = "4570100000";
+pub(crate) const RECEPTIONIST_GROUP: &str = "4570100000";
 /// Samples in a 20 ms frame.
-pub const FRAME: usize = 160;
+pub(crate) const FRAME: usize = 160;
 /// A sample no G.711 decoder produces (A-law's largest magnitude is 32,256, µ-law's 32,124):
 /// it stands for the samples of a frame that the stream's RTP timestamps say is missing.
-pub const LOST: i16 = i16::MIN;
+pub(crate) const LOST: i16 = i16::MIN;
 /// Frames of a compared stretch that may be missing. On a loaded host the server's media
 /// driver can stall, and then skips frames rather than bursting them late (`media::session`,
 /// RFC 3550 §5.1: the timestamp runs on, the sequence number does not), and a loopback
 /// capture can drop a datagram. What matters is that every frame that arrives is the right
 /// audio in the right place, so lost frames are left out of the comparison, up to this share.
-pub const MAX_LOST_PERCENT: usize = 3;
+pub(crate) const MAX_LOST_PERCENT: usize = 3;
 /// A timestamp jump larger than this is a new stream or talkspurt, not lost frames.
 const MAX_FILLED_GAP: u32 = 50;
 
 /// How many frames are missing between a packet with timestamp `previous` and the next one
 /// (`next`, `marker`): a marked packet starts a talkspurt, whose timestamp may jump (RFC 3551
 /// §4.1), so only unmarked jumps of up to [`MAX_FILLED_GAP`] frames count as lost.
-pub fn frames_lost_between(previous: u32, next: u32, marker: bool) -> usize {
+pub(crate) fn frames_lost_between(previous: u32, next: u32, marker: bool) -> usize {
     let step = next.wrapping_sub(previous) / FRAME as u32;
     if marker || step <= 1 || step > MAX_FILLED_GAP {
         0
@@ -58,21 +58,21 @@ pub fn frames_lost_between(previous: u32, next: u32, marker: bool) -> usize {
 }
 
 /// Demo users by language: (OneNumber, local number, e-mail, language, secondary language).
-pub const HANS: (&str, &str, &str, Lang, Lang) = (
+pub(crate) const HANS: (&str, &str, &str, Lang, Lang) = (
     "4570100001",
     "1000001",
     "hans@example.test",
     Lang::Da,
     Lang::En,
 );
-pub const SVEN: (&str, &str, &str, Lang, Lang) = (
+pub(crate) const SVEN: (&str, &str, &str, Lang, Lang) = (
     "4570100003",
     "1000003",
     "sven@example.test",
     Lang::Sv,
     Lang::En,
 );
-pub const EMMA: (&str, &str, &str, Lang, Lang) = (
+pub(crate) const EMMA: (&str, &str, &str, Lang, Lang) = (
     "4570100004",
     "1000004",
     "emma@example.test",
@@ -80,13 +80,13 @@ pub const EMMA: (&str, &str, &str, Lang, Lang) = (
     Lang::Da,
 );
 
-pub fn test_now() -> DateTime<Utc> {
+pub(crate) fn test_now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(TEST_NOW)
         .unwrap()
         .with_timezone(&Utc)
 }
 
-pub fn copenhagen(h: u32, m: u32) -> DateTime<Tz> {
+pub(crate) fn copenhagen(h: u32, m: u32) -> DateTime<Tz> {
     chrono_tz::Europe::Copenhagen
         .with_ymd_and_hms(2026, 11, 24, h, m, 0)
         .unwrap()
@@ -97,7 +97,7 @@ pub fn copenhagen(h: u32, m: u32) -> DateTime<Tz> {
 /// A private RTP port range per server, so the capture sees only this server's packets even
 /// with other tests (and other test binaries) running: above Linux's ephemeral ports
 /// (32768–60999, where every port-0 socket of every test lands) and the default `[rtp]` range.
-pub fn rtp_range() -> (u16, u16) {
+pub(crate) fn rtp_range() -> (u16, u16) {
     static NEXT: AtomicU16 = AtomicU16::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed) % 10;
     let base = 61_000 + (std::process::id() % 40) as u16 * 100 + n * 10;
@@ -105,12 +105,16 @@ pub fn rtp_range() -> (u16, u16) {
 }
 
 /// `serve --demo` at [`TEST_NOW`], mailing through `smtp`, sending RTP from `rtp`.
-pub fn start(smtp: Option<u16>, rtp: (u16, u16)) -> TestServer {
+pub(crate) fn start(smtp: Option<u16>, rtp: (u16, u16)) -> TestServer {
     start_with_env(smtp, rtp, &[])
 }
 
 /// [`start`] with more `ONESTATUS_*` settings.
-pub fn start_with_env(smtp: Option<u16>, rtp: (u16, u16), extra: &[(&str, &str)]) -> TestServer {
+pub(crate) fn start_with_env(
+    smtp: Option<u16>,
+    rtp: (u16, u16),
+    extra: &[(&str, &str)],
+) -> TestServer {
     let relay = smtp.map(|p| format!("127.0.0.1:{p}"));
     let (min, max) = (rtp.0.to_string(), rtp.1.to_string());
     let mut env = vec![
@@ -126,7 +130,7 @@ pub fn start_with_env(smtp: Option<u16>, rtp: (u16, u16), extra: &[(&str, &str)]
     TestServer::start_with(&["serve", "--demo"], &env)
 }
 
-pub fn with_store<T>(server: &TestServer, f: impl AsyncFnOnce(&Store) -> T) -> T {
+pub(crate) fn with_store<T>(server: &TestServer, f: impl AsyncFnOnce(&Store) -> T) -> T {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -145,7 +149,7 @@ pub fn with_store<T>(server: &TestServer, f: impl AsyncFnOnce(&Store) -> T) -> T
 
 /// The user, with an e-mail address, the other language and the receptionist on offer, in a
 /// meeting from 09:00 to 14:30 today (set-clock time), with a desk phone registered at `phone`.
-pub fn prepare_user(
+pub(crate) fn prepare_user(
     server: &TestServer,
     local: &str,
     email: &str,
@@ -192,7 +196,7 @@ pub fn prepare_user(
 
 /// A binding for the user's desk phone at `addr`, as the registrar writes after a REGISTER,
 /// valid for an hour of the server's (set) clock.
-pub async fn register(store: &Store, user: &User, addr: SocketAddr, now: DateTime<Utc>) {
+pub(crate) async fn register(store: &Store, user: &User, addr: SocketAddr, now: DateTime<Utc>) {
     let device = store.devices(user.id).await.unwrap().remove(0);
     store
         .registration_upsert(
@@ -219,7 +223,7 @@ pub async fn register(store: &Store, user: &User, addr: SocketAddr, now: DateTim
 
 /// A free UDP port on loopback for SIPp's media socket (and the one above it, which SIPp
 /// takes for video).
-pub fn free_media_port() -> u16 {
+pub(crate) fn free_media_port() -> u16 {
     loop {
         let a = UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = a.local_addr().unwrap().port();
@@ -234,7 +238,7 @@ pub fn free_media_port() -> u16 {
 
 /// Runs SIPp with `testdata/sipp/<scenario>` from the crate root (so the scenario's pcap paths
 /// resolve), one call, bounded by a timeout. Ok, or the error with SIPp's logs.
-pub fn sipp(scenario: &str, target: SocketAddr, args: &[&str]) -> Result<(), String> {
+pub(crate) fn sipp(scenario: &str, target: SocketAddr, args: &[&str]) -> Result<(), String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let errors = dir.path().join("errors.log");
     let messages = dir.path().join("messages.log");
@@ -289,7 +293,7 @@ pub fn sipp(scenario: &str, target: SocketAddr, args: &[&str]) -> Result<(), Str
 // ---- capturing the RTP we send ----------------------------------------------------------------
 
 /// The capture process; killed when dropped.
-pub struct Capture {
+pub(crate) struct Capture {
     child: Child,
     path: PathBuf,
     _dir: tempfile::TempDir,
@@ -297,7 +301,7 @@ pub struct Capture {
 
 /// One RTP packet OneStatus sent.
 #[derive(Debug, Clone)]
-pub struct Sent {
+pub(crate) struct Sent {
     pub marker: bool,
     pub payload_type: u8,
     pub seq: u16,
@@ -307,7 +311,7 @@ pub struct Sent {
 
 impl Capture {
     /// Starts capturing UDP sent from `range` on the loopback interface.
-    pub fn start(range: (u16, u16)) -> Capture {
+    pub(crate) fn start(range: (u16, u16)) -> Capture {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rtp.txt");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sipp/vm_rtp_capture.py");
@@ -341,7 +345,7 @@ impl Capture {
     /// The RTP (PCMA) packets captured so far, in arrival order, with a silent-marked stand-in
     /// ([`LOST`] samples) for each frame the timestamps say is missing, so that packet `k` of
     /// a talkspurt is always its frame `k`.
-    pub fn packets(&self) -> Vec<Sent> {
+    pub(crate) fn packets(&self) -> Vec<Sent> {
         let text = std::fs::read_to_string(&self.path).unwrap_or_default();
         let captured: Vec<Sent> = text
             .lines()
@@ -399,7 +403,7 @@ impl Drop for Capture {
 /// marker bit (RFC 3551 §4.1). Silence is marked too where it starts a stream (before the
 /// first prompt) or follows a stopped prompt; a marked packet starts a prompt only if its
 /// first frames are not silent.
-pub fn prompt_starts(packets: &[Sent]) -> Vec<usize> {
+pub(crate) fn prompt_starts(packets: &[Sent]) -> Vec<usize> {
     (0..packets.len())
         .filter(|&i| {
             // The talkspurt's first three packets, up to the next marker.
@@ -418,7 +422,7 @@ pub fn prompt_starts(packets: &[Sent]) -> Vec<usize> {
 /// The first packet (from `after`) where `expected` is heard for `frames` frames, whether or
 /// not a talkspurt starts there (a prompt that follows another at once is not marked). The
 /// first frame is checked first, which keeps the search cheap.
-pub fn find_audio(
+pub(crate) fn find_audio(
     packets: &[Sent],
     after: usize,
     expected: &[i16],
@@ -443,7 +447,7 @@ pub fn find_audio(
 }
 
 /// The audio of packets `from..to`.
-pub fn audio(packets: &[Sent], from: usize, to: usize) -> Vec<i16> {
+pub(crate) fn audio(packets: &[Sent], from: usize, to: usize) -> Vec<i16> {
     packets[from..to.min(packets.len())]
         .iter()
         .flat_map(|p| p.pcm.iter().copied())
@@ -453,7 +457,7 @@ pub fn audio(packets: &[Sent], from: usize, to: usize) -> Vec<i16> {
 /// Signal-to-noise ratio of `received` against `expected` over their common length, in dB,
 /// leaving out [`LOST`] samples; minus infinity when more than [`MAX_LOST_PERCENT`] of the
 /// stretch is lost.
-pub fn snr_db(received: &[i16], expected: &[i16]) -> f64 {
+pub(crate) fn snr_db(received: &[i16], expected: &[i16]) -> f64 {
     let n = received.len().min(expected.len());
     assert!(n > 0, "nothing to compare");
     if lost_samples(&received[..n]) * 100 > n * MAX_LOST_PERCENT {
@@ -471,13 +475,13 @@ pub fn snr_db(received: &[i16], expected: &[i16]) -> f64 {
 }
 
 /// The [`LOST`] samples in `received`.
-pub fn lost_samples(received: &[i16]) -> usize {
+pub(crate) fn lost_samples(received: &[i16]) -> usize {
     received.iter().filter(|&&s| s == LOST).count()
 }
 
 /// G.711 keeps about 38 dB SNR on speech; another prompt, silence or a shifted frame is far
 /// below 30 dB.
-pub fn assert_sounds_like(received: &[i16], expected: &[i16], what: &str) {
+pub(crate) fn assert_sounds_like(received: &[i16], expected: &[i16], what: &str) {
     let snr = snr_db(received, expected);
     let n = received.len().min(expected.len());
     assert!(
@@ -489,19 +493,19 @@ pub fn assert_sounds_like(received: &[i16], expected: &[i16], what: &str) {
 }
 
 /// Mean absolute amplitude.
-pub fn level(pcm: &[i16]) -> f64 {
+pub(crate) fn level(pcm: &[i16]) -> f64 {
     pcm.iter().map(|&s| f64::from(s).abs()).sum::<f64>() / pcm.len().max(1) as f64
 }
 
 // ---- what should be said ----------------------------------------------------------------------
 
 /// The IVR's prompts, stitched as the deposit driver stitches them.
-pub struct Prompts {
+pub(crate) struct Prompts {
     cache: PromptCache,
 }
 
 impl Prompts {
-    pub fn load() -> Prompts {
+    pub(crate) fn load() -> Prompts {
         let library =
             FragmentLibrary::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts")).unwrap();
         Prompts {
@@ -510,14 +514,19 @@ impl Prompts {
     }
 
     /// `utterance` in `lang`, a user's name read as `number` (no recorded name).
-    pub fn said(&self, utterance: &Utterance, lang: Lang, number: &str) -> Vec<i16> {
+    pub(crate) fn said(&self, utterance: &Utterance, lang: Lang, number: &str) -> Vec<i16> {
         let segments: Vec<Segment> =
             speech::name_as_number(speech::render(utterance, lang), number, lang);
         self.cache.stitch(&segments, None).unwrap().to_vec()
     }
 
     /// `utterance` in `lang` with the user's name as `name` (the spoken one the server made).
-    pub fn said_with_name(&self, utterance: &Utterance, lang: Lang, name: &[i16]) -> Vec<i16> {
+    pub(crate) fn said_with_name(
+        &self,
+        utterance: &Utterance,
+        lang: Lang,
+        name: &[i16],
+    ) -> Vec<i16> {
         let segments = speech::render(utterance, lang);
         self.cache.stitch(&segments, Some(name)).unwrap().to_vec()
     }
@@ -525,7 +534,10 @@ impl Prompts {
 
 /// The user's name as the server spoke it with espeak-ng when the demo was seeded
 /// (`onestatus::spoken_name`), decoded; `None` if it made none.
-pub fn spoken_name(server: &TestServer, user: onestatus::store::model::UserId) -> Option<Vec<i16>> {
+pub(crate) fn spoken_name(
+    server: &TestServer,
+    user: onestatus::store::model::UserId,
+) -> Option<Vec<i16>> {
     let name = with_store(server, async |store| {
         store.generated_name(user).await.unwrap()
     })?;
@@ -535,7 +547,7 @@ pub fn spoken_name(server: &TestServer, user: onestatus::store::model::UserId) -
 impl Prompts {
     /// `utterance` as the deposit says it to callers of `user`: with their spoken name, which
     /// every demo user has (espeak-ng is installed for the tests, `.ci/run`).
-    pub fn greeted(
+    pub(crate) fn greeted(
         &self,
         server: &TestServer,
         user: &User,
@@ -553,7 +565,7 @@ impl Prompts {
 }
 
 /// What the deposit says before the tone, to a caller offered `secondary`.
-pub fn greeting(user_id: i64, secondary: Lang) -> [Utterance; 4] {
+pub(crate) fn greeting(user_id: i64, secondary: Lang) -> [Utterance; 4] {
     let now = copenhagen(10, 1);
     // The name once, as the status's subject (issue #18).
     let welcome = speech::greeting_status(
@@ -574,12 +586,12 @@ pub fn greeting(user_id: i64, secondary: Lang) -> [Utterance; 4] {
 }
 
 /// Whole 20 ms frames in `samples`, the last one partial.
-pub fn frames(samples: usize) -> usize {
+pub(crate) fn frames(samples: usize) -> usize {
     samples.div_ceil(FRAME)
 }
 
 /// The first prompt start (from `after`) whose first `frames` frames sound like `expected`.
-pub fn find_prompt(
+pub(crate) fn find_prompt(
     packets: &[Sent],
     starts: &[usize],
     after: usize,
@@ -593,7 +605,7 @@ pub fn find_prompt(
 }
 
 /// The PCMA audio of a pcap SIPp plays (Ethernet/IPv4/UDP/RTP, no CSRC), decoded.
-pub fn pcap_audio(path: &Path) -> Vec<i16> {
+pub(crate) fn pcap_audio(path: &Path) -> Vec<i16> {
     let data = std::fs::read(path).unwrap();
     let mut out = Vec::new();
     let mut offset = 24;
@@ -618,12 +630,12 @@ fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
 
 /// The user's desk phone: a UDP socket that answers every request 200 and keeps the
 /// message-waiting NOTIFYs it got.
-pub struct Phone {
+pub(crate) struct Phone {
     pub socket: UdpSocket,
 }
 
 impl Phone {
-    pub fn new() -> Phone {
+    pub(crate) fn new() -> Phone {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket
             .set_read_timeout(Some(Duration::from_millis(200)))
@@ -631,12 +643,12 @@ impl Phone {
         Phone { socket }
     }
 
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.socket.local_addr().unwrap()
     }
 
     /// Waits up to `limit` for a NOTIFY whose body contains `needle`; answers every request.
-    pub fn notify_with(&self, needle: &str, limit: Duration) -> Option<String> {
+    pub(crate) fn notify_with(&self, needle: &str, limit: Duration) -> Option<String> {
         let deadline = Instant::now() + limit;
         let mut buffer = [0u8; 65536];
         while Instant::now() < deadline {

@@ -18,18 +18,18 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 /// Where Debian puts them (`apt-get install chromium chromium-driver`, done by `.ci/run`).
-pub const CHROMIUM: &str = "/usr/bin/chromium";
-pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
+pub(crate) const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// A running chromedriver. Killed when dropped.
-pub struct Driver {
+pub(crate) struct Driver {
     child: Child,
     port: u16,
 }
 
 /// How a browser window is set up.
 #[derive(Debug, Clone, Copy)]
-pub struct Window {
+pub(crate) struct Window {
     pub width: u32,
     pub height: u32,
     /// Emulate a phone of this width (CSS pixels) instead of a desktop window.
@@ -37,12 +37,12 @@ pub struct Window {
 }
 
 impl Window {
-    pub const DESKTOP: Window = Window {
+    pub(crate) const DESKTOP: Window = Window {
         width: 1200,
         height: 800,
         mobile: false,
     };
-    pub const PHONE: Window = Window {
+    pub(crate) const PHONE: Window = Window {
         width: 360,
         height: 740,
         mobile: true,
@@ -52,7 +52,7 @@ impl Window {
 impl Driver {
     /// Starts chromedriver. Fails the test (never skips) when chromium or chromedriver is
     /// missing: CI installs them, and a silently skipped browser test proves nothing.
-    pub fn start() -> Driver {
+    pub(crate) fn start() -> Driver {
         for (path, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
             assert!(
                 Path::new(path).exists(),
@@ -85,7 +85,7 @@ impl Driver {
     }
 
     /// A new browser session: its own profile, so its own cookies (a separate user).
-    pub fn browser(&self, window: Window) -> Browser {
+    pub(crate) fn browser(&self, window: Window) -> Browser {
         let mut args = vec![
             "--headless=new".to_owned(),
             "--no-sandbox".to_owned(),
@@ -131,20 +131,25 @@ impl Drop for Driver {
 }
 
 /// One browser window (a WebDriver session). Closed when dropped.
-pub struct Browser {
+pub(crate) struct Browser {
     port: u16,
     id: String,
 }
 
 impl Browser {
     /// A session command; panics with the driver's message on an error.
-    pub fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    pub(crate) fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         self.try_cmd(method, path, body)
             .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"))
     }
 
     /// A session command, with the driver's error as `Err`.
-    pub fn try_cmd(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+    pub(crate) fn try_cmd(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
         let path = format!("/session/{}{path}", self.id);
         let (status, v) = request(self.port, method, &path, body.as_ref())?;
         if status == 200 {
@@ -163,12 +168,12 @@ impl Browser {
         }
     }
 
-    pub fn goto(&self, url: &str) {
+    pub(crate) fn goto(&self, url: &str) {
         self.cmd("POST", "/url", Some(json!({ "url": url })));
     }
 
     /// Runs `script` (a function body; `arguments` holds `args`) and returns its value.
-    pub fn exec(&self, script: &str, args: Value) -> Value {
+    pub(crate) fn exec(&self, script: &str, args: Value) -> Value {
         self.cmd(
             "POST",
             "/execute/sync",
@@ -177,7 +182,7 @@ impl Browser {
     }
 
     /// Runs an asynchronous script: it calls `arguments[arguments.length - 1]` with the result.
-    pub fn exec_async(&self, script: &str, args: Value) -> Value {
+    pub(crate) fn exec_async(&self, script: &str, args: Value) -> Value {
         self.cmd(
             "POST",
             "/execute/async",
@@ -186,7 +191,7 @@ impl Browser {
     }
 
     /// The first element matching `css`, waiting up to 10 s for it.
-    pub fn find(&self, css: &str) -> String {
+    pub(crate) fn find(&self, css: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let found = self.try_cmd(
@@ -209,13 +214,13 @@ impl Browser {
     }
 
     /// Clicks the element matching `css` (as a user would: scrolled into view, hit-tested).
-    pub fn click(&self, css: &str) {
+    pub(crate) fn click(&self, css: &str) {
         let id = self.find(css);
         self.cmd("POST", &format!("/element/{id}/click"), Some(json!({})));
     }
 
     /// Types `text` into the element matching `css`.
-    pub fn type_into(&self, css: &str, text: &str) {
+    pub(crate) fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css);
         self.cmd(
             "POST",
@@ -226,7 +231,7 @@ impl Browser {
 
     /// Sets an input's value and fires `input` and `change`, for inputs whose typing is
     /// locale-dependent (time, date).
-    pub fn set_value(&self, css: &str, value: &str) {
+    pub(crate) fn set_value(&self, css: &str, value: &str) {
         self.find(css);
         self.exec(
             "const e = document.querySelector(arguments[0]); e.value = arguments[1];
@@ -238,7 +243,7 @@ impl Browser {
 
     /// Waits up to `limit` for the JavaScript expression `expr` to be truthy; returns its
     /// value. Polls every 25 ms.
-    pub fn wait_for(&self, what: &str, expr: &str, limit: Duration) -> Value {
+    pub(crate) fn wait_for(&self, what: &str, expr: &str, limit: Duration) -> Value {
         let deadline = Instant::now() + limit;
         let script = format!("return ({expr});");
         loop {
@@ -258,7 +263,7 @@ impl Browser {
     }
 
     /// The visible text of the page.
-    pub fn body_text(&self) -> String {
+    pub(crate) fn body_text(&self) -> String {
         self.exec(
             "return document.body ? document.body.innerText : ''",
             json!([]),
@@ -269,7 +274,7 @@ impl Browser {
     }
 
     /// Saves a PNG screenshot of the viewport.
-    pub fn screenshot(&self, path: &Path) {
+    pub(crate) fn screenshot(&self, path: &Path) {
         use base64::Engine as _;
         let b64 = self.cmd("GET", "/screenshot", None);
         let png = base64::engine::general_purpose::STANDARD
