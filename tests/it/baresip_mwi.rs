@@ -10,53 +10,15 @@
 // Tests drive a real process over real sockets: wall-clock deadlines are the point here.
 #![allow(clippy::disallowed_methods)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use onestatus::store::{NewVoicemail, Store};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::support::TestServer;
-
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{auth}\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body.as_bytes()).unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let json = text
-        .split_once("\r\n\r\n")
-        .and_then(|(_, b)| serde_json::from_str(b.trim()).ok())
-        .unwrap_or(Value::Null);
-    (status, json)
-}
+use crate::support::{http_json, TestServer};
 
 /// What baresip's SIP trace says about our NOTIFYs: the `Voice-Message` lines of the ones it
 /// got, their `Subscription-State`s, and its answers (status codes of responses whose CSeq is
@@ -243,7 +205,7 @@ fn baresip_subscribes_and_its_lamp_follows_the_mailbox() {
     );
 
     // The web API reads one: the lamp shows 1 new, 1 old.
-    let (status, login) = http(
+    let (status, login) = http_json(
         server.http,
         "POST",
         "/api/v1/login",
@@ -252,7 +214,7 @@ fn baresip_subscribes_and_its_lamp_follows_the_mailbox() {
     );
     assert_eq!(status, 200, "{login}");
     let token = login["token"].as_str().unwrap().to_owned();
-    let (status, _) = http(
+    let (status, _) = http_json(
         server.http,
         "PATCH",
         &format!("/api/v1/me/voicemail/{}", ids[0]),

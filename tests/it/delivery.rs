@@ -7,52 +7,13 @@
 // Tests drive a real process over real sockets: wall-clock deadlines are the point here.
 #![allow(clippy::disallowed_methods)]
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use crate::support::sms_gateway::SmsGateway;
 use crate::support::smtp::{Relay, SmtpReceiver};
-use crate::support::TestServer;
-
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{auth}\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body.as_bytes()).unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let json = text
-        .split_once("\r\n\r\n")
-        .and_then(|(_, b)| serde_json::from_str(b.trim()).ok())
-        .unwrap_or(Value::Null);
-    (status, json)
-}
+use crate::support::{http_json, TestServer};
 
 /// The mail's text as a reader sees it: the body after the headers, base64 or
 /// quoted-printable decoded.
@@ -89,7 +50,7 @@ fn mail_text(data: &str) -> String {
 }
 
 fn login_with(server: &TestServer, local: &str, pin: &str) -> (u16, Value) {
-    http(
+    http_json(
         server.http,
         "POST",
         "/api/v1/login",
@@ -132,7 +93,7 @@ fn delivery_becomes(
     let deadline = Instant::now() + limit;
     let mut last = Value::Null;
     while Instant::now() < deadline {
-        let (status, d) = http(
+        let (status, d) = http_json(
             server.http,
             "GET",
             &format!("/api/v1/me/messages/sent/{id}"),
@@ -150,7 +111,7 @@ fn delivery_becomes(
 }
 
 fn send(server: &TestServer, token: &str, message: Value) -> (u16, Value) {
-    http(
+    http_json(
         server.http,
         "POST",
         "/api/v1/me/messages",
@@ -160,7 +121,7 @@ fn send(server: &TestServer, token: &str, message: Value) -> (u16, Value) {
 }
 
 fn my_id(server: &TestServer, token: &str) -> i64 {
-    http(server.http, "GET", "/api/v1/me", Some(token), None).1["id"]
+    http_json(server.http, "GET", "/api/v1/me", Some(token), None).1["id"]
         .as_i64()
         .unwrap()
 }
@@ -173,7 +134,7 @@ fn written_messages_arrive_by_mail_and_sms_to_colleagues_and_typed_addresses() {
     let hans = login(&server, "1000001");
     let karen = login(&server, "1000002");
     let karen_id = my_id(&server, &karen);
-    let (status, body) = http(
+    let (status, body) = http_json(
         server.http,
         "PATCH",
         "/api/v1/me",
@@ -214,7 +175,7 @@ fn written_messages_arrive_by_mail_and_sms_to_colleagues_and_typed_addresses() {
         Duration::from_secs(20),
     );
     assert_eq!(done["attempts"], 1);
-    let (_, list) = http(
+    let (_, list) = http_json(
         server.http,
         "GET",
         "/api/v1/me/voicemail",
@@ -282,7 +243,7 @@ fn written_messages_arrive_by_mail_and_sms_to_colleagues_and_typed_addresses() {
     assert_eq!(posted.json["to"], "4540506070");
     let id = sent["delivery"]["id"].as_i64().unwrap();
     delivery_becomes(&server, &hans, id, "sent", Duration::from_secs(20));
-    let (_, all) = http(
+    let (_, all) = http_json(
         server.http,
         "GET",
         "/api/v1/me/messages/sent",
@@ -292,7 +253,7 @@ fn written_messages_arrive_by_mail_and_sms_to_colleagues_and_typed_addresses() {
     assert_eq!(all["deliveries"].as_array().unwrap().len(), 4, "{all}");
     assert_eq!(all["deliveries"][0]["id"], id, "newest first");
     // Karen cannot see Hans's deliveries.
-    let (status, _) = http(
+    let (status, _) = http_json(
         server.http,
         "GET",
         &format!("/api/v1/me/messages/sent/{id}"),
@@ -422,7 +383,7 @@ fn delivery_becomes_with(
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut last = Value::Null;
     while Instant::now() < deadline {
-        let (_, d) = http(
+        let (_, d) = http_json(
             server.http,
             "GET",
             &format!("/api/v1/me/messages/sent/{id}"),
@@ -443,12 +404,13 @@ fn a_new_pin_goes_by_sms_and_a_failed_delivery_is_said() {
     let gateway = SmsGateway::start(&[]);
     let server = start(None, Some(&gateway.url), "60");
 
-    let (status, channels) = http(server.http, "GET", "/api/v1/pin-reset/channels", None, None);
+    let (status, channels) =
+        http_json(server.http, "GET", "/api/v1/pin-reset/channels", None, None);
     assert_eq!(status, 200);
     assert_eq!(channels, json!({"email": false, "sms": true}));
 
     let karen = login(&server, "1000002");
-    let (_, mine) = http(
+    let (_, mine) = http_json(
         server.http,
         "GET",
         "/api/v1/me/channels",
@@ -456,7 +418,7 @@ fn a_new_pin_goes_by_sms_and_a_failed_delivery_is_said() {
         None,
     );
     assert_eq!(mine, json!({"email": false, "sms": false}), "no mobile yet");
-    let (status, body) = http(
+    let (status, body) = http_json(
         server.http,
         "PATCH",
         "/api/v1/me",
@@ -464,7 +426,7 @@ fn a_new_pin_goes_by_sms_and_a_failed_delivery_is_said() {
         Some(json!({"mobile_number": "20 11 22 33"})),
     );
     assert!(status < 300, "{status} {body}");
-    let (_, mine) = http(
+    let (_, mine) = http_json(
         server.http,
         "GET",
         "/api/v1/me/channels",
@@ -478,7 +440,7 @@ fn a_new_pin_goes_by_sms_and_a_failed_delivery_is_said() {
     );
 
     let reset = |local: &str, channel: &str| {
-        http(
+        http_json(
             server.http,
             "POST",
             "/api/v1/pin-reset",
@@ -521,7 +483,7 @@ fn a_pin_the_gateway_refuses_is_reported_and_not_changed() {
     let gateway = SmsGateway::start(&[400]);
     let server = start(None, Some(&gateway.url), "60");
     let hans = login(&server, "1000001");
-    let (status, body) = http(
+    let (status, body) = http_json(
         server.http,
         "PATCH",
         "/api/v1/me",
@@ -529,7 +491,7 @@ fn a_pin_the_gateway_refuses_is_reported_and_not_changed() {
         Some(json!({"mobile_number": "20 99 88 77"})),
     );
     assert!(status < 300, "{status} {body}");
-    let (status, error) = http(
+    let (status, error) = http_json(
         server.http,
         "POST",
         "/api/v1/pin-reset",

@@ -8,15 +8,13 @@
 // Tests drive a real process over real sockets: wall-clock deadlines are the point here.
 #![allow(clippy::disallowed_methods)]
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use onestatus::store::{NewVoicemail, Store, UserId};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::support::lamp_phone::{header, to_tag, LampPhone};
-use crate::support::TestServer;
+use crate::support::{http_json, TestServer};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -61,46 +59,8 @@ fn seed_messages(server: &TestServer, local: &str, n: usize) -> (UserId, Vec<i64
     })
 }
 
-/// One HTTP/1.1 request with `Connection: close`; returns status and JSON body (or Null).
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{auth}\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body.as_bytes()).unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let json = text
-        .split_once("\r\n\r\n")
-        .and_then(|(_, b)| serde_json::from_str(b.trim()).ok())
-        .unwrap_or(Value::Null);
-    (status, json)
-}
-
 fn login(server: &TestServer, local: &str) -> String {
-    let (status, body) = http(
+    let (status, body) = http_json(
         server.http,
         "POST",
         "/api/v1/login",
@@ -145,7 +105,7 @@ fn every_mailbox_change_flips_a_subscribed_phones_lamp() {
     // subscription, and no unsolicited NOTIFY doubles it.
     let token = login(&server, "1000001");
     let path = |id: i64| format!("/api/v1/me/voicemail/{id}");
-    let (status, _) = http(
+    let (status, _) = http_json(
         server.http,
         "PATCH",
         &path(ids[0]),
@@ -156,7 +116,7 @@ fn every_mailbox_change_flips_a_subscribed_phones_lamp() {
     let read = phone.lamp_shows(1, 1, WAIT);
     assert!(read.waiting);
     assert_eq!(read.call_id, "mwi-sub-1");
-    let (status, _) = http(
+    let (status, _) = http_json(
         server.http,
         "PATCH",
         &path(ids[1]),
@@ -170,11 +130,11 @@ fn every_mailbox_change_flips_a_subscribed_phones_lamp() {
         "lamp off once nothing is new: {}",
         saved.text
     );
-    let (status, _) = http(server.http, "DELETE", &path(ids[0]), Some(&token), None);
+    let (status, _) = http_json(server.http, "DELETE", &path(ids[0]), Some(&token), None);
     assert_eq!(status, 204);
     let deleted = phone.lamp_shows(0, 1, WAIT);
     assert_eq!(deleted.call_id, "mwi-sub-1");
-    let (status, _) = http(
+    let (status, _) = http_json(
         server.http,
         "PATCH",
         &path(ids[1]),
@@ -211,7 +171,7 @@ fn every_mailbox_change_flips_a_subscribed_phones_lamp() {
     assert!(gone.starts_with("SIP/2.0 481"), "{gone}");
 
     // Without the subscription the registered phone is told unsolicited again.
-    let (status, _) = http(server.http, "DELETE", &path(ids[1]), Some(&token), None);
+    let (status, _) = http_json(server.http, "DELETE", &path(ids[1]), Some(&token), None);
     assert_eq!(status, 204);
     let unsolicited = phone.lamp_shows(0, 0, WAIT);
     assert_eq!(unsolicited.state, "terminated");
@@ -287,7 +247,7 @@ fn a_subscription_expires_with_a_terminated_notify_and_a_481_ends_it() {
     assert_eq!(refused.call_id, "mwi-dropped");
     phone.notify_answer = 200;
     let token = login(&server, "1000003");
-    let (status, _) = http(
+    let (status, _) = http_json(
         server.http,
         "PATCH",
         &format!("/api/v1/me/voicemail/{}", ids[0]),
@@ -368,7 +328,7 @@ fn a_phone_that_refuses_unsolicited_notifies_gets_no_more() {
 
     // The next change is not pushed at it again.
     let token = login(&server, "1000002");
-    let (status, _) = http(
+    let (status, _) = http_json(
         server.http,
         "PATCH",
         &format!("/api/v1/me/voicemail/{}", ids[0]),
