@@ -21,6 +21,10 @@
 //! calls up at once and measures INVITE -> 200 and INVITE -> first audio at that rate. NUMBERS
 //! is then reused round-robin when CALLS exceeds it.
 //!
+//! Soak mode (`benches/soak.sh`): with `CONCURRENT=n` (and `UNTIL_SECS`), n callers each call
+//! their own number again as soon as the last call ended, so n voicemail calls are up at any
+//! time until UNTIL_SECS; the summary line covers every call placed.
+//!
 //! `tests/bench_smoke.rs` runs this same code (its binary acts as the generator for
 //! `benches/voicemail.sh`) with two short calls, so the generator cannot rot.
 #![allow(clippy::disallowed_methods)] // a load generator measures wall time by design
@@ -35,7 +39,7 @@ use tokio::sync::Mutex;
 /// Kernel receive timestamps of UDP datagrams (`SO_TIMESTAMPNS`): what the wire saw, whatever
 /// the generator's scheduling. Linux only, as the benchmark is.
 #[allow(unsafe_code)] // FFI for SO_TIMESTAMPNS; each block says why it is sound.
-mod wire_clock {
+pub(crate) mod wire_clock {
     use std::io;
     use std::os::fd::AsRawFd;
 
@@ -43,7 +47,7 @@ mod wire_clock {
     use tokio::net::UdpSocket;
 
     /// Asks the kernel to stamp every datagram `socket` receives.
-    pub(super) fn enable(socket: &UdpSocket) -> io::Result<()> {
+    pub(crate) fn enable(socket: &UdpSocket) -> io::Result<()> {
         let on: libc::c_int = 1;
         // SAFETY: a valid fd, and a c_int option value of the size passed.
         let rc = unsafe {
@@ -64,7 +68,7 @@ mod wire_clock {
 
     /// Receives one datagram into `buf`: its length and the kernel's arrival stamp in ns
     /// (CLOCK_REALTIME; only differences are used), `None` if the kernel gave none.
-    pub(super) async fn recv(
+    pub(crate) async fn recv(
         socket: &UdpSocket,
         buf: &mut [u8],
     ) -> io::Result<(usize, Option<i64>)> {
@@ -123,14 +127,14 @@ struct Totals {
     answer_us: Vec<i64>,
 }
 
-fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+pub(crate) fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
 
-fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
     msg.lines().find_map(|l| {
         let (n, v) = l.split_once(':')?;
         n.trim().eq_ignore_ascii_case(name).then_some(v.trim())
@@ -339,7 +343,7 @@ async fn one_call(
     Ok(())
 }
 
-fn percentile(sorted: &[i64], p: f64) -> i64 {
+pub(crate) fn percentile(sorted: &[i64], p: f64) -> i64 {
     if sorted.is_empty() {
         return 0;
     }
@@ -457,6 +461,47 @@ pub(crate) async fn run(load: Load) -> Summary {
     for t in tasks {
         let _ = t.await;
     }
+    summarize(load.calls, &totals).await
+}
+
+/// Soak mode (`benches/soak.sh`): `concurrent` callers, started one every `load.ramp`, each
+/// calling its own number of `load.numbers` again as soon as its last call ended, until
+/// `until` has passed since the start; the summary covers every call placed. The pacing
+/// figures keep the latest few million intervals, so a 30-minute soak stays bounded in memory.
+pub(crate) async fn sustain(load: Load, concurrent: usize, until: Duration) -> Summary {
+    /// Intervals kept (1 Mi, 8 MiB): the last 100 s or so of 200 calls' packets.
+    const KEEP: usize = 1 << 20;
+    let totals = Arc::new(Mutex::new(Totals::default()));
+    let placed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..concurrent {
+        let number = load.numbers[w % load.numbers.len()].clone();
+        let (totals, placed) = (totals.clone(), placed.clone());
+        let (server, speech) = (load.server, load.speech);
+        workers.push(tokio::spawn(async move {
+            while start.elapsed() < until {
+                let i = placed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if let Err(e) = one_call(i, server, number.clone(), speech, totals.clone()).await {
+                    totals.lock().await.failed.push(e);
+                }
+                let mut t = totals.lock().await;
+                if t.intervals_us.len() > 2 * KEEP {
+                    let excess = t.intervals_us.len() - KEEP;
+                    t.intervals_us.drain(..excess);
+                }
+            }
+        }));
+        tokio::time::sleep_until((start + load.ramp * (w as u32 + 1)).into()).await;
+    }
+    for w in workers {
+        let _ = w.await;
+    }
+    summarize(placed.load(std::sync::atomic::Ordering::Relaxed), &totals).await
+}
+
+/// The figures of `calls` calls whose measurements are in `totals`.
+async fn summarize(calls: usize, totals: &Mutex<Totals>) -> Summary {
     let mut t = totals.lock().await;
     // For a closer look at the pacing distribution (benches/README.md): every arrival interval
     // minus 20 ms, one per line, in µs.
@@ -468,7 +513,7 @@ pub(crate) async fn run(load: Load) -> Summary {
     }
     let mut abs: Vec<i64> = t.intervals_us.iter().map(|v| v.abs()).collect();
     Summary {
-        calls: load.calls,
+        calls,
         answered: t.answered,
         failed: std::mem::take(&mut t.failed),
         packets: t.received,
@@ -498,21 +543,33 @@ pub(crate) fn main() {
         .collect();
     // Reusing a number while its first call is still up would measure a second call to the
     // same mailbox; only the post-dial delay mode (short calls) may wrap around.
-    if numbers.is_empty() || (numbers.len() < calls && !speech.is_zero()) {
-        eprintln!("need {calls} numbers in NUMBERS, have {}", numbers.len());
+    let needed = match env("CONCURRENT", 0usize) {
+        0 => calls,
+        concurrent => concurrent,
+    };
+    if numbers.is_empty() || (numbers.len() < needed && !speech.is_zero()) {
+        eprintln!("need {needed} numbers in NUMBERS, have {}", numbers.len());
         std::process::exit(2);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let summary = runtime.block_on(run(Load {
+    // Soak mode: CONCURRENT callers calling again and again for UNTIL_SECS (CALLS unused).
+    let concurrent: usize = env("CONCURRENT", 0);
+    let until = Duration::from_secs(env("UNTIL_SECS", 60));
+    let load = Load {
         server,
         numbers,
         calls,
         speech,
         ramp,
-    }));
+    };
+    let summary = if concurrent > 0 {
+        runtime.block_on(sustain(load, concurrent, until))
+    } else {
+        runtime.block_on(run(load))
+    };
     println!("{}", summary.line());
     for f in summary.failed.iter().take(5) {
         eprintln!("failed: {f}");
