@@ -103,3 +103,15 @@ append_result() {
     fi
     printf '%s\n' "$1" >>"$RESULTS"
 }
+
+# start_sipp_uas PORT: SIPp answering every call (benches/sipp/uas_answer.xml) on
+# 127.0.0.1:PORT, in the background; its pid in SIPP_UAS_PID (and in PIDS, for cleanup).
+start_sipp_uas() {
+    log "starting the SIPp UAS on $1"
+    sipp -sf "$BENCH_DIR/sipp/uas_answer.xml" -i 127.0.0.1 -p "$1" -bg -nostdin \
+        -buff_size 8388608 -max_socket 4096 >"$WORK/uas.log" 2>&1 || true  # -bg: the parent exits 99
+    sleep 0.5
+    SIPP_UAS_PID="$(pgrep -f "sipp -sf $BENCH_DIR/sipp/uas_answer.xml -i 127.0.0.1 -p $1 " | head -1 || true)"
+    [ -n "$SIPP_UAS_PID" ] || { log "the SIPp UAS did not start: $(cat "$WORK/uas.log")"; exit 1; }
+    PIDS+=("$SIPP_UAS_PID")
+}
