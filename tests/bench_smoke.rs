@@ -11,26 +11,32 @@
 //!   `RESULTS.md`), their own ports below the ephemeral range, and the machine's UDP buffers left
 //!   alone. For the media scripts this binary is also the load generator: run with
 //!   `BENCH_SMOKE_ROLE=voicemail_load` it is `benches/voicemail_load.rs`'s `main`.
+//! - `relay`, `soak`: `relay.sh` (two anchored calls with RTP both ways for 3 s, beside the
+//!   direct floor and rtpengine; the generator is `benches/relay_load.rs`'s `main`, role
+//!   `relay_load`) and `soak.sh` (12 s of 5 calls/s plus two voicemail callers, sampled every
+//!   2 s, the plot written to a temporary directory).
 //!
 //! A harness of its own (`harness = false`) for that second role; it takes test-name filters
 //! like libtest (`cargo test --test bench_smoke signalling`) and `--list`.
 #![allow(clippy::disallowed_methods)] // drives real processes with wall-clock deadlines
 
+#[path = "../benches/relay_load.rs"]
+#[allow(dead_code)]
+mod relay_load;
 #[path = "../benches/routing.rs"]
 #[allow(dead_code)]
 mod routing_bench;
 #[path = "../benches/routing_lookup.rs"]
 #[allow(dead_code)]
 mod routing_lookup;
-#[path = "../benches/voicemail_load.rs"]
-#[allow(dead_code)]
-mod voicemail_load;
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use onestatus::routing::{decide, CallContext, GreetingStatus, Route, VoicemailInfo};
+// benches/voicemail_load.rs, included once, inside the relay generator that reuses it.
+use relay_load::voicemail_load;
 
 type Outcome = Result<(), String>;
 /// A smoke test: its name and body.
@@ -197,6 +203,7 @@ fn signalling() -> Outcome {
         &[
             ("DURATION", "2"),
             ("RATES", "5"),
+            ("MAX_RATE", "5"),
             ("USERS", "20"),
             ("PORT_BASE", "21060"),
         ],
@@ -210,8 +217,10 @@ fn signalling() -> Outcome {
         !rows.contains("p50 n/a") && !rows.contains("p99 n/a"),
         || format!("no INVITE->180 figures: {rows}"),
     )?;
+    contains(&rows, "CPU per call at ")?;
     if has_tool("kamailio") {
         contains(&rows, "Kamailio stateful proxy 5 calls/s")?;
+        contains(&rows, "CPU per call at 5 calls/s: onestatus ")?;
     }
     Ok(())
 }
@@ -253,17 +262,101 @@ fn post_dial() -> Outcome {
     })
 }
 
-fn main() {
-    if std::env::var("BENCH_SMOKE_ROLE").as_deref() == Ok("voicemail_load") {
-        voicemail_load::main();
-        return;
+/// The number after `key=` in a generator's summary line.
+fn figure(rows: &str, key: &str) -> Option<f64> {
+    let at = rows.find(&format!(" {key}="))? + key.len() + 2;
+    rows[at..].split(' ').next()?.parse().ok()
+}
+
+fn relay() -> Outcome {
+    let rows = script(
+        "relay.sh",
+        &[
+            ("BENCH_SMOKE_ROLE", "relay_load"),
+            ("CALLS", "2"),
+            ("SECS", "3"),
+            ("PORT_BASE", "24560"),
+            ("RTP_PORT_MIN", "24600"),
+        ],
+        Duration::from_secs(240),
+    )?;
+    // Each of the three runs: both calls set up, all four streams carried to the end.
+    for mode in ["direct", "sip", "pairs"] {
+        contains(
+            &rows,
+            &format!("mode={mode} calls=2 streams=4 streams_done=4 failed=0"),
+        )?;
     }
-    let tests: [Smoke; 5] = [
+    // Loss is measured (a debug relay on a loaded machine may drop a packet, not a stream).
+    for (i, line) in rows.split("mode=").skip(1).enumerate() {
+        let line = format!(" {line}");
+        let (sent, lost) = (figure(&line, "sent"), figure(&line, "lost"));
+        check(
+            matches!((sent, lost), (Some(s), Some(l)) if s >= 300.0 && l * 20.0 <= s),
+            || format!("run {i}: sent {sent:?} lost {lost:?}: {rows}"),
+        )?;
+    }
+    // The relays' CPU was read over the steady window, and the jitter figures came out.
+    contains(&rows, "cpu_pct_per_1000_streams=")?;
+    contains(&rows, "added_jitter_us p50=")?;
+    check(!rows.contains("p99= "), || format!("empty p99: {rows}"))
+}
+
+fn soak() -> Outcome {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let plots = dir.path().to_string_lossy().into_owned();
+    let rows = script(
+        "soak.sh",
+        &[
+            ("PLOT_DIR", plots.as_str()),
+            ("DURATION", "12"),
+            ("RATE", "5"),
+            ("VM_CONCURRENT", "2"),
+            ("SPEECH_SECS", "2"),
+            ("SAMPLE_SECS", "2"),
+            ("WARMUP_SECS", "4"),
+            ("USERS", "20"),
+            ("PORT_BASE", "25260"),
+            ("RTP_PORT_MIN", "25300"),
+            ("RTP_PORT_MAX", "25700"),
+        ],
+        Duration::from_secs(300),
+    )?;
+    // Both loads without a failed call, and the sampler's figures judged.
+    contains(&rows, " successful, 0 failed")?;
+    contains(&rows, "SIPp exit status 0")?;
+    contains(&rows, " failed=0 ")?;
+    contains(&rows, "rss_kib ")?;
+    contains(&rows, "rtp_sockets ")?;
+    // The plot was written where PLOT_DIR says.
+    let plots: Vec<_> = std::fs::read_dir(dir.path())
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "svg"))
+        .collect();
+    let svg = plots
+        .first()
+        .map(|p| std::fs::read_to_string(p.path()).unwrap_or_default())
+        .unwrap_or_default();
+    check(svg.contains("<polyline"), || {
+        format!("no plot in {}: {svg}", dir.path().display())
+    })
+}
+
+fn main() {
+    match std::env::var("BENCH_SMOKE_ROLE").as_deref() {
+        Ok("voicemail_load") => return voicemail_load::main(),
+        Ok("relay_load") => return relay_load::main(),
+        _ => {}
+    }
+    let tests: [Smoke; 7] = [
         ("routing_decide", routing_decide),
         ("routing_lookup", routing_lookup),
         ("signalling", signalling),
         ("voicemail", voicemail),
         ("post_dial", post_dial),
+        ("relay", relay),
+        ("soak", soak),
     ];
     // libtest-style arguments: filters, `--list`, and flags (with values) that cargo passes on
     // to every test binary.
