@@ -6,6 +6,7 @@ sample: every INTERVAL seconds, one CSV row for the server process PID:
   rss_kib     VmRSS (/proc/PID/status)
   fds         open file descriptors (/proc/PID/fd)
   threads     Threads (/proc/PID/status)
+  cpu_pct     CPU since the previous sample, % of one core (/proc/PID/stat utime + stime)
   rtp_sockets the process's UDP sockets bound in [RTP_MIN, RTP_MAX] (/proc/PID/fd matched to
               /proc/net/udp by inode): two per anchored call, one per voicemail session
   transactions, relays
@@ -38,8 +39,11 @@ import sys
 import time
 import urllib.request
 
-FIELDS = ["t", "rss_kib", "fds", "threads", "rtp_sockets", "transactions", "relays", "calls"]
-SLACK = {"rss_kib": 1024}
+FIELDS = [
+    "t", "rss_kib", "fds", "threads", "cpu_pct", "rtp_sockets", "transactions", "relays", "calls",
+]
+# Growth below these is noise of calls coming and going (RSS in KiB, CPU in % of a core).
+SLACK = {"rss_kib": 1024, "cpu_pct": 5}
 DEFAULT_SLACK = 5
 
 
@@ -51,6 +55,12 @@ def proc_status(pid):
             if key in ("VmRSS", "Threads"):
                 out[key] = int(value.split()[0])
     return out
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def udp_ports_by_inode():
@@ -118,6 +128,7 @@ def pick(series, env, word):
 
 def sample(pid, url, rtp_min, rtp_max, interval, until, out):
     start = time.monotonic()
+    last = None
     with open(out, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(FIELDS)
@@ -125,13 +136,16 @@ def sample(pid, url, rtp_min, rtp_max, interval, until, out):
             try:
                 status = proc_status(pid)
                 fds, rtp = fds_and_rtp(pid, rtp_min, rtp_max)
+                now, cpu = time.monotonic(), cpu_seconds(pid)
             except OSError:
                 break  # the server is gone
+            cpu_pct = "" if last is None else f"{100 * (cpu - last[1]) / (now - last[0]):.1f}"
+            last = (now, cpu)
             series = metrics(url)
             calls = [v for n, v in series.items() if n == "onestatus_calls_total"]
             w.writerow([
                 f"{time.monotonic() - start:.1f}", status.get("VmRSS", ""), fds,
-                status.get("Threads", ""), rtp,
+                status.get("Threads", ""), cpu_pct, rtp,
                 pick(series, "TXN_SERIES", "transaction"), pick(series, "RELAY_SERIES", "relay"),
                 f"{sum(calls):g}" if calls else "",
             ])
