@@ -6,7 +6,7 @@
 #   - VM_CONCURRENT voicemail calls up at any time (default 200), each leaving SPEECH_SECS of
 #     G.711 (benches/voicemail_load.rs in its soak mode: each caller calls again as soon as its
 #     last call ended).
-# Every SAMPLE_SECS (10) benches/soak.py samples the server: RSS, open file descriptors, threads,
+# Every SAMPLE_SECS (10) benches/soak.py samples the server: RSS, file descriptors, threads, CPU,
 # its UDP sockets in the RTP range (/proc), and transactions and relays from GET /metrics when
 # the server exposes such series. At the end: a plot (SVG, next to the results file under
 # plots/), the check that every curve is flat after WARMUP_SECS (60) and the failed calls of
