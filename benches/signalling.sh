@@ -54,15 +54,24 @@ start_uas() {
     UAS_PID="$SIPP_UAS_PID"
 }
 
-# run_rate TARGET_PORT RATE [extra sipp args]: exit 0 when every call of the run succeeded.
+# run_rate TARGET_PORT RATE [extra sipp args]: exit 0 when every call of the run succeeded and
+# the run kept the rate. Near its ceiling SIPp does not fail calls, it falls behind: a run
+# whose calls took longer than DURATION x 1.1 + 5 s (the last call's 1 s and set-up included)
+# did not hold RATE.
 run_rate() {
     local port="$1" rate="$2"
     shift 2
-    local calls=$((rate * DURATION))
+    local calls=$((rate * DURATION)) started elapsed_ms
+    started="$(date +%s%3N)"
     timeout $((DURATION + 60)) sipp -sf "$BENCH_DIR/sipp/uac_call.xml" -inf "$WORK/pop.csv" \
         -i 127.0.0.1 -p "$UAC_PORT" -r "$rate" -m "$calls" -l $((rate * 4 + 100)) -nostdin \
         -buff_size 8388608 -max_socket 4096 -timeout $((DURATION + 45))s -timeout_error \
-        -recv_timeout 8000 "$@" 127.0.0.1:"$port" >"$WORK/uac.$port.$rate.log" 2>&1
+        -recv_timeout 8000 "$@" 127.0.0.1:"$port" >"$WORK/uac.$port.$rate.log" 2>&1 || return 1
+    elapsed_ms=$(($(date +%s%3N) - started))
+    if [ "$elapsed_ms" -gt $((DURATION * 1100 + 5000)) ]; then
+        log "$calls calls took ${elapsed_ms} ms: $rate calls/s not kept"
+        return 1
+    fi
 }
 
 # all_rates: RATES, then on by STEP_ABOVE up to MAX_RATE.
