@@ -127,6 +127,11 @@ stops() {
 start_uas
 read -r DIRECT_MAX DIRECT_FAIL <<<"$(max_rate sipp-direct "$UAS_PORT" "$MAX_RATE")"
 CEILING="$DIRECT_MAX"
+if [ "$DIRECT_FAIL" = none ]; then
+    CEILING_NOTE=": the tools' ceiling is above MAX_RATE"
+else
+    CEILING_NOTE=": the tools' ceiling"
+fi
 [ "$CEILING" -gt 0 ] || CEILING="$MAX_RATE"
 start_uas
 read -r ONESTATUS_MAX ONESTATUS_FAIL <<<"$(max_rate onestatus "$SIP_PORT" "$CEILING" "$ONESTATUS_PID")"
@@ -176,6 +181,6 @@ if [ "$HALF" -gt 0 ]; then
     P99="$(percentile "$WORK/rtd1.txt" 99) ms"
 fi
 
-ROW="| $(date -u +%Y-%m-%d) | $(commit) | $(machine) | \`bash benches/signalling.sh\` (DURATION=$DURATION, USERS=$USERS, RATES=\"$RATES\", STEP_ABOVE=$STEP_ABOVE, MAX_RATE=$MAX_RATE) | onestatus **$ONESTATUS_MAX** calls/s ($(stops "$ONESTATUS_MAX" "$ONESTATUS_FAIL")), INVITE→180 p50 $P50 / p99 $P99 at $HALF calls/s; $CPU$RATIO | SIPp direct $DIRECT_MAX calls/s ($(stops "$DIRECT_MAX" "$DIRECT_FAIL"): the tools' ceiling; the others were searched up to it); Kamailio stateful proxy $KAMAILIO_MAX calls/s$KAMAILIO_STOPS | load: $(uptime | sed 's/.*load average/load average/'); UDP buffers: $UDP_BUFFERS |"
+ROW="| $(date -u +%Y-%m-%d) | $(commit) | $(machine) | \`bash benches/signalling.sh\` (DURATION=$DURATION, USERS=$USERS, RATES=\"$RATES\", STEP_ABOVE=$STEP_ABOVE, MAX_RATE=$MAX_RATE) | onestatus **$ONESTATUS_MAX** calls/s ($(stops "$ONESTATUS_MAX" "$ONESTATUS_FAIL")), INVITE→180 p50 $P50 / p99 $P99 at $HALF calls/s; $CPU$RATIO | SIPp direct $DIRECT_MAX calls/s ($(stops "$DIRECT_MAX" "$DIRECT_FAIL")$CEILING_NOTE; the others were searched up to $CEILING); Kamailio stateful proxy $KAMAILIO_MAX calls/s$KAMAILIO_STOPS | load: $(uptime | sed 's/.*load average/load average/'); UDP buffers: $UDP_BUFFERS |"
 append_result "$ROW"
 log "$ROW"
