@@ -17,7 +17,7 @@ sample: every INTERVAL seconds, one CSV row for the server process PID:
   calls       sum of onestatus_calls_total (ended calls), when exposed
 Stops after UNTIL seconds, or when the process is gone.
 
-report: the flatness check and the plot. For every series with data, the least-squares slope
+report: the flatness check and the plot. For every series with data, the Theil-Sen slope
 after WARMUP seconds and up to --end (the end of the load: the samples after it show the
 wind-down and are plotted, not judged), as growth over that span relative to the series' mean there; a series is
 flat when that growth is within TOL (default 5 %) or within a small absolute slack (1 MiB of
@@ -154,13 +154,21 @@ def sample(pid, url, rtp_min, rtp_max, interval, until, out):
 
 
 def slope(points):
-    n = len(points)
-    mx = sum(x for x, _ in points) / n
-    my = sum(y for _, y in points) / n
-    var = sum((x - mx) ** 2 for x, _ in points)
-    if var == 0:
-        return 0.0, my
-    return sum((x - mx) * (y - my) for x, y in points) / var, my
+    """(Theil-Sen slope, mean): the median of the slopes between every two samples, so one
+    burst of calls near either end (a spike of sockets for a few seconds) does not read as a
+    trend the way a least-squares line would."""
+    slopes = sorted(
+        (y2 - y1) / (x2 - x1)
+        for i, (x1, y1) in enumerate(points)
+        for x2, y2 in points[i + 1 :]
+        if x2 != x1
+    )
+    mean = sum(y for _, y in points) / len(points)
+    if not slopes:
+        return 0.0, mean
+    mid = len(slopes) // 2
+    median = slopes[mid] if len(slopes) % 2 else (slopes[mid - 1] + slopes[mid]) / 2
+    return median, mean
 
 
 def flatness(rows, warmup, end, tol):
@@ -278,9 +286,14 @@ def report(args):
         verdict = "flat after the warm-up"
     else:
         verdict = "NOT flat after the warm-up"
-    last = rows[-1]
+    first, last = rows[0], rows[-1]
     text = f"{verdict}: " + ", ".join(words)
-    text += f"; last sample at {float(last['t']):.0f} s: RSS {int(float(last['rss_kib'])) // 1024} MiB, {last['fds']} fds"
+    text += (
+        f"; last sample at {float(last['t']):.0f} s (after the load): RSS "
+        f"{int(float(last['rss_kib'])) // 1024} MiB, {last['fds']} fds, "
+        f"{last['rtp_sockets']} RTP sockets (at the start: {int(float(first['rss_kib'])) // 1024} "
+        f"MiB, {first['fds']} fds, {first['rtp_sockets']} RTP sockets)"
+    )
     if "--sipp-stat" in opts:
         try:
             ok, failed = sipp_calls(opts["--sipp-stat"])

@@ -87,4 +87,4 @@ REPORT="$(python3 "$BENCH_DIR/soak.py" report "$WORK/samples.csv" "$WARMUP_SECS"
 log "$REPORT"
 log "SIPp exit status $SIPP_STATUS; plot: $PLOT_DIR/$PLOT"
 
-append_result "| $(date -u +%Y-%m-%d) | $(commit) | $(machine) | \`bash benches/soak.sh\` DURATION=$DURATION RATE=$RATE VM_CONCURRENT=$VM_CONCURRENT SPEECH_SECS=$SPEECH_SECS | $REPORT (SIPp exit status $SIPP_STATUS); voicemail: $VM | plot [plots/$PLOT](plots/$PLOT), samples plots/${PLOT%.svg}.csv; flat = least-squares growth after ${WARMUP_SECS}s within 5 % of the mean | load: $(uptime | sed 's/.*load average/load average/'); UDP buffers: $UDP_BUFFERS |"
+append_result "| $(date -u +%Y-%m-%d) | $(commit) | $(machine) | \`bash benches/soak.sh\` DURATION=$DURATION RATE=$RATE VM_CONCURRENT=$VM_CONCURRENT SPEECH_SECS=$SPEECH_SECS | $REPORT (SIPp exit status $SIPP_STATUS); voicemail: $VM | plot [plots/$PLOT](plots/$PLOT), samples plots/${PLOT%.svg}.csv; flat = growth (Theil-Sen slope × span) after ${WARMUP_SECS}s up to the end of the load within 5 % of the mean | load: $(uptime | sed 's/.*load average/load average/'); UDP buffers: $UDP_BUFFERS |"
