@@ -193,7 +193,7 @@ def flatness(rows, warmup, end, tol):
     return out
 
 
-def svg(rows, warmup, path, title):
+def svg(rows, warmup, end, path, title):
     names = [n for n in FIELDS[1:] if any(r[n] != "" for r in rows)]
     width, height, left, top = 640, 110, 70, 28
     parts = []
@@ -221,14 +221,16 @@ def svg(rows, warmup, path, title):
             f'<rect x="{left}" y="{y0}" width="{plot_w}" height="{height}" '
             f'fill="none" stroke="#999"/>'
         )
-        wx = left + plot_w * min(warmup, t_max) / t_max
+        for mark in (warmup, end):
+            if mark <= t_max:
+                wx = left + plot_w * mark / t_max
+                parts.append(
+                    f'<line x1="{wx:.1f}" y1="{y0}" x2="{wx:.1f}" y2="{y0 + height}" '
+                    f'stroke="#c66" stroke-dasharray="3,3"/>'
+                )
+        parts.append(f'<text x="{left - 4}" y="{y0 + 9}" text-anchor="end">{hi / scale:.4g}</text>')
         parts.append(
-            f'<line x1="{wx:.1f}" y1="{y0}" x2="{wx:.1f}" y2="{y0 + height}" '
-            f'stroke="#c66" stroke-dasharray="3,3"/>'
-        )
-        parts.append(f'<text x="{left - 4}" y="{y0 + 9}" text-anchor="end">{hi / scale:.6g}</text>')
-        parts.append(
-            f'<text x="{left - 4}" y="{y0 + height}" text-anchor="end">{lo / scale:.6g}</text>'
+            f'<text x="{left - 4}" y="{y0 + height}" text-anchor="end">{lo / scale:.4g}</text>'
         )
         line = " ".join(
             f"{left + plot_w * t / t_max:.1f},{y0 + height - height * (v - lo) / span:.1f}"
@@ -237,7 +239,7 @@ def svg(rows, warmup, path, title):
         parts.append(f'<polyline points="{line}" fill="none" stroke="#236" stroke-width="1.5"/>')
     parts.append(
         f'<text x="{left}" y="{total_h - 6}">0 to {t_max / 60:.1f} min; '
-        f'dashed: end of the {warmup:g} s warm-up</text>'
+        f'dashed: end of the {warmup:g} s warm-up, end of the load</text>'
     )
     parts.append("</svg>")
     with open(path, "w") as f:
@@ -265,7 +267,7 @@ def report(args):
     tol = float(os.environ.get("FLAT_TOL", "0.05"))
     end = float(opts.get("--end", "inf"))
     judged = flatness(rows, warmup, end, tol)
-    svg(rows, warmup, out, opts.get("--title", "soak"))
+    svg(rows, warmup, end, out, opts.get("--title", "soak"))
     words = []
     verdicts = []
     for name, rel, growth, flat in judged:
