@@ -7,8 +7,13 @@
 //! already knows (active registrations) is read when scraped instead of being counted twice.
 //!
 //! Exposed: call history records by outcome, active registrations, SSE clients connected,
-//! scrapes answered. Not yet: transactions, RTP sessions and packet loss, voicemail stored or
-//! dropped, store latency (README "Running several nodes").
+//! scrapes answered; SIP transactions live and started (the SIP task publishes the layer's
+//! counts after each turn, two relaxed stores); RTP sessions active (IVR media sessions and
+//! anchored-call relays, counted by a guard each holds) and RTP packets lost (the sequence
+//! gaps an IVR session saw, RFC 3550 A.3, added when it closes); voicemail messages stored and
+//! dropped; and the latency of the store operations on the call path (routing look-up, call
+//! history write, voicemail insert) as a histogram with fixed buckets,
+//! each observation a few relaxed adds.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +41,89 @@ pub struct Metrics {
     outgoing: AtomicU64,
     sse_clients: AtomicU64,
     scrapes: AtomicU64,
+    transactions_live: AtomicU64,
+    transactions_started: AtomicU64,
+    rtp_sessions: AtomicU64,
+    rtp_lost: AtomicU64,
+    voicemail_stored: AtomicU64,
+    voicemail_dropped: AtomicU64,
+    store_latency: [Histogram; StoreOp::ALL.len()],
+}
+
+/// A store operation on the call path, timed for `onestatus_store_seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreOp {
+    /// The routing snapshot read for an INVITE.
+    Route,
+    /// A batch of call history records written.
+    History,
+    /// A voicemail message inserted.
+    Voicemail,
+}
+
+impl StoreOp {
+    const ALL: [StoreOp; 3] = [StoreOp::Route, StoreOp::History, StoreOp::Voicemail];
+
+    fn label(self) -> &'static str {
+        match self {
+            StoreOp::Route => "route",
+            StoreOp::History => "history",
+            StoreOp::Voicemail => "voicemail",
+        }
+    }
+}
+
+/// Upper bounds of the latency buckets, in microseconds (0.5 ms to 2.5 s).
+const BUCKETS_MICROS: [u64; 12] = [
+    500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000,
+    2_500_000,
+];
+
+/// A Prometheus histogram of durations: per-bucket counts (not cumulative: summed when
+/// rendered), their sum and count.
+#[derive(Debug, Default)]
+struct Histogram {
+    buckets: [AtomicU64; BUCKETS_MICROS.len()],
+    sum_micros: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, elapsed: std::time::Duration) {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        if let Some(i) = BUCKETS_MICROS.iter().position(|b| micros <= *b) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, label: &str) {
+        let mut cumulative = 0;
+        for (bound, bucket) in BUCKETS_MICROS.iter().zip(&self.buckets) {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{label},le=\"{}\"}} {cumulative}",
+                *bound as f64 / 1e6
+            );
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_bucket{{{label},le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "{name}_sum{{{label}}} {sum}");
+        let _ = writeln!(out, "{name}_count{{{label}}} {count}");
+    }
+}
+
+/// Held while an RTP session (an IVR's media session or an anchored call's relay) is open.
+#[derive(Debug)]
+pub struct RtpSessionGuard(Arc<Metrics>);
+
+impl Drop for RtpSessionGuard {
+    fn drop(&mut self) {
+        self.0.rtp_sessions.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Held while an SSE client is connected.
@@ -80,6 +168,41 @@ impl Metrics {
         SseGuard(self.clone())
     }
 
+    /// The SIP transaction layer's counts: live now, and started since the server began.
+    pub fn set_transactions(&self, live: usize, started: u64) {
+        self.transactions_live
+            .store(u64::try_from(live).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.transactions_started.store(started, Ordering::Relaxed);
+    }
+
+    /// An RTP session opened; it counts until the guard drops.
+    pub fn rtp_session_opened(self: &Arc<Self>) -> RtpSessionGuard {
+        self.rtp_sessions.fetch_add(1, Ordering::Relaxed);
+        RtpSessionGuard(self.clone())
+    }
+
+    /// RTP packets a closed session never received (its sequence gaps).
+    pub fn rtp_packets_lost(&self, lost: u64) {
+        self.rtp_lost.fetch_add(lost, Ordering::Relaxed);
+    }
+
+    /// A voicemail message stored.
+    pub fn voicemail_stored(&self) {
+        self.voicemail_stored.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A recording that did not become a message (no audio, refused or lost by the store).
+    pub fn voicemail_dropped(&self) {
+        self.voicemail_dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One store operation of kind `op` took `elapsed`.
+    pub fn store_latency(&self, op: StoreOp, elapsed: std::time::Duration) {
+        if let Some(i) = StoreOp::ALL.iter().position(|o| *o == op) {
+            self.store_latency[i].observe(elapsed);
+        }
+    }
+
     /// The exposition text; `registrations` is the store's count of active bindings (`None`
     /// when the store did not answer: the series is left out rather than reported as 0).
     pub fn render(&self, registrations: Option<u64>) -> String {
@@ -117,8 +240,51 @@ impl Metrics {
             get(&self.sse_clients),
             get(&self.scrapes),
         );
+        let _ = write!(
+            out,
+            "# HELP onestatus_sip_transactions SIP transactions live on this node.\n\
+             # TYPE onestatus_sip_transactions gauge\nonestatus_sip_transactions {}\n\
+             # HELP onestatus_sip_transactions_total SIP transactions started on this node.\n\
+             # TYPE onestatus_sip_transactions_total counter\nonestatus_sip_transactions_total {}\n\
+             # HELP onestatus_rtp_sessions RTP sessions open (IVR media and call relays).\n\
+             # TYPE onestatus_rtp_sessions gauge\nonestatus_rtp_sessions {}\n\
+             # HELP onestatus_rtp_packets_lost_total RTP packets lost (sequence gaps) in IVR sessions.\n\
+             # TYPE onestatus_rtp_packets_lost_total counter\nonestatus_rtp_packets_lost_total {}\n\
+             # HELP onestatus_voicemail_total Voicemail recordings by outcome.\n\
+             # TYPE onestatus_voicemail_total counter\n\
+             onestatus_voicemail_total{{outcome=\"stored\"}} {}\n\
+             onestatus_voicemail_total{{outcome=\"dropped\"}} {}\n\
+             # HELP onestatus_store_seconds Store operations on the call path, by operation.\n\
+             # TYPE onestatus_store_seconds histogram\n",
+            get(&self.transactions_live),
+            get(&self.transactions_started),
+            get(&self.rtp_sessions),
+            get(&self.rtp_lost),
+            get(&self.voicemail_stored),
+            get(&self.voicemail_dropped),
+        );
+        for (op, histogram) in StoreOp::ALL.iter().zip(&self.store_latency) {
+            let label = format!("op=\"{}\"", op.label());
+            histogram.render(&mut out, "onestatus_store_seconds", &label);
+        }
         out
     }
+}
+
+/// Runs `work` (a store operation of kind `op`) and records how long it took, when there
+/// are `metrics` to record it in. Drivers only: it reads tokio's monotonic clock.
+pub async fn timed<T>(
+    metrics: Option<&Metrics>,
+    op: StoreOp,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let Some(metrics) = metrics else {
+        return work.await;
+    };
+    let started = tokio::time::Instant::now();
+    let out = work.await;
+    metrics.store_latency(op, started.elapsed());
+    out
 }
 
 /// What `/metrics` reads.
@@ -227,5 +393,60 @@ mod tests {
         let text = metrics.render(None);
         assert!(text.contains("onestatus_sse_clients 0\n"), "{text}");
         assert!(!text.contains("onestatus_registrations"), "{text}");
+    }
+
+    #[test]
+    fn transactions_rtp_voicemail_and_store_latency() {
+        let metrics = Metrics::new();
+        metrics.set_transactions(3, 41);
+        let a = metrics.rtp_session_opened();
+        let b = metrics.rtp_session_opened();
+        drop(a);
+        metrics.rtp_packets_lost(7);
+        metrics.voicemail_stored();
+        metrics.voicemail_stored();
+        metrics.voicemail_dropped();
+        metrics.store_latency(StoreOp::Route, std::time::Duration::from_micros(800));
+        metrics.store_latency(StoreOp::Route, std::time::Duration::from_millis(30));
+        metrics.store_latency(StoreOp::Route, std::time::Duration::from_secs(9));
+        let text = metrics.render(None);
+        for line in [
+            "onestatus_sip_transactions 3\n",
+            "onestatus_sip_transactions_total 41\n",
+            "onestatus_rtp_sessions 1\n",
+            "onestatus_rtp_packets_lost_total 7\n",
+            "onestatus_voicemail_total{outcome=\"stored\"} 2\n",
+            "onestatus_voicemail_total{outcome=\"dropped\"} 1\n",
+            "onestatus_store_seconds_bucket{op=\"route\",le=\"0.0005\"} 0\n",
+            "onestatus_store_seconds_bucket{op=\"route\",le=\"0.001\"} 1\n",
+            "onestatus_store_seconds_bucket{op=\"route\",le=\"0.05\"} 2\n",
+            "onestatus_store_seconds_bucket{op=\"route\",le=\"2.5\"} 2\n",
+            "onestatus_store_seconds_bucket{op=\"route\",le=\"+Inf\"} 3\n",
+            "onestatus_store_seconds_count{op=\"route\"} 3\n",
+            "onestatus_store_seconds_count{op=\"history\"} 0\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        assert!(
+            text.contains("onestatus_store_seconds_sum{op=\"route\"} 9.0308"),
+            "{text}"
+        );
+        drop(b);
+        assert!(metrics.render(None).contains("onestatus_rtp_sessions 0\n"));
+    }
+
+    #[test]
+    fn the_text_is_well_formed() {
+        let text = Metrics::new().render(Some(0));
+        for line in text.lines() {
+            assert!(
+                line.starts_with('#')
+                    || line
+                        .rsplit_once(' ')
+                        .is_some_and(|(_, v)| v.parse::<f64>().is_ok()),
+                "{line}"
+            );
+        }
+        assert!(text.contains("onestatus_registrations 0\n"), "{text}");
     }
 }

@@ -10,8 +10,8 @@
 //!   same argon2 work (the one PIN check, [`crate::pin::check`], verifies an unknown number
 //!   against a dummy hash), so the answer and its timing do not tell whether a number exists.
 //! - Failures are limited twice: per local number in the store (the PIN check's lockout,
-//!   shared with the phone mailbox and surviving restarts) and per source address in memory
-//!   ([`IpLimiter`](super::rate_limit::IpLimiter), 429). The source address is the peer's,
+//!   shared with the phone mailbox and surviving restarts) and per source address, in memory
+//!   and in the store for every node ([`IpLimiter`](super::rate_limit::IpLimiter), 429). The source address is the peer's,
 //!   or, only when the peer is one of `[security] trusted_proxies`, the client it names in
 //!   `X-Forwarded-For` ([`ClientAddress`]); a spoofed header from anyone else is ignored.
 //! - A user whose PIN was given to them (initial or reset, `pin_must_change`) may only change
@@ -196,7 +196,7 @@ pub async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let now = state.now();
-    if let Some(retry_after_secs) = state.ip_limiter.blocked(addr, now) {
+    if let Some(retry_after_secs) = state.ip_limiter.check(addr, now).await {
         return Err(ApiError::TooManyRequests { retry_after_secs });
     }
     let well_formed = req.local_number.len() == 7
@@ -215,7 +215,7 @@ pub async fn login(
     let user = match state.pin_check.check(user, &req.pin, now).await? {
         Verdict::Granted(user) => user,
         Verdict::Unknown | Verdict::Locked(_) | Verdict::Wrong { .. } | Verdict::SourceBanned => {
-            state.ip_limiter.record_failure(addr, now);
+            state.ip_limiter.fail(addr, now).await;
             return Err(ApiError::InvalidCredentials);
         }
     };
@@ -403,10 +403,10 @@ pub async fn pin_reset(
     ApiJson(req): ApiJson<PinResetRequest>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let now = state.now();
-    if let Some(retry_after_secs) = state.ip_limiter.blocked(addr, now) {
+    if let Some(retry_after_secs) = state.ip_limiter.check(addr, now).await {
         return Err(ApiError::TooManyRequests { retry_after_secs });
     }
-    state.ip_limiter.record_failure(addr, now);
+    state.ip_limiter.fail(addr, now).await;
     let accepted = (
         StatusCode::ACCEPTED,
         Json(serde_json::json!({ "status": "accepted" })),

@@ -101,11 +101,14 @@ impl ApiState {
         clock: Arc<dyn Clock>,
         config: ApiConfig,
     ) -> ApiState {
-        let ip_limiter = Arc::new(IpLimiter::new(
-            config.ip_max_attempts,
-            config.ip_window,
-            config.ip_table_size,
-        ));
+        let ip_limiter = Arc::new(
+            IpLimiter::new(
+                config.ip_max_attempts,
+                config.ip_window,
+                config.ip_table_size,
+            )
+            .with_store(store.clone()),
+        );
         let pin_check = PinCheck::new(store.clone(), config.lockout_policy());
         ApiState {
             pin_check,

@@ -1,9 +1,17 @@
-//! Failed-login counting per source address, in memory and bounded.
+//! Failed-login counting per source address: in memory and bounded, and (with a store) shared
+//! by every node and kept over a restart.
 //!
 //! The per-local-number lockout lives in the store (it must survive a restart and hold across
 //! nodes); this second limit stops one address from walking through many local numbers, each
 //! staying under its own lockout. It is fixed-window counting: after `max` failures within
 //! `window` of the first, the address gets 429 until the window ends.
+//!
+//! With a store ([`IpLimiter::with_store`], as `serve` runs it) every failure is also counted
+//! in `source_limits` (scope [`SCOPE`]) and an address blocked there is blocked on every node
+//! (issue #20: several nodes behind one dispatcher each gave an attacker its own 20
+//! attempts). The in-memory table stays the fast path: a blocked address is refused without a
+//! database round trip, and one read is added per login attempt, next to the argon2 work the
+//! attempt costs anyway.
 //!
 //! The table holds at most `capacity` addresses: when full, expired windows are dropped, and
 //! if none has expired the oldest window goes — an attacker spraying from many addresses can
@@ -14,6 +22,11 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
+
+use crate::store::{SourceLimit, Store};
+
+/// The `source_limits` scope of HTTP login and PIN-reset attempts.
+pub const SCOPE: &str = "http";
 
 /// One address's window.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +42,8 @@ pub struct IpLimiter {
     window: Duration,
     capacity: usize,
     table: Mutex<HashMap<IpAddr, Window>>,
+    /// Where every node's counts meet; `None`: this process only.
+    shared: Option<Store>,
 }
 
 impl IpLimiter {
@@ -39,6 +54,80 @@ impl IpLimiter {
             window,
             capacity: capacity.max(1),
             table: Mutex::new(HashMap::new()),
+            shared: None,
+        }
+    }
+
+    /// Counts in `store` too, so every node on it and the next start see the same counts.
+    pub fn with_store(mut self, store: Store) -> IpLimiter {
+        self.shared = Some(store);
+        self
+    }
+
+    /// `Some(seconds to wait)` if `addr` has used up its attempts at `now`, here or (with a
+    /// store) on any node. A store that does not answer leaves the local answer.
+    pub async fn check(&self, addr: IpAddr, now: DateTime<Utc>) -> Option<u64> {
+        if let Some(wait) = self.blocked(addr, now) {
+            return Some(wait);
+        }
+        let store = self.shared.as_ref()?;
+        match store
+            .source_banned_until(SCOPE, &addr.to_string(), now)
+            .await
+        {
+            Ok(Some(until)) => {
+                self.block_until(addr, until);
+                self.blocked(addr, now)
+            }
+            Ok(None) => None,
+            Err(error) => {
+                tracing::warn!(%error, "shared login limit not read; counting locally");
+                None
+            }
+        }
+    }
+
+    /// Counts a failure of `addr` at `now`, here and (with a store) for every node.
+    pub async fn fail(&self, addr: IpAddr, now: DateTime<Utc>) {
+        self.record_failure(addr, now);
+        let Some(store) = self.shared.as_ref() else {
+            return;
+        };
+        let limit = SourceLimit {
+            max: self.max,
+            window: self.window,
+            ban_for: self.window,
+        };
+        match store
+            .source_failure(SCOPE, &addr.to_string(), now, limit)
+            .await
+        {
+            Ok(count) => {
+                if let Some(until) = count.banned_until {
+                    self.block_until(addr, until);
+                }
+            }
+            Err(error) => tracing::warn!(%error, "login failure not counted in the store"),
+        }
+    }
+
+    /// Blocks `addr` locally until `until` (what the store says), unless it is blocked
+    /// longer already.
+    fn block_until(&self, addr: IpAddr, until: DateTime<Utc>) {
+        let mut table = self.lock();
+        let blocked = Window {
+            started: until - self.window,
+            failures: self.max,
+        };
+        let room = table.len() < self.capacity;
+        match table.get_mut(&addr) {
+            Some(w) if w.failures >= self.max && w.started >= blocked.started => {}
+            Some(w) => *w = blocked,
+            None if room => {
+                table.insert(addr, blocked);
+            }
+            // A full table: the store keeps the block; the next check reads it again.
+            None => {}
         }
     }
 
@@ -118,6 +207,30 @@ mod tests {
         assert_eq!(limiter.blocked(a, t(10)), None);
         limiter.record_failure(a, t(10));
         assert_eq!(limiter.blocked(a, t(10)), None, "a new window starts");
+    }
+
+    #[tokio::test]
+    async fn with_a_store_the_count_is_shared_and_outlives_the_limiter() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        // Two nodes (two limiters) on one store: 2 failures here and 1 there use up 3.
+        let one = IpLimiter::new(3, Duration::minutes(10), 100).with_store(store.clone());
+        let two = IpLimiter::new(3, Duration::minutes(10), 100).with_store(store.clone());
+        one.fail(a, t(0)).await;
+        one.fail(a, t(0)).await;
+        assert_eq!(two.check(a, t(1)).await, None);
+        two.fail(a, t(1)).await;
+        assert_eq!(two.check(a, t(1)).await, Some(10 * 60));
+        assert_eq!(
+            one.check(a, t(2)).await,
+            Some(9 * 60),
+            "read from the store"
+        );
+        // A new limiter (a restart) still refuses, until the block ends.
+        let three = IpLimiter::new(3, Duration::minutes(10), 100).with_store(store);
+        assert_eq!(three.check(a, t(5)).await, Some(6 * 60));
+        assert_eq!(three.check(a, t(11)).await, None);
+        assert_eq!(three.check("192.0.2.2".parse().unwrap(), t(5)).await, None);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! - [`presence_share`]: calls per node with a heartbeat, and presence events to every node by
 //!   PostgreSQL `LISTEN`/`NOTIFY`.
 //! - [`lease`]: one poller per calendar source, by a lease in the store.
+//! - [`bans`]: SIP source bans and failure counts in the store, known to every node.
 
+pub mod bans;
 pub mod nonce_secret;
 pub mod presence_share;
 pub mod readiness;

@@ -26,6 +26,7 @@ mod delivery;
 pub use delivery::DeliveryConfig;
 mod retention;
 pub use retention::RetentionConfig;
+pub mod public_address;
 
 pub use cluster::ClusterConfig;
 
@@ -148,6 +149,9 @@ pub struct SipConfig {
     /// The digest nonce secret shared by every node (hex, base64, a file or "store"); empty: random
     /// per process. See [`crate::cluster::nonce_secret`].
     pub nonce_secret: String,
+    /// The `host[:port]` this node names in Via sent-by and Contact when it is reached
+    /// through NAT; empty: the bound address. See [`public_address`].
+    pub public_address: String,
 }
 
 /// `[rtp]`
@@ -166,6 +170,9 @@ pub struct RtpConfig {
     /// party holds the call. `timeout_secs` in the file.
     #[serde(rename = "timeout_secs", with = "duration::secs")]
     pub timeout: Duration,
+    /// The IP this node names in SDP `o=` and `c=` when its media is reached through NAT;
+    /// empty: the bound address. See [`public_address`].
+    pub public_ip: String,
 }
 
 /// `[http]`
@@ -466,6 +473,7 @@ impl Default for SipConfig {
                 algorithms: vec![DigestAlgorithm::Md5],
             }],
             nonce_secret: String::new(),
+            public_address: String::new(),
         }
     }
 }
@@ -477,6 +485,7 @@ impl Default for RtpConfig {
             port_max: 30000,
             ptime_ms: 20,
             timeout: Duration::from_secs(60),
+            public_ip: String::new(),
         }
     }
 }
@@ -644,6 +653,7 @@ impl Config {
         if !(crate::pin::MIN_LEN..=crate::pin::MAX_LEN).contains(&self.security.pin_min_length) {
             problems.push("security.pin_min_length must be between 4 and 8");
         }
+        problems.extend(public_address::check(&self.sip, &self.rtp));
         if problems.is_empty() {
             Ok(())
         } else {

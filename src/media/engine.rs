@@ -138,6 +138,9 @@ pub struct Closed {
     pub events: Vec<MediaEvent>,
     /// The recording still running, ended with [`RecordStop::Hangup`].
     pub recording: Option<Recording>,
+    /// RTP packets of the peer's stream that never arrived (its sequence gaps, RFC 3550
+    /// A.3), for `/metrics`.
+    pub lost: u64,
 }
 
 /// The media engine: cheap to clone, a driver task per core behind it.
@@ -451,6 +454,7 @@ impl MediaHandle {
         Closed {
             events,
             recording: held.recording,
+            lost: held.lost,
         }
     }
 
@@ -572,6 +576,7 @@ impl Entry {
         let closed = Closed {
             events,
             recording: session.take_recording(reason),
+            lost: u64::try_from(session.receiver().cumulative_lost()).unwrap_or(0),
         };
         (closed, session.stats())
     }

@@ -19,8 +19,8 @@
 //!   hash says: a row still carrying it (created before random initial PINs, or by hand) cannot
 //!   be opened with it from the web or the phone, and gets a PIN by reset or `user set-pin`.
 //! - Where the caller gives its origin ([`PinCheck::check_from`], the phone mailbox), wrong
-//!   PINs are also counted per source address and caller ID ([`super::sources`]), and a
-//!   banned source is refused without looking at the PIN.
+//!   PINs are also counted per source address and caller ID ([`super::sources`], in the store
+//!   for every node), and a banned source is refused without looking at the PIN.
 //!
 //! The decision itself is the pure [`decide`]; [`PinCheck::check`] adds the slow hashing (on
 //! the blocking pool) and the store writes around it.
@@ -150,14 +150,16 @@ impl PinCheck {
         from: &[super::sources::SourceKey],
     ) -> Result<Verdict, CheckError> {
         if let Some(limits) = &self.sources {
-            if limits.banned_until(from, now).is_some() {
+            if limits.banned_until(from, now).is_some()
+                || self.banned_in_store(limits, from, now).await
+            {
                 return Ok(Verdict::SourceBanned);
             }
         }
         let verdict = self.check(user, pin, now).await?;
         if let (Some(limits), Verdict::Unknown | Verdict::Wrong { .. }) = (&self.sources, &verdict)
         {
-            let started = limits.record_failure(from, now);
+            let started = self.count_source_failure(limits, from, now).await;
             for key in &started {
                 tracing::warn!(?key, "banning a source after wrong mailbox PINs");
             }
@@ -168,6 +170,69 @@ impl PinCheck {
             }
         }
         Ok(verdict)
+    }
+
+    /// Whether the store holds a ban of any of `from` (every node's, kept over a restart);
+    /// one found is cached in `limits`. A store that does not answer leaves the local answer.
+    async fn banned_in_store(
+        &self,
+        limits: &super::sources::SourceLimits,
+        from: &[super::sources::SourceKey],
+        now: DateTime<Utc>,
+    ) -> bool {
+        for key in from {
+            match self
+                .store
+                .source_banned_until(super::sources::SCOPE, &key.stored(), now)
+                .await
+            {
+                Ok(Some(until)) => {
+                    limits.ban_until(key, until);
+                    return true;
+                }
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, "shared PIN source limit not read"),
+            }
+        }
+        false
+    }
+
+    /// Counts a wrong PIN against each of `from` in the store, shared by every node (in
+    /// memory only when the store does not answer); the keys whose ban it started.
+    async fn count_source_failure(
+        &self,
+        limits: &super::sources::SourceLimits,
+        from: &[super::sources::SourceKey],
+        now: DateTime<Utc>,
+    ) -> Vec<super::sources::SourceKey> {
+        let policy = limits.policy();
+        let limit = crate::store::SourceLimit {
+            max: policy.max_failures,
+            window: policy.window,
+            ban_for: policy.ban_for,
+        };
+        let mut started = Vec::new();
+        for key in from {
+            match self
+                .store
+                .source_failure(super::sources::SCOPE, &key.stored(), now, limit)
+                .await
+            {
+                Ok(count) => {
+                    if let Some(until) = count.banned_until {
+                        limits.ban_until(key, until);
+                    }
+                    if count.ban_started {
+                        started.push(key.clone());
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "wrong PIN counted in memory only");
+                    started.extend(limits.record_failure(std::slice::from_ref(key), now));
+                }
+            }
+        }
+        started
     }
 
     /// The policy in force.
@@ -379,6 +444,7 @@ mod tests {
             max_attempts: 100,
             lock_for: chrono::Duration::minutes(1),
         };
+        let policy = limits.policy();
         let check = PinCheck::new(store.clone(), lenient).with_sources(limits);
         let from = [SourceKey::Address("192.0.2.66".parse().unwrap())];
         // One wrong PIN on a known mailbox, one on an unknown one: both count.
@@ -401,6 +467,18 @@ mod tests {
             .check_from(Some(hans(&store).await), demo::PIN, t0(), &other)
             .await;
         assert!(matches!(v, Ok(Verdict::Granted(_))), "{v:?}");
+        // Another node (or this one restarted: a fresh table) reads the ban from the store.
+        let fresh = PinCheck::new(store.clone(), lenient)
+            .with_sources(Arc::new(SourceLimits::new(policy, 100)));
+        let v = fresh
+            .check_from(Some(hans(&store).await), demo::PIN, t0(), &from)
+            .await;
+        assert!(matches!(v, Ok(Verdict::SourceBanned)), "{v:?}");
+        let after = t0() + chrono::Duration::minutes(31);
+        let v = fresh
+            .check_from(Some(hans(&store).await), demo::PIN, after, &from)
+            .await;
+        assert!(matches!(v, Ok(Verdict::Granted(_))), "the ban ended: {v:?}");
     }
 
     #[tokio::test]

@@ -13,7 +13,10 @@
 //! can be forged, so this limit adds to the address limit and never replaces it.
 //!
 //! In memory and bounded (at most `capacity` keys; when full, idle keys go first, then the
-//! oldest), like the web's per-address limiter; wall-clock `now` is a parameter.
+//! oldest), like the web's per-address limiter; wall-clock `now` is a parameter. The PIN
+//! check ([`super::check`]) also counts in the store (`source_limits`, scope
+//! [`SCOPE`]), so every node and the next start see the same counts and bans (issue #20);
+//! this table then caches the bans it learned.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -30,7 +33,18 @@ pub enum SourceKey {
     CallerId(String),
 }
 
+/// The `source_limits` scope of wrong mailbox PINs.
+pub const SCOPE: &str = "mailbox";
+
 impl SourceKey {
+    /// The key as stored: `addr:<ip>` or `cid:<digits>`.
+    pub fn stored(&self) -> String {
+        match self {
+            SourceKey::Address(ip) => format!("addr:{ip}"),
+            SourceKey::CallerId(digits) => format!("cid:{digits}"),
+        }
+    }
+
     /// The caller-ID key for a From user part, if it names a number (`+45 12…`, `sip:0045…`
     /// reduce to their digits); `None` for anonymous or digit-less IDs.
     pub fn caller_id(user: &str) -> Option<SourceKey> {
@@ -78,6 +92,27 @@ impl SourceLimits {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SourceKey, Entry>> {
         // Each critical section is one map update; a panic cannot leave it half-done.
         self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The thresholds.
+    pub fn policy(&self) -> SourcePolicy {
+        self.policy
+    }
+
+    /// Remembers a ban of `key` until `until` that the store holds (another node's, or one
+    /// from before a restart); a longer one in force is kept.
+    pub fn ban_until(&self, key: &SourceKey, until: DateTime<Utc>) {
+        let mut table = self.lock();
+        if !table.contains_key(key) && table.len() >= self.capacity {
+            // Full: the store keeps the ban, and the next attempt reads it again.
+            return;
+        }
+        let entry = table.entry(key.clone()).or_insert(Entry {
+            started: until,
+            failures: 0,
+            banned_until: None,
+        });
+        entry.banned_until = Some(entry.banned_until.map_or(until, |u| u.max(until)));
     }
 
     /// The latest end of a ban in force at `now` on any of `keys`.

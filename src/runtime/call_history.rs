@@ -33,6 +33,8 @@ pub struct HistoryWriter {
     records: mpsc::Sender<CallData>,
     /// Counts each ended call by outcome for `/metrics`, when set.
     metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+    /// The same, for the writer task's store latency (set after the task started).
+    latency: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<crate::metrics::Metrics>>>,
 }
 
 impl HistoryWriter {
@@ -40,17 +42,20 @@ impl HistoryWriter {
     /// every [`HistoryWriter`] is dropped; its handle says when.
     pub fn start(store: Store) -> (HistoryWriter, JoinHandle<()>) {
         let (records, queue) = mpsc::channel(QUEUE);
+        let latency = std::sync::Arc::new(std::sync::OnceLock::new());
         (
             HistoryWriter {
                 records,
                 metrics: None,
+                latency: latency.clone(),
             },
-            tokio::spawn(run(store, queue)),
+            tokio::spawn(run(store, queue, latency)),
         )
     }
 
     /// Also counts every record in `metrics` (`/metrics`, calls by outcome).
     pub fn with_metrics(mut self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        let _ = self.latency.set(metrics.clone());
         self.metrics = Some(metrics);
         self
     }
@@ -66,10 +71,20 @@ impl HistoryWriter {
     }
 }
 
-async fn run(store: Store, mut queue: mpsc::Receiver<CallData>) {
+async fn run(
+    store: Store,
+    mut queue: mpsc::Receiver<CallData>,
+    latency: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<crate::metrics::Metrics>>>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        write(&store, &batch).await;
+        let metrics = latency.get().map(|m| &**m);
+        crate::metrics::timed(
+            metrics,
+            crate::metrics::StoreOp::History,
+            write(&store, &batch),
+        )
+        .await;
         batch.clear();
     }
 }

@@ -99,6 +99,8 @@ struct Running {
     /// The call's media relay while its media is anchored; dropped (ports freed) as soon as
     /// the caller's side is over.
     relay: Option<RelayHandle>,
+    /// Counts the relay in `/metrics` while it is open (dropped with it).
+    relay_counted: Option<crate::metrics::RtpSessionGuard>,
     _guard: Option<CallGuard>,
 }
 
@@ -184,6 +186,7 @@ pub(super) fn on_invite(
             invites: HashMap::new(),
             transport,
             relay: None,
+            relay_counted: None,
             _guard: cx.call_guard(),
         },
     );
@@ -199,9 +202,15 @@ pub(super) fn on_invite(
         default_lang: cx.config.default_language,
         deny: cx.config.toll_fraud.deny_prefixes.clone(),
     };
+    let metrics = cx.metrics.clone();
     tokio::spawn(tracing::Instrument::instrument(
         async move {
-            let lookup = route::route(&store, &presence, &numbers, key, &request, wall).await;
+            let lookup = crate::metrics::timed(
+                metrics.as_deref(),
+                crate::metrics::StoreOp::Route,
+                route::route(&store, &presence, &numbers, key, &request, wall),
+            )
+            .await;
             let _ = completions.send(Completion::Routed(Box::new(lookup))).await;
         },
         span,
@@ -279,13 +288,15 @@ fn anchor_media(cx: &mut Context, calls: &mut Calls, key: CallKey, plan: Plan) -
     match relays.open(ip, on_timeout) {
         Ok(relay) => {
             let anchor = MediaAnchor {
-                caller_facing: relay.facing(Party::Caller),
-                callee_facing: relay.facing(Party::Callee),
+                // Named in the SDP each party gets: `[rtp] public_ip` behind NAT.
+                caller_facing: cx.advertised_media(relay.facing(Party::Caller)),
+                callee_facing: cx.advertised_media(relay.facing(Party::Callee)),
             };
             debug!(caller_facing = %anchor.caller_facing, callee_facing = %anchor.callee_facing, "media anchored");
             if let Some(running) = calls.calls.get_mut(&key) {
                 running.call.anchor_media(anchor);
                 running.relay = Some(relay);
+                running.relay_counted = cx.metrics.as_ref().map(|m| m.rtp_session_opened());
             }
             plan
         }
@@ -362,7 +373,7 @@ fn authenticated(cx: &mut Context, calls: &mut Calls, key: CallKey, device: &Dev
                                 running_source(running),
                                 &request,
                             );
-                            if let Some(ban) = cx.bans.record_failure(at, client) {
+                            if let Some(ban) = cx.auth_failed(at, client) {
                                 warn!(source = %ban.source, "banning source after failed authentications");
                             }
                         }
@@ -598,6 +609,7 @@ fn run_actions(cx: &mut Context, calls: &mut Calls, key: CallKey) {
     }
     if let Some(running) = calls.calls.get_mut(&key) {
         if running.call.is_over() && running.relay.take().is_some() {
+            running.relay_counted = None;
             // Hung up, handed to voicemail (the IVR answers with its own media), rejected or
             // cancelled: the relay's ports go back now, not when the last B leg has wound down.
             debug!("media relay released");

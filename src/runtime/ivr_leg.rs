@@ -91,6 +91,8 @@ struct AnsweredLeg {
     /// The caller's last SDP offer (its INVITE's, or a re-INVITE's we accepted): the offer a
     /// transfer's call to the destination carries.
     remote_sdp: Vec<u8>,
+    /// Counts the leg's media session in `/metrics` while the leg lives.
+    _media_counted: Option<crate::metrics::RtpSessionGuard>,
 }
 
 /// A re-INVITE/UPDATE waiting for the driver's answer.
@@ -217,7 +219,7 @@ pub fn answer(cx: &mut Context, legs: &mut IvrLegs, call: Answer, kind: IvrKind)
     };
     let deps = ivr.deps.clone();
     let sent_by = cx.sent_by();
-    let body = sdp.to_string().into_bytes();
+    let body = cx.advertised_sdp(sdp.to_string()).into_bytes();
     let mut response = response_to(&call.invite, 200, Some(&call.local_tag));
     let mut headers: Vec<Header> = response
         .headers
@@ -269,11 +271,12 @@ pub fn answer(cx: &mut Context, legs: &mut IvrLegs, call: Answer, kind: IvrKind)
             span: span.clone(),
             bye_after_ack: false,
             ending: false,
-            local_sdp: sdp.to_string(),
+            local_sdp: cx.advertised_sdp(sdp.to_string()),
             remote_version: Some(offer.origin.session_version),
             pending: None,
             next_offer: 0,
             remote_sdp: call.invite.body.clone(),
+            _media_counted: cx.metrics.as_ref().map(|m| m.rtp_session_opened()),
         },
     );
     cx.respond(call.transaction, response);
@@ -490,7 +493,7 @@ fn offer_answered(cx: &mut Context, legs: &mut IvrLegs, key: LegKey, id: u64, sd
     let Some(pending) = leg.pending.take_if(|p| p.id == id) else {
         return;
     };
-    match sdp {
+    match sdp.map(|sdp| cx.advertised_sdp(sdp)) {
         Some(sdp) => {
             leg.local_sdp = sdp.clone();
             leg.remote_version = Some(pending.version);

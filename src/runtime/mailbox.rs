@@ -85,9 +85,12 @@ pub async fn run_retrieve(leg: IvrLeg, setup: RetrieveSetup, deps: IvrDeps) {
         };
         driver.run().await;
         driver.ring_while_transferring().await;
-        let Driver { media, .. } = driver;
+        let Driver { media, deps, .. } = driver;
         // A name or greeting still recording is not wanted (only an accepted take is kept).
-        let _ = media.close().await;
+        let closed = media.close().await;
+        if let Some(metrics) = &deps.voicemail.metrics {
+            metrics.rtp_packets_lost(closed.lost);
+        }
         debug!("retrieval finished");
     }
     .instrument(span)

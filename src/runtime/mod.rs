@@ -286,6 +286,22 @@ impl Server {
             presence.clone(),
         );
         sip.set_clock(clock.clone());
+        // Bans and failure counts in the store: every node's, kept over a restart (issue #20).
+        let bans = crate::cluster::bans::start(
+            store.clone(),
+            clock.clone(),
+            node.clone(),
+            crate::store::SourceLimit {
+                max: config.sip.auth_failures_max,
+                window: chrono::Duration::from_std(config.sip.auth_failures_window)
+                    .unwrap_or(chrono::Duration::days(3650)),
+                ban_for: chrono::Duration::from_std(config.sip.ban_for)
+                    .unwrap_or(chrono::Duration::days(3650)),
+            },
+            config.cluster.heartbeat,
+        );
+        sip.set_ban_share(bans.reporter, bans.learned);
+        tasks.push(bans.task);
         let metrics = crate::metrics::Metrics::new();
         sip.set_metrics(metrics.clone());
         if let Some(secret) = nonce_secret {
@@ -315,7 +331,8 @@ impl Server {
                 voicemail: voicemail::VoicemailShared::new(
                     spool,
                     crate::notify::VoicemailChanged::new(store.clone(), presence.clone()),
-                ),
+                )
+                .with_metrics(metrics.clone()),
             };
             sip.set_ivr(media, deps);
         }

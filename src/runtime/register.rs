@@ -332,7 +332,7 @@ pub(super) fn verify_device(
 pub(super) fn failed(cx: &mut Context, source: SocketAddr, request: &rsip::Request) {
     let now = cx.instant();
     let client = crate::sip::client::client_ip(&cx.config.security.trusted(), source.ip(), request);
-    if let Some(ban) = cx.bans.record_failure(now, client) {
+    if let Some(ban) = cx.auth_failed(now, client) {
         warn!(source = %ban.source, failures = ban.failures, "banning source after failed authentications");
     }
 }

@@ -84,6 +84,8 @@ pub struct VoicemailShared {
     pub save_slots: Arc<Semaphore>,
     /// Publishes a user's message counts after a change.
     pub changed: VoicemailChanged,
+    /// `/metrics`: messages stored and dropped, insert latency, RTP packets lost.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl VoicemailShared {
@@ -94,7 +96,14 @@ impl VoicemailShared {
             spool,
             save_slots: Arc::new(Semaphore::new(SAVE_CONCURRENCY)),
             changed,
+            metrics: None,
         }
+    }
+
+    /// Counts in `metrics` too.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 }
 
@@ -917,6 +926,7 @@ impl Driver {
             } => {
                 if self.take.take() == Some(0) {
                     warn!("no audio to save");
+                    self.count(false);
                     return StoreReply::Failed;
                 }
                 // The recording is in the spool: the take when the recorder reported its end,
@@ -929,7 +939,9 @@ impl Driver {
                     duration_ms,
                     audio: Vec::new(),
                 };
-                match self.save_spooled(message).await {
+                let saved = self.save_spooled(message).await;
+                self.count(saved.is_some());
+                match saved {
                     Some(saved) => {
                         let id = saved.message.id;
                         self.saved = Some(saved);
@@ -945,6 +957,17 @@ impl Driver {
             other => {
                 warn!(request = ?other, "store request not handled by the deposit driver");
                 StoreReply::Failed
+            }
+        }
+    }
+
+    /// A message stored, or a recording that did not become one, in `/metrics`.
+    fn count(&self, stored: bool) {
+        if let Some(metrics) = &self.deps.voicemail.metrics {
+            if stored {
+                metrics.voicemail_stored();
+            } else {
+                metrics.voicemail_dropped();
             }
         }
     }
@@ -981,7 +1004,9 @@ impl Driver {
     async fn save(&self, message: NewVoicemail) -> Option<Saved> {
         let mut backoff = SAVE_BACKOFF;
         for attempt in 1..=SAVE_ATTEMPTS {
-            match self.deps.store.voicemail_insert(&message).await {
+            let insert = self.deps.store.voicemail_insert(&message);
+            let metrics = self.deps.voicemail.metrics.as_deref();
+            match crate::metrics::timed(metrics, crate::metrics::StoreOp::Voicemail, insert).await {
                 Ok(row) => {
                     info!(
                         voicemail_id = %row.id,
@@ -1051,6 +1076,9 @@ impl Driver {
             Some(media) => media.close().await,
             None => Closed::default(),
         };
+        if let Some(metrics) = &self.deps.voicemail.metrics {
+            metrics.rtp_packets_lost(closed.lost);
+        }
         // Chunks the loop had not read yet belong to the recording still running, if any.
         for event in closed.events {
             if let MediaEvent::RecordingAudio(chunk) = event {

@@ -69,6 +69,7 @@ mod registrations;
 mod routing_snapshot;
 mod schedules;
 mod sessions;
+mod source_limits;
 mod sqlite_reader;
 mod users;
 mod voicemail;
@@ -85,6 +86,7 @@ pub use generated_names::GeneratedName;
 pub use group_ringing::{GroupFallback, GroupMember, GroupRinging, GroupStrategy};
 pub use model::*;
 pub use routing_snapshot::{sqlite_query_text as routing_snapshot_sqlite_text, RoutingSnapshot};
+pub use source_limits::{SourceCount, SourceLimit};
 
 /// Migrations for SQLite, embedded at compile time.
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("sql/sqlite");

@@ -115,6 +115,38 @@ fn metrics_count_calls_by_outcome_registrations_and_sse_clients() {
         "{after}"
     );
     assert_eq!(value(&after, "onestatus_sse_clients"), Some(1.0), "{after}");
+    // The call's transactions, its routing look-up and history write, its relay closed.
+    assert!(
+        value(&after, "onestatus_sip_transactions_total").is_some_and(|n| n >= 2.0),
+        "{after}"
+    );
+    assert!(
+        value(&after, "onestatus_sip_transactions").is_some(),
+        "{after}"
+    );
+    assert!(
+        value(&after, "onestatus_store_seconds_count{op=\"route\"}").is_some_and(|n| n >= 1.0),
+        "{after}"
+    );
+    assert!(
+        value(&after, "onestatus_store_seconds_count{op=\"history\"}").is_some_and(|n| n >= 1.0),
+        "{after}"
+    );
+    assert!(
+        value(
+            &after,
+            "onestatus_store_seconds_bucket{op=\"route\",le=\"+Inf\"}"
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{after}"
+    );
+    let relay_closed = Instant::now() + Duration::from_secs(10);
+    let mut text = after.clone();
+    while value(&text, "onestatus_rtp_sessions") != Some(0.0) && Instant::now() < relay_closed {
+        std::thread::sleep(Duration::from_millis(100));
+        text = scrape(&server);
+    }
+    assert_eq!(value(&text, "onestatus_rtp_sessions"), Some(0.0), "{text}");
 
     // The SSE client leaves: the gauge goes back down (once the server notices the close).
     drop(lines);
@@ -127,6 +159,77 @@ fn metrics_count_calls_by_outcome_registrations_and_sse_clients() {
         text = scrape(&server);
     }
     assert_eq!(value(&text, "onestatus_sse_clients"), Some(0.0), "{text}");
+}
+
+/// A voicemail left by SIPp (the deposit scenario of `vm_deposit_sipp`): the message counts
+/// as stored, its insert is timed, the IVR's RTP session counted while it runs and its loss
+/// (none on loopback) added when it closes.
+#[test]
+fn metrics_count_a_voicemail_its_rtp_session_and_its_store_latency() {
+    use crate::support::voicemail::{self as vm, Prompts};
+    let (one_number, local, email, lang, secondary) = vm::HANS;
+    let rtp = vm::rtp_range();
+    let server = vm::start(None, rtp);
+    let phone = vm::Phone::new();
+    let account = vm::prepare_user(&server, local, email, secondary, phone.addr());
+    let prompts = Prompts::load();
+    let greeting_ms: usize = vm::greeting(account.id.0, secondary)
+        .iter()
+        .map(|u| prompts.greeted(&server, &account, u, lang).len() / 8)
+        .sum();
+    let before = scrape(&server);
+    assert_eq!(
+        value(&before, "onestatus_voicemail_total{outcome=\"stored\"}"),
+        Some(0.0),
+        "{before}"
+    );
+    assert_eq!(
+        value(&before, "onestatus_rtp_sessions"),
+        Some(0.0),
+        "{before}"
+    );
+    let listen = (greeting_ms + 1200).to_string();
+    vm::sipp(
+        "vm_deposit.xml",
+        server.sip_udp,
+        &["-s", one_number, "-d", &listen],
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        let text = scrape(&server);
+        let stored = value(&text, "onestatus_voicemail_total{outcome=\"stored\"}");
+        if (stored == Some(1.0) && value(&text, "onestatus_rtp_sessions") == Some(0.0))
+            || Instant::now() > deadline
+        {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        value(&text, "onestatus_voicemail_total{outcome=\"stored\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(&text, "onestatus_voicemail_total{outcome=\"dropped\"}"),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(value(&text, "onestatus_rtp_sessions"), Some(0.0), "{text}");
+    assert!(
+        value(&text, "onestatus_store_seconds_count{op=\"voicemail\"}") == Some(1.0),
+        "{text}"
+    );
+    assert!(
+        value(&text, "onestatus_store_seconds_sum{op=\"voicemail\"}").is_some_and(|s| s > 0.0),
+        "{text}"
+    );
+    // Loopback loses nothing worth asserting on; the series is there.
+    assert!(
+        value(&text, "onestatus_rtp_packets_lost_total").is_some(),
+        "{text}"
+    );
 }
 
 #[test]

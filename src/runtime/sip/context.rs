@@ -76,6 +76,11 @@ pub struct Context {
     pub history: HistoryWriter,
     /// Our first UDP address: Via sent-by and Contact of our requests.
     pub local_address: Option<SocketAddr>,
+    /// Where failures and bans go for the other nodes and the next start (`cluster::bans`);
+    /// `None`: this node's memory only.
+    pub ban_reporter: Option<crate::cluster::bans::BanReporter>,
+    /// `/metrics` counters (transactions, RTP sessions, store latency), when served.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
     /// Work for other owners, handed over after the current turn.
     deferred: VecDeque<Deferred>,
 }
@@ -108,6 +113,8 @@ impl Context {
             shutdown: None,
             history,
             local_address: None,
+            ban_reporter: None,
+            metrics: None,
             deferred: VecDeque::new(),
         }
     }
@@ -145,9 +152,13 @@ impl Context {
         }
     }
 
-    /// The address our requests and answers carry (Via sent-by, Contact): our first UDP
-    /// socket's, or the SIP domain without one.
+    /// The address our requests and answers carry (Via sent-by, Contact): `[sip]
+    /// public_address` when set (a node behind NAT), else our first UDP socket's, or the SIP
+    /// domain without one.
     pub fn sent_by(&self) -> String {
+        if let Some(public) = self.config.sip.public_sent_by() {
+            return public.to_owned();
+        }
         self.local_address
             .map_or_else(|| self.config.sip.domain.clone(), |a| a.to_string())
     }
@@ -177,6 +188,80 @@ impl Context {
             .trim_matches(['[', ']'])
             .parse()
             .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
+    }
+
+    /// Counts a failed authentication of `client` ([`AuthFailures::record_failure`]) and
+    /// reports it for the shared count, or the ban it started, to the store
+    /// (`cluster::bans`).
+    pub fn auth_failed(
+        &mut self,
+        now: Instant,
+        client: IpAddr,
+    ) -> Option<crate::sip::auth::BanStarted> {
+        let ban = self.bans.record_failure(now, client);
+        self.report_ban(now, client, ban);
+        ban
+    }
+
+    /// Bans `client` now ([`AuthFailures::ban`]: a flood) and reports the ban to the store.
+    pub fn ban_now(
+        &mut self,
+        now: Instant,
+        client: IpAddr,
+    ) -> Option<crate::sip::auth::BanStarted> {
+        let ban = self.bans.ban(now, client);
+        if ban.is_some() {
+            self.report_ban(now, client, ban);
+        }
+        ban
+    }
+
+    fn report_ban(&self, now: Instant, client: IpAddr, ban: Option<crate::sip::auth::BanStarted>) {
+        let Some(reporter) = &self.ban_reporter else {
+            return;
+        };
+        match ban {
+            Some(ban) => {
+                let left = chrono::Duration::from_std(ban.until.saturating_duration_since(now))
+                    .unwrap_or(chrono::Duration::zero());
+                reporter.banned(ban.source, self.now() + left);
+            }
+            None => reporter.failure(crate::sip::auth::ban_key(client)),
+        }
+    }
+
+    /// A relay endpoint as our SDP names it: with `[rtp] public_ip` set, that address (the
+    /// socket stays bound where it is).
+    pub fn advertised_media(&self, bound: SocketAddr) -> SocketAddr {
+        match self.config.rtp.advertised_ip() {
+            Some(ip) => SocketAddr::new(ip, bound.port()),
+            None => bound,
+        }
+    }
+
+    /// Our SDP as sent: with `[rtp] public_ip` set, its `o=` and every `c=` but a hold
+    /// (RFC 8866 §5.2, §5.7) name that address; else as it is.
+    pub fn advertised_sdp(&self, sdp: String) -> String {
+        let Some(public) = self.config.rtp.advertised_ip() else {
+            return sdp;
+        };
+        let Ok(mut parsed) = crate::media::sdp::SessionDescription::parse(&sdp) else {
+            return sdp;
+        };
+        parsed.origin.address = public.to_string();
+        parsed.origin.ipv6 = public.is_ipv6();
+        let connections = parsed.connection.iter_mut().chain(
+            parsed
+                .media
+                .iter_mut()
+                .filter_map(|m| m.connection.as_mut()),
+        );
+        for connection in connections {
+            if !connection.is_hold() {
+                connection.address = public;
+            }
+        }
+        parsed.to_string()
     }
 
     /// Leaves work for another owner.

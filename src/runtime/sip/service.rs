@@ -75,6 +75,8 @@ pub struct SipService {
     flood: crate::sip::flood::FloodLimiter,
     /// Message-waiting subscriptions and NOTIFYs (RFC 3842, RFC 6665).
     mwi: Mwi,
+    /// Bans the store knows of (other nodes', and ours before a restart): `cluster::bans`.
+    learned_bans: Option<mpsc::Receiver<crate::cluster::bans::Learned>>,
 }
 
 impl SipService {
@@ -149,6 +151,30 @@ impl SipService {
             trusted,
             flood,
             mwi,
+            learned_bans: None,
+        }
+    }
+
+    /// Shares bans through the store (`cluster::bans`): failures and bans decided here go to
+    /// `reporter`, and the bans read back from the store come in on `learned`.
+    pub fn set_ban_share(
+        &mut self,
+        reporter: crate::cluster::bans::BanReporter,
+        learned: mpsc::Receiver<crate::cluster::bans::Learned>,
+    ) {
+        self.cx.ban_reporter = Some(reporter);
+        self.learned_bans = Some(learned);
+    }
+
+    /// Applies a ban the store knows of to the in-memory table, the one every packet is
+    /// checked against.
+    fn on_learned_ban(&mut self, ban: crate::cluster::bans::Learned) {
+        let (now, wall) = (self.cx.instant(), self.cx.now());
+        let Ok(left) = (ban.until - wall).to_std() else {
+            return;
+        };
+        if self.cx.bans.ban_until(now, ban.source, now + left) {
+            info!(source = %ban.source, until = %ban.until, "source banned (shared ban)");
         }
     }
 
@@ -173,7 +199,8 @@ impl SipService {
 
     /// Counts ended calls by outcome in `metrics` (`/metrics`).
     pub fn set_metrics(&mut self, metrics: Arc<crate::metrics::Metrics>) {
-        self.cx.history = self.cx.history.clone().with_metrics(metrics);
+        self.cx.history = self.cx.history.clone().with_metrics(metrics.clone());
+        self.cx.metrics = Some(metrics);
     }
 
     /// Reads the time from `clock` (routing decisions, registrations, timers) instead of the
@@ -211,6 +238,7 @@ impl SipService {
         };
         self.cx.shutdown = Some(shutdown.clone());
         let mut commands = self.click_to_call.take_commands();
+        let mut learned_bans = self.learned_bans.take();
         // Every mailbox change comes by the presence bus (`notify::VoicemailChanged`).
         let mut bus = self.cx.presence.subscribe();
         loop {
@@ -236,7 +264,14 @@ impl SipService {
                     None => std::future::pending().await,
                 }
             };
+            let learned = async {
+                match learned_bans.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
+                Some(ban) = learned => self.on_learned_ban(ban),
                 message = inbound.recv() => match message {
                     Some(message) => self.on_inbound(message),
                     None => return,
@@ -285,6 +320,9 @@ impl SipService {
                 }
             }
             self.flush().await;
+            if let Some(metrics) = &self.cx.metrics {
+                metrics.set_transactions(self.cx.layer.len(), self.cx.layer.started());
+            }
             click_to_call::sweep(
                 &mut self.cx,
                 &mut self.click_to_call,
@@ -459,7 +497,7 @@ impl SipService {
                 false
             }
             Admission::Ban => {
-                if let Some(ban) = self.cx.bans.ban(now, client) {
+                if let Some(ban) = self.cx.ban_now(now, client) {
                     tracing::warn!(source = %ban.source, "banning source after flooding requests");
                 }
                 false

@@ -6,8 +6,10 @@
 //! ban, during which the driver drops the source's requests without answering. IPv6 sources are
 //! grouped by /64, since one host can use any address of its /64.
 //!
-//! Time is monotonic (`Instant`): bans live in memory only and must not stretch or shrink when
-//! the wall clock is stepped.
+//! Time is monotonic (`Instant`): the table must not stretch or shrink a ban when the wall
+//! clock is stepped. It is each node's fast path; what other nodes and a restart must know
+//! (failures, bans) goes to the store through `cluster::bans`, which brings the others' bans
+//! back here with [`AuthFailures::ban_until`] (issue #20).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
@@ -192,6 +194,27 @@ impl AuthFailures {
     }
 }
 
+impl AuthFailures {
+    /// Bans `ip` until `until` because the store says so (`cluster::bans`: another node's
+    /// ban, the count every node shares, or this node's own ban before a restart). A longer
+    /// ban in force is kept. True when the source was not banned before, for the one log
+    /// line per ban.
+    pub fn ban_until(&mut self, now: Instant, ip: IpAddr, until: Instant) -> bool {
+        if until <= now {
+            return false;
+        }
+        let key = ban_key(ip);
+        if !self.sources.contains_key(&key) && !self.make_room(now) {
+            return false;
+        }
+        let source = self.sources.entry(key).or_default();
+        let was_banned = source.is_banned(now);
+        source.failures.clear();
+        source.banned_until = Some(source.banned_until.map_or(until, |u| u.max(until)));
+        !was_banned
+    }
+}
+
 /// The key a source is counted under: IPv4 as is (IPv4-mapped IPv6 included), IPv6 by /64.
 pub(crate) fn ban_key(ip: IpAddr) -> IpAddr {
     match ip {
@@ -310,6 +333,20 @@ mod tests {
             assert!(failures.tracked_len() <= 4);
         }
         assert!(failures.is_banned(t0 + Duration::from_secs(100), banned));
+    }
+
+    #[test]
+    fn a_ban_learned_from_the_store_is_kept_and_never_shortened() {
+        let mut failures = AuthFailures::new(config());
+        let t0 = origin();
+        let other = ip("2001:db8:9::5");
+        assert!(failures.ban_until(t0, other, t0 + Duration::from_secs(30)));
+        assert!(failures.is_banned(t0, ip("2001:db8:9::77")), "by /64");
+        assert!(!failures.ban_until(t0, other, t0 + Duration::from_secs(10)));
+        assert!(failures.is_banned(t0 + Duration::from_secs(20), other));
+        assert!(!failures.is_banned(t0 + Duration::from_secs(30), other));
+        assert!(!failures.ban_until(t0, ip("192.0.2.9"), t0), "already over");
+        assert!(!failures.is_banned(t0, ip("192.0.2.9")));
     }
 
     #[test]

@@ -164,6 +164,12 @@ impl TransactionLayer {
         self.transactions.len()
     }
 
+    /// Transactions started since the layer was made (ids handed out, a reserved CANCEL's
+    /// included), for `/metrics`.
+    pub fn started(&self) -> u64 {
+        self.next_id.saturating_sub(1)
+    }
+
     /// Whether no transaction is live.
     pub fn is_empty(&self) -> bool {
         self.transactions.is_empty()
