@@ -59,6 +59,7 @@ mod invite;
 mod plan;
 pub mod transfer;
 pub mod trunk;
+pub mod uas_leg;
 mod voicemail;
 
 #[cfg(test)]
