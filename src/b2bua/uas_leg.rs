@@ -259,13 +259,12 @@ impl UasLeg {
     /// Fails when the INVITE cannot start a dialog (no Contact, §8.1.1.8); nothing is sent then.
     pub fn new(now: Instant, config: UasConfig, answered: Answered) -> Result<UasLeg, DialogError> {
         let dialog = Dialog::from_uas(&answered.invite, &answered.local_tag)?;
-        let retransmit = (!answered.transport.is_reliable())
-            .then(|| AnswerRetransmit::start(now, config.t1));
-        let remote_version = SessionDescription::parse(&String::from_utf8_lossy(
-            &answered.invite.body,
-        ))
-        .ok()
-        .map(|sdp| sdp.origin.session_version);
+        let retransmit =
+            (!answered.transport.is_reliable()).then(|| AnswerRetransmit::start(now, config.t1));
+        let remote_version =
+            SessionDescription::parse(&String::from_utf8_lossy(&answered.invite.body))
+                .ok()
+                .map(|sdp| sdp.origin.session_version);
         let session = session_timer::session_expires(&answered.answer.headers)
             .map(|se| SessionTimer::start(now, se.delta.max(session_timer::MIN_SE), false));
         let mut actions = VecDeque::new();

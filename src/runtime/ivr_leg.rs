@@ -18,32 +18,27 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use rsip::headers::UntypedHeader;
-use rsip::{Header, Method};
+use rsip::Method;
 use tokio::sync::mpsc;
-use tracing::{info, warn, Instrument, Span};
+use tracing::{info, warn, Span};
 
 pub use super::leg::{answer_offer, Answer, IvrDeps, IvrKind, IvrLeg, LegCommand, LegEvent};
-use super::sip::completion::Completion;
 use super::sip::context::Context;
 pub use super::sip::owners::LegKey;
 use super::sip::owners::Owner;
-use super::sip::reply::{reply, SERVER};
-use crate::b2bua::uas_leg::{self, Answered, UasAction, UasConfig, UasEvent, UasLeg};
+use super::sip::reply::reply;
+use crate::b2bua::uas_leg::{UasAction, UasEvent, UasLeg};
 use crate::config::TransferMode;
 use crate::media::engine::MediaEngine;
-use crate::media::sdp::SessionDescription;
 use crate::sip::dialog;
-use crate::sip::message;
-use crate::sip::transaction::fields::response_to;
 use crate::sip::transaction::{TransactionId, TransportKind};
 
+mod answer;
 mod transfer;
+pub use answer::answer;
 pub use transfer::{
     leg_of as transfer_leg_of, on_target_response as on_transfer_response, run as run_transfer,
 };
-
-// ---- the SIP side: answering for an IVR and keeping the dialog ------------------------------
 
 /// What the SIP task needs to answer calls itself: the media engine and the drivers' deps.
 pub struct IvrRuntime {
@@ -76,8 +71,8 @@ pub struct IvrLegs {
     /// The legs' dialogs. The owner index has them too, except a click-to-call's desk dialog,
     /// which stays with the click-to-call; it finds the leg that answered its call here.
     by_call_id: HashMap<String, LegKey>,
-    /// Our client transactions in the legs' dialogs (BYE, REFER), entered in the owner index
-    /// too, and their methods.
+    /// Our client transactions in the legs' dialogs (BYE, REFER, re-INVITE), entered in the
+    /// owner index too, and their methods.
     by_transaction: HashMap<TransactionId, (LegKey, Method)>,
     next: u64,
     /// Media engine and drivers for the calls we answer ourselves (voicemail); `None`: such
@@ -88,7 +83,8 @@ pub struct IvrLegs {
 }
 
 impl IvrLegs {
-    /// The earliest 2xx retransmission or give-up.
+    /// The earliest timer of a leg (2xx retransmission, BYE after the ACK, session expiry) or
+    /// of a transfer.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.legs
             .values()
@@ -132,170 +128,6 @@ impl IvrLegs {
     }
 }
 
-/// Answers the caller's INVITE ourselves and starts the IVR: an RTP session answering the
-/// offer (RFC 3264), 200 OK with our SDP in the caller's dialog, the driver task.
-///
-/// An INVITE without an offer gets 488: offer-less INVITEs (the offer in our 2xx, the answer
-/// in the ACK) are not supported here. An offer the engine cannot answer gets the status the
-/// SDP error names (488), a full port range 503.
-pub fn answer(cx: &mut Context, legs: &mut IvrLegs, call: Answer, kind: IvrKind) {
-    let span = tracing::info_span!("ivr", call_id = %call.call_id);
-    let _enter = span.enter();
-    if cx.owners.originated(call.transaction).is_some_and(|id| {
-        transfer::leg_of(id).is_some() || crate::runtime::calls::refer_call_of(id).is_some()
-    }) {
-        // A transfer's destination went to its own voicemail: a caller from our IVR goes back
-        // to ours, a REFER's transferee stays with the transferor (`b2bua::transfer`), so this
-        // is a no-answer.
-        reject(cx, &call, 480, "transfer destination not answering");
-        return;
-    }
-    let Some(ivr) = legs.runtime.as_ref() else {
-        reject(cx, &call, 480, "voicemail not available");
-        return;
-    };
-    if call.invite.body.is_empty() {
-        reject(cx, &call, 488, "no SDP offer");
-        return;
-    }
-    let offer = match SessionDescription::parse(&String::from_utf8_lossy(&call.invite.body)) {
-        Ok(offer) => offer,
-        Err(error) => {
-            info!(%error, "SDP offer not usable");
-            reject(cx, &call, error.sip_status(), "SDP offer not usable");
-            return;
-        }
-    };
-    let ip = cx.media_ip(&call.invite);
-    let (media, sdp) = match ivr.media.open_session(&offer, ip) {
-        Ok(opened) => opened,
-        Err(error) => {
-            warn!(%error, "no media session for the IVR");
-            reject(cx, &call, error.sip_status(), "no media");
-            return;
-        }
-    };
-    let deps = ivr.deps.clone();
-    let config = uas_config(cx);
-    let body = sdp.to_string().into_bytes();
-    let response = uas_leg::ok_with_sdp(&config, &call.invite, &call.local_tag, body);
-    let uas = match UasLeg::new(
-        cx.instant(),
-        config,
-        Answered {
-            transaction: call.transaction,
-            invite: call.invite.clone(),
-            local_tag: call.local_tag.clone(),
-            source: call.source,
-            transport: call.transport,
-            answer: response,
-        },
-    ) {
-        Ok(uas) => uas,
-        Err(error) => {
-            // §8.1.1.8: an INVITE MUST carry a Contact; without it there is no dialog to keep.
-            info!(%error, "INVITE cannot start a dialog");
-            reject(cx, &call, 400, "no dialog");
-            return;
-        }
-    };
-
-    let key = LegKey(legs.next);
-    legs.next += 1;
-    let (events_tx, events_rx) = mpsc::channel(32);
-    let (commands_tx, mut commands_rx) = mpsc::channel::<LegCommand>(32);
-    legs.by_call_id.insert(call.call_id.clone(), key);
-    cx.owners
-        .bind_dialog(call.call_id.clone(), Owner::IvrLeg(key));
-    legs.legs.insert(
-        key,
-        AnsweredLeg {
-            uas,
-            events: events_tx,
-            span: span.clone(),
-        },
-    );
-    drive(cx, legs, key);
-    info!(rtp = %media.local_addr(), "answered for the IVR");
-
-    // The leg's commands come back into the SIP loop tagged with the leg; when the driver
-    // ends, `LegDone` makes sure the call ends too.
-    let completions = cx.completions.clone();
-    tokio::spawn(async move {
-        while let Some(command) = commands_rx.recv().await {
-            if completions
-                .send(Completion::Leg(key, command))
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-        let _ = completions.send(Completion::LegDone(key)).await;
-    });
-    let mut origin = vec![crate::pin::sources::SourceKey::Address(
-        crate::sip::client::client_ip(
-            &cx.config.security.trusted(),
-            call.source.ip(),
-            &call.invite,
-        ),
-    )];
-    origin.extend(
-        crate::sip::client::caller_user(&call.invite)
-            .and_then(|user| crate::pin::sources::SourceKey::caller_id(&user)),
-    );
-    let leg = IvrLeg {
-        call_id: call.call_id.clone(),
-        media,
-        events: events_rx,
-        commands: commands_tx,
-        origin,
-    };
-    // The drain guard lives as long as the driver: a message being saved holds the shutdown.
-    let guard = cx.shutdown.as_ref().map(|s| s.call_started());
-    tokio::spawn(
-        async move {
-            match kind {
-                IvrKind::Deposit(request) => {
-                    super::voicemail::run_deposit(leg, *request, deps).await;
-                }
-                IvrKind::Retrieve(setup) => super::mailbox::run_retrieve(leg, setup, deps).await,
-            }
-            drop(guard);
-        }
-        .instrument(span.clone()),
-    );
-}
-
-/// Our addressing and timers, for the leg.
-fn uas_config(cx: &Context) -> UasConfig {
-    let sent_by = cx.sent_by();
-    UasConfig {
-        contact: format!("sip:onestatus@{sent_by}"),
-        via_sent_by: sent_by,
-        server: SERVER.into(),
-        t1: cx.config.sip.t1,
-        t2: cx.config.sip.t2,
-    }
-}
-
-fn reject(cx: &mut Context, call: &Answer, code: u16, why: &str) {
-    info!(code, why, "IVR call refused");
-    let mut response = response_to(&call.invite, code, Some(&call.local_tag));
-    response.status_code = rsip::StatusCode::Other(code, message::canonical_reason(code).into());
-    if code == 488 {
-        // RFC 3261 §21.4.26: say what would be acceptable.
-        response.headers.push(Header::Other(
-            "Warning".into(),
-            "304 onestatus \"Media type not available\"".into(),
-        ));
-    }
-    response
-        .headers
-        .push(Header::Server(rsip::headers::Server::new(SERVER)));
-    cx.respond(call.transaction, response);
-}
-
 /// Feeds leg `key` one event and carries out what follows.
 fn feed(cx: &mut Context, legs: &mut IvrLegs, key: LegKey, event: UasEvent) {
     let now = cx.instant();
@@ -331,11 +163,10 @@ fn drive(cx: &mut Context, legs: &mut IvrLegs, key: LegKey) {
                 request,
                 destination,
                 transport,
-            } => cx.layer.send_stateless(
-                rsip::SipMessage::Request(request),
-                destination,
-                transport,
-            ),
+            } => {
+                cx.layer
+                    .send_stateless(rsip::SipMessage::Request(request), destination, transport)
+            }
             UasAction::Offer { id, offer } => {
                 info!("new offer: the media session follows it");
                 if events.try_send(LegEvent::Offer { id, offer }).is_err() {
@@ -351,7 +182,16 @@ fn drive(cx: &mut Context, legs: &mut IvrLegs, key: LegKey) {
             } => {
                 // The IVR takes no transfer orders from the caller.
                 let code = 501;
-                feed(cx, legs, key, UasEvent::Reply { transaction, request, code });
+                feed(
+                    cx,
+                    legs,
+                    key,
+                    UasEvent::Reply {
+                        transaction,
+                        request,
+                        code,
+                    },
+                );
             }
             UasAction::ReferAnswered { accepted } => {
                 transfer::refer_answered(cx, legs, key, accepted);

@@ -10,7 +10,12 @@ use super::UasConfig;
 use crate::sip::transaction::fields::response_to;
 
 /// 200 OK to `invite` in our dialog (`local_tag`) with `sdp` as its body.
-pub fn ok_with_sdp(config: &UasConfig, invite: &Request, local_tag: &str, sdp: Vec<u8>) -> Response {
+pub fn ok_with_sdp(
+    config: &UasConfig,
+    invite: &Request,
+    local_tag: &str,
+    sdp: Vec<u8>,
+) -> Response {
     let mut response = response_to(invite, 200, Some(local_tag));
     let mut out: Vec<Header> = response
         .headers

@@ -134,7 +134,8 @@ impl UasLeg {
         }
         self.referring = false;
         self.acked = true;
-        self.actions.push_back(UasAction::ReferAnswered { accepted });
+        self.actions
+            .push_back(UasAction::ReferAnswered { accepted });
     }
 
     fn ack(&mut self, cseq: u32) {

@@ -16,12 +16,16 @@ use crate::sip::dialog;
 use crate::sip::transaction::TransactionId;
 
 impl UasLeg {
-    pub(super) fn on_request(&mut self, now: Instant, transaction: TransactionId, request: Request) {
+    pub(super) fn on_request(
+        &mut self,
+        now: Instant,
+        transaction: TransactionId,
+        request: Request,
+    ) {
         let call_id = dialog::header_value(&request.headers, "Call-ID").unwrap_or_default();
         let from_tag = tag_of(&request, "From");
         let to_tag = tag_of(&request, "To");
-        if self.phase == Phase::Closed
-            || !self.dialog.matches_request(&call_id, &from_tag, &to_tag)
+        if self.phase == Phase::Closed || !self.dialog.matches_request(&call_id, &from_tag, &to_tag)
         {
             // §12.2.2: "If the UAS receives a request that does not match any dialog ... it
             // SHOULD return a 481 (Call/Transaction Does Not Exist)".

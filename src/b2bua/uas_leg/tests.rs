@@ -266,7 +266,9 @@ fn a_hang_up_after_the_ack_byes_at_once_and_only_once() {
     assert!(h.handle(UasEvent::HangUp).is_empty());
     // A failed BYE (Timer F) closes the leg too.
     assert_eq!(
-        h.handle(UasEvent::RequestFailed { method: Method::Bye }),
+        h.handle(UasEvent::RequestFailed {
+            method: Method::Bye
+        }),
         [UasAction::Closed]
     );
 }
@@ -454,7 +456,10 @@ fn unknown_methods_get_501_and_notify_200() {
         status(&h.request(in_dialog("MESSAGE", 2, "", "", "")).1),
         501
     );
-    assert_eq!(status(&h.request(in_dialog("NOTIFY", 3, "", "", "")).1), 200);
+    assert_eq!(
+        status(&h.request(in_dialog("NOTIFY", 3, "", "", "")).1),
+        200
+    );
 }
 
 #[test]
@@ -548,7 +553,13 @@ fn garbage_never_panics() {
     bare.headers.retain(|h| !matches!(h, rsip::Header::CSeq(_)));
     let _ = h.request(bare);
     let _ = h.request(in_dialog("UPDATE", 3, "Session-Expires: x;;=\r\n", "", ""));
-    let _ = h.request(in_dialog("INVITE", 4, "", "application/sdp", "v=0\r\no=\r\n"));
+    let _ = h.request(in_dialog(
+        "INVITE",
+        4,
+        "",
+        "application/sdp",
+        "v=0\r\no=\r\n",
+    ));
     // Timers fired at odd times.
     h.leg.handle_timeout(h.t0);
     h.leg.handle_timeout(h.t0 + Duration::from_secs(100_000));

@@ -22,8 +22,8 @@ use std::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::{end_call, feed, IvrLegs, LegEvent, LegKey};
-use crate::b2bua::uas_leg::UasEvent;
 use crate::b2bua::transfer::{self, Action, Event, Failure, Transfer};
+use crate::b2bua::uas_leg::UasEvent;
 use crate::b2bua::Event as CallEvent;
 use crate::runtime::calls::{self, Calls};
 use crate::runtime::sip::context::{Context, Deferred};
