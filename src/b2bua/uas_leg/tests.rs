@@ -565,3 +565,38 @@ fn garbage_never_panics() {
     h.leg.handle_timeout(h.t0 + Duration::from_secs(100_000));
     h.drain();
 }
+
+#[test]
+fn the_2xx_we_make_copies_record_route_and_names_our_contact() {
+    let text = invite().to_string().replace(
+        "Max-Forwards: 70\r\n",
+        "Max-Forwards: 70\r\nRecord-Route: <sip:proxy.example;lr>\r\n",
+    );
+    let invite = parse(&text);
+    let ok = ok_with_sdp(&config(), &invite, "ours1", ANSWER.as_bytes().to_vec());
+    assert_eq!(ok.status_code.code(), 200);
+    let record_route = ok.headers.iter().find_map(|h| match h {
+        rsip::Header::RecordRoute(r) => Some(r.to_string()),
+        _ => None,
+    });
+    assert!(record_route.is_some_and(|r| r.contains("<sip:proxy.example;lr>")));
+    assert_eq!(
+        header(&ok.headers, "Contact").as_deref(),
+        Some("<sip:onestatus@192.0.2.1:5060>")
+    );
+    assert!(header(&ok.headers, "To").is_some_and(|to| to.contains("tag=ours1")));
+    assert_eq!(ok.body, ANSWER.as_bytes());
+}
+
+#[test]
+fn the_callers_bye_while_ours_waits_for_the_ack_ends_it_without_ours() {
+    let mut h = Harness::udp();
+    h.drain();
+    h.handle(UasEvent::HangUp);
+    let (_, actions) = h.request(in_dialog("BYE", 2, "", "", ""));
+    assert_eq!(status(&actions), 200);
+    assert_eq!(actions.last(), Some(&UasAction::HungUp));
+    // No timer is left to send a BYE of ours, nor a 2xx.
+    assert_eq!(h.leg.poll_timeout(), None);
+    assert!(h.handle(UasEvent::Ack).is_empty());
+}
