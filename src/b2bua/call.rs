@@ -32,7 +32,7 @@ use super::voicemail::VoicemailRequest;
 mod hunt;
 mod media;
 mod relay;
-mod session_timer;
+pub(super) mod session_timer;
 mod transferee;
 
 pub use media::MediaAnchor;

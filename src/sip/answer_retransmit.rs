@@ -1,8 +1,8 @@
 //! RFC 3261 §13.3.1.4: the UAS core, not the transaction layer, retransmits its 2xx to an
 //! INVITE until the ACK arrives — "starting with T1 seconds and doubling until it reaches T2",
-//! and gives up after 64·T1. The B2BUA's caller leg ([`crate::b2bua::Call`]) and the IVR's
-//! answered calls (`runtime::ivr_leg`) both keep one [`AnswerRetransmit`] while waiting for
-//! the ACK; the schedule itself is the transaction layer's [`Retransmit`] with Timer G's
+//! and gives up after 64·T1. The B2BUA's caller leg ([`crate::b2bua::Call`]) and the
+//! answering leg of the IVR's calls ([`crate::b2bua::uas_leg::UasLeg`]) both keep one
+//! [`AnswerRetransmit`] while waiting for the ACK; the schedule itself is the transaction layer's [`Retransmit`] with Timer G's
 //! doubling (capped at T2).
 //!
 //! Only over unreliable transports: over TCP the transport carries the 2xx reliably.

@@ -17,7 +17,7 @@ pub const MIN_SE: u32 = 90;
 
 /// Which side refreshes (§4 `refresher` parameter), relative to the transaction carrying it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Refresher {
+pub(in crate::b2bua) enum Refresher {
     /// The UAC of the transaction.
     Uac,
     /// The UAS of the transaction.
@@ -26,7 +26,7 @@ pub(super) enum Refresher {
 
 /// A Session-Expires value: `delta-seconds *(;se-params)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct SessionExpires {
+pub(in crate::b2bua) struct SessionExpires {
     /// The session interval, seconds.
     pub delta: u32,
     /// The `refresher` parameter, if any.
@@ -35,7 +35,7 @@ pub(super) struct SessionExpires {
 
 impl SessionExpires {
     /// The header value (`1800;refresher=uac`).
-    pub(super) fn value(&self) -> String {
+    pub(in crate::b2bua) fn value(&self) -> String {
         match self.refresher {
             Some(Refresher::Uac) => format!("{};refresher=uac", self.delta),
             Some(Refresher::Uas) => format!("{};refresher=uas", self.delta),
@@ -46,7 +46,7 @@ impl SessionExpires {
 
 /// The session timer of an answered call: when it dies if no refresh comes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct SessionTimer {
+pub(in crate::b2bua) struct SessionTimer {
     /// The negotiated interval.
     pub interval: Duration,
     /// When we tear the call down without a refresh.
@@ -58,7 +58,7 @@ pub(super) struct SessionTimer {
 
 impl SessionTimer {
     /// A timer for `delta` seconds starting (or refreshed) at `now`.
-    pub(super) fn start(now: Instant, delta: u32, inserted: bool) -> SessionTimer {
+    pub(in crate::b2bua) fn start(now: Instant, delta: u32, inserted: bool) -> SessionTimer {
         let interval = Duration::from_secs(u64::from(delta));
         SessionTimer {
             interval,
@@ -71,12 +71,12 @@ impl SessionTimer {
 /// §10: the side not refreshing "SHOULD send a BYE ... slightly before the session
 /// expiration. The minimum of 32 seconds and one third of the session interval is
 /// RECOMMENDED." We are that side for both ends, so we end the call that long before.
-pub(super) fn expiry_after(interval: Duration) -> Duration {
+pub(in crate::b2bua) fn expiry_after(interval: Duration) -> Duration {
     interval - (interval / 3).min(Duration::from_secs(32))
 }
 
 /// The text of every header named `name` (case-insensitive), any rsip variant.
-pub(super) fn values<'a>(
+pub(in crate::b2bua) fn values<'a>(
     headers: &'a rsip::Headers,
     name: &'a str,
 ) -> impl Iterator<Item = String> + 'a {
@@ -90,7 +90,7 @@ pub(super) fn values<'a>(
 }
 
 /// The Session-Expires of a message, if present and well-formed.
-pub(super) fn session_expires(headers: &rsip::Headers) -> Option<SessionExpires> {
+pub(in crate::b2bua) fn session_expires(headers: &rsip::Headers) -> Option<SessionExpires> {
     let value = values(headers, "Session-Expires").next()?;
     let mut parts = value.split(';');
     let delta = parts.next()?.trim().parse::<u32>().ok()?;
@@ -109,7 +109,7 @@ pub(super) fn session_expires(headers: &rsip::Headers) -> Option<SessionExpires>
 }
 
 /// The Min-SE of a request (§5), if present and well-formed.
-pub(super) fn min_se(headers: &rsip::Headers) -> Option<u32> {
+pub(in crate::b2bua) fn min_se(headers: &rsip::Headers) -> Option<u32> {
     values(headers, "Min-SE")
         .next()?
         .split(';')
@@ -120,13 +120,13 @@ pub(super) fn min_se(headers: &rsip::Headers) -> Option<u32> {
 }
 
 /// Whether a Supported or Require header lists `timer` (option tags are case-insensitive).
-pub(super) fn lists_timer(headers: &rsip::Headers, header: &str) -> bool {
+pub(in crate::b2bua) fn lists_timer(headers: &rsip::Headers, header: &str) -> bool {
     values(headers, header).any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("timer")))
 }
 
 /// What the B2BUA does with a request carrying Session-Expires below our minimum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum TooSmall {
+pub(in crate::b2bua) enum TooSmall {
     /// Fine as it is (or no Session-Expires at all).
     Acceptable,
     /// §8.1/§9: the UAC supports timers, so it can retry: 422 with our Min-SE.
@@ -137,7 +137,7 @@ pub(super) enum TooSmall {
 }
 
 /// Checks a request's Session-Expires against [`MIN_SE`].
-pub(super) fn check_interval(request: &Request) -> TooSmall {
+pub(in crate::b2bua) fn check_interval(request: &Request) -> TooSmall {
     match session_expires(&request.headers) {
         Some(se) if se.delta < MIN_SE => {
             if lists_timer(&request.headers, "Supported") {
@@ -154,7 +154,7 @@ pub(super) fn check_interval(request: &Request) -> TooSmall {
 /// minimum if the caller cannot take a 422), Min-SE (the larger of the caller's and ours, §8.1)
 /// and `Supported: timer` when the caller supports the extension, so the callee may choose the
 /// refresher knowing both ends can refresh.
-pub(super) fn apply_to_outbound(caller_invite: &Request, invite: &mut Request) {
+pub(in crate::b2bua) fn apply_to_outbound(caller_invite: &Request, invite: &mut Request) {
     let Some(mut se) = session_expires(&caller_invite.headers) else {
         return;
     };
@@ -171,14 +171,14 @@ pub(super) fn apply_to_outbound(caller_invite: &Request, invite: &mut Request) {
 }
 
 /// The 422 extras: `Min-SE: 90` (§6: "MUST contain a Min-SE header field").
-pub(super) fn min_se_header() -> Header {
+pub(in crate::b2bua) fn min_se_header() -> Header {
     Header::Other("Min-SE".into(), MIN_SE.to_string())
 }
 
 /// Completes a 2xx towards the caller that the callee answered without Session-Expires: as UAS
 /// of the caller's leg (§9) "the UAS ... MUST set the refresher to uac" when the UAC supports
 /// the extension, and then requires it. Returns the interval, if a timer now applies.
-pub(super) fn insert_into_2xx(request: &Request, response: &mut Response) -> Option<u32> {
+pub(in crate::b2bua) fn insert_into_2xx(request: &Request, response: &mut Response) -> Option<u32> {
     let se = session_expires(&request.headers)?;
     if !lists_timer(&request.headers, "Supported") {
         return None;

@@ -19,17 +19,14 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use rsip::headers::UntypedHeader;
-use rsip::{Header, Method};
 use tracing::{debug, info, warn};
 
-use super::{end_call, send_in_dialog, IvrLegs, LegEvent, LegKey};
+use super::{end_call, feed, IvrLegs, LegEvent, LegKey};
 use crate::b2bua::transfer::{self, Action, Event, Failure, Transfer};
+use crate::b2bua::uas_leg::UasEvent;
 use crate::b2bua::Event as CallEvent;
 use crate::runtime::calls::{self, Calls};
 use crate::runtime::sip::context::{Context, Deferred};
-use crate::sip::dialog;
-use crate::sip::message;
 use crate::sip::transaction::TransactionId;
 
 /// The originated-INVITE name prefix of a transfer (the rest is the leg's key).
@@ -50,8 +47,6 @@ struct Running {
     machine: Transfer,
     /// The destination call's inbound INVITE (an originated id).
     inbound: TransactionId,
-    /// CSeq of our re-INVITE to the caller, for its ACK.
-    reinvite: Option<u32>,
 }
 
 impl Transfers {
@@ -94,13 +89,13 @@ pub(super) fn request(cx: &mut Context, legs: &mut IvrLegs, key: LegKey, number:
 }
 
 /// A REFER naming `number` went to leg `key`'s caller.
-pub(super) fn refer_sent(legs: &mut IvrLegs, key: LegKey, number: &str) {
+fn refer_sent(legs: &mut IvrLegs, key: LegKey, number: &str) {
     legs.transfers.referred.insert(key, number.to_owned());
 }
 
 /// The REFER was refused or got no answer: the caller must not be left in silence, so we
 /// carry the transfer ourselves. False when no REFER was under way.
-pub(super) fn refer_refused(cx: &mut Context, legs: &mut IvrLegs, key: LegKey) -> bool {
+fn refer_refused(cx: &mut Context, legs: &mut IvrLegs, key: LegKey) -> bool {
     let Some(number) = legs.transfers.referred.remove(&key) else {
         return false;
     };
@@ -110,8 +105,50 @@ pub(super) fn refer_refused(cx: &mut Context, legs: &mut IvrLegs, key: LegKey) -
 }
 
 /// The REFER was accepted: the caller's side has the transfer.
-pub(super) fn refer_accepted(legs: &mut IvrLegs, key: LegKey) {
+fn refer_accepted(legs: &mut IvrLegs, key: LegKey) {
     legs.transfers.referred.remove(&key);
+}
+
+/// Blind transfer by REFER (RFC 3515), with `calls.transfer = "refer"`: the caller's phone
+/// calls `number` itself, with our address as the host so the new INVITE reaches us and is
+/// routed like any call. On 202 we leave the dialog with BYE: the phone has taken over the
+/// transfer. A refusal or no answer must not leave the caller in silence (many trunks refuse
+/// REFER): we carry the transfer ourselves ([`request`], the default mode).
+pub(super) fn refer(cx: &mut Context, legs: &mut IvrLegs, key: LegKey, number: &str) {
+    let Some(leg) = legs.legs.get(&key) else {
+        return;
+    };
+    let span = leg.span.clone();
+    let _enter = span.enter();
+    let number: String = number
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '+')
+        .take(32)
+        .collect();
+    if number.trim_start_matches('+').is_empty() {
+        warn!("transfer to no number; ending the call");
+        end_call(cx, legs, key);
+        return;
+    }
+    info!(%number, "transferring the caller (REFER)");
+    let refer_to = format!("sip:{number}@{}", cx.sent_by());
+    refer_sent(legs, key, &number);
+    feed(cx, legs, key, UasEvent::Refer { refer_to });
+}
+
+/// The caller's phone answered our REFER (or did not, in time): accepted, we leave the
+/// dialog; refused, we carry the transfer ourselves.
+pub(super) fn refer_answered(cx: &mut Context, legs: &mut IvrLegs, key: LegKey, accepted: bool) {
+    if accepted {
+        info!("transfer accepted");
+        refer_accepted(legs, key);
+    } else {
+        warn!("transfer refused by the caller's phone");
+        if refer_refused(cx, legs, key) {
+            return;
+        }
+    }
+    end_call(cx, legs, key);
 }
 
 /// The caller hung up (BYE) while its transfer was under way.
@@ -178,7 +215,8 @@ pub fn run(cx: &mut Context, legs: &mut IvrLegs, calls: &mut Calls, key: LegKey)
                 calls::drive_inbound(cx, calls, inbound, CallEvent::HangUp);
             }
             Action::ReinviteCaller { sdp } => reinvite_caller(cx, legs, key, &sdp),
-            Action::AckCaller => ack_caller(cx, legs, key),
+            // The leg ACKed the caller's 2xx as it came (§13.2.2.4).
+            Action::AckCaller => {}
             Action::Bridged => bridged(cx, legs, calls, key, inbound),
             Action::Failed(why) => failed(cx, legs, key, inbound, why),
         }
@@ -203,21 +241,21 @@ fn start(cx: &mut Context, legs: &mut IvrLegs, calls: &mut Calls, key: LegKey, n
     };
     let span = leg.span.clone();
     let _enter = span.enter();
-    let d = &leg.dialog;
+    let d = leg.uas.dialog();
     let Some(invite) = calls::mirrored::invite(
         d,
-        leg.source,
-        leg.transport,
+        leg.uas.source(),
+        leg.uas.transport(),
         &cx.config.sip.domain,
         number,
-        leg.remote_sdp.clone(),
+        leg.uas.remote_sdp().to_vec(),
     ) else {
         warn!(%number, "transfer to a number that makes no URI");
         let _ = leg.events.try_send(LegEvent::TransferFailed);
         return;
     };
     let caller = calls::mirrored::caller_info(&d.remote_uri);
-    let (source, leg_transport) = (leg.source, leg.transport);
+    let (source, leg_transport) = (leg.uas.source(), leg.uas.transport());
     let inbound = cx.owners.originate(&format!("{ID_PREFIX}{}", key.0));
     let now = cx.instant();
     legs.transfers.running.insert(
@@ -225,7 +263,6 @@ fn start(cx: &mut Context, legs: &mut IvrLegs, calls: &mut Calls, key: LegKey, n
         Running {
             machine: Transfer::new(now, cx.config.calls.transfer_timeout),
             inbound,
-            reinvite: None,
         },
     );
     info!(%number, "transferring the caller (bridge)");
@@ -236,70 +273,16 @@ fn start(cx: &mut Context, legs: &mut IvrLegs, calls: &mut Calls, key: LegKey, n
 }
 
 /// Moves the caller's media to the destination: re-INVITE in its dialog with the call's
-/// anchored answer as our new offer (RFC 3264 §8, our origin one version up).
+/// anchored answer as our new offer (RFC 3264 §8, our origin one version up). Its answer comes
+/// back through the leg as [`caller_answered`].
 fn reinvite_caller(cx: &mut Context, legs: &mut IvrLegs, key: LegKey, sdp: &str) {
-    let sent_by = cx.sent_by();
     let Some(leg) = legs.legs.get(&key) else {
         caller_answered(cx, legs, key, false);
         return;
     };
-    let via = cx.via(leg.transport);
-    let Some(leg) = legs.legs.get_mut(&key) else {
-        return;
-    };
-    let offer = transfer::reoffer(&leg.local_sdp, sdp);
-    let mut invite = match leg.dialog.request(Method::Invite, &via) {
-        Ok(invite) => invite,
-        Err(error) => {
-            warn!(%error, "cannot build the re-INVITE moving the caller");
-            caller_answered(cx, legs, key, false);
-            return;
-        }
-    };
-    let cseq = dialog::cseq_number(&invite.headers).unwrap_or(1);
-    let mut headers: Vec<Header> = invite
-        .headers
-        .iter()
-        .filter(|h| !matches!(h, Header::ContentLength(_)))
-        .cloned()
-        .collect();
-    headers.push(Header::Contact(rsip::headers::Contact::new(format!(
-        "<sip:onestatus@{sent_by}>"
-    ))));
-    headers.push(message::allow_header());
-    headers.push(Header::ContentType(rsip::headers::ContentType::new(
-        "application/sdp",
-    )));
-    headers.push(Header::ContentLength(rsip::headers::ContentLength::new(
-        offer.len().to_string(),
-    )));
-    invite.headers = headers.into();
-    invite.body = offer.clone().into_bytes();
-    leg.local_sdp = offer;
-    let (destination, transport) = (leg.source, leg.transport);
-    if let Some(running) = legs.transfers.running.get_mut(&key) {
-        running.reinvite = Some(cseq);
-    }
+    let offer = transfer::reoffer(leg.uas.local_sdp(), sdp);
     debug!("destination answered: moving the caller's media (re-INVITE)");
-    send_in_dialog(cx, legs, key, invite, destination, transport);
-}
-
-/// ACK for the caller's 2xx to our re-INVITE (§13.2.2.4).
-fn ack_caller(cx: &mut Context, legs: &mut IvrLegs, key: LegKey) {
-    let Some(cseq) = legs.transfers.running.get(&key).and_then(|r| r.reinvite) else {
-        return;
-    };
-    let Some(leg) = legs.legs.get(&key) else {
-        return;
-    };
-    let via = cx.via(leg.transport);
-    match leg.dialog.ack(cseq, &via) {
-        Ok(ack) => {
-            cx.layer
-                .send_stateless(rsip::SipMessage::Request(ack), leg.source, leg.transport);
-        }
-        Err(error) => warn!(%error, "cannot build the ACK for the caller's 2xx"),
-    }
+    feed(cx, legs, key, UasEvent::Reinvite { sdp: offer });
 }
 
 /// The caller talks to the destination: its dialog passes to the call, and the IVR leg goes
@@ -314,8 +297,8 @@ fn bridged(
     let Some(leg) = legs.legs.get(&key) else {
         return;
     };
-    let call_id = leg.dialog.call_id.clone();
-    let cseq = leg.dialog.local_cseq.unwrap_or(1);
+    let call_id = leg.uas.dialog().call_id.clone();
+    let cseq = leg.uas.dialog().local_cseq.unwrap_or(1);
     info!("transfer answered: caller bridged to the destination");
     legs.forget(cx, key);
     if !calls::adopt_caller_dialog(cx, calls, inbound, &call_id, cseq) {
