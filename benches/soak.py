@@ -11,7 +11,9 @@ sample: every INTERVAL seconds, one CSV row for the server process PID:
               /proc/net/udp by inode): two per anchored call, one per voicemail session
   transactions, relays
               from METRICS_URL (Prometheus text): the sum of the gauges whose name contains
-              "transaction" (resp. "relay"), or the series named by TXN_SERIES / RELAY_SERIES
+              "transaction" (resp. "relay" or "rtp_sessions": onestatus_sip_transactions and
+              onestatus_rtp_sessions, which counts IVR sessions and call relays), or the series
+              named by TXN_SERIES / RELAY_SERIES
               (comma-separated); empty when the server exposes no such series (the sampler
               takes what exists and never fails on a missing series)
   calls       sum of onestatus_calls_total (ended calls), when exposed
@@ -113,14 +115,15 @@ def metrics(url):
     return out
 
 
-def pick(series, env, word):
+def pick(series, env, words):
     """The summed value of the named series (env, comma-separated) or of the gauges whose name
-    contains `word`; '' when none is exposed."""
+    contains one of `words`; '' when none is exposed."""
     names = [n for n in os.environ.get(env, "").split(",") if n]
     if not names:
         names = [
             n for n in series
-            if word in n and not n.endswith(("_total", "_created", "_bucket", "_sum", "_count"))
+            if any(w in n for w in words)
+            and not n.endswith(("_total", "_created", "_bucket", "_sum", "_count"))
         ]
     found = [series[n] for n in names if n in series]
     return f"{sum(found):g}" if found else ""
@@ -146,7 +149,8 @@ def sample(pid, url, rtp_min, rtp_max, interval, until, out):
             w.writerow([
                 f"{time.monotonic() - start:.1f}", status.get("VmRSS", ""), fds,
                 status.get("Threads", ""), cpu_pct, rtp,
-                pick(series, "TXN_SERIES", "transaction"), pick(series, "RELAY_SERIES", "relay"),
+                pick(series, "TXN_SERIES", ("transaction",)),
+                pick(series, "RELAY_SERIES", ("relay", "rtp_sessions")),
                 f"{sum(calls):g}" if calls else "",
             ])
             f.flush()
