@@ -286,6 +286,7 @@ impl Server {
             presence.clone(),
         );
         sip.set_clock(clock.clone());
+        sip.set_node_id(node.clone());
         let metrics = crate::metrics::Metrics::new();
         sip.set_metrics(metrics.clone());
         if let Some(secret) = nonce_secret {

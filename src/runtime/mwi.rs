@@ -32,6 +32,7 @@ use super::sip::reply::{reply, SERVER};
 use crate::notify::mwi::{CONTENT_TYPE, EVENT};
 use crate::notify::{MwiConfig, MwiNotifier, MwiTarget};
 use crate::sip::auth::{AuthAnswer, DigestResponse};
+use crate::sip::registrar::path::held_elsewhere;
 use crate::sip::subscription::{
     Accepted, Payload, SubscribeRejection, SubscriptionConfig, SubscriptionKey, Subscriptions,
     Watched,
@@ -360,6 +361,7 @@ pub(super) fn on_counts(cx: &mut Context, mwi: &mut Mwi, user_id: i64, new: u32,
     let domain = cx.config.sip.domain.clone();
     let completions = cx.completions.clone();
     let now = cx.now();
+    let node = cx.node_id.clone();
     tokio::spawn(
         async move {
             let user = UserId(user_id);
@@ -370,6 +372,11 @@ pub(super) fn on_counts(cx: &mut Context, mwi: &mut Mwi, user_id: i64, new: u32,
                     .registrations_active(user, now)
                     .await?
                     .iter()
+                    // A direct TCP phone on another node hears from that node only.
+                    .filter(|r| {
+                        let b = &r.binding;
+                        held_elsewhere(&b.transport, &b.path, b.node_id.as_deref(), &node).is_none()
+                    })
                     .filter_map(|r| MwiTarget::from_stored(&aor, &r.binding))
                     .collect();
                 Ok::<_, crate::store::StoreError>(MwiLookup {

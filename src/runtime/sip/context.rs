@@ -78,6 +78,9 @@ pub struct Context {
     pub local_address: Option<SocketAddr>,
     /// Work for other owners, handed over after the current turn.
     deferred: VecDeque<Deferred>,
+    /// This node's id (`cluster.node_id`), recorded with the bindings it accepts; empty until
+    /// the service is told.
+    pub node_id: String,
 }
 
 impl Context {
@@ -108,6 +111,7 @@ impl Context {
             shutdown: None,
             history,
             local_address: None,
+            node_id: String::new(),
             deferred: VecDeque::new(),
         }
     }
