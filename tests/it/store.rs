@@ -1313,8 +1313,8 @@ async fn generated_names_are_kept_per_user(store: &Store) {
 /// RFC 3327: a binding keeps its Path in order (read back alike through the routing snapshot),
 /// and the node that accepted it; a refresh without Path clears it.
 async fn registrations_keep_their_path_and_node(store: &Store) {
-    let org = make_org(store, "212").await;
-    let user = make_user(store, org.id, "Path User", "4521200001").await;
+    let org = make_org(store, "312").await;
+    let user = make_user(store, org.id, "Path User", "4531200001").await;
     let path = vec![
         "<sip:192.0.2.10:5060;lr;received=sip:198.51.100.7:40123%3Btransport%3Dtcp>".to_owned(),
         "<sip:192.0.2.20;lr>".to_owned(),
