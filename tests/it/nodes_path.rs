@@ -420,3 +420,57 @@ fn a_tcp_phone_registered_through_kamailio_is_reached_from_either_node() {
         "node B carried no call"
     );
 }
+
+/// The design for a phone registered directly to one node over TCP (README "Running several
+/// nodes"): only that node holds its connection, so the other leaves its binding out and the
+/// call goes to voicemail there, while the holding node still reaches it on its connection.
+#[test]
+fn a_direct_tcp_phone_is_rung_only_by_the_node_holding_its_connection() {
+    let db = PgDatabase::create();
+    let env = [
+        ("ONESTATUS_SIP_NONCE_SECRET", SECRET),
+        ("ONESTATUS_CLUSTER_NODE_ID", "node-a"),
+    ];
+    let a = nodes::node(&db, &env);
+    let env = [
+        ("ONESTATUS_SIP_NONCE_SECRET", SECRET),
+        ("ONESTATUS_CLUSTER_NODE_ID", "node-b"),
+    ];
+    let b = nodes::node(&db, &env);
+    let mut phone = TcpPhone::connect(a.sip_tcp, "1000001");
+    let registered = phone.register();
+    assert!(registered.starts_with("SIP/2.0 200"), "{registered}");
+    assert!(header(&registered, "Path").is_empty(), "{registered}");
+    assert_eq!(stored_paths(&db, "1000001"), [Vec::<String>::new()]);
+
+    // Through node B: not rung (node B cannot open a connection to it), voicemail instead.
+    support::sipp(
+        "uac_unavailable.xml",
+        b.sip_udp,
+        &["-s", HANS_ONE_NUMBER, "-m", "1"],
+    )
+    .unwrap();
+    let line = b
+        .wait_log("held by another node", Duration::from_secs(10))
+        .expect("node B leaves node A's TCP binding out");
+    assert!(line.contains("node-a"), "{line}");
+    assert!(
+        phone.request("INVITE", Duration::from_secs(1)).is_none(),
+        "node B's call reached the phone"
+    );
+
+    // Through node A: rung on its connection.
+    let target = a.sip_udp;
+    let caller = std::thread::spawn(move || {
+        support::sipp("uac_call.xml", target, &["-s", HANS_ONE_NUMBER, "-m", "1"])
+    });
+    let invite = phone
+        .request("INVITE", Duration::from_secs(15))
+        .expect("node A rings the phone on its connection");
+    phone.answer(&invite);
+    let bye = phone
+        .request("BYE", Duration::from_secs(15))
+        .expect("the caller's BYE reaches the phone");
+    phone.send(&response(&bye, "200 OK", None, "", ""));
+    caller.join().unwrap().unwrap();
+}
