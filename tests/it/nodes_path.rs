@@ -188,6 +188,26 @@ impl TcpPhone {
         assert_eq!(header(&ack, "Call-ID"), header(invite, "Call-ID"), "{ack}");
     }
 
+    /// Answers an in-dialog re-INVITE 200 with SDP in `direction` (RFC 3264 §8.4: the
+    /// answer to `sendonly` is `recvonly`) and takes its ACK.
+    fn answer_reinvite(&mut self, direction: &str) {
+        let reinvite = self
+            .request("INVITE", Duration::from_secs(10))
+            .expect("the re-INVITE reaches the TCP phone through kamailio");
+        let sdp = format!(
+            "v=0\r\no=phone 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio {} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na={direction}\r\n",
+            support::free_udp_port()
+        );
+        let extra = format!(
+            "Contact: <sip:{}@{};transport=tcp>\r\nContent-Type: application/sdp\r\n",
+            self.user, self.local
+        );
+        self.send(&response(&reinvite, "200 OK", None, &extra, &sdp));
+        self.request("ACK", Duration::from_secs(10))
+            .expect("the re-INVITE's ACK reaches the phone");
+    }
+
     /// Hangs up the call `invite` set up (§15.1.1): a BYE along the route set (the INVITE's
     /// Record-Route in order, §12.1.1) to its Contact, on the connection; returns the answer.
     fn hang_up(&mut self, invite: &str) -> String {
@@ -471,6 +491,39 @@ fn a_direct_tcp_phone_is_rung_only_by_the_node_holding_its_connection() {
     let bye = phone
         .request("BYE", Duration::from_secs(15))
         .expect("the caller's BYE reaches the phone");
+    phone.send(&response(&bye, "200 OK", None, "", ""));
+    caller.join().unwrap().unwrap();
+}
+
+/// Re-INVITEs (hold, resume) from a caller on node A cross to the TCP phone along the route set
+/// through Kamailio, in the phone's own dialog, and the BYE after them too.
+#[test]
+fn reinvites_reach_a_tcp_phone_through_kamailio() {
+    let db = PgDatabase::create();
+    let secret = [("ONESTATUS_SIP_NONCE_SECRET", SECRET)];
+    let a = nodes::node(&db, &secret);
+    let b = nodes::node(&db, &secret);
+    let kamailio = Kamailio::start_with_tcp(&[a.sip_udp, b.sip_udp]);
+    let mut phone = TcpPhone::connect(kamailio.tcp.unwrap(), "1000001");
+    let registered = phone.register();
+    assert!(registered.starts_with("SIP/2.0 200"), "{registered}");
+    let target = a.sip_udp;
+    let caller = std::thread::spawn(move || {
+        support::sipp(
+            "uac_reinvite_hold.xml",
+            target,
+            &["-s", HANS_ONE_NUMBER, "-m", "1"],
+        )
+    });
+    let invite = phone
+        .request("INVITE", Duration::from_secs(15))
+        .expect("node A's INVITE reaches the TCP phone through kamailio");
+    phone.answer(&invite);
+    phone.answer_reinvite("recvonly");
+    phone.answer_reinvite("sendrecv");
+    let bye = phone
+        .request("BYE", Duration::from_secs(15))
+        .expect("the caller's BYE reaches the TCP phone");
     phone.send(&response(&bye, "200 OK", None, "", ""));
     caller.join().unwrap().unwrap();
 }
