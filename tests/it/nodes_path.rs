@@ -25,6 +25,8 @@ struct TcpPhone {
     user: &'static str,
     /// NOTIFYs answered while waiting for something else.
     notifies: Vec<String>,
+    /// Answer NOTIFYs 405, as a phone that takes no unsolicited ones.
+    refuses_notify: bool,
 }
 
 /// The To tag of the phone's dialogs.
@@ -43,6 +45,7 @@ impl TcpPhone {
             local,
             user,
             notifies: Vec::new(),
+            refuses_notify: false,
         }
     }
 
@@ -116,7 +119,9 @@ impl TcpPhone {
     }
 
     fn answer_aside(&mut self, request: &str) {
-        if request.starts_with("NOTIFY ") || request.starts_with("OPTIONS ") {
+        if request.starts_with("NOTIFY ") && self.refuses_notify {
+            self.send(&response(request, "405 Method Not Allowed", None, "", ""));
+        } else if request.starts_with("NOTIFY ") || request.starts_with("OPTIONS ") {
             self.send(&response(request, "200 OK", None, "", ""));
         }
         if request.starts_with("NOTIFY ") {
@@ -526,4 +531,37 @@ fn reinvites_reach_a_tcp_phone_through_kamailio() {
         .expect("the caller's BYE reaches the TCP phone");
     phone.send(&response(&bye, "200 OK", None, "", ""));
     caller.join().unwrap().unwrap();
+}
+
+/// Two phones of one user behind Kamailio share its address: one refusing unsolicited
+/// NOTIFYs (405) must not cost the other its lamp.
+#[test]
+fn one_phone_behind_kamailio_refusing_mwi_does_not_silence_the_other() {
+    let db = PgDatabase::create();
+    let secret = [("ONESTATUS_SIP_NONCE_SECRET", SECRET)];
+    let a = nodes::node(&db, &secret);
+    let b = nodes::node(&db, &secret);
+    let kamailio = Kamailio::start_with_tcp(&[a.sip_udp, b.sip_udp]);
+    let mut refusing = TcpPhone::connect(kamailio.tcp.unwrap(), "1000001");
+    refusing.refuses_notify = true;
+    let registered = refusing.register();
+    assert!(registered.starts_with("SIP/2.0 200"), "{registered}");
+    // Its NOTIFYs (one from each node) are answered 405 meanwhile.
+    assert!(refusing.request("INVITE", Duration::from_secs(2)).is_none());
+    assert!(
+        !refusing.notifies.is_empty(),
+        "the refusing phone got no NOTIFY"
+    );
+
+    // A second phone of the same user registers: its lamp is still lit through Kamailio.
+    let mut other = TcpPhone::connect(kamailio.tcp.unwrap(), "1000001");
+    let registered = other.register();
+    assert!(registered.starts_with("SIP/2.0 200"), "{registered}");
+    if other.notifies.is_empty() {
+        let notify = other
+            .request("NOTIFY", Duration::from_secs(10))
+            .expect("the other phone still gets its MWI NOTIFY");
+        other.send(&response(&notify, "200 OK", None, "", ""));
+    }
+    assert_eq!(stored_paths(&db, "1000001").len(), 2);
 }
