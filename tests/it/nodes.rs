@@ -311,7 +311,7 @@ fn a_draining_node_answers_options_503_and_is_not_ready_while_its_call_runs() {
 }
 
 /// Logs in on `server` as the demo user `local_number`; the bearer token.
-fn login(server: &TestServer, local_number: &str) -> String {
+pub(crate) fn login(server: &TestServer, local_number: &str) -> String {
     let body = format!(r#"{{"local_number":"{local_number}","pin":"2580"}}"#);
     let (status, reply) = http(server, "POST", "/api/v1/login", None, Some(&body));
     assert_eq!(status, 200, "{reply}");
@@ -355,7 +355,7 @@ fn http(
 }
 
 /// Hans's calls in progress as `server` shows them (GET /api/v1/users/{id}).
-fn active_calls_seen(server: &TestServer, token: &str, user: i64) -> i64 {
+pub(crate) fn active_calls_seen(server: &TestServer, token: &str, user: i64) -> i64 {
     let (status, body) = http(
         server,
         "GET",

@@ -284,6 +284,28 @@ fn response(request: &str, status: &str, to_tag: Option<&str>, extra: &str, body
     out
 }
 
+/// Waits (bounded) until `node` shows Hans off the phone: a call just ended on one node must
+/// not make the next one, through another node, go to voicemail as "on the phone".
+fn wait_hans_free(node: &support::TestServer, db: &PgDatabase) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let hans = runtime.block_on(async {
+        let store = onestatus::store::Store::connect(&db.url).await.unwrap();
+        let id = store.user_by_local_number("1000001").await.unwrap().id.0;
+        store.close().await;
+        id
+    });
+    let token = nodes::login(node, "1000002");
+    assert!(
+        nodes::eventually(Duration::from_secs(15), || {
+            nodes::active_calls_seen(node, &token, hans) == 0
+        }),
+        "Hans still on the phone after the call"
+    );
+}
+
 /// The Path stored with the bindings of the user with `local_number`.
 fn stored_paths(db: &PgDatabase, local_number: &str) -> Vec<Vec<String>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -418,6 +440,7 @@ fn a_tcp_phone_registered_through_kamailio_is_reached_from_either_node() {
         .expect("the caller's BYE reaches the TCP phone");
     phone.send(&response(&bye, "200 OK", None, "", ""));
     caller.join().unwrap().unwrap();
+    wait_hans_free(&b, &db);
 
     // A call placed through node B: the phone hangs up, its BYE goes back through Kamailio.
     let target = b.sip_udp;
@@ -483,6 +506,7 @@ fn a_direct_tcp_phone_is_rung_only_by_the_node_holding_its_connection() {
         phone.request("INVITE", Duration::from_secs(1)).is_none(),
         "node B's call reached the phone"
     );
+    wait_hans_free(&a, &db);
 
     // Through node A: rung on its connection.
     let target = a.sip_udp;
