@@ -478,6 +478,8 @@ async fn populate(
                 transport: "udp".into(),
                 instance_id: None,
                 reg_id: None,
+                path: Vec::new(),
+                node_id: None,
             };
             done(store.registration_upsert(&binding, now).await)?;
         }

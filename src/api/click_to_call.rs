@@ -11,7 +11,6 @@
 //! `too_many_calls`). Only the user who asked sees or
 //! hangs up a click-to-call: anyone else's id answers 404, like a missing one.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -29,7 +28,6 @@ use super::ApiState;
 use crate::b2bua::click_to_call::{DeskTarget, Originate, Status};
 use crate::b2bua::CallerInfo;
 use crate::originate::{View, MAX_PER_USER};
-use crate::sip::transaction::TransportKind;
 use crate::store::{DeviceKind, StoreError, User};
 
 /// How long the user's own phone rings before the click-to-call gives up.
@@ -198,20 +196,16 @@ async fn desk(state: &ApiState, user: &User) -> Result<DeskTarget, ApiError> {
     let device = device_of(registration)
         .or_else(|| devices.first())
         .ok_or_else(no_device)?;
-    let destination: SocketAddr = registration
-        .binding
-        .received_addr
-        .parse()
+    // Straight to where it registered from, or through its Path (RFC 3327).
+    let b = &registration.binding;
+    let reach = crate::sip::registrar::path::reach(&b.received_addr, &b.transport, &b.path)
         .map_err(|_| no_device())?;
     Ok(DeskTarget {
-        uri: registration.binding.contact_uri.clone(),
-        destination,
-        transport: if registration.binding.transport.eq_ignore_ascii_case("tcp") {
-            TransportKind::Tcp
-        } else {
-            TransportKind::Udp
-        },
+        uri: b.contact_uri.clone(),
+        destination: reach.destination,
+        transport: reach.transport,
         sip_username: device.sip_username.clone(),
+        route: reach.route,
     })
 }
 

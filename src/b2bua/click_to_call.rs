@@ -75,6 +75,9 @@ pub struct DeskTarget {
     pub transport: TransportKind,
     /// The device's SIP username: the caller of the target leg, as if the desk dialled.
     pub sip_username: String,
+    /// Its Path (RFC 3327) as a preloaded Route set (§8.1.2); `destination` is then the first
+    /// Route's address.
+    pub route: Vec<String>,
 }
 
 /// A click-to-call to set up.
@@ -257,9 +260,16 @@ impl ClickToCall {
     /// Starts ringing the desk: an INVITE without SDP (RFC 3725 §4 Flow I, message 1).
     pub fn new(now: Instant, wall: DateTime<Utc>, config: CallConfig, request: Originate) -> Self {
         let desk = &request.desk;
-        let headers: Vec<Header> = vec![
+        let mut headers: Vec<Header> = vec![
             Header::Via(headers::Via::new(via(&config, desk.transport))),
             Header::MaxForwards(headers::MaxForwards::new("70")),
+        ];
+        headers.extend(
+            desk.route
+                .iter()
+                .map(|value| Header::Route(headers::Route::new(value.clone()))),
+        );
+        headers.extend([
             // The desk shows whom it is about to call.
             Header::From(headers::From::new(format!(
                 "<sip:{}@{}>;tag={}",
@@ -277,7 +287,7 @@ impl ClickToCall {
             message::allow_header(),
             Header::Other("Subject".into(), format!("Call {}", request.to)),
             Header::ContentLength(headers::ContentLength::new("0")),
-        ];
+        ]);
         let uri = rsip::Uri::try_from(desk.uri.as_str())
             .unwrap_or_else(|_| rsip::Uri::try_from("sip:invalid").unwrap_or_default());
         let invite = Request {

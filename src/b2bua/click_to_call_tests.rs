@@ -53,6 +53,7 @@ fn start(now: Instant) -> (ClickToCall, Request) {
                 destination: desk_addr(),
                 transport: TransportKind::Udp,
                 sip_username: "1000001".into(),
+                route: Vec::new(),
             },
             ring_timeout: Duration::from_secs(30),
             external: None,
@@ -355,6 +356,7 @@ fn trunk() -> OutboundTarget {
         destination: "192.0.2.30:5060".parse().unwrap(),
         transport: TransportKind::Udp,
         kind: TargetKind::External,
+        route: Vec::new(),
     }
 }
 

@@ -54,6 +54,15 @@ pub fn outbound_invite(
             message::new_branch()
         ))),
         Header::MaxForwards(headers::MaxForwards::new(max_forwards.to_string())),
+    ];
+    // §8.1.2: a preloaded Route set (the device's Path, RFC 3327), loose routing.
+    out.extend(
+        target
+            .route
+            .iter()
+            .map(|value| Header::Route(headers::Route::new(value.clone()))),
+    );
+    out.extend([
         Header::From(headers::From::new(format!(
             "{from};tag={}",
             message::new_tag()
@@ -63,7 +72,7 @@ pub fn outbound_invite(
         Header::CSeq(headers::CSeq::new("1 INVITE")),
         Header::Contact(headers::Contact::new(format!("<{contact}>"))),
         message::allow_header(),
-    ];
+    ]);
     if let Some(d) = diversion {
         // RFC 5806 §4: name-addr of the diverting party, reason and counter.
         out.push(Header::Other(

@@ -90,6 +90,10 @@ pub struct OutboundTarget {
     pub transport: TransportKind,
     /// What it is, for logs.
     pub kind: TargetKind,
+    /// The preloaded Route set (RFC 3261 §8.1.2): a device's Path (RFC 3327), so the INVITE
+    /// reaches it through the proxy holding its connection; `destination` is then the first
+    /// Route's address. Empty for most targets.
+    pub route: Vec<String>,
 }
 
 /// The kind of a B leg.

@@ -71,6 +71,7 @@ fn target(port: u16, kind: TargetKind) -> OutboundTarget {
         destination: format!("192.0.2.{port}:5060").parse().unwrap(),
         transport: TransportKind::Udp,
         kind,
+        route: Vec::new(),
     }
 }
 

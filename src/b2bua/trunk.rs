@@ -64,6 +64,7 @@ impl Trunk {
             destination,
             transport: TransportKind::Udp,
             kind,
+            route: Vec::new(),
         })
     }
 }

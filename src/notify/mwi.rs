@@ -30,7 +30,7 @@ use rsip::headers::{self, UntypedHeader};
 use rsip::Header;
 
 use crate::sip::message::{new_branch_with, new_call_id_with, new_tag_with, SERVER};
-use crate::sip::registrar;
+use crate::sip::registrar::{self, path};
 use crate::sip::transaction::TransportKind;
 use crate::store::model;
 
@@ -163,11 +163,14 @@ pub struct MwiTarget {
     pub destination: SocketAddr,
     /// The transport the phone registered over; a TCP phone listens on its own connection.
     pub transport: TransportKind,
+    /// The binding's Path (RFC 3327) as a preloaded Route set (RFC 3261 §8.1.2): the NOTIFY
+    /// then goes to the first Route's address, the proxy holding the phone's connection.
+    pub route: Vec<String>,
 }
 
 impl From<&registrar::Binding> for MwiTarget {
     fn from(binding: &registrar::Binding) -> Self {
-        MwiTarget {
+        let mut target = MwiTarget {
             aor: binding.aor.clone(),
             contact_uri: binding.contact_uri.clone(),
             destination: binding.received,
@@ -175,23 +178,33 @@ impl From<&registrar::Binding> for MwiTarget {
                 rsip::Transport::Udp => TransportKind::Udp,
                 _ => TransportKind::Tcp,
             },
+            route: Vec::new(),
+        };
+        if let Some((destination, transport)) = binding
+            .path
+            .first()
+            .and_then(|first| path::route_address(first))
+        {
+            target.destination = destination;
+            target.transport = transport;
+            target.route = binding.path.clone();
         }
+        target
     }
 }
 
 impl MwiTarget {
-    /// The target for a binding as the store keeps it (`received_addr` as text). `None` when
-    /// the stored address does not parse, which only a hand-edited row can cause.
+    /// The target for a binding as the store keeps it (`received_addr` as text), through its
+    /// Path when it has one. `None` when the stored address does not parse (only a hand-edited
+    /// row can cause that) or the Path names no address.
     pub fn from_stored(aor: &str, binding: &model::Binding) -> Option<Self> {
+        let reach = path::reach(&binding.received_addr, &binding.transport, &binding.path).ok()?;
         Some(MwiTarget {
             aor: aor.to_owned(),
             contact_uri: binding.contact_uri.clone(),
-            destination: binding.received_addr.parse().ok()?,
-            transport: if binding.transport.eq_ignore_ascii_case("udp") {
-                TransportKind::Udp
-            } else {
-                TransportKind::Tcp
-            },
+            destination: reach.destination,
+            transport: reach.transport,
+            route: reach.route,
         })
     }
 }
@@ -281,13 +294,22 @@ impl MwiNotifier {
             TransportKind::Tcp => ";transport=tcp",
         };
         let body = summary.body().into_bytes();
-        let headers: Vec<Header> = vec![
+        let mut headers: Vec<Header> = vec![
             // §18.2.1 / RFC 3581: ask for the response at the port we sent from.
             Header::Via(headers::Via::new(format!(
                 "SIP/2.0/{transport} {local};branch={};rport",
                 new_branch_with(rng)
             ))),
             Header::MaxForwards(headers::MaxForwards::new("70")),
+        ];
+        // RFC 3261 §8.1.2: the phone's Path as a preloaded Route set, loose routing.
+        headers.extend(
+            target
+                .route
+                .iter()
+                .map(|value| Header::Route(headers::Route::new(value.clone()))),
+        );
+        headers.extend([
             Header::From(headers::From::new(format!(
                 "<{}>;tag={}",
                 self.account(),
@@ -308,7 +330,7 @@ impl MwiNotifier {
             Header::UserAgent(headers::UserAgent::new(SERVER)),
             Header::ContentType(headers::ContentType::new(CONTENT_TYPE)),
             Header::ContentLength(headers::ContentLength::new(body.len().to_string())),
-        ];
+        ]);
         Ok(OutgoingNotify {
             request: rsip::Request {
                 method: rsip::Method::Notify,
@@ -353,6 +375,7 @@ mod tests {
             contact_uri: "sip:1000001@10.0.0.5:5062;ob".into(),
             destination: "203.0.113.7:40123".parse().unwrap(),
             transport,
+            route: Vec::new(),
         }
     }
 
@@ -501,6 +524,8 @@ mod tests {
             transport: "tcp".into(),
             instance_id: None,
             reg_id: None,
+            path: Vec::new(),
+            node_id: None,
         };
         let target = MwiTarget::from_stored("sip:1000001@onestatus", &binding).unwrap();
         assert_eq!(target.transport, TransportKind::Tcp);

@@ -201,6 +201,7 @@ pub(super) fn on_invite(
         voicemail: cx.config.sip.voicemail_number.clone(),
         default_lang: cx.config.default_language,
         deny: cx.config.toll_fraud.deny_prefixes.clone(),
+        node: cx.node_id.clone(),
     };
     let metrics = cx.metrics.clone();
     tokio::spawn(tracing::Instrument::instrument(

@@ -302,6 +302,7 @@ impl Server {
         );
         sip.set_ban_share(bans.reporter, bans.learned);
         tasks.push(bans.task);
+        sip.set_node_id(node.clone());
         let metrics = crate::metrics::Metrics::new();
         sip.set_metrics(metrics.clone());
         if let Some(secret) = nonce_secret {

@@ -32,6 +32,7 @@ use super::sip::reply::{reply, SERVER};
 use crate::notify::mwi::{CONTENT_TYPE, EVENT};
 use crate::notify::{MwiConfig, MwiNotifier, MwiTarget};
 use crate::sip::auth::{AuthAnswer, DigestResponse};
+use crate::sip::registrar::path::held_elsewhere;
 use crate::sip::subscription::{
     Accepted, Payload, SubscribeRejection, SubscriptionConfig, SubscriptionKey, Subscriptions,
     Watched,
@@ -53,12 +54,17 @@ pub(super) struct Mwi {
     /// (RFC 6665 §4.2.2).
     in_flight: HashMap<TransactionId, SubscriptionKey>,
     /// Our unsolicited NOTIFYs in flight: to which user's contact.
-    unsolicited_in_flight: HashMap<TransactionId, (i64, SocketAddr)>,
+    unsolicited_in_flight: HashMap<TransactionId, UnsolicitedContact>,
     /// Contacts that refused an unsolicited NOTIFY (481: they track subscriptions, as baresip
     /// does, or 405/489: they take none): they get no more until they SUBSCRIBE. Bounded by
     /// [`REFUSED_MAX`]; a restart forgets them.
-    refused_unsolicited: HashSet<(i64, SocketAddr)>,
+    refused_unsolicited: HashSet<UnsolicitedContact>,
 }
+
+/// A registered contact as unsolicited NOTIFYs know it: user, where the NOTIFY goes and the
+/// Contact URI. The URI tells apart the phones behind one proxy (RFC 3327 Path), which all
+/// share the proxy's address.
+type UnsolicitedContact = (i64, SocketAddr, String);
 
 /// Contacts remembered as refusing unsolicited NOTIFYs; past this the set starts again.
 const REFUSED_MAX: usize = 10_000;
@@ -360,6 +366,7 @@ pub(super) fn on_counts(cx: &mut Context, mwi: &mut Mwi, user_id: i64, new: u32,
     let domain = cx.config.sip.domain.clone();
     let completions = cx.completions.clone();
     let now = cx.now();
+    let node = cx.node_id.clone();
     tokio::spawn(
         async move {
             let user = UserId(user_id);
@@ -370,6 +377,11 @@ pub(super) fn on_counts(cx: &mut Context, mwi: &mut Mwi, user_id: i64, new: u32,
                     .registrations_active(user, now)
                     .await?
                     .iter()
+                    // A direct TCP phone on another node hears from that node only.
+                    .filter(|r| {
+                        let b = &r.binding;
+                        held_elsewhere(&b.transport, &b.path, b.node_id.as_deref(), &node).is_none()
+                    })
                     .filter_map(|r| MwiTarget::from_stored(&aor, &r.binding))
                     .collect();
                 Ok::<_, crate::store::StoreError>(MwiLookup {
@@ -410,15 +422,21 @@ pub(super) fn on_registered(cx: &mut Context, mwi: &mut Mwi, lookup: MwiLookup) 
     let mut rng = rand::thread_rng();
     let mut notifies = Vec::new();
     for target in &lookup.targets {
-        if mwi.subscriptions.covers(lookup.user_id, target.destination)
-            || mwi
-                .refused_unsolicited
-                .contains(&(lookup.user_id, target.destination))
-        {
+        let contact = (
+            lookup.user_id,
+            target.destination,
+            target.contact_uri.clone(),
+        );
+        // A subscription from the same address covers a phone reached directly; behind a
+        // proxy every phone shares its address, so one phone's subscription says nothing of
+        // the others (a subscribed one may get both, and answers 481 to the unsolicited one).
+        let covered =
+            target.route.is_empty() && mwi.subscriptions.covers(lookup.user_id, target.destination);
+        if covered || mwi.refused_unsolicited.contains(&contact) {
             continue;
         }
         match notifier.notify(&mut rng, target, &summary) {
-            Ok(notify) => notifies.push(notify),
+            Ok(notify) => notifies.push((notify, contact)),
             Err(error) => debug!(%error, "no NOTIFY for this contact"),
         }
     }
@@ -429,15 +447,13 @@ pub(super) fn on_registered(cx: &mut Context, mwi: &mut Mwi, lookup: MwiLookup) 
         contacts = notifies.len(),
         "unsolicited message-waiting NOTIFY"
     );
-    for notify in notifies {
-        let destination = notify.destination;
+    for (notify, contact) in notifies {
         match cx
             .layer
-            .send_request(now, notify.request, destination, notify.transport)
+            .send_request(now, notify.request, notify.destination, notify.transport)
         {
             Ok(id) => {
-                mwi.unsolicited_in_flight
-                    .insert(id, (lookup.user_id, destination));
+                mwi.unsolicited_in_flight.insert(id, contact);
             }
             Err(error) => debug!(%error, "NOTIFY not sent"),
         }
@@ -467,7 +483,7 @@ pub(super) fn on_response(
     }
     if let Some(contact) = mwi.unsolicited_in_flight.remove(&transaction) {
         if matches!(code, 405 | 481 | 489 | 501) {
-            info!(code, user_id = contact.0, destination = %contact.1,
+            info!(code, user_id = contact.0, destination = %contact.1, contact = %contact.2,
                 "contact refuses unsolicited NOTIFYs: no more until it subscribes");
             if mwi.refused_unsolicited.len() >= REFUSED_MAX {
                 mwi.refused_unsolicited.clear();

@@ -174,6 +174,8 @@ pub(super) fn on_lookup(cx: &mut Context, lookup: RegisterLookup) {
     let store = cx.store.clone();
     let completions = cx.completions.clone();
     let device_id = device.id;
+    let node = cx.node_id.clone();
+    let path_echo = registrar::path::echo(&request);
     let changed = crate::notify::VoicemailChanged::new(store.clone(), cx.presence.clone());
     tokio::spawn(async move {
         let write = async {
@@ -182,7 +184,7 @@ pub(super) fn on_lookup(cx: &mut Context, lookup: RegisterLookup) {
             }
             for b in &outcome.upsert {
                 store
-                    .registration_upsert(&to_store(user.id, device_id, b), now)
+                    .registration_upsert(&to_store(user.id, device_id, b, &node), now)
                     .await?;
             }
             Ok::<_, StoreError>(())
@@ -199,7 +201,14 @@ pub(super) fn on_lookup(cx: &mut Context, lookup: RegisterLookup) {
                     "Date".into(),
                     now.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
                 ));
-                info!(%aor, bindings = outcome.current.len(), "registered");
+                // RFC 3327 §5.3: the Path back to a phone that supports it.
+                if let Some(path) = &path_echo {
+                    response
+                        .headers
+                        .push(Header::Other("Path".into(), path.clone()));
+                }
+                let through = outcome.upsert.first().and_then(|b| b.path.first());
+                info!(%aor, bindings = outcome.current.len(), path = through.map(String::as_str), "registered");
                 response
             }
             Err(error) => {
@@ -359,10 +368,16 @@ fn to_registrar(aor: &str, r: &Registration) -> Option<Binding> {
             rsip::Transport::Udp
         },
         instance: b.instance_id.clone(),
+        path: b.path.clone(),
     })
 }
 
-fn to_store(user: model::UserId, device: model::DeviceId, b: &Binding) -> model::Binding {
+fn to_store(
+    user: model::UserId,
+    device: model::DeviceId,
+    b: &Binding,
+    node: &str,
+) -> model::Binding {
     model::Binding {
         user_id: user,
         device_id: Some(device),
@@ -375,5 +390,7 @@ fn to_store(user: model::UserId, device: model::DeviceId, b: &Binding) -> model:
         transport: b.transport.to_string().to_ascii_lowercase(),
         instance_id: b.instance.clone(),
         reg_id: None,
+        path: b.path.clone(),
+        node_id: (!node.is_empty()).then(|| node.to_owned()),
     }
 }

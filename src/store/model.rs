@@ -520,6 +520,13 @@ pub struct Binding {
     pub instance_id: Option<String>,
     /// RFC 5626 `reg-id`.
     pub reg_id: Option<u32>,
+    /// RFC 3327 Path of the REGISTER, in order (empty: none): the preloaded Route set of every
+    /// request to this binding, which goes to the first entry's address (the proxy holding the
+    /// phone's connection or NAT binding).
+    pub path: Vec<String>,
+    /// The node that accepted the REGISTER (`cluster.node_id`); for a direct TCP binding the
+    /// one node holding its connection (README "Running several nodes").
+    pub node_id: Option<String>,
 }
 
 /// A stored registrar binding.

@@ -26,6 +26,8 @@ pub(super) struct RegistrationRow {
     instance_id: Option<String>,
     reg_id: Option<i64>,
     updated_at: i64,
+    path: Option<String>,
+    node_id: Option<String>,
 }
 
 impl TryFrom<RegistrationRow> for Registration {
@@ -46,6 +48,12 @@ impl TryFrom<RegistrationRow> for Registration {
                 transport: r.transport,
                 instance_id: r.instance_id,
                 reg_id: r.reg_id.map(|v| unsigned("reg-id", v)).transpose()?,
+                path: r
+                    .path
+                    .as_deref()
+                    .map(|p| p.lines().map(str::to_owned).collect())
+                    .unwrap_or_default(),
+                node_id: r.node_id,
             },
             updated_at: ts(r.updated_at)?,
         })
@@ -54,7 +62,7 @@ impl TryFrom<RegistrationRow> for Registration {
 
 pub(super) const COLUMNS: &str =
     "id, user_id, device_id, contact_uri, expires_at, call_id, cseq, q_millis, \
-                       received_addr, transport, instance_id, reg_id, updated_at";
+                       received_addr, transport, instance_id, reg_id, updated_at, path, node_id";
 
 impl Store {
     /// Adds or refreshes the binding of `b.contact_uri` for `b.user_id` (RFC 3261 §10.3 step
@@ -67,16 +75,22 @@ impl Store {
         if b.q_millis > 1000 {
             return Err(StoreError::invalid("q", "above 1.0"));
         }
+        // One Path value a line: a header value never holds a line break.
+        if b.path.iter().any(|p| p.contains(['\r', '\n'])) {
+            return Err(StoreError::invalid("path", "line break in a Path value"));
+        }
+        let path = (!b.path.is_empty()).then(|| b.path.join("\n"));
         let sql = format!(
             "INSERT INTO registrations (user_id, device_id, contact_uri, expires_at, call_id, \
-             cseq, q_millis, received_addr, transport, instance_id, reg_id, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             cseq, q_millis, received_addr, transport, instance_id, reg_id, updated_at, path, \
+             node_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (user_id, contact_uri) DO UPDATE SET device_id = excluded.device_id, \
              expires_at = excluded.expires_at, call_id = excluded.call_id, \
              cseq = excluded.cseq, q_millis = excluded.q_millis, \
              received_addr = excluded.received_addr, transport = excluded.transport, \
              instance_id = excluded.instance_id, reg_id = excluded.reg_id, \
-             updated_at = excluded.updated_at RETURNING {COLUMNS}"
+             updated_at = excluded.updated_at, path = excluded.path, \
+             node_id = excluded.node_id RETURNING {COLUMNS}"
         );
         let row: RegistrationRow = with_pool!(self, |pool| {
             sqlx::query_as(&sql)
@@ -92,6 +106,8 @@ impl Store {
                 .bind(&b.instance_id)
                 .bind(b.reg_id.map(i64::from))
                 .bind(ms(now))
+                .bind(path.as_deref())
+                .bind(&b.node_id)
                 .fetch_one(pool)
                 .await
         })?;

@@ -68,6 +68,8 @@ fn register(server: &TestServer, local_number: &str, port: u16) {
                     transport: "udp".into(),
                     instance_id: None,
                     reg_id: None,
+                    path: Vec::new(),
+                    node_id: None,
                 },
                 now,
             )

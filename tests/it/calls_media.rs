@@ -55,6 +55,8 @@ fn register(server: &TestServer, local_number: &str, addr: SocketAddr) {
                     transport: "udp".into(),
                     instance_id: None,
                     reg_id: None,
+                    path: Vec::new(),
+                    node_id: None,
                 },
                 now,
             )

@@ -37,6 +37,7 @@ mod mwi;
 mod nat_address;
 mod nodes;
 mod nodes_bans;
+mod nodes_path;
 mod notify;
 mod security;
 mod serve;

@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 use crate::support::{self, SipClient, TestServer};
 
 /// A shared secret, as `openssl rand -hex 32` would make one.
-const SECRET: &str = "5f1c0a9e3b7d4e2f8a6c1b0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f";
-const HANS_ONE_NUMBER: &str = "4570100001";
+pub(crate) const SECRET: &str = "5f1c0a9e3b7d4e2f8a6c1b0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f";
+pub(crate) const HANS_ONE_NUMBER: &str = "4570100001";
 
 /// A fresh PostgreSQL database, dropped with the value.
 pub(crate) struct PgDatabase {
@@ -68,7 +68,7 @@ pub(crate) fn node(db: &PgDatabase, env: &[(&str, &str)]) -> TestServer {
     TestServer::start_with(&["serve", "--demo"], &all)
 }
 
-fn header<'a>(message: &'a str, name: &str) -> Vec<&'a str> {
+pub(crate) fn header<'a>(message: &'a str, name: &str) -> Vec<&'a str> {
     message
         .lines()
         .filter_map(|l| l.split_once(':'))
@@ -77,14 +77,14 @@ fn header<'a>(message: &'a str, name: &str) -> Vec<&'a str> {
         .collect()
 }
 
-fn param<'a>(challenge: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn param<'a>(challenge: &'a str, name: &str) -> Option<&'a str> {
     challenge.split(',').find_map(|p| {
         let (k, v) = p.trim().trim_start_matches("Digest ").split_once('=')?;
         (k.trim() == name).then(|| v.trim().trim_matches('"'))
     })
 }
 
-fn sha256_hex(s: &str) -> String {
+pub(crate) fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
@@ -311,7 +311,7 @@ fn a_draining_node_answers_options_503_and_is_not_ready_while_its_call_runs() {
 }
 
 /// Logs in on `server` as the demo user `local_number`; the bearer token.
-fn login(server: &TestServer, local_number: &str) -> String {
+pub(crate) fn login(server: &TestServer, local_number: &str) -> String {
     let body = format!(r#"{{"local_number":"{local_number}","pin":"2580"}}"#);
     let (status, reply) = http(server, "POST", "/api/v1/login", None, Some(&body));
     assert_eq!(status, 200, "{reply}");
@@ -355,7 +355,7 @@ fn http(
 }
 
 /// Hans's calls in progress as `server` shows them (GET /api/v1/users/{id}).
-fn active_calls_seen(server: &TestServer, token: &str, user: i64) -> i64 {
+pub(crate) fn active_calls_seen(server: &TestServer, token: &str, user: i64) -> i64 {
     let (status, body) = http(
         server,
         "GET",
@@ -371,7 +371,7 @@ fn active_calls_seen(server: &TestServer, token: &str, user: i64) -> i64 {
 }
 
 /// Polls until `f` holds or `limit` passes; whether it held.
-fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+pub(crate) fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if f() {
@@ -642,20 +642,37 @@ fn one_node_polls_a_calendar_source_and_the_other_takes_over_when_it_dies() {
 
 /// Debian's `kamailio` with `deploy/kamailio/kamailio.cfg` on a loopback port, dispatching to
 /// `nodes`. Killed when dropped.
-struct Kamailio {
+pub(crate) struct Kamailio {
     child: std::process::Child,
-    address: SocketAddr,
+    pub(crate) address: SocketAddr,
+    /// Where it listens for TCP phones ([`Kamailio::start_with_tcp`]).
+    pub(crate) tcp: Option<SocketAddr>,
     _dir: tempfile::TempDir,
 }
 
 impl Kamailio {
     fn start(nodes: &[SocketAddr]) -> Kamailio {
+        Self::start_listening(nodes, false)
+    }
+
+    /// Also listening on a loopback TCP port, for phones on TCP (`LISTEN_TCP`).
+    pub(crate) fn start_with_tcp(nodes: &[SocketAddr]) -> Kamailio {
+        Self::start_listening(nodes, true)
+    }
+
+    fn start_listening(nodes: &[SocketAddr], with_tcp: bool) -> Kamailio {
         let dir = tempfile::tempdir().unwrap();
         let list = dir.path().join("dispatcher.list");
         let lines: String = nodes.iter().map(|n| format!("1 sip:{n}\n")).collect();
         std::fs::write(&list, lines).unwrap();
         let port = support::free_udp_port();
         let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let tcp: Option<SocketAddr> = with_tcp.then(|| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+        });
         let child = Command::new("kamailio")
             .args(["-DD", "-E", "-m", "64", "-M", "8", "-f"])
             .arg(concat!(
@@ -666,6 +683,10 @@ impl Kamailio {
             .arg(format!("LISTEN=udp:{address}"))
             .arg("-A")
             .arg(format!("DISPATCHER_LIST=\"{}\"", list.display()))
+            .args(
+                tcp.iter()
+                    .flat_map(|t| ["-A".to_owned(), format!("LISTEN_TCP=tcp:{t}")]),
+            )
             .arg("-Y")
             .arg(dir.path())
             .stdin(std::process::Stdio::null())
@@ -676,6 +697,7 @@ impl Kamailio {
         let kamailio = Kamailio {
             child,
             address,
+            tcp,
             _dir: dir,
         };
         // Up once it answers a keepalive OPTIONS addressed to itself.

@@ -79,6 +79,7 @@ async fn suite(url: &str) {
     message_deliveries_queue(&store).await;
     old_voicemail_expires(&store).await;
     generated_names_are_kept_per_user(&store).await;
+    registrations_keep_their_path_and_node(&store).await;
     let store = voicemail_is_durable(store, url).await;
     store.close().await;
 }
@@ -571,6 +572,8 @@ async fn registrations_expire(store: &Store) {
         transport: "udp".into(),
         instance_id: Some("<urn:uuid:00000000-0000-1000-8000-000a95a0e128>".into()),
         reg_id: Some(1),
+        path: Vec::new(),
+        node_id: None,
     };
     store
         .registration_upsert(&binding("sip:a@192.0.2.10", 60, 500), t0())
@@ -759,6 +762,8 @@ async fn routing_snapshot_matches_single_reads(store: &Store) {
                     transport: "udp".into(),
                     instance_id: None,
                     reg_id: Some(2),
+                    path: Vec::new(),
+                    node_id: None,
                 },
                 t0() - minutes(5),
             )
@@ -1303,4 +1308,54 @@ async fn generated_names_are_kept_per_user(store: &Store) {
         store.generated_name_set(user.id, &empty, t0()).await,
         Err(StoreError::Invalid { .. })
     ));
+}
+
+/// RFC 3327: a binding keeps its Path in order (read back alike through the routing snapshot),
+/// and the node that accepted it; a refresh without Path clears it.
+async fn registrations_keep_their_path_and_node(store: &Store) {
+    let org = make_org(store, "312").await;
+    let user = make_user(store, org.id, "Path User", "4531200001").await;
+    let path = vec![
+        "<sip:192.0.2.10:5060;lr;received=sip:198.51.100.7:40123%3Btransport%3Dtcp>".to_owned(),
+        "<sip:192.0.2.20;lr>".to_owned(),
+    ];
+    let mut binding = Binding {
+        user_id: user.id,
+        device_id: None,
+        contact_uri: "sip:p@198.51.100.7:5060;transport=tcp".into(),
+        expires_at: t0() + minutes(60),
+        call_id: "path@host".into(),
+        cseq: 1,
+        q_millis: 1000,
+        received_addr: "192.0.2.10:5060".into(),
+        transport: "udp".into(),
+        instance_id: None,
+        reg_id: None,
+        path: path.clone(),
+        node_id: Some("node-a".into()),
+    };
+    let stored = store.registration_upsert(&binding, t0()).await.unwrap();
+    assert_eq!(stored.binding, binding);
+    let active = store.registrations_active(user.id, t0()).await.unwrap();
+    assert_eq!(active[0].binding.path, path);
+    assert_eq!(active[0].binding.node_id.as_deref(), Some("node-a"));
+    let snapshot = store
+        .routing_snapshot(user.id, org.id, t0(), t0() + minutes(60))
+        .await
+        .unwrap();
+    assert_eq!(snapshot.registrations, active);
+    // A line break would split one value in two when read back: refused.
+    let mut broken = binding.clone();
+    broken.path = vec!["<sip:a;lr>\r\nVia: x".into()];
+    assert!(store.registration_upsert(&broken, t0()).await.is_err());
+    // The phone now registers directly, on node B.
+    binding.path.clear();
+    binding.node_id = Some("node-b".into());
+    binding.cseq = 2;
+    let refreshed = store
+        .registration_upsert(&binding, t0() + minutes(1))
+        .await
+        .unwrap();
+    assert!(refreshed.binding.path.is_empty());
+    assert_eq!(refreshed.binding.node_id.as_deref(), Some("node-b"));
 }

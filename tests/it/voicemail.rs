@@ -88,6 +88,8 @@ fn register(server: &TestServer, addr: SocketAddr) {
                     transport: "udp".into(),
                     instance_id: None,
                     reg_id: None,
+                    path: Vec::new(),
+                    node_id: None,
                 },
                 now,
             )

@@ -41,7 +41,7 @@ use tracing::info;
 use crate::b2bua::trunk::Trunk;
 use crate::b2bua::{CalleeInfo, Diversion, OutboundTarget, Plan, TargetKind};
 use crate::routing::{self, CallContext, GreetingStatus, RingTarget, Route, VoicemailInfo};
-use crate::sip::transaction::TransportKind;
+use crate::sip::registrar::path;
 use crate::store::model::User;
 use crate::toll_fraud::{self, DenyList, OrgPolicy};
 
@@ -534,18 +534,22 @@ pub(super) fn ring_targets(
                 else {
                     continue;
                 };
-                let Ok(destination) = reg.binding.received_addr.parse::<SocketAddr>() else {
-                    continue;
+                // Where it registered from, or through its Path (RFC 3327) to the proxy that
+                // holds its connection.
+                let b = &reg.binding;
+                let reach = match path::reach(&b.received_addr, &b.transport, &b.path) {
+                    Ok(reach) => reach,
+                    Err(error) => {
+                        info!(%contact, %error, "a registered device cannot be reached");
+                        continue;
+                    }
                 };
                 out.push(OutboundTarget {
                     uri: contact.clone(),
-                    destination,
-                    transport: if reg.binding.transport.eq_ignore_ascii_case("tcp") {
-                        TransportKind::Tcp
-                    } else {
-                        TransportKind::Udp
-                    },
+                    destination: reach.destination,
+                    transport: reach.transport,
                     kind: TargetKind::Device,
+                    route: reach.route,
                 });
             }
             RingTarget::Mobile { number } => {

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use rsip::Header;
-use tracing::warn;
+use tracing::{info, warn};
 
 use super::policy::{Planner, Step};
 use super::CallKey;
@@ -18,6 +18,7 @@ use crate::presence::Presence;
 use crate::routing::{self, CallContext};
 use crate::runtime::sip::completion::{RouteLookup, Routed};
 use crate::sip::dialog;
+use crate::sip::registrar::path;
 use crate::store::model::User;
 use crate::store::{Store, StoreError};
 use crate::user_state;
@@ -66,6 +67,9 @@ pub(super) struct Numbers {
     pub(super) default_lang: Lang,
     /// `toll_fraud.deny_prefixes`: ranges never dialled through the trunk.
     pub(super) deny: crate::toll_fraud::DenyList,
+    /// This node's id: a direct TCP binding another node holds is not rung from here
+    /// ([`crate::sip::registrar::path::held_elsewhere`]).
+    pub(super) node: String,
 }
 
 pub(super) async fn route(
@@ -215,7 +219,8 @@ async fn plan(
         step = match step {
             Step::FindUser(number) => planner.on_user(find_user(store, &number).await?),
             Step::LoadState(user) => {
-                let loaded = user_state::load(store, presence, *user, now).await?;
+                let mut loaded = user_state::load(store, presence, *user, now).await?;
+                reachable_only(&mut loaded, &numbers.node);
                 planner.on_state(now, loaded)
             }
             Step::ResolveTrunk => {
@@ -229,7 +234,9 @@ async fn plan(
             Step::LoadMembers(users) => {
                 let mut loaded = Vec::with_capacity(users.len());
                 for user in users {
-                    loaded.push(user_state::load(store, presence, user, now).await?);
+                    let mut member = user_state::load(store, presence, user, now).await?;
+                    reachable_only(&mut member, &numbers.node);
+                    loaded.push(member);
                 }
                 planner.on_members(now, loaded)
             }
@@ -266,6 +273,23 @@ fn diversion_history(request: &rsip::Request) -> (Vec<String>, u32) {
     }
     history.reverse();
     (history, hops)
+}
+
+/// Leaves out the bindings this node cannot reach: direct TCP bindings whose connection another
+/// node holds (README "Running several nodes"). A device left without a binding is not rung;
+/// with none left the call goes where an unregistered user's goes.
+fn reachable_only(loaded: &mut crate::user_state::LoadedUser, node: &str) {
+    loaded.registrations.retain(|r| {
+        let b = &r.binding;
+        match path::held_elsewhere(&b.transport, &b.path, b.node_id.as_deref(), node) {
+            Some(holder) => {
+                info!(contact = %b.contact_uri, %holder,
+                    "a TCP binding held by another node is not rung from here");
+                false
+            }
+            None => true,
+        }
+    });
 }
 
 #[cfg(test)]

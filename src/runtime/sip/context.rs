@@ -83,6 +83,9 @@ pub struct Context {
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
     /// Work for other owners, handed over after the current turn.
     deferred: VecDeque<Deferred>,
+    /// This node's id (`cluster.node_id`), recorded with the bindings it accepts; empty until
+    /// the service is told.
+    pub node_id: String,
 }
 
 impl Context {
@@ -115,6 +118,7 @@ impl Context {
             local_address: None,
             ban_reporter: None,
             metrics: None,
+            node_id: String::new(),
             deferred: VecDeque::new(),
         }
     }

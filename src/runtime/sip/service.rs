@@ -184,6 +184,12 @@ impl SipService {
         self.history_task.take()
     }
 
+    /// This node's id (`cluster.node_id`), recorded with every binding it accepts: for a phone
+    /// registered directly over TCP, the one node holding its connection (issue #20).
+    pub fn set_node_id(&mut self, node: String) {
+        self.cx.node_id = node;
+    }
+
     /// Signs digest nonces with `secret` instead of a random per-process one, so every node
     /// sharing it accepts the others' nonces (`sip.nonce_secret`, issue #20).
     pub fn set_nonce_secret(&mut self, secret: [u8; 32]) {

@@ -31,6 +31,9 @@ pub struct Binding {
     /// The `+sip.instance` feature tag (RFC 5626 §4.1), identifying the device across
     /// contact address changes.
     pub instance: Option<String>,
+    /// The REGISTER's Path values in order (RFC 3327 §5.3; empty: none): the preloaded Route
+    /// set of requests to this binding ([`super::path`]).
+    pub path: Vec<String>,
 }
 
 impl Binding {

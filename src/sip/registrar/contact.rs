@@ -244,6 +244,19 @@ fn unquote(value: &str) -> String {
     out
 }
 
+/// The elements of a comma-separated header value (Path, Route), trimmed, empty ones left
+/// out; `None` when a quote or `<` is never closed.
+pub(super) fn split_values(value: &str) -> Option<Vec<&str>> {
+    Some(
+        split_top_level(value, ',')
+            .ok()?
+            .into_iter()
+            .map(str::trim)
+            .filter(|element| !element.is_empty())
+            .collect(),
+    )
+}
+
 /// Splits on `separator` where it is outside quoted strings and angle brackets.
 fn split_top_level(text: &str, separator: char) -> Result<Vec<&str>, ContactSyntax> {
     let mut parts = Vec::new();

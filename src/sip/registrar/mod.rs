@@ -14,6 +14,7 @@
 
 mod binding;
 mod contact;
+pub mod path;
 
 use std::net::SocketAddr;
 
@@ -241,6 +242,9 @@ pub fn process_register(
         .next()
         .map(parse_delta_seconds);
 
+    // RFC 3327 §5.3: the Path, in order, is stored with each contact of the request; a refresh
+    // without one (the phone now registers directly) clears it.
+    let path = path::path_values(request);
     let mut elements = Vec::new();
     for value in header_values(request, "Contact", Some("m")) {
         elements.extend(parse_list(value).map_err(|_| RegisterRejection::MalformedContact)?);
@@ -318,6 +322,7 @@ pub fn process_register(
             received,
             transport,
             instance: address.param("+sip.instance").flatten().map(str::to_owned),
+            path: path.clone(),
         });
     }
     let result = outcome(now, &existing, remove, upsert);

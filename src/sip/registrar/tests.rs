@@ -69,6 +69,7 @@ fn stored(contact: &str, call_id: &str, cseq: u32, seconds_left: i64) -> Binding
         received: source(),
         transport: rsip::Transport::Udp,
         instance: None,
+        path: Vec::new(),
     }
 }
 
@@ -487,4 +488,32 @@ fn address_of_record_is_canonical() {
         address_of_record(&tel),
         Err(RegisterRejection::NotSipAddressOfRecord)
     );
+}
+
+#[test]
+fn path_is_stored_in_order_with_each_contact_and_cleared_by_a_refresh_without() {
+    let edge = "<sip:192.0.2.10:5060;lr;received=sip:203.0.113.5:40112%3Btransport%3Dtcp>";
+    let request = register(
+        "p1",
+        1,
+        &[
+            "Contact: <sip:alice@192.168.1.20:5060;transport=tcp>, <sip:alice@192.168.1.20:5062>",
+            &format!("Path: {edge}"),
+            "Path: <sip:192.0.2.20;lr>",
+        ],
+    );
+    let outcome = process(&request, &[]).unwrap();
+    assert_eq!(outcome.upsert.len(), 2);
+    for binding in &outcome.upsert {
+        assert_eq!(binding.path, [edge, "<sip:192.0.2.20;lr>"]);
+    }
+    // The phone now registers directly: the binding forgets the proxy.
+    let refresh = register(
+        "p1",
+        2,
+        &["Contact: <sip:alice@192.168.1.20:5060;transport=tcp>"],
+    );
+    let outcome = process(&refresh, &outcome.current).unwrap();
+    assert_eq!(outcome.upsert.len(), 1);
+    assert!(outcome.upsert[0].path.is_empty());
 }

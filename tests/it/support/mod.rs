@@ -366,6 +366,8 @@ pub(crate) async fn bind_device(store: &onestatus::store::Store, local_number: &
                 transport: "udp".into(),
                 instance_id: None,
                 reg_id: None,
+                path: Vec::new(),
+                node_id: None,
             },
             now,
         )

@@ -212,6 +212,8 @@ pub(crate) async fn register(store: &Store, user: &User, addr: SocketAddr, now: 
                 transport: "udp".into(),
                 instance_id: None,
                 reg_id: None,
+                path: Vec::new(),
+                node_id: None,
             },
             now,
         )

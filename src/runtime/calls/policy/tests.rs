@@ -12,6 +12,7 @@ use crate::domain::{Lang, Origin, Reason, Role};
 use crate::routing::{
     Absence, Destination, Device, DeviceKind, DiversionReason, UserState, VoicemailSettings,
 };
+use crate::sip::transaction::TransportKind;
 use crate::store::model::{
     Binding, OrgId, Organisation, Profile, Registration, RegistrationId, UserId,
 };
@@ -128,6 +129,8 @@ impl Fixture {
                     transport: self.transport.to_owned(),
                     instance_id: None,
                     reg_id: None,
+                    path: Vec::new(),
+                    node_id: None,
                 },
                 updated_at: now(),
             }]
