@@ -125,8 +125,12 @@ max_rate() {
     echo "$best"
 }
 # answered HTTP_PORT: the node's count of answered calls (its /metrics, this node's only).
+# (bash's /dev/tcp: no HTTP client needed.)
 answered() {
-    { curl -sf "http://127.0.0.1:$1/metrics" || true; } |
+    {
+        exec 3<>"/dev/tcp/127.0.0.1/$1" &&
+            printf 'GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n' >&3 && timeout 5 cat <&3
+    } 2>/dev/null |
         awk '/^onestatus_calls_total\{outcome="answered"\}/ {n = $2} END {print n + 0}'
 }
 steps() { paste -sd, "$WORK/steps.$1" | sed 's/,/, /g'; }
