@@ -330,13 +330,19 @@ fn main() {
     };
     let row = format!(
         "| {} | {} | {} | `cargo bench --bench fanout` (EVENTS={events}, GAP_MS={}, WARMUP={warmup}; \
-         2 nodes, one PostgreSQL database) | node A's API → node B's SSE client: **{}**, {} of {} \
+         2 nodes, one PostgreSQL database{}) | node A's API → node B's SSE client: **{}**, {} of {} \
          missed | node A's own SSE client (same run): {}, {} missed; A's HTTP answer {} | target p99 < \
          100 ms (issue #20); load average before {load_before}, after {} |",
         chrono::Utc::now().format("%Y-%m-%d"),
         commit(),
         machine(),
         gap.as_millis(),
+        // `--profile dev` (no release build) measures an unoptimised server: say so.
+        if cfg!(debug_assertions) {
+            "; **debug build**"
+        } else {
+            ""
+        },
         report.other_node,
         report.missed_other,
         report.events,

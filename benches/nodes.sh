@@ -54,6 +54,8 @@ finish() {
 }
 trap finish EXIT
 
+# A row measured with another binary than the release build says which.
+BINARY_NOTE="${ONESTATUS_BIN:+; binary \`$ONESTATUS_BIN\`, not the release build}"
 build_release
 raise_udp_buffers
 
@@ -181,6 +183,6 @@ sleep 1  # the last calls' history records
 SPREAD="node A $(($(answered "$A_HTTP") - A_BEFORE)), node B $(($(answered "$B_HTTP") - B_BEFORE))"
 
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
-ROW="| $(date -u +%Y-%m-%d) | $(commit) | $(machine) | \`bash benches/nodes.sh\` (DURATION=$DURATION, USERS=$USERS, PostgreSQL store) | Kamailio + 2 nodes **$CLUSTER_MAX** calls/s with 0 failed (ok/failed per step: $(steps cluster); answered calls carried: $SPREAD) | 1 node direct $NODE_MAX calls/s ($(steps node)); Kamailio alone $KAMAILIO_MAX calls/s ($(steps kamailio)) | load average before $LOAD_BEFORE, after $LOAD_AFTER; UDP buffers: $UDP_BUFFERS |"
+ROW="| $(date -u +%Y-%m-%d) | $(commit) | $(machine) | \`bash benches/nodes.sh\` (DURATION=$DURATION, USERS=$USERS, RATES=\"$RATES\", PostgreSQL store$BINARY_NOTE) | Kamailio + 2 nodes **$CLUSTER_MAX** calls/s with 0 failed (ok/failed per step: $(steps cluster); answered calls carried: $SPREAD) | 1 node direct $NODE_MAX calls/s ($(steps node)); Kamailio alone $KAMAILIO_MAX calls/s ($(steps kamailio)) | load average before $LOAD_BEFORE, after $LOAD_AFTER; UDP buffers: $UDP_BUFFERS |"
 append_result "$ROW"
 log "$ROW"
