@@ -269,7 +269,7 @@ fn nodes() -> Outcome {
             ("DURATION", "2"),
             ("RATES", "5"),
             ("USERS", "20"),
-            ("PORT_BASE", "24660"),
+            ("PORT_BASE", "26160"),
             ("RTP_PORT_MIN", "27000"),
             ("RTP_SPAN", "200"),
         ],
