@@ -15,6 +15,10 @@
 //!   direct floor and rtpengine; the generator is `benches/relay_load.rs`'s `main`, role
 //!   `relay_load`) and `soak.sh` (12 s of 5 calls/s plus two voicemail callers, sampled every
 //!   2 s, the plot written to a temporary directory).
+//! - `nodes` (`benches/nodes.sh`: Kamailio + 2 nodes on one PostgreSQL database, 1 node direct,
+//!   Kamailio alone) the same way; `fanout` (`benches/fanout.rs`, compiled in as a module): a
+//!   few presence events from node A's API to SSE clients on both nodes. Both need PostgreSQL
+//!   at 127.0.0.1:5432 (or `ONESTATUS_TEST_PG`), as the integration tests do.
 //!
 //! A harness of its own (`harness = false`) for that second role; it takes test-name filters
 //! like libtest (`cargo test --test bench_smoke signalling`) and `--list`.
@@ -23,6 +27,9 @@
 #[path = "../benches/relay_load.rs"]
 #[allow(dead_code)]
 mod relay_load;
+#[path = "../benches/fanout.rs"]
+#[allow(dead_code)]
+mod fanout;
 #[path = "../benches/routing.rs"]
 #[allow(dead_code)]
 mod routing_bench;
@@ -343,13 +350,67 @@ fn soak() -> Outcome {
     })
 }
 
+/// `benches/nodes.sh`: the three set-ups at 5 calls/s for 2 s, every call answered, and the
+/// cluster's calls carried by both nodes.
+fn nodes() -> Outcome {
+    let rows = script(
+        "nodes.sh",
+        &[
+            ("DURATION", "2"),
+            ("RATES", "5"),
+            ("USERS", "20"),
+            ("PORT_BASE", "26160"),
+            ("RTP_PORT_MIN", "27000"),
+            ("RTP_SPAN", "200"),
+        ],
+        Duration::from_secs(300),
+    )?;
+    contains(&rows, "Kamailio + 2 nodes **5** calls/s")?;
+    contains(&rows, "1 node direct 5 calls/s (5: 10/0)")?;
+    contains(&rows, "Kamailio alone 5 calls/s (5: 10/0)")?;
+    contains(&rows, "ok/failed per step: 5: 10/0;")?;
+    // "answered calls carried: node A <n>, node B <m>": round robin gives each some.
+    let carried = |node: &str| -> Option<u32> {
+        let after = rows.split(&format!("node {node} ")).nth(1)?;
+        after
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    let (a, b) = (carried("A"), carried("B"));
+    check(
+        matches!((a, b), (Some(a), Some(b)) if a > 0 && b > 0 && a + b == 10),
+        || format!("the 10 calls through Kamailio were not spread over both nodes: {rows}"),
+    )
+}
+
+/// `benches/fanout.rs` with a few events: every event reaches the SSE clients of both nodes.
+fn fanout() -> Outcome {
+    let pg = std::env::var("ONESTATUS_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
+    let report = fanout::run(&pg, 10, 1, Duration::from_millis(20))?;
+    println!("    {report:?}");
+    check(
+        report.events == 10 && report.missed_other == 0 && report.missed_same == 0,
+        || format!("events missed: {report:?}"),
+    )?;
+    for series in [report.other_node, report.same_node, report.api] {
+        check(
+            series.p50 > Duration::ZERO && series.p50 <= series.p99 && series.p99 <= series.max,
+            || format!("figures out of order: {report:?}"),
+        )?;
+    }
+    Ok(())
+}
+
 fn main() {
     match std::env::var("BENCH_SMOKE_ROLE").as_deref() {
         Ok("voicemail_load") => return voicemail_load::main(),
         Ok("relay_load") => return relay_load::main(),
         _ => {}
     }
-    let tests: [Smoke; 7] = [
+    let tests: [Smoke; 9] = [
         ("routing_decide", routing_decide),
         ("routing_lookup", routing_lookup),
         ("signalling", signalling),
@@ -357,6 +418,8 @@ fn main() {
         ("post_dial", post_dial),
         ("relay", relay),
         ("soak", soak),
+        ("nodes", nodes),
+        ("fanout", fanout),
     ];
     // libtest-style arguments: filters, `--list`, and flags (with values) that cargo passes on
     // to every test binary.
