@@ -127,7 +127,6 @@ impl Survivor {
             ending.push(self.end_call(node, call_id, state));
         }
         swept.calls = ending.len();
-        // The BYEs of every call at once: each may wait out Timer F on a phone that is gone.
         futures_util::future::join_all(ending).await;
         Ok(swept)
     }
@@ -201,7 +200,10 @@ impl Survivor {
         tracing::debug!(?delivery, "recovered message's notification done");
     }
 
-    /// Ends a dead node's call: BYE both ways, the history, the row.
+    /// Ends a dead node's call: BYE both ways, the history, the row. The BYEs run on their
+    /// own: a phone that answers to the dead node's address rather than our Via (RFC 3261
+    /// §18.2.2 says the Via), or is gone, keeps one waiting for Timer F, and the history
+    /// need not wait for that.
     async fn end_call(&self, node: String, call_id: String, state: String) {
         let call: SharedCall = match serde_json::from_str(&state) {
             Ok(call) => call,
@@ -212,18 +214,23 @@ impl Survivor {
             }
         };
         let ended = self.clock.now();
-        let byes = call.legs.iter().map(|leg| {
+        for leg in call.legs {
             let clock = self.clock.clone();
-            async move {
-                match super::orphan_bye::send_bye(leg, clock).await {
-                    Ok(()) => info!(call_id = %leg.call_id, to = %leg.destination, "dead node's call ended"),
-                    Err(error) => {
-                        info!(call_id = %leg.call_id, to = %leg.destination, %error, "BYE of a dead node's call not answered")
+            tokio::spawn(async move {
+                match super::orphan_bye::send_bye(&leg, clock).await {
+                    Ok(()) => {
+                        info!(call_id = %leg.call_id, to = %leg.destination, "dead node's call ended")
                     }
+                    Err(error) => info!(
+                        call_id = %leg.call_id,
+                        to = %leg.destination,
+                        %error,
+                        "BYE of a dead node's call not answered"
+                    ),
                 }
-            }
-        });
-        futures_util::future::join_all(byes).await;
+            });
+        }
+        info!(%call_id, %node, "BYE sent on the legs of a dead node's call");
         let rows: Vec<_> = call
             .history
             .iter()

@@ -35,6 +35,7 @@ mod media;
 mod metrics;
 mod mwi;
 mod nodes;
+mod nodes_lost;
 mod notify;
 mod security;
 mod serve;
