@@ -477,18 +477,6 @@ async fn demo_spoken_names(store: &crate::store::Store, now: chrono::DateTime<ch
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn passwords_are_not_printed() {
-        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(redact("sqlite://data/x.db"), "sqlite://data/x.db");
-    }
-}
-
 /// On PostgreSQL (several nodes): mirrors recordings to the store and records answered calls'
 /// dialogs, and starts this node's sweep of what dead nodes left (`cluster::orphans`). On
 /// SQLite the spool is returned as it is and nothing starts.
@@ -525,4 +513,16 @@ fn share_with_survivors(
         changed: crate::notify::VoicemailChanged::new(store.clone(), presence.clone()),
     });
     (spool.with_share(share), orphans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_not_printed() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
 }
