@@ -10,15 +10,14 @@
 //! confirmed) and deleted when it is over; a voicemail call keeps the caller's dialog for as
 //! long as the deposit runs (its history row was written at the hand-off).
 //!
-//! In-dialog requests after the answer (a session refresh, a re-INVITE for hold) raise the
-//! local CSeq without rewriting the row: a survivor's BYE then carries a CSeq the peer has
-//! seen already, which RFC 3261 §12.2.2 lets it refuse with 500. Rewriting the row on every
-//! refresh would cost a store write per refresh per call for a case (a node dying after a
-//! refresh) that the media timeout of the phone ends anyway.
+//! In-dialog requests after the answer (a session refresh, a re-INVITE for hold) raise our
+//! local CSeq: the row is written again when the state changes, so a survivor's BYE carries a
+//! CSeq above every one the peer has seen (RFC 3261 §12.2.2 would let it refuse a lower one
+//! with 500). That is a write per refresh, not per packet or per turn of the call.
 //!
 //! Writes go through one task in order, off the SIP loop.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -288,11 +287,12 @@ async fn write(
     }
 }
 
-/// The B2BUA driver's view: writes each call once it is answered, deletes it once over.
+/// The B2BUA driver's view: writes each call once it is answered (and again when its dialogs
+/// change: a CSeq raised by a refresh), deletes it once over.
 #[derive(Debug)]
 pub struct CallsShare {
     share: DialogShare,
-    shared: HashSet<String>,
+    shared: HashMap<String, SharedCall>,
 }
 
 impl CallsShare {
@@ -300,29 +300,30 @@ impl CallsShare {
     pub fn new(share: DialogShare) -> Self {
         CallsShare {
             share,
-            shared: HashSet::new(),
+            shared: HashMap::new(),
         }
     }
 
     /// After each of the call's turns.
     pub fn observe(&mut self, call: &Call) {
         let call_id = call.call_id();
-        if self.shared.contains(call_id) {
-            if call.is_over() {
-                self.shared.remove(call_id);
-                self.share.remove(call_id);
-            }
-        } else if !call.is_over() {
-            if let Some(takeover) = call.takeover() {
-                self.share.put(call_id, &SharedCall::bridged(&takeover));
-                self.shared.insert(call_id.to_owned());
-            }
+        if call.is_over() {
+            self.forget(call_id);
+            return;
+        }
+        let Some(takeover) = call.takeover() else {
+            return;
+        };
+        let now = SharedCall::bridged(&takeover);
+        if self.shared.get(call_id) != Some(&now) {
+            self.share.put(call_id, &now);
+            self.shared.insert(call_id.to_owned(), now);
         }
     }
 
     /// The call is gone from the driver.
     pub fn forget(&mut self, call_id: &str) {
-        if self.shared.remove(call_id) {
+        if self.shared.remove(call_id).is_some() {
             self.share.remove(call_id);
         }
     }

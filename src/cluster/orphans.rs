@@ -247,3 +247,130 @@ impl Survivor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::dialog_share::{SharedLeg, SharedRow};
+    use crate::store::model::CallDirection;
+    use crate::store::{RecordingChunk, SharedRecording};
+
+    /// Speech (the English prompts, spoken by espeak-ng), about 4 s.
+    fn speech() -> Vec<i16> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/en");
+        let mut out = Vec::new();
+        for name in [
+            "you_have_called.wav",
+            "is_in_a_meeting.wav",
+            "and_will_be_back.wav",
+        ] {
+            let limits = crate::media::decode::DecodeLimits::default();
+            out.extend(crate::media::decode::decode_file(&dir.join(name), &limits).unwrap());
+            out.extend(std::iter::repeat_n(0, 1200));
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_dead_nodes_recording_becomes_a_message_and_its_call_a_history_row_once() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        crate::store::demo::seed(&store).await.unwrap();
+        let hans = store.user_by_local_number("1000001").await.unwrap().id;
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        store.cluster_heartbeat("a", t0).await.unwrap();
+        // Node a recorded the caller a chunk a second, then died.
+        let recording = SharedRecording {
+            id: "a-1".into(),
+            node_id: "a".into(),
+            call_id: "c1".into(),
+            user_id: hans.0,
+            caller_number: Some("4512345678".into()),
+            caller_name: None,
+            received_at: t0,
+            format: SharedRecording::PCM.into(),
+        };
+        store.shared_recording_begin(&recording, t0).await.unwrap();
+        let speech = speech();
+        for (seq, part) in speech.chunks(8000).enumerate() {
+            let chunk = RecordingChunk {
+                seq: seq as i64,
+                offset_samples: seq as i64 * 8000,
+                audio: part.iter().flat_map(|s| s.to_le_bytes()).collect(),
+            };
+            store.shared_recording_chunk("a-1", &chunk).await.unwrap();
+        }
+        // And it bridged a call to Hans (its BYE goes to the discard port: nobody answers).
+        let leg = SharedLeg {
+            uac: true,
+            call_id: "c2".into(),
+            local_tag: "t".into(),
+            remote_tag: "r".into(),
+            local_uri: "<sip:4512345678@onestatus>".into(),
+            remote_uri: "<sip:1000001@127.0.0.1>".into(),
+            local_cseq: Some(1),
+            remote_cseq: None,
+            remote_target: "sip:1000001@127.0.0.1:9".into(),
+            route_set: Vec::new(),
+            destination: "127.0.0.1:9".parse().unwrap(),
+            tcp: false,
+        };
+        let call = SharedCall {
+            legs: vec![leg],
+            history: vec![SharedRow {
+                user_id: hans.0,
+                direction: "in".into(),
+                other_number: "4512345678".into(),
+                other_name: None,
+                started_at: t0,
+                answered_at: Some(t0),
+                route: Some(crate::b2bua::INTERRUPTED.into()),
+            }],
+        };
+        let state = serde_json::to_string(&call).unwrap();
+        store
+            .shared_dialog_put("a", "c2", &state, t0)
+            .await
+            .unwrap();
+
+        let clock = Arc::new(crate::clock::ManualClock::new(
+            t0 + chrono::Duration::seconds(60),
+        ));
+        let config = crate::config::Config::default();
+        let presence = crate::presence::Presence::new();
+        let survivor = Survivor {
+            store: store.clone(),
+            node: "b".into(),
+            started: t0,
+            config: ClusterConfig::default(),
+            clock: clock.clone(),
+            notifier: Arc::new(Notifier::from_config(&config).unwrap()),
+            changed: VoicemailChanged::new(store.clone(), presence),
+        };
+        let swept = survivor.sweep().await.unwrap();
+        assert_eq!(
+            swept,
+            Swept {
+                messages: 1,
+                empty: 0,
+                calls: 1
+            }
+        );
+        let messages = store.voicemails(hans).await.unwrap();
+        assert_eq!(messages.len(), 1);
+        let spoken = speech.len() as u64 / 8;
+        assert!(
+            messages[0].duration_ms + 700 >= spoken && messages[0].duration_ms <= spoken,
+            "{} ms stored of {spoken} ms",
+            messages[0].duration_ms
+        );
+        assert_eq!(messages[0].received_at, t0);
+        let history = store.call_history(hans, None, 10).await.unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].data.direction, CallDirection::In);
+        assert_eq!(history[0].data.route.as_deref(), Some("interrupted"));
+        assert_eq!(history[0].data.ended_at, Some(clock.now()));
+        // Nothing is left to carry out: a second sweep, here or elsewhere, does nothing.
+        assert_eq!(survivor.sweep().await.unwrap(), Swept::default());
+        assert!(store.shared_recording_load("a-1").await.is_err());
+    }
+}
