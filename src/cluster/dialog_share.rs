@@ -247,11 +247,16 @@ pub fn voicemail_call(
     req: &crate::b2bua::VoicemailRequest,
 ) -> Option<SharedCallGuard> {
     let share = spool.share()?.dialogs()?;
+    // Its own key: a caller transferred out of the IVR ("press 9") becomes a bridged call
+    // under the same Call-ID, whose row must outlive the deposit's.
     share.voicemail(
-        &req.call_id,
+        &format!("{VOICEMAIL_KEY}{}", req.call_id),
         SharedCall::voicemail(&req.invite, &req.local_tag, req.source, req.transport),
     )
 }
+
+/// Prefix of a voicemail call's key in `cluster_dialogs.call_id`.
+pub const VOICEMAIL_KEY: &str = "voicemail:";
 
 /// Removes its call's row when dropped (the deposit is over).
 #[derive(Debug)]
