@@ -33,9 +33,11 @@ mod hunt;
 mod media;
 mod relay;
 pub(super) mod session_timer;
+mod takeover;
 mod transferee;
 
 pub use media::MediaAnchor;
+pub use takeover::{Takeover, TakeoverLeg, INTERRUPTED};
 
 pub use session_timer::MIN_SE as MIN_SESSION_INTERVAL;
 use session_timer::{SessionTimer, TooSmall};

@@ -72,6 +72,7 @@ pub use call::{
     Action, Call, CallConfig, Event, Inbound, LegId, MediaAnchor, PresenceChange, Side,
     MIN_SESSION_INTERVAL,
 };
+pub use call::{Takeover, TakeoverLeg, INTERRUPTED};
 pub use invite::{history_info_cause, outbound_invite};
 pub use plan::{CalleeInfo, CallerInfo, Diversion, OutboundTarget, Plan, TargetKind};
 pub use voicemail::VoicemailRequest;

@@ -7,11 +7,18 @@
 //!   PostgreSQL `LISTEN`/`NOTIFY`.
 //! - [`lease`]: one poller per calendar source, by a lease in the store.
 //! - [`bans`]: SIP source bans and failure counts in the store, known to every node.
+//! - Nothing lost with a node: [`spool_share`] mirrors recordings in progress to the store,
+//!   [`dialog_share`] records the dialogs of answered calls, and [`orphans`] lets a survivor
+//!   store a dead node's messages, end its calls ([`orphan_bye`]) and write their history.
 
 pub mod bans;
+pub mod dialog_share;
 pub mod nonce_secret;
+pub mod orphan_bye;
+pub mod orphans;
 pub mod presence_share;
 pub mod readiness;
+pub mod spool_share;
 
 /// This node's id: `cluster.node_id`, or a random one for this run.
 pub fn node_id(config: &crate::config::ClusterConfig) -> String {

@@ -14,6 +14,12 @@
 //! full rather than queue it (late RTP is useless). RTCP is relayed only when multiplexed on
 //! the RTP port (RFC 5761): a third and fourth socket per call for RTCP on port+1 would double
 //! the relay's cost for reports that are optional for the calls we carry.
+//!
+//! When the node dies (issue #20) its relays die with it: an anchored call's audio stops both
+//! ways at once, where a `"passthrough"` call's RTP, phone to phone, goes on. Either way a
+//! surviving node ends the call with BYE on both legs once the dead node's heartbeat expires
+//! (`cluster::orphans`), since no node is left to carry its signalling; the README's "Running
+//! several nodes" says what each side hears meanwhile.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};

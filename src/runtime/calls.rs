@@ -76,6 +76,8 @@ pub struct Calls {
     refers: refer::Refers,
     /// Attended transfers (REFER with Replaces) waiting for the transferee (`attended`).
     attended: attended::Attended,
+    /// Several nodes: answered calls' dialogs in the store, for a survivor (issue #20).
+    dialogs: Option<crate::cluster::dialog_share::CallsShare>,
 }
 
 struct Running {
@@ -108,6 +110,11 @@ impl Calls {
     /// Sets the channel to the voicemail cx.
     pub fn set_voicemail(&mut self, sender: mpsc::Sender<VoicemailRequest>) {
         self.voicemail = Some(sender);
+    }
+
+    /// Records each answered call's dialogs through `share` until it is over.
+    pub fn set_dialog_share(&mut self, share: crate::cluster::dialog_share::DialogShare) {
+        self.dialogs = Some(crate::cluster::dialog_share::CallsShare::new(share));
     }
 
     /// The IVR answers voicemail hand-offs and mailbox calls in this task.
@@ -616,6 +623,9 @@ fn run_actions(cx: &mut Context, calls: &mut Calls, key: CallKey) {
             debug!("media relay released");
         }
     }
+    if let (Some(share), Some(running)) = (calls.dialogs.as_mut(), calls.calls.get(&key)) {
+        share.observe(&running.call);
+    }
     calls.reindex(key);
     let finished = calls.calls.get(&key).is_some_and(|r| r.call.is_finished());
     if finished {
@@ -627,6 +637,9 @@ fn run_actions(cx: &mut Context, calls: &mut Calls, key: CallKey) {
 fn forget(cx: &mut Context, calls: &mut Calls, key: CallKey) {
     refer::call_gone(cx, calls, key);
     if let Some(running) = calls.calls.remove(&key) {
+        if let Some(share) = calls.dialogs.as_mut() {
+            share.forget(running.call.call_id());
+        }
         let owner = Owner::Call(key);
         for id in running.call_ids.keys() {
             cx.owners.release_dialog(id, &owner);

@@ -303,6 +303,16 @@ impl Server {
         sip.set_ban_share(bans.reporter, bans.learned);
         tasks.push(bans.task);
         sip.set_node_id(node.clone());
+        // Several nodes: recordings in progress and answered calls' dialogs in the store, and
+        // a survivor's sweep of what a dead node left (issue #20).
+        let (spool, orphans) = share_with_survivors(
+            &store,
+            &node,
+            &config,
+            &clock,
+            (spool, &mut sip),
+            (&notifier, &presence),
+        );
         let metrics = crate::metrics::Metrics::new();
         sip.set_metrics(metrics.clone());
         if let Some(secret) = nonce_secret {
@@ -449,6 +459,9 @@ impl Server {
         let _ = tokio::time::timeout(Duration::from_secs(5), http_task)
             .await
             .context("HTTP server did not stop")?;
+        if let Some(orphans) = orphans {
+            orphans.abort();
+        }
         if let Some(sharing) = sharing {
             // After the history writer: the calls the drain ended have left the store, and
             // this node's rows go now rather than when the others find it silent.
@@ -480,6 +493,44 @@ async fn demo_spoken_names(store: &crate::store::Store, now: chrono::DateTime<ch
         }
         Err(error) => warn!(%error, "demo users not listed; no spoken names"),
     }
+}
+
+/// On PostgreSQL (several nodes): mirrors recordings to the store and records answered calls'
+/// dialogs, and starts this node's sweep of what dead nodes left (`cluster::orphans`). On
+/// SQLite the spool is returned as it is and nothing starts.
+fn share_with_survivors(
+    store: &Store,
+    node: &str,
+    config: &Config,
+    clock: &std::sync::Arc<dyn crate::clock::Clock>,
+    (spool, sip): (voicemail::SpoolDir, &mut sip::SipService),
+    (notifier, presence): (
+        &std::sync::Arc<crate::notify::Notifier>,
+        &crate::presence::Presence,
+    ),
+) -> (voicemail::SpoolDir, Option<tokio::task::JoinHandle<()>>) {
+    if store.pg_pool().is_none() {
+        return (spool, None);
+    }
+    let dialogs = crate::cluster::dialog_share::DialogShare::start(
+        store.clone(),
+        node.to_owned(),
+        clock.clone(),
+    );
+    sip.set_dialog_share(dialogs.clone());
+    let share =
+        crate::cluster::spool_share::SpoolShare::new(store.clone(), node.to_owned(), clock.clone())
+            .with_dialogs(dialogs);
+    let orphans = crate::cluster::orphans::start(crate::cluster::orphans::Survivor {
+        store: store.clone(),
+        node: node.to_owned(),
+        started: clock.now(),
+        config: config.cluster.clone(),
+        clock: clock.clone(),
+        notifier: notifier.clone(),
+        changed: crate::notify::VoicemailChanged::new(store.clone(), presence.clone()),
+    });
+    (spool.with_share(share), orphans)
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@
 
 mod spool;
 
-pub use spool::{recover as recover_spool, SpoolDir};
+pub use spool::{left_behind as message_left_behind, recover as recover_spool, SpoolDir};
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -121,8 +121,11 @@ pub async fn run_deposit(leg: IvrLeg, req: VoicemailRequest, deps: IvrDeps) {
             lang = %setup.lang,
             "voicemail deposit answered"
         );
+        // Several nodes: the caller's dialog, for a survivor's BYE (issue #20).
+        let shared = crate::cluster::dialog_share::voicemail_call(&deps.voicemail.spool, &req);
         let driver = Driver::new(leg, deps, mailbox, setup.caller.clone());
         driver.run(setup).await;
+        drop(shared);
     }
     .instrument(span)
     .await
@@ -664,6 +667,8 @@ impl Driver {
                 caller_number: self.caller.number.clone(),
                 caller_name: self.caller.name.clone(),
                 received_at: self.deps.clock.now(),
+                call_id: self.call_id.clone(),
+                shared_id: None,
             },
         ));
     }

@@ -51,6 +51,7 @@ macro_rules! with_pool {
 mod absences;
 mod calendar;
 mod cluster;
+mod cluster_orphans;
 mod deliveries;
 pub mod demo;
 mod devices;
@@ -75,6 +76,7 @@ mod users;
 mod voicemail;
 mod voicemail_expiry;
 
+pub use cluster_orphans::{OrphanScope, RecordingChunk, SharedRecording};
 pub use deliveries::{Delivery, DeliveryId, DeliveryState, NewDelivery};
 pub use devices::{ha1_md5, ha1_sha256};
 pub use directory::{

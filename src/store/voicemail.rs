@@ -231,6 +231,25 @@ impl Store {
     /// Stores a new message with its audio in one transaction; when this returns `Ok`, the
     /// message is committed to disk.
     pub async fn voicemail_insert(&self, m: &NewVoicemail) -> Result<VoicemailMessage, StoreError> {
+        self.voicemail_insert_in(m, None).await
+    }
+
+    /// Stores a message assembled from a dead node's recording `recording` (issue #20) and
+    /// deletes that recording's rows in the same transaction, so that a survivor dying
+    /// half-way cannot leave it to be stored twice.
+    pub async fn voicemail_insert_recovered(
+        &self,
+        m: &NewVoicemail,
+        recording: &str,
+    ) -> Result<VoicemailMessage, StoreError> {
+        self.voicemail_insert_in(m, Some(recording)).await
+    }
+
+    async fn voicemail_insert_in(
+        &self,
+        m: &NewVoicemail,
+        recording: Option<&str>,
+    ) -> Result<VoicemailMessage, StoreError> {
         check_audio(&m.audio)?;
         let duration = i64::try_from(m.duration_ms)
             .map_err(|_| StoreError::invalid("duration", m.duration_ms.to_string()))?;
@@ -250,6 +269,16 @@ impl Store {
                 .bind(&m.audio)
                 .fetch_one(&mut *tx)
                 .await?;
+            if let Some(recording) = recording {
+                sqlx::query("DELETE FROM cluster_recording_chunks WHERE recording_id = $1")
+                    .bind(recording)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM cluster_recordings WHERE id = $1")
+                    .bind(recording)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
             Ok::<_, sqlx::Error>(row)
         }

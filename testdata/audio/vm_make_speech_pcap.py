@@ -1,19 +1,21 @@
 #!/usr/bin/env python3
-"""Writes vm_speech_10s.pcap: 10.00 s of speech as SIPp plays it with play_pcap_audio.
+"""Writes vm_speech_10s.pcap: 10.00 s of speech as SIPp plays it with play_pcap_audio (or,
+with a third argument, that many seconds: vm_speech_30s.pcap, the caller who speaks through
+the greeting and on until a node dies under the call, tests/it/nodes_lost.rs).
 
 The speech is SIPp's own sample (/usr/share/sip-tester/g711a.pcap, 7.08 s of PCMA in 30 ms
 packets) looped to 80,000 samples and repacketised at 20 ms: 500 RTP packets, payload type 8
 (PCMA), sequence numbers and timestamps consecutive, one SSRC. The voicemail tests send it as
 the caller's message and compare the stored WAV with it (duration within 100 ms).
 
-Usage: python3 testdata/audio/vm_make_speech_pcap.py [source.pcap] [out.pcap]
+Usage: python3 testdata/audio/vm_make_speech_pcap.py [source.pcap] [out.pcap] [seconds]
 """
 import struct
 import sys
 
 SOURCE = sys.argv[1] if len(sys.argv) > 1 else "/usr/share/sip-tester/g711a.pcap"
 OUT = sys.argv[2] if len(sys.argv) > 2 else "testdata/audio/vm_speech_10s.pcap"
-SAMPLES = 80_000
+SAMPLES = int(sys.argv[3]) * 8000 if len(sys.argv) > 3 else 80_000
 FRAME = 160
 
 

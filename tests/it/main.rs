@@ -38,6 +38,7 @@ mod nat_address;
 mod nodes;
 mod nodes_bans;
 mod nodes_path;
+mod nodes_lost;
 mod notify;
 mod security;
 mod serve;

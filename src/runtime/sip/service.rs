@@ -228,6 +228,11 @@ impl SipService {
         self.calls.set_voicemail(sender);
     }
 
+    /// Several nodes: records answered calls' dialogs in the store (issue #20).
+    pub fn set_dialog_share(&mut self, share: crate::cluster::dialog_share::DialogShare) {
+        self.calls.set_dialog_share(share);
+    }
+
     /// The API's way to ask for click-to-calls (RFC 3725) and read their status.
     pub fn click_to_call_handle(&mut self) -> originate::Handle {
         self.click_to_call.handle(self.cx.config.sip.trunk.clone())

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
+use crate::cluster::spool_share::{SharedTake, SpoolShare, TakeInfo};
 use crate::media::decode::{wav_header, WAV_HEADER_LEN};
 use crate::store::model::{NewVoicemail, UserId};
 use crate::store::Store;
@@ -34,22 +35,41 @@ use crate::store::Store;
 /// (unit tests, or a directory that could not be created), when recordings stay in memory.
 /// Handed to the deposit driver with its other dependencies; cheap to clone.
 #[derive(Debug, Clone, Default)]
-pub struct SpoolDir(Option<Arc<Path>>);
+pub struct SpoolDir {
+    dir: Option<Arc<Path>>,
+    /// Several nodes on one store: each recording is mirrored there too, for a survivor
+    /// (issue #20, `cluster::spool_share`).
+    share: Option<SpoolShare>,
+}
 
 impl SpoolDir {
     /// Spools into `dir`, created if missing.
     pub fn create(dir: PathBuf) -> std::io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
-        Ok(SpoolDir(Some(dir.into())))
+        Ok(SpoolDir {
+            dir: Some(dir.into()),
+            share: None,
+        })
     }
 
     /// No spool directory: recordings are kept in memory.
     pub fn memory() -> Self {
-        SpoolDir(None)
+        SpoolDir::default()
+    }
+
+    /// Also mirrors every recording to the store through `share`.
+    pub fn with_share(mut self, share: SpoolShare) -> Self {
+        self.share = Some(share);
+        self
+    }
+
+    /// The store mirror, if any: a voicemail call's dialog is shared through it too.
+    pub fn share(&self) -> Option<&SpoolShare> {
+        self.share.as_ref()
     }
 
     fn path(&self) -> Option<PathBuf> {
-        self.0.as_deref().map(Path::to_path_buf)
+        self.dir.as_deref().map(Path::to_path_buf)
     }
 }
 
@@ -70,6 +90,12 @@ pub(super) struct Envelope {
     pub caller_name: Option<String>,
     /// When recording began.
     pub received_at: DateTime<Utc>,
+    /// The call's Call-ID (empty in spools written before it was kept).
+    #[serde(default)]
+    pub call_id: String,
+    /// The recording's id in the store when it is mirrored there (`cluster::spool_share`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_id: Option<String>,
 }
 
 /// What the driver asks of the spool task, carried out in order.
@@ -108,12 +134,31 @@ pub(super) struct Spool {
 impl Spool {
     /// Starts spooling a recording: on disk when there is a spool directory, else in memory.
     pub(super) fn start(dir: &SpoolDir, envelope: Envelope) -> Self {
-        Self::start_in(dir.path(), envelope)
+        Self::start_shared(dir.path(), dir.share.as_ref(), envelope)
     }
 
+    #[cfg(test)]
     fn start_in(dir: Option<PathBuf>, envelope: Envelope) -> Self {
+        Self::start_shared(dir, None, envelope)
+    }
+
+    fn start_shared(
+        dir: Option<PathBuf>,
+        share: Option<&SpoolShare>,
+        mut envelope: Envelope,
+    ) -> Self {
+        let mirror = share.map(|share| {
+            share.begin(TakeInfo {
+                call_id: envelope.call_id.clone(),
+                user_id: envelope.user_id,
+                caller_number: envelope.caller_number.clone(),
+                caller_name: envelope.caller_name.clone(),
+                received_at: envelope.received_at,
+            })
+        });
+        envelope.shared_id = mirror.as_ref().map(|m| m.id().to_owned());
         let (ops, rx) = mpsc::unbounded_channel::<Op>();
-        tokio::spawn(run(dir, envelope, rx));
+        tokio::spawn(run(dir, envelope, mirror, rx));
         Spool { ops }
     }
 
@@ -153,7 +198,12 @@ impl Spool {
 }
 
 /// The spool task of one recording.
-async fn run(dir: Option<PathBuf>, envelope: Envelope, mut rx: mpsc::UnboundedReceiver<Op>) {
+async fn run(
+    dir: Option<PathBuf>,
+    envelope: Envelope,
+    mirror: Option<SharedTake>,
+    mut rx: mpsc::UnboundedReceiver<Op>,
+) {
     let mut backing = match dir {
         Some(dir) => {
             let id = crate::sip::message::new_tag();
@@ -180,6 +230,14 @@ async fn run(dir: Option<PathBuf>, envelope: Envelope, mut rx: mpsc::UnboundedRe
         None => Backing::Memory(Vec::new()),
     };
     while let Some(op) = rx.recv().await {
+        if let Some(mirror) = &mirror {
+            match &op {
+                Op::Audio(chunk) => mirror.append(chunk),
+                Op::Truncate(len) => mirror.truncate(*len),
+                Op::Remove => mirror.remove(),
+                Op::Wav(_) | Op::Pcm(_) => {}
+            }
+        }
         match (&mut backing, op) {
             (Backing::Memory(samples), op) => match op {
                 Op::Audio(chunk) => samples.extend_from_slice(&chunk),
@@ -356,24 +414,35 @@ pub async fn recover(dir: &SpoolDir, store: &Store) -> usize {
                 continue;
             }
         };
+        if let Some(id) = &envelope.shared_id {
+            // Mirrored to the store too: the local copy is stored only if no survivor has
+            // taken the store's (issue #20), so the message is stored once.
+            match store.shared_recording_reclaim(id).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    info!(path = %meta.display(), "spooled recording stored by another node");
+                    let _ = std::fs::remove_file(&pcm);
+                    let _ = std::fs::remove_file(&meta);
+                    continue;
+                }
+                Err(error) => {
+                    warn!(%error, path = %meta.display(), "spooled recording not reclaimed; kept");
+                    continue;
+                }
+            }
+        }
         let audio = read_wav(&pcm).unwrap_or_default();
-        // Judged like a message whose call did not crash (issue #18): no speech, no message;
-        // else cut to the speech and its margins.
-        let speech = crate::media::vad::analyse(&samples_of(&audio));
-        let audio = if speech.is_message() {
-            super::trimmed(audio, &speech).unwrap_or_default()
-        } else {
-            info!(path = %meta.display(), "spooled recording without speech; not stored");
-            Vec::new()
-        };
-        let samples = audio.len().saturating_sub(WAV_HEADER_LEN) / SAMPLE_BYTES;
-        if samples >= MIN_SAMPLES {
+        let left = left_behind(audio);
+        if left.is_none() {
+            info!(path = %meta.display(), "spooled recording without a message; not stored");
+        }
+        if let Some((audio, duration_ms)) = left {
             let message = NewVoicemail {
                 user_id: UserId(envelope.user_id),
                 caller_number: envelope.caller_number,
                 caller_name: envelope.caller_name,
                 received_at: envelope.received_at,
-                duration_ms: samples as u64 / 8,
+                duration_ms,
                 audio,
             };
             match store.voicemail_insert(&message).await {
@@ -391,6 +460,20 @@ pub async fn recover(dir: &SpoolDir, store: &Store) -> usize {
         let _ = std::fs::remove_file(&meta);
     }
     stored
+}
+
+/// A recording whose call did not end it (a crash, a dead node) as the message to store,
+/// judged like a message whose call did not crash (issue #18): no speech, no message; else
+/// cut to the speech and its margins, and at least a second long. The WAV and its duration
+/// in milliseconds.
+pub fn left_behind(wav: Vec<u8>) -> Option<(Vec<u8>, u64)> {
+    let speech = crate::media::vad::analyse(&samples_of(&wav));
+    if !speech.is_message() {
+        return None;
+    }
+    let audio = super::trimmed(wav, &speech)?;
+    let samples = audio.len().saturating_sub(WAV_HEADER_LEN) / SAMPLE_BYTES;
+    (samples >= MIN_SAMPLES).then_some((audio, samples as u64 / 8))
 }
 
 /// The 16-bit samples of a spooled WAV.
@@ -413,6 +496,8 @@ mod tests {
             caller_number: Some("4512345678".into()),
             caller_name: None,
             received_at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            call_id: "c1".into(),
+            shared_id: None,
         }
     }
 
