@@ -65,7 +65,7 @@ mod voicemail;
 mod tests;
 
 pub use call::{
-    Action, Call, CallConfig, Event, Inbound, LegId, MediaAnchor, PresenceChange, Side,
+    Action, Call, CallConfig, CallerSide, Event, Inbound, LegId, MediaAnchor, PresenceChange, Side,
     MIN_SESSION_INTERVAL,
 };
 pub use invite::{history_info_cause, outbound_invite};

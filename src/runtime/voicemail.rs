@@ -848,7 +848,7 @@ mod tests {
                 name: None,
                 user_id,
             },
-            transaction: crate::sip::transaction::TransactionId(1),
+            side: crate::b2bua::CallerSide::Transaction(crate::sip::transaction::TransactionId(1)),
             invite,
             local_tag: "t".into(),
             source: "127.0.0.1:5060".parse().unwrap(),
