@@ -59,11 +59,23 @@ pub struct CallConfig {
     pub t2: Duration,
 }
 
-/// The caller's INVITE as the transaction layer delivered it.
+/// Whose INVITE the caller's side of a call answers: what the call's responses to it go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallerSide {
+    /// A caller's INVITE in our INVITE server transaction (RFC 3261 §17.2.1): responses are
+    /// sent in it ([`Action::Respond`]).
+    Transaction(TransactionId),
+    /// An INVITE we made ourselves as if the caller had sent it (click-to-call's target call,
+    /// RFC 3725 Flow I: the mirror of our dialog with the desk). No transaction carries it;
+    /// the responses go to whoever made it ([`Action::ToOriginator`]).
+    Originated,
+}
+
+/// The caller's INVITE as the transaction layer delivered it, or as we made it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inbound {
-    /// The INVITE server transaction.
-    pub transaction: TransactionId,
+    /// What answers to the INVITE go to.
+    pub side: CallerSide,
     /// The INVITE.
     pub invite: Request,
     /// Where it came from.
@@ -168,6 +180,9 @@ pub enum Action {
         /// The response.
         response: Response,
     },
+    /// Send `response` to the INVITE we made ourselves ([`CallerSide::Originated`]): the
+    /// driver hands it to whoever made it, as a phone would have received it.
+    ToOriginator(Response),
     /// Hand the caller to voicemail; the inbound INVITE transaction is the IVR's now.
     Voicemail(Box<VoicemailRequest>),
     /// A user's presence changes.
@@ -401,9 +416,9 @@ impl Call {
         self.caller = caller;
     }
 
-    /// The inbound INVITE server transaction and its request.
-    pub fn inbound(&self) -> (TransactionId, &Request) {
-        (self.a.inbound.transaction, &self.a.inbound.invite)
+    /// What answers to the caller's INVITE go to, and the INVITE.
+    pub fn inbound(&self) -> (CallerSide, &Request) {
+        (self.a.inbound.side, &self.a.inbound.invite)
     }
 
     /// Where the caller's INVITE came from.
@@ -471,10 +486,7 @@ impl Call {
                 }
                 AnswerDue::Resend => {
                     if let Some(answer) = self.a.answer.clone() {
-                        self.actions.push_back(Action::Respond {
-                            transaction: self.a.inbound.transaction,
-                            response: answer,
-                        });
+                        self.respond_caller(answer);
                     }
                     self.a.retransmit = Some(r);
                 }
@@ -1016,7 +1028,7 @@ impl Call {
                 lang: callee.lang,
                 info,
                 caller: self.caller.clone(),
-                transaction: self.a.inbound.transaction,
+                side: self.a.inbound.side,
                 invite: self.a.inbound.invite.clone(),
                 local_tag: self.a.local_tag.clone(),
                 source: self.a.inbound.source,
@@ -1241,9 +1253,12 @@ impl Call {
     }
 
     fn respond_caller(&mut self, response: Response) {
-        self.actions.push_back(Action::Respond {
-            transaction: self.a.inbound.transaction,
-            response,
+        self.actions.push_back(match self.a.inbound.side {
+            CallerSide::Transaction(transaction) => Action::Respond {
+                transaction,
+                response,
+            },
+            CallerSide::Originated => Action::ToOriginator(response),
         });
     }
 

@@ -316,12 +316,10 @@ fn reject_all_keeps_the_m_lines_with_port_zero() {
 // ---- the B2BUA's side of a click-to-call (the hooks in call.rs) ----------------------------
 
 use crate::b2bua::{
-    Action as CallAction, Call, CallerInfo, Event as CallEvent, Inbound, LegId, OutboundTarget,
-    Plan, Side, TargetKind,
+    Action as CallAction, Call, CallerInfo, CallerSide, Event as CallEvent, Inbound, LegId,
+    OutboundTarget, Plan, Side, TargetKind,
 };
 use crate::store::model::CallDirection;
-
-const SYNTHETIC: TransactionId = TransactionId(u64::MAX - 1);
 
 /// The B2BUA's call for the target INVITE the machine built, dialling the trunk.
 fn target_call(now: Instant) -> (Call, Request) {
@@ -332,7 +330,7 @@ fn target_call(now: Instant) -> (Call, Request) {
         chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 1, 12, 9, 0, 0).unwrap(),
         config(),
         Inbound {
-            transaction: SYNTHETIC,
+            side: CallerSide::Originated,
             invite: target.clone(),
             source: desk_addr(),
             transport: TransportKind::Udp,
@@ -407,8 +405,7 @@ fn dialled_number_busy_answers_486_and_writes_only_the_callers_row() {
     let actions = call_actions(&mut call);
     assert!(actions.iter().any(|a| matches!(
         a,
-        CallAction::Respond { transaction, response }
-            if *transaction == SYNTHETIC && response.status_code.code() == 486
+        CallAction::ToOriginator(response) if response.status_code.code() == 486
     )));
     let rows: Vec<_> = actions
         .iter()
@@ -435,6 +432,6 @@ fn hang_up_event_cancels_a_ringing_call() {
     assert!(actions.contains(&CallAction::Cancel(LegId(0))));
     assert!(actions.iter().any(|a| matches!(
         a,
-        CallAction::Respond { response, .. } if response.status_code.code() == 487
+        CallAction::ToOriginator(response) if response.status_code.code() == 487
     )));
 }

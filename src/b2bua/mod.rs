@@ -69,7 +69,7 @@ mod voicemail;
 mod tests;
 
 pub use call::{
-    Action, Call, CallConfig, Event, Inbound, LegId, MediaAnchor, PresenceChange, Side,
+    Action, Call, CallConfig, CallerSide, Event, Inbound, LegId, MediaAnchor, PresenceChange, Side,
     MIN_SESSION_INTERVAL,
 };
 pub use call::{Takeover, TakeoverLeg, INTERRUPTED};

@@ -103,7 +103,7 @@ impl Harness {
             Utc.with_ymd_and_hms(2026, 1, 12, 9, 0, 0).unwrap(),
             config(),
             Inbound {
-                transaction: A_TX,
+                side: CallerSide::Transaction(A_TX),
                 invite,
                 source: "192.0.2.10:5060".parse().unwrap(),
                 transport: TransportKind::Udp,
@@ -1070,7 +1070,7 @@ fn callee_bye_without_any_ack_goes_after_64_t1_over_tcp() {
         Utc.with_ymd_and_hms(2026, 1, 12, 9, 0, 0).unwrap(),
         config(),
         Inbound {
-            transaction: A_TX,
+            side: CallerSide::Transaction(A_TX),
             invite: caller_invite(),
             source: "192.0.2.10:5060".parse().unwrap(),
             transport: TransportKind::Tcp,

@@ -9,8 +9,9 @@ use std::net::SocketAddr;
 
 use crate::domain::Lang;
 use crate::routing::VoicemailInfo;
-use crate::sip::transaction::{TransactionId, TransportKind};
+use crate::sip::transaction::TransportKind;
 
+use super::call::CallerSide;
 use super::plan::CallerInfo;
 
 /// A call handed to the voicemail deposit IVR.
@@ -26,8 +27,9 @@ pub struct VoicemailRequest {
     pub info: VoicemailInfo,
     /// Who is calling.
     pub caller: CallerInfo,
-    /// The inbound INVITE server transaction, still waiting for its final response.
-    pub transaction: TransactionId,
+    /// What the final response to the caller's INVITE goes to: the inbound INVITE server
+    /// transaction, still waiting for it, or whoever made the INVITE (click-to-call).
+    pub side: CallerSide,
     /// The caller's INVITE (Via, From, To, Call-ID, CSeq, Contact, Record-Route: the inbound
     /// dialog's data).
     pub invite: rsip::Request,

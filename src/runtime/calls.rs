@@ -38,8 +38,8 @@ use super::sip::owners::Owner;
 use super::sip::reply::{reply, SERVER};
 use crate::b2bua::CallerInfo;
 use crate::b2bua::{
-    Action, Call, CallConfig, Event, Inbound, LegId, MediaAnchor, Plan, PresenceChange, Side,
-    VoicemailRequest,
+    Action, Call, CallConfig, CallerSide, Event, Inbound, LegId, MediaAnchor, Plan, PresenceChange,
+    Side, VoicemailRequest,
 };
 use crate::clock::Clock;
 use crate::config::MediaMode;
@@ -93,6 +93,9 @@ struct Running {
     /// The inbound INVITE is one we made ourselves (a click-to-call's target call): its
     /// caller is our user's desk, which needs no authentication.
     originated: bool,
+    /// The click-to-call whose INVITE this is ([`CallerSide::Originated`]): the call's
+    /// responses to it go there.
+    originator: Option<String>,
     /// The call's entry in `Calls::timers`.
     deadline: Option<Instant>,
     invites: HashMap<LegId, TransactionId>,
@@ -160,6 +163,59 @@ pub(super) fn on_invite(
     source: SocketAddr,
     transport: TransportKind,
 ) {
+    start(
+        cx,
+        calls,
+        CallerSide::Transaction(transaction),
+        request,
+        source,
+        transport,
+    );
+}
+
+/// A click-to-call's target call (RFC 3725 Flow I): `request` is the INVITE click-to-call
+/// `originator` made as if its desk had sent it ([`CallerSide::Originated`]), so no transaction
+/// carries it and the call's responses go back to `originator`. Its caller is our user's desk,
+/// which needs no authentication, and is `caller` before routing says so.
+pub(super) fn on_originated(
+    cx: &mut Context,
+    calls: &mut Calls,
+    originator: &str,
+    request: rsip::Request,
+    source: SocketAddr,
+    transport: TransportKind,
+    caller: CallerInfo,
+) -> CallKey {
+    let key = start(
+        cx,
+        calls,
+        CallerSide::Originated,
+        request,
+        source,
+        transport,
+    );
+    if let Some(running) = calls.calls.get_mut(&key) {
+        running.originated = true;
+        running.originator = Some(originator.to_owned());
+        running.call.set_caller(caller);
+    }
+    key
+}
+
+/// Whether the call `key` still runs (it has its caller's INVITE until it is forgotten).
+pub(super) fn is_running(calls: &Calls, key: CallKey) -> bool {
+    calls.calls.contains_key(&key)
+}
+
+/// Creates the call for the caller's INVITE and starts the routing look-up.
+fn start(
+    cx: &mut Context,
+    calls: &mut Calls,
+    side: CallerSide,
+    request: rsip::Request,
+    source: SocketAddr,
+    transport: TransportKind,
+) -> CallKey {
     let now = cx.instant();
     let wall = cx.clock.now();
     let call_id = dialog::header_value(&request.headers, "Call-ID").unwrap_or_default();
@@ -173,7 +229,7 @@ pub(super) fn on_invite(
         wall,
         config,
         Inbound {
-            transaction,
+            side,
             invite: request.clone(),
             source,
             transport,
@@ -187,8 +243,14 @@ pub(super) fn on_invite(
             call,
             span: span.clone(),
             call_ids: HashMap::from([(call_id.clone(), Side::Caller)]),
-            transactions: HashMap::from([(transaction, (Side::Caller, Method::Invite))]),
+            transactions: match side {
+                CallerSide::Transaction(tx) => {
+                    HashMap::from([(tx, (Side::Caller, Method::Invite))])
+                }
+                CallerSide::Originated => HashMap::new(),
+            },
             originated: false,
+            originator: None,
             deadline: None,
             invites: HashMap::new(),
             transport,
@@ -197,7 +259,9 @@ pub(super) fn on_invite(
             _guard: cx.call_guard(),
         },
     );
-    cx.owners.bind_transaction(transaction, Owner::Call(key));
+    if let CallerSide::Transaction(transaction) = side {
+        cx.owners.bind_transaction(transaction, Owner::Call(key));
+    }
     cx.owners.bind_dialog(call_id, Owner::Call(key));
     calls.reindex(key);
     let store = cx.store.clone();
@@ -223,6 +287,7 @@ pub(super) fn on_invite(
         },
         span,
     ));
+    key
 }
 
 /// The routing task answered: authenticate a caller that is one of our devices, then run.
@@ -324,11 +389,17 @@ fn retrieve_mailbox(cx: &mut Context, calls: &mut Calls, key: CallKey, setup: Re
     let Some(running) = calls.calls.get(&key) else {
         return;
     };
-    let (transaction, invite) = running.call.inbound();
+    let (side, invite) = running.call.inbound();
+    let invite = invite.clone();
+    let originator = running.originator.clone();
+    let transaction = ivr_transaction(cx, side, originator.as_deref());
+    let Some(running) = calls.calls.get(&key) else {
+        return;
+    };
     let answer = Answer {
         call_id: running.call.call_id().to_owned(),
         transaction,
-        invite: invite.clone(),
+        invite,
         local_tag: running.call.local_tag().to_owned(),
         source: running.call.inbound_source(),
         transport: running.transport,
@@ -347,7 +418,11 @@ fn authenticated(cx: &mut Context, calls: &mut Calls, key: CallKey, device: &Dev
     let Some(running) = calls.calls.get(&key) else {
         return false;
     };
-    let (transaction, request) = running.call.inbound();
+    let (side, request) = running.call.inbound();
+    let CallerSide::Transaction(transaction) = side else {
+        // An INVITE we made ourselves is not challenged.
+        return true;
+    };
     let request = request.clone();
     let credentials = request.headers.iter().find_map(|h| match h {
         Header::ProxyAuthorization(a) => Some(a.value().to_owned()),
@@ -498,11 +573,6 @@ pub(crate) fn adopt_caller_dialog(
     true
 }
 
-/// Whether a call still has `inbound` as its inbound INVITE (it is not over).
-pub(crate) fn has_inbound(cx: &Context, calls: &Calls, inbound: TransactionId) -> bool {
-    inbound_call(cx, calls, inbound).is_some()
-}
-
 /// Fires due call timers.
 pub(super) fn handle_timeout(cx: &mut Context, calls: &mut Calls, now: Instant) {
     let due: Vec<CallKey> = calls
@@ -595,7 +665,18 @@ fn run_actions(cx: &mut Context, calls: &mut Calls, key: CallKey) {
                 transaction,
                 response,
             } => cx.respond(transaction, response),
-            Action::Voicemail(request) => hand_off(cx, calls, *request),
+            Action::ToOriginator(response) => {
+                respond_caller(
+                    cx,
+                    CallerSide::Originated,
+                    running.originator.as_deref(),
+                    response,
+                );
+            }
+            Action::Voicemail(request) => {
+                let originator = running.originator.clone();
+                hand_off(cx, calls, *request, originator.as_deref());
+            }
             Action::Presence { user_id, change } => match change {
                 PresenceChange::Ringing => cx.presence.call_ringing(user_id, &call_id),
                 PresenceChange::RingingEnded => cx.presence.ringing_ended(user_id, &call_id),
@@ -659,7 +740,12 @@ fn forget(cx: &mut Context, calls: &mut Calls, key: CallKey) {
 /// running (`ivr_leg::answer`), else to an external voicemail service when one is wired in;
 /// without either the caller is told 480 with a Reason saying why, so nobody rings into a void
 /// without a word.
-fn hand_off(cx: &mut Context, calls: &mut Calls, request: VoicemailRequest) {
+fn hand_off(
+    cx: &mut Context,
+    calls: &mut Calls,
+    request: VoicemailRequest,
+    originator: Option<&str>,
+) {
     let (reason, back_at) = match &request.info.status {
         GreetingStatus::OnThePhone => ("on the phone".to_owned(), None),
         GreetingStatus::Absent {
@@ -678,7 +764,7 @@ fn hand_off(cx: &mut Context, calls: &mut Calls, request: VoicemailRequest) {
     if calls.ivr_available {
         let answer = Answer {
             call_id: request.call_id.clone(),
-            transaction: request.transaction,
+            transaction: ivr_transaction(cx, request.side, originator),
             invite: request.invite.clone(),
             local_tag: request.local_tag.clone(),
             source: request.source,
@@ -698,15 +784,21 @@ fn hand_off(cx: &mut Context, calls: &mut Calls, request: VoicemailRequest) {
                 let request = match error {
                     mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r) => r,
                 };
-                answer_unavailable(cx, &request, &reason, &back_at_text);
+                answer_unavailable(cx, &request, originator, &reason, &back_at_text);
                 return;
             }
         }
     }
-    answer_unavailable(cx, &request, &reason, &back_at_text);
+    answer_unavailable(cx, &request, originator, &reason, &back_at_text);
 }
 
-fn answer_unavailable(cx: &mut Context, request: &VoicemailRequest, reason: &str, back_at: &str) {
+fn answer_unavailable(
+    cx: &mut Context,
+    request: &VoicemailRequest,
+    originator: Option<&str>,
+    reason: &str,
+    back_at: &str,
+) {
     let mut response = crate::sip::transaction::fields::response_to(
         &request.invite,
         480,
@@ -729,7 +821,38 @@ fn answer_unavailable(cx: &mut Context, request: &VoicemailRequest, reason: &str
     response
         .headers
         .push(Header::Server(rsip::headers::Server::new(SERVER)));
-    cx.respond(request.transaction, response);
+    respond_caller(cx, request.side, originator, response);
+}
+
+/// Sends a response to the caller's INVITE: in its server transaction, or to the
+/// click-to-call that made it.
+fn respond_caller(
+    cx: &mut Context,
+    side: CallerSide,
+    originator: Option<&str>,
+    response: rsip::Response,
+) {
+    match (side, originator) {
+        (CallerSide::Transaction(transaction), _) => cx.respond(transaction, response),
+        (CallerSide::Originated, Some(click_to_call)) => cx.defer(Deferred::TargetResponse {
+            click_to_call: click_to_call.to_owned(),
+            response: Box::new(response),
+        }),
+        (CallerSide::Originated, None) => {
+            debug!("response to an INVITE of ours with no maker; dropped");
+        }
+    }
+}
+
+/// The transaction id an IVR leg answers the caller's INVITE in (`ivr_leg::answer` speaks
+/// transaction ids): the caller's own, or for an INVITE a click-to-call made, an id of the
+/// owner index's own that leads the IVR's answers back to it (`Owners::originate`; the
+/// click-to-call releases it when it is forgotten).
+fn ivr_transaction(cx: &mut Context, side: CallerSide, originator: Option<&str>) -> TransactionId {
+    match side {
+        CallerSide::Transaction(transaction) => transaction,
+        CallerSide::Originated => cx.owners.originate(originator.unwrap_or_default()),
+    }
 }
 
 /// A response in one of the call's client transactions.
@@ -791,7 +914,7 @@ pub(super) fn on_transaction_failed(
     let inbound = calls
         .calls
         .get(&key)
-        .is_some_and(|r| r.call.inbound().0 == transaction);
+        .is_some_and(|r| r.call.inbound().0 == CallerSide::Transaction(transaction));
     if !inbound {
         drive(cx, calls, key, Event::RequestFailed { side, method });
     }

@@ -4,10 +4,10 @@
 //! (`calls::on_invite` with an INVITE we made; see the module doc of
 //! [`crate::b2bua::click_to_call`]).
 //!
-//! The target call's inbound INVITE has no server transaction: the owner index gives it an id
-//! of its own ([`crate::runtime::sip::owners::Owners::originate`]), and the responses the call
-//! gives it come back here as [`on_target_response`] instead of going to the layer. The
-//! desk's dialog stays this owner's for the click-to-call's life; once bridged, what arrives
+//! The target call's inbound INVITE has no server transaction: the call is fed it as
+//! [`crate::b2bua::CallerSide::Originated`] (`calls::on_originated`), the click-to-call keeps
+//! the call's key, and the responses the call gives the INVITE come back here as
+//! [`on_target_response`] instead of going to the layer. The desk's dialog stays this owner's for the click-to-call's life; once bridged, what arrives
 //! in it is its target's ([`target_of`]). The status the API shows lives in the shared
 //! [`originate::Registry`] the SIP task writes and the API reads.
 
@@ -18,7 +18,7 @@ use rsip::Method;
 use tokio::sync::mpsc;
 use tracing::{debug, info, Span};
 
-use super::calls::{self, Calls};
+use super::calls::{self, CallKey, Calls};
 use super::ivr_leg::{self, IvrLegs};
 use super::sip::context::Context;
 use super::sip::owners::Owner;
@@ -43,7 +43,8 @@ struct Running {
     span: Span,
     call_id: String,
     invite: Option<TransactionId>,
-    inbound: Option<TransactionId>,
+    /// The target call, once the desk answered.
+    target: Option<CallKey>,
     _guard: Option<CallGuard>,
 }
 
@@ -108,7 +109,7 @@ fn originate(
             span,
             call_id,
             invite: None,
-            inbound: None,
+            target: None,
             _guard: cx.call_guard(),
         },
     );
@@ -252,11 +253,11 @@ pub fn on_in_dialog(
 }
 
 /// Who takes what arrives in `id`'s desk dialog and is not the click-to-call's own: the
-/// target call while it has our INVITE, else the IVR leg that answered it.
-pub fn target_of(cx: &Context, c2c: &ClickToCalls, legs: &IvrLegs, id: &str) -> Option<Owner> {
+/// target call while it runs, else the IVR leg that answered it.
+pub fn target_of(c2c: &ClickToCalls, calls: &Calls, legs: &IvrLegs, id: &str) -> Option<Owner> {
     let running = c2c.running.get(id)?;
-    if let Some(owner @ Owner::Call(_)) = running.inbound.and_then(|tx| cx.owners.transaction(tx)) {
-        return Some(owner.clone());
+    if let Some(key) = running.target.filter(|&key| calls::is_running(calls, key)) {
+        return Some(Owner::Call(key));
     }
     legs.leg_of(&running.call_id).map(Owner::IvrLeg)
 }
@@ -267,7 +268,7 @@ pub fn sweep(cx: &mut Context, c2c: &mut ClickToCalls, calls: &mut Calls, legs: 
     let over: Vec<(String, bool)> = c2c
         .running
         .iter()
-        .filter(|(_, r)| !target_running(cx, calls, legs, r))
+        .filter(|(_, r)| !target_running(calls, legs, r))
         .map(|(id, r)| (id.clone(), r.machine.is_finished()))
         .collect();
     for (id, finished) in over {
@@ -284,10 +285,10 @@ pub fn sweep(cx: &mut Context, c2c: &mut ClickToCalls, calls: &mut Calls, legs: 
 }
 
 /// Whether the B2BUA's call (or the voicemail leg that took it over) still runs.
-fn target_running(cx: &Context, calls: &Calls, legs: &IvrLegs, running: &Running) -> bool {
+fn target_running(calls: &Calls, legs: &IvrLegs, running: &Running) -> bool {
     running
-        .inbound
-        .is_some_and(|tx| calls::has_inbound(cx, calls, tx) || legs.owns(&running.call_id))
+        .target
+        .is_some_and(|key| calls::is_running(calls, key) || legs.owns(&running.call_id))
 }
 
 fn run_actions(
@@ -310,7 +311,7 @@ fn run_actions(
         let Some(action) = running.machine.poll_action() else {
             break;
         };
-        let inbound = running.inbound;
+        let target = running.target;
         match action {
             Action::SendRequest {
                 request,
@@ -359,19 +360,19 @@ fn run_actions(
             Action::StartTarget(invite) => start_target(cx, c2c, calls, id, *invite),
             Action::TargetAcked(ack) => {
                 if !ivr_leg::on_ack_by_call_id(cx, legs, &ack) {
-                    if let Some(tx) = inbound {
-                        calls::drive_inbound(cx, calls, tx, CallEvent::Ack);
+                    if let Some(key) = target {
+                        calls::drive(cx, calls, key, CallEvent::Ack);
                     }
                 }
             }
             Action::CancelTarget => {
-                if let Some(tx) = inbound {
-                    calls::drive_inbound(cx, calls, tx, CallEvent::Cancelled);
+                if let Some(key) = target {
+                    calls::drive(cx, calls, key, CallEvent::Cancelled);
                 }
             }
             Action::HangUpBridge => {
-                if let Some(tx) = inbound {
-                    calls::drive_inbound(cx, calls, tx, CallEvent::HangUp);
+                if let Some(key) = target {
+                    calls::drive(cx, calls, key, CallEvent::HangUp);
                 }
             }
             Action::Status(status) => {
@@ -390,7 +391,7 @@ fn run_actions(
     let finished = c2c
         .running
         .get(id)
-        .is_some_and(|r| r.machine.is_finished() && !target_running(cx, calls, legs, r));
+        .is_some_and(|r| r.machine.is_finished() && !target_running(calls, legs, r));
     if finished {
         forget(cx, c2c, id);
     }
@@ -404,20 +405,25 @@ fn start_target(
     id: &str,
     invite: rsip::Request,
 ) {
-    let inbound = cx.owners.originate(id);
     let Some(running) = c2c.running.get_mut(id) else {
-        cx.owners.release_originated(inbound);
         return;
     };
-    running.inbound = Some(inbound);
     let desk = running.machine.request().desk.clone();
     let external = running.machine.request().external.clone();
     let caller = running.machine.request().caller.clone();
     info!(to = %running.machine.request().to, "click-to-call: desk answered, calling the target");
-    calls::on_invite(cx, calls, inbound, invite, desk.destination, desk.transport);
-    // The routing look-up says the same later; a target that fails at once must not write
-    // history without the caller. Our own INVITE needs no authentication either.
-    calls::mark_originated(cx, calls, inbound, caller);
+    // The caller is known before the routing look-up says the same: a target that fails at
+    // once must not write history without it. Our own INVITE needs no authentication either.
+    let target = calls::on_originated(
+        cx,
+        calls,
+        id,
+        invite,
+        desk.destination,
+        desk.transport,
+        caller,
+    );
+    running_target(c2c, id, target);
     if let Some(trunk) = external {
         // Not one of our users: straight to the trunk (the API checked the organisation's
         // external-call rule); the routing look-up's 404 that follows finds the call routed.
@@ -425,7 +431,13 @@ fn start_target(
             targets: vec![trunk],
             timeout: crate::routing::MAX_RING_TIMEOUT,
         };
-        calls::drive_inbound(cx, calls, inbound, CallEvent::Routed(plan));
+        calls::drive(cx, calls, target, CallEvent::Routed(plan));
+    }
+}
+
+fn running_target(c2c: &mut ClickToCalls, id: &str, target: CallKey) {
+    if let Some(running) = c2c.running.get_mut(id) {
+        running.target = Some(target);
     }
 }
 
@@ -433,9 +445,8 @@ fn forget(cx: &mut Context, c2c: &mut ClickToCalls, id: &str) {
     if let Some(running) = c2c.running.remove(id) {
         let owner = Owner::ClickToCall(id.to_owned());
         cx.owners.release_dialog(&running.call_id, &owner);
-        if let Some(tx) = running.inbound {
-            cx.owners.release_originated(tx);
-        }
+        // An IVR leg that answered the target call did so under an id naming us.
+        cx.owners.release_originated_of(id);
         c2c.by_transaction.retain(|tx, v| {
             if v == id {
                 if cx.owners.transaction(*tx) == Some(&owner) {

@@ -3,8 +3,10 @@
 //!
 //! In the call flow: the SIP side answers a call to the voicemail access number (or a user's
 //! call to their own OneNumber from their own device), opens the RTP session and hands us the
-//! [`IvrLeg`]; [`run_retrieve`] then owns the call until the machine is finished. Everything
-//! the machine decides is carried out here, in the order it was polled (style guide §7.3):
+//! [`IvrLeg`]; [`run_retrieve`] then owns the call until the machine is finished. The loop that
+//! feeds the machine and carries out what it decides, in the order it was polled (style guide
+//! §7.3), is the one both IVRs share (`runtime::ivr_driver`); this file is the retrieval's
+//! handler in it:
 //!
 //! - prompts are resolved to 8 kHz PCM (rendered speech stitched from the fragment cache, a
 //!   message's stored WAV decoded, the take just recorded) and played; a `PlaybackDone` of the
@@ -22,31 +24,29 @@
 //! actions (the deletes held in the call) are carried out before the driver returns.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::sync::mpsc;
-use tokio::time::Instant as TokioInstant;
 use tracing::{debug, info, warn, Instrument};
 
+use crate::domain::Lang;
 use crate::ivr::{
-    Action, Event, LoginResult, Mailbox, MailboxInfo, Pin, PlayId, Prompt, RecordingEnd, Retrieve,
-    RetrieveSetup, StoreReply, StoreRequest,
+    LoginResult, Mailbox, MailboxInfo, Pin, Prompt, Retrieve, RetrieveSetup, StoreReply,
+    StoreRequest,
 };
 use crate::media::decode::{self, DecodeLimits};
-use crate::media::dtmf::Digit;
-use crate::media::engine::MediaHandle;
-use crate::media::recorder::{RecordOptions, RecordStop};
-use crate::media::session::{MediaEvent, PlaybackId};
+use crate::media::engine::Closed;
+use crate::media::recorder::Recording;
 use crate::pin::{check::CheckError, Verdict};
 use crate::speech::{self, fragment as f, Segment};
 use crate::store::model::{RecordingKind, User, UserId, VoicemailId};
 use crate::store::StoreError;
 
-use super::leg::{IvrDeps, IvrLeg, LegCommand, LegEvent};
+use super::ivr_driver::{Handler, IvrDriver, PromptAudio};
+use super::leg::{IvrDeps, IvrLeg};
 
 /// Runs the retrieval IVR on an answered call until it is finished: the caller left the
-/// mailbox (`LegCommand::HangUp` sent), was transferred (`LegCommand::Transfer` sent) or hung
-/// up (`LegEvent::Hangup` received). Closes the media session before returning.
+/// mailbox (`LegCommand::HangUp` sent), was transferred (`LegCommand::Transfer` sent, and the
+/// SIP side moved the call) or hung up (`LegEvent::Hangup` received). Closes the media session
+/// before returning.
 pub async fn run_retrieve(leg: IvrLeg, setup: RetrieveSetup, deps: IvrDeps) {
     let span = tracing::info_span!(
         "retrieve",
@@ -61,361 +61,104 @@ pub async fn run_retrieve(leg: IvrLeg, setup: RetrieveSetup, deps: IvrDeps) {
             origin,
             ..
         } = leg;
-        let now = deps.clock.instant();
-        let wall = deps.clock.now();
-        let machine = Retrieve::new(now, wall, setup);
-        let mut driver = Driver {
-            machine,
+        let machine = Retrieve::new(deps.clock.instant(), deps.clock.now(), setup);
+        let clock = deps.clock.clone();
+        let handler = RetrieveHandler {
             deps,
-            media,
-            events,
-            commands,
             user: None,
-            playing: None,
-            pending_record: None,
             take: None,
             message_cache: None,
             counts_changed: None,
-            media_open: true,
-            leg_open: true,
-            caller_gone: false,
-            ended: false,
             origin,
-            transferring: false,
         };
-        driver.run().await;
-        driver.ring_while_transferring().await;
-        let Driver { media, deps, .. } = driver;
-        // A name or greeting still recording is not wanted (only an accepted take is kept).
-        let closed = media.close().await;
-        if let Some(metrics) = &deps.voicemail.metrics {
-            metrics.rtp_packets_lost(closed.lost);
-        }
-        debug!("retrieval finished");
+        IvrDriver::new(machine, handler, media, events, commands, clock)
+            .run()
+            .await;
     }
     .instrument(span)
     .await
 }
 
-/// What the engine is playing on our behalf.
-#[derive(Debug, Clone, Copy)]
-struct Playing {
-    what: Playback,
-    /// The engine's name for this `play`: a `PlaybackDone` of a prompt we replaced (it can
-    /// cross our `play` on its way in) carries another.
-    playback: PlaybackId,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Playback {
-    /// A `Play` action's prompt.
-    Prompt { id: PlayId, barge_in: bool },
-    /// The record tone; the recording starts when it has played.
-    Beep,
-}
-
-/// One call's retrieval.
-struct Driver {
-    machine: Retrieve,
+/// What the retrieval does that the deposit does not: prompts from the store (messages, the
+/// owner's recordings), the take kept in memory until saved as a name or greeting, the
+/// mailbox operations. The loop itself is [`IvrDriver`]'s.
+struct RetrieveHandler {
     deps: IvrDeps,
-    media: MediaHandle,
-    events: mpsc::Receiver<LegEvent>,
-    commands: mpsc::Sender<LegCommand>,
     /// The mailbox owner, once logged in: every store request must be about them.
     user: Option<UserId>,
-    playing: Option<Playing>,
-    /// A recording waiting for the record tone to end.
-    pending_record: Option<RecordOptions>,
     /// The last recording (name or greeting), until saved or discarded.
     take: Option<Arc<[i16]>>,
     /// The last message decoded, so "replay" does not decode it again.
     message_cache: Option<(VoicemailId, Arc<[i16]>)>,
     /// Message state changed for this user: publish counts and MWI once the batch is done.
     counts_changed: Option<UserId>,
-    media_open: bool,
-    leg_open: bool,
-    caller_gone: bool,
-    /// `HangUp` or `Transfer` was sent: the SIP side ends or moves the call.
-    ended: bool,
     /// The caller's address and caller ID: wrong PINs count against them too.
     origin: Vec<crate::pin::sources::SourceKey>,
-    /// `Transfer` was sent: the caller hears ringback until the SIP side moves the call.
-    transferring: bool,
 }
 
-impl Driver {
-    /// After a transfer was asked for, the caller hears ringback (the call is still ours, and
-    /// its media) until the SIP side takes the call away (bridged: our events end) or the
-    /// transfer fails, when the call ends: retrieval has nothing to go back to.
-    async fn ring_while_transferring(&mut self) {
-        if !self.transferring || !self.leg_open || !self.media_open {
-            return;
-        }
-        let mut ringing = self.media.play(crate::media::ringback::cadence());
-        loop {
-            tokio::select! {
-                event = self.media.next_event() => match event {
-                    Some(MediaEvent::PlaybackDone(done)) if done == ringing => {
-                        ringing = self.media.play(crate::media::ringback::cadence());
-                    }
-                    Some(_) => {}
-                    None => return,
-                },
-                event = self.events.recv() => match event {
-                    Some(LegEvent::TransferFailed) => {
-                        info!("transfer failed: ending the call");
-                        self.command(LegCommand::HangUp).await;
-                        return;
-                    }
-                    Some(LegEvent::Hangup) | None => return,
-                    Some(_) => {}
-                },
+impl Handler for RetrieveHandler {
+    async fn prompt(&mut self, prompt: Prompt) -> PromptAudio {
+        match self.resolve(&prompt).await {
+            Ok(Some(pcm)) => PromptAudio::Ready(pcm.into()),
+            Ok(None) => PromptAudio::Nothing,
+            Err(error) => {
+                warn!(?prompt, %error, "prompt cannot be played; skipped");
+                PromptAudio::Nothing
             }
         }
     }
 
-    async fn run(&mut self) {
-        loop {
-            self.carry_out_actions().await;
-            if self.machine.is_finished() {
-                return;
-            }
-            let deadline = self.machine.poll_timeout().map(|at| {
-                let wait = at.saturating_duration_since(self.deps.clock.instant());
-                TokioInstant::now() + wait
-            });
-            tokio::select! {
-                event = self.media.next_event(), if self.media_open => match event {
-                    Some(event) => self.on_media_event(event).await,
-                    None => {
-                        self.media_open = false;
-                        warn!("media engine stopped under the call");
-                        self.caller_left().await;
-                    }
-                },
-                event = self.events.recv(), if self.leg_open => match event {
-                    Some(LegEvent::Digit(digit)) => self.on_digit(digit),
-                    Some(LegEvent::Offer { id, offer }) => {
-                        let media = self.media_open.then_some(&mut self.media);
-                        let answer = super::leg::answer_offer(media, id, &offer);
-                        self.command(answer).await;
-                    }
-                    Some(LegEvent::Hangup) => {
-                        debug!("caller hung up");
-                        self.on_hangup();
-                    }
-                    // Retrieval ends once it asked for a transfer; the SIP side ends a call
-                    // whose transfer failed after its driver is gone.
-                    Some(LegEvent::TransferFailed) => {}
-                    None => {
-                        self.leg_open = false;
-                        self.on_hangup();
-                    }
-                },
-                () = sleep_until(deadline), if deadline.is_some() => {
-                    let now = self.deps.clock.instant();
-                    self.machine.handle(now, Event::Timeout);
-                }
-                else => {
-                    // No media, no SIP side and nothing to wait for: the machine can do no
-                    // more than it has done.
-                    warn!("retrieval abandoned: no event source left");
-                    return;
-                }
+    async fn tone(&mut self, lang: Lang) -> Option<Arc<[i16]>> {
+        match self.beep(lang).await {
+            Ok(beep) => Some(beep),
+            Err(error) => {
+                warn!(%error, "record tone unavailable; recording without it");
+                None
             }
         }
     }
 
-    /// Carries out every action the machine has queued, in order, feeding store answers back
-    /// as they come; then publishes changed message counts once.
-    async fn carry_out_actions(&mut self) {
-        while let Some(action) = self.machine.poll_action() {
-            self.carry_out(action).await;
-        }
+    fn recording_started(&mut self) {
+        self.take = None;
+    }
+
+    fn recording_done(&mut self, recording: Recording) -> (u64, u64) {
+        let duration_ms = recording.pcm.len() as u64 / 8;
+        self.take = Some(recording.pcm.into());
+        // The owner's name and greeting are judged by the owner, who listens to the take
+        // before accepting it; the speech measure is for callers' messages.
+        (duration_ms, duration_ms)
+    }
+
+    fn recording_stopped_at_tone(&mut self) {
+        self.take = Some(Arc::from(Vec::new()));
+    }
+
+    fn discard_recording(&mut self) {
+        self.take = None;
+    }
+
+    async fn store(&mut self, request: StoreRequest) -> StoreReply {
+        self.answer(request).await
+    }
+
+    /// Publishes changed message counts once per batch of actions.
+    async fn actions_done(&mut self) {
         if let Some(user) = self.counts_changed.take() {
             self.publish_counts(user).await;
         }
     }
 
-    async fn carry_out(&mut self, action: Action) {
-        match action {
-            Action::Play {
-                id,
-                prompt,
-                barge_in,
-            } => self.play(id, prompt, barge_in).await,
-            Action::StopPlayback => {
-                if matches!(
-                    self.playing,
-                    Some(Playing {
-                        what: Playback::Prompt { .. },
-                        ..
-                    })
-                ) {
-                    self.playing = None;
-                    self.media.stop_playback();
-                }
-            }
-            Action::Record {
-                max,
-                silence_timeout,
-                beep_first,
-            } => self.record(max, silence_timeout, beep_first).await,
-            Action::StopRecording => {
-                if self.pending_record.take().is_some() {
-                    // Still at the tone: nothing was recorded.
-                    self.playing = None;
-                    self.media.stop_playback();
-                    self.recording_done(Vec::new(), RecordingEnd::Stopped);
-                } else {
-                    self.media.stop_recording();
-                }
-            }
-            Action::DiscardRecording => self.take = None,
-            Action::Transfer { number } => {
-                info!(%number, "calling the sender back");
-                self.ended = true;
-                self.transferring = true;
-                self.command(LegCommand::Transfer { number }).await;
-            }
-            Action::HangUp => {
-                self.ended = true;
-                if !self.caller_gone {
-                    self.command(LegCommand::HangUp).await;
-                }
-            }
-            Action::Notify { user, message } => {
-                // Only a deposit stores new messages; retrieval never asks for this.
-                debug!(
-                    user = user.0,
-                    message = message.0,
-                    "notify ignored in retrieval"
-                );
-            }
-            Action::Store(request) => {
-                let reply = self.store(request).await;
-                let now = self.deps.clock.instant();
-                self.machine.handle(now, Event::StoreReply(reply));
-            }
+    /// A name or greeting still recording is not wanted (only an accepted take is kept).
+    async fn finish(&mut self, closed: Closed) {
+        if let Some(metrics) = &self.deps.voicemail.metrics {
+            metrics.rtp_packets_lost(closed.lost);
         }
+        debug!("retrieval finished");
     }
+}
 
-    async fn command(&self, command: LegCommand) {
-        if self.commands.send(command).await.is_err() {
-            debug!("SIP side gone; command dropped");
-        }
-    }
-
-    // ---- media -----------------------------------------------------------------------------
-
-    async fn on_media_event(&mut self, event: MediaEvent) {
-        match event {
-            MediaEvent::Digit(digit) => self.on_digit(digit),
-            MediaEvent::PlaybackDone(playback) => self.on_playback_done(playback),
-            MediaEvent::RecordingAudio(_) => {}
-            MediaEvent::RecordingDone(recording) => {
-                let ended_by = match recording.reason {
-                    RecordStop::Silence => RecordingEnd::Silence,
-                    RecordStop::MaxLength => RecordingEnd::MaxLength,
-                    RecordStop::Stopped => RecordingEnd::Stopped,
-                    RecordStop::Hangup => RecordingEnd::Hangup,
-                };
-                self.recording_done(recording.pcm, ended_by);
-            }
-            MediaEvent::MediaTimeout => {
-                warn!("no RTP from the caller: ending the call");
-                self.caller_left().await;
-            }
-        }
-    }
-
-    /// The caller's media is gone (RTP timeout, engine stopped): end the call ourselves, as a
-    /// hang-up the SIP side has not seen.
-    async fn caller_left(&mut self) {
-        if !self.caller_gone {
-            self.on_hangup();
-            self.command(LegCommand::HangUp).await;
-        }
-    }
-
-    fn on_digit(&mut self, digit: Digit) {
-        if self.caller_gone {
-            return;
-        }
-        if let Some(Playing {
-            what: Playback::Prompt { barge_in: true, .. },
-            ..
-        }) = self.playing
-        {
-            // Action::Play: a barge-in prompt stops here, before the key is delivered.
-            self.playing = None;
-            self.media.stop_playback();
-        }
-        let now = self.deps.clock.instant();
-        self.machine.handle(now, Event::Digit(digit));
-    }
-
-    fn on_hangup(&mut self) {
-        if self.caller_gone {
-            return;
-        }
-        self.caller_gone = true;
-        let now = self.deps.clock.instant();
-        self.machine.handle(now, Event::Hangup);
-    }
-
-    fn on_playback_done(&mut self, playback: PlaybackId) {
-        let Some(playing) = self.playing else {
-            // The end of a prompt we stopped meanwhile.
-            return;
-        };
-        if playing.playback != playback {
-            debug!("end of a replaced prompt ignored");
-            return;
-        }
-        self.playing = None;
-        match playing.what {
-            Playback::Prompt { id, .. } => {
-                let now = self.deps.clock.instant();
-                self.machine.handle(now, Event::PromptDone(id));
-            }
-            Playback::Beep => {
-                if let Some(options) = self.pending_record.take() {
-                    self.media.record(options);
-                }
-            }
-        }
-    }
-
-    fn start_playing(&mut self, what: Playback, pcm: Arc<[i16]>) {
-        let playback = self.media.play(pcm);
-        self.playing = Some(Playing { what, playback });
-    }
-
-    async fn play(&mut self, id: PlayId, prompt: Prompt, barge_in: bool) {
-        let pcm = match self.resolve(&prompt).await {
-            Ok(pcm) => pcm,
-            Err(error) => {
-                warn!(?prompt, %error, "prompt cannot be played; skipped");
-                None
-            }
-        };
-        match pcm {
-            Some(pcm) if !pcm.is_empty() => {
-                self.start_playing(Playback::Prompt { id, barge_in }, pcm)
-            }
-            _ => {
-                // Nothing to hear: the prompt is over at once, so the caller is never left
-                // waiting in silence for a report that cannot come.
-                if self.playing.take().is_some() {
-                    self.media.stop_playback();
-                }
-                let now = self.deps.clock.instant();
-                self.machine.handle(now, Event::PromptDone(id));
-            }
-        }
-    }
-
+impl RetrieveHandler {
     /// The PCM of a prompt; `Ok(None)` when there is nothing to play (no such recording).
     async fn resolve(&mut self, prompt: &Prompt) -> Result<Option<Arc<[i16]>>, DriverError> {
         match prompt {
@@ -477,33 +220,8 @@ impl Driver {
         }
     }
 
-    async fn record(&mut self, max: Duration, silence_timeout: Duration, beep_first: bool) {
-        self.take = None;
-        let options = RecordOptions {
-            max_duration: max,
-            silence_timeout: Some(silence_timeout),
-            ..RecordOptions::default()
-        };
-        if beep_first {
-            match self.beep().await {
-                Ok(beep) if !beep.is_empty() => {
-                    self.pending_record = Some(options);
-                    self.start_playing(Playback::Beep, beep);
-                    return;
-                }
-                Ok(_) => {}
-                Err(error) => warn!(%error, "record tone unavailable; recording without it"),
-            }
-        }
-        if self.playing.take().is_some() {
-            self.media.stop_playback();
-        }
-        self.media.record(options);
-    }
-
-    async fn beep(&self) -> Result<Arc<[i16]>, DriverError> {
+    async fn beep(&self, lang: Lang) -> Result<Arc<[i16]>, DriverError> {
         let cache = self.deps.prompts.clone();
-        let lang = self.machine.lang();
         let pcm = tokio::task::spawn_blocking(move || {
             let path = cache.library().path(&f::BEEP, lang)?;
             cache.load(&path)
@@ -513,25 +231,9 @@ impl Driver {
         Ok(pcm)
     }
 
-    fn recording_done(&mut self, pcm: Vec<i16>, ended_by: RecordingEnd) {
-        let duration_ms = pcm.len() as u64 / 8;
-        self.take = Some(pcm.into());
-        let now = self.deps.clock.instant();
-        self.machine.handle(
-            now,
-            Event::RecordingDone {
-                duration_ms,
-                // The owner's name and greeting are judged by the owner, who listens to the
-                // take before accepting it; the speech measure is for callers' messages.
-                speech_ms: duration_ms,
-                ended_by,
-            },
-        );
-    }
-
     // ---- store -----------------------------------------------------------------------------
 
-    async fn store(&mut self, request: StoreRequest) -> StoreReply {
+    async fn answer(&mut self, request: StoreRequest) -> StoreReply {
         match request {
             StoreRequest::Login { mailbox, pin } => match self.login(mailbox, pin).await {
                 Ok(result) => StoreReply::Login(result),
@@ -833,11 +535,4 @@ async fn decode_wav(wav: Vec<u8>) -> Result<Arc<[i16]>, DriverError> {
     .await
     .map_err(|e| DriverError::Task(e.to_string()))??;
     Ok(pcm.into())
-}
-
-async fn sleep_until(deadline: Option<TokioInstant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }

@@ -23,6 +23,7 @@ mod call_history;
 mod calls;
 pub mod click_to_call;
 mod delivery;
+mod ivr_driver;
 pub mod ivr_leg;
 pub mod leg;
 pub mod listeners;

@@ -2,9 +2,9 @@
 //! call's RTP session, the store and the notifier.
 //!
 //! In the call flow: routing sent the call to voicemail, the B2BUA handed it off, the SIP task
-//! answered the caller's INVITE with our SDP (`ivr_leg`) and spawned [`run_deposit`]. This task
-//! owns the [`crate::media::engine::MediaHandle`]; the state machine says what to play and
-//! record, and this file does it:
+//! answered the caller's INVITE with our SDP (`ivr_leg`) and spawned [`run_deposit`]. The
+//! loop that feeds the machine and plays, records and hangs up is the one both IVRs share
+//! (`runtime::ivr_driver`); this file is the deposit's handler in it:
 //!
 //! - `Play` → the utterance is rendered (`speech::render`) and stitched from the decoded
 //!   fragments (`PromptCache::stitch`, on the blocking pool since a cold fragment is decoded
@@ -27,32 +27,30 @@ mod spool;
 
 pub use spool::{left_behind as message_left_behind, recover as recover_spool, SpoolDir};
 
-use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono_tz::Tz;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::Semaphore;
 use tracing::{debug, info, warn, Instrument};
 
 use self::spool::{Envelope, Spool};
-use super::leg::{IvrDeps, IvrLeg, LegCommand, LegEvent};
+use super::ivr_driver::{Handler, IvrDriver, PromptAudio};
+use super::leg::{IvrDeps, IvrLeg};
 use crate::b2bua::VoicemailRequest;
 use crate::ivr::{
-    Action, Caller, Deposit, DepositSetup, Event, PlayId, Prompt, RecordingEnd, RecordingLimits,
-    StoreReply, StoreRequest,
+    Caller, Deposit, DepositSetup, Prompt, RecordingLimits, StoreReply, StoreRequest,
 };
 use crate::media::audio::Audio;
 use crate::media::decode::{self, DecodeLimits, WAV_HEADER_LEN};
-use crate::media::dtmf::Digit;
 use crate::media::engine::Closed;
-use crate::media::recorder::{RecordOptions, RecordStop, Recording};
-use crate::media::session::{MediaEvent, PlaybackId};
+use crate::media::recorder::{RecordOptions, Recording};
+use crate::media::session::MediaEvent;
 use crate::media::vad::SpeechSummary;
 use crate::notify::VoicemailChanged;
 use crate::speech::{self, fragment as f, Segment};
 use crate::store::model::{
-    NewVoicemail, RecordingKind, User, UserId, VoicemailMessage, VoicemailSettings,
+    NewVoicemail, RecordingKind, User, UserId, VoicemailId, VoicemailMessage, VoicemailSettings,
 };
 use crate::store::StoreError;
 
@@ -121,10 +119,24 @@ pub async fn run_deposit(leg: IvrLeg, req: VoicemailRequest, deps: IvrDeps) {
             lang = %setup.lang,
             "voicemail deposit answered"
         );
+        let tone = load_tone(&deps, setup.lang).await;
+        let min_ms = u64::try_from(setup.limits.min.as_millis()).unwrap_or(u64::MAX);
+        let caller = setup.caller.clone();
+        let machine = Deposit::new(deps.clock.instant(), deps.clock.now(), setup);
+        let clock = deps.clock.clone();
+        let IvrLeg {
+            call_id,
+            media,
+            events,
+            commands,
+            ..
+        } = leg;
         // Several nodes: the caller's dialog, for a survivor's BYE (issue #20).
         let shared = crate::cluster::dialog_share::voicemail_call(&deps.voicemail.spool, &req);
-        let driver = Driver::new(leg, deps, mailbox, setup.caller.clone());
-        driver.run(setup).await;
+        let handler = DepositHandler::new(call_id, deps, mailbox, caller, tone, min_ms);
+        IvrDriver::new(machine, handler, media, events, commands, clock)
+            .run()
+            .await;
         drop(shared);
     }
     .instrument(span)
@@ -366,32 +378,6 @@ fn deposit_setup(
     }
 }
 
-/// What the media session is playing, so its `PlaybackDone` is attributed correctly: only the
-/// one carrying `playback` ends it (an earlier prompt's end may cross our `play` on its way in).
-#[derive(Debug, Clone, Copy)]
-struct OnAir {
-    what: Playing,
-    playback: PlaybackId,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Playing {
-    /// A `Play` action's prompt.
-    Prompt { id: PlayId, barge_in: bool },
-    /// The record tone; recording starts when it has played.
-    Tone(RecordOptions),
-    /// Ringback while a transfer rings its destination; played again until it ends.
-    Ringback,
-}
-
-/// A stitched prompt back from the blocking pool.
-struct Stitched {
-    generation: u64,
-    id: PlayId,
-    barge_in: bool,
-    pcm: Result<Audio, String>,
-}
-
 /// The message stored in this call, for the notification.
 struct Saved {
     message: VoicemailMessage,
@@ -399,23 +385,18 @@ struct Saved {
     wav: Option<Vec<u8>>,
 }
 
-struct Driver {
+/// What the deposit does that the retrieval does not: prompts from the mailbox's recordings
+/// and stitched speech, the recording spooled to disk as it arrives, the message saved from
+/// the spool and notified. The loop itself is [`IvrDriver`]'s.
+struct DepositHandler {
     call_id: String,
-    media: Option<crate::media::engine::MediaHandle>,
-    sip_events: mpsc::Receiver<LegEvent>,
-    commands: mpsc::Sender<LegCommand>,
     deps: IvrDeps,
     mailbox: MailboxData,
-    /// Events produced while carrying out actions, fed before waiting for new ones.
-    pending: VecDeque<Event>,
-    on_air: Option<OnAir>,
-    /// Bumped by every `Play` and `StopPlayback`: a stitch finishing for an older one is
-    /// dropped.
-    generation: u64,
-    stitched_tx: mpsc::Sender<Stitched>,
-    stitched_rx: mpsc::Receiver<Stitched>,
     /// The record tone, decoded once.
     tone: Option<Arc<[i16]>>,
+    /// The shortest message kept (`[calls] min_message_ms` or the user's), for a recording
+    /// the session still held when it closed.
+    min_ms: u64,
     recording: bool,
     /// Length in samples of the last finished recording (in the spool), until saved or
     /// discarded.
@@ -430,30 +411,23 @@ struct Driver {
     /// Where the last recording's speech is (its voice activity), to trim what is stored;
     /// `None` when the recorder never reported (then all of the spool is kept).
     speech: Option<SpeechSummary>,
-    hung_up: bool,
-    media_gone: bool,
-    sip_gone: bool,
-    /// A transfer rings its destination (ringback on air); the SIP side ends it by taking
-    /// the call away (bridged) or with [`LegEvent::TransferFailed`].
-    transferring: bool,
 }
 
-impl Driver {
-    fn new(leg: IvrLeg, deps: IvrDeps, mailbox: MailboxData, caller: Caller) -> Self {
-        let (stitched_tx, stitched_rx) = mpsc::channel(4);
-        Driver {
-            call_id: leg.call_id,
-            media: Some(leg.media),
-            sip_events: leg.events,
-            commands: leg.commands,
+impl DepositHandler {
+    fn new(
+        call_id: String,
+        deps: IvrDeps,
+        mailbox: MailboxData,
+        caller: Caller,
+        tone: Option<Arc<[i16]>>,
+        min_ms: u64,
+    ) -> Self {
+        DepositHandler {
+            call_id,
             deps,
             mailbox,
-            pending: VecDeque::new(),
-            on_air: None,
-            generation: 0,
-            stitched_tx,
-            stitched_rx,
-            tone: None,
+            tone,
+            min_ms,
             recording: false,
             take: None,
             saved: None,
@@ -461,216 +435,7 @@ impl Driver {
             spooled: 0,
             caller,
             speech: None,
-            hung_up: false,
-            media_gone: false,
-            sip_gone: false,
-            transferring: false,
         }
-    }
-
-    async fn run(mut self, setup: DepositSetup) {
-        self.tone = self.load_tone(setup.lang).await;
-        let min_ms = u64::try_from(setup.limits.min.as_millis()).unwrap_or(u64::MAX);
-        let now = self.deps.clock.instant();
-        let mut deposit = Deposit::new(now, self.deps.clock.now(), setup);
-        loop {
-            while let Some(action) = deposit.poll_action() {
-                debug!(?action, "deposit action");
-                self.execute(&deposit, action).await;
-            }
-            if let Some(event) = self.pending.pop_front() {
-                deposit.handle(self.deps.clock.instant(), event);
-                continue;
-            }
-            if deposit.is_finished() {
-                break;
-            }
-            if let Some(event) = self.next_event(deposit.poll_timeout()).await {
-                deposit.handle(self.deps.clock.instant(), event);
-            }
-        }
-        self.finish(min_ms).await;
-    }
-
-    /// Waits for the next input: media, SIP, a stitched prompt, or the machine's deadline.
-    async fn next_event(&mut self, deadline: Option<Instant>) -> Option<Event> {
-        let sleep = async {
-            match deadline {
-                Some(at) => tokio::time::sleep_until(at.into()).await,
-                None => std::future::pending().await,
-            }
-        };
-        let media_gone = self.media_gone || self.media.is_none();
-        tokio::select! {
-            event = async {
-                match self.media.as_mut() {
-                    Some(media) => media.next_event().await,
-                    None => None,
-                }
-            }, if !media_gone => match event {
-                Some(event) => self.on_media(event),
-                None => {
-                    // The engine stopped (shutdown): the call has no media any more.
-                    self.media_gone = true;
-                    self.hang_up().await;
-                    Some(Event::Hangup)
-                }
-            },
-            event = self.sip_events.recv(), if !self.sip_gone => match event {
-                Some(LegEvent::Hangup) => {
-                    info!("caller hung up");
-                    self.hung_up = true;
-                    Some(Event::Hangup)
-                }
-                Some(LegEvent::Digit(digit)) => self.on_digit(digit),
-                Some(LegEvent::Offer { id, offer }) => {
-                    let answer = super::leg::answer_offer(self.media.as_mut(), id, &offer);
-                    self.commands_send(answer);
-                    None
-                }
-                Some(LegEvent::TransferFailed) => {
-                    info!("transfer failed: back to voicemail");
-                    self.transferring = false;
-                    self.stop_playback();
-                    Some(Event::TransferFailed)
-                }
-                None => {
-                    self.sip_gone = true;
-                    self.hung_up = true;
-                    Some(Event::Hangup)
-                }
-            },
-            Some(stitched) = self.stitched_rx.recv() => self.on_stitched(stitched),
-            () = sleep => Some(Event::Timeout),
-        }
-    }
-
-    fn on_media(&mut self, event: MediaEvent) -> Option<Event> {
-        match event {
-            MediaEvent::Digit(digit) => self.on_digit(digit),
-            MediaEvent::PlaybackDone(playback) => self.on_playback_done(playback),
-            MediaEvent::RecordingAudio(chunk) => {
-                self.spool_chunk(chunk);
-                None
-            }
-            MediaEvent::RecordingDone(recording) => Some(self.on_recording(recording)),
-            MediaEvent::MediaTimeout => {
-                info!("no RTP from the caller: ending the call");
-                self.commands_send(LegCommand::HangUp);
-                self.hung_up = true;
-                Some(Event::Hangup)
-            }
-        }
-    }
-
-    fn on_digit(&mut self, digit: Digit) -> Option<Event> {
-        debug!(digit = %digit.as_char(), "key pressed");
-        if let Some(OnAir {
-            what: Playing::Prompt { barge_in: true, .. },
-            ..
-        }) = self.on_air
-        {
-            self.stop_playback();
-        }
-        Some(Event::Digit(digit))
-    }
-
-    fn on_playback_done(&mut self, playback: PlaybackId) -> Option<Event> {
-        let on_air = self.on_air?;
-        if on_air.playback != playback {
-            // The end of the prompt this one replaced.
-            return None;
-        }
-        self.on_air = None;
-        match on_air.what {
-            Playing::Prompt { id, .. } => Some(Event::PromptDone(id)),
-            Playing::Tone(options) => {
-                self.start_recording(options);
-                None
-            }
-            Playing::Ringback => {
-                if self.transferring {
-                    self.play_pcm(crate::media::ringback::cadence(), Playing::Ringback);
-                }
-                None
-            }
-        }
-    }
-
-    fn on_recording(&mut self, recording: Recording) -> Event {
-        self.recording = false;
-        // The message is what the trim keeps: the speech and its margins (`media::vad`).
-        let kept = recording.speech.trim(recording.len());
-        let duration_ms = kept.len() as u64 / 8;
-        let speech_ms = u64::try_from(recording.speech.speech().as_millis()).unwrap_or(u64::MAX);
-        self.speech = Some(recording.speech);
-        let ended_by = match recording.reason {
-            RecordStop::Silence => RecordingEnd::Silence,
-            RecordStop::MaxLength => RecordingEnd::MaxLength,
-            RecordStop::Stopped => RecordingEnd::Stopped,
-            RecordStop::Hangup => RecordingEnd::Hangup,
-        };
-        info!(duration_ms, speech_ms, ?ended_by, "recording ended");
-        self.take = Some(recording.len());
-        self.spool_rest(recording);
-        Event::RecordingDone {
-            duration_ms,
-            speech_ms,
-            ended_by,
-        }
-    }
-
-    fn on_stitched(&mut self, stitched: Stitched) -> Option<Event> {
-        if stitched.generation != self.generation {
-            return None;
-        }
-        match stitched.pcm {
-            Ok(pcm) => {
-                self.play_pcm(
-                    pcm,
-                    Playing::Prompt {
-                        id: stitched.id,
-                        barge_in: stitched.barge_in,
-                    },
-                );
-                None
-            }
-            Err(error) => {
-                // A prompt that cannot be played must not hold the caller: the machine goes on
-                // as if it had been heard.
-                warn!(%error, "prompt not playable; skipped");
-                Some(Event::PromptDone(stitched.id))
-            }
-        }
-    }
-
-    fn play_pcm(&mut self, pcm: impl Into<Audio>, what: Playing) {
-        let Some(media) = &mut self.media else { return };
-        let playback = media.play(pcm);
-        self.on_air = Some(OnAir { what, playback });
-    }
-
-    /// Records from now, spooling the audio to disk as it arrives.
-    fn start_recording(&mut self, options: RecordOptions) {
-        let Some(media) = &self.media else { return };
-        debug!(max = ?options.max_duration, "recording started");
-        self.recording = true;
-        media.record(options);
-        if let Some(old) = self.spool.take() {
-            old.remove();
-        }
-        self.spooled = 0;
-        self.spool = Some(Spool::start(
-            &self.deps.voicemail.spool,
-            Envelope {
-                user_id: self.mailbox.user_id.0,
-                caller_number: self.caller.number.clone(),
-                caller_name: self.caller.name.clone(),
-                received_at: self.deps.clock.now(),
-                call_id: self.call_id.clone(),
-                shared_id: None,
-            },
-        ));
     }
 
     /// A streamed chunk of the recording in progress: to the spool, the only place it is kept.
@@ -709,173 +474,6 @@ impl Driver {
         }
     }
 
-    fn stop_playback(&mut self) {
-        self.generation += 1;
-        if self.on_air.take().is_some() {
-            if let Some(media) = &self.media {
-                media.stop_playback();
-            }
-        }
-    }
-
-    async fn execute(&mut self, deposit: &Deposit, action: Action) {
-        match action {
-            Action::Play {
-                id,
-                prompt,
-                barge_in,
-            } => self.play(deposit, id, prompt, barge_in),
-            Action::StopPlayback => self.stop_playback(),
-            Action::Record {
-                max,
-                silence_timeout,
-                beep_first,
-            } => {
-                let options = RecordOptions {
-                    max_duration: max,
-                    silence_timeout: Some(silence_timeout),
-                    stream_interval: Some(STREAM_INTERVAL),
-                    ..RecordOptions::default()
-                };
-                self.stop_playback();
-                match (&self.tone, beep_first) {
-                    (Some(tone), true) => {
-                        let tone = tone.clone();
-                        self.play_pcm(tone, Playing::Tone(options));
-                    }
-                    _ => self.start_recording(options),
-                }
-            }
-            Action::StopRecording => {
-                if let Some(OnAir {
-                    what: Playing::Tone(_),
-                    ..
-                }) = self.on_air
-                {
-                    // Stopped during the tone: nothing was recorded.
-                    self.stop_playback();
-                    self.take = Some(0);
-                    self.pending.push_back(Event::RecordingDone {
-                        duration_ms: 0,
-                        speech_ms: 0,
-                        ended_by: RecordingEnd::Stopped,
-                    });
-                } else if let Some(media) = &self.media {
-                    media.stop_recording();
-                }
-            }
-            Action::DiscardRecording => {
-                self.take = None;
-                if let Some(spool) = self.spool.take() {
-                    spool.remove();
-                }
-            }
-            Action::Transfer { number } => {
-                info!(%number, "transferring the caller");
-                self.commands_send(LegCommand::Transfer { number });
-                // The caller hears ringback until the SIP side takes the call away (bridged,
-                // or REFER accepted: our events end) or says the transfer failed.
-                self.transferring = true;
-                self.play_pcm(crate::media::ringback::cadence(), Playing::Ringback);
-            }
-            Action::HangUp => self.hang_up().await,
-            Action::Notify { user, message } => self.notify(user.0, message.0),
-            Action::Store(request) => {
-                let reply = self.store(request).await;
-                self.pending.push_back(Event::StoreReply(reply));
-            }
-        }
-    }
-
-    fn play(&mut self, deposit: &Deposit, id: PlayId, prompt: Prompt, barge_in: bool) {
-        self.stop_playback();
-        if let (Prompt::Take, Some(_), Some(spool)) = (&prompt, self.take, &self.spool) {
-            self.replay(spool.pcm(), id, barge_in);
-            return;
-        }
-        let ready: Option<Arc<[i16]>> = match &prompt {
-            Prompt::Recording(RecordingKind::Greeting) => self.mailbox.greeting.clone(),
-            Prompt::Recording(RecordingKind::Name) => self.mailbox.name.clone(),
-            Prompt::Take | Prompt::Message(_) | Prompt::Speech { .. } => None,
-        };
-        if let Some(pcm) = ready {
-            self.play_pcm(pcm, Playing::Prompt { id, barge_in });
-            return;
-        }
-        let Prompt::Speech {
-            utterance,
-            lang,
-            own_name,
-        } = prompt
-        else {
-            warn!(?prompt, "prompt has no audio here; skipped");
-            self.pending.push_back(Event::PromptDone(id));
-            return;
-        };
-        let segments = speech::render(&utterance, lang);
-        // The recorded name where the owner uses it, else the spoken one, else (below) the
-        // number (issue #18: every greeting says the name).
-        let name = if own_name {
-            self.mailbox.name.clone()
-        } else {
-            self.mailbox.spoken_name.clone()
-        };
-        let segments = match name {
-            Some(_) => segments,
-            None => self.spell_names(segments, lang),
-        };
-        debug!(lang = %lang, current = %deposit.lang(), ?segments, "stitching prompt");
-        let cache = self.deps.prompts.clone();
-        let generation = self.generation;
-        let tx = self.stitched_tx.clone();
-        tokio::spawn(async move {
-            let pcm = tokio::task::spawn_blocking(move || {
-                cache
-                    .stitch_shared(&segments, name.as_ref())
-                    .map_err(|e| e.to_string())
-            })
-            .await
-            .unwrap_or_else(|e| Err(e.to_string()));
-            let _ = tx
-                .send(Stitched {
-                    generation,
-                    id,
-                    barge_in,
-                    pcm,
-                })
-                .await;
-        });
-    }
-
-    /// Plays the take back once the spool has read it (as a stitched prompt would arrive):
-    /// the message is in memory only while it plays.
-    fn replay(
-        &self,
-        pcm: impl std::future::Future<Output = Option<Arc<[i16]>>> + Send + 'static,
-        id: PlayId,
-        barge_in: bool,
-    ) {
-        let generation = self.generation;
-        let tx = self.stitched_tx.clone();
-        tokio::spawn(
-            async move {
-                let pcm = pcm
-                    .await
-                    .map(Audio::from)
-                    .ok_or_else(|| "recording not readable".to_owned());
-                let _ = tx
-                    .send(Stitched {
-                        generation,
-                        id,
-                        barge_in,
-                        pcm,
-                    })
-                    .await;
-            }
-            .in_current_span(),
-        );
-    }
-
     /// With neither a recorded nor a spoken name (espeak-ng missing when the user was made), the
     /// caller hears the number they dialled, digit by digit, once
     /// ([`speech::name_as_number`]): true, and grammatical in every language.
@@ -887,83 +485,6 @@ impl Driver {
             .map(|u| u.one_number.clone())
             .unwrap_or_default();
         speech::name_as_number(segments, &number, lang)
-    }
-
-    async fn load_tone(&self, lang: crate::domain::Lang) -> Option<Arc<[i16]>> {
-        let cache = self.deps.prompts.clone();
-        let segments = vec![Segment::Fragment { id: f::BEEP, lang }];
-        match tokio::task::spawn_blocking(move || cache.stitch(&segments, None)).await {
-            Ok(Ok(pcm)) => Some(pcm),
-            Ok(Err(error)) => {
-                warn!(%error, "record tone not available; recording without it");
-                None
-            }
-            Err(error) => {
-                warn!(%error, "record tone task failed");
-                None
-            }
-        }
-    }
-
-    async fn hang_up(&mut self) {
-        if !self.hung_up {
-            self.hung_up = true;
-            self.commands_send(LegCommand::HangUp);
-        }
-    }
-
-    fn commands_send(&self, command: LegCommand) {
-        // The SIP side reads every leg's commands promptly; a full or closed channel means the
-        // call is gone already.
-        if let Err(error) = self.commands.try_send(command) {
-            debug!(%error, "leg command not delivered");
-        }
-    }
-
-    async fn store(&mut self, request: StoreRequest) -> StoreReply {
-        match request {
-            StoreRequest::SaveMessage {
-                user,
-                caller_number,
-                caller_name,
-                received_at,
-                duration_ms,
-            } => {
-                if self.take.take() == Some(0) {
-                    warn!("no audio to save");
-                    self.count(false);
-                    return StoreReply::Failed;
-                }
-                // The recording is in the spool: the take when the recorder reported its end,
-                // else what its chunks brought (a recorder that never reported).
-                let message = NewVoicemail {
-                    user_id: user,
-                    caller_number,
-                    caller_name,
-                    received_at,
-                    duration_ms,
-                    audio: Vec::new(),
-                };
-                let saved = self.save_spooled(message).await;
-                self.count(saved.is_some());
-                match saved {
-                    Some(saved) => {
-                        let id = saved.message.id;
-                        self.saved = Some(saved);
-                        if let Some(spool) = self.spool.take() {
-                            spool.remove();
-                        }
-                        StoreReply::MessageSaved(id)
-                    }
-                    // The spool keeps the recording; the next start stores it.
-                    None => StoreReply::Failed,
-                }
-            }
-            other => {
-                warn!(request = ?other, "store request not handled by the deposit driver");
-                StoreReply::Failed
-            }
-        }
     }
 
     /// A message stored, or a recording that did not become one, in `/metrics`.
@@ -1038,30 +559,213 @@ impl Driver {
         None
     }
 
+    /// Saves a recording the session still held when it closed, from the spool.
+    async fn save_leftover(&mut self, ms: u64) {
+        info!(duration_ms = ms, "saving a recording left in the session");
+        let message = NewVoicemail {
+            user_id: self.mailbox.user_id,
+            caller_number: None,
+            caller_name: None,
+            received_at: self.deps.clock.now()
+                - chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(0)),
+            duration_ms: ms,
+            audio: Vec::new(),
+        };
+        if let Some(saved) = self.save_spooled(message).await {
+            let id = saved.message.id;
+            self.saved = Some(saved);
+            if let Some(spool) = self.spool.take() {
+                spool.remove();
+            }
+            self.notify(self.mailbox.user_id, id);
+        }
+    }
+}
+
+impl Handler for DepositHandler {
+    async fn prompt(&mut self, prompt: Prompt) -> PromptAudio {
+        if let (Prompt::Take, Some(_), Some(spool)) = (&prompt, self.take, &self.spool) {
+            // The take is played back from the spool: the message is in memory only while it
+            // plays.
+            let pcm = spool.pcm();
+            return PromptAudio::Pending(Box::pin(async move {
+                pcm.await
+                    .map(Audio::from)
+                    .ok_or_else(|| "recording not readable".to_owned())
+            }));
+        }
+        let ready: Option<Arc<[i16]>> = match &prompt {
+            Prompt::Recording(RecordingKind::Greeting) => self.mailbox.greeting.clone(),
+            Prompt::Recording(RecordingKind::Name) => self.mailbox.name.clone(),
+            Prompt::Take | Prompt::Message(_) | Prompt::Speech { .. } => None,
+        };
+        if let Some(pcm) = ready {
+            return PromptAudio::Ready(pcm.into());
+        }
+        let Prompt::Speech {
+            utterance,
+            lang,
+            own_name,
+        } = prompt
+        else {
+            warn!(?prompt, "prompt has no audio here; skipped");
+            return PromptAudio::Nothing;
+        };
+        let segments = speech::render(&utterance, lang);
+        // The recorded name where the owner uses it, else the spoken one, else (below) the
+        // number (issue #18: every greeting says the name).
+        let name = if own_name {
+            self.mailbox.name.clone()
+        } else {
+            self.mailbox.spoken_name.clone()
+        };
+        let segments = match name {
+            Some(_) => segments,
+            None => self.spell_names(segments, lang),
+        };
+        debug!(lang = %lang, ?segments, "stitching prompt");
+        let cache = self.deps.prompts.clone();
+        PromptAudio::Pending(Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                cache
+                    .stitch_shared(&segments, name.as_ref())
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()))
+        }))
+    }
+
+    async fn tone(&mut self, _lang: crate::domain::Lang) -> Option<Arc<[i16]>> {
+        self.tone.clone()
+    }
+
+    fn record_options(&self, max: Duration, silence_timeout: Duration) -> RecordOptions {
+        RecordOptions {
+            max_duration: max,
+            silence_timeout: Some(silence_timeout),
+            stream_interval: Some(STREAM_INTERVAL),
+            ..RecordOptions::default()
+        }
+    }
+
+    /// Records from now, spooling the audio to disk as it arrives.
+    fn recording_started(&mut self) {
+        self.recording = true;
+        if let Some(old) = self.spool.take() {
+            old.remove();
+        }
+        self.spooled = 0;
+        self.spool = Some(Spool::start(
+            &self.deps.voicemail.spool,
+            Envelope {
+                user_id: self.mailbox.user_id.0,
+                caller_number: self.caller.number.clone(),
+                caller_name: self.caller.name.clone(),
+                received_at: self.deps.clock.now(),
+                call_id: self.call_id.clone(),
+                shared_id: None,
+            },
+        ));
+    }
+
+    fn recording_audio(&mut self, chunk: Vec<i16>) {
+        self.spool_chunk(chunk);
+    }
+
+    fn recording_done(&mut self, recording: Recording) -> (u64, u64) {
+        self.recording = false;
+        // The message is what the trim keeps: the speech and its margins (`media::vad`).
+        let kept = recording.speech.trim(recording.len());
+        let duration_ms = kept.len() as u64 / 8;
+        let speech_ms = u64::try_from(recording.speech.speech().as_millis()).unwrap_or(u64::MAX);
+        self.speech = Some(recording.speech);
+        self.take = Some(recording.len());
+        self.spool_rest(recording);
+        (duration_ms, speech_ms)
+    }
+
+    fn recording_stopped_at_tone(&mut self) {
+        self.take = Some(0);
+    }
+
+    fn discard_recording(&mut self) {
+        self.take = None;
+        if let Some(spool) = self.spool.take() {
+            spool.remove();
+        }
+    }
+
+    async fn store(&mut self, request: StoreRequest) -> StoreReply {
+        match request {
+            StoreRequest::SaveMessage {
+                user,
+                caller_number,
+                caller_name,
+                received_at,
+                duration_ms,
+            } => {
+                if self.take.take() == Some(0) {
+                    warn!("no audio to save");
+                    self.count(false);
+                    return StoreReply::Failed;
+                }
+                // The recording is in the spool: the take when the recorder reported its end,
+                // else what its chunks brought (a recorder that never reported).
+                let message = NewVoicemail {
+                    user_id: user,
+                    caller_number,
+                    caller_name,
+                    received_at,
+                    duration_ms,
+                    audio: Vec::new(),
+                };
+                let saved = self.save_spooled(message).await;
+                self.count(saved.is_some());
+                match saved {
+                    Some(saved) => {
+                        let id = saved.message.id;
+                        self.saved = Some(saved);
+                        if let Some(spool) = self.spool.take() {
+                            spool.remove();
+                        }
+                        StoreReply::MessageSaved(id)
+                    }
+                    // The spool keeps the recording; the next start stores it.
+                    None => StoreReply::Failed,
+                }
+            }
+            other => {
+                warn!(request = ?other, "store request not handled by the deposit driver");
+                StoreReply::Failed
+            }
+        }
+    }
+
     /// E-mail/SMS, message-waiting lamps and the web client's counters. Runs on its own: a
     /// slow relay must not hold the call.
-    fn notify(&mut self, user_id: i64, message_id: i64) {
-        let Some(saved) = self.saved.as_mut().filter(|s| s.message.id.0 == message_id) else {
+    fn notify(&mut self, user: UserId, message: VoicemailId) {
+        let Some(saved) = self.saved.as_mut().filter(|s| s.message.id == message) else {
             return;
         };
         let message = saved.message.clone();
         // Moved, not copied: the call keeps no copy of the message.
         let wav = saved.wav.take();
-        let user = self.mailbox.user.clone();
+        let owner = self.mailbox.user.clone();
         let timezone = self.mailbox.timezone;
         let settings = self.mailbox.settings.clone();
         let deps = self.deps.clone();
         tokio::spawn(
             async move {
-                if let Err(error) = deps.voicemail.changed.publish(UserId(user_id)).await {
+                if let Err(error) = deps.voicemail.changed.publish(user).await {
                     warn!(%error, "voicemail counts not read");
                 }
-                if let Some(user) = user {
+                if let Some(owner) = owner {
                     let delivery = deps
                         .notifier
                         .notify_new_voicemail(
                             deps.clock.now(),
-                            &user,
+                            &owner,
                             timezone,
                             &settings,
                             &message,
@@ -1075,12 +779,8 @@ impl Driver {
         );
     }
 
-    /// The machine is done: close the media and keep anything a hang-up left in it.
-    async fn finish(mut self, min_ms: u64) {
-        let closed = match self.media.take() {
-            Some(media) => media.close().await,
-            None => Closed::default(),
-        };
+    /// The machine is done and the media closed: keep anything a hang-up left in it.
+    async fn finish(&mut self, closed: Closed) {
         if let Some(metrics) = &self.deps.voicemail.metrics {
             metrics.rtp_packets_lost(closed.lost);
         }
@@ -1095,7 +795,7 @@ impl Driver {
             let ms = speech.trim(recording.len()).len() as u64 / 8;
             self.speech = Some(speech);
             self.spool_rest(recording);
-            if self.saved.is_none() && ms >= min_ms && speech.is_message() {
+            if self.saved.is_none() && ms >= self.min_ms && speech.is_message() {
                 self.save_leftover(ms).await;
             } else if let Some(spool) = self.spool.take() {
                 info!(
@@ -1105,29 +805,23 @@ impl Driver {
                 spool.remove();
             }
         }
-        self.hang_up().await;
         debug!("deposit over");
     }
+}
 
-    /// Saves a recording the session still held when it closed, from the spool.
-    async fn save_leftover(&mut self, ms: u64) {
-        info!(duration_ms = ms, "saving a recording left in the session");
-        let message = NewVoicemail {
-            user_id: self.mailbox.user_id,
-            caller_number: None,
-            caller_name: None,
-            received_at: self.deps.clock.now()
-                - chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(0)),
-            duration_ms: ms,
-            audio: Vec::new(),
-        };
-        if let Some(saved) = self.save_spooled(message).await {
-            let id = saved.message.id.0;
-            self.saved = Some(saved);
-            if let Some(spool) = self.spool.take() {
-                spool.remove();
-            }
-            self.notify(self.mailbox.user_id.0, id);
+/// The record tone in `lang`, decoded once per call; `None` records without it.
+async fn load_tone(deps: &IvrDeps, lang: crate::domain::Lang) -> Option<Arc<[i16]>> {
+    let cache = deps.prompts.clone();
+    let segments = vec![Segment::Fragment { id: f::BEEP, lang }];
+    match tokio::task::spawn_blocking(move || cache.stitch(&segments, None)).await {
+        Ok(Ok(pcm)) => Some(pcm),
+        Ok(Err(error)) => {
+            warn!(%error, "record tone not available; recording without it");
+            None
+        }
+        Err(error) => {
+            warn!(%error, "record tone task failed");
+            None
         }
     }
 }
@@ -1187,7 +881,7 @@ mod tests {
                 name: None,
                 user_id,
             },
-            transaction: crate::sip::transaction::TransactionId(1),
+            side: crate::b2bua::CallerSide::Transaction(crate::sip::transaction::TransactionId(1)),
             invite,
             local_tag: "t".into(),
             source: "127.0.0.1:5060".parse().unwrap(),

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::action::{Action, PlayId, Prompt, StoreRequest};
 use super::event::Event;
+use super::Machine;
 use crate::speech::{render, Segment};
 use crate::store::model::RecordingKind;
 
@@ -17,37 +18,6 @@ mod retrieve;
 #[allow(clippy::disallowed_methods)] // an arbitrary monotonic origin, never read again
 pub(super) fn origin() -> Instant {
     Instant::now()
-}
-
-/// What a test drives: both machines have the same three-method face.
-pub(super) trait Machine {
-    fn handle(&mut self, now: Instant, event: Event);
-    fn poll_action(&mut self) -> Option<Action>;
-    fn poll_timeout(&self) -> Option<Instant>;
-}
-
-impl Machine for super::Deposit {
-    fn handle(&mut self, now: Instant, event: Event) {
-        super::Deposit::handle(self, now, event)
-    }
-    fn poll_action(&mut self) -> Option<Action> {
-        super::Deposit::poll_action(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        super::Deposit::poll_timeout(self)
-    }
-}
-
-impl Machine for super::Retrieve {
-    fn handle(&mut self, now: Instant, event: Event) {
-        super::Retrieve::handle(self, now, event)
-    }
-    fn poll_action(&mut self) -> Option<Action> {
-        super::Retrieve::poll_action(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        super::Retrieve::poll_timeout(self)
-    }
 }
 
 /// A machine with a virtual clock and the id of the last prompt it started.

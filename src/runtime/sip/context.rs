@@ -139,8 +139,9 @@ impl Context {
     }
 
     /// Answers in a server transaction; a transaction that ended meanwhile (CANCEL, timeout)
-    /// is not an error worth more than a debug line. A response to an INVITE we originated
-    /// (a click-to-call's target) goes to its click-to-call instead.
+    /// is not an error worth more than a debug line. A response under an originated id (an
+    /// IVR leg answering a click-to-call's target, a transfer's call) goes to the owner the id
+    /// names instead.
     pub fn respond(&mut self, transaction: TransactionId, response: rsip::Response) {
         if let Some(click_to_call) = self.owners.originated(transaction) {
             let click_to_call = click_to_call.to_owned();

@@ -56,9 +56,11 @@ pub struct Owners {
     transactions: HashMap<TransactionId, Owner>,
     /// Dialogs by Call-ID: in-dialog requests, ACKs for 2xx, stray 2xx retransmissions.
     dialogs: HashMap<String, Owner>,
-    /// A click-to-call's target call is fed an INVITE we made ourselves: it has no server
+    /// An INVITE we made ourselves that an IVR leg answers or a transfer's call is fed
+    /// (`ivr_leg`, `ivr_leg::transfer`, `calls::refer` speak transaction ids) has no server
     /// transaction, only an id from the top of the id space (the layer counts up from 0), and
-    /// the responses the call gives it go to the click-to-call.
+    /// the responses given to it go to the owner it names. (A click-to-call's target call
+    /// needs none: the call is fed `CallerSide::Originated`.)
     originated: HashMap<TransactionId, String>,
     /// Ids handed out for `originated`, counting down from the top.
     next_originated: u64,
@@ -102,7 +104,7 @@ impl Owners {
         }
     }
 
-    /// A new id for a click-to-call's originated INVITE.
+    /// A new id for an originated INVITE whose responses go to `click_to_call`.
     pub fn originate(&mut self, click_to_call: &str) -> TransactionId {
         self.next_originated += 1;
         let id = TransactionId(u64::MAX - self.next_originated);
@@ -118,6 +120,11 @@ impl Owners {
     /// Forgets an originated INVITE.
     pub fn release_originated(&mut self, id: TransactionId) {
         self.originated.remove(&id);
+    }
+
+    /// Forgets every originated INVITE whose responses go to `name`.
+    pub fn release_originated_of(&mut self, name: &str) {
+        self.originated.retain(|_, owner| owner != name);
     }
 }
 

@@ -676,7 +676,7 @@ impl SipService {
     fn dialog_owner(&self, call_id: &str) -> Option<Owner> {
         match self.cx.owners.dialog(call_id)? {
             Owner::ClickToCall(id) => {
-                click_to_call::target_of(&self.cx, &self.click_to_call, &self.ivr_legs, id)
+                click_to_call::target_of(&self.click_to_call, &self.calls, &self.ivr_legs, id)
             }
             owner => Some(owner.clone()),
         }
