@@ -104,6 +104,9 @@ pub enum UasEvent {
     },
     /// End the call from our side: BYE, once the ACK allows (§15).
     HangUp,
+    /// End the call from our side with BYE at once, ACK or not: the owner ends the whole
+    /// session (the B2BUA's hang-up, media timeout, session expiry), as it always did.
+    HangUpNow,
     /// Transfer the caller (RFC 3515): REFER naming `refer_to` (a SIP URI).
     Refer {
         /// The Refer-To URI.
@@ -200,6 +203,14 @@ pub enum UasAction {
     HungUp,
     /// Our BYE is answered or failed (or could not be built): nothing is left of the dialog.
     Closed,
+    /// A request in the dialog other than BYE (re-INVITE, UPDATE, INFO, REFER, ...), matched
+    /// and CSeq-checked, handed up unanswered: only in relay mode ([`UasLeg::relaying`]).
+    Request {
+        /// Its server transaction.
+        transaction: TransactionId,
+        /// The request.
+        request: Box<Request>,
+    },
 }
 
 /// Where our side of the dialog stands.
@@ -225,7 +236,7 @@ struct PendingOffer {
 }
 
 /// The caller's side of a call we answered. See the module doc.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct UasLeg {
     config: UasConfig,
     dialog: Dialog,
@@ -233,8 +244,8 @@ pub struct UasLeg {
     transaction: TransactionId,
     source: SocketAddr,
     transport: TransportKind,
-    /// Our 2xx, kept for retransmission until the ACK (§13.3.1.4).
-    answer: Response,
+    /// Our 2xx, kept for retransmission until the ACK (§13.3.1.4); none for an adopted dialog.
+    answer: Option<Response>,
     retransmit: Option<AnswerRetransmit>,
     acked: bool,
     phase: Phase,
@@ -253,6 +264,8 @@ pub struct UasLeg {
     next_offer: u64,
     /// RFC 4028: the session interval agreed at answer or last refresh, if any.
     session: Option<SessionTimer>,
+    /// Relay mode ([`UasLeg::relaying`]): requests other than BYE are handed up raw.
+    relay: bool,
     actions: VecDeque<UasAction>,
 }
 
@@ -282,7 +295,7 @@ impl UasLeg {
             transaction: answered.transaction,
             source: answered.source,
             transport: answered.transport,
-            answer: answered.answer,
+            answer: Some(answered.answer),
             retransmit,
             acked: false,
             phase: Phase::Up,
@@ -292,8 +305,63 @@ impl UasLeg {
             pending: None,
             next_offer: 0,
             session,
+            relay: false,
             actions,
         })
+    }
+
+    /// A leg over a confirmed `dialog` answered elsewhere and already ACKed (a party taken over
+    /// from another call): no 2xx to send or retransmit. `transaction` names the INVITE it
+    /// stands for.
+    pub fn adopted(
+        config: UasConfig,
+        dialog: Dialog,
+        transaction: TransactionId,
+        source: SocketAddr,
+        transport: TransportKind,
+    ) -> UasLeg {
+        UasLeg {
+            config,
+            dialog,
+            transaction,
+            source,
+            transport,
+            answer: None,
+            retransmit: None,
+            acked: true,
+            phase: Phase::Up,
+            referring: false,
+            reinvite: None,
+            local_sdp: String::new(),
+            remote_version: None,
+            remote_sdp: Vec::new(),
+            pending: None,
+            next_offer: 0,
+            session: None,
+            relay: false,
+            actions: VecDeque::new(),
+        }
+    }
+
+    /// Relay mode, for a leg whose owner relays the caller's requests to another leg (the
+    /// B2BUA's [`Call`](super::Call)): requests other than BYE come out as
+    /// [`UasAction::Request`] instead of being answered here, the owner having matched them to
+    /// this call already (§12.2.2 routing by dialog); and the owner keeps the session timer
+    /// (RFC 4028) across both legs, so this leg arms none.
+    pub fn relaying(mut self) -> UasLeg {
+        self.relay = true;
+        self.session = None;
+        self
+    }
+
+    /// The caller's dialog, for requests the owner makes in it (§12.2.1.1).
+    pub fn dialog_mut(&mut self) -> &mut Dialog {
+        &mut self.dialog
+    }
+
+    /// Whether our BYE is sent and not yet answered.
+    pub fn bye_pending(&self) -> bool {
+        self.phase == Phase::Ending
     }
 
     /// The caller's dialog.
@@ -367,10 +435,12 @@ impl UasLeg {
                 }
                 AnswerDue::Resend => {
                     self.retransmit = Some(r);
-                    self.actions.push_back(UasAction::Respond {
-                        transaction: self.transaction,
-                        response: self.answer.clone(),
-                    });
+                    if let Some(response) = self.answer.clone() {
+                        self.actions.push_back(UasAction::Respond {
+                            transaction: self.transaction,
+                            response,
+                        });
+                    }
                 }
                 AnswerDue::Nothing => {}
             }
@@ -398,6 +468,7 @@ impl UasLeg {
             UasEvent::Response(response) => self.on_response(&response),
             UasEvent::RequestFailed { method } => self.on_request_failed(method),
             UasEvent::HangUp => self.hang_up(now),
+            UasEvent::HangUpNow => self.send_bye(),
             UasEvent::Refer { refer_to } => self.refer(&refer_to),
             UasEvent::Reinvite { sdp } => self.reinvite(sdp),
             UasEvent::Answer { id, sdp } => self.on_answer(now, id, sdp),

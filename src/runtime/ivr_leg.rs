@@ -210,6 +210,21 @@ fn drive(cx: &mut Context, legs: &mut IvrLegs, key: LegKey) {
                 legs.forget(cx, key);
             }
             UasAction::Closed => legs.forget(cx, key),
+            // Only a relaying leg (the B2BUA's) hands requests up raw; the IVR's answers
+            // them itself, so this does not come. Should it, the request is refused.
+            UasAction::Request {
+                transaction,
+                request,
+            } => feed(
+                cx,
+                legs,
+                key,
+                UasEvent::Reply {
+                    transaction,
+                    request,
+                    code: 501,
+                },
+            ),
         }
     }
 }
