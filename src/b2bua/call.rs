@@ -5,8 +5,9 @@
 //! The transaction layer (§17) sits below: it absorbs retransmissions, ACKs non-2xx final
 //! responses and answers CANCEL with 200. The call sees transaction-user events only, and its
 //! outputs are transaction-user commands (send a request, respond, cancel, send an ACK for a
-//! 2xx). The 2xx retransmission towards the caller (§13.3.1.4) and the ring timeout are the
-//! call's own timers, exposed through [`Call::poll_timeout`].
+//! 2xx). The caller's side of the answered call is a [`UasLeg`] in relay mode (`uas_leg`: the
+//! 2xx retransmission until the ACK, §13.3.1.4, and our BYE only after it, §15); its timers,
+//! the ring timeout and the session timer are exposed through [`Call::poll_timeout`].
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

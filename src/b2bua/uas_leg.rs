@@ -4,9 +4,10 @@
 //!
 //! In the call flow: the IVR's SIP side (`runtime::ivr_leg`) answers voicemail calls itself and
 //! drives one `UasLeg` per call, mapping its [`UasAction`]s to sends and to the IVR driver's
-//! events. The B2BUA's [`Call`](super::Call) still keeps the same duties in its own caller leg
-//! (it relays the caller's offers and INFO to the callee instead of answering them, and shares
-//! the session timer across both legs); moving it onto this leg is issue #21's next step.
+//! events. The B2BUA's [`Call`](super::Call) holds one for its caller side in relay mode
+//! ([`UasLeg::relaying`]): it relays the caller's offers, INFO and REFER to the callee instead of
+//! having them answered here ([`UasAction::Request`]), keeps one session timer across both legs,
+//! and ends the whole session with an immediate BYE ([`UasEvent::HangUpNow`]) when it must.
 //!
 //! What it does (inputs through [`UasLeg::handle`] and [`UasLeg::handle_timeout`], outputs
 //! through [`UasLeg::poll_action`] and [`UasLeg::poll_timeout`], time an argument):
