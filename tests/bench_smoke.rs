@@ -24,12 +24,12 @@
 //! like libtest (`cargo test --test bench_smoke signalling`) and `--list`.
 #![allow(clippy::disallowed_methods)] // drives real processes with wall-clock deadlines
 
-#[path = "../benches/relay_load.rs"]
-#[allow(dead_code)]
-mod relay_load;
 #[path = "../benches/fanout.rs"]
 #[allow(dead_code)]
 mod fanout;
+#[path = "../benches/relay_load.rs"]
+#[allow(dead_code)]
+mod relay_load;
 #[path = "../benches/routing.rs"]
 #[allow(dead_code)]
 mod routing_bench;

@@ -5,8 +5,9 @@
 //! The transaction layer (§17) sits below: it absorbs retransmissions, ACKs non-2xx final
 //! responses and answers CANCEL with 200. The call sees transaction-user events only, and its
 //! outputs are transaction-user commands (send a request, respond, cancel, send an ACK for a
-//! 2xx). The 2xx retransmission towards the caller (§13.3.1.4) and the ring timeout are the
-//! call's own timers, exposed through [`Call::poll_timeout`].
+//! 2xx). The caller's side of the answered call is a [`UasLeg`] in relay mode (`uas_leg`: the
+//! 2xx retransmission until the ACK, §13.3.1.4, and our BYE only after it, §15); its timers,
+//! the ring timeout and the session timer are exposed through [`Call::poll_timeout`].
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -18,7 +19,6 @@ use rsip::{Method, Request, Response};
 use tracing::debug;
 
 use crate::routing::{after_ring, GreetingStatus, RingOutcome, Route, VoicemailInfo};
-use crate::sip::answer_retransmit::{AnswerDue, AnswerRetransmit};
 use crate::sip::dialog::{self, Dialog};
 use crate::sip::message;
 use crate::sip::transaction::fields::response_to;
@@ -27,6 +27,7 @@ use crate::store::model::{CallData, CallDirection, UserId};
 
 use super::invite::outbound_invite;
 use super::plan::{CalleeInfo, CallerInfo, Diversion, OutboundTarget, Plan};
+use super::uas_leg::{Answered, UasAction, UasConfig, UasEvent, UasLeg};
 use super::voicemail::VoicemailRequest;
 
 mod hunt;
@@ -286,18 +287,11 @@ struct CallerLeg {
     local_tag: String,
     /// The caller's offer.
     offer: Option<(String, Vec<u8>)>,
-    dialog: Option<Dialog>,
-    /// Our 2xx, kept for retransmission until the ACK (§13.3.1.4).
-    answer: Option<Response>,
-    retransmit: Option<AnswerRetransmit>,
-    acked: bool,
     ringing_sent: bool,
     early_media_sent: bool,
-    /// A BYE we sent towards the caller is waiting for its response.
-    bye_pending: bool,
-    /// The callee hung up before the caller ACKed our 2xx: the BYE towards the caller waits
-    /// for that ACK, or for this deadline (§15).
-    bye_after_ack: Option<Instant>,
+    /// The answered dialog with the caller, in relay mode (`uas_leg`): our 2xx and its
+    /// retransmission, the ACK, the caller's BYE and ours (§15: after the ACK).
+    leg: Option<UasLeg>,
 }
 
 /// One call through the B2BUA. See the module doc.
@@ -367,14 +361,9 @@ impl Call {
                 call_id,
                 local_tag,
                 offer,
-                dialog: None,
-                answer: None,
-                retransmit: None,
-                acked: false,
                 ringing_sent: false,
                 early_media_sent: false,
-                bye_pending: false,
-                bye_after_ack: None,
+                leg: None,
             },
             legs: Vec::new(),
             state: State::Routing,
@@ -406,7 +395,7 @@ impl Call {
     /// IVR, `b2bua::transfer`): our requests in it continue after CSeq `cseq`, as §12.2.1.1
     /// asks of every request in a dialog.
     pub fn continue_caller_cseq(&mut self, cseq: u32) {
-        if let Some(dialog) = self.a.dialog.as_mut() {
+        if let Some(dialog) = self.a.leg.as_mut().map(UasLeg::dialog_mut) {
             dialog.local_cseq = Some(dialog.local_cseq.map_or(cseq, |c| c.max(cseq)));
         }
     }
@@ -435,7 +424,7 @@ impl Call {
     /// Whether nothing is left to do: the caller's side is over and every B leg has ended.
     pub fn is_finished(&self) -> bool {
         self.state == State::Over
-            && !self.a.bye_pending
+            && !self.a.leg.as_ref().is_some_and(UasLeg::bye_pending)
             && self
                 .legs
                 .iter()
@@ -453,12 +442,9 @@ impl Call {
             State::Ringing { deadline, .. } => Some(*deadline),
             _ => None,
         };
-        let retransmit = self.a.retransmit.map(|r| r.deadline());
+        let leg = self.a.leg.as_ref().and_then(UasLeg::poll_timeout);
         let session = self.session.map(|s| s.deadline);
-        [ring, retransmit, session, self.a.bye_after_ack]
-            .into_iter()
-            .flatten()
-            .min()
+        [ring, leg, session].into_iter().flatten().min()
     }
 
     /// Fires the timers due at `now`.
@@ -474,30 +460,19 @@ impl Call {
                 }
             }
         }
-        if let Some(mut r) = self.a.retransmit {
-            match r.poll(now, self.config.t2) {
-                AnswerDue::GiveUp => {
-                    // §13.3.1.4: "If the server retransmits the 2xx response for 64*T1 seconds
-                    // without receiving an ACK, the dialog is confirmed, but the session SHOULD
-                    // be terminated. This is accomplished with a BYE."
-                    self.a.retransmit = None;
-                    debug!(call_id = %self.a.call_id, "no ACK for our 2xx: ending the call");
-                    self.hang_up_both(now);
-                }
-                AnswerDue::Resend => {
-                    if let Some(answer) = self.a.answer.clone() {
-                        self.respond_caller(answer);
-                    }
-                    self.a.retransmit = Some(r);
-                }
-                AnswerDue::Nothing => {}
+        // The caller's leg: our 2xx's retransmission and, with no ACK after 64·T1, the BYE
+        // ending both legs (§13.3.1.4); a BYE that waited for the ACK (§15).
+        if self
+            .a
+            .leg
+            .as_ref()
+            .and_then(UasLeg::poll_timeout)
+            .is_some_and(|t| t <= now)
+        {
+            if let Some(leg) = self.a.leg.as_mut() {
+                leg.handle_timeout(now);
             }
-        }
-        if self.a.bye_after_ack.is_some_and(|t| t <= now) {
-            // §15: "or until the server transaction times out": no ACK came, BYE anyway.
-            self.a.bye_after_ack = None;
-            self.bye_caller();
-            self.finish_answered(now);
+            self.drain_caller(now);
         }
         if self.session.is_some_and(|s| s.deadline <= now) {
             // RFC 4028 §10: no refresh within the session interval: the session is dead.
@@ -677,12 +652,8 @@ impl Call {
             return;
         }
         match side {
-            Side::Caller => {
-                // Only our BYE towards the caller gets responses on this side.
-                if !is_invite && code >= 200 {
-                    self.a.bye_pending = false;
-                }
-            }
+            // Our BYE's answer closes the caller's leg; others it ignores.
+            Side::Caller => self.caller_event(now, UasEvent::Response(response)),
             Side::Callee(id) if !is_invite => {
                 if code >= 200 {
                     if let Some(leg) = self.leg_mut(id) {
@@ -790,12 +761,7 @@ impl Call {
             media::replace_body(&mut answer.headers, &mut answer.body, body);
         }
         self.negotiate_session(now, &response, &mut answer);
-        self.a.dialog = Dialog::from_uas(&self.a.inbound.invite, &self.a.local_tag).ok();
-        self.a.answer = Some(answer.clone());
-        self.respond_caller(answer);
-        if !self.a.inbound.transport.is_reliable() {
-            self.a.retransmit = Some(AnswerRetransmit::start(now, self.config.t1));
-        }
+        self.answer_caller(now, answer);
         self.presence(PresenceChange::Started);
     }
 
@@ -856,7 +822,7 @@ impl Call {
             return;
         }
         match side {
-            Side::Caller => self.a.bye_pending = false,
+            Side::Caller => self.caller_event(now, UasEvent::RequestFailed { method }),
             Side::Callee(id) if method == Method::Invite => {
                 let cancelling = self.leg(id).map(|l| l.state) == Some(LegState::Cancelling);
                 // §8.1.3.1: a timeout is as good as a 408.
@@ -899,7 +865,7 @@ impl Call {
         request: Request,
     ) {
         let in_dialog = match side {
-            Side::Caller => self.a.dialog.is_some(),
+            Side::Caller => self.a.leg.is_some(),
             Side::Callee(id) => self.leg(id).and_then(|l| l.dialog.as_ref()).is_some(),
         };
         let alive = match (side, &self.state) {
@@ -918,14 +884,24 @@ impl Call {
             self.reply(transaction, &request, 481);
             return;
         }
+        let Side::Callee(id) = side else {
+            // The caller's leg checks CSeq order (§12.2.2) and answers a BYE (the caller hung
+            // up: `drain_caller` ends the callee's dialog too); the rest comes back to
+            // `on_mid_call`, relayed.
+            self.caller_event(
+                now,
+                UasEvent::Request {
+                    transaction,
+                    request,
+                },
+            );
+            return;
+        };
         if let Ok(cseq) = dialog::cseq_number(&request.headers) {
-            let dialog = match side {
-                Side::Caller => self.a.dialog.as_mut(),
-                Side::Callee(id) => self
-                    .legs
-                    .get_mut(id.0 as usize)
-                    .and_then(|l| l.dialog.as_mut()),
-            };
+            let dialog = self
+                .legs
+                .get_mut(id.0 as usize)
+                .and_then(|l| l.dialog.as_mut());
             if let Some(dialog) = dialog {
                 if dialog.accept_remote_cseq(cseq).is_err() {
                     self.reply(transaction, &request, 500);
@@ -938,45 +914,96 @@ impl Call {
             return;
         }
         self.reply(transaction, &request, 200);
-        match side {
-            Side::Caller => {
-                // The caller hung up: end the callee's dialog too.
-                self.a.retransmit = None;
-                self.a.bye_after_ack = None;
-                if let State::Answered { winner } = self.state {
-                    self.bye_leg(winner);
-                }
-                self.finish_answered(now);
-            }
-            Side::Callee(id) => {
-                if let Some(leg) = self.leg_mut(id) {
-                    leg.state = LegState::Done(200);
-                }
-                if self.state == (State::Answered { winner: id }) {
-                    if !self.a.acked && self.a.bye_after_ack.is_none() {
-                        // §15: "the callee's UA MUST NOT send a BYE on a confirmed dialog
-                        // until it has received an ACK for its 2xx response or until the
-                        // server transaction times out." We are the callee towards the
-                        // caller: the BYE waits for the ACK (or 64·T1, Timer H's span).
-                        debug!("callee hung up before the caller's ACK: BYE waits for it");
-                        self.end_relays();
-                        self.a.bye_after_ack = Some(now + self.config.t1 * 64);
-                        return;
-                    }
-                    self.bye_caller();
-                    self.finish_answered(now);
-                }
-            }
+        if let Some(leg) = self.leg_mut(id) {
+            leg.state = LegState::Done(200);
+        }
+        if self.state != (State::Answered { winner: id }) {
+            return;
+        }
+        if !self.a.leg.as_ref().is_none_or(UasLeg::is_acked) {
+            // §15: "the callee's UA MUST NOT send a BYE on a confirmed dialog until it has
+            // received an ACK for its 2xx response or until the server transaction times out."
+            // We are the callee towards the caller: the leg's BYE waits for the ACK (or 64·T1,
+            // Timer H's span), and the call ends when it goes (`drain_caller`).
+            debug!("callee hung up before the caller's ACK: BYE waits for it");
+            self.end_relays();
+        }
+        self.caller_event(now, UasEvent::HangUp);
+        if self.a.leg.is_none() {
+            // No dialog with the caller (detached): nothing to send it.
+            self.finish_answered(now);
         }
     }
 
     /// The caller's ACK for our 2xx to its INVITE: stop retransmitting; a BYE that waited for
     /// it (§15) goes now.
     fn on_initial_ack(&mut self, now: Instant) {
-        self.a.acked = true;
-        self.a.retransmit = None;
-        if self.a.bye_after_ack.take().is_some() {
-            self.bye_caller();
+        self.caller_event(now, UasEvent::Ack);
+    }
+
+    /// Feeds the caller's leg one event and carries out what it asks.
+    fn caller_event(&mut self, now: Instant, event: UasEvent) {
+        if let Some(leg) = self.a.leg.as_mut() {
+            leg.handle(now, event);
+        }
+        self.drain_caller(now);
+    }
+
+    /// The caller's leg's actions become the call's, on [`Side::Caller`]. Our BYE (`Ending`)
+    /// or the caller's (`HungUp`) ends the callee's dialog first and the call after the
+    /// caller's BYE is out: callee BYE, caller BYE, then presence and history.
+    fn drain_caller(&mut self, now: Instant) {
+        let mut ended = false;
+        while let Some(action) = self.a.leg.as_mut().and_then(UasLeg::poll_action) {
+            match action {
+                UasAction::SendAnswer(response) => self.respond_caller(response),
+                UasAction::Respond {
+                    transaction,
+                    response,
+                } => self.actions.push_back(Action::Respond {
+                    transaction,
+                    response,
+                }),
+                UasAction::SendRequest {
+                    request,
+                    destination,
+                    transport,
+                } => self.actions.push_back(Action::SendRequest {
+                    side: Side::Caller,
+                    request,
+                    destination,
+                    transport,
+                }),
+                UasAction::SendAck {
+                    request,
+                    destination,
+                    transport,
+                } => self.actions.push_back(Action::SendAck {
+                    request,
+                    destination,
+                    transport,
+                }),
+                UasAction::Request {
+                    transaction,
+                    request,
+                } => self.on_mid_call(Side::Caller, transaction, *request),
+                UasAction::Ending | UasAction::HungUp => {
+                    if let State::Answered { winner } = self.state {
+                        self.bye_leg(winner);
+                    }
+                    ended = true;
+                }
+                UasAction::Closed => {}
+                // A relaying leg answers no offer, key or REFER itself, and we send it no
+                // REFER or re-INVITE: these do not come.
+                UasAction::Offer { .. }
+                | UasAction::Digit(_)
+                | UasAction::Refer { .. }
+                | UasAction::ReferAnswered { .. }
+                | UasAction::ReinviteAnswered { .. } => {}
+            }
+        }
+        if ended {
             self.finish_answered(now);
         }
     }
@@ -1102,31 +1129,50 @@ impl Call {
         }
     }
 
-    fn bye_caller(&mut self) {
-        self.a.retransmit = None;
-        let via = via(&self.config, self.a.inbound.transport);
-        let Some(dialog) = self.a.dialog.as_mut() else {
-            return;
-        };
-        match dialog.request(Method::Bye, &via) {
-            Ok(bye) => {
-                self.a.bye_pending = true;
-                self.actions.push_back(Action::SendRequest {
-                    side: Side::Caller,
-                    request: bye,
-                    destination: self.a.inbound.source,
-                    transport: self.a.inbound.transport,
-                });
-            }
-            Err(error) => debug!(%error, "cannot build BYE towards the caller"),
+    /// Ends an answered call from our side: BYE on both legs at once (the caller's even
+    /// before its ACK: the whole session is dead), callee's first.
+    fn hang_up_both(&mut self, now: Instant) {
+        if let State::Answered { winner } = self.state {
+            // The leg's `Ending` sends the callee's BYE before the caller's and finishes.
+            self.caller_event(now, UasEvent::HangUpNow);
+            // No caller's dialog (detached) or its BYE is out already.
+            self.bye_leg(winner);
+            self.finish_answered(now);
         }
     }
 
-    fn hang_up_both(&mut self, now: Instant) {
-        if let State::Answered { winner } = self.state {
-            self.bye_leg(winner);
-            self.bye_caller();
-            self.finish_answered(now);
+    /// The caller's leg over our 2xx `answer` to its INVITE, which it sends first.
+    fn answer_caller(&mut self, now: Instant, answer: Response) {
+        let config = self.uas_config();
+        let answered = Answered {
+            invite: self.a.inbound.invite.clone(),
+            local_tag: self.a.local_tag.clone(),
+            source: self.a.inbound.source,
+            transport: self.a.inbound.transport,
+            answer: answer.clone(),
+        };
+        match UasLeg::new(now, config, answered) {
+            Ok(leg) => {
+                self.a.leg = Some(leg.relaying());
+                self.drain_caller(now);
+            }
+            Err(error) => {
+                // No dialog with the caller (§8.1.1.8: its INVITE has no Contact): the 2xx
+                // goes once, and nothing is ever sent in a dialog we do not have.
+                debug!(%error, "no dialog with the caller");
+                self.respond_caller(answer);
+            }
+        }
+    }
+
+    /// The caller's leg's addressing and timers, from ours.
+    fn uas_config(&self) -> UasConfig {
+        UasConfig {
+            via_sent_by: self.config.via_sent_by.clone(),
+            contact: self.config.contact.clone(),
+            server: self.config.server.clone(),
+            t1: self.config.t1,
+            t2: self.config.t2,
         }
     }
 
@@ -1135,7 +1181,6 @@ impl Call {
         if matches!(self.state, State::Answered { .. }) {
             self.state = State::Over;
             self.session = None;
-            self.a.bye_after_ack = None;
             self.end_relays();
             self.outcome = Some("answered");
             self.presence(PresenceChange::Ended);

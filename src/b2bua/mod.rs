@@ -36,9 +36,10 @@
 //!   attended with `Replaces`) place the new call the same way, as a `Call` whose inbound
 //!   INVITE is mirrored from our dialog with the transferee, then re-INVITE the transferee onto
 //!   it; a REFER reaches the driver as [`Action::Refer`].
-//! - **Answering leg** ([`uas_leg`]): the caller's side of a call we answer with our own SDP
-//!   (the IVR), sans-I/O: 2xx until the ACK, BYE after it, offers, INFO keys, REFER, session
-//!   refreshes. The `Call` keeps its own caller leg for now (see that module's doc).
+//! - **Answering leg** ([`uas_leg`]): the caller's side of a call we answered, sans-I/O: 2xx
+//!   until the ACK, BYE after it, offers, INFO keys, REFER, session refreshes. The IVR answers
+//!   with its own SDP and lets the leg answer everything; the `Call`'s caller side is the same
+//!   leg in relay mode, handing re-INVITE, UPDATE, INFO and REFER up to be relayed.
 //!
 //! **Media**: SDP crosses at these places: the caller's offer to the B legs, a 183's early
 //! media and the winning 2xx's answer back to the caller, and mid-call offers and answers

@@ -4,9 +4,10 @@
 //!
 //! In the call flow: the IVR's SIP side (`runtime::ivr_leg`) answers voicemail calls itself and
 //! drives one `UasLeg` per call, mapping its [`UasAction`]s to sends and to the IVR driver's
-//! events. The B2BUA's [`Call`](super::Call) still keeps the same duties in its own caller leg
-//! (it relays the caller's offers and INFO to the callee instead of answering them, and shares
-//! the session timer across both legs); moving it onto this leg is issue #21's next step.
+//! events. The B2BUA's [`Call`](super::Call) holds one for its caller side in relay mode
+//! ([`UasLeg::relaying`]): it relays the caller's offers, INFO and REFER to the callee instead of
+//! having them answered here ([`UasAction::Request`]), keeps one session timer across both legs,
+//! and ends the whole session with an immediate BYE ([`UasEvent::HangUpNow`]) when it must.
 //!
 //! What it does (inputs through [`UasLeg::handle`] and [`UasLeg::handle_timeout`], outputs
 //! through [`UasLeg::poll_action`] and [`UasLeg::poll_timeout`], time an argument):
@@ -68,8 +69,6 @@ pub struct UasConfig {
 /// The caller's INVITE and the 2xx we answered it with: what a leg starts from.
 #[derive(Debug, Clone)]
 pub struct Answered {
-    /// The INVITE server transaction.
-    pub transaction: TransactionId,
     /// The caller's INVITE.
     pub invite: Request,
     /// Our To tag.
@@ -104,6 +103,9 @@ pub enum UasEvent {
     },
     /// End the call from our side: BYE, once the ACK allows (§15).
     HangUp,
+    /// End the call from our side with BYE at once, ACK or not: the owner ends the whole
+    /// session (the B2BUA's hang-up, media timeout, session expiry), as it always did.
+    HangUpNow,
     /// Transfer the caller (RFC 3515): REFER naming `refer_to` (a SIP URI).
     Refer {
         /// The Refer-To URI.
@@ -141,6 +143,10 @@ pub enum UasEvent {
 /// Outputs of the leg, drained with [`UasLeg::poll_action`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum UasAction {
+    /// Send our 2xx to the caller's INVITE, first or retransmitted (§13.3.1.4): in the INVITE's
+    /// server transaction, or to whoever made the INVITE when it was our own (click-to-call's
+    /// target call), which is why the leg does not name a transaction for it.
+    SendAnswer(Response),
     /// Send `response` in server transaction `transaction`.
     Respond {
         /// The transaction.
@@ -200,6 +206,14 @@ pub enum UasAction {
     HungUp,
     /// Our BYE is answered or failed (or could not be built): nothing is left of the dialog.
     Closed,
+    /// A request in the dialog other than BYE (re-INVITE, UPDATE, INFO, REFER, ...), matched
+    /// and CSeq-checked, handed up unanswered: only in relay mode ([`UasLeg::relaying`]).
+    Request {
+        /// Its server transaction.
+        transaction: TransactionId,
+        /// The request.
+        request: Box<Request>,
+    },
 }
 
 /// Where our side of the dialog stands.
@@ -225,16 +239,14 @@ struct PendingOffer {
 }
 
 /// The caller's side of a call we answered. See the module doc.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct UasLeg {
     config: UasConfig,
     dialog: Dialog,
-    /// The INVITE server transaction our 2xx goes out on.
-    transaction: TransactionId,
     source: SocketAddr,
     transport: TransportKind,
-    /// Our 2xx, kept for retransmission until the ACK (§13.3.1.4).
-    answer: Response,
+    /// Our 2xx, kept for retransmission until the ACK (§13.3.1.4); none for an adopted dialog.
+    answer: Option<Response>,
     retransmit: Option<AnswerRetransmit>,
     acked: bool,
     phase: Phase,
@@ -253,6 +265,8 @@ pub struct UasLeg {
     next_offer: u64,
     /// RFC 4028: the session interval agreed at answer or last refresh, if any.
     session: Option<SessionTimer>,
+    /// Relay mode ([`UasLeg::relaying`]): requests other than BYE are handed up raw.
+    relay: bool,
     actions: VecDeque<UasAction>,
 }
 
@@ -270,19 +284,15 @@ impl UasLeg {
         let session = session_timer::session_expires(&answered.answer.headers)
             .map(|se| SessionTimer::start(now, se.delta.max(session_timer::MIN_SE), false));
         let mut actions = VecDeque::new();
-        actions.push_back(UasAction::Respond {
-            transaction: answered.transaction,
-            response: answered.answer.clone(),
-        });
+        actions.push_back(UasAction::SendAnswer(answered.answer.clone()));
         Ok(UasLeg {
             local_sdp: String::from_utf8_lossy(&answered.answer.body).into_owned(),
             remote_sdp: answered.invite.body,
             config,
             dialog,
-            transaction: answered.transaction,
             source: answered.source,
             transport: answered.transport,
-            answer: answered.answer,
+            answer: Some(answered.answer),
             retransmit,
             acked: false,
             phase: Phase::Up,
@@ -292,8 +302,60 @@ impl UasLeg {
             pending: None,
             next_offer: 0,
             session,
+            relay: false,
             actions,
         })
+    }
+
+    /// A leg over a confirmed `dialog` answered elsewhere and already ACKed (a party taken over
+    /// from another call): no 2xx to send or retransmit.
+    pub fn adopted(
+        config: UasConfig,
+        dialog: Dialog,
+        source: SocketAddr,
+        transport: TransportKind,
+    ) -> UasLeg {
+        UasLeg {
+            config,
+            dialog,
+            source,
+            transport,
+            answer: None,
+            retransmit: None,
+            acked: true,
+            phase: Phase::Up,
+            referring: false,
+            reinvite: None,
+            local_sdp: String::new(),
+            remote_version: None,
+            remote_sdp: Vec::new(),
+            pending: None,
+            next_offer: 0,
+            session: None,
+            relay: false,
+            actions: VecDeque::new(),
+        }
+    }
+
+    /// Relay mode, for a leg whose owner relays the caller's requests to another leg (the
+    /// B2BUA's [`Call`](super::Call)): requests other than BYE come out as
+    /// [`UasAction::Request`] instead of being answered here, the owner having matched them to
+    /// this call already (§12.2.2 routing by dialog); and the owner keeps the session timer
+    /// (RFC 4028) across both legs, so this leg arms none.
+    pub fn relaying(mut self) -> UasLeg {
+        self.relay = true;
+        self.session = None;
+        self
+    }
+
+    /// The caller's dialog, for requests the owner makes in it (§12.2.1.1).
+    pub fn dialog_mut(&mut self) -> &mut Dialog {
+        &mut self.dialog
+    }
+
+    /// Whether our BYE is sent and not yet answered.
+    pub fn bye_pending(&self) -> bool {
+        self.phase == Phase::Ending
     }
 
     /// The caller's dialog.
@@ -367,10 +429,9 @@ impl UasLeg {
                 }
                 AnswerDue::Resend => {
                     self.retransmit = Some(r);
-                    self.actions.push_back(UasAction::Respond {
-                        transaction: self.transaction,
-                        response: self.answer.clone(),
-                    });
+                    if let Some(response) = self.answer.clone() {
+                        self.actions.push_back(UasAction::SendAnswer(response));
+                    }
                 }
                 AnswerDue::Nothing => {}
             }
@@ -398,6 +459,7 @@ impl UasLeg {
             UasEvent::Response(response) => self.on_response(&response),
             UasEvent::RequestFailed { method } => self.on_request_failed(method),
             UasEvent::HangUp => self.hang_up(now),
+            UasEvent::HangUpNow => self.send_bye(),
             UasEvent::Refer { refer_to } => self.refer(&refer_to),
             UasEvent::Reinvite { sdp } => self.reinvite(sdp),
             UasEvent::Answer { id, sdp } => self.on_answer(now, id, sdp),

@@ -59,6 +59,8 @@ impl IvrRuntime {
 /// driver.
 struct AnsweredLeg {
     uas: UasLeg,
+    /// The caller's INVITE server transaction: our 2xx goes out in it.
+    invite: TransactionId,
     /// To the driver; dropped when the dialog ends, which the driver reads as a hang-up.
     events: mpsc::Sender<LegEvent>,
     span: Span,
@@ -152,6 +154,7 @@ fn drive(cx: &mut Context, legs: &mut IvrLegs, key: LegKey) {
         let _enter = span.enter();
         let events = leg.events.clone();
         match action {
+            UasAction::SendAnswer(response) => cx.respond(leg.invite, response),
             UasAction::Respond {
                 transaction,
                 response,
@@ -212,6 +215,21 @@ fn drive(cx: &mut Context, legs: &mut IvrLegs, key: LegKey) {
                 legs.forget(cx, key);
             }
             UasAction::Closed => legs.forget(cx, key),
+            // Only a relaying leg (the B2BUA's) hands requests up raw; the IVR's answers
+            // them itself, so this does not come. Should it, the request is refused.
+            UasAction::Request {
+                transaction,
+                request,
+            } => feed(
+                cx,
+                legs,
+                key,
+                UasEvent::Reply {
+                    transaction,
+                    request,
+                    code: 501,
+                },
+            ),
         }
     }
 }

@@ -20,7 +20,7 @@ use rsip::{Method, Request, Response};
 use tracing::debug;
 
 use super::session_timer::{self, SessionTimer, TooSmall};
-use super::{media, via, Call, CallerLeg, Leg, LegState, Side, State};
+use super::{media, via, Call, Leg, LegState, Side, State};
 use crate::b2bua::call::Action;
 use crate::media::relay::Party;
 use crate::sip::dialog::{self, Dialog};
@@ -154,7 +154,8 @@ impl Call {
                 .relays
                 .iter()
                 .any(|r| r.to == side && r.invite_in_progress());
-            let initial_unacked = to == Side::Caller && !self.a.acked;
+            let initial_unacked =
+                to == Side::Caller && !self.a.leg.as_ref().is_some_and(|l| l.is_acked());
             if ours_pending || initial_unacked {
                 self.reply(transaction, &request, 491);
                 return;
@@ -480,10 +481,7 @@ impl Call {
 
     fn dialog_mut(&mut self, side: Side) -> Option<&mut Dialog> {
         match side {
-            Side::Caller => {
-                let a: &mut CallerLeg = &mut self.a;
-                a.dialog.as_mut()
-            }
+            Side::Caller => self.a.leg.as_mut().map(|l| l.dialog_mut()),
             Side::Callee(id) => self.leg_mut(id).and_then(|l| l.dialog.as_mut()),
         }
     }

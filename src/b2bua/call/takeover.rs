@@ -43,7 +43,7 @@ impl Call {
         let State::Answered { winner } = self.state else {
             return None;
         };
-        let caller = self.a.dialog.clone()?;
+        let caller = self.a.leg.as_ref()?.dialog().clone();
         let leg = self.legs.get(usize::try_from(winner.0).ok()?)?;
         let callee = leg.dialog.clone()?;
         let legs = vec![

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use rsip::{Method, Request};
 
 use super::{via, Action, Call, LegState, Side, State};
+use crate::b2bua::uas_leg::UasLeg;
 use crate::sip::dialog::Dialog;
 use crate::sip::transaction::{TransactionId, TransportKind};
 
@@ -38,7 +39,7 @@ impl Call {
     /// Our dialog with `side`, once confirmed.
     pub fn dialog_with(&self, side: Side) -> Option<&Dialog> {
         match side {
-            Side::Caller => self.a.dialog.as_ref(),
+            Side::Caller => self.a.leg.as_ref().map(|l| l.dialog()),
             Side::Callee(id) => self
                 .leg(id)
                 .filter(|l| l.state == LegState::Confirmed)
@@ -56,7 +57,13 @@ impl Call {
             Side::Caller => {
                 let (destination, transport) = (self.a.inbound.source, self.a.inbound.transport);
                 let via = via(&self.config, transport);
-                let request = self.a.dialog.as_mut()?.request(method, &via).ok()?;
+                let request = self
+                    .a
+                    .leg
+                    .as_mut()?
+                    .dialog_mut()
+                    .request(method, &via)
+                    .ok()?;
                 Some((request, destination, transport))
             }
             Side::Callee(id) => {
@@ -114,10 +121,10 @@ impl Call {
         match side {
             Side::Caller => {
                 // `a.call_id` stays: presence and history know the call by it.
-                self.a.dialog = Some(dialog);
+                let leg = UasLeg::adopted(self.uas_config(), dialog, address.0, address.1);
+                self.a.leg = Some(leg.relaying());
                 self.a.inbound.source = address.0;
                 self.a.inbound.transport = address.1;
-                self.a.retransmit = None;
             }
             Side::Callee(id) => {
                 if let Some(leg) = self.leg_mut(id) {
@@ -134,9 +141,7 @@ impl Call {
     pub fn detach(&mut self, side: Side) {
         match side {
             Side::Caller => {
-                self.a.dialog = None;
-                self.a.retransmit = None;
-                self.a.bye_after_ack = None;
+                self.a.leg = None;
             }
             Side::Callee(id) => {
                 if let Some(leg) = self.leg_mut(id) {

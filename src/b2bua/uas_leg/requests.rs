@@ -25,8 +25,8 @@ impl UasLeg {
         let call_id = dialog::header_value(&request.headers, "Call-ID").unwrap_or_default();
         let from_tag = tag_of(&request, "From");
         let to_tag = tag_of(&request, "To");
-        if self.phase == Phase::Closed || !self.dialog.matches_request(&call_id, &from_tag, &to_tag)
-        {
+        let unmatched = !self.relay && !self.dialog.matches_request(&call_id, &from_tag, &to_tag);
+        if self.phase == Phase::Closed || unmatched {
             // §12.2.2: "If the UAS receives a request that does not match any dialog ... it
             // SHOULD return a 481 (Call/Transaction Does Not Exist)".
             self.reply(transaction, &request, 481);
@@ -48,6 +48,10 @@ impl UasLeg {
                 self.phase = Phase::Closed;
                 self.actions.push_back(UasAction::HungUp);
             }
+            _ if self.relay => self.actions.push_back(UasAction::Request {
+                transaction,
+                request: Box::new(request),
+            }),
             Method::Info => self.on_info(transaction, &request),
             // Progress of our REFER (RFC 3515 §2.4.5); the call ends on the REFER's answer,
             // so the report is only acknowledged.

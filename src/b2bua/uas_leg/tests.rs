@@ -16,7 +16,6 @@ const OFFER_V2: &str = "v=0\r\no=- 1 2 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.
 const ANSWER: &str = "v=0\r\no=- 7 7 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n";
 const ANSWER_V2: &str = "v=0\r\no=- 7 8 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n";
 
-const INVITE_TX: TransactionId = TransactionId(1);
 const T1: Duration = Duration::from_millis(500);
 
 fn config() -> UasConfig {
@@ -93,7 +92,6 @@ impl Harness {
             t0,
             config(),
             Answered {
-                transaction: INVITE_TX,
                 invite,
                 local_tag: "ours1".into(),
                 source: "192.0.2.10:5060".parse().unwrap(),
@@ -154,7 +152,9 @@ fn status(actions: &[UasAction]) -> u16 {
     let codes: Vec<u16> = actions
         .iter()
         .filter_map(|a| match a {
-            UasAction::Respond { response, .. } => Some(response.status_code.code()),
+            UasAction::Respond { response, .. } | UasAction::SendAnswer(response) => {
+                Some(response.status_code.code())
+            }
             _ => None,
         })
         .collect();
@@ -166,7 +166,7 @@ fn response(actions: &[UasAction]) -> &Response {
     actions
         .iter()
         .find_map(|a| match a {
-            UasAction::Respond { response, .. } => Some(response),
+            UasAction::Respond { response, .. } | UasAction::SendAnswer(response) => Some(response),
             _ => None,
         })
         .expect("a response")
@@ -599,4 +599,115 @@ fn the_callers_bye_while_ours_waits_for_the_ack_ends_it_without_ours() {
     // No timer is left to send a BYE of ours, nor a 2xx.
     assert_eq!(h.leg.poll_timeout(), None);
     assert!(h.handle(UasEvent::Ack).is_empty());
+}
+
+/// The B2BUA's leg: what the leg answers itself and what it hands up in relay mode.
+fn relaying() -> Harness {
+    let mut h = Harness::udp();
+    h.leg = h.leg.clone().relaying();
+    h.drain();
+    h.handle(UasEvent::Ack);
+    h
+}
+
+#[test]
+fn in_relay_mode_requests_but_bye_are_handed_up_unanswered() {
+    let mut h = relaying();
+    for (cseq, method) in [(2, "INVITE"), (3, "UPDATE"), (4, "INFO"), (5, "NOTIFY")] {
+        let request = in_dialog(method, cseq, "", "application/sdp", OFFER_V2);
+        let (transaction, actions) = h.request(request.clone());
+        assert_eq!(
+            actions,
+            [UasAction::Request {
+                transaction,
+                request: Box::new(request)
+            }],
+            "{method}"
+        );
+    }
+    // CSeq order is still the leg's (§12.2.2).
+    assert_eq!(status(&h.request(in_dialog("INFO", 4, "", "", "")).1), 500);
+    // The caller's BYE is answered here.
+    let (_, actions) = h.request(in_dialog("BYE", 6, "", "", ""));
+    assert_eq!(status(&actions), 200);
+    assert_eq!(actions.last(), Some(&UasAction::HungUp));
+}
+
+#[test]
+fn in_relay_mode_the_owner_keeps_the_session_timer() {
+    let mut h = Harness::udp();
+    let mut answer = h.drain();
+    let UasAction::SendAnswer(response) = answer.remove(0) else {
+        panic!("the 2xx first");
+    };
+    let mut response = response;
+    response.headers.push(rsip::Header::Other(
+        "Session-Expires".into(),
+        "1800;refresher=uac".into(),
+    ));
+    let leg = UasLeg::new(
+        h.t0,
+        config(),
+        Answered {
+            invite: invite(),
+            local_tag: "ours1".into(),
+            source: "192.0.2.10:5060".parse().unwrap(),
+            transport: TransportKind::Tcp,
+            answer: response,
+        },
+    )
+    .unwrap();
+    assert!(leg.poll_timeout().is_some(), "the IVR's leg arms it");
+    assert_eq!(leg.relaying().poll_timeout(), None);
+}
+
+#[test]
+fn an_immediate_hang_up_byes_before_the_ack() {
+    let mut h = Harness::udp();
+    h.drain();
+    let actions = h.handle(UasEvent::HangUpNow);
+    assert_eq!(actions[0], UasAction::Ending);
+    assert_eq!(sent(&actions)[0].0, Method::Bye);
+    assert!(h.leg.bye_pending());
+    assert_eq!(h.leg.poll_timeout(), None, "no more 2xx retransmission");
+    assert!(h.handle(UasEvent::Ack).is_empty());
+    assert_eq!(
+        h.handle(UasEvent::RequestFailed {
+            method: Method::Bye
+        }),
+        [UasAction::Closed]
+    );
+    assert!(!h.leg.bye_pending());
+}
+
+#[test]
+fn an_adopted_dialog_is_acked_and_byes_at_once() {
+    let invite = invite();
+    let dialog = Dialog::from_uas(&invite, "ours1").unwrap();
+    let mut leg = UasLeg::adopted(
+        config(),
+        dialog,
+        "192.0.2.30:5062".parse().unwrap(),
+        TransportKind::Udp,
+    );
+    assert!(leg.is_acked());
+    assert_eq!(leg.poll_timeout(), None);
+    assert_eq!(leg.poll_action(), None, "no 2xx of ours to send");
+    // Our CSeq in it goes on from where its previous holder left it.
+    leg.dialog_mut().local_cseq = Some(7);
+    #[allow(clippy::disallowed_methods)]
+    let now = Instant::now();
+    leg.handle(now, UasEvent::HangUp);
+    assert_eq!(leg.poll_action(), Some(UasAction::Ending));
+    let Some(UasAction::SendRequest {
+        request,
+        destination,
+        ..
+    }) = leg.poll_action()
+    else {
+        panic!("a BYE");
+    };
+    assert_eq!(request.method, Method::Bye);
+    assert_eq!(destination, "192.0.2.30:5062".parse().unwrap());
+    assert!(request.to_string().contains("CSeq: 8 BYE"), "{request}");
 }

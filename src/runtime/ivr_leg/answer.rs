@@ -71,7 +71,6 @@ pub fn answer(cx: &mut Context, legs: &mut IvrLegs, call: Answer, kind: IvrKind)
         cx.instant(),
         config,
         Answered {
-            transaction: call.transaction,
             invite: call.invite.clone(),
             local_tag: call.local_tag.clone(),
             source: call.source,
@@ -99,6 +98,7 @@ pub fn answer(cx: &mut Context, legs: &mut IvrLegs, call: Answer, kind: IvrKind)
         key,
         AnsweredLeg {
             uas,
+            invite: call.transaction,
             events: events_tx,
             span: span.clone(),
             _media_counted: cx.metrics.as_ref().map(|m| m.rtp_session_opened()),
