@@ -19,7 +19,7 @@
 
 use std::time::{Duration, Instant};
 
-use onestatus::store::model::NewVoicemail;
+use onestatus::domain::model::NewVoicemail;
 use onestatus::store::{RecordingChunk, SharedRecording, Store};
 
 fn env(name: &str, default: u64) -> u64 {

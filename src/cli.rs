@@ -7,9 +7,9 @@ use clap::{Args, Subcommand};
 
 use onestatus::clock::{Clock, SystemClock};
 use onestatus::config::Config;
+use onestatus::domain::model::{Binding, DeviceKind, NewOrganisation, NewUser, Profile};
 use onestatus::domain::{Lang, Role};
 use onestatus::pin;
-use onestatus::store::model::{Binding, DeviceKind, NewOrganisation, NewUser, Profile};
 use onestatus::store::Store;
 use onestatus::toll_fraud::{self, OrgPolicy};
 
@@ -401,7 +401,7 @@ pub(crate) async fn user(config: &Config, command: UserCommand) -> ExitCode {
 /// Gets a new user's random initial PIN to them: by e-mail when they have an address and a
 /// relay is configured (then it is not shown here), else printed once on standard output for
 /// the operator to hand over. It is never logged.
-async fn deliver_initial_pin(config: &Config, user: &onestatus::store::model::User, pin: &str) {
+async fn deliver_initial_pin(config: &Config, user: &onestatus::domain::model::User, pin: &str) {
     let has_address = user
         .profile
         .email

@@ -10,8 +10,8 @@ use clap::Subcommand;
 
 use onestatus::clock::{Clock, SystemClock};
 use onestatus::config::Config;
+use onestatus::domain::model::GroupKind;
 use onestatus::number::{self, Plan};
-use onestatus::store::model::GroupKind;
 use onestatus::store::{
     Group, GroupFallback, GroupRinging, GroupStrategy, Organisation, Store, StoreError, UserId,
 };

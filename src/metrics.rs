@@ -29,7 +29,7 @@ use axum::Router;
 use futures_util::StreamExt;
 
 use crate::clock::Clock;
-use crate::store::model::{CallData, CallDirection};
+use crate::domain::model::{CallData, CallDirection};
 use crate::store::Store;
 
 /// The server's counters. Cheap to share (`Arc`).
@@ -347,7 +347,7 @@ pub async fn track_sse(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::model::UserId;
+    use crate::domain::model::UserId;
 
     fn record(direction: CallDirection, route: Option<&str>) -> CallData {
         CallData {

@@ -17,10 +17,10 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 
+use crate::domain::model::{self, Organisation, Registration};
 use crate::number;
 use crate::presence::Presence;
 use crate::routing;
-use crate::store::model::{self, Organisation, Registration};
 use crate::store::{Store, StoreError};
 
 /// How far ahead absences and calendar entries are read: `back_at` follows a chain of

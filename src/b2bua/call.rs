@@ -18,12 +18,12 @@ use rsip::headers::{self, Header, UntypedHeader};
 use rsip::{Method, Request, Response};
 use tracing::debug;
 
+use crate::domain::model::{CallData, CallDirection, UserId};
 use crate::routing::{after_ring, GreetingStatus, RingOutcome, Route, VoicemailInfo};
 use crate::sip::dialog::{self, Dialog};
 use crate::sip::message;
 use crate::sip::transaction::fields::response_to;
 use crate::sip::transaction::{TransactionId, TransportKind};
-use crate::store::model::{CallData, CallDirection, UserId};
 
 use super::invite::outbound_invite;
 use super::plan::{CalleeInfo, CallerInfo, Diversion, OutboundTarget, Plan};

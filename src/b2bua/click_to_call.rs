@@ -54,11 +54,11 @@ use rsip::{Method, Request, Response};
 use tracing::debug;
 
 use super::call::{via, CallConfig};
+use crate::domain::model::{CallData, CallDirection, UserId};
 use crate::sip::dialog::{self, Dialog};
 use crate::sip::message;
 use crate::sip::transaction::fields::response_to;
 use crate::sip::transaction::{TransactionId, TransportKind};
-use crate::store::model::{CallData, CallDirection, UserId};
 
 /// How long we wait for the target with the desk's 2xx unacknowledged: the desk retransmits it
 /// for 64·T1 (§13.3.1.4) and then hangs up; waiting longer is pointless.

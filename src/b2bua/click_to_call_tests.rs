@@ -319,7 +319,7 @@ use crate::b2bua::{
     Action as CallAction, Call, CallerInfo, CallerSide, Event as CallEvent, Inbound, LegId,
     OutboundTarget, Plan, Side, TargetKind,
 };
-use crate::store::model::CallDirection;
+use crate::domain::model::CallDirection;
 
 /// The B2BUA's call for the target INVITE the machine built, dialling the trunk.
 fn target_call(now: Instant) -> (Call, Request) {

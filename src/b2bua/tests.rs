@@ -8,12 +8,12 @@ use rsip::headers::{self, Header, UntypedHeader};
 use rsip::{Method, Request, Response};
 
 use super::*;
+use crate::domain::model::CallDirection;
 use crate::domain::{Lang, Reason};
 use crate::routing::{GreetingStatus, VoicemailInfo};
 use crate::sip::message;
 use crate::sip::transaction::fields::response_to;
 use crate::sip::transaction::{TransactionId, TransportKind};
-use crate::store::model::CallDirection;
 
 const SDP_OFFER: &str = "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
 const SDP_ANSWER: &str = "v=0\r\no=- 2 2 IN IP4 192.0.2.20\r\ns=-\r\nc=IN IP4 192.0.2.20\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";

@@ -13,8 +13,9 @@ use chrono::{DateTime, Utc};
 use tracing::debug;
 
 use super::codes::{self, CalendarCode, ForwardTarget};
+use crate::domain::model::{CalendarEntry, OrgId, UserId};
 use crate::routing::{CalendarEntry as RoutingEntry, CalendarOverride};
-use crate::store::{CalendarEntry, OrgId, Store, StoreError, UserId};
+use crate::store::{Store, StoreError};
 
 /// The calendar code that applies to `entry` (web choice first, then the subject).
 pub fn code_of(entry: &CalendarEntry) -> Option<CalendarCode> {

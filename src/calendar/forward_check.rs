@@ -18,7 +18,8 @@
 use serde::Serialize;
 
 use super::codes::{CalendarCode, ForwardTarget};
-use crate::store::{CalendarEntry, Organisation, Store, StoreError};
+use crate::domain::model::{CalendarEntry, Organisation};
+use crate::store::{Store, StoreError};
 use crate::toll_fraud::{self, DenyList, OrgPolicy, TollFraudError};
 
 /// An entry whose forward number the policy refuses.

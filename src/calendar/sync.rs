@@ -42,11 +42,11 @@ use super::ics::{parse_feed, IcsError};
 use super::source::{BodySource, CalendarSource, FetchError, Fetched, FileSource, Validators};
 use super::CalendarError;
 use crate::clock::Clock;
-use crate::shutdown::ShutdownListener;
-use crate::store::{
-    CalendarSource as SourceRow, CalendarSourceId, CalendarSourceKind, Store, StoreError,
-    SyncedEntry, UserId,
+use crate::domain::model::{
+    CalendarSource as SourceRow, CalendarSourceId, CalendarSourceKind, SyncedEntry, UserId,
 };
+use crate::shutdown::ShutdownListener;
+use crate::store::{Store, StoreError};
 
 /// The `url` of the source row that feeds pushed to the HTTP API are recorded under (the
 /// schema's kinds are `url` and `file`; a push is a file that arrives by HTTP).

@@ -28,9 +28,9 @@ use tracing::warn;
 
 use crate::b2bua::{Call, Takeover, TakeoverLeg};
 use crate::clock::Clock;
+use crate::domain::model::{CallData, CallDirection, UserId};
 use crate::sip::dialog::{Dialog, Role};
 use crate::sip::transaction::TransportKind;
-use crate::store::model::{CallData, CallDirection, UserId};
 use crate::store::Store;
 
 /// One leg as stored.

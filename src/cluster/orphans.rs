@@ -29,8 +29,8 @@ use tracing::{info, warn};
 use super::dialog_share::SharedCall;
 use crate::clock::Clock;
 use crate::config::ClusterConfig;
+use crate::domain::model::{NewVoicemail, UserId};
 use crate::notify::{Notifier, VoicemailChanged};
-use crate::store::model::{NewVoicemail, UserId};
 use crate::store::{OrphanScope, Store, StoreError};
 
 /// How long a claim holds before another node may take the row over.
@@ -165,7 +165,7 @@ impl Survivor {
 
     /// What a deposit does once its message is stored: the counts (lamps, web clients) and
     /// the e-mail/SMS.
-    async fn announce(&self, message: &crate::store::model::VoicemailMessage, wav: Vec<u8>) {
+    async fn announce(&self, message: &crate::domain::model::VoicemailMessage, wav: Vec<u8>) {
         let user_id = message.user_id;
         if let Err(error) = self.changed.publish(user_id).await {
             warn!(%error, "voicemail counts not published");
@@ -252,7 +252,7 @@ impl Survivor {
 mod tests {
     use super::*;
     use crate::cluster::dialog_share::{SharedLeg, SharedRow};
-    use crate::store::model::CallDirection;
+    use crate::domain::model::CallDirection;
     use crate::store::{RecordingChunk, SharedRecording};
 
     /// Speech (the English prompts, spoken by espeak-ng), about 4 s.

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::model::{RecordingKind, UserId, VoicemailId};
 use crate::domain::{Lang, MessageState};
 use crate::speech::Utterance;
-use crate::store::model::{RecordingKind, UserId, VoicemailId};
 
 /// Names one `Play` action, so its [`super::Event::PromptDone`] can be told from the report of
 /// a prompt that was stopped meanwhile.

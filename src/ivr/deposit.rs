@@ -24,6 +24,7 @@ use chrono_tz::Tz;
 use super::action::{Action, Prompt, StoreRequest};
 use super::event::{Event, RecordingEnd, StoreReply};
 use super::outbox::Outbox;
+use crate::domain::model::{RecordingKind, UserId};
 use crate::domain::Lang;
 use crate::media::dtmf::Digit;
 use crate::media::vad::MIN_SPEECH;
@@ -31,7 +32,6 @@ use crate::routing::GreetingStatus;
 use crate::speech::fragment as f;
 use crate::speech::sentences::SENTENCE_PAUSE;
 use crate::speech::{self, Piece, Utterance};
-use crate::store::model::{RecordingKind, UserId};
 
 /// "For English press 5." The digit is recorded in the offer's fragment
 /// (`for_<language>_press_5`): changing the key means regenerating those prompts.

@@ -1,9 +1,9 @@
 //! What the driver tells an IVR machine: a key, the end of a prompt or a recording, a hang-up,
 //! a deadline reached, or the answer to a store request the machine asked for.
 
+use crate::domain::model::{UserId, VoicemailId, VoicemailMessage};
 use crate::domain::Lang;
 use crate::media::dtmf::Digit;
-use crate::store::model::{UserId, VoicemailId, VoicemailMessage};
 
 use super::action::PlayId;
 

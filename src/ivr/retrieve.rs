@@ -27,13 +27,13 @@ use super::action::{Action, Mailbox, Pin, Prompt, StoreRequest};
 use super::deposit::RecordingLimits;
 use super::event::{Event, LoginResult, MailboxInfo, RecordingEnd, StoreReply};
 use super::outbox::Outbox;
+use crate::domain::model::{RecordingKind, UserId, VoicemailMessage};
 use crate::domain::{Lang, MessageState};
 use crate::media::dtmf::Digit;
 use crate::pin;
 use crate::speech::fragment as f;
 use crate::speech::sentences::SENTENCE_PAUSE;
 use crate::speech::{self, FragmentId, Piece, Utterance};
-use crate::store::model::{RecordingKind, UserId, VoicemailMessage};
 
 /// A local number has exactly this many digits (customer code + last four of the OneNumber),
 /// so entry ends by itself at the seventh digit.

@@ -42,7 +42,7 @@ pub use voicemail_changed::VoicemailChanged;
 pub use written::{Channels, WrittenDelivery};
 
 use crate::config::Config;
-use crate::store::model::{NotifyChannel, User, VoicemailMessage, VoicemailSettings};
+use crate::domain::model::{NotifyChannel, User, VoicemailMessage, VoicemailSettings};
 
 /// What happened to one channel of one notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -29,10 +29,10 @@ use rand::Rng;
 use rsip::headers::{self, UntypedHeader};
 use rsip::Header;
 
+use crate::domain::model;
 use crate::sip::message::{new_branch_with, new_call_id_with, new_tag_with, SERVER};
 use crate::sip::registrar::{self, path};
 use crate::sip::transaction::TransportKind;
-use crate::store::model;
 
 /// RFC 3842 §6 media type of the body.
 pub const CONTENT_TYPE: &str = "application/simple-message-summary";

@@ -5,8 +5,8 @@
 use tracing::info;
 
 use super::{Notifier, PinMailError, Sms};
+use crate::domain::model::User;
 use crate::domain::Lang;
-use crate::store::model::User;
 
 /// The SMS with the new PIN: short (one GSM-7 segment), no link (a link in an SMS is what
 /// phishing looks like), the local number it is for, and what to do if it was not asked for.

@@ -8,8 +8,9 @@
 //! client showing a count that no longer holds. The message-waiting NOTIFYs (RFC 3842) are the
 //! SIP task's job; the drivers ask for them beside this.
 
+use crate::domain::model::UserId;
 use crate::presence::{Presence, PresenceEvent};
-use crate::store::{Store, StoreError, UserId};
+use crate::store::{Store, StoreError};
 
 /// Reads a user's counts and publishes them. Cheap to clone (a store handle and the bus).
 #[derive(Debug, Clone)]

@@ -10,8 +10,8 @@ use tracing::info;
 
 use super::retry::AttemptOutcome;
 use super::{sms, MailError, Notifier, Sms, SmsError, WrittenMessageMail};
+use crate::domain::model::MessageChannel;
 use crate::domain::Lang;
-use crate::store::model::MessageChannel;
 
 /// Which delivery channels this server has (a relay, a gateway): what the API offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

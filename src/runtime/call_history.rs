@@ -113,7 +113,7 @@ async fn write(store: &Store, batch: &[CallData]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::model::CallDirection;
+    use crate::domain::model::CallDirection;
     use crate::store::UserId;
     use chrono::{TimeZone, Utc};
 

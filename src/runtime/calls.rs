@@ -43,6 +43,7 @@ use crate::b2bua::{
 };
 use crate::clock::Clock;
 use crate::config::MediaMode;
+use crate::domain::model::Device;
 use crate::ivr::RetrieveSetup;
 use crate::media::anchor::{MediaRelay, OnTimeout, RelayHandle};
 use crate::media::anchor_sdp;
@@ -52,7 +53,6 @@ use crate::shutdown::CallGuard;
 use crate::sip::auth::DigestResponse;
 use crate::sip::dialog;
 use crate::sip::transaction::{TransactionId, TransportKind};
-use crate::store::model::Device;
 
 pub(super) use super::sip::owners::CallKey;
 use route::{caller_from, Numbers};

@@ -40,6 +40,7 @@ use tracing::{debug, info, warn, Instrument};
 
 use super::leg::{LegCommand, LegEvent};
 use crate::clock::Clock;
+use crate::domain::model::{UserId, VoicemailId};
 use crate::domain::Lang;
 use crate::ivr::{Action, Event, Machine, PlayId, Prompt, RecordingEnd, StoreReply, StoreRequest};
 use crate::media::audio::Audio;
@@ -47,7 +48,6 @@ use crate::media::engine::{Closed, MediaHandle};
 use crate::media::recorder::{RecordOptions, RecordStop, Recording};
 use crate::media::sdp::SessionDescription;
 use crate::media::session::{MediaEvent, PlaybackId};
-use crate::store::model::{UserId, VoicemailId};
 
 /// A prompt's audio being made off the loop (stitched on the blocking pool, read from the
 /// spool); `Err` says why it cannot be played, for the log.

@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use tracing::{debug, info, warn, Instrument};
 
+use crate::domain::model::{RecordingKind, User, UserId, VoicemailId};
 use crate::domain::Lang;
 use crate::ivr::{
     LoginResult, Mailbox, MailboxInfo, Pin, Prompt, Retrieve, RetrieveSetup, StoreReply,
@@ -37,7 +38,6 @@ use crate::media::engine::Closed;
 use crate::media::recorder::Recording;
 use crate::pin::{check::CheckError, Verdict};
 use crate::speech::{self, fragment as f, Segment};
-use crate::store::model::{RecordingKind, User, UserId, VoicemailId};
 use crate::store::StoreError;
 
 use super::ivr_driver::{Handler, IvrDriver, PromptAudio};
@@ -427,7 +427,7 @@ impl RetrieveHandler {
     async fn settings(
         &self,
         user: UserId,
-    ) -> Result<crate::store::model::VoicemailSettings, DriverError> {
+    ) -> Result<crate::domain::model::VoicemailSettings, DriverError> {
         match self.deps.store.voicemail_settings(user).await {
             Ok(settings) => Ok(settings),
             Err(StoreError::NotFound(_)) => Ok(Default::default()),

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use crate::api::{DeliveryFuture, NewPin, PinChannel, PinChannels, PinDeliveryError, PinNotifier};
 use crate::clock::Clock;
+use crate::domain::model::User;
 use crate::notify::{Notifier, PinMailError};
-use crate::store::model::User;
 
 /// Delivers new PINs by e-mail or SMS.
 pub struct MailedPins {

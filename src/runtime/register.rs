@@ -16,10 +16,10 @@ use super::sip::completion::{Completion, RegisterLookup};
 use super::sip::context::Context;
 use super::sip::reply::reply;
 use crate::clock::Clock;
+use crate::domain::model::{self, Device, Registration, User};
 use crate::sip::auth::{AuthAnswer, DigestAlgorithm, DigestResponse, NonceBinding, RequestContext};
 use crate::sip::registrar::{self, Binding, QValue};
 use crate::sip::transaction::{TransactionId, TransportKind};
-use crate::store::model::{self, Device, Registration, User};
 use crate::store::{Store, StoreError};
 
 /// A new REGISTER: answer a challenge, or start the look-up of the credentials it carries.

@@ -38,6 +38,9 @@ use self::spool::{Envelope, Spool};
 use super::ivr_driver::{Handler, IvrDriver, PromptAudio};
 use super::leg::{IvrDeps, IvrLeg};
 use crate::b2bua::VoicemailRequest;
+use crate::domain::model::{
+    NewVoicemail, RecordingKind, User, UserId, VoicemailId, VoicemailMessage, VoicemailSettings,
+};
 use crate::ivr::{
     Caller, Deposit, DepositSetup, Prompt, RecordingLimits, StoreReply, StoreRequest,
 };
@@ -49,9 +52,6 @@ use crate::media::session::MediaEvent;
 use crate::media::vad::SpeechSummary;
 use crate::notify::VoicemailChanged;
 use crate::speech::{self, fragment as f, Segment};
-use crate::store::model::{
-    NewVoicemail, RecordingKind, User, UserId, VoicemailId, VoicemailMessage, VoicemailSettings,
-};
 use crate::store::StoreError;
 
 /// With messages off but options offered, how long the caller has to press a key.

@@ -63,7 +63,7 @@ mod group_ringing;
 mod groups;
 mod history;
 mod messages;
-pub mod model;
+pub use crate::domain::model;
 mod orgs;
 mod phonebook;
 mod registrations;

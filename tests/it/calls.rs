@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use crate::support::{sipp, TestServer};
 use chrono::{Duration as ChronoDuration, Utc};
+use onestatus::domain::model::{AbsenceData, Binding, CallDirection, CallRecord, Destination};
 use onestatus::domain::{Origin, Reason};
-use onestatus::store::model::{AbsenceData, Binding, CallDirection, CallRecord, Destination};
 use onestatus::store::Store;
 
 const HANS_ONE_NUMBER: &str = "4570100001";

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::support::rtp_peer::PeerStream;
 use crate::support::{rand_token, SipClient, TestServer};
 use chrono::{Duration as ChronoDuration, Utc};
-use onestatus::store::model::Binding;
+use onestatus::domain::model::Binding;
 use onestatus::store::Store;
 
 const HANS_ONE_NUMBER: &str = "4570100001";

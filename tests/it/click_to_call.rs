@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crate::support::TestServer;
 use serde_json::{json, Value};
 
-use onestatus::store::model::{CallDirection, CallRecord};
+use onestatus::domain::model::{CallDirection, CallRecord};
 use onestatus::store::Store;
 
 const HANS: &str = "1000001";

@@ -20,8 +20,8 @@ use crate::support::{self, TestServer};
 use onestatus::config::{DirectoryAnswer, DirectoryConfig};
 use onestatus::directory::external::Cached;
 use onestatus::directory::ExternalDirectory;
+use onestatus::domain::model::{CallData, CallDirection, ContactData, NewVoicemail};
 use onestatus::domain::Role;
-use onestatus::store::model::{CallData, CallDirection, ContactData, NewVoicemail};
 use onestatus::store::{
     demo, ContactNumber, ImportMode, NumberKind, SharedContactData, Store, StoreError,
     VoicemailDelivery, VoicemailPlayer,

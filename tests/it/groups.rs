@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use chrono::{Duration as ChronoDuration, Utc};
 
 use crate::support::{bind_device, free_udp_port, sipp, sipp_uas, TestServer};
+use onestatus::domain::model::{AbsenceData, CallDirection, CallRecord, Destination};
 use onestatus::domain::{Origin, Reason};
-use onestatus::store::model::{AbsenceData, CallDirection, CallRecord, Destination};
 use onestatus::store::{demo, GroupFallback, GroupRinging, GroupStrategy, Store, UserId};
 
 const GROUP: &str = demo::RECEPTIONIST_GROUP;

@@ -587,7 +587,7 @@ fn one_node_polls_a_calendar_source_and_the_other_takes_over_when_it_dies() {
         store
             .calendar_source_create(
                 hans.id,
-                onestatus::store::model::CalendarSourceKind::Url,
+                onestatus::domain::model::CalendarSourceKind::Url,
                 &url,
                 None,
                 chrono::Utc::now(),

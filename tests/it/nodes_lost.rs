@@ -9,8 +9,8 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use onestatus::domain::model::{AbsenceData, Destination};
 use onestatus::domain::{Origin, Reason};
-use onestatus::store::model::{AbsenceData, Destination};
 use onestatus::store::{CallDirection, Store, UserId};
 
 use crate::nodes::{node, PgDatabase};

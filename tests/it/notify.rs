@@ -17,14 +17,14 @@ use chrono::{TimeZone, Utc};
 use tokio::net::TcpListener;
 
 use crate::support::smtp::{Received, Relay, SmtpReceiver};
+use onestatus::domain::model::{
+    NotifyChannel, OrgId, Profile, User, UserId, VoicemailId, VoicemailMessage, VoicemailSettings,
+};
 use onestatus::domain::{Lang, MessageState, Role};
 use onestatus::notify::email::mailbox;
 use onestatus::notify::{
     Delivery, GatewaySettings, HttpSmsGateway, MailAttemptFailure, MailError, Mailer, Notifier,
     Outcome, Sms, SmsError, SmsSender, SmtpMailer, SmtpSettings, VoicemailMail,
-};
-use onestatus::store::model::{
-    NotifyChannel, OrgId, Profile, User, UserId, VoicemailId, VoicemailMessage, VoicemailSettings,
 };
 
 /// Wall-clock start for "gives up quickly" checks: these tests time real sockets and real

@@ -7,8 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::Connection;
 
+use onestatus::domain::model::GroupKind;
 use onestatus::domain::{Lang, Role};
-use onestatus::store::model::GroupKind;
 use onestatus::store::{
     GroupFallback, GroupRinging, GroupStrategy, NewOrganisation, NewUser, OrgId, Profile, Store,
     StoreError, User,

@@ -22,7 +22,7 @@ fn setup(
     scenario: &'static str,
 ) -> (
     TestServer,
-    onestatus::store::model::User,
+    onestatus::domain::model::User,
     std::thread::JoinHandle<Result<(), String>>,
 ) {
     let (min, max) = rtp_range();

@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use crate::support::voicemail::*;
 use crate::support::TestServer;
+use onestatus::domain::model::User;
 use onestatus::domain::{Lang, MessageState};
 use onestatus::speech;
-use onestatus::store::model::User;
 
 /// The voicemail access number (`sip.voicemail_number`'s default).
 const ACCESS: &str = "8000";

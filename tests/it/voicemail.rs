@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use crate::support::smtp::{Received, Relay, SmtpReceiver};
 use crate::support::{rand_token, TestServer};
 use chrono::{Duration as ChronoDuration, Utc};
+use onestatus::domain::model::{AbsenceData, Binding, Destination, UserId};
 use onestatus::domain::{Origin, Reason};
 use onestatus::media::g711::{linear_to_ulaw, ulaw_to_linear};
-use onestatus::store::model::{AbsenceData, Binding, Destination, UserId};
 use onestatus::store::Store;
 
 const HANS_ONE_NUMBER: &str = "4570100001";
@@ -98,7 +98,7 @@ fn register(server: &TestServer, addr: SocketAddr) {
     });
 }
 
-fn messages(server: &TestServer) -> Vec<onestatus::store::model::VoicemailMessage> {
+fn messages(server: &TestServer) -> Vec<onestatus::domain::model::VoicemailMessage> {
     with_store(server, async |store| {
         let user = hans(store).await;
         store.voicemails(user).await.unwrap()
@@ -1043,7 +1043,7 @@ fn a_silent_hang_up_after_the_tone_stores_mails_and_lights_nothing() {
         store
             .call_history(
                 user,
-                Some(onestatus::store::model::CallDirection::Missed),
+                Some(onestatus::domain::model::CallDirection::Missed),
                 10,
             )
             .await

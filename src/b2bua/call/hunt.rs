@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::{Action, Call, CalleeInfo, LegId, PresenceChange, State};
 use crate::b2bua::hunt::{HuntPlan, HuntStep};
 use crate::b2bua::plan::Diversion;
-use crate::store::model::{CallData, CallDirection, UserId};
+use crate::domain::model::{CallData, CallDirection, UserId};
 
 /// What a call ringing a group keeps between steps.
 #[derive(Debug, Clone)]

@@ -9,9 +9,9 @@
 use std::net::SocketAddr;
 
 use super::{Call, State};
+use crate::domain::model::{CallData, CallDirection, UserId};
 use crate::sip::dialog::Dialog;
 use crate::sip::transaction::TransportKind;
-use crate::store::model::{CallData, CallDirection, UserId};
 
 /// A leg as a survivor reaches it.
 #[derive(Debug, Clone, PartialEq, Eq)]

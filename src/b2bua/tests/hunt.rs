@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::b2bua::hunt::{HuntMember, HuntPlan, HuntStep};
-use crate::store::model::CallData;
+use crate::domain::model::CallData;
 
 fn member(user_id: i64, port: u16) -> HuntMember {
     HuntMember {

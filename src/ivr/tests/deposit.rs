@@ -5,11 +5,11 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::Script;
+use crate::domain::model::{UserId, VoicemailId};
 use crate::domain::{Lang, Reason};
 use crate::ivr::deposit::{RECORDING_GRACE, SAVE_TIMEOUT, STOP_GRACE};
 use crate::ivr::{Caller, Deposit, DepositSetup, Event, RecordingEnd, RecordingLimits, StoreReply};
 use crate::routing::GreetingStatus;
-use crate::store::model::{UserId, VoicemailId};
 
 /// Monday 24 November 2025, 11:00 in Copenhagen.
 fn wall() -> DateTime<Utc> {

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use super::action::{Action, PlayId, Prompt, StoreRequest};
 use super::event::Event;
 use super::Machine;
+use crate::domain::model::RecordingKind;
 use crate::speech::{render, Segment};
-use crate::store::model::RecordingKind;
 
 mod deposit;
 mod retrieve;

@@ -3,11 +3,11 @@
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::Script;
+use crate::domain::model::{UserId, VoicemailId, VoicemailMessage};
 use crate::domain::{Lang, MessageState};
 use crate::ivr::{
     Entry, Event, LoginResult, MailboxInfo, Pin, RecordingEnd, Retrieve, RetrieveSetup, StoreReply,
 };
-use crate::store::model::{UserId, VoicemailId, VoicemailMessage};
 
 /// Monday 24 November 2025, 11:00 in Copenhagen.
 fn wall() -> DateTime<Utc> {

@@ -40,9 +40,9 @@ use tracing::info;
 
 use crate::b2bua::trunk::Trunk;
 use crate::b2bua::{CalleeInfo, Diversion, OutboundTarget, Plan, TargetKind};
+use crate::domain::model::User;
 use crate::routing::{self, CallContext, GreetingStatus, RingTarget, Route, VoicemailInfo};
 use crate::sip::registrar::path;
-use crate::store::model::User;
 use crate::toll_fraud::{self, DenyList, OrgPolicy};
 
 use crate::user_state::LoadedUser;
@@ -118,7 +118,7 @@ enum Waiting {
 #[derive(Debug)]
 struct Forward {
     /// The forwarding user's organisation (same organisation = colleague).
-    org_id: crate::store::model::OrgId,
+    org_id: crate::domain::model::OrgId,
     /// That organisation's toll-fraud policy.
     policy: OrgPolicy,
     /// The forwarding user, whose voicemail takes the call if the forward cannot be made.

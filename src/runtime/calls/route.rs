@@ -12,6 +12,7 @@ use super::policy::{Planner, Step};
 use super::CallKey;
 use crate::b2bua::trunk::Trunk;
 use crate::b2bua::{CallerInfo, Plan};
+use crate::domain::model::User;
 use crate::domain::Lang;
 use crate::ivr::{Entry, RetrieveSetup};
 use crate::presence::Presence;
@@ -19,7 +20,6 @@ use crate::routing::{self, CallContext};
 use crate::runtime::sip::completion::{RouteLookup, Routed};
 use crate::sip::dialog;
 use crate::sip::registrar::path;
-use crate::store::model::User;
 use crate::store::{Store, StoreError};
 use crate::user_state;
 

@@ -6,11 +6,11 @@
 use std::net::SocketAddr;
 
 use crate::b2bua::{CallerInfo, Plan};
+use crate::domain::model::{Device, Registration, User};
 use crate::ivr::RetrieveSetup;
 use crate::notify::MwiTarget;
 use crate::sip::auth::DigestResponse;
 use crate::sip::transaction::{TransactionId, TransportKind};
-use crate::store::model::{Device, Registration, User};
 use crate::store::StoreError;
 
 use super::super::leg::LegCommand;

@@ -27,8 +27,8 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
 use crate::cluster::spool_share::{SharedTake, SpoolShare, TakeInfo};
+use crate::domain::model::{NewVoicemail, UserId};
 use crate::media::decode::{wav_header, WAV_HEADER_LEN};
-use crate::store::model::{NewVoicemail, UserId};
 use crate::store::Store;
 
 /// Where this server spools recordings: a directory `serve` creates under `data_dir`, or none

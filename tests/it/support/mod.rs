@@ -354,7 +354,7 @@ pub(crate) async fn bind_device(store: &onestatus::store::Store, local_number: &
     let device = store.devices(user.id).await.unwrap().remove(0);
     store
         .registration_upsert(
-            &onestatus::store::model::Binding {
+            &onestatus::domain::model::Binding {
                 user_id: user.id,
                 device_id: Some(device.id),
                 contact_uri: format!("sip:{local_number}@127.0.0.1:{port}"),

@@ -17,13 +17,13 @@ use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::{rand_token, TestServer};
+use onestatus::domain::model::{AbsenceData, Binding, Destination, User};
 use onestatus::domain::{Lang, Origin, Reason};
 use onestatus::media::decode::{DecodeLimits, PromptCache};
 use onestatus::media::g711::G711;
 use onestatus::speech::{
     self, fragment as f, FragmentLibrary, GreetingStatus, Piece, Segment, Utterance,
 };
-use onestatus::store::model::{AbsenceData, Binding, Destination, User};
 use onestatus::store::Store;
 
 /// The wall clock the server starts at: Tuesday 24 November 2026, 10:00 in Copenhagen (the
@@ -538,7 +538,7 @@ impl Prompts {
 /// (`onestatus::spoken_name`), decoded; `None` if it made none.
 pub(crate) fn spoken_name(
     server: &TestServer,
-    user: onestatus::store::model::UserId,
+    user: onestatus::domain::model::UserId,
 ) -> Option<Vec<i16>> {
     let name = with_store(server, async |store| {
         store.generated_name(user).await.unwrap()

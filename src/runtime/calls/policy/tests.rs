@@ -8,14 +8,14 @@ use chrono::{NaiveTime, TimeZone};
 use chrono_tz::Europe::Copenhagen;
 
 use super::*;
+use crate::domain::model::{
+    Binding, OrgId, Organisation, Profile, Registration, RegistrationId, UserId,
+};
 use crate::domain::{Lang, Origin, Reason, Role};
 use crate::routing::{
     Absence, Destination, Device, DeviceKind, DiversionReason, UserState, VoicemailSettings,
 };
 use crate::sip::transaction::TransportKind;
-use crate::store::model::{
-    Binding, OrgId, Organisation, Profile, Registration, RegistrationId, UserId,
-};
 
 /// Monday 2026-01-12 10:00 UTC (11:00 in Copenhagen, inside working hours).
 fn now() -> DateTime<Utc> {
@@ -590,12 +590,12 @@ impl GroupFixture {
         let mut org = Fixture::new(0, self.org, "0").loaded().org;
         org.allow_external_forwarding = self.allow_external;
         super::super::group::GroupCall {
-            group: crate::store::model::Group {
-                id: crate::store::model::GroupId(1),
+            group: crate::domain::model::Group {
+                id: crate::domain::model::GroupId(1),
                 org_id: OrgId(self.org),
                 name: "Reception".into(),
                 number: self.number.to_owned(),
-                kind: crate::store::model::GroupKind::Receptionist,
+                kind: crate::domain::model::GroupKind::Receptionist,
             },
             org,
             ringing: self.ringing.clone(),

@@ -1,8 +1,11 @@
-//! Typed rows of the store, as the rest of the system sees them. Enumerations are the shared
-//! ones of [`crate::domain`] where they exist; the few that only the store and the API speak of
-//! (device kind, notification channel, ...) are defined here with the same text-form scheme.
-//! Instants are `DateTime<Utc>`; local times of day are [`MinuteOfDay`] in the organisation's
-//! timezone.
+//! The domain model: the typed records (organisations, users, devices, absences, calendar
+//! entries, voicemail, history, ...) that every layer speaks of. It lives outside `store/` so
+//! that the cores (`b2bua`, `ivr`, `routing`), `calendar` and `notify` name these types without
+//! importing the store; the store reads and writes them (and re-exports them for its callers).
+//! Enumerations are the shared ones of [`crate::domain`] where they exist; the few that only
+//! the store and the API speak of (device kind, notification channel, ...) are defined here
+//! with the same text-form scheme. Instants are `DateTime<Utc>`; local times of day are
+//! [`MinuteOfDay`] in the organisation's timezone.
 
 use std::fmt;
 use std::str::FromStr;
@@ -10,7 +13,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Datelike, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{
+use super::{
     BusyStatus, DestinationKind, Lang, MessageState, Origin, Reason, Role, UnknownVariant,
 };
 

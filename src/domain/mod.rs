@@ -3,6 +3,11 @@
 //!
 //! Each enum has a stable lower-case text form (`as_str` / `FromStr`) because that form is what
 //! the database columns and the JSON API carry; changing a spelling is a migration.
+//!
+//! [`model`] holds the typed records built from this vocabulary (users, organisations, calendar
+//! entries, voicemail, ...), which the store persists.
+
+pub mod model;
 
 use std::fmt;
 use std::str::FromStr;
