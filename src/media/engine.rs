@@ -11,13 +11,15 @@
 //! every 20 ms. There is one driver per core (sessions dealt out round-robin): one driver
 //! saturated one core at 2,000 calls (100,000 packets a second each way) while the other
 //! core had room.
-//! The driver also reads each session's socket at that session's frame deadline
-//! (`try_recv_from` until it would block: the reactor marks the socket readable, no task
-//! waits on it), so a datagram costs its `recvfrom` and nothing else: no receive task to wake
-//! per packet, no copy, no channel hop (at 2,000 calls those were 100,000 task wake-ups a
-//! second). What arrived is at most one ptime old when the session sees it. Sends use
-//! `try_send_to`, which never blocks on a UDP socket in practice and drops the packet when
-//! the kernel buffer is full rather than delay every other call.
+//! The driver also reads each session's socket at that session's frame deadline (non-blocking
+//! `recv_from` until it would block), so a datagram costs its `recvfrom` and nothing else: no
+//! receive task to wake per packet, no copy, no channel hop (at 2,000 calls those were 100,000
+//! task wake-ups a second). What arrived is at most one ptime old when the session sees it.
+//! The sockets are plain non-blocking `std` sockets, not registered with tokio's reactor:
+//! nothing waits on their readiness, and a registered socket cost an epoll event per arriving
+//! datagram and woke a parked worker thread for it (benches/README.md, "Media syscalls").
+//! Sends are non-blocking `send_to`, which never blocks on a UDP socket in practice and drops
+//! the packet when the kernel buffer is full rather than delay every other call.
 //!
 //! The sessions' pacing is exact (deadline = start + n·ptime, see `session`); the timer only
 //! decides how *late* a packet leaves, which tokio's 1 ms timer resolution bounds.
@@ -25,13 +27,12 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use thiserror::Error;
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::RtpConfig;
@@ -102,7 +103,7 @@ enum Command {
     Open {
         id: SessionId,
         session: Box<MediaSession>,
-        socket: Arc<UdpSocket>,
+        socket: UdpSocket,
         events: mpsc::Sender<MediaEvent>,
     },
     Play {
@@ -160,7 +161,6 @@ struct EngineInner {
     session_config: SessionConfig,
     next_id: AtomicU64,
     shutdown: ShutdownListener,
-    runtime: tokio::runtime::Handle,
 }
 
 /// The even ports of `[rtp]`, handed out round-robin so a port just released is not reused
@@ -280,7 +280,6 @@ impl MediaEngine {
                 session_config,
                 next_id: AtomicU64::new(1),
                 shutdown,
-                runtime: tokio::runtime::Handle::current(),
             }),
         }
     }
@@ -306,18 +305,12 @@ impl MediaEngine {
         };
         // Refuse an unanswerable offer before taking a port.
         sdp::answer(offer, &local)?;
-        let std_socket = self.inner.ports.bind(local_ip)?;
-        std_socket
-            .set_nonblocking(true)
-            .map_err(MediaError::Socket)?;
-        let local_port = std_socket.local_addr().map_err(MediaError::Socket)?.port();
+        let socket = self.inner.ports.bind(local_ip)?;
+        socket.set_nonblocking(true).map_err(MediaError::Socket)?;
+        let local_port = socket.local_addr().map_err(MediaError::Socket)?.port();
         local.port = local_port;
         let answer = sdp::answer(offer, &local)?;
 
-        let socket = {
-            let _runtime = self.inner.runtime.enter();
-            Arc::new(UdpSocket::from_std(std_socket).map_err(MediaError::Socket)?)
-        };
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let driver = self.inner.driver(id);
         let session = MediaSession::new(
@@ -474,7 +467,8 @@ impl Drop for MediaHandle {
 /// A session as the driver holds it.
 struct Entry {
     session: Box<MediaSession>,
-    socket: Arc<UdpSocket>,
+    /// Non-blocking, and not registered with the reactor: read at the session's deadlines.
+    socket: UdpSocket,
     events: mpsc::Sender<MediaEvent>,
     /// Events the handle's queue had no room for, oldest first, sent before any newer one.
     /// Digits are dropped instead (a flood must not grow memory); recording audio, the end of
@@ -487,11 +481,10 @@ struct Entry {
 
 impl Entry {
     /// Reads what the socket holds (at most [`READ_MAX`]) into the session, as arrived at
-    /// `now`. Without a waiting task `try_recv_from` costs no system call while the reactor
-    /// has not seen the socket become readable.
+    /// `now`: one `recvfrom` per datagram and one more that finds the socket empty.
     fn read(&mut self, now: Instant, buffer: &mut [u8]) {
         for _ in 0..READ_MAX {
-            match self.socket.try_recv_from(buffer) {
+            match self.socket.recv_from(buffer) {
                 Ok((len, from)) => {
                     let datagram = buffer.get(..len).unwrap_or_default();
                     self.session.handle_datagram(now, from, datagram);
@@ -517,7 +510,7 @@ impl Entry {
         while let Some(transmit) = self.session.poll_transmit(now) {
             if let Err(e) = self
                 .socket
-                .try_send_to(&transmit.payload, transmit.destination)
+                .send_to(&transmit.payload, transmit.destination)
             {
                 self.send_failures += 1;
                 if self.send_failures == 1 {
