@@ -11,13 +11,16 @@
 //! every 20 ms. There is one driver per core (sessions dealt out round-robin): one driver
 //! saturated one core at 2,000 calls (100,000 packets a second each way) while the other
 //! core had room.
-//! The driver also reads each session's socket at that session's frame deadline
-//! (`try_recv_from` until it would block: the reactor marks the socket readable, no task
-//! waits on it), so a datagram costs its `recvfrom` and nothing else: no receive task to wake
-//! per packet, no copy, no channel hop (at 2,000 calls those were 100,000 task wake-ups a
-//! second). What arrived is at most one ptime old when the session sees it. Sends use
-//! `try_send_to`, which never blocks on a UDP socket in practice and drops the packet when
-//! the kernel buffer is full rather than delay every other call.
+//! The driver also reads each session's socket at that session's frame deadline (one
+//! `recvmmsg` for whatever is queued, `recv_batch`), so a datagram costs its share of that
+//! call and nothing else: no
+//! receive task to wake per packet, no copy, no channel hop (at 2,000 calls those were 100,000
+//! task wake-ups a second). What arrived is at most one ptime old when the session sees it.
+//! The sockets are plain non-blocking `std` sockets, not registered with tokio's reactor:
+//! nothing waits on their readiness, and a registered socket cost an epoll event per arriving
+//! datagram and woke a parked worker thread for it (benches/README.md, "Media syscalls").
+//! Sends are non-blocking `send_to`, which never blocks on a UDP socket in practice and drops
+//! the packet when the kernel buffer is full rather than delay every other call.
 //!
 //! The sessions' pacing is exact (deadline = start + n·ptime, see `session`); the timer only
 //! decides how *late* a packet leaves, which tokio's 1 ms timer resolution bounds.
@@ -25,25 +28,21 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use thiserror::Error;
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::RtpConfig;
 use crate::media::audio::Audio;
 use crate::media::recorder::{RecordOptions, RecordStop, Recording};
+use crate::media::recv_batch;
 use crate::media::sdp::{self, Direction, LocalMedia, SdpError, SessionDescription};
 use crate::media::session::{MediaEvent, MediaSession, PlaybackId, SessionConfig, SessionStats};
 use crate::shutdown::ShutdownListener;
-
-/// Largest datagram read; an RTP packet of 20 ms G.711 is 172 bytes, jumbo SIP-side MTUs are
-/// 1500. Larger datagrams are truncated by the kernel and then fail RTP parsing harmlessly.
-const MAX_DATAGRAM: usize = 2048;
 
 /// Datagrams read from one socket per visit, so that a flood on one call cannot hold the
 /// driver from every other (4 s of 20 ms packets; the rest waits in the kernel's buffer).
@@ -102,7 +101,7 @@ enum Command {
     Open {
         id: SessionId,
         session: Box<MediaSession>,
-        socket: Arc<UdpSocket>,
+        socket: UdpSocket,
         events: mpsc::Sender<MediaEvent>,
     },
     Play {
@@ -163,7 +162,6 @@ struct EngineInner {
     session_config: SessionConfig,
     next_id: AtomicU64,
     shutdown: ShutdownListener,
-    runtime: tokio::runtime::Handle,
 }
 
 /// The even ports of `[rtp]`, handed out round-robin so a port just released is not reused
@@ -283,7 +281,6 @@ impl MediaEngine {
                 session_config,
                 next_id: AtomicU64::new(1),
                 shutdown,
-                runtime: tokio::runtime::Handle::current(),
             }),
         }
     }
@@ -309,18 +306,12 @@ impl MediaEngine {
         };
         // Refuse an unanswerable offer before taking a port.
         sdp::answer(offer, &local)?;
-        let std_socket = self.inner.ports.bind(local_ip)?;
-        std_socket
-            .set_nonblocking(true)
-            .map_err(MediaError::Socket)?;
-        let local_port = std_socket.local_addr().map_err(MediaError::Socket)?.port();
+        let socket = self.inner.ports.bind(local_ip)?;
+        socket.set_nonblocking(true).map_err(MediaError::Socket)?;
+        let local_port = socket.local_addr().map_err(MediaError::Socket)?.port();
         local.port = local_port;
         let answer = sdp::answer(offer, &local)?;
 
-        let socket = {
-            let _runtime = self.inner.runtime.enter();
-            Arc::new(UdpSocket::from_std(std_socket).map_err(MediaError::Socket)?)
-        };
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let driver = self.inner.driver(id);
         let session = MediaSession::new(
@@ -478,7 +469,8 @@ impl Drop for MediaHandle {
 /// A session as the driver holds it.
 struct Entry {
     session: Box<MediaSession>,
-    socket: Arc<UdpSocket>,
+    /// Non-blocking, and not registered with the reactor: read at the session's deadlines.
+    socket: UdpSocket,
     events: mpsc::Sender<MediaEvent>,
     /// Events the handle's queue had no room for, oldest first, sent before any newer one.
     /// Digits are dropped instead (a flood must not grow memory); recording audio, the end of
@@ -491,38 +483,25 @@ struct Entry {
 
 impl Entry {
     /// Reads what the socket holds (at most [`READ_MAX`]) into the session, as arrived at
-    /// `now`. Without a waiting task `try_recv_from` costs no system call while the reactor
-    /// has not seen the socket become readable.
-    fn read(&mut self, now: Instant, buffer: &mut [u8]) {
-        for _ in 0..READ_MAX {
-            match self.socket.try_recv_from(buffer) {
-                Ok((len, from)) => {
-                    let datagram = buffer.get(..len).unwrap_or_default();
-                    self.session.handle_datagram(now, from, datagram);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                // ICMP errors surface on the next receive on some systems (ECONNREFUSED);
-                // they say nothing about this socket's future.
-                Err(e)
-                    if e.kind() == io::ErrorKind::ConnectionRefused
-                        || e.kind() == io::ErrorKind::ConnectionReset => {}
-                Err(e) => {
-                    tracing::debug!(error = %e, "RTP receive failed");
-                    break;
-                }
-            }
+    /// `now`: one `recvmmsg` for up to [`recv_batch::BATCH`] datagrams, and a short batch
+    /// tells that nothing more is queued (a `recvfrom` loop needed one more call, failing
+    /// with `EAGAIN`, for that).
+    fn read(&mut self, now: Instant) {
+        let session = &mut self.session;
+        let read = recv_batch::recv_each(&self.socket, READ_MAX, |from, datagram| {
+            session.handle_datagram(now, from, datagram);
+        });
+        if let Err(e) = read {
+            tracing::debug!(error = %e, "RTP receive failed");
         }
     }
 
     /// Reads what arrived, sends what is due and forwards events.
-    fn run(&mut self, now: Instant, buffer: &mut [u8]) {
-        self.read(now, buffer);
+    fn run(&mut self, now: Instant) {
+        self.read(now);
         self.session.handle_timeout(now);
         while let Some(transmit) = self.session.poll_transmit(now) {
-            if let Err(e) = self
-                .socket
-                .try_send_to(&transmit.payload, transmit.destination)
-            {
+            if let Err(e) = self.socket.send_to(&transmit.payload, transmit.destination) {
                 self.send_failures += 1;
                 if self.send_failures == 1 {
                     tracing::debug!(error = %e, to = %transmit.destination, "RTP send failed");
@@ -585,8 +564,6 @@ impl Entry {
 /// One driver task: its share of the sessions, one timer.
 async fn drive(mut commands: mpsc::UnboundedReceiver<Command>, mut shutdown: ShutdownListener) {
     let mut sessions: HashMap<SessionId, Entry> = HashMap::new();
-    // Every socket is read into this one buffer, at its session's deadline.
-    let mut buffer = vec![0u8; MAX_DATAGRAM];
     // Next deadline of each session; exactly one heap entry per live session.
     let mut timers: BinaryHeap<Reverse<(Instant, SessionId)>> = BinaryHeap::new();
     let mut shutting_down = false;
@@ -606,7 +583,7 @@ async fn drive(mut commands: mpsc::UnboundedReceiver<Command>, mut shutdown: Shu
         tokio::select! {
             biased;
             command = commands.recv() => match command {
-                Some(command) => handle_command(command, &mut sessions, &mut timers, &mut buffer),
+                Some(command) => handle_command(command, &mut sessions, &mut timers),
                 None => break,
             },
             () = &mut sleep, if armed.is_some() => {}
@@ -621,7 +598,7 @@ async fn drive(mut commands: mpsc::UnboundedReceiver<Command>, mut shutdown: Shu
         // at its hang-up.
         for _ in 0..COMMAND_BATCH {
             match commands.try_recv() {
-                Ok(command) => handle_command(command, &mut sessions, &mut timers, &mut buffer),
+                Ok(command) => handle_command(command, &mut sessions, &mut timers),
                 Err(_) => break,
             }
         }
@@ -632,7 +609,7 @@ async fn drive(mut commands: mpsc::UnboundedReceiver<Command>, mut shutdown: Shu
             }
             timers.pop();
             if let Some(entry) = sessions.get_mut(&id) {
-                entry.run(now, &mut buffer);
+                entry.run(now);
                 timers.push(Reverse((entry.session.poll_timeout(), id)));
             }
         }
@@ -658,7 +635,6 @@ fn handle_command(
     command: Command,
     sessions: &mut HashMap<SessionId, Entry>,
     timers: &mut BinaryHeap<Reverse<(Instant, SessionId)>>,
-    buffer: &mut [u8],
 ) {
     let id = match &command {
         Command::Open { id, .. }
@@ -694,7 +670,7 @@ fn handle_command(
         // not read them cut 3-5 s off most): they are read first.
         Command::Close { id, reply } => {
             if let Some(entry) = sessions.get_mut(&id) {
-                entry.read(now(), buffer);
+                entry.read(now());
             }
             close_now(id, reply, sessions);
             return;

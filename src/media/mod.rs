@@ -18,6 +18,7 @@
 //! - [`anchor_sdp`] and [`relay`]: media anchoring for calls the B2BUA bridges: the SDP
 //!   rewrite that points each party at us, and where each relayed packet goes (symmetric RTP
 //!   latching); [`anchor`] is their socket side, two ports and one task per call.
+//! - `recv_batch`: one `recvmmsg` reads what a socket holds, for [`engine`] and [`anchor`].
 //!
 //! Sockets, pacing and the 20 ms timer live in [`engine`]; everything else takes bytes,
 //! timestamps and seeds as parameters, so tests are deterministic.
@@ -31,6 +32,7 @@ pub mod engine;
 pub mod g711;
 pub mod player;
 pub mod recorder;
+mod recv_batch;
 pub mod relay;
 pub mod ringback;
 pub mod rtp;
