@@ -120,7 +120,7 @@ pub struct IvrDeps {
     /// The one PIN check with its lockout, shared with the web login.
     pub pin_check: crate::pin::PinCheck,
     /// The spool, the save limit and the counts publisher, shared by every voicemail call.
-    pub voicemail: super::voicemail::VoicemailShared,
+    pub voicemail: super::voicemail::shared::VoicemailShared,
     /// `[toll_fraud] deny_prefixes`: "press 9" never transfers to a number it names.
     pub deny_list: crate::toll_fraud::DenyList,
 }

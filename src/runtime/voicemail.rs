@@ -23,18 +23,19 @@
 //! closes (a hang-up that raced the stop: its last chunks and its tail) is spooled and saved
 //! too.
 
+pub(super) mod shared;
 mod spool;
 
+pub use shared::VoicemailShared;
 pub use spool::{left_behind as message_left_behind, recover as recover_spool, SpoolDir};
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono_tz::Tz;
-use tokio::sync::Semaphore;
 use tracing::{debug, info, warn, Instrument};
 
-use self::spool::{Envelope, Spool};
+use self::spool::{trimmed, Envelope, Spool};
 use super::ivr_driver::{Handler, IvrDriver, PromptAudio};
 use super::leg::{IvrDeps, IvrLeg};
 use crate::b2bua::VoicemailRequest;
@@ -50,7 +51,6 @@ use crate::media::engine::Closed;
 use crate::media::recorder::{RecordOptions, Recording};
 use crate::media::session::MediaEvent;
 use crate::media::vad::SpeechSummary;
-use crate::notify::VoicemailChanged;
 use crate::speech::{self, fragment as f, Segment};
 use crate::store::StoreError;
 
@@ -62,48 +62,8 @@ const STREAM_INTERVAL: Duration = Duration::from_secs(1);
 /// Attempts at storing a message before the caller is told it failed; the store's pool may be
 /// momentarily exhausted or a Postgres fail-over under way.
 const SAVE_ATTEMPTS: u32 = 4;
-/// Messages being saved at once, process-wide. A save is the one moment a call holds its
-/// message in memory whole (the WAV read from the spool, and the store's copy while it is
-/// inserted); callers hang up together (a load test's do, to the second), and a thousand
-/// saves at once would hold a thousand messages. The store writes one at a time on SQLite
-/// anyway, and each save takes milliseconds, so the queue costs little time; waiting callers
-/// hold nothing but their spool file meanwhile.
-const SAVE_CONCURRENCY: usize = 4;
 /// First wait between save attempts; doubled each time.
 const SAVE_BACKOFF: Duration = Duration::from_millis(250);
-
-/// What the voicemail drivers share across calls, created once by `serve` and handed to each
-/// call with its other dependencies (`IvrDeps::voicemail`). Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct VoicemailShared {
-    /// Where recordings are spooled while the caller speaks.
-    pub spool: SpoolDir,
-    /// The permits of [`SAVE_CONCURRENCY`]: messages being saved at once, server-wide.
-    pub save_slots: Arc<Semaphore>,
-    /// Publishes a user's message counts after a change.
-    pub changed: VoicemailChanged,
-    /// `/metrics`: messages stored and dropped, insert latency, RTP packets lost.
-    pub metrics: Option<Arc<crate::metrics::Metrics>>,
-}
-
-impl VoicemailShared {
-    /// Spooling into `spool`, [`SAVE_CONCURRENCY`] saves at once, counts published by
-    /// `changed`.
-    pub fn new(spool: SpoolDir, changed: VoicemailChanged) -> Self {
-        VoicemailShared {
-            spool,
-            save_slots: Arc::new(Semaphore::new(SAVE_CONCURRENCY)),
-            changed,
-            metrics: None,
-        }
-    }
-
-    /// Counts in `metrics` too.
-    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
-        self.metrics = Some(metrics);
-        self
-    }
-}
 
 /// Runs the deposit IVR for `req` on `leg` until the machine is finished and the message, if
 /// any, is stored. Never panics on what the caller sends; store failures are logged and the
@@ -824,30 +784,6 @@ async fn load_tone(deps: &IvrDeps, lang: crate::domain::Lang) -> Option<Arc<[i16
             None
         }
     }
-}
-
-/// `wav` (a spooled recording, [`WAV_HEADER_LEN`] bytes of header then 16-bit samples) cut to
-/// the speech and its margins. `None` when nothing is left: no speech.
-fn trimmed(wav: Vec<u8>, speech: &SpeechSummary) -> Option<Vec<u8>> {
-    let samples = wav.len().saturating_sub(WAV_HEADER_LEN) / 2;
-    let keep = speech.trim(samples);
-    if keep.is_empty() {
-        warn!("no speech to save");
-        return None;
-    }
-    if keep == (0..samples) {
-        return Some(wav);
-    }
-    let data = wav.get(WAV_HEADER_LEN + 2 * keep.start..WAV_HEADER_LEN + 2 * keep.end)?;
-    let mut out = Vec::with_capacity(WAV_HEADER_LEN + data.len());
-    out.extend_from_slice(&decode::wav_header(data.len())?);
-    out.extend_from_slice(data);
-    debug!(
-        from = samples,
-        to = keep.len(),
-        "recording trimmed to its speech"
-    );
-    Some(out)
 }
 
 #[cfg(test)]

@@ -24,11 +24,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::cluster::spool_share::{SharedTake, SpoolShare, TakeInfo};
 use crate::domain::model::{NewVoicemail, UserId};
-use crate::media::decode::{wav_header, WAV_HEADER_LEN};
+use crate::media::decode::{self, wav_header, WAV_HEADER_LEN};
+use crate::media::vad::SpeechSummary;
 use crate::store::Store;
 
 /// Where this server spools recordings: a directory `serve` creates under `data_dir`, or none
@@ -471,7 +472,7 @@ pub fn left_behind(wav: Vec<u8>) -> Option<(Vec<u8>, u64)> {
     if !speech.is_message() {
         return None;
     }
-    let audio = super::trimmed(wav, &speech)?;
+    let audio = trimmed(wav, &speech)?;
     let samples = audio.len().saturating_sub(WAV_HEADER_LEN) / SAMPLE_BYTES;
     (samples >= MIN_SAMPLES).then_some((audio, samples as u64 / 8))
 }
@@ -483,6 +484,30 @@ fn samples_of(wav: &[u8]) -> Vec<i16> {
         .chunks_exact(SAMPLE_BYTES)
         .map(|c| i16::from_le_bytes([c[0], c[1]]))
         .collect()
+}
+
+/// `wav` (a spooled recording, [`WAV_HEADER_LEN`] bytes of header then 16-bit samples) cut to
+/// the speech and its margins. `None` when nothing is left: no speech.
+pub(super) fn trimmed(wav: Vec<u8>, speech: &SpeechSummary) -> Option<Vec<u8>> {
+    let samples = wav.len().saturating_sub(WAV_HEADER_LEN) / 2;
+    let keep = speech.trim(samples);
+    if keep.is_empty() {
+        warn!("no speech to save");
+        return None;
+    }
+    if keep == (0..samples) {
+        return Some(wav);
+    }
+    let data = wav.get(WAV_HEADER_LEN + 2 * keep.start..WAV_HEADER_LEN + 2 * keep.end)?;
+    let mut out = Vec::with_capacity(WAV_HEADER_LEN + data.len());
+    out.extend_from_slice(&decode::wav_header(data.len())?);
+    out.extend_from_slice(data);
+    debug!(
+        from = samples,
+        to = keep.len(),
+        "recording trimmed to its speech"
+    );
+    Some(out)
 }
 
 #[cfg(test)]
