@@ -28,6 +28,8 @@ pub(crate) mod mirrored;
 mod policy;
 mod refer;
 mod route;
+mod targets;
+mod transfer_requests;
 
 pub(super) use refer::{call_of as refer_call_of, on_target_response as on_refer_response};
 

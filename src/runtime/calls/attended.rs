@@ -18,7 +18,7 @@ use rsip::headers::UntypedHeader;
 use rsip::Method;
 use tracing::{debug, info};
 
-use super::refer::{notify_status, send_in_call};
+use super::transfer_requests::{notify_status, send_in_call};
 use super::{Calls, Side};
 use crate::media::relay::Party;
 use crate::runtime::sip::context::Context;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tracing::info;
 
-use super::policy::ring_targets;
+use super::targets::ring_targets;
 use crate::b2bua::hunt::{HuntMember, HuntPlan, HuntStep};
 use crate::b2bua::trunk::Trunk;
 use crate::b2bua::{CalleeInfo, Diversion, OutboundTarget};

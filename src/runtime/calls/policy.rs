@@ -39,15 +39,15 @@ use chrono::{DateTime, Utc};
 use tracing::info;
 
 use crate::b2bua::trunk::Trunk;
-use crate::b2bua::{CalleeInfo, Diversion, OutboundTarget, Plan, TargetKind};
+use crate::b2bua::{CalleeInfo, Diversion, Plan, TargetKind};
 use crate::domain::model::User;
 use crate::routing::{self, CallContext, GreetingStatus, RingTarget, Route, VoicemailInfo};
-use crate::sip::registrar::path;
 use crate::toll_fraud::{self, DenyList, OrgPolicy};
 
 use crate::user_state::LoadedUser;
 
 use super::group::{FallbackStep, GroupCall, GroupPending};
+use super::targets::ring_targets;
 
 /// What the policy needs next, or its answer.
 #[derive(Debug)]
@@ -511,63 +511,6 @@ fn route_name(route: &Route) -> &'static str {
         Route::Forward { .. } => "forward",
         Route::Voicemail(_) => "voicemail",
     }
-}
-
-/// One member's ring targets to addresses: a device is reached where its REGISTER came from,
-/// the mobile through the trunk (when there is one and it resolved, and the toll-fraud policy
-/// of the member's organisation with `deny` allows it). Targets that cannot be reached are
-/// left out. One call per member rung, so a group is the concatenation.
-pub(super) fn ring_targets(
-    loaded: &LoadedUser,
-    targets: &[RingTarget],
-    trunk: Option<(&Trunk, SocketAddr)>,
-    deny: &DenyList,
-) -> Vec<OutboundTarget> {
-    let mut out = Vec::new();
-    for target in targets {
-        match target {
-            RingTarget::Device { contact, .. } => {
-                let Some(reg) = loaded
-                    .registrations
-                    .iter()
-                    .find(|r| r.binding.contact_uri == *contact)
-                else {
-                    continue;
-                };
-                // Where it registered from, or through its Path (RFC 3327) to the proxy that
-                // holds its connection.
-                let b = &reg.binding;
-                let reach = match path::reach(&b.received_addr, &b.transport, &b.path) {
-                    Ok(reach) => reach,
-                    Err(error) => {
-                        info!(%contact, %error, "a registered device cannot be reached");
-                        continue;
-                    }
-                };
-                out.push(OutboundTarget {
-                    uri: contact.clone(),
-                    destination: reach.destination,
-                    transport: reach.transport,
-                    kind: TargetKind::Device,
-                    route: reach.route,
-                });
-            }
-            RingTarget::Mobile { number } => {
-                if let Err(error) =
-                    toll_fraud::check_stored(number, &OrgPolicy::for_org(&loaded.org), deny)
-                {
-                    info!(to = %number, %error, "toll-fraud policy: the mobile is not rung");
-                    continue;
-                }
-                if let Some(t) =
-                    trunk.and_then(|(trunk, at)| trunk.target(at, number, TargetKind::Mobile))
-                {
-                    out.push(t);
-                }
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

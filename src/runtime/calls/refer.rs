@@ -23,15 +23,16 @@ use rsip::headers::UntypedHeader;
 use rsip::{Header, Method};
 use tracing::{debug, info, warn};
 
+use super::transfer_requests::{notify, send};
 use super::{Calls, Running};
 use crate::b2bua::transfer::{self, Action, Event, Failure, Transfer};
 use crate::b2bua::{CallerInfo, Event as CallEvent, Side};
 use crate::runtime::sip::context::Context;
-use crate::runtime::sip::owners::{CallKey, Owner};
+use crate::runtime::sip::owners::CallKey;
 use crate::runtime::sip::reply::reply;
 use crate::sip::dialog;
 use crate::sip::message;
-use crate::sip::transaction::{TransactionId, TransportKind};
+use crate::sip::transaction::TransactionId;
 
 /// The originated-INVITE name prefix of a transfer (the rest is the old call's key).
 const ID_PREFIX: &str = "refer-";
@@ -42,9 +43,9 @@ pub(super) struct Refers {
     running: HashMap<CallKey, Refer>,
     /// Our NOTIFYs and re-INVITEs (entered in the owner index as the old call's), by
     /// transaction: which transfer, and whether it is the re-INVITE.
-    transactions: HashMap<TransactionId, (CallKey, Method)>,
+    pub(super) transactions: HashMap<TransactionId, (CallKey, Method)>,
     /// Who gets the NOTIFYs of a transfer under way (blind or attended), by call.
-    transferors: HashMap<CallKey, Side>,
+    pub(super) transferors: HashMap<CallKey, Side>,
 }
 
 struct Refer {
@@ -212,98 +213,6 @@ fn caller_info(invite: &rsip::Request) -> CallerInfo {
     let from = dialog::header_value(&invite.headers, "From").unwrap_or_default();
     let (addr, _) = dialog::split_tag(&from);
     super::mirrored::caller_info(&addr)
-}
-
-/// A NOTIFY to the transferor with the transfer's progress as `message/sipfrag` (RFC 3515
-/// §2.4.5); `last` ends the implicit subscription.
-pub(super) fn notify_status(
-    cx: &mut Context,
-    calls: &mut Calls,
-    key: CallKey,
-    status: &str,
-    last: bool,
-) {
-    notify(cx, calls, key, status, last);
-}
-
-fn notify(cx: &mut Context, calls: &mut Calls, key: CallKey, status: &str, last: bool) {
-    let sent_by = cx.sent_by();
-    let Some(transferor) = calls.refers.transferors.get(&key).copied() else {
-        return;
-    };
-    let Some(running) = calls.calls.get_mut(&key) else {
-        return;
-    };
-    let Some((mut request, destination, transport)) =
-        running.call.request_to(transferor, Method::Notify)
-    else {
-        debug!("transferor's dialog gone: no NOTIFY");
-        return;
-    };
-    let body = format!("SIP/2.0 {status}\r\n").into_bytes();
-    let state = if last {
-        "terminated;reason=noresource"
-    } else {
-        "active;expires=60"
-    };
-    let mut headers: Vec<Header> = request
-        .headers
-        .iter()
-        .filter(|h| !matches!(h, Header::ContentLength(_)))
-        .cloned()
-        .collect();
-    headers.push(Header::Event(rsip::headers::Event::new("refer")));
-    headers.push(Header::SubscriptionState(
-        rsip::headers::SubscriptionState::new(state),
-    ));
-    headers.push(Header::Contact(rsip::headers::Contact::new(format!(
-        "<sip:onestatus@{sent_by}>"
-    ))));
-    headers.push(Header::ContentType(rsip::headers::ContentType::new(
-        "message/sipfrag;version=2.0",
-    )));
-    headers.push(Header::ContentLength(rsip::headers::ContentLength::new(
-        body.len().to_string(),
-    )));
-    request.headers = headers.into();
-    request.body = body;
-    send(cx, calls, key, request, destination, transport);
-}
-
-/// Sends a request of ours in one of call `key`'s dialogs; its answer comes back to
-/// [`on_response`].
-pub(super) fn send_in_call(
-    cx: &mut Context,
-    calls: &mut Calls,
-    key: CallKey,
-    request: rsip::Request,
-    destination: std::net::SocketAddr,
-    transport: TransportKind,
-) -> Option<TransactionId> {
-    send(cx, calls, key, request, destination, transport)
-}
-
-fn send(
-    cx: &mut Context,
-    calls: &mut Calls,
-    key: CallKey,
-    request: rsip::Request,
-    destination: std::net::SocketAddr,
-    transport: TransportKind,
-) -> Option<TransactionId> {
-    let now = cx.instant();
-    let method = request.method;
-    match cx.layer.send_request(now, request, destination, transport) {
-        Ok(tx) => {
-            cx.owners.bind_transaction(tx, Owner::Call(key));
-            calls.refers.transactions.insert(tx, (key, method));
-            Some(tx)
-        }
-        Err(error) => {
-            debug!(%error, %method, "transfer request not sent");
-            None
-        }
-    }
 }
 
 /// A response on one of our NOTIFYs or re-INVITEs; false when the transaction is not ours.
