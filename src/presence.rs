@@ -50,6 +50,13 @@ pub enum PresenceEvent {
         new: u32,
         /// Old (heard or saved) messages.
         old: u32,
+        /// The change was made on this node, not heard from another (never on the wire: a
+        /// remote event arrives with `false`). Only the node where the count changed sends
+        /// unsolicited message-waiting NOTIFYs to every binding it can reach, so that a phone
+        /// behind the proxy hears each change once, not once per node; the other nodes notify
+        /// their own subscriptions and the phones whose connection they hold.
+        #[serde(skip)]
+        here: bool,
     },
 }
 

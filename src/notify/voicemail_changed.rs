@@ -33,6 +33,7 @@ impl VoicemailChanged {
             user_id: user.0,
             new,
             old,
+            here: true,
         });
         Ok((new, old))
     }
@@ -81,7 +82,8 @@ mod tests {
                 PresenceEvent::Voicemail {
                     user_id: hans.0,
                     new: expected,
-                    old: 0
+                    old: 0,
+                    here: true,
                 }
             );
         }

@@ -32,7 +32,7 @@ use super::sip::reply::{reply, SERVER};
 use crate::notify::mwi::{CONTENT_TYPE, EVENT};
 use crate::notify::{MwiConfig, MwiNotifier, MwiTarget};
 use crate::sip::auth::{AuthAnswer, DigestResponse};
-use crate::sip::registrar::path::held_elsewhere;
+use crate::sip::registrar::path::{held_elsewhere, held_here};
 use crate::sip::subscription::{
     Accepted, Payload, SubscribeRejection, SubscriptionConfig, SubscriptionKey, Subscriptions,
     Watched,
@@ -344,7 +344,18 @@ fn summary(cx: &Context, new: u32, old: u32) -> crate::notify::MessageSummary {
 
 /// A mailbox's counts changed (or were re-read for a REGISTER): NOTIFY every subscription
 /// watching it, and look up the registered contacts for the unsolicited ones.
-pub(super) fn on_counts(cx: &mut Context, mwi: &mut Mwi, user_id: i64, new: u32, old: u32) {
+///
+/// `here`: the count changed on this node ([`crate::presence::PresenceEvent::Voicemail`]), which
+/// then tells every binding it can reach; a change heard from another node is told only to the
+/// phones whose connection this node holds (that node cannot reach them), so that each phone
+/// hears it once.
+pub(super) fn on_counts(
+    cx: &mut Context,
+    mwi: &mut Mwi,
+    user_id: i64,
+    (new, old): (u32, u32),
+    here: bool,
+) {
     let keys = mwi.subscriptions.watching(user_id);
     if !keys.is_empty() {
         mwi.counts.insert(user_id, (new, old));
@@ -377,10 +388,16 @@ pub(super) fn on_counts(cx: &mut Context, mwi: &mut Mwi, user_id: i64, new: u32,
                     .registrations_active(user, now)
                     .await?
                     .iter()
-                    // A direct TCP phone on another node hears from that node only.
+                    // A direct TCP phone on another node hears from that node only; a change
+                    // made elsewhere reaches here only for the phones this node holds.
                     .filter(|r| {
                         let b = &r.binding;
-                        held_elsewhere(&b.transport, &b.path, b.node_id.as_deref(), &node).is_none()
+                        let ours = b.node_id.as_deref();
+                        if here {
+                            held_elsewhere(&b.transport, &b.path, ours, &node).is_none()
+                        } else {
+                            held_here(&b.transport, &b.path, ours, &node)
+                        }
                     })
                     .filter_map(|r| MwiTarget::from_stored(&aor, &r.binding))
                     .collect();

@@ -298,8 +298,8 @@ impl SipService {
                 }
                 Some(done) = completions.recv() => self.on_completion(done),
                 event = bus.recv() => match event {
-                    Ok(crate::presence::PresenceEvent::Voicemail { user_id, new, old }) => {
-                        mwi::on_counts(&mut self.cx, &mut self.mwi, user_id, new, old);
+                    Ok(crate::presence::PresenceEvent::Voicemail { user_id, new, old, here }) => {
+                        mwi::on_counts(&mut self.cx, &mut self.mwi, user_id, (new, old), here);
                     }
                     Ok(_) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {

@@ -149,6 +149,13 @@ pub fn held_elsewhere<'a>(
     node_id.filter(|holder| connection && path.is_empty() && *holder != own_node)
 }
 
+/// Whether this node (`own_node`) holds the binding's connection: a binding without a Path over
+/// a connection-oriented transport, accepted here. Only this node can reach such a phone.
+pub fn held_here(transport: &str, path: &[String], node_id: Option<&str>, own_node: &str) -> bool {
+    let connection = !transport.eq_ignore_ascii_case("udp");
+    connection && path.is_empty() && node_id == Some(own_node)
+}
+
 /// The address and transport of a Route (or Path) value: `<sip:host[:port];params>`, the host
 /// an IP literal, the port 5060 (5061 for `sips`) when absent, the transport its `transport`
 /// parameter (UDP when absent, §18.1.1 for a `sip` URI).
@@ -276,6 +283,17 @@ mod tests {
         assert_eq!(held_elsewhere("tcp", &path, Some("node-a"), "node-b"), None);
         assert_eq!(held_elsewhere("udp", &[], Some("node-a"), "node-b"), None);
         assert_eq!(held_elsewhere("tcp", &[], None, "node-b"), None);
+    }
+
+    #[test]
+    fn only_the_node_holding_a_direct_connection_holds_the_binding() {
+        let path = [KAMAILIO.to_owned()];
+        assert!(held_here("tcp", &[], Some("node-a"), "node-a"));
+        assert!(!held_here("tcp", &[], Some("node-a"), "node-b"));
+        // Through the proxy or over UDP every node reaches it: nobody holds it.
+        assert!(!held_here("tcp", &path, Some("node-a"), "node-a"));
+        assert!(!held_here("udp", &[], Some("node-a"), "node-a"));
+        assert!(!held_here("tcp", &[], None, "node-a"));
     }
 
     #[test]
