@@ -284,6 +284,22 @@ fn response(request: &str, status: &str, to_tag: Option<&str>, extra: &str, body
     out
 }
 
+/// Two nodes on one fresh database, sharing the nonce secret, behind Kamailio listening on
+/// UDP and TCP. Bound in this order, they are dropped Kamailio first and the database last.
+fn two_nodes_behind_kamailio() -> (
+    PgDatabase,
+    support::TestServer,
+    support::TestServer,
+    Kamailio,
+) {
+    let db = PgDatabase::create();
+    let secret = [("ONESTATUS_SIP_NONCE_SECRET", SECRET)];
+    let a = nodes::node(&db, &secret);
+    let b = nodes::node(&db, &secret);
+    let kamailio = Kamailio::start_with_tcp(&[a.sip_udp, b.sip_udp]);
+    (db, a, b, kamailio)
+}
+
 /// Waits (bounded) until `node` shows Hans off the phone: a call just ended on one node must
 /// not make the next one, through another node, go to voicemail as "on the phone".
 fn wait_hans_free(node: &support::TestServer, db: &PgDatabase) {
@@ -394,11 +410,7 @@ fn sipp_phones_register_through_kamailio_over_udp_and_tcp_and_their_path_is_stor
 
 #[test]
 fn a_tcp_phone_registered_through_kamailio_is_reached_from_either_node() {
-    let db = PgDatabase::create();
-    let secret = [("ONESTATUS_SIP_NONCE_SECRET", SECRET)];
-    let a = nodes::node(&db, &secret);
-    let b = nodes::node(&db, &secret);
-    let kamailio = Kamailio::start_with_tcp(&[a.sip_udp, b.sip_udp]);
+    let (db, a, b, kamailio) = two_nodes_behind_kamailio();
     let mut phone = TcpPhone::connect(kamailio.tcp.unwrap(), "1000001");
 
     // RFC 3327 §5.3: the phone said `Supported: path`, so the 200 says the Path back.
@@ -528,11 +540,7 @@ fn a_direct_tcp_phone_is_rung_only_by_the_node_holding_its_connection() {
 /// through Kamailio, in the phone's own dialog, and the BYE after them too.
 #[test]
 fn reinvites_reach_a_tcp_phone_through_kamailio() {
-    let db = PgDatabase::create();
-    let secret = [("ONESTATUS_SIP_NONCE_SECRET", SECRET)];
-    let a = nodes::node(&db, &secret);
-    let b = nodes::node(&db, &secret);
-    let kamailio = Kamailio::start_with_tcp(&[a.sip_udp, b.sip_udp]);
+    let (_db, a, _b, kamailio) = two_nodes_behind_kamailio();
     let mut phone = TcpPhone::connect(kamailio.tcp.unwrap(), "1000001");
     let registered = phone.register();
     assert!(registered.starts_with("SIP/2.0 200"), "{registered}");
@@ -561,11 +569,7 @@ fn reinvites_reach_a_tcp_phone_through_kamailio() {
 /// NOTIFYs (405) must not cost the other its lamp.
 #[test]
 fn one_phone_behind_kamailio_refusing_mwi_does_not_silence_the_other() {
-    let db = PgDatabase::create();
-    let secret = [("ONESTATUS_SIP_NONCE_SECRET", SECRET)];
-    let a = nodes::node(&db, &secret);
-    let b = nodes::node(&db, &secret);
-    let kamailio = Kamailio::start_with_tcp(&[a.sip_udp, b.sip_udp]);
+    let (db, _a, _b, kamailio) = two_nodes_behind_kamailio();
     let mut refusing = TcpPhone::connect(kamailio.tcp.unwrap(), "1000001");
     refusing.refuses_notify = true;
     let registered = refusing.register();
