@@ -21,24 +21,57 @@ impl Store {
 pub(super) type RemoteCalls = Vec<(String, i64, i64)>;
 
 impl Store {
-    /// Renews `node`'s heartbeat (inserts it the first time).
+    /// Renews `node`'s heartbeat (inserts it the first time), keeping its SIP address.
     pub async fn cluster_heartbeat(
         &self,
         node: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.cluster_heartbeat_at(node, now, None).await
+    }
+
+    /// Renews `node`'s heartbeat and, when `sip_address` is given, the SIP address it takes
+    /// requests at (`crate::cluster::node_reach`: another node sends it the calls for the
+    /// direct TCP bindings it holds). `None` keeps the stored address.
+    pub async fn cluster_heartbeat_at(
+        &self,
+        node: &str,
+        now: DateTime<Utc>,
+        sip_address: Option<&str>,
+    ) -> Result<(), StoreError> {
         with_pool!(self, |pool| {
             sqlx::query(
-                "INSERT INTO cluster_nodes (node_id, heartbeat_at) VALUES ($1, $2) \
-                 ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+                "INSERT INTO cluster_nodes (node_id, heartbeat_at, sip_address) \
+                 VALUES ($1, $2, $3) ON CONFLICT (node_id) DO UPDATE SET \
+                 heartbeat_at = excluded.heartbeat_at, \
+                 sip_address = COALESCE(excluded.sip_address, cluster_nodes.sip_address)",
             )
             .bind(node)
             .bind(ms(now))
+            .bind(sip_address)
             .execute(pool)
             .await
             .map(|_| ())
         })?;
         Ok(())
+    }
+
+    /// The SIP addresses of the nodes whose heartbeat is at or after `alive_since` (this one
+    /// included), for those that advertise one: (node, address).
+    pub async fn cluster_node_addresses(
+        &self,
+        alive_since: DateTime<Utc>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows: Vec<(String, String)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT node_id, sip_address FROM cluster_nodes \
+                 WHERE heartbeat_at >= $1 AND sip_address IS NOT NULL ORDER BY node_id",
+            )
+            .bind(ms(alive_since))
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows)
     }
 
     /// Forgets `node`'s calls and heartbeat: at start (a node restarted under a configured
@@ -300,6 +333,26 @@ mod tests {
             .await
             .unwrap()
             .is_empty());
+    }
+
+    #[tokio::test]
+    async fn live_nodes_sip_addresses_are_read_back_and_kept_across_beats() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        store
+            .cluster_heartbeat_at("a", at(0), Some("sip:192.0.2.1:5060"))
+            .await
+            .unwrap();
+        store.cluster_heartbeat("b", at(0)).await.unwrap();
+        store
+            .cluster_heartbeat_at("c", at(-60), Some("sip:192.0.2.3:5060"))
+            .await
+            .unwrap();
+        // A beat without an address keeps the one stored.
+        store.cluster_heartbeat("a", at(5)).await.unwrap();
+        assert_eq!(
+            store.cluster_node_addresses(at(-10)).await.unwrap(),
+            [("a".to_owned(), "sip:192.0.2.1:5060".to_owned())]
+        );
     }
 
     #[tokio::test]

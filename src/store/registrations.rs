@@ -163,6 +163,24 @@ impl Store {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
+    /// The binding with row id `id`, if it is not expired at `now` (a node asked to ring a
+    /// binding it holds, `crate::cluster::node_reach`).
+    pub async fn registration_active_by_id(
+        &self,
+        id: RegistrationId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Registration>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM registrations WHERE id = $1 AND expires_at > $2");
+        let row: Option<RegistrationRow> = with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(id.0)
+                .bind(ms(now))
+                .fetch_optional(pool)
+                .await
+        })?;
+        row.map(TryInto::try_into).transpose()
+    }
+
     /// Deletes every binding expired at `now`; returns how many.
     pub async fn registrations_purge_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         Ok(with_pool!(self, |pool| {
