@@ -10,6 +10,8 @@
 //! - Nothing lost with a node: [`spool_share`] mirrors recordings in progress to the store,
 //!   [`dialog_share`] records the dialogs of answered calls, and [`orphans`] lets a survivor
 //!   store a dead node's messages, end its calls ([`orphan_bye`]) and write their history.
+//! - [`node_reach`]: a phone registered directly over TCP to one node is rung from another
+//!   through the node holding its connection.
 
 pub mod bans;
 pub mod dialog_share;
@@ -30,3 +32,4 @@ pub fn node_id(config: &crate::config::ClusterConfig) -> String {
     }
 }
 pub mod lease;
+pub mod node_reach;

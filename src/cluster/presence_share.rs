@@ -42,12 +42,14 @@ pub struct Wire {
     pub event: PresenceEvent,
 }
 
-/// Starts sharing `presence` through `store` as node `node`, when the store is PostgreSQL.
-/// Returns the task (ends only when aborted), or `None` on SQLite.
+/// Starts sharing `presence` through `store` as node `node`, when the store is PostgreSQL;
+/// the heartbeat also advertises `sip_address` ([`super::node_reach`]). Returns the task
+/// (ends only when aborted), or `None` on SQLite.
 pub fn start(
     store: Store,
     presence: Presence,
     node: String,
+    sip_address: Option<String>,
     config: ClusterConfig,
     clock: Arc<dyn Clock>,
 ) -> Option<tokio::task::JoinHandle<()>> {
@@ -57,7 +59,7 @@ pub fn start(
     info!(%node, "sharing presence with the other nodes on this store");
     let listener = tokio::spawn(listen(pool, presence.clone(), node.clone()));
     Some(tokio::spawn(async move {
-        run(store, presence, node, config, clock, rx).await;
+        run(store, presence, (node, sip_address), config, clock, rx).await;
         listener.abort();
     }))
 }
@@ -101,7 +103,7 @@ async fn listen(pool: sqlx::PgPool, presence: Presence, me: String) {
 async fn run(
     store: Store,
     presence: Presence,
-    node: String,
+    (node, sip_address): (String, Option<String>),
     config: ClusterConfig,
     clock: Arc<dyn Clock>,
     mut changes: mpsc::UnboundedReceiver<LocalChange>,
@@ -122,7 +124,8 @@ async fn run(
             }
             _ = beat.tick() => {
                 let now = clock.now();
-                if let Err(error) = heartbeat(&store, &presence, &node, now, now - expiry).await {
+                let me = (node.as_str(), sip_address.as_deref());
+                if let Err(error) = heartbeat(&store, &presence, me, now, now - expiry).await {
                     warn!(%error, "cluster heartbeat failed");
                 }
             }
@@ -176,11 +179,11 @@ async fn record(
 async fn heartbeat(
     store: &Store,
     presence: &Presence,
-    node: &str,
+    (node, sip_address): (&str, Option<&str>),
     now: chrono::DateTime<chrono::Utc>,
     alive_since: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), crate::store::StoreError> {
-    store.cluster_heartbeat(node, now).await?;
+    store.cluster_heartbeat_at(node, now, sip_address).await?;
     let swept = store.cluster_sweep_dead(alive_since).await?;
     if swept > 0 {
         info!(calls = swept, "calls of a silent node expired");

@@ -257,6 +257,12 @@ impl Server {
             max_body_bytes: config.sip.max_message_bytes,
         };
         let connections = tcp::Connections::new(limits, inbound_tx.clone(), shutdown.listener());
+        // Where the other nodes send the calls for the direct TCP bindings this one holds.
+        let sip_address = crate::cluster::node_reach::advertised(
+            config.sip.public_sent_by(),
+            listeners.sip_udp.first().and_then(|s| s.local_addr().ok()),
+            listeners.sip_tcp.first().and_then(|l| l.local_addr().ok()),
+        );
         let mut tasks = Vec::new();
         for socket in &listeners.sip_udp {
             tasks.push(tokio::spawn(udp::run_receiver(
@@ -276,6 +282,7 @@ impl Server {
             store.clone(),
             presence.clone(),
             node.clone(),
+            sip_address,
             config.cluster.clone(),
             clock.clone(),
         );
