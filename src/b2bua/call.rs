@@ -314,6 +314,9 @@ pub struct Call {
     session: Option<SessionTimer>,
     /// The user who forwarded the call here, for their own history row.
     forwarded_from: Option<CalleeInfo>,
+    /// Ringing one binding for another node ([`Plan::Binding`]): its leg's failure status is
+    /// the caller's answer.
+    binding_only: bool,
     /// Our relay endpoints when the media is anchored (see `media`).
     anchor: Option<MediaAnchor>,
     /// The caller's offer as the B legs get it (rewritten once when anchored).
@@ -373,6 +376,7 @@ impl Call {
             relays: Vec::new(),
             session: None,
             forwarded_from: None,
+            binding_only: false,
             anchor: None,
             leg_offer: None,
             media_told: (None, None),
@@ -538,6 +542,17 @@ impl Call {
                 self.hand_off(now, info);
             }
             Plan::Hunt(plan) => self.start_hunt(now, *plan),
+            Plan::Binding { target, timeout } => {
+                // As a dialled number with one leg, whose own failure is answered back.
+                self.binding_only = true;
+                self.on_routed(
+                    now,
+                    Plan::Dial {
+                        targets: vec![target],
+                        timeout,
+                    },
+                );
+            }
             Plan::Dial { targets, timeout } => {
                 // No callee of ours: `hand_off` turns "voicemail" into a final answer.
                 let fallback = VoicemailInfo {
@@ -1040,7 +1055,18 @@ impl Call {
                     .legs
                     .iter()
                     .all(|l| matches!(l.state, LegState::Done(486 | 600)));
-            let response = self.caller_response(if busy { 486 } else { 480 }, None);
+            // One binding rung for another node: the phone's own failure (603 stays a
+            // decline there, §16.7 step 5); no answer in time is 480 as above.
+            let own = self
+                .legs
+                .iter()
+                .find_map(|l| match l.state {
+                    LegState::Done(code) if code >= 300 => Some(code),
+                    _ => None,
+                })
+                .filter(|_| self.binding_only);
+            let code = own.unwrap_or(if busy { 486 } else { 480 });
+            let response = self.caller_response(code, None);
             self.respond_caller(response);
             self.outcome = Some(if busy { "busy" } else { "no_answer" });
             self.state = State::Over;

@@ -355,6 +355,7 @@ fn trunk() -> OutboundTarget {
         transport: TransportKind::Udp,
         kind: TargetKind::External,
         route: Vec::new(),
+        binding: None,
     }
 }
 

@@ -73,6 +73,13 @@ pub fn outbound_invite(
         Header::Contact(headers::Contact::new(format!("<{contact}>"))),
         message::allow_header(),
     ]);
+    if let Some(id) = target.binding {
+        // The holding node rings this binding of its own (`cluster::node_reach`).
+        out.push(Header::Other(
+            crate::cluster::node_reach::BINDING_HEADER.into(),
+            id.to_string(),
+        ));
+    }
     if let Some(d) = diversion {
         // RFC 5806 §4: name-addr of the diverting party, reason and counter.
         out.push(Header::Other(

@@ -29,6 +29,16 @@ pub enum Plan {
         /// Set when the call reaches these targets by a forward: the diversion headers.
         diversion: Option<Diversion>,
     },
+    /// Ring one binding this node holds, for another node that rang its user
+    /// ([`crate::cluster::node_reach`]): a plain B leg, no callee of ours (that node keeps the
+    /// history, presence and voicemail), and the leg's own failure status answered back
+    /// (486, 603, …) so that node decides on it as if it had rung the phone itself.
+    Binding {
+        /// The phone, on the connection this node holds.
+        target: OutboundTarget,
+        /// How long it may ring; the other node's CANCEL ends it sooner.
+        timeout: Duration,
+    },
     /// Dial a number outside our users (a click-to-call's external target, through the trunk):
     /// no local callee, so no callee history row or presence, and no voicemail to fall back
     /// to: no answer or busy answers the caller 480/486.
@@ -94,6 +104,9 @@ pub struct OutboundTarget {
     /// reaches it through the proxy holding its connection; `destination` is then the first
     /// Route's address. Empty for most targets.
     pub route: Vec<String>,
+    /// A binding another node holds, rung through that node (`destination`): its row id, sent
+    /// in [`crate::cluster::node_reach::BINDING_HEADER`]. `None` for most targets.
+    pub binding: Option<i64>,
 }
 
 /// The kind of a B leg.

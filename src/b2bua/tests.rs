@@ -72,6 +72,7 @@ fn target(port: u16, kind: TargetKind) -> OutboundTarget {
         transport: TransportKind::Udp,
         kind,
         route: Vec::new(),
+        binding: None,
     }
 }
 
@@ -1641,4 +1642,46 @@ fn a_detached_transferee_gets_no_bye_when_the_old_call_ends() {
     let byes = sent(&a, Method::Bye);
     assert_eq!(byes.len(), 1, "{a:?}");
     assert_eq!(byes[0].0, Side::Callee(LegId(0)));
+}
+
+/// Ringing one binding for another node (`cluster::node_reach`): one leg, the phone's own
+/// failure answered back (603 stays a decline, 486 busy), no voicemail, history or presence
+/// here (the other node keeps them).
+#[test]
+fn a_binding_rung_for_another_node_answers_the_phones_own_failure() {
+    for code in [603, 486, 404] {
+        let mut h = Harness::new();
+        let a = h.event(Event::Routed(Plan::Binding {
+            target: target(20, TargetKind::Device),
+            timeout: Duration::from_secs(210),
+        }));
+        assert_eq!(sent(&a, Method::Invite).len(), 1);
+        let a = h.device(0, code);
+        assert_eq!(caller_codes(&a), vec![code]);
+        assert!(voicemail(&a).is_none());
+        assert!(
+            !a.iter()
+                .any(|a| matches!(a, Action::Record(_) | Action::Presence { .. })),
+            "{a:?}"
+        );
+    }
+}
+
+#[test]
+fn a_leg_through_the_holding_node_names_the_binding() {
+    let mut h = Harness::new();
+    let mut via_node = target(30, TargetKind::Device);
+    via_node.binding = Some(42);
+    h.event(Event::Routed(Plan::Ring {
+        callee: callee(),
+        targets: vec![via_node, target(20, TargetKind::Device)],
+        timeout: Duration::from_secs(20),
+        fallback: fallback(),
+        diversion: None,
+    }));
+    assert_eq!(
+        header(h.invite(0), "X-OneStatus-Binding").as_deref(),
+        Some("42")
+    );
+    assert_eq!(header(h.invite(1), "X-OneStatus-Binding"), None);
 }

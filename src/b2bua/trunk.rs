@@ -65,6 +65,7 @@ impl Trunk {
             transport: TransportKind::Udp,
             kind,
             route: Vec::new(),
+            binding: None,
         })
     }
 }
