@@ -24,6 +24,7 @@ use tracing::{debug, info, warn, Span};
 
 mod attended;
 mod group;
+mod held;
 pub(crate) mod mirrored;
 mod policy;
 mod refer;
@@ -275,6 +276,8 @@ fn start(
         default_lang: cx.config.default_language,
         deny: cx.config.toll_fraud.deny_prefixes.clone(),
         node: cx.node_id.clone(),
+        node_expiry: chrono::Duration::from_std(cx.config.cluster.expiry())
+            .unwrap_or(chrono::Duration::MAX),
     };
     let metrics = cx.metrics.clone();
     tokio::spawn(tracing::Instrument::instrument(
@@ -282,7 +285,7 @@ fn start(
             let lookup = crate::metrics::timed(
                 metrics.as_deref(),
                 crate::metrics::StoreOp::Route,
-                route::route(&store, &presence, &numbers, key, &request, wall),
+                route::route(&store, &presence, &numbers, key, (&request, source), wall),
             )
             .await;
             let _ = completions.send(Completion::Routed(Box::new(lookup))).await;

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use tracing::info;
 
 use super::targets::ring_targets;
+use crate::cluster::node_reach::Holders;
 use crate::b2bua::hunt::{HuntMember, HuntPlan, HuntStep};
 use crate::b2bua::trunk::Trunk;
 use crate::b2bua::{CalleeInfo, Diversion, OutboundTarget};
@@ -150,6 +151,7 @@ pub(super) fn hunt_plan(
     pending: GroupPending,
     trunk: Option<(&Trunk, SocketAddr)>,
     deny: &DenyList,
+    holders: &Holders,
 ) -> HuntPlan {
     let GroupPending {
         call,
@@ -192,7 +194,7 @@ pub(super) fn hunt_plan(
                     .collect(),
                 _ => Vec::new(),
             };
-            let targets = ring_targets(member, &own, trunk, deny);
+            let targets = ring_targets(member, &own, trunk, deny, holders);
             if !targets.is_empty() {
                 out.members.push(HuntMember {
                     user: Some(callee(&member.user)),
@@ -211,7 +213,7 @@ pub(super) fn hunt_plan(
     match fallback {
         FallbackStep::None => {}
         FallbackStep::Colleague { loaded, targets } => {
-            let targets = ring_targets(&loaded, &targets, trunk, deny);
+            let targets = ring_targets(&loaded, &targets, trunk, deny, holders);
             if !targets.is_empty() {
                 steps.push(HuntStep {
                     members: vec![HuntMember {

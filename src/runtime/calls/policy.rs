@@ -48,6 +48,7 @@ use crate::user_state::LoadedUser;
 
 use super::group::{FallbackStep, GroupCall, GroupPending};
 use super::targets::ring_targets;
+use crate::cluster::node_reach::Holders;
 
 /// What the policy needs next, or its answer.
 #[derive(Debug)]
@@ -87,6 +88,9 @@ pub(super) struct Planner {
     waiting: Waiting,
     /// The operator's toll-fraud deny-list.
     deny: DenyList,
+    /// Which node holds a direct TCP binding, and where it takes requests
+    /// ([`crate::cluster::node_reach`]); filled in by the driver when one turns up.
+    holders: Holders,
 }
 
 /// The question a [`Planner`] waits on.
@@ -166,8 +170,15 @@ impl Planner {
             states: 0,
             waiting: Waiting::Callee,
             deny,
+            holders: Holders::default(),
         };
         (planner, Step::FindUser(dialled))
+    }
+
+    /// This node and the live nodes' addresses, for the driver to fill in
+    /// ([`Holders::needs_nodes`]) before it hands over a state with a binding held elsewhere.
+    pub(super) fn holders_mut(&mut self) -> &mut Holders {
+        &mut self.holders
     }
 
     /// The trunk to resolve for [`Step::ResolveTrunk`].
@@ -432,7 +443,7 @@ impl Planner {
                 timeout,
                 fallback,
             } => {
-                let resolved = ring_targets(&loaded, &targets, trunk, &self.deny);
+                let resolved = ring_targets(&loaded, &targets, trunk, &self.deny, &self.holders);
                 if resolved.is_empty() {
                     Plan::Voicemail {
                         callee,
@@ -464,7 +475,7 @@ impl Planner {
                 }
             }
             Pending::Group(group) => {
-                let plan = super::group::hunt_plan(*group, trunk, &self.deny);
+                let plan = super::group::hunt_plan(*group, trunk, &self.deny, &self.holders);
                 info!(
                     steps = plan.steps.len(),
                     ring_secs = super::group::total_ring(&plan).as_secs(),

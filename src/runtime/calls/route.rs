@@ -2,7 +2,10 @@
 //! (one of our devices? then the INVITE must be authenticated), whether the call is for a
 //! mailbox (the access number, or one's own number from one's own device), and otherwise runs
 //! the route → plan policy ([`super::policy`]), fetching from the store what the policy asks
-//! for. Its [`RouteLookup`] comes back to the SIP loop as a completion.
+//! for. Its [`RouteLookup`] comes back to the SIP loop as a completion. An INVITE from another
+//! node naming a binding this node holds is not routed: [`super::held`] plans it.
+
+use std::net::SocketAddr;
 
 use chrono::{DateTime, Utc};
 use rsip::Header;
@@ -12,6 +15,7 @@ use super::policy::{Planner, Step};
 use super::CallKey;
 use crate::b2bua::trunk::Trunk;
 use crate::b2bua::{CallerInfo, Plan};
+use crate::cluster::node_reach::{self, Holders, Via};
 use crate::domain::model::User;
 use crate::domain::Lang;
 use crate::ivr::{Entry, RetrieveSetup};
@@ -19,7 +23,6 @@ use crate::presence::Presence;
 use crate::routing::{self, CallContext};
 use crate::runtime::sip::completion::{RouteLookup, Routed};
 use crate::sip::dialog;
-use crate::sip::registrar::path;
 use crate::store::{Store, StoreError};
 use crate::user_state;
 
@@ -67,9 +70,12 @@ pub(super) struct Numbers {
     pub(super) default_lang: Lang,
     /// `toll_fraud.deny_prefixes`: ranges never dialled through the trunk.
     pub(super) deny: crate::toll_fraud::DenyList,
-    /// This node's id: a direct TCP binding another node holds is not rung from here
-    /// ([`crate::sip::registrar::path::held_elsewhere`]).
+    /// This node's id: a direct TCP binding another node holds is rung through that node
+    /// ([`crate::cluster::node_reach`]).
     pub(super) node: String,
+    /// How long since its last heartbeat a node counts as live (`cluster.heartbeat_secs` ×
+    /// `cluster.missed_heartbeats`).
+    pub(super) node_expiry: chrono::Duration,
 }
 
 pub(super) async fn route(
@@ -77,9 +83,19 @@ pub(super) async fn route(
     presence: &Presence,
     numbers: &Numbers,
     key: CallKey,
-    request: &rsip::Request,
+    (request, source): (&rsip::Request, SocketAddr),
     now: DateTime<Utc>,
 ) -> RouteLookup {
+    if let Some(id) = node_reach::named_binding(request) {
+        if let Some(plan) = super::held::for_a_node(store, numbers, id, source, now).await {
+            return RouteLookup {
+                key,
+                outcome: Routed::Plan(plan),
+                caller: caller_from(request),
+                caller_device: None,
+            };
+        }
+    }
     let mut caller = caller_from(request);
     let caller_device = match store.device_by_sip_username(&caller.number).await {
         Ok(device) => Some(device),
@@ -215,12 +231,13 @@ async fn plan(
     };
     let (mut planner, mut step) =
         Planner::new(context, Trunk::parse(&numbers.trunk), numbers.deny.clone());
+    *planner.holders_mut() = Holders::new(numbers.node.clone());
     loop {
         step = match step {
             Step::FindUser(number) => planner.on_user(find_user(store, &number).await?),
             Step::LoadState(user) => {
                 let mut loaded = user_state::load(store, presence, *user, now).await?;
-                reachable_only(&mut loaded, &numbers.node);
+                reachable_only(store, numbers, planner.holders_mut(), &mut loaded, now).await;
                 planner.on_state(now, loaded)
             }
             Step::ResolveTrunk => {
@@ -235,7 +252,8 @@ async fn plan(
                 let mut loaded = Vec::with_capacity(users.len());
                 for user in users {
                     let mut member = user_state::load(store, presence, user, now).await?;
-                    reachable_only(&mut member, &numbers.node);
+                    let holders = planner.holders_mut();
+                    reachable_only(store, numbers, holders, &mut member, now).await;
                     loaded.push(member);
                 }
                 planner.on_members(now, loaded)
@@ -275,21 +293,37 @@ fn diversion_history(request: &rsip::Request) -> (Vec<String>, u32) {
     (history, hops)
 }
 
-/// Leaves out the bindings this node cannot reach: direct TCP bindings whose connection another
-/// node holds (README "Running several nodes"). A device left without a binding is not rung;
-/// with none left the call goes where an unregistered user's goes.
-fn reachable_only(loaded: &mut crate::user_state::LoadedUser, node: &str) {
-    loaded.registrations.retain(|r| {
-        let b = &r.binding;
-        match path::held_elsewhere(&b.transport, &b.path, b.node_id.as_deref(), node) {
-            Some(holder) => {
-                info!(contact = %b.contact_uri, %holder,
-                    "a TCP binding held by another node is not rung from here");
+/// Leaves out the bindings this node cannot reach: direct TCP bindings whose connection a node
+/// holds that is not live or advertises no address (README "Running several nodes"); those of
+/// a live node stay, to be rung through it. The live nodes are read once per call, and only
+/// when such a binding turns up. A device left without a binding is not rung; with none left
+/// the call goes where an unregistered user's goes.
+async fn reachable_only(
+    store: &Store,
+    numbers: &Numbers,
+    holders: &mut Holders,
+    loaded: &mut crate::user_state::LoadedUser,
+    now: DateTime<Utc>,
+) {
+    if holders.needs_nodes(loaded.registrations.iter().map(|r| &r.binding)) {
+        match store.cluster_node_addresses(now - numbers.node_expiry).await {
+            Ok(rows) => holders.set_live(&rows),
+            Err(error) => {
+                warn!(%error, "store failed reading the nodes' addresses");
+                holders.set_live(&[]);
+            }
+        }
+    }
+    loaded
+        .registrations
+        .retain(|r| match holders.via(&r.binding) {
+            Via::Unreachable { holder } => {
+                info!(contact = %r.binding.contact_uri, %holder,
+                    "a TCP binding held by another node is not rung from here: that node is not live or advertises no address");
                 false
             }
-            None => true,
-        }
-    });
+            Via::Direct | Via::Node { .. } => true,
+        });
 }
 
 #[cfg(test)]
