@@ -13,14 +13,14 @@
 //! # A binding held by another node
 //! A phone registered *directly* over TCP to node A (no Path) has its one connection to node A;
 //! node B cannot open one to it (a phone listens on no port; behind NAT nothing reaches it).
-//! We do not make node A a relay for node B (a proxy core with its own Via and Record-Route
-//! handling in every node, a second Kamailio inside OneStatus): in a deployment of several
-//! nodes, phones register through the proxy, which adds its Path and so makes every binding
-//! reachable from every node. The binding records the node that accepted it (`node_id`), and
-//! [`held_elsewhere`] tells a node that such a direct TCP binding is another node's: it is
-//! left out of ringing and MWI there (logged, naming the holder), rather than dialled at an
-//! address where no connection can be opened. README "Running several nodes" says the same to
-//! operators.
+//! The binding records the node that accepted it (`node_id`), and [`held_elsewhere`] tells a
+//! node that such a direct TCP binding is another node's. Node B does not dial it: it rings it
+//! through node A as one more B2BUA leg, and node A rings it on its connection
+//! ([`crate::cluster::node_reach`]; no proxy core in OneStatus). A binding whose holder is not
+//! live is left out (logged, naming the holder). MWI NOTIFYs to it come from node A only
+//! ([`held_here`]). In a deployment of several nodes phones should still register through the
+//! proxy, whose Path makes every binding reachable from every node without that hop. README
+//! "Running several nodes" says the same to operators.
 //!
 //! §5.3 leaves the registrar a choice when the phone did not say `Supported: path`: we keep
 //! the Path (the proxy needs it to reach the phone; this is Kamailio's "lazy" mode) and leave
