@@ -39,6 +39,7 @@ mod nodes;
 mod nodes_bans;
 mod nodes_lost;
 mod nodes_path;
+mod nodes_tcp_reach;
 mod notify;
 mod security;
 mod serve;

@@ -16,12 +16,13 @@ use crate::nodes::{self, header, param, sha256_hex, Kamailio, PgDatabase};
 use crate::nodes::{HANS_ONE_NUMBER, SECRET};
 use crate::support;
 
-/// A desk phone on TCP: one connection to the proxy, raw SIP, every request it does not wait
-/// for (the MWI NOTIFY, a keepalive OPTIONS) answered 200 and kept.
-struct TcpPhone {
+/// A desk phone on TCP: one connection to the proxy (or, in `nodes_tcp_reach`, straight to one
+/// node), raw SIP, every request it does not wait for (the MWI NOTIFY, a keepalive OPTIONS)
+/// answered 200 and kept.
+pub(crate) struct TcpPhone {
     stream: TcpStream,
     buffer: Vec<u8>,
-    local: SocketAddr,
+    pub(crate) local: SocketAddr,
     user: &'static str,
     /// NOTIFYs answered while waiting for something else.
     notifies: Vec<String>,
@@ -33,8 +34,8 @@ struct TcpPhone {
 const TAG: &str = "tcpphone1";
 
 impl TcpPhone {
-    fn connect(proxy: SocketAddr, user: &'static str) -> TcpPhone {
-        let stream = TcpStream::connect(proxy).expect("kamailio accepts TCP");
+    pub(crate) fn connect(proxy: SocketAddr, user: &'static str) -> TcpPhone {
+        let stream = TcpStream::connect(proxy).expect("the proxy or node accepts TCP");
         stream
             .set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
@@ -49,7 +50,7 @@ impl TcpPhone {
         }
     }
 
-    fn send(&mut self, text: &str) {
+    pub(crate) fn send(&mut self, text: &str) {
         self.stream.write_all(text.as_bytes()).unwrap();
     }
 
@@ -104,7 +105,7 @@ impl TcpPhone {
 
     /// The next request of `method`, within `limit`; NOTIFY and OPTIONS on the way are answered
     /// 200 (NOTIFYs kept), stray responses dropped.
-    fn request(&mut self, method: &str, limit: Duration) -> Option<String> {
+    pub(crate) fn request(&mut self, method: &str, limit: Duration) -> Option<String> {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             let message = self.read(deadline.saturating_duration_since(Instant::now()))?;
@@ -146,7 +147,7 @@ impl TcpPhone {
     }
 
     /// REGISTERs with digest (SHA-256, password `demo<user>`); returns the final answer.
-    fn register(&mut self) -> String {
+    pub(crate) fn register(&mut self) -> String {
         let call_id = format!("tcp-phone-{}@test", support::rand_token());
         let first = self.register_request(1, &call_id, None);
         self.send(&first);
@@ -174,7 +175,7 @@ impl TcpPhone {
 
     /// Rings and answers `invite` (180, then 200 with SDP and the Record-Route set copied,
     /// RFC 3261 §12.1.1), and takes the ACK.
-    fn answer(&mut self, invite: &str) {
+    pub(crate) fn answer(&mut self, invite: &str) {
         let contact = format!(
             "Contact: <sip:{}@{};transport=tcp>\r\n",
             self.user, self.local
@@ -215,7 +216,7 @@ impl TcpPhone {
 
     /// Hangs up the call `invite` set up (§15.1.1): a BYE along the route set (the INVITE's
     /// Record-Route in order, §12.1.1) to its Contact, on the connection; returns the answer.
-    fn hang_up(&mut self, invite: &str) -> String {
+    pub(crate) fn hang_up(&mut self, invite: &str) -> String {
         let target = header(invite, "Contact")
             .first()
             .map(|c| c.trim_start_matches('<').split('>').next().unwrap_or(c))
@@ -253,7 +254,13 @@ impl TcpPhone {
 
 /// A response to `request`: its Via, From, To (with `to_tag` added when it has none),
 /// Call-ID, CSeq and Record-Route, then `extra` header lines and `body`.
-fn response(request: &str, status: &str, to_tag: Option<&str>, extra: &str, body: &str) -> String {
+pub(crate) fn response(
+    request: &str,
+    status: &str,
+    to_tag: Option<&str>,
+    extra: &str,
+    body: &str,
+) -> String {
     let mut out = format!("SIP/2.0 {status}\r\n");
     for line in request.split("\r\n").skip(1) {
         if line.is_empty() {
@@ -302,7 +309,7 @@ fn two_nodes_behind_kamailio() -> (
 
 /// Waits (bounded) until `node` shows Hans off the phone: a call just ended on one node must
 /// not make the next one, through another node, go to voicemail as "on the phone".
-fn wait_hans_free(node: &support::TestServer, db: &PgDatabase) {
+pub(crate) fn wait_hans_free(node: &support::TestServer, db: &PgDatabase) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -323,7 +330,7 @@ fn wait_hans_free(node: &support::TestServer, db: &PgDatabase) {
 }
 
 /// The Path stored with the bindings of the user with `local_number`.
-fn stored_paths(db: &PgDatabase, local_number: &str) -> Vec<Vec<String>> {
+pub(crate) fn stored_paths(db: &PgDatabase, local_number: &str) -> Vec<Vec<String>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -479,61 +486,6 @@ fn a_tcp_phone_registered_through_kamailio_is_reached_from_either_node() {
         b.wait_log("call over", Duration::from_secs(5)).is_some(),
         "node B carried no call"
     );
-}
-
-/// The design for a phone registered directly to one node over TCP (README "Running several
-/// nodes"): only that node holds its connection, so the other leaves its binding out and the
-/// call goes to voicemail there, while the holding node still reaches it on its connection.
-#[test]
-fn a_direct_tcp_phone_is_rung_only_by_the_node_holding_its_connection() {
-    let db = PgDatabase::create();
-    let env = [
-        ("ONESTATUS_SIP_NONCE_SECRET", SECRET),
-        ("ONESTATUS_CLUSTER_NODE_ID", "node-a"),
-    ];
-    let a = nodes::node(&db, &env);
-    let env = [
-        ("ONESTATUS_SIP_NONCE_SECRET", SECRET),
-        ("ONESTATUS_CLUSTER_NODE_ID", "node-b"),
-    ];
-    let b = nodes::node(&db, &env);
-    let mut phone = TcpPhone::connect(a.sip_tcp, "1000001");
-    let registered = phone.register();
-    assert!(registered.starts_with("SIP/2.0 200"), "{registered}");
-    assert!(header(&registered, "Path").is_empty(), "{registered}");
-    assert_eq!(stored_paths(&db, "1000001"), [Vec::<String>::new()]);
-
-    // Through node B: not rung (node B cannot open a connection to it), voicemail instead.
-    support::sipp(
-        "uac_unavailable.xml",
-        b.sip_udp,
-        &["-s", HANS_ONE_NUMBER, "-m", "1"],
-    )
-    .unwrap();
-    let line = b
-        .wait_log("held by another node", Duration::from_secs(10))
-        .expect("node B leaves node A's TCP binding out");
-    assert!(line.contains("node-a"), "{line}");
-    assert!(
-        phone.request("INVITE", Duration::from_secs(1)).is_none(),
-        "node B's call reached the phone"
-    );
-    wait_hans_free(&a, &db);
-
-    // Through node A: rung on its connection.
-    let target = a.sip_udp;
-    let caller = std::thread::spawn(move || {
-        support::sipp("uac_call.xml", target, &["-s", HANS_ONE_NUMBER, "-m", "1"])
-    });
-    let invite = phone
-        .request("INVITE", Duration::from_secs(15))
-        .expect("node A rings the phone on its connection");
-    phone.answer(&invite);
-    let bye = phone
-        .request("BYE", Duration::from_secs(15))
-        .expect("the caller's BYE reaches the phone");
-    phone.send(&response(&bye, "200 OK", None, "", ""));
-    caller.join().unwrap().unwrap();
 }
 
 /// Re-INVITEs (hold, resume) from a caller on node A cross to the TCP phone along the route set

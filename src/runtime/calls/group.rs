@@ -15,10 +15,10 @@ use chrono::{DateTime, Utc};
 use tracing::info;
 
 use super::targets::ring_targets;
-use crate::cluster::node_reach::Holders;
 use crate::b2bua::hunt::{HuntMember, HuntPlan, HuntStep};
 use crate::b2bua::trunk::Trunk;
 use crate::b2bua::{CalleeInfo, Diversion, OutboundTarget};
+use crate::cluster::node_reach::Holders;
 use crate::domain::model::{Group, Organisation, User};
 use crate::routing::group::{ring_steps, Member, RingStrategy};
 use crate::routing::{self, CallContext, GreetingStatus, RingTarget, Route, VoicemailInfo};

@@ -34,7 +34,10 @@ pub(super) async fn for_a_node(
     source: SocketAddr,
     now: DateTime<Utc>,
 ) -> Option<Plan> {
-    let nodes = match store.cluster_node_addresses(now - numbers.node_expiry).await {
+    let nodes = match store
+        .cluster_node_addresses(now - numbers.node_expiry)
+        .await
+    {
         Ok(nodes) => nodes,
         Err(error) => {
             warn!(%error, "store failed reading the nodes' addresses");
@@ -58,7 +61,10 @@ pub(super) async fn for_a_node(
         path::held_here(&b.transport, &b.path, b.node_id.as_deref(), &numbers.node)
     });
     let Some(registration) = held else {
-        info!(binding = id.0, "another node named a binding this node does not hold");
+        info!(
+            binding = id.0,
+            "another node named a binding this node does not hold"
+        );
         return Some(reject(480));
     };
     let b = &registration.binding;

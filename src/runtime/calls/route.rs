@@ -306,7 +306,10 @@ async fn reachable_only(
     now: DateTime<Utc>,
 ) {
     if holders.needs_nodes(loaded.registrations.iter().map(|r| &r.binding)) {
-        match store.cluster_node_addresses(now - numbers.node_expiry).await {
+        match store
+            .cluster_node_addresses(now - numbers.node_expiry)
+            .await
+        {
             Ok(rows) => holders.set_live(&rows),
             Err(error) => {
                 warn!(%error, "store failed reading the nodes' addresses");
