@@ -22,7 +22,8 @@
 //! driver wakes at most 1/[`SLACK`] times a second however many calls it carries, and a
 //! packet leaves at most [`SLACK`] early. Commands come over a `std` channel the thread waits
 //! on with the next deadline as its timeout; events and replies go back over tokio channels,
-//! which wake the IVR task from any thread.
+//! which wake the IVR task from any thread. The threads ask for a raised priority
+//! (`priority`), so that a busy machine delays signalling before it delays audio.
 //! The driver also reads each session's socket at that session's frame deadline (one
 //! `recvmmsg` for whatever is queued, `recv_batch`), so a datagram costs its share of that
 //! call and nothing else: no
@@ -596,6 +597,7 @@ impl Entry {
 
 /// One driver thread: its share of the sessions, one deadline to sleep until.
 fn drive(commands: &std_mpsc::Receiver<Command>, shutdown: &ShutdownListener) {
+    crate::media::priority::raise_current_thread();
     let mut sessions: HashMap<SessionId, Entry> = HashMap::new();
     // Next deadline of each session; exactly one heap entry per live session.
     let mut timers: BinaryHeap<Reverse<(Instant, SessionId)>> = BinaryHeap::new();
