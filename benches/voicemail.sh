@@ -74,6 +74,26 @@ ok = sum(1 for (d,) in rows if abs(d - secs * 1000) <= 1000)
 print(f"{len(rows)} stored, {ok} with the right duration")
 PY
 )"
+    # A call that left no message is named, with what the server logged about it (the
+    # generator calls from "load<i>", Call-ID "vmload-<i>-<pid>@bench"): BENCH_LOG=info gives
+    # the IVR's view (recording ended, speech heard, why it was not kept).
+    missing="$(python3 - "$WORK/data/onestatus.db" "$started" "$n" <<'PY'
+import sqlite3, sys
+db, since, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+c = sqlite3.connect(db)
+got = {r[0] for r in c.execute("select caller_number from voicemail_messages where received_at >= ?", (since,))}
+print(" ".join(f"load{i}" for i in range(n) if f"load{i}" not in got))
+PY
+)"
+    if [ -n "$missing" ]; then
+        log "N=$n: no message from: $(echo "$missing" | cut -d' ' -f1-20)"
+        for caller in $(echo "$missing" | cut -d' ' -f1-3); do
+            log "  server log of ${caller}'s call:"
+            grep -F "vmload-${caller#load}-" "$WORK/onestatus.log" | cut -c1-300 >&2 || true
+            grep -F "call $((${caller#load})):" "$WORK/gen.$n.err" >&2 || true
+        done
+        stored="$stored (none from $(echo "$missing" | wc -w) calls: $(echo "$missing" | cut -d' ' -f1-5))"
+    fi
     hz="$(getconf CLK_TCK)"
     cpu_pct="$(awk -v t=$((ticks1 - ticks0)) -v hz="$hz" -v ms="$elapsed_ms" 'BEGIN{printf "%.0f", 100*t/hz/(ms/1000)}')"
     per_call="$(awk -v p="${peak_rss:-0}" -v b="$base_rss" -v n="$n" 'BEGIN{printf "%.0f", (p-b)/n}')"

@@ -31,6 +31,7 @@ pub mod dtmf;
 pub mod engine;
 pub mod g711;
 pub mod player;
+mod priority;
 pub mod recorder;
 mod recv_batch;
 pub mod relay;
