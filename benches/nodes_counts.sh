@@ -119,12 +119,15 @@ measure() {
             split(sql, w, " ")
             key = w[1] " " w[2] " " w[3] " " w[4]
             if (w[1] == "WITH") key = key " " w[5] " " w[6]
-            if (sql ~ /pg_notify/) { key = "NOTIFY"; notifies++ }
+            if (sql ~ /pg_notify/) {
+                key = (sql ~ /cluster_calls/) ? "NOTIFY with the cluster_calls rows" : "NOTIFY"
+                notifies++
+            }
             count[key]++; total++; pernode[n]++
         }
         END {
             for (k in count) printf "| %s | `%s` | %d | %.2f |\n", mode, k, count[k], count[k] / calls
-            printf "| %s | **all statements** (NOTIFY %d) | %d | **%.2f** |\n", mode, notifies, total, total / calls
+            printf "| %s | **all statements** (%d with NOTIFY) | %d | **%.2f** |\n", mode, notifies, total, total / calls
             for (n in pernode) printf "| %s | statements from %s | %d | %.2f |\n", mode, n, pernode[n], pernode[n] / calls
         }' | sort >"$WORK/table.$mode"
     for f in "$WORK"/perf."$mode".*; do
