@@ -12,7 +12,9 @@
 # Counts, not times: they hold on a loaded machine (the rate is far below any limit), which
 # is why this exists next to benches/nodes.sh (the rate with 0 failed calls, a quiet machine).
 #
-# Usage: bash benches/nodes_counts.sh   (CALLS=200 RATE=20 USERS=100 MODES="single cluster")
+# Usage: bash benches/nodes_counts.sh   (CALLS=200 RATE=20 USERS=100 MODES="single cluster kamailio")
+# (`kamailio`: Kamailio alone with benches/kamailio/kamailio.cfg, for its syscalls per call
+# next to the shipped configuration's in `cluster`.)
 # Needs root (perf tracepoints, the PostgreSQL log), kamailio, sipp, psql, perf. The database
 # log is read from PG_LOG (default /var/log/postgresql/postgresql-15-main.log; its lines must
 # carry `%p` and `%d` as Debian's default log_line_prefix does).
@@ -22,7 +24,7 @@ source "$(dirname "$0")/lib.sh"
 CALLS="${CALLS:-200}"
 RATE="${RATE:-20}"
 USERS="${USERS:-100}"
-MODES="${MODES:-single cluster}"
+MODES="${MODES:-single cluster kamailio}"
 PG="${PG:-${ONESTATUS_TEST_PG:-postgres://postgres@127.0.0.1:5432}}"
 PG_LOG="${PG_LOG:-/var/log/postgresql/postgresql-15-main.log}"
 unset ONESTATUS_TEST_PG
@@ -90,9 +92,18 @@ measure() {
         perf_pids+=($!)
         i=$((i + 1))
     done
-    perf stat -x, -o "$WORK/perf.$mode.pg" -e "$EVENTS" \
-        -p "$(echo "$backends" | cut -d' ' -f1 | paste -sd,)" &
-    perf_pids+=($!)
+    if [ -n "$backends" ]; then
+        perf stat -x, -o "$WORK/perf.$mode.pg" -e "$EVENTS" \
+            -p "$(echo "$backends" | cut -d' ' -f1 | paste -sd,)" &
+        perf_pids+=($!)
+    fi
+    # Kamailio's processes (its children are forked before the window), when it is in front.
+    local kam
+    kam="$(pgrep -f "kamailio .*$WORK" | paste -sd, || true)"
+    if [ -n "$kam" ]; then
+        perf stat -x, -o "$WORK/perf.$mode.kamailio" -e "$EVENTS" -p "$kam" &
+        perf_pids+=($!)
+    fi
     sleep 0.5
     timeout $((CALLS / RATE + 60)) sipp -sf "$BENCH_DIR/sipp/uac_call.xml" -inf "$WORK/pop.csv" \
         -i 127.0.0.1 -p "$UAC_PORT" -r "$RATE" -m "$CALLS" -l $((RATE * 4 + 10)) -nostdin \
@@ -159,6 +170,16 @@ for mode in $MODES; do
         sleep 3 # the dispatcher's first OPTIONS probes
         measure cluster "$FRONT_PORT"
         kill "$FRONT_PID" 2>/dev/null || true
+        ;;
+    kamailio)
+        # The reference: Kamailio alone (benches/kamailio/kamailio.cfg) straight to the UAS.
+        sed "s/KAM_PORT/$FRONT_PORT/; s/UAS_PORT/$UAS_PORT/" "$BENCH_DIR/kamailio/kamailio.cfg" \
+            >"$WORK/kamailio.cfg"
+        kamailio -f "$WORK/kamailio.cfg" -P "$WORK/kamailio.pid" -w "$WORK" -m 64 -M 8 \
+            >"$WORK/kamailio.log" 2>&1
+        wait_udp "$FRONT_PORT"
+        measure kamailio "$FRONT_PORT"
+        kill "$(cat "$WORK/kamailio.pid")" 2>/dev/null || true
         ;;
     *) log "unknown mode $mode"; exit 1 ;;
     esac

@@ -17,6 +17,9 @@ impl Store {
     }
 }
 
+/// A `cluster_calls` row of this node's: (Call-ID, user).
+pub(super) type CallRow = (String, i64);
+
 /// Calls of other live nodes: (node, user, calls of that user on that node).
 pub(super) type RemoteCalls = Vec<(String, i64, i64)>;
 
@@ -69,7 +72,7 @@ impl Store {
         &self,
         node: &str,
         now: DateTime<Utc>,
-        (started, ended): (&[(String, i64)], &[(String, i64)]),
+        (started, ended): (&[CallRow], &[CallRow]),
         channel: &str,
         payloads: &[String],
     ) -> Result<(), StoreError> {
