@@ -278,6 +278,10 @@ impl Drop for SharedCallGuard {
 /// How long the writer gathers changes after the first before writing them in one statement.
 pub const WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// Calls in one statement at most: after a stall of the store the queue is drained in batches
+/// of this size (the netting per call is a linear search).
+const MAX_CHANGES: usize = 512;
+
 /// The changes gathered by the writer, netted per call: the last change of a call wins (a call
 /// answered and over within the window writes nothing but its delete, harmless when no row
 /// exists).
@@ -319,7 +323,7 @@ async fn write(
         let deadline = tokio::time::sleep(WINDOW);
         tokio::pin!(deadline);
         let mut open = true;
-        while open {
+        while open && pending.puts.len() + pending.removes.len() < MAX_CHANGES {
             tokio::select! {
                 change = changes.recv() => match change {
                     Some(change) => pending.push(change),

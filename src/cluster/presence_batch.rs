@@ -18,6 +18,10 @@ use crate::presence::{LocalChange, PresenceEvent};
 /// Bytes a `NOTIFY` payload may carry here: PostgreSQL refuses 8,000 or more.
 pub const PAYLOAD_LIMIT: usize = 7_800;
 
+/// Changes in one batch at most: after a stall of the store the queue is drained in batches of
+/// this size (the netting per call is a linear search), each still one statement.
+pub const MAX_CHANGES: usize = 512;
+
 /// One notification: who sent it and what changed, in order ([`PresenceEvent::Calls`]
 /// counts the sender's calls of the user only). Older nodes sent one event per notification
 /// ([`Incoming::One`]); both forms are read.
@@ -64,6 +68,11 @@ impl Batch {
     /// Nothing gathered.
     pub fn is_empty(&self) -> bool {
         self.started.is_empty() && self.ended.is_empty() && self.events.is_empty()
+    }
+
+    /// Whether the batch should go out without waiting for more ([`MAX_CHANGES`]).
+    pub fn is_full(&self) -> bool {
+        self.events.len() >= MAX_CHANGES
     }
 
     /// Adds one change. A row inserted and deleted in the same batch is never written (one
@@ -196,6 +205,7 @@ mod tests {
         for user in 0..1_000 {
             batch.push(started(&format!("call-{user}"), user, 1));
         }
+        assert!(batch.is_full());
         let payloads = batch.payloads("node-a");
         assert!(payloads.len() > 1, "{}", payloads.len());
         let mut users = Vec::new();

@@ -150,11 +150,12 @@ async fn run(
     }
 }
 
-/// Adds to `batch` what arrives within [`WINDOW`]; false when the sender is gone.
+/// Adds to `batch` what arrives within [`WINDOW`] (until it is full); false when the sender is
+/// gone.
 async fn gather(changes: &mut mpsc::UnboundedReceiver<LocalChange>, batch: &mut Batch) -> bool {
     let deadline = tokio::time::sleep(WINDOW);
     tokio::pin!(deadline);
-    loop {
+    while !batch.is_full() {
         tokio::select! {
             change = changes.recv() => match change {
                 Some(change) => batch.push(change),
@@ -163,6 +164,7 @@ async fn gather(changes: &mut mpsc::UnboundedReceiver<LocalChange>, batch: &mut 
             _ = &mut deadline => return true,
         }
     }
+    true
 }
 
 /// Stores a batch of local changes and tells the other nodes, in one statement.

@@ -186,7 +186,8 @@ impl Store {
                 // sqlx pings every idle connection before handing it out: one more round
                 // trip per statement (and sqlx pings again on release). A connection used
                 // less than POSTGRES_PING_IDLE ago was just proven alive by that release
-                // ping; only one idle longer (the server may have closed it) is tested.
+                // ping; only one idle longer (the server may have closed it) is tested. One
+                // that broke in between fails its statement, as a statement in flight would.
                 .test_before_acquire(false)
                 .before_acquire(|conn, meta| {
                     Box::pin(async move {
