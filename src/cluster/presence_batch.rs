@@ -70,6 +70,15 @@ impl Batch {
         self.started.is_empty() && self.ended.is_empty() && self.events.is_empty()
     }
 
+    /// The rows only, the events dropped: what is tried again after the store refused the
+    /// batch (the events are stale by then; the other nodes re-read the rows every beat).
+    pub fn rows_only(self) -> Batch {
+        Batch {
+            events: Vec::new(),
+            ..self
+        }
+    }
+
     /// Whether the batch should go out without waiting for more ([`MAX_CHANGES`]).
     pub fn is_full(&self) -> bool {
         self.events.len() >= MAX_CHANGES
@@ -197,6 +206,19 @@ mod tests {
         batch.push(started("a", 1, 1));
         assert!(batch.started.is_empty() && batch.ended.is_empty());
         assert!(!batch.is_empty());
+    }
+
+    #[test]
+    fn a_refused_batch_keeps_its_rows_for_the_next_one() {
+        let mut batch = Batch::default();
+        batch.push(started("a", 1, 1));
+        batch.push(ended("b", 2, 0));
+        let mut next = batch.rows_only();
+        assert!(next.events.is_empty());
+        next.push(ended("a", 1, 0));
+        assert!(next.started.is_empty());
+        assert_eq!(next.ended, vec![("b".to_owned(), 2)]);
+        assert_eq!(next.events.len(), 1);
     }
 
     #[test]

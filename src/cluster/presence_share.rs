@@ -126,21 +126,33 @@ async fn run(
     let mut beat = tokio::time::interval(config.heartbeat.max(Duration::from_secs(1)));
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let expiry = chrono::Duration::from_std(config.expiry()).unwrap_or(chrono::Duration::MAX);
+    // The rows of a batch the store refused, written with the next batch or at the next beat
+    // (a lost row would hide the call from the other nodes for as long as it lasts; a lost
+    // event is repaired by their next re-read of the rows).
+    let mut carry = Batch::default();
     loop {
         tokio::select! {
             change = changes.recv() => {
                 let Some(change) = change else { return };
-                let mut batch = Batch::default();
+                let mut batch = std::mem::take(&mut carry);
                 batch.push(change);
                 let open = gather(&mut changes, &mut batch).await;
                 if let Err(error) = record(&store, &node, clock.now(), &batch).await {
-                    warn!(%error, "presence changes not shared");
+                    warn!(%error, "presence changes not shared: their rows are tried again");
+                    carry = batch.rows_only();
                 }
                 if !open {
                     return;
                 }
             }
             _ = beat.tick() => {
+                if !carry.is_empty() {
+                    let batch = std::mem::take(&mut carry);
+                    if let Err(error) = record(&store, &node, clock.now(), &batch).await {
+                        warn!(%error, "presence rows still not written");
+                        carry = batch;
+                    }
+                }
                 let now = clock.now();
                 if let Err(error) = heartbeat(&store, &presence, &node, now, now - expiry).await {
                     warn!(%error, "cluster heartbeat failed");
