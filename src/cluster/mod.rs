@@ -4,7 +4,8 @@
 //!   node is accepted by the next.
 //! - [`readiness`]: `GET /api/v1/ready` (store reachable, not draining), apart from liveness.
 //! - [`presence_share`]: calls per node with a heartbeat, and presence events to every node by
-//!   PostgreSQL `LISTEN`/`NOTIFY`.
+//!   PostgreSQL `LISTEN`/`NOTIFY`, gathered into one statement per short window
+//!   ([`presence_batch`]).
 //! - [`lease`]: one poller per calendar source, by a lease in the store.
 //! - [`bans`]: SIP source bans and failure counts in the store, known to every node.
 //! - Nothing lost with a node: [`spool_share`] mirrors recordings in progress to the store,
@@ -18,6 +19,7 @@ pub mod dialog_share;
 pub mod nonce_secret;
 pub mod orphan_bye;
 pub mod orphans;
+pub mod presence_batch;
 pub mod presence_share;
 pub mod readiness;
 pub mod spool_share;

@@ -4,8 +4,12 @@
 //!
 //! - A call that starts or ends here is written to `cluster_calls` (node, Call-ID, user) and
 //!   announced on the [`CHANNEL`] with this node's count for the user; every other node adds
-//!   it to its [`Presence`] at once, so routing there says "on the phone" and its SSE clients
-//!   see the event.
+//!   it to its [`Presence`] as soon as it hears it, so routing there says "on the phone" and
+//!   its SSE clients see the event. Changes are gathered for [`WINDOW`] after the first and
+//!   go out as one statement ([`super::presence_batch`]): another node sees a call at most
+//!   [`WINDOW`] plus one round trip later, so a second call to the same user arriving at the
+//!   other node within those ~20 ms of the answer may still find them free (as it would have
+//!   within the single round trip before).
 //! - Every `cluster.heartbeat_secs` the node renews its heartbeat and re-reads the other
 //!   nodes' calls from the store ([`Presence::set_remote_calls`]): a missed notification (a
 //!   listener reconnecting) is repaired within one interval, and the calls of a node silent for
@@ -24,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
+use super::presence_batch::{Batch, Incoming};
 use crate::clock::Clock;
 use crate::config::ClusterConfig;
 use crate::presence::{LocalChange, Presence, PresenceEvent};
@@ -31,6 +36,11 @@ use crate::store::Store;
 
 /// The `NOTIFY` channel every node listens on.
 pub const CHANNEL: &str = "onestatus_presence";
+
+/// How long changes are gathered after the first before they go out in one statement: short
+/// next to a human's reaction to "on the phone", long enough that at hundreds of calls a
+/// second a node writes tens of statements a second, not thousands.
+pub const WINDOW: Duration = Duration::from_millis(20);
 
 /// One notification: who sent it and what changed ([`PresenceEvent::Calls`] counts the
 /// sender's calls of the user only).
@@ -75,11 +85,15 @@ async fn listen(pool: sqlx::PgPool, presence: Presence, me: String) {
                     loop {
                         match listener.recv().await {
                             Ok(notification) => {
-                                match serde_json::from_str::<Wire>(notification.payload()) {
-                                    Ok(wire) if wire.node != me => {
-                                        presence.apply_remote(&wire.node, wire.event)
+                                match serde_json::from_str::<Incoming>(notification.payload()) {
+                                    Ok(incoming) => {
+                                        let (node, events) = incoming.into_parts();
+                                        if node != me {
+                                            for event in events {
+                                                presence.apply_remote(&node, event);
+                                            }
+                                        }
                                     }
-                                    Ok(_) => {}
                                     Err(error) => {
                                         debug!(%error, "unreadable presence notification")
                                     }
@@ -114,15 +128,33 @@ async fn run(
     let mut beat = tokio::time::interval(config.heartbeat.max(Duration::from_secs(1)));
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let expiry = chrono::Duration::from_std(config.expiry()).unwrap_or(chrono::Duration::MAX);
+    // The rows of a batch the store refused, written with the next batch or at the next beat
+    // (a lost row would hide the call from the other nodes for as long as it lasts; a lost
+    // event is repaired by their next re-read of the rows).
+    let mut carry = Batch::default();
     loop {
         tokio::select! {
             change = changes.recv() => {
                 let Some(change) = change else { return };
-                if let Err(error) = record(&store, &node, clock.now(), change).await {
-                    warn!(%error, "presence change not shared");
+                let mut batch = std::mem::take(&mut carry);
+                batch.push(change);
+                let open = gather(&mut changes, &mut batch).await;
+                if let Err(error) = record(&store, &node, clock.now(), &batch).await {
+                    warn!(%error, "presence changes not shared: their rows are tried again");
+                    carry = batch.rows_only();
+                }
+                if !open {
+                    return;
                 }
             }
             _ = beat.tick() => {
+                if !carry.is_empty() {
+                    let batch = std::mem::take(&mut carry);
+                    if let Err(error) = record(&store, &node, clock.now(), &batch).await {
+                        warn!(%error, "presence rows still not written");
+                        carry = batch;
+                    }
+                }
                 let now = clock.now();
                 let me = (node.as_str(), sip_address.as_deref());
                 if let Err(error) = heartbeat(&store, &presence, me, now, now - expiry).await {
@@ -133,46 +165,45 @@ async fn run(
     }
 }
 
-/// Stores one local change and tells the other nodes.
+/// Adds to `batch` what arrives within [`WINDOW`] (until it is full); false when the sender is
+/// gone.
+async fn gather(changes: &mut mpsc::UnboundedReceiver<LocalChange>, batch: &mut Batch) -> bool {
+    let deadline = tokio::time::sleep(WINDOW);
+    tokio::pin!(deadline);
+    while !batch.is_full() {
+        tokio::select! {
+            change = changes.recv() => match change {
+                Some(change) => batch.push(change),
+                None => return false,
+            },
+            _ = &mut deadline => return true,
+        }
+    }
+    true
+}
+
+/// Stores a batch of local changes and tells the other nodes, in one statement.
 async fn record(
     store: &Store,
     node: &str,
     now: chrono::DateTime<chrono::Utc>,
-    change: LocalChange,
+    batch: &Batch,
 ) -> Result<(), crate::store::StoreError> {
-    let event = match change {
-        LocalChange::CallStarted {
-            user_id,
-            call_id,
-            here,
-        } => {
-            store
-                .cluster_call_started(node, &call_id, user_id, now)
-                .await?;
-            PresenceEvent::Calls {
-                user_id,
-                active: here,
-            }
-        }
-        LocalChange::CallEnded {
-            user_id,
-            call_id,
-            here,
-        } => {
-            store.cluster_call_ended(node, &call_id, user_id).await?;
-            PresenceEvent::Calls {
-                user_id,
-                active: here,
-            }
-        }
-        LocalChange::Event(event) => event,
-    };
-    let wire = Wire {
-        node: node.to_owned(),
-        event,
-    };
-    let payload = serde_json::to_string(&wire).unwrap_or_default();
-    store.notify(CHANNEL, &payload).await
+    debug!(
+        started = batch.started.len(),
+        ended = batch.ended.len(),
+        events = batch.events.len(),
+        "presence changes to the other nodes"
+    );
+    store
+        .cluster_calls_apply(
+            node,
+            now,
+            (&batch.started, &batch.ended),
+            CHANNEL,
+            &batch.payloads(node),
+        )
+        .await
 }
 
 /// Renews the heartbeat, sweeps dead nodes and refreshes the other nodes' calls.

@@ -17,6 +17,9 @@ impl Store {
     }
 }
 
+/// A `cluster_calls` row of this node's: (Call-ID, user).
+pub(super) type CallRow = (String, i64);
+
 /// Calls of other live nodes: (node, user, calls of that user on that node).
 pub(super) type RemoteCalls = Vec<(String, i64, i64)>;
 
@@ -94,48 +97,74 @@ impl Store {
         Ok(())
     }
 
-    /// `user` is on call `call_id` carried by `node` (idempotent).
-    pub async fn cluster_call_started(
+    /// One batch of `node`'s calls, in one statement: the `started` rows (Call-ID, user)
+    /// inserted (idempotent), the `ended` ones deleted, and each of `payloads` sent as a
+    /// `NOTIFY` on `channel`, delivered once the rows are committed. A row must not be in both
+    /// lists (the delete would not see the insert: one snapshot). Nothing on SQLite (one node).
+    pub async fn cluster_calls_apply(
         &self,
         node: &str,
-        call_id: &str,
-        user: i64,
         now: DateTime<Utc>,
+        (started, ended): (&[CallRow], &[CallRow]),
+        channel: &str,
+        payloads: &[String],
     ) -> Result<(), StoreError> {
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO cluster_calls (node_id, call_id, user_id, started_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            )
-            .bind(node)
-            .bind(call_id)
-            .bind(user)
-            .bind(ms(now))
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })?;
-        Ok(())
-    }
-
-    /// `user`'s call `call_id` on `node` is over (idempotent).
-    pub async fn cluster_call_ended(
-        &self,
-        node: &str,
-        call_id: &str,
-        user: i64,
-    ) -> Result<(), StoreError> {
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "DELETE FROM cluster_calls WHERE node_id = $1 AND call_id = $2 AND user_id = $3",
-            )
-            .bind(node)
-            .bind(call_id)
-            .bind(user)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })?;
+        let pool = match &self.backend {
+            super::Backend::Postgres(pool) => pool,
+            // One node alone (the unit tests): the rows one by one, nobody to notify.
+            super::Backend::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                for (call_id, user) in ended {
+                    sqlx::query(
+                        "DELETE FROM cluster_calls \
+                         WHERE node_id = $1 AND call_id = $2 AND user_id = $3",
+                    )
+                    .bind(node)
+                    .bind(call_id)
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for (call_id, user) in started {
+                    sqlx::query(
+                        "INSERT INTO cluster_calls (node_id, call_id, user_id, started_at) \
+                         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(node)
+                    .bind(call_id)
+                    .bind(user)
+                    .bind(ms(now))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                return Ok(());
+            }
+        };
+        let (started_calls, started_users): (Vec<&str>, Vec<i64>) =
+            started.iter().map(|(c, u)| (c.as_str(), *u)).unzip();
+        let (ended_calls, ended_users): (Vec<&str>, Vec<i64>) =
+            ended.iter().map(|(c, u)| (c.as_str(), *u)).unzip();
+        sqlx::query(
+            "WITH gone AS (DELETE FROM cluster_calls c \
+             USING unnest($2::text[], $3::bigint[]) AS g(call_id, user_id) \
+             WHERE c.node_id = $1 AND c.call_id = g.call_id AND c.user_id = g.user_id), \
+             added AS (INSERT INTO cluster_calls (node_id, call_id, user_id, started_at) \
+             SELECT $1, a.call_id, a.user_id, $6 \
+             FROM unnest($4::text[], $5::bigint[]) AS a(call_id, user_id) \
+             ON CONFLICT DO NOTHING) \
+             SELECT pg_notify($7, p) FROM unnest($8::text[]) AS p",
+        )
+        .bind(node)
+        .bind(&ended_calls)
+        .bind(&ended_users)
+        .bind(&started_calls)
+        .bind(&started_users)
+        .bind(ms(now))
+        .bind(channel)
+        .bind(payloads)
+        .execute(pool)
+        .await?;
         Ok(())
     }
 
@@ -299,22 +328,21 @@ mod tests {
         let store = Store::connect("sqlite::memory:").await.unwrap();
         store.cluster_heartbeat("a", at(0)).await.unwrap();
         store.cluster_heartbeat("b", at(0)).await.unwrap();
-        store
-            .cluster_call_started("a", "c1", 7, at(0))
-            .await
-            .unwrap();
-        store
-            .cluster_call_started("a", "c1", 7, at(0))
-            .await
-            .unwrap();
-        store
-            .cluster_call_started("b", "c2", 7, at(0))
-            .await
-            .unwrap();
-        store
-            .cluster_call_started("b", "c3", 7, at(0))
-            .await
-            .unwrap();
+        let calls = |calls: &[&str]| -> Vec<(String, i64)> {
+            calls.iter().map(|c| ((*c).to_owned(), 7)).collect()
+        };
+        let apply = |node: &'static str, started: Vec<(String, i64)>, ended: Vec<(String, i64)>| {
+            let store = store.clone();
+            async move {
+                store
+                    .cluster_calls_apply(node, at(0), (&started, &ended), "x", &[])
+                    .await
+                    .unwrap()
+            }
+        };
+        apply("a", calls(&["c1"]), vec![]).await;
+        apply("a", calls(&["c1"]), vec![]).await;
+        apply("b", calls(&["c2", "c3"]), vec![]).await;
         // Node a sees b's two calls of user 7, not its own.
         let mut rows = store.cluster_remote_calls("a", at(-5)).await.unwrap();
         rows.sort();
@@ -327,12 +355,76 @@ mod tests {
             .unwrap()
             .is_empty());
         assert_eq!(store.cluster_sweep_dead(at(10)).await.unwrap(), 2);
-        store.cluster_call_ended("a", "c1", 7).await.unwrap();
+        apply("a", vec![], calls(&["c1"])).await;
         assert!(store
             .cluster_remote_calls("b", at(10))
             .await
             .unwrap()
             .is_empty());
+    }
+
+    /// The one statement of a batch on PostgreSQL: rows in and out, and the notifications
+    /// heard by a listener after the commit, in order.
+    #[tokio::test]
+    async fn a_batch_writes_its_rows_and_notifies_on_postgres() {
+        use sqlx::Connection;
+        let admin = std::env::var("ONESTATUS_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
+        let name = format!(
+            "onestatus_calls_apply_{}_{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        let mut conn = sqlx::PgConnection::connect(&format!("{admin}/postgres"))
+            .await
+            .expect("PostgreSQL must be reachable for this test");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let url = format!("{admin}/{name}");
+        let outcome = tokio::spawn(async move {
+            let store = Store::connect(&url).await.unwrap();
+            let pool = store.pg_pool().unwrap().clone();
+            let mut listener = sqlx::postgres::PgListener::connect_with(&pool)
+                .await
+                .unwrap();
+            listener.listen("calls_apply_test").await.unwrap();
+            store.cluster_heartbeat("b", at(0)).await.unwrap();
+            let started = vec![("c1".to_owned(), 7), ("c2".to_owned(), 7)];
+            let payloads = vec!["one".to_owned(), "two".to_owned()];
+            store
+                .cluster_calls_apply("b", at(0), (&started, &[]), "calls_apply_test", &payloads)
+                .await
+                .unwrap();
+            assert_eq!(
+                store.cluster_remote_calls("a", at(-5)).await.unwrap(),
+                vec![("b".to_owned(), 7, 2)]
+            );
+            let ended = vec![("c1".to_owned(), 7)];
+            let started = vec![("c3".to_owned(), 8)];
+            store
+                .cluster_calls_apply("b", at(1), (&started, &ended), "calls_apply_test", &[])
+                .await
+                .unwrap();
+            let mut rows = store.cluster_remote_calls("a", at(-5)).await.unwrap();
+            rows.sort();
+            assert_eq!(rows, vec![("b".to_owned(), 7, 1), ("b".to_owned(), 8, 1)]);
+            for expected in ["one", "two"] {
+                let heard = listener.recv().await.unwrap();
+                assert_eq!(heard.payload(), expected);
+            }
+            drop(listener);
+            store.close().await;
+        })
+        .await;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        if let Err(e) = outcome {
+            std::panic::resume_unwind(e.into_panic());
+        }
     }
 
     #[tokio::test]

@@ -302,6 +302,47 @@ impl Store {
         Ok(())
     }
 
+    /// Several dialog changes of `node` at once: each of `puts` (Call-ID, state) recorded or
+    /// replaced, each of `removes` forgotten. One statement on PostgreSQL; a Call-ID must not
+    /// be in both lists (one snapshot: the delete would not see the insert).
+    pub async fn shared_dialogs_apply(
+        &self,
+        node: &str,
+        now: DateTime<Utc>,
+        puts: &[(String, String)],
+        removes: &[String],
+    ) -> Result<(), StoreError> {
+        let pool = match &self.backend {
+            super::Backend::Postgres(pool) => pool,
+            super::Backend::Sqlite(_) => {
+                for call_id in removes {
+                    self.shared_dialog_remove(node, call_id).await?;
+                }
+                for (call_id, state) in puts {
+                    self.shared_dialog_put(node, call_id, state, now).await?;
+                }
+                return Ok(());
+            }
+        };
+        let (calls, states): (Vec<&str>, Vec<&str>) =
+            puts.iter().map(|(c, s)| (c.as_str(), s.as_str())).unzip();
+        sqlx::query(
+            "WITH gone AS (DELETE FROM cluster_dialogs \
+             WHERE node_id = $1 AND call_id = ANY($2::text[])) \
+             INSERT INTO cluster_dialogs (node_id, call_id, state, created_at) \
+             SELECT $1, p.call_id, p.state, $5 FROM unnest($3::text[], $4::text[]) AS p(call_id, state) \
+             ON CONFLICT (node_id, call_id) DO UPDATE SET state = excluded.state",
+        )
+        .bind(node)
+        .bind(removes)
+        .bind(&calls)
+        .bind(&states)
+        .bind(ms(now))
+        .execute(pool)
+        .await?;
+        Ok(())
+    }
+
     /// Orphaned calls `scope.me` may claim: (node, Call-ID).
     pub async fn shared_dialogs_orphaned(
         &self,

@@ -103,6 +103,9 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const SQLITE_MAX_CONNECTIONS: u32 = 4;
 /// PostgreSQL pool size per node; lookups are short, so a small pool serves many calls.
 const POSTGRES_MAX_CONNECTIONS: u32 = 10;
+/// A pooled PostgreSQL connection idle this long is pinged before use (see
+/// [`Store::connect_with`]); busier ones go straight to their statement.
+const POSTGRES_PING_IDLE: Duration = Duration::from_secs(1);
 
 /// The two native pools; see the module doc for why this is an enum and not `AnyPool`.
 #[derive(Debug, Clone)]
@@ -179,7 +182,21 @@ impl Store {
             sqlx::Connection::close(probe).await?;
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections.unwrap_or(POSTGRES_MAX_CONNECTIONS).max(1))
-                .acquire_timeout(std::time::Duration::from_secs(10));
+                .acquire_timeout(std::time::Duration::from_secs(10))
+                // sqlx pings every idle connection before handing it out: one more round
+                // trip per statement (and sqlx pings again on release). A connection used
+                // less than POSTGRES_PING_IDLE ago was just proven alive by that release
+                // ping; only one idle longer (the server may have closed it) is tested. One
+                // that broke in between fails its statement, as a statement in flight would.
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= POSTGRES_PING_IDLE {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                });
             Backend::Postgres(pool.connect_with(options).await?)
         } else {
             return Err(StoreError::Invalid {
