@@ -12,12 +12,12 @@
 //! that only looks at whether anything came since the last one). The task waits until either
 //! socket is readable, then drains it with one `recvmmsg` ([`super::recv_batch`]: a short
 //! batch says the queue is empty, so no further `recvfrom` has to fail with `EAGAIN` to learn
-//! it) and sends each datagram with `try_send_to`, which drops a packet when the kernel's
-//! buffer is full rather than queue it (late RTP is useless): two system calls per relayed
-//! datagram where a `recv_from` loop made three (benches/README.md, "Relay syscalls"). The
-//! batch's datagrams are sent one `sendto` each: a socket's visit finds one datagram nearly
-//! always (one every ptime, RFC 3551 §4.5), so `sendmmsg` would save nothing but cost a copy
-//! of the batch's addresses. RTCP is relayed only when multiplexed on
+//! it) and sends what the batch lets through out of the other socket in one `sendmmsg`
+//! ([`super::send_batch`]), dropping what the kernel's buffer has no room for rather than
+//! queue it (late RTP is useless). A steady stream brings one datagram per visit (one every
+//! ptime, RFC 3551 §4.5): two system calls per relayed datagram where a `recv_from` loop made
+//! three; a relay that fell behind finds several and catches up at two calls per batch, not
+//! per datagram (benches/README.md, "Relay syscalls"). RTCP is relayed only when multiplexed on
 //! the RTP port (RFC 5761): a third and fourth socket per call for RTCP on port+1 would double
 //! the relay's cost for reports that are optional for the calls we carry.
 //!
@@ -39,6 +39,7 @@ use tokio::sync::mpsc;
 use super::engine::{MediaError, PortRange};
 use super::recv_batch;
 use super::relay::{Party, Relay};
+use super::send_batch;
 use crate::config::RtpConfig;
 
 /// Datagrams read from one socket per visit before the task looks at the other socket and
@@ -213,20 +214,32 @@ async fn run(
     );
 }
 
-/// Reads what `from` (facing `party`) holds, at most [`READ_MAX`] datagrams, and sends each
-/// out of `to` where `relay` says; the number read (forwarded or not). A short `recvmmsg`
-/// batch means the queue was empty: the closure then answers `WouldBlock`, so tokio clears
-/// the socket's readiness (unless a datagram arrived since the reactor's event: tokio
-/// compares its tick) and the task sleeps until the next one, with no `recvfrom` failing
-/// with `EAGAIN` to find that out. ICMP errors of earlier sends (the peer not listening yet)
-/// are skipped by [`recv_batch::recv_each`]; any other error stops the relay.
+/// Reads what `from` (facing `party`) holds, at most [`READ_MAX`] datagrams, and sends what
+/// `relay` lets through out of `to`, each `recvmmsg` batch in one `sendmmsg`; the number read
+/// (forwarded or not). A short `recvmmsg` batch means the queue was empty: the closure then
+/// answers `WouldBlock`, so tokio clears the socket's readiness (unless a datagram arrived
+/// since the reactor's event: tokio compares its tick) and the task sleeps until the next
+/// one, with no `recvfrom` failing with `EAGAIN` to find that out. ICMP errors of earlier
+/// sends (the peer not listening yet) are skipped by [`recv_batch::recv_batches`]; any other
+/// receive error stops the relay.
 fn forward(relay: &mut Relay, party: Party, from: &UdpSocket, to: &UdpSocket) -> io::Result<usize> {
     let mut read = 0;
     let result = from.try_io(Interest::READABLE, || {
-        let received = recv_batch::recv_each(from, READ_MAX, |source, datagram| {
-            if let Some(destination) = relay.on_packet(party, source) {
-                // Dropped when the kernel buffer is full: a late packet is worth nothing.
-                let _ = to.try_send_to(datagram, destination);
+        let received = recv_batch::recv_batches(from, READ_MAX, |batch| {
+            let mut out = [(UNSPECIFIED, &[][..]); recv_batch::BATCH];
+            let mut len = 0;
+            for &(source, datagram) in batch {
+                if let Some(destination) = relay.on_packet(party, source) {
+                    out[len] = (destination, datagram);
+                    len += 1;
+                }
+            }
+            if len > 0 {
+                // What the kernel's buffer has no room for is dropped: a late packet is worth
+                // nothing. `try_io` clears the write readiness when nothing went.
+                let _ = to.try_io(Interest::WRITABLE, || {
+                    send_batch::send_each(to, &out[..len])
+                });
             }
         })?;
         read = received.datagrams;
@@ -242,6 +255,12 @@ fn forward(relay: &mut Relay, party: Party, from: &UdpSocket, to: &UdpSocket) ->
         Err(e) => Err(e),
     }
 }
+
+/// A placeholder for the unused entries of an outgoing batch.
+const UNSPECIFIED: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::UNSPECIFIED,
+    0,
+));
 
 #[cfg(test)]
 mod tests {
@@ -306,6 +325,34 @@ mod tests {
             }
         }
         assert!(reopened.is_some(), "ports not freed");
+    }
+
+    /// A burst queued while the relay task could not run (the test's current-thread runtime
+    /// runs it only when the test waits) is read in `recvmmsg` batches, over more than one
+    /// visit ([`READ_MAX`]), and goes out in `sendmmsg` batches: every datagram, in order,
+    /// from our port.
+    #[tokio::test]
+    async fn a_burst_goes_through_in_batches_complete_and_in_order() {
+        let relays = MediaRelay::new(&config(47_400, 47_499));
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let handle = relays.open(ip, Box::new(|| {})).unwrap();
+        let alice = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let bob = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        handle.set_remote(Party::Caller, Some(alice.local_addr().unwrap()));
+        handle.set_remote(Party::Callee, Some(bob.local_addr().unwrap()));
+        let burst = READ_MAX + recv_batch::BATCH + 3;
+        for i in 0..burst {
+            let packet = [0x80, 0x08, 0, i as u8];
+            alice
+                .send_to(&packet, handle.facing(Party::Caller))
+                .await
+                .unwrap();
+        }
+        for i in 0..burst {
+            let (data, from) = recv(&bob).await;
+            assert_eq!(data, [0x80, 0x08, 0, i as u8], "datagram {i}");
+            assert_eq!(from.port(), handle.facing(Party::Callee).port());
+        }
     }
 
     /// Waits up to `within` for the relay's timeout to fire.
