@@ -48,22 +48,16 @@ measure() {
     local name="$1" pid="$2" csv="$SCRATCH/$1.csv" events load
     sleep "$DELAY"
     load="$(cut -d' ' -f1-3 /proc/loadavg)"
-    events="task-clock,context-switches,raw_syscalls:sys_enter"
+    events="task-clock,context-switches,raw_syscalls:sys_enter,net:net_dev_xmit"
     for call in sendto sendmsg sendmmsg recvfrom recvmsg recvmmsg epoll_wait epoll_pwait futex; do
         events="$events,syscalls:sys_enter_$call"
     done
     perf stat -x, -o "$csv" -e "$events" -p "$pid" -- sleep "$WINDOW"
-    # Datagrams relayed: every one goes out in one sendto/sendmsg or as one of a sendmmsg
-    # batch (sendmmsg's count of messages is not a tracepoint field perf can sum, so a relay
-    # that batches sends is counted by what it received instead: each forwarded datagram
-    # came in once). SIP's few messages in the window are included.
-    local sent received datagrams
-    sent=$(($(count syscalls:sys_enter_sendto "$csv") + $(count syscalls:sys_enter_sendmsg "$csv")))
-    datagrams="$sent"
-    if [ "$(count syscalls:sys_enter_sendmmsg "$csv")" -gt 0 ]; then
-        received=$(($(count syscalls:sys_enter_recvfrom "$csv") + $(count syscalls:sys_enter_recvmsg "$csv")))
-        datagrams=$((received > sent ? received : sent))
-    fi
+    # Datagrams relayed: packets the process handed to the loopback device (net_dev_xmit
+    # fires in the sender's context, once per datagram: one sendto, sendmsg or each message
+    # of a sendmmsg alike). SIP's few messages in the window are included.
+    local datagrams
+    datagrams="$(count net:net_dev_xmit "$csv")"
     [ "$datagrams" -gt 0 ] || datagrams=1
     per() { awk -v a="$1" -v d="$datagrams" 'BEGIN {printf "%.3f", a / d}'; }
     local task_ms nominal row
