@@ -194,7 +194,13 @@ async fn run(
             Party::Caller => (&caller, &callee),
             Party::Callee => (&callee, &caller),
         };
-        match readable.and_then(|()| forward(&mut relay, party, from, to)) {
+        // Then the other socket, when tokio has seen it readable too (`try_io` looks at that
+        // first: no system call otherwise): the select is biased, and a flood on one side
+        // that keeps its socket readable must not starve the other direction.
+        let read = readable
+            .and_then(|()| forward(&mut relay, party, from, to))
+            .and_then(|n| Ok(n + forward(&mut relay, party.other(), to, from)?));
+        match read {
             Ok(0) => {}
             Ok(_) => active = true,
             Err(e) => {
