@@ -53,6 +53,8 @@ const STRAY_NS: i64 = 60_000_000_000;
 struct Totals {
     sent: u64,
     received: u64,
+    /// Datagrams skipped as not of this run (see `STRAY_NS`).
+    stray: u64,
     /// |D| per consecutive pair of packets, µs.
     jitter_us: Vec<i64>,
     /// R - S per packet, µs.
@@ -79,7 +81,7 @@ async fn stream(socket: UdpSocket, peer: SocketAddr, ssrc: u32, secs: u32, total
     packet[8..12].copy_from_slice(&ssrc.to_be_bytes());
     packet[20..].fill(0xFF); // μ-law silence after the stamp
     let mut buf = [0u8; 2048];
-    let (mut sent, mut received) = (0u64, 0u64);
+    let (mut sent, mut received, mut stray) = (0u64, 0u64, 0u64);
     let (mut jitter, mut transit) = (Vec::new(), Vec::new());
     // (seq, R, S) of the previous packet received.
     let mut last: Option<(u16, i64, i64)> = None;
@@ -95,6 +97,7 @@ async fn stream(socket: UdpSocket, peer: SocketAddr, ssrc: u32, secs: u32, total
         // the generator holds 3,000 of them on a machine other programs send RTP on too) has
         // no send stamp of ours, and its bytes overflowed the arithmetic below once.
         if arrival.is_some_and(|at| at.checked_sub(sent_at).is_none_or(|d| d.abs() > STRAY_NS)) {
+            stray += 1;
             return;
         }
         received += 1;
@@ -136,6 +139,7 @@ async fn stream(socket: UdpSocket, peer: SocketAddr, ssrc: u32, secs: u32, total
     let mut t = totals.lock().await;
     t.sent += sent;
     t.received += received;
+    t.stray += stray;
     t.jitter_us.extend(jitter);
     t.transit_us.extend(transit);
     t.streams_done += 1;
@@ -594,7 +598,7 @@ async fn run() -> Result<(String, bool), String> {
     let transit = spread(&mut t.transit_us);
     let lost = t.sent.saturating_sub(t.received);
     let mut line = format!(
-        "mode={mode} calls={calls} streams={streams} streams_done={} failed={} sent={} received={} lost={lost} loss_pct={:.3} added_jitter_us p50={} p99={} max={} transit_us p50={} p99={} max={}",
+        "mode={mode} calls={calls} streams={streams} streams_done={} failed={} sent={} received={} lost={lost} loss_pct={:.3} added_jitter_us p50={} p99={} max={} transit_us p50={} p99={} max={} stray={}",
         t.streams_done,
         t.failed.len(),
         t.sent,
@@ -606,6 +610,7 @@ async fn run() -> Result<(String, bool), String> {
         transit[0],
         transit[1],
         transit[2],
+        t.stray,
     );
     if let Some((core, window)) = cpu {
         line.push_str(&format!(
