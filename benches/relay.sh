@@ -15,7 +15,8 @@
 # Knobs for the smoke test (tests/bench_smoke.rs): ONESTATUS_BIN and GENERATOR (skip the
 # release builds; GENERATOR is a command), RESULTS_FILE, RAISE_UDP_BUFFERS=0, PORT_BASE,
 # RTP_PORT_MIN (onestatus's relay ports; the generator's pairs and rtpengine's ports follow),
-# RTPENGINE=0 (skip the reference: the row says so).
+# RTPENGINE=0 (skip the reference: the row says so), DIRECT=0 (skip the direct floor: the row
+# says so; benches/relay_syscalls.sh counts the relays only).
 source "$(dirname "$0")/lib.sh"
 
 CALLS="${CALLS:-1000}"
@@ -25,11 +26,13 @@ RAMP_MS="${RAMP_MS:-2}"
 PORT_BASE="${PORT_BASE:-19060}"
 SIP_PORT=$PORT_BASE UAS_PORT=$((PORT_BASE + 2)) HTTP_PORT=$((PORT_BASE + 4)) NG_PORT=$((PORT_BASE + 6))
 RTP_PORT_MIN="${RTP_PORT_MIN:-20000}"
-# onestatus: two even ports per call (4 port numbers); rtpengine: an RTP/RTCP pair per side.
+# onestatus: two even ports per call (4 port numbers); rtpengine: an RTP/RTCP pair per side (4
+# ports a call, allocated from a random start: a quarter more so a nearly full range still has
+# pairs free). At CALLS=1000 the last port is 31,400, below the ephemeral range.
 RTP_PORT_MAX=$((RTP_PORT_MIN + 4 * CALLS + 100))
 PAIR_PORT_MIN=$((RTP_PORT_MAX + 100))
 RTPE_PORT_MIN=$((PAIR_PORT_MIN + 2 * CALLS + 100))
-RTPE_PORT_MAX=$((RTPE_PORT_MIN + 4 * CALLS + 100))
+RTPE_PORT_MAX=$((RTPE_PORT_MIN + 5 * CALLS + 100))
 [ "$RTPE_PORT_MAX" -lt 32768 ] || log "warning: ports reach $RTPE_PORT_MAX, into the ephemeral range"
 
 build_release
@@ -38,6 +41,25 @@ if [ -z "${GENERATOR:-}" ]; then
     GENERATOR="$(ls -t "${CARGO_TARGET_DIR:-$ROOT/target}"/release/deps/relay_load-* | grep -v '\.d$' | head -1)"
 fi
 raise_udp_buffers
+# File descriptors: at CALLS=1000 the generator holds 3 sockets per call in `sip` mode (SIP and
+# RTP of the caller, RTP of the callee), onestatus 2 per call and rtpengine 4 (RTP and RTCP per
+# side), more than the usual soft limit of 1,024. Raised for this shell and its children.
+NOFILE=$((4 * CALLS + 1024))
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$NOFILE" ]; then
+    ulimit -n "$NOFILE" 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge "$NOFILE" ] ||
+        log "warning: open files limited to $(ulimit -n), the run needs about $NOFILE"
+fi
+# Loopback delivers through the per-core backlog (netdev_max_backlog, 1,000 packets by
+# default): at CALLS=1000 the relay takes 100,000 datagrams a second in and sends as many, and
+# a scheduling stall of a few ms overflows it, a loss neither relay caused. Raised with the
+# UDP buffers (reported in the row), unless RAISE_UDP_BUFFERS=0.
+BACKLOG="$(cat /proc/sys/net/core/netdev_max_backlog)"
+if [ "${RAISE_UDP_BUFFERS:-1}" != 0 ] && [ "$BACKLOG" -lt 30000 ] &&
+    sysctl -q -w net.core.netdev_max_backlog=30000 >/dev/null 2>&1; then
+    BACKLOG=30000
+fi
+UDP_BUFFERS="$UDP_BUFFERS, netdev_max_backlog=$BACKLOG, open files $(ulimit -n)"
 CLK_TCK="$(getconf CLK_TCK)"
 export CLK_TCK SECS RAMP_MS CALLS
 
@@ -50,9 +72,13 @@ generate() {
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 p99() { sed -n 's/.*added_jitter_us p50=[^ ]* p99=\([^ ]*\).*/\1/p' <<<"$1"; }
 
-log "direct (no relay): $CALLS pairs for ${SECS}s"
-DIRECT="$(generate direct)"
-log "direct: $DIRECT"
+RUN_DIRECT="${DIRECT:-1}"
+DIRECT="not run (DIRECT=0)"
+if [ "$RUN_DIRECT" != 0 ]; then
+    log "direct (no relay): $CALLS pairs for ${SECS}s"
+    DIRECT="$(generate direct)"
+    log "direct: $DIRECT"
+fi
 
 log "onestatus: population of $CALLS users bound to the generator's UAS on $UAS_PORT"
 mkdir -p "$WORK/data"
@@ -93,6 +119,8 @@ SUMMARY="onestatus: $(field cpu_pct_per_1000_streams "$ONESTATUS_ROW")% of a cor
 if [ "${RTPENGINE:-1}" != 0 ]; then
     SUMMARY="$SUMMARY; rtpengine: $(field cpu_pct_per_1000_streams "$RTPE_ROW")% per 1,000 streams, jitter p99 $(p99 "$RTPE_ROW") µs, lost $(field lost "$RTPE_ROW")"
 fi
-SUMMARY="$SUMMARY; direct floor jitter p99 $(p99 "$DIRECT") µs"
+if [ "$RUN_DIRECT" != 0 ]; then
+    SUMMARY="$SUMMARY; direct floor jitter p99 $(p99 "$DIRECT") µs"
+fi
 log "$SUMMARY"
 append_result "| $(date -u +%Y-%m-%d) | $(commit) | $(machine) | \`bash benches/relay.sh\` CALLS=$CALLS SECS=$SECS | **$SUMMARY**. onestatus (calls.media = anchor): $ONESTATUS_ROW | rtpengine $(rtpengine --version 2>&1 | awk '{print $2}') userspace: $RTPE_ROW; direct (no relay): $DIRECT | load: $(uptime | sed 's/.*load average/load average/'); UDP buffers: $UDP_BUFFERS |"

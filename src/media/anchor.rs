@@ -7,11 +7,17 @@
 //! tells the handle where that party receives. Dropping the handle (call over, voicemail
 //! hand-off, failure) ends the task, which closes both sockets and frees the ports.
 //!
-//! Cost: two sockets, one tokio task and two 2 KiB buffers per call; no thread, and no timer
-//! or allocation per packet (the RTP timeout is a coarse tick, a quarter of the timeout, that
-//! only looks at whether anything came since the last one). The task sleeps in `recv_from` on
-//! both sockets and sends with `try_send_to`, which drops a packet when the kernel's buffer is
-//! full rather than queue it (late RTP is useless). RTCP is relayed only when multiplexed on
+//! Cost: two sockets and one tokio task per call; no thread, no buffer of its own, and no
+//! timer or allocation per packet (the RTP timeout is a coarse tick, a quarter of the timeout,
+//! that only looks at whether anything came since the last one). The task waits until either
+//! socket is readable, then drains it with one `recvmmsg` ([`super::recv_batch`]: a short
+//! batch says the queue is empty, so no further `recvfrom` has to fail with `EAGAIN` to learn
+//! it) and sends what the batch lets through out of the other socket in one `sendmmsg`
+//! ([`super::send_batch`]), dropping what the kernel's buffer has no room for rather than
+//! queue it (late RTP is useless). A steady stream brings one datagram per visit (one every
+//! ptime, RFC 3551 §4.5): two system calls per relayed datagram where a `recv_from` loop made
+//! three; a relay that fell behind finds several and catches up at two calls per batch, not
+//! per datagram (benches/README.md, "Relay syscalls"). RTCP is relayed only when multiplexed on
 //! the RTP port (RFC 5761): a third and fourth socket per call for RTCP on port+1 would double
 //! the relay's cost for reports that are optional for the calls we carry.
 //!
@@ -26,16 +32,21 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::engine::{MediaError, PortRange};
+use super::recv_batch;
 use super::relay::{Party, Relay};
+use super::send_batch;
 use crate::config::RtpConfig;
 
-/// Largest datagram relayed; longer ones are truncated by the kernel (RTP of a G.711 call is
-/// 172 bytes).
-const MAX_DATAGRAM: usize = 2048;
+/// Datagrams read from one socket per visit before the task looks at the other socket and
+/// its commands again (what is left is read on the next visit): a flood on one side cannot
+/// hold the task for long. Four `recvmmsg` batches; a call's socket holds one datagram per
+/// visit in a steady stream, more only after a stall.
+const READ_MAX: usize = 4 * recv_batch::BATCH;
 
 /// Opens relays on the ports of `[rtp]`. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -138,8 +149,6 @@ async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut active = false;
     let mut idle = 0u32;
-    let mut caller_buffer = vec![0u8; MAX_DATAGRAM];
-    let mut callee_buffer = vec![0u8; MAX_DATAGRAM];
     let ports = (
         caller.local_addr().map(|a| a.port()).unwrap_or_default(),
         callee.local_addr().map(|a| a.port()).unwrap_or_default(),
@@ -150,7 +159,7 @@ async fn run(
         "media relay opened"
     );
     loop {
-        let (party, received, buffer) = tokio::select! {
+        let (party, readable) = tokio::select! {
             // SDP news first: a packet that arrives with it is sent where it says.
             biased;
             command = commands.recv() => match command {
@@ -160,12 +169,8 @@ async fn run(
                 }
                 None => break,
             },
-            received = caller.recv_from(&mut caller_buffer) => {
-                (Party::Caller, received, &caller_buffer)
-            }
-            received = callee.recv_from(&mut callee_buffer) => {
-                (Party::Callee, received, &callee_buffer)
-            }
+            readable = caller.readable() => (Party::Caller, readable),
+            readable = callee.readable() => (Party::Callee, readable),
             _ = tick.tick(), if on_timeout.is_some() => {
                 if std::mem::take(&mut active) || !relay.expects_media() {
                     idle = 0;
@@ -185,29 +190,23 @@ async fn run(
                 continue;
             }
         };
-        let (len, source) = match received {
-            Ok(received) => received,
-            // An ICMP error for an earlier send (the peer is not listening yet) surfaces here
-            // on some systems; it says nothing about the socket.
-            Err(e)
-                if e.kind() == io::ErrorKind::ConnectionRefused
-                    || e.kind() == io::ErrorKind::ConnectionReset =>
-            {
-                continue
-            }
+        let (from, to) = match party {
+            Party::Caller => (&caller, &callee),
+            Party::Callee => (&callee, &caller),
+        };
+        // Then the other socket, when tokio has seen it readable too (`try_io` looks at that
+        // first: no system call otherwise): the select is biased, and a flood on one side
+        // that keeps its socket readable must not starve the other direction.
+        let read = readable
+            .and_then(|()| forward(&mut relay, party, from, to))
+            .and_then(|n| Ok(n + forward(&mut relay, party.other(), to, from)?));
+        match read {
+            Ok(0) => {}
+            Ok(_) => active = true,
             Err(e) => {
                 tracing::warn!(error = %e, "media relay receive failed; relay stopped");
                 break;
             }
-        };
-        active = true;
-        if let Some(destination) = relay.on_packet(party, source) {
-            let out = match party {
-                Party::Caller => &callee,
-                Party::Callee => &caller,
-            };
-            // Dropped when the kernel buffer is full: a late packet is worth nothing.
-            let _ = out.try_send_to(&buffer[..len], destination);
         }
     }
     let stats = relay.stats();
@@ -220,6 +219,54 @@ async fn run(
         "media relay closed"
     );
 }
+
+/// Reads what `from` (facing `party`) holds, at most [`READ_MAX`] datagrams, and sends what
+/// `relay` lets through out of `to`, each `recvmmsg` batch in one `sendmmsg`; the number read
+/// (forwarded or not). A short `recvmmsg` batch means the queue was empty: the closure then
+/// answers `WouldBlock`, so tokio clears the socket's readiness (unless a datagram arrived
+/// since the reactor's event: tokio compares its tick) and the task sleeps until the next
+/// one, with no `recvfrom` failing with `EAGAIN` to find that out. ICMP errors of earlier
+/// sends (the peer not listening yet) are skipped by [`recv_batch::recv_batches`]; any other
+/// receive error stops the relay.
+fn forward(relay: &mut Relay, party: Party, from: &UdpSocket, to: &UdpSocket) -> io::Result<usize> {
+    let mut read = 0;
+    let result = from.try_io(Interest::READABLE, || {
+        let received = recv_batch::recv_batches(from, READ_MAX, |batch| {
+            let mut out = [(UNSPECIFIED, &[][..]); recv_batch::BATCH];
+            let mut len = 0;
+            for &(source, datagram) in batch {
+                if let Some(destination) = relay.on_packet(party, source) {
+                    out[len] = (destination, datagram);
+                    len += 1;
+                }
+            }
+            if len > 0 {
+                // What the kernel's buffer has no room for is dropped: a late packet is worth
+                // nothing. `try_io` clears the write readiness when nothing went.
+                let _ = to.try_io(Interest::WRITABLE, || {
+                    send_batch::send_each(to, &out[..len])
+                });
+            }
+        })?;
+        read = received.datagrams;
+        if received.drained {
+            Err(io::ErrorKind::WouldBlock.into())
+        } else {
+            Ok(())
+        }
+    });
+    match result {
+        Ok(()) => Ok(read),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(read),
+        Err(e) => Err(e),
+    }
+}
+
+/// A placeholder for the unused entries of an outgoing batch.
+const UNSPECIFIED: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::UNSPECIFIED,
+    0,
+));
 
 #[cfg(test)]
 mod tests {
@@ -284,6 +331,34 @@ mod tests {
             }
         }
         assert!(reopened.is_some(), "ports not freed");
+    }
+
+    /// A burst queued while the relay task could not run (the test's current-thread runtime
+    /// runs it only when the test waits) is read in `recvmmsg` batches, over more than one
+    /// visit ([`READ_MAX`]), and goes out in `sendmmsg` batches: every datagram, in order,
+    /// from our port.
+    #[tokio::test]
+    async fn a_burst_goes_through_in_batches_complete_and_in_order() {
+        let relays = MediaRelay::new(&config(47_400, 47_499));
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let handle = relays.open(ip, Box::new(|| {})).unwrap();
+        let alice = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let bob = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        handle.set_remote(Party::Caller, Some(alice.local_addr().unwrap()));
+        handle.set_remote(Party::Callee, Some(bob.local_addr().unwrap()));
+        let burst = READ_MAX + recv_batch::BATCH + 3;
+        for i in 0..burst {
+            let packet = [0x80, 0x08, 0, i as u8];
+            alice
+                .send_to(&packet, handle.facing(Party::Caller))
+                .await
+                .unwrap();
+        }
+        for i in 0..burst {
+            let (data, from) = recv(&bob).await;
+            assert_eq!(data, [0x80, 0x08, 0, i as u8], "datagram {i}");
+            assert_eq!(from.port(), handle.facing(Party::Callee).port());
+        }
     }
 
     /// Waits up to `within` for the relay's timeout to fire.

@@ -38,6 +38,7 @@ pub mod relay;
 pub mod ringback;
 pub mod rtp;
 pub mod sdp;
+mod send_batch;
 pub mod session;
 pub mod vad;
 

@@ -62,6 +62,21 @@ pub(crate) fn recv_each(
     max: usize,
     mut each: impl FnMut(SocketAddr, &[u8]),
 ) -> io::Result<Received> {
+    recv_batches(socket, max, |batch| {
+        for &(from, datagram) in batch {
+            each(from, datagram);
+        }
+    })
+}
+
+/// As [`recv_each`], but hands over each `recvmmsg` call's datagrams at once (at most
+/// [`BATCH`], never none), so that the caller can send them on in one system call too (the
+/// relay, with [`super::send_batch`]).
+pub(crate) fn recv_batches(
+    socket: &impl AsRawFd,
+    max: usize,
+    mut each: impl FnMut(&[(SocketAddr, &[u8])]),
+) -> io::Result<Received> {
     BATCH_STATE.with(|state| {
         let mut state = state.borrow_mut();
         let Batch { headers, buffers } = &mut *state;
@@ -100,13 +115,18 @@ pub(crate) fn recv_each(
                 }
             };
             let mut got = 0;
+            let mut batch = [(UNSPECIFIED, &[][..]); BATCH];
+            let mut len = 0;
             for message in results {
                 got += 1;
                 let Some(from) = message.address.as_ref().and_then(socket_addr) else {
                     continue;
                 };
-                let datagram = message.iovs().next().unwrap_or_default();
-                each(from, datagram);
+                batch[len] = (from, message.iovs().next().unwrap_or_default());
+                len += 1;
+            }
+            if len > 0 {
+                each(&batch[..len]);
             }
             datagrams += got;
             if got < want {
@@ -122,6 +142,12 @@ pub(crate) fn recv_each(
         })
     })
 }
+
+/// A placeholder for the unused entries of a batch.
+const UNSPECIFIED: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::UNSPECIFIED,
+    0,
+));
 
 /// The source of a received datagram as a std address (an IP socket only receives these).
 fn socket_addr(address: &SockaddrStorage) -> Option<SocketAddr> {
