@@ -404,18 +404,43 @@ fn argmax(power: &[f32], allowed: impl Fn(usize) -> bool) -> Option<usize> {
 }
 
 /// Geometric over arithmetic mean of the band's power.
+///
+/// The logarithm of the geometric mean is taken of products of [`LOG_CHUNK`] bins in `f64`
+/// rather than of each bin: one `ln` per chunk instead of 99 (the logarithms were a fifth of
+/// the detector's time, and the detector most of the media driver's at 1,000 recordings). A
+/// chunk's product stays within `f64`: each factor is at least 1e-20 and at most 1e10 (a
+/// full-scale bin of a 256-point FFT), so ten of them span 1e-200 to 1e100.
 fn flatness(power: &[f32], total: f32) -> f32 {
     if total <= 0.0 {
         return 1.0;
     }
     let n = power.len() as f32;
-    let log_mean = power.iter().map(|p| p.max(1e-20).ln()).sum::<f32>() / n;
+    let log_sum: f64 = power
+        .chunks(LOG_CHUNK)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .map(|p| f64::from(p.max(1e-20)))
+                .product::<f64>()
+                .ln()
+        })
+        .sum();
+    let log_mean = (log_sum / f64::from(n)) as f32;
     (log_mean.exp() / (total / n)).min(1.0)
 }
+
+/// Bins multiplied before one logarithm in [`flatness`].
+const LOG_CHUNK: usize = 10;
 
 /// Peak normalised autocorrelation over the pitch lags, on the whole window with its mean
 /// removed, decimated to 4 kHz (pairs averaged): a voice's pitch lies far below 2 kHz, and a
 /// quarter of the products keeps the detector cheap enough to run on every recording.
+///
+/// The two energies of each lag (the head and the tail of the window) come from one running
+/// sum of squares instead of being summed again per lag, and the cross products are summed
+/// in [`LANES`] independent accumulators, which the compiler turns into vector instructions
+/// (one accumulator is a chain of dependent additions it may not reorder). Together they cut
+/// the pitch search, the detector's dearest part, to about a sixth.
 fn periodicity(window: &[f32; WINDOW]) -> f32 {
     const HALF: usize = WINDOW / 2;
     let mean = window.iter().sum::<f32>() / WINDOW as f32;
@@ -423,22 +448,40 @@ fn periodicity(window: &[f32; WINDOW]) -> f32 {
     for (o, pair) in x.iter_mut().zip(window.chunks_exact(2)) {
         *o = (pair[0] + pair[1]) / 2.0 - mean;
     }
+    // squares[i]: the energy of x[..i].
+    let mut squares = [0.0f32; HALF + 1];
+    for i in 0..HALF {
+        squares[i + 1] = squares[i] + x[i] * x[i];
+    }
     let mut best = 0.0f32;
     for lag in MIN_LAG / 2..=MAX_LAG / 2 {
         let (a, b) = (&x[..HALF - lag], &x[lag..]);
-        let mut ab = 0.0;
-        let mut aa = 0.0;
-        let mut bb = 0.0;
-        for (&p, &q) in a.iter().zip(b) {
-            ab += p * q;
-            aa += p * p;
-            bb += q * q;
-        }
+        let ab = dot(a, b);
+        let aa = squares[HALF - lag];
+        let bb = squares[HALF] - squares[lag];
         if aa > 0.0 && bb > 0.0 {
             best = best.max(ab / (aa * bb).sqrt());
         }
     }
     best
+}
+
+/// Accumulators of [`dot`]: eight `f32`, one AVX register.
+const LANES: usize = 8;
+
+/// Σ a·b over the shorter of the two.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a_body, a_tail) = a[..n].as_chunks::<LANES>();
+    let (b_body, b_tail) = b[..n].as_chunks::<LANES>();
+    let mut lanes = [0.0f32; LANES];
+    for (p, q) in a_body.iter().zip(b_body) {
+        for ((lane, p), q) in lanes.iter_mut().zip(p).zip(q) {
+            *lane += p * q;
+        }
+    }
+    let tail: f32 = a_tail.iter().zip(b_tail).map(|(p, q)| p * q).sum();
+    lanes.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]
