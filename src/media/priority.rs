@@ -19,13 +19,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The nice value a driver thread asks for: weighted about 9 times a normal thread by the
 /// fair scheduler, and still preemptible by it.
-pub const MEDIA_NICE: i32 = -10;
+pub(crate) const MEDIA_NICE: i32 = -10;
 
 /// Whether the "normal priority" notice was logged already (once per process).
 static REFUSED_LOGGED: AtomicBool = AtomicBool::new(false);
 
 /// Lowers the calling thread's nice value to [`MEDIA_NICE`]; true if it could.
-pub fn raise_current_thread() -> bool {
+pub(crate) fn raise_current_thread() -> bool {
     // On Linux, nice is per thread: PRIO_PROCESS with a thread id sets that thread alone.
     let tid = rustix::thread::gettid();
     match rustix::process::setpriority_process(Some(tid), MEDIA_NICE) {
