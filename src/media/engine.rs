@@ -603,11 +603,9 @@ fn drive(commands: &std_mpsc::Receiver<Command>, shutdown: &ShutdownListener) {
     let mut timers: BinaryHeap<Reverse<(Instant, SessionId)>> = BinaryHeap::new();
     let mut shutting_down = false;
     loop {
-        let wait = timers
-            .peek()
-            .map_or(IDLE_WAIT, |Reverse((deadline, _))| {
-                deadline.saturating_duration_since(now())
-            });
+        let wait = timers.peek().map_or(IDLE_WAIT, |Reverse((deadline, _))| {
+            deadline.saturating_duration_since(now())
+        });
         match commands.recv_timeout(wait) {
             Ok(command) => handle_command(command, &mut sessions, &mut timers),
             Err(RecvTimeoutError::Timeout) => {}
