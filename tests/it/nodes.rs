@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -689,6 +690,8 @@ impl Kamailio {
             )
             .arg("-Y")
             .arg(dir.path())
+            // Its own process group, so that the drop can end the workers it forks too.
+            .process_group(0)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -713,8 +716,27 @@ impl Kamailio {
 }
 
 impl Drop for Kamailio {
+    /// Ends the whole process group: a SIGKILL to the main process alone left its forked
+    /// workers running (seven idle Kamailios after one run of the nodes tests). SIGTERM first,
+    /// on which the main process stops its workers; SIGKILL to the group if it has not ended
+    /// within 5 s.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let group = format!("-{}", self.child.id());
+        let signal = |name: &str| {
+            let _ = Command::new("kill")
+                .args([name, "--", &group])
+                .stderr(std::process::Stdio::null())
+                .status();
+        };
+        signal("-TERM");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        signal("-KILL");
         let _ = self.child.wait();
     }
 }
