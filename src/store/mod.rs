@@ -72,6 +72,8 @@ mod schedules;
 mod sessions;
 mod source_limits;
 mod sqlite_reader;
+#[cfg(test)]
+mod test_pg;
 mod users;
 mod voicemail;
 mod voicemail_expiry;

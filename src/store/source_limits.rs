@@ -299,34 +299,11 @@ mod tests {
 
     #[tokio::test]
     async fn counts_and_bans_on_postgres() {
-        use sqlx::Connection;
-        let admin = std::env::var("ONESTATUS_TEST_PG")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
-        let name = format!(
-            "onestatus_bans_{}_{:08x}",
-            std::process::id(),
-            rand::random::<u32>()
-        );
-        let mut conn = sqlx::PgConnection::connect(&format!("{admin}/postgres"))
-            .await
-            .expect("PostgreSQL must be reachable for this test");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let url = format!("{admin}/{name}");
-        let outcome = tokio::spawn(async move {
+        crate::store::test_pg::with_database("onestatus_bans", |url| async move {
             let store = Store::connect(&url).await.unwrap();
             suite(&store).await;
             store.close().await;
         })
         .await;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        if let Err(e) = outcome {
-            std::panic::resume_unwind(e.into_panic());
-        }
     }
 }
